@@ -1,0 +1,244 @@
+#include "common/config.h"
+
+#include <algorithm>
+#include <cctype>
+#include <cerrno>
+#include <charconv>
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+
+#include <fmt/format.h>
+
+namespace quire {
+namespace {
+
+std::string_view Trim(std::string_view s) {
+  const char* ws = " \t\r";
+  size_t b = s.find_first_not_of(ws);
+  if (b == std::string_view::npos) return {};
+  size_t e = s.find_last_not_of(ws);
+  return s.substr(b, e - b + 1);
+}
+
+size_t EditDistance(std::string_view a, std::string_view b) {
+  std::vector<size_t> prev(b.size() + 1), cur(b.size() + 1);
+  for (size_t j = 0; j <= b.size(); ++j) prev[j] = j;
+  for (size_t i = 1; i <= a.size(); ++i) {
+    cur[0] = i;
+    for (size_t j = 1; j <= b.size(); ++j) {
+      size_t sub = prev[j - 1] + (std::tolower(a[i - 1]) == std::tolower(b[j - 1]) ? 0 : 1);
+      cur[j] = std::min({prev[j] + 1, cur[j - 1] + 1, sub});
+    }
+    std::swap(prev, cur);
+  }
+  return prev[b.size()];
+}
+
+bool ParseBool(std::string_view v, bool* out) {
+  if (v == "true") {
+    *out = true;
+    return true;
+  }
+  if (v == "false") {
+    *out = false;
+    return true;
+  }
+  return false;
+}
+
+bool ParseInt(std::string_view v, int64_t* out) {
+  auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), *out);
+  return ec == std::errc() && p == v.data() + v.size() && !v.empty();
+}
+
+bool ParseDouble(std::string_view v, double* out) {
+  std::string s(v);
+  if (s.empty()) return false;
+  char* end = nullptr;
+  errno = 0;
+  *out = std::strtod(s.c_str(), &end);
+  return errno == 0 && end == s.c_str() + s.size();
+}
+
+std::vector<std::string> SplitList(std::string_view v) {
+  std::vector<std::string> out;
+  while (!v.empty()) {
+    size_t comma = v.find(',');
+    std::string_view item = Trim(v.substr(0, comma));
+    if (!item.empty()) out.emplace_back(item);
+    if (comma == std::string_view::npos) break;
+    v.remove_prefix(comma + 1);
+  }
+  return out;
+}
+
+}  // namespace
+
+ConfigSchema& ConfigSchema::Add(ConfigKey key) {
+  if (Find(key.name) != nullptr) {
+    fmt::print(stderr, "bug: config key '{}' declared twice\n", key.name);
+    std::abort();
+  }
+  Status s = ValidateConfigValue(key, key.default_value);
+  if (!s.ok()) {
+    fmt::print(stderr, "bug: default of config key '{}' is invalid: {}\n", key.name, s.ToString());
+    std::abort();
+  }
+  keys_.push_back(std::move(key));
+  return *this;
+}
+
+ConfigSchema& ConfigSchema::Merge(const ConfigSchema& other) {
+  for (const ConfigKey& k : other.keys()) Add(k);
+  return *this;
+}
+
+const ConfigKey* ConfigSchema::Find(std::string_view name) const {
+  for (const ConfigKey& k : keys_) {
+    if (k.name == name) return &k;
+  }
+  return nullptr;
+}
+
+std::string ConfigSchema::Suggest(std::string_view name) const {
+  std::string best;
+  size_t best_distance = std::max<size_t>(3, name.size() / 3) + 1;
+  for (const ConfigKey& k : keys_) {
+    size_t d = EditDistance(name, k.name);
+    if (d < best_distance) {
+      best_distance = d;
+      best = k.name;
+    }
+  }
+  return best;
+}
+
+Status ValidateConfigValue(const ConfigKey& key, std::string_view value) {
+  switch (key.type) {
+    case ConfigType::kBool: {
+      bool b;
+      if (!ParseBool(value, &b)) {
+        return InvalidArgument(fmt::format("{}: expected true or false, got '{}'", key.name, value));
+      }
+      return Status::Ok();
+    }
+    case ConfigType::kInt: {
+      int64_t i;
+      if (!ParseInt(value, &i) || i < key.min_int || i > key.max_int) {
+        return InvalidArgument(fmt::format("{}: expected an integer in [{}, {}], got '{}'",
+                                           key.name, key.min_int, key.max_int, value));
+      }
+      return Status::Ok();
+    }
+    case ConfigType::kDouble: {
+      double d;
+      if (!ParseDouble(value, &d) || d < key.min_double || d > key.max_double) {
+        return InvalidArgument(fmt::format("{}: expected a number in [{}, {}], got '{}'",
+                                           key.name, key.min_double, key.max_double, value));
+      }
+      return Status::Ok();
+    }
+    case ConfigType::kString:
+      if (!key.choices.empty() &&
+          std::find(key.choices.begin(), key.choices.end(), value) == key.choices.end()) {
+        return InvalidArgument(fmt::format("{}: expected one of {}, got '{}'", key.name,
+                                           fmt::join(key.choices, ", "), value));
+      }
+      return Status::Ok();
+    case ConfigType::kList:
+      return Status::Ok();
+  }
+  return Internal("unknown config type");
+}
+
+Result<Config> Config::Parse(const ConfigSchema& schema, std::string_view text,
+                             std::string_view source) {
+  Config config(schema);
+  int line_no = 0;
+  while (!text.empty()) {
+    ++line_no;
+    size_t nl = text.find('\n');
+    std::string_view line = Trim(text.substr(0, nl));
+    text.remove_prefix(nl == std::string_view::npos ? text.size() : nl + 1);
+    if (line.empty() || line[0] == '#') continue;
+    std::string where = fmt::format("{}:{}", source, line_no);
+    size_t eq = line.find('=');
+    if (eq == std::string_view::npos) {
+      return InvalidArgument(fmt::format("{}: expected 'key = value', got '{}'", where, line));
+    }
+    std::string_view key = Trim(line.substr(0, eq));
+    if (config.values_.count(key) > 0) {
+      return InvalidArgument(fmt::format("{}: key '{}' is set twice", where, key));
+    }
+    QUIRE_RETURN_IF_ERROR(config.Set(key, Trim(line.substr(eq + 1)), where));
+  }
+  return config;
+}
+
+Result<Config> Config::Load(const ConfigSchema& schema, const std::string& path) {
+  std::ifstream in(path);
+  if (!in) return ErrnoStatus(fmt::format("cannot read config file {}", path), errno);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return Parse(schema, ss.str(), path);
+}
+
+Status Config::SetFromString(std::string_view assignment, std::string_view source) {
+  size_t eq = assignment.find('=');
+  if (eq == std::string_view::npos) {
+    return InvalidArgument(fmt::format("{}: expected key=value, got '{}'", source, assignment));
+  }
+  return Set(Trim(assignment.substr(0, eq)), Trim(assignment.substr(eq + 1)), source);
+}
+
+Status Config::Set(std::string_view key, std::string_view value, std::string_view source) {
+  const ConfigKey* k = schema_->Find(key);
+  if (k == nullptr) {
+    std::string hint = schema_->Suggest(key);
+    return InvalidArgument(fmt::format("{}: unknown key '{}'{}", source, key,
+                                       hint.empty() ? "" : fmt::format(" (did you mean '{}'?)", hint)));
+  }
+  Status s = ValidateConfigValue(*k, value);
+  if (!s.ok()) return s.WithContext(source);
+  values_[std::string(key)] = std::string(value);
+  return Status::Ok();
+}
+
+const std::string& Config::Raw(std::string_view key, ConfigType expected) const {
+  const ConfigKey* k = schema_->Find(key);
+  if (k == nullptr || k->type != expected) {
+    fmt::print(stderr, "bug: config key '{}' read with the wrong type or not declared\n", key);
+    std::abort();
+  }
+  auto it = values_.find(key);
+  return it == values_.end() ? k->default_value : it->second;
+}
+
+bool Config::GetBool(std::string_view key) const {
+  bool b = false;
+  ParseBool(Raw(key, ConfigType::kBool), &b);
+  return b;
+}
+
+int64_t Config::GetInt(std::string_view key) const {
+  int64_t i = 0;
+  ParseInt(Raw(key, ConfigType::kInt), &i);
+  return i;
+}
+
+double Config::GetDouble(std::string_view key) const {
+  double d = 0;
+  ParseDouble(Raw(key, ConfigType::kDouble), &d);
+  return d;
+}
+
+std::string Config::GetString(std::string_view key) const {
+  return Raw(key, ConfigType::kString);
+}
+
+std::vector<std::string> Config::GetList(std::string_view key) const {
+  return SplitList(Raw(key, ConfigType::kList));
+}
+
+}  // namespace quire
