@@ -1,0 +1,47 @@
+// A small task queue served by dedicated, named threads: the callback executor.
+//
+// Completion callbacks (an add made durable, a fence journaled) run here, never on the journal or
+// flush threads, so that slow user code cannot delay the next fdatasync. Tasks submitted from one
+// thread run in submission order when the executor has one thread.
+#pragma once
+
+#include <condition_variable>
+#include <cstddef>
+#include <deque>
+#include <functional>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace quire {
+
+class Executor {
+ public:
+  using Task = std::function<void()>;
+
+  // Starts `threads` threads named "<name>-<i>".
+  Executor(std::string name, size_t threads);
+  // Runs every task already submitted, then joins the threads.
+  ~Executor();
+  Executor(const Executor&) = delete;
+  Executor& operator=(const Executor&) = delete;
+
+  // Thread-safe. Tasks submitted after shutdown began run on the caller's thread.
+  void Submit(Task task);
+
+  // Number of tasks waiting (a queue-depth metric).
+  size_t QueueDepth() const;
+
+ private:
+  void Run(size_t index);
+
+  std::string name_;
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<Task> tasks_;  // guarded by mu_
+  bool stopping_ = false;   // guarded by mu_
+  std::vector<std::thread> threads_;
+};
+
+}  // namespace quire

@@ -1,0 +1,347 @@
+#include "storage/journal.h"
+
+#include <algorithm>
+#include <chrono>
+#include <random>
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include "common/coding.h"
+#include "common/crc32c.h"
+#include "common/logging.h"
+
+namespace quire::storage {
+namespace {
+
+constexpr char kMarkFile[] = "lastMark";
+constexpr char kMarkMagic[4] = {'Q', 'M', 'R', 'K'};
+constexpr uint32_t kMarkVersion = 1;
+constexpr size_t kMarkSize = 4 + 4 + 8 + 8 + 4;
+
+uint64_t NowUnixMs() {
+  return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                   std::chrono::system_clock::now().time_since_epoch())
+                                   .count());
+}
+
+uint64_t NowNs() {
+  return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                   std::chrono::steady_clock::now().time_since_epoch())
+                                   .count());
+}
+
+std::string CurrentDir(const std::string& directory) { return JoinPath(directory, "current"); }
+
+// Journal file ids found in the directory, ascending.
+Result<std::vector<uint64_t>> ListJournalFiles(FileSystem* fs, const std::string& current) {
+  QUIRE_ASSIGN_OR_RETURN(auto names, fs->List(current));
+  std::vector<uint64_t> ids;
+  for (const std::string& n : names) {
+    uint64_t id;
+    if (ParseJournalFileName(n, &id)) ids.push_back(id);
+  }
+  std::sort(ids.begin(), ids.end());
+  return ids;
+}
+
+}  // namespace
+
+JournalWrite::JournalWrite(JournalRecordType type, uint64_t ledger, uint64_t entry,
+                           std::string d, JournalCallback cb)
+    : data(std::move(d)), done(std::move(cb)) {
+  header_size = EncodeJournalRecordHeader(header, type, ledger, entry, data);
+}
+
+Result<JournalPosition> ReadJournalMark(FileSystem* fs, const std::string& directory) {
+  std::string path = JoinPath(CurrentDir(directory), kMarkFile);
+  QUIRE_ASSIGN_OR_RETURN(bool exists, fs->Exists(path));
+  if (!exists) return JournalPosition{};
+  QUIRE_ASSIGN_OR_RETURN(std::string bytes, fs->ReadFile(path));
+  if (bytes.size() != kMarkSize || std::memcmp(bytes.data(), kMarkMagic, 4) != 0 ||
+      DecodeFixed32(bytes.data() + 24) != crc32c::Value(bytes.data(), 24)) {
+    return Corruption(fmt::format("{}: not a valid journal checkpoint", path));
+  }
+  if (DecodeFixed32(bytes.data() + 4) > kMarkVersion) {
+    return Status(StatusCode::kUnimplemented,
+                  fmt::format("{}: checkpoint format version {} is newer than this Quire's", path,
+                              DecodeFixed32(bytes.data() + 4)));
+  }
+  return JournalPosition{DecodeFixed64(bytes.data() + 8), DecodeFixed64(bytes.data() + 16)};
+}
+
+Status WriteJournalMark(FileSystem* fs, const std::string& directory, JournalPosition mark) {
+  std::string bytes(kMarkMagic, 4);
+  PutFixed32(&bytes, kMarkVersion);
+  PutFixed64(&bytes, mark.file_id);
+  PutFixed64(&bytes, mark.offset);
+  PutFixed32(&bytes, crc32c::Value(bytes.data(), bytes.size()));
+  return fs->WriteFileAtomically(JoinPath(CurrentDir(directory), kMarkFile), bytes);
+}
+
+Result<JournalReplaySummary> ReplayJournal(FileSystem* fs, const std::string& directory,
+                                           bool skip_corruption, const JournalRecordFn& fn) {
+  std::string current = CurrentDir(directory);
+  JournalReplaySummary summary;
+  QUIRE_ASSIGN_OR_RETURN(summary.mark, ReadJournalMark(fs, directory));
+  QUIRE_ASSIGN_OR_RETURN(std::vector<uint64_t> ids, ListJournalFiles(fs, current));
+  if (!ids.empty()) summary.next_file_id = ids.back() + 1;
+  summary.next_file_id = std::max(summary.next_file_id, summary.mark.file_id + 1);
+
+  for (size_t i = 0; i < ids.size(); ++i) {
+    uint64_t id = ids[i];
+    if (id < summary.mark.file_id) continue;  // wholly checkpointed; deleted at the next one
+    std::string path = JoinPath(current, JournalFileName(id));
+    JournalScanOptions scan;
+    scan.newest_file = i + 1 == ids.size();
+    scan.skip_corruption = skip_corruption;
+    scan.start_offset = id == summary.mark.file_id ? summary.mark.offset : kJournalHeaderSize;
+    QUIRE_ASSIGN_OR_RETURN(JournalScanResult r, ScanJournalFile(fs, path, scan, fn));
+    ++summary.files;
+    summary.records += r.records;
+    if (r.torn_tail && r.end_offset < kJournalHeaderSize) {
+      // Created but its header never made it to disk: it never held an acknowledged record.
+      spdlog::warn("journal {}: removing a file whose creation was cut short by a crash", path);
+      QUIRE_RETURN_IF_ERROR(fs->Unlink(path));
+      QUIRE_RETURN_IF_ERROR(fs->SyncDir(current));
+    } else if (r.torn_tail) {
+      summary.torn_bytes += r.torn_bytes;
+      spdlog::warn("journal {}: dropped a torn tail of {} bytes at offset {} (the crash point)",
+                   path, r.torn_bytes, r.end_offset);
+      QUIRE_ASSIGN_OR_RETURN(auto file, fs->Open(path, {}));
+      QUIRE_RETURN_IF_ERROR(file->Truncate(r.end_offset));
+      QUIRE_RETURN_IF_ERROR(file->Sync());
+    }
+  }
+  return summary;
+}
+
+Journal::Journal(const JournalOptions& options)
+    : options_(options), current_dir_(CurrentDir(options.directory)) {}
+
+Result<std::unique_ptr<Journal>> Journal::Open(const JournalOptions& options,
+                                               uint64_t first_file_id) {
+  if (options.fs == nullptr || options.callback_executor == nullptr) {
+    return InvalidArgument("journal options need a file system and a callback executor");
+  }
+  std::unique_ptr<Journal> journal(new Journal(options));
+  QUIRE_RETURN_IF_ERROR(options.fs->CreateDirs(journal->current_dir_));
+  QUIRE_RETURN_IF_ERROR(journal->StartFile(first_file_id));
+  journal->synced_ = {journal->file_id_, journal->offset_};
+  journal->thread_ = std::thread([j = journal.get()] { j->Run(); });
+  return journal;
+}
+
+Journal::~Journal() { Close(); }
+
+void Journal::Close() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stopping_ = true;
+  }
+  cv_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+Status Journal::StartFile(uint64_t file_id) {
+  std::string path = JoinPath(current_dir_, JournalFileName(file_id));
+  OpenOptions o{.create = true, .exclusive = true, .direct = options_.direct_io};
+  QUIRE_ASSIGN_OR_RETURN(auto file, options_.fs->Open(path, o));
+  JournalFileHeader header;
+  header.file_id = file_id;
+  header.created_unix_ms = NowUnixMs();
+  header.salt = std::random_device{}() | (uint64_t{std::random_device{}()} << 32);
+  AlignedBuffer header_bytes;
+  EncodeJournalHeader(header, &header_bytes);
+  // The header is durable, and the name is in the directory, before any record goes in.
+  QUIRE_RETURN_IF_ERROR(file->Allocate(0, options_.prealloc_bytes));
+  QUIRE_RETURN_IF_ERROR(file->WriteAndSync(0, header_bytes.view()));
+  QUIRE_RETURN_IF_ERROR(options_.fs->SyncDir(current_dir_));
+  file_ = std::move(file);
+  file_id_ = file_id;
+  salt_ = header.salt;
+  offset_ = kJournalHeaderSize;
+  allocated_ = options_.prealloc_bytes;
+  group_seq_ = 0;
+  spdlog::info("journal {}: writing {}{}", options_.index, path,
+               file_->direct() ? "" : " (buffered: the file system has no O_DIRECT)");
+  return Status::Ok();
+}
+
+Status Journal::EnsureSpace(uint64_t bytes) {
+  if (offset_ + bytes > options_.max_file_bytes && offset_ > kJournalHeaderSize) {
+    QUIRE_RETURN_IF_ERROR(StartFile(file_id_ + 1));
+  }
+  if (offset_ + bytes > allocated_) {
+    uint64_t grow = std::max(options_.prealloc_bytes, offset_ + bytes - allocated_);
+    QUIRE_RETURN_IF_ERROR(file_->Allocate(allocated_, grow));
+    allocated_ += grow;
+  }
+  return Status::Ok();
+}
+
+void Journal::Append(JournalWrite write) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (error_.ok() && !stopping_) {
+      queued_bytes_ += write.bytes();
+      queue_.push_back(std::move(write));
+      cv_.notify_one();
+      return;
+    }
+  }
+  std::vector<JournalCallback> cbs;
+  if (write.done) cbs.push_back(std::move(write.done));
+  Dispatch(std::move(cbs), health().ok() ? Status(StatusCode::kAborted, "journal is stopping")
+                                         : health());
+}
+
+void Journal::Append(std::vector<JournalWrite> writes) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (error_.ok() && !stopping_) {
+      for (JournalWrite& w : writes) {
+        queued_bytes_ += w.bytes();
+        queue_.push_back(std::move(w));
+      }
+      cv_.notify_one();
+      return;
+    }
+  }
+  for (JournalWrite& w : writes) Append(std::move(w));
+}
+
+JournalPosition Journal::SyncedPosition() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return synced_;
+}
+
+Status Journal::health() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return error_;
+}
+
+JournalStats Journal::stats() const {
+  JournalStats s;
+  s.groups = groups_.load(std::memory_order_relaxed);
+  s.records = records_.load(std::memory_order_relaxed);
+  s.bytes = bytes_.load(std::memory_order_relaxed);
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    s.queued_records = queue_.size();
+  }
+  s.sync_latency_ns = sync_latency_.Take();
+  s.sync_latency_in_flush_ns = sync_latency_in_flush_.Take();
+  s.group_records = group_records_.Take();
+  return s;
+}
+
+Status Journal::Checkpoint(JournalPosition mark) {
+  QUIRE_RETURN_IF_ERROR(WriteJournalMark(options_.fs, options_.directory, mark));
+  QUIRE_ASSIGN_OR_RETURN(std::vector<uint64_t> ids, ListJournalFiles(options_.fs, current_dir_));
+  for (uint64_t id : ids) {
+    if (id >= mark.file_id) break;
+    std::string path = JoinPath(current_dir_, JournalFileName(id));
+    Status s = options_.fs->Unlink(path);
+    if (!s.ok() && !s.Is(StatusCode::kNotFound)) return s.WithContext("deleting an old journal file");
+    spdlog::debug("journal {}: deleted {} (checkpointed)", options_.index, path);
+  }
+  return Status::Ok();
+}
+
+void Journal::Dispatch(std::vector<JournalCallback> callbacks, const Status& status) {
+  if (callbacks.empty()) return;
+  options_.callback_executor->Submit([cbs = std::move(callbacks), status]() {
+    for (const JournalCallback& cb : cbs) cb(status);
+  });
+}
+
+void Journal::Fail(const Status& status, std::vector<JournalCallback>* callbacks) {
+  std::deque<JournalWrite> rest;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (error_.ok()) error_ = status;
+    rest.swap(queue_);
+    queued_bytes_ = 0;
+  }
+  for (JournalWrite& w : rest) {
+    if (w.done) callbacks->push_back(std::move(w.done));
+  }
+  Dispatch(std::move(*callbacks), status);
+}
+
+void Journal::Run() {
+  SetThreadName(fmt::format("q-journal-{}", options_.index));
+  std::vector<JournalWrite> group;
+  std::vector<JournalCallback> callbacks;
+  JournalGroupBuilder builder(&buffer_);
+  while (true) {
+    group.clear();
+    callbacks.clear();
+    {
+      std::unique_lock<std::mutex> lock(mu_);
+      cv_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
+      if (queue_.empty()) return;  // stopping, and everything queued is written
+      if (options_.max_group_wait_us > 0 && !stopping_) {
+        auto deadline = std::chrono::steady_clock::now() +
+                        std::chrono::microseconds(options_.max_group_wait_us);
+        cv_.wait_until(lock, deadline, [this] {
+          return stopping_ || queued_bytes_ >= options_.group_bytes_threshold;
+        });
+      }
+      size_t bytes = 0;
+      while (!queue_.empty() &&
+             (group.empty() || bytes + queue_.front().bytes() <= options_.group_bytes_threshold)) {
+        bytes += queue_.front().bytes();
+        queued_bytes_ -= queue_.front().bytes();
+        group.push_back(std::move(queue_.front()));
+        queue_.pop_front();
+      }
+      if (!error_.ok()) {
+        for (JournalWrite& w : group) {
+          if (w.done) callbacks.push_back(std::move(w.done));
+        }
+        Status e = error_;
+        lock.unlock();
+        Dispatch(std::move(callbacks), e);
+        continue;
+      }
+    }
+
+    builder.Begin();
+    for (JournalWrite& w : group) {
+      builder.Append(std::string_view(w.header, w.header_size), w.data);
+      if (w.done) callbacks.push_back(std::move(w.done));
+    }
+    uint64_t group_bytes = AlignUp(builder.size() + kMinPaddingRecord, kJournalAlignment);
+    Status s = EnsureSpace(group_bytes);
+    uint32_t length = 0;
+    uint64_t start_ns = NowNs();
+    if (s.ok()) {
+      length = builder.Finish(salt_, group_seq_);
+      s = file_->WriteAndSync(offset_, buffer_.view());
+    }
+    uint64_t latency = NowNs() - start_ns;
+    if (!s.ok()) {
+      spdlog::error("journal {}: {}; the journal is stopped, adds fail from now on", options_.index,
+                    s.ToString());
+      Fail(s.WithContext(fmt::format("journal {}", options_.directory)), &callbacks);
+      continue;
+    }
+    offset_ += length;
+    ++group_seq_;
+    (flush_active_.load(std::memory_order_relaxed) ? sync_latency_in_flush_ : sync_latency_)
+        .Record(latency);
+    group_records_.Record(group.size());
+    groups_.fetch_add(1, std::memory_order_relaxed);
+    records_.fetch_add(group.size(), std::memory_order_relaxed);
+    bytes_.fetch_add(length, std::memory_order_relaxed);
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      synced_ = {file_id_, offset_};
+    }
+    Dispatch(std::move(callbacks), Status::Ok());
+  }
+}
+
+}  // namespace quire::storage

@@ -1,0 +1,170 @@
+// The journal: where an add becomes durable. One per journal directory (one disk), with one
+// thread that group-commits.
+//
+// Contract:
+//  - Append() queues a record. Its callback runs on the callback executor, never on the journal
+//    thread, and never before the fdatasync that covers the record has returned success.
+//  - Records are written in the order they were appended (FIFO across all callers), so a record's
+//    durability implies the durability of every record appended before it.
+//  - Group commit: the journal thread takes what is queued (up to journalBufferedWritesThresholdKB,
+//    at least one record), writes it with one write and one fdatasync, then hands the callbacks to
+//    the executor. What is appended during an fdatasync forms the next group; with
+//    journalMaxGroupWaitUs > 0 the thread also waits up to that long for a group to fill.
+//  - If a write or fdatasync fails, the journal stops for good: that group's records, everything
+//    queued and everything appended later fail with the error, and health() returns it. A failed
+//    fdatasync is never retried (the kernel may already have dropped the dirty pages).
+//
+// Files: <dir>/current/<16 hex digits>.jnl (format in journal_format.h), preallocated in steps of
+// journalPreAllocSizeMB and rotated at journalMaxSizeMB. A checkpoint (lastMark) records the
+// position before which everything is in ledger storage; older files are then deleted.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "common/executor.h"
+#include "common/file_system.h"
+#include "common/histogram.h"
+#include "storage/journal_format.h"
+#include "storage/journal_reader.h"
+
+namespace quire::storage {
+
+// A place in a journal: the file and the byte offset of the next group.
+struct JournalPosition {
+  uint64_t file_id = 0;
+  uint64_t offset = 0;
+  auto operator<=>(const JournalPosition&) const = default;
+};
+
+using JournalCallback = std::function<void(Status)>;
+
+// One queued record, encoded (header + CRC) by the appending thread.
+struct JournalWrite {
+  JournalWrite(JournalRecordType type, uint64_t ledger, uint64_t entry, std::string data,
+               JournalCallback done);
+  char header[kMaxJournalRecordHeader];
+  uint32_t header_size;
+  std::string data;
+  JournalCallback done;  // may be empty
+  size_t bytes() const { return header_size + data.size(); }
+};
+
+struct JournalOptions {
+  std::string directory;                    // the journal directory; files go in <dir>/current
+  FileSystem* fs = nullptr;
+  Executor* callback_executor = nullptr;    // runs the callbacks
+  uint64_t prealloc_bytes = 16ull << 20;    // journalPreAllocSizeMB
+  uint64_t max_file_bytes = 2048ull << 20;  // journalMaxSizeMB
+  uint64_t max_group_wait_us = 0;           // journalMaxGroupWaitUs
+  uint64_t group_bytes_threshold = 512ull << 10;  // journalBufferedWritesThresholdKB
+  bool direct_io = true;                    // journalDirectIO: O_DIRECT where the fs allows
+  int index = 0;                            // for thread names and logs
+};
+
+struct JournalStats {
+  uint64_t groups = 0;              // = fdatasyncs of journal data
+  uint64_t records = 0;
+  uint64_t bytes = 0;               // written, padding included
+  uint64_t queued_records = 0;      // now
+  Histogram::Snapshot sync_latency_ns;           // write + fdatasync of a group
+  Histogram::Snapshot sync_latency_in_flush_ns;  // the same, while ledger storage was flushing
+  Histogram::Snapshot group_records;
+};
+
+// What replay found, for logs and the start-up summary.
+struct JournalReplaySummary {
+  uint64_t next_file_id = 1;  // the file id the journal must write next
+  uint64_t files = 0;
+  uint64_t records = 0;
+  uint64_t torn_bytes = 0;    // dropped from a torn tail
+  JournalPosition mark;       // the checkpoint replay started from
+};
+
+// The checkpoint file (<dir>/current/lastMark).
+Result<JournalPosition> ReadJournalMark(FileSystem* fs, const std::string& directory);
+Status WriteJournalMark(FileSystem* fs, const std::string& directory, JournalPosition mark);
+
+// Replays every record at or after the checkpoint, oldest first, calling `fn` for each. Truncates
+// a torn tail of the newest file (logging how many bytes were dropped); refuses corruption before
+// the tail unless `skip_corruption`. Must run before Journal::Open on the same directory.
+Result<JournalReplaySummary> ReplayJournal(FileSystem* fs, const std::string& directory,
+                                           bool skip_corruption, const JournalRecordFn& fn);
+
+class Journal {
+ public:
+  // Starts a new journal file with id `first_file_id` (from ReplayJournal) and the journal thread.
+  static Result<std::unique_ptr<Journal>> Open(const JournalOptions& options,
+                                               uint64_t first_file_id);
+  // Writes what is queued, then stops the thread; later appends fail with kAborted. Callbacks of
+  // records that could not be written run with the journal's error. SyncedPosition() stays valid.
+  // Idempotent; the destructor calls it.
+  void Close();
+  ~Journal();
+  Journal(const Journal&) = delete;
+  Journal& operator=(const Journal&) = delete;
+
+  // Thread-safe; never blocks on I/O.
+  void Append(JournalWrite write);
+  void Append(std::vector<JournalWrite> writes);
+
+  // End of the last durable group: every record whose callback has run with OK lies before it.
+  // The flush thread takes it as the checkpoint candidate before it swaps the write caches.
+  JournalPosition SyncedPosition() const;
+
+  // Persists `mark` as the checkpoint and deletes files entirely before it. Called by the flush
+  // thread once everything before `mark` is durable in ledger storage.
+  Status Checkpoint(JournalPosition mark);
+
+  // OK, or the error that stopped the journal.
+  Status health() const;
+  JournalStats stats() const;
+  const std::string& directory() const { return options_.directory; }
+
+  // Tells the journal that ledger storage is flushing, so sync latency is also recorded apart.
+  void SetFlushActive(bool active) { flush_active_.store(active, std::memory_order_relaxed); }
+
+ private:
+  explicit Journal(const JournalOptions& options);
+  Status StartFile(uint64_t file_id);
+  Status EnsureSpace(uint64_t bytes);
+  void Run();
+  void Fail(const Status& status, std::vector<JournalCallback>* callbacks);
+  void Dispatch(std::vector<JournalCallback> callbacks, const Status& status);
+
+  const JournalOptions options_;
+  const std::string current_dir_;
+
+  // Owned by the journal thread.
+  std::unique_ptr<File> file_;
+  uint64_t file_id_ = 0;
+  uint64_t salt_ = 0;
+  uint64_t offset_ = 0;       // where the next group goes
+  uint64_t allocated_ = 0;    // file size reserved so far
+  uint64_t group_seq_ = 0;
+  AlignedBuffer buffer_;
+
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<JournalWrite> queue_;  // guarded by mu_
+  size_t queued_bytes_ = 0;         // guarded by mu_
+  bool stopping_ = false;           // guarded by mu_
+  Status error_;                    // guarded by mu_; set once
+  JournalPosition synced_;          // guarded by mu_
+
+  std::atomic<bool> flush_active_{false};
+  std::atomic<uint64_t> groups_{0}, records_{0}, bytes_{0};
+  Histogram sync_latency_, sync_latency_in_flush_, group_records_;
+
+  std::thread thread_;
+};
+
+}  // namespace quire::storage

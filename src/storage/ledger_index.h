@@ -1,0 +1,98 @@
+// The index of one ledger directory, in RocksDB: where each entry is, and what the bookie knows
+// about each ledger (master key, fence, explicit LAC). Formats in docs/formats.md, "Index".
+//
+// Column families:
+//   entries: BE64(ledger) BE64(entry) -> version:u8(1) log:u64 offset:u64 size:u32
+//            Big-endian keys make RocksDB's byte order the numeric order, so a ledger's entries are
+//            contiguous and "last entry of ledger L" is one SeekForPrev.
+//   ledgers: BE64(ledger) -> LedgerInfo (see EncodeLedgerInfo)
+//   default: "format" -> the index format version, as decimal text
+//
+// Writes come only from the flush thread, in one synced batch per flush; reads from any thread.
+// RocksDB does its own I/O (not through quire::FileSystem): every batch is written with sync=true,
+// so after a crash the index holds exactly the batches that completed.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "quire/status.h"
+#include "storage/entry_log.h"
+
+namespace rocksdb {
+class DB;
+class ColumnFamilyHandle;
+class WriteBatch;
+}  // namespace rocksdb
+
+namespace quire::storage {
+
+inline constexpr uint32_t kIndexFormatVersion = 1;
+
+// What a bookie stores about a ledger besides its entries.
+struct LedgerInfo {
+  std::string master_key;
+  bool fenced = false;
+  std::string explicit_lac;  // empty: none written
+  bool operator==(const LedgerInfo&) const = default;
+};
+
+//   version:u8(1) flags:u8(bit 0 = fenced) key_len:u32 key lac_len:u32 lac
+std::string EncodeLedgerInfo(const LedgerInfo& info);
+Result<LedgerInfo> DecodeLedgerInfo(std::string_view bytes, std::string_view what);
+
+std::string EncodeEntryLocation(const EntryLocation& location);
+Result<EntryLocation> DecodeEntryLocation(std::string_view bytes, std::string_view what);
+
+class LedgerIndex {
+ public:
+  // Opens (creating if needed) the RocksDB instance at `path` (a real directory).
+  static Result<std::unique_ptr<LedgerIndex>> Open(const std::string& path);
+  ~LedgerIndex();
+
+  Result<std::optional<EntryLocation>> Find(uint64_t ledger, uint64_t entry) const;
+  // The highest entry id of `ledger` in the index, if any.
+  Result<std::optional<uint64_t>> LastEntry(uint64_t ledger) const;
+  Result<std::optional<LedgerInfo>> GetLedgerInfo(uint64_t ledger) const;
+
+  class Batch {
+   public:
+    Batch();
+    ~Batch();
+    Batch(Batch&&) noexcept;
+    Batch& operator=(Batch&&) noexcept;
+    void PutLocation(uint64_t ledger, uint64_t entry, const EntryLocation& location);
+    void PutLedgerInfo(uint64_t ledger, const LedgerInfo& info);
+    size_t count() const { return count_; }
+
+   private:
+    friend class LedgerIndex;
+    const LedgerIndex* index_ = nullptr;
+    std::unique_ptr<rocksdb::WriteBatch> batch_;
+    size_t count_ = 0;
+  };
+  Batch NewBatch() const;
+  // Writes the batch atomically and durably (WAL + fsync).
+  Status Write(Batch& batch);
+
+  // Visits ledgers / a ledger's entries in order; `fn` returning false stops.
+  Status ForEachLedger(const std::function<bool(uint64_t, const LedgerInfo&)>& fn) const;
+  Status ForEachEntry(uint64_t ledger,
+                      const std::function<bool(uint64_t, const EntryLocation&)>& fn) const;
+
+  const std::string& path() const { return path_; }
+
+ private:
+  LedgerIndex() = default;
+
+  std::string path_;
+  std::unique_ptr<rocksdb::DB> db_;
+  rocksdb::ColumnFamilyHandle* default_cf_ = nullptr;
+  rocksdb::ColumnFamilyHandle* entries_cf_ = nullptr;
+  rocksdb::ColumnFamilyHandle* ledgers_cf_ = nullptr;
+};
+
+}  // namespace quire::storage

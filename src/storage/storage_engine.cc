@@ -1,0 +1,493 @@
+#include "storage/storage_engine.h"
+
+#include <algorithm>
+#include <chrono>
+#include <unordered_map>
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include "common/logging.h"
+#include "storage/cookie.h"
+
+namespace quire::storage {
+namespace {
+
+uint64_t NowNs() {
+  return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                   std::chrono::steady_clock::now().time_since_epoch())
+                                   .count());
+}
+
+}  // namespace
+
+// What the engine knows about each ledger it has seen, in memory, sharded by ledger id. A shard's
+// mutex is "the ledger's lock": adds, fences and LAC writes hold it from the key/fence check until
+// their journal record is queued.
+class StorageEngine::LedgerTable {
+ public:
+  struct State {
+    LedgerInfo info;
+    bool dirty = false;  // changed since the last flush persisted it
+  };
+  struct Shard {
+    std::mutex mu;
+    std::unordered_map<uint64_t, State> map;  // guarded by mu
+    std::vector<uint64_t> dirty;              // guarded by mu
+  };
+
+  Shard& ShardFor(uint64_t ledger) { return shards_[ledger % kShards]; }
+
+  // The ledger's state, loaded from the index on first use; nullptr if the bookie has never seen
+  // the ledger. Caller holds shard.mu.
+  Result<State*> Find(Shard& shard, uint64_t ledger, LedgerDirectory* dir) {
+    auto it = shard.map.find(ledger);
+    if (it != shard.map.end()) return &it->second;
+    QUIRE_ASSIGN_OR_RETURN(auto info, dir->LoadLedgerInfo(ledger));
+    if (!info) return static_cast<State*>(nullptr);
+    return &shard.map.emplace(ledger, State{std::move(*info), false}).first->second;
+  }
+
+  // Caller holds shard.mu; the ledger is not in the table.
+  State* Create(Shard& shard, uint64_t ledger, std::string_view master_key) {
+    State* s = &shard.map.emplace(ledger, State{}).first->second;
+    s->info.master_key = master_key;
+    MarkDirty(shard, ledger, s);
+    return s;
+  }
+
+  void MarkDirty(Shard& shard, uint64_t ledger, State* s) {
+    if (!s->dirty) {
+      s->dirty = true;
+      shard.dirty.push_back(ledger);
+    }
+  }
+
+  // The infos changed since the last call, grouped by `ndirs` directories (ledger mod ndirs).
+  std::vector<std::vector<std::pair<uint64_t, LedgerInfo>>> TakeDirty(size_t ndirs) {
+    std::vector<std::vector<std::pair<uint64_t, LedgerInfo>>> out(ndirs);
+    for (Shard& shard : shards_) {
+      std::lock_guard<std::mutex> lock(shard.mu);
+      for (uint64_t ledger : shard.dirty) {
+        State& s = shard.map.at(ledger);
+        s.dirty = false;
+        out[ledger % ndirs].emplace_back(ledger, s.info);
+      }
+      shard.dirty.clear();
+    }
+    return out;
+  }
+
+ private:
+  static constexpr size_t kShards = 64;
+  Shard shards_[kShards];
+};
+
+StorageEngine::StorageEngine(const StorageOptions& options)
+    : options_(options), ledgers_(std::make_unique<LedgerTable>()) {}
+
+Result<std::unique_ptr<StorageEngine>> StorageEngine::Open(const StorageOptions& options) {
+  std::unique_ptr<StorageEngine> engine(new StorageEngine(options));
+  QUIRE_RETURN_IF_ERROR(engine->Start());
+  return engine;
+}
+
+Status StorageEngine::Start() {
+  fs_ = options_.fs;
+  if (fs_ == nullptr) {
+    owned_fs_ = NewPosixFileSystem(IoBackend::kAuto);
+    fs_ = owned_fs_.get();
+  }
+  Cookie cookie{options_.bookie_id, options_.instance_id, options_.journal_dirs,
+                options_.ledger_dirs};
+  QUIRE_ASSIGN_OR_RETURN(locks_, PrepareDirectories(fs_, cookie));
+  callbacks_ = std::make_unique<Executor>("q-callback", options_.callback_threads);
+
+  size_t ndirs = options_.ledger_dirs.size();
+  for (const std::string& d : options_.ledger_dirs) {
+    LedgerDirectoryOptions o;
+    o.directory = d;
+    o.fs = fs_;
+    o.write_cache_bytes = options_.write_cache_bytes / ndirs;
+    o.read_cache_bytes = options_.read_ahead_cache_bytes / ndirs;
+    o.read_ahead_bytes = options_.read_ahead_bytes;
+    o.entry_log_size_limit = options_.entry_log_size_limit;
+    o.entry_log_direct_io = options_.entry_log_direct_io;
+    QUIRE_ASSIGN_OR_RETURN(auto dir, LedgerDirectory::Open(o));
+    directories_.push_back(std::move(dir));
+  }
+
+  // Replay every journal before any of them takes new records: replayed entries land in the
+  // write caches, and the first checkpoint after start-up covers them.
+  std::vector<uint64_t> next_ids;
+  for (const std::string& d : options_.journal_dirs) {
+    auto summary = ReplayJournal(fs_, d, options_.journal_skip_corruption,
+                                 [this](const JournalRecord& r, uint64_t) { return ApplyReplayed(r); });
+    if (!summary.ok()) return summary.status().WithContext("replaying journal " + d);
+    recovery_.journal_files += summary->files;
+    recovery_.records += summary->records;
+    recovery_.torn_bytes += summary->torn_bytes;
+    next_ids.push_back(summary->next_file_id);
+    checkpointed_.push_back(summary->mark);
+  }
+  for (size_t i = 0; i < options_.journal_dirs.size(); ++i) {
+    JournalOptions o;
+    o.directory = options_.journal_dirs[i];
+    o.fs = fs_;
+    o.callback_executor = callbacks_.get();
+    o.prealloc_bytes = options_.journal_prealloc_bytes;
+    o.max_file_bytes = options_.journal_max_file_bytes;
+    o.max_group_wait_us = options_.journal_max_group_wait_us;
+    o.group_bytes_threshold = options_.journal_group_bytes_threshold;
+    o.direct_io = options_.journal_direct_io;
+    o.index = static_cast<int>(i);
+    QUIRE_ASSIGN_OR_RETURN(auto journal, Journal::Open(o, next_ids[i]));
+    journals_.push_back(std::move(journal));
+  }
+  writable_ = true;
+  flush_thread_ = std::thread([this] { FlushLoop(); });
+  spdlog::info(
+      "storage engine started ({} journal(s), {} ledger director{}, I/O: {}); recovery replayed "
+      "{} record(s) from {} journal file(s){}",
+      journals_.size(), directories_.size(), directories_.size() == 1 ? "y" : "ies",
+      fs_->Describe(), recovery_.records, recovery_.journal_files,
+      recovery_.torn_bytes ? fmt::format(", dropped a torn tail of {} bytes", recovery_.torn_bytes)
+                           : "");
+  return Status::Ok();
+}
+
+StorageEngine::~StorageEngine() {
+  writable_ = false;
+  {
+    std::lock_guard<std::mutex> lock(flush_wait_mu_);
+    stopping_ = true;
+  }
+  flush_cv_.notify_all();
+  if (flush_thread_.joinable()) flush_thread_.join();
+  for (auto& j : journals_) j->Close();
+  if (health().ok() && !journals_.empty()) {
+    Status s = FlushOnce(true);
+    if (!s.ok()) spdlog::error("storage engine: final flush failed: {}", s.ToString());
+  }
+  callbacks_.reset();  // runs the callbacks still queued
+  journals_.clear();
+  directories_.clear();
+  locks_.clear();
+}
+
+LedgerDirectory* StorageEngine::DirectoryFor(uint64_t ledger) const {
+  return directories_[ledger % directories_.size()].get();
+}
+
+Journal* StorageEngine::JournalFor(uint64_t ledger) const {
+  return journals_[ledger % journals_.size()].get();
+}
+
+void StorageEngine::Reply(Callback done, Status status) {
+  callbacks_->Submit([done = std::move(done), status = std::move(status)] { done(status); });
+}
+
+Status StorageEngine::health() const {
+  std::lock_guard<std::mutex> lock(error_mu_);
+  return error_;
+}
+
+void StorageEngine::SetError(const Status& status) {
+  {
+    std::lock_guard<std::mutex> lock(error_mu_);
+    if (!error_.ok()) return;
+    error_ = status;
+  }
+  writable_ = false;
+  spdlog::error("storage engine is now read-only: {}", status.ToString());
+}
+
+namespace {
+Status NotWritable(const Status& error) {
+  if (!error.ok()) {
+    return Status(StatusCode::kReadOnly,
+                  fmt::format("bookie storage is read-only after an error: {}", error.ToString()));
+  }
+  return Status(StatusCode::kReadOnly, "bookie storage is shutting down");
+}
+
+Status Unauthorized(uint64_t ledger) {
+  return Status(StatusCode::kUnauthorized,
+                fmt::format("ledger {}: the master key does not match the ledger's", ledger));
+}
+}  // namespace
+
+void StorageEngine::AddEntry(uint64_t ledger, uint64_t entry, std::string_view master_key,
+                             std::string payload, bool recovery, Callback done) {
+  if (!writable_.load(std::memory_order_relaxed)) return Reply(std::move(done), NotWritable(health()));
+  LedgerDirectory* dir = DirectoryFor(ledger);
+  Journal* journal = JournalFor(ledger);
+  auto deadline = std::chrono::steady_clock::now() +
+                  std::chrono::milliseconds(options_.write_cache_max_wait_ms);
+  size_t size = payload.size();
+  while (true) {
+    bool flush_due = false;
+    {
+      LedgerTable::Shard& shard = ledgers_->ShardFor(ledger);
+      std::lock_guard<std::mutex> lock(shard.mu);
+      auto found = ledgers_->Find(shard, ledger, dir);
+      if (!found.ok()) return Reply(std::move(done), found.status());
+      LedgerTable::State* state = *found;
+      if (state != nullptr && state->info.master_key != master_key) {
+        return Reply(std::move(done), Unauthorized(ledger));
+      }
+      if (state != nullptr && state->info.fenced && !recovery) {
+        return Reply(std::move(done),
+                     Status(StatusCode::kFenced, fmt::format("ledger {} is fenced", ledger)));
+      }
+      if (dir->TryPut(ledger, entry, payload, &flush_due)) {
+        std::vector<JournalWrite> writes;
+        if (state == nullptr) {
+          ledgers_->Create(shard, ledger, master_key);
+          writes.emplace_back(JournalRecordType::kMasterKey, ledger, 0, std::string(master_key),
+                              nullptr);
+        }
+        writes.emplace_back(JournalRecordType::kAdd, ledger, entry, std::move(payload),
+                            [this, size, done = std::move(done)](Status s) {
+                              if (s.ok()) {
+                                adds_.fetch_add(1, std::memory_order_relaxed);
+                                add_bytes_.fetch_add(size, std::memory_order_relaxed);
+                              } else {
+                                add_errors_.fetch_add(1, std::memory_order_relaxed);
+                                if (!s.Is(StatusCode::kAborted)) SetError(s);
+                              }
+                              done(s);
+                            });
+        journal->Append(std::move(writes));
+        if (flush_due) RequestFlush();
+        return;
+      }
+    }
+    RequestFlush();
+    write_cache_waits_.fetch_add(1, std::memory_order_relaxed);
+    Status room = dir->WaitForRoom(size, deadline);
+    if (!room.ok()) return Reply(std::move(done), room);
+    if (!writable_.load(std::memory_order_relaxed)) {
+      return Reply(std::move(done), NotWritable(health()));
+    }
+  }
+}
+
+void StorageEngine::Fence(uint64_t ledger, std::string_view master_key, Callback done) {
+  if (!writable_.load(std::memory_order_relaxed)) return Reply(std::move(done), NotWritable(health()));
+  LedgerTable::Shard& shard = ledgers_->ShardFor(ledger);
+  std::lock_guard<std::mutex> lock(shard.mu);
+  auto found = ledgers_->Find(shard, ledger, DirectoryFor(ledger));
+  if (!found.ok()) return Reply(std::move(done), found.status());
+  LedgerTable::State* state = *found;
+  std::vector<JournalWrite> writes;
+  if (state == nullptr) {
+    state = ledgers_->Create(shard, ledger, master_key);
+    writes.emplace_back(JournalRecordType::kMasterKey, ledger, 0, std::string(master_key), nullptr);
+  } else if (state->info.master_key != master_key) {
+    return Reply(std::move(done), Unauthorized(ledger));
+  }
+  // Set before the record is even queued: from here on, normal adds are refused.
+  state->info.fenced = true;
+  ledgers_->MarkDirty(shard, ledger, state);
+  writes.emplace_back(JournalRecordType::kFence, ledger, 0, std::string(),
+                      [this, done = std::move(done)](Status s) {
+                        if (!s.ok() && !s.Is(StatusCode::kAborted)) SetError(s);
+                        done(s);
+                      });
+  JournalFor(ledger)->Append(std::move(writes));
+}
+
+void StorageEngine::SetExplicitLac(uint64_t ledger, std::string_view master_key, std::string lac,
+                                   Callback done) {
+  if (!writable_.load(std::memory_order_relaxed)) return Reply(std::move(done), NotWritable(health()));
+  LedgerTable::Shard& shard = ledgers_->ShardFor(ledger);
+  std::lock_guard<std::mutex> lock(shard.mu);
+  auto found = ledgers_->Find(shard, ledger, DirectoryFor(ledger));
+  if (!found.ok()) return Reply(std::move(done), found.status());
+  LedgerTable::State* state = *found;
+  std::vector<JournalWrite> writes;
+  if (state == nullptr) {
+    state = ledgers_->Create(shard, ledger, master_key);
+    writes.emplace_back(JournalRecordType::kMasterKey, ledger, 0, std::string(master_key), nullptr);
+  } else if (state->info.master_key != master_key) {
+    return Reply(std::move(done), Unauthorized(ledger));
+  } else if (state->info.fenced) {
+    return Reply(std::move(done), Status(StatusCode::kFenced, fmt::format("ledger {} is fenced", ledger)));
+  }
+  state->info.explicit_lac = lac;
+  ledgers_->MarkDirty(shard, ledger, state);
+  writes.emplace_back(JournalRecordType::kExplicitLac, ledger, 0, std::move(lac),
+                      [this, done = std::move(done)](Status s) {
+                        if (!s.ok() && !s.Is(StatusCode::kAborted)) SetError(s);
+                        done(s);
+                      });
+  JournalFor(ledger)->Append(std::move(writes));
+}
+
+Result<LedgerInfo> StorageEngine::GetLedgerInfo(uint64_t ledger) {
+  LedgerTable::Shard& shard = ledgers_->ShardFor(ledger);
+  std::lock_guard<std::mutex> lock(shard.mu);
+  QUIRE_ASSIGN_OR_RETURN(LedgerTable::State * state,
+                         ledgers_->Find(shard, ledger, DirectoryFor(ledger)));
+  if (state == nullptr) {
+    return Status(StatusCode::kNoSuchLedger, fmt::format("ledger {} is not stored here", ledger));
+  }
+  return state->info;
+}
+
+Result<std::string> StorageEngine::ReadEntry(uint64_t ledger, uint64_t entry) {
+  Result<std::string> r = DirectoryFor(ledger)->Read(ledger, entry);
+  if (r.ok()) {
+    reads_.fetch_add(1, std::memory_order_relaxed);
+    read_bytes_.fetch_add(r->size(), std::memory_order_relaxed);
+    return r;
+  }
+  if (r.status().Is(StatusCode::kNoSuchEntry)) QUIRE_RETURN_IF_ERROR(GetLedgerInfo(ledger).status());
+  return r;
+}
+
+Result<uint64_t> StorageEngine::LastEntryId(uint64_t ledger) {
+  QUIRE_RETURN_IF_ERROR(GetLedgerInfo(ledger).status());
+  QUIRE_ASSIGN_OR_RETURN(auto last, DirectoryFor(ledger)->LastEntry(ledger));
+  if (!last) {
+    return Status(StatusCode::kNoSuchEntry, fmt::format("ledger {} has no entries here", ledger));
+  }
+  return *last;
+}
+
+Status StorageEngine::ApplyReplayed(const JournalRecord& r) {
+  LedgerDirectory* dir = DirectoryFor(r.ledger_id);
+  {
+    LedgerTable::Shard& shard = ledgers_->ShardFor(r.ledger_id);
+    std::lock_guard<std::mutex> lock(shard.mu);
+    QUIRE_ASSIGN_OR_RETURN(LedgerTable::State * state, ledgers_->Find(shard, r.ledger_id, dir));
+    if (state == nullptr) {
+      if (r.type != JournalRecordType::kMasterKey) {
+        // Its master key record should precede it; only a skipped corrupt region explains this.
+        spdlog::warn("journal replay: ledger {} has no master key record; recording an empty key",
+                     r.ledger_id);
+      }
+      state = ledgers_->Create(shard, r.ledger_id,
+                               r.type == JournalRecordType::kMasterKey ? r.data : std::string_view());
+    }
+    switch (r.type) {
+      case JournalRecordType::kMasterKey:
+        if (state->info.master_key.empty() && !r.data.empty()) {
+          state->info.master_key = r.data;
+          ledgers_->MarkDirty(shard, r.ledger_id, state);
+        }
+        return Status::Ok();
+      case JournalRecordType::kFence:
+        state->info.fenced = true;
+        ledgers_->MarkDirty(shard, r.ledger_id, state);
+        return Status::Ok();
+      case JournalRecordType::kExplicitLac:
+        state->info.explicit_lac = r.data;
+        ledgers_->MarkDirty(shard, r.ledger_id, state);
+        return Status::Ok();
+      case JournalRecordType::kAdd:
+        break;
+      default:
+        return Status::Ok();
+    }
+  }
+  bool flush_due = false;
+  if (dir->TryPut(r.ledger_id, r.entry_id, r.data, &flush_due)) return Status::Ok();
+  // The journal holds more than the write cache: flush to the entry logs (the journal marks stay
+  // where they are, so a crash now simply replays again).
+  QUIRE_RETURN_IF_ERROR(FlushOnce(false));
+  if (!dir->TryPut(r.ledger_id, r.entry_id, r.data, &flush_due)) {
+    return Internal("write cache refused an entry right after a flush");
+  }
+  return Status::Ok();
+}
+
+void StorageEngine::RequestFlush() {
+  {
+    std::lock_guard<std::mutex> lock(flush_wait_mu_);
+    if (flush_requested_) return;
+    flush_requested_ = true;
+  }
+  flush_cv_.notify_one();
+}
+
+void StorageEngine::FlushLoop() {
+  SetThreadName("q-flush");
+  std::unique_lock<std::mutex> lock(flush_wait_mu_);
+  while (!stopping_) {
+    flush_cv_.wait_for(lock, std::chrono::milliseconds(options_.flush_interval_ms),
+                       [this] { return stopping_ || flush_requested_; });
+    if (stopping_) break;
+    flush_requested_ = false;
+    lock.unlock();
+    Status s = FlushOnce(true);
+    lock.lock();
+    if (!s.ok()) break;  // the engine is read-only now; reads are served from the caches
+  }
+}
+
+Status StorageEngine::Flush() { return FlushOnce(true); }
+
+Status StorageEngine::FlushOnce(bool checkpoint) {
+  std::lock_guard<std::mutex> lock(flush_mu_);
+  if (!health().ok()) return health();
+  uint64_t start = NowNs();
+  // Order matters: marks first, then the swap. Every record before a mark had its entry put in a
+  // write cache before it was queued, so the swapped caches (or earlier flushes) hold it.
+  std::vector<JournalPosition> marks;
+  if (checkpoint) {
+    for (auto& j : journals_) marks.push_back(j->SyncedPosition());
+  }
+  size_t entries = 0;
+  for (auto& dir : directories_) entries += dir->SwapCaches();
+  auto infos = ledgers_->TakeDirty(directories_.size());
+
+  for (auto& j : journals_) j->SetFlushActive(true);
+  Status s;
+  for (size_t i = 0; i < directories_.size() && s.ok(); ++i) {
+    s = directories_[i]->FlushSwapped(infos[i]);
+  }
+  for (auto& j : journals_) j->SetFlushActive(false);
+  if (!s.ok()) {
+    SetError(s.WithContext("flushing ledger storage"));
+    return health();
+  }
+  if (checkpoint) {
+    for (size_t i = 0; i < journals_.size(); ++i) {
+      if (marks[i] == checkpointed_[i]) continue;
+      Status c = journals_[i]->Checkpoint(marks[i]);
+      if (!c.ok()) {
+        SetError(c.WithContext("checkpointing journal " + journals_[i]->directory()));
+        return health();
+      }
+      checkpointed_[i] = marks[i];
+    }
+  }
+  for (auto& dir : directories_) dir->FinishFlush();
+  if (entries > 0) {
+    flushes_.fetch_add(1, std::memory_order_relaxed);
+    flushed_entries_.fetch_add(entries, std::memory_order_relaxed);
+    flush_latency_.Record(NowNs() - start);
+  }
+  return Status::Ok();
+}
+
+StorageStats StorageEngine::stats() const {
+  StorageStats s;
+  for (const auto& j : journals_) s.journals.push_back(j->stats());
+  for (const auto& d : directories_) s.directories.push_back(d->stats());
+  s.adds = adds_.load(std::memory_order_relaxed);
+  s.add_bytes = add_bytes_.load(std::memory_order_relaxed);
+  s.add_errors = add_errors_.load(std::memory_order_relaxed);
+  s.reads = reads_.load(std::memory_order_relaxed);
+  s.read_bytes = read_bytes_.load(std::memory_order_relaxed);
+  s.flushes = flushes_.load(std::memory_order_relaxed);
+  s.flushed_entries = flushed_entries_.load(std::memory_order_relaxed);
+  s.flush_latency_ns = flush_latency_.Take();
+  s.write_cache_waits = write_cache_waits_.load(std::memory_order_relaxed);
+  s.callback_queue = callbacks_ ? callbacks_->QueueDepth() : 0;
+  return s;
+}
+
+}  // namespace quire::storage

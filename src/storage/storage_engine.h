@@ -1,0 +1,151 @@
+// The bookie's storage engine: journals + ledger storage, with crash recovery.
+//
+// The promise: an add whose callback reported OK is on disk, and comes back byte-exact after any
+// crash (kill -9, power cut) — as long as the disks keep what fdatasync said they kept.
+//
+// Write path (docs/architecture.md draws it): AddEntry checks the ledger's master key and fence,
+// stores the entry in the write cache of the ledger's directory, and queues its record on the
+// ledger's journal, all under the ledger's lock so that a fence is ordered after every add that
+// passed the check before it. The journal thread group-commits; the callback runs on the callback
+// executor once the record is durable. In the background the flush thread moves write caches into
+// entry logs + the RocksDB index and then checkpoints the journals.
+//
+// Entries enter the write cache before they are journaled (as in BookKeeper): a checkpoint taken
+// at a journal's synced position therefore never passes a record whose entry is not yet in a
+// cache that the same flush persists. A read may see an entry whose add is still in the journal;
+// readers of ledgers only read up to the LAC, and recovery re-writes what it finds, so this is
+// harmless.
+//
+// Threads: every public method is thread-safe. Callbacks run on the callback executor threads
+// ("q-callback-N"), in journal order per journal; they may call back into the engine.
+// Failure: a journal or flush I/O error makes the engine unwritable for good (health() says why):
+// adds, fences and LAC writes fail with kReadOnly; reads go on.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "common/executor.h"
+#include "common/file_system.h"
+#include "common/histogram.h"
+#include "storage/journal.h"
+#include "storage/ledger_directory.h"
+#include "storage/storage_options.h"
+
+namespace quire::storage {
+
+struct StorageStats {
+  std::vector<JournalStats> journals;
+  std::vector<LedgerDirectoryStats> directories;
+  uint64_t adds = 0;            // adds acknowledged OK
+  uint64_t add_bytes = 0;
+  uint64_t add_errors = 0;
+  uint64_t reads = 0;
+  uint64_t read_bytes = 0;
+  uint64_t flushes = 0;
+  uint64_t flushed_entries = 0;
+  Histogram::Snapshot flush_latency_ns;
+  uint64_t write_cache_waits = 0;  // adds that had to wait for write-cache room
+  size_t callback_queue = 0;
+};
+
+// Summary of start-up recovery.
+struct RecoverySummary {
+  uint64_t journal_files = 0;
+  uint64_t records = 0;
+  uint64_t torn_bytes = 0;
+};
+
+class StorageEngine {
+ public:
+  using Callback = std::function<void(Status)>;
+
+  // Checks the directories (cookie, lock), replays the journals from their checkpoints and starts
+  // the journal, flush and callback threads.
+  static Result<std::unique_ptr<StorageEngine>> Open(const StorageOptions& options);
+  // Clean shutdown: journals what is queued, runs the callbacks, flushes and checkpoints.
+  ~StorageEngine();
+  StorageEngine(const StorageEngine&) = delete;
+  StorageEngine& operator=(const StorageEngine&) = delete;
+
+  // Adds an entry. The first add of a ledger records its master key; later adds, fences and LAC
+  // writes must carry the same key (kUnauthorized otherwise, and nothing is stored). A normal add
+  // to a fenced ledger fails with kFenced; a recovery add is accepted. Re-adding an entry is
+  // idempotent. `done` runs exactly once, on the callback executor.
+  void AddEntry(uint64_t ledger, uint64_t entry, std::string_view master_key, std::string payload,
+                bool recovery, Callback done);
+
+  // Fences the ledger (creating it with this master key if the bookie has never seen it): once
+  // `done` reports OK the fence is durable and every later normal add is refused, and every add
+  // that was accepted before it is durable too.
+  void Fence(uint64_t ledger, std::string_view master_key, Callback done);
+
+  // Stores an explicit LAC (opaque bytes from the writer), durably before `done`.
+  void SetExplicitLac(uint64_t ledger, std::string_view master_key, std::string lac,
+                      Callback done);
+
+  // kNoSuchLedger if the bookie has never seen the ledger, kNoSuchEntry if it lacks the entry,
+  // kCorruption (naming file and offset) if the stored copy is damaged.
+  Result<std::string> ReadEntry(uint64_t ledger, uint64_t entry);
+  // The highest entry id stored for the ledger (kNoSuchEntry if none, kNoSuchLedger).
+  Result<uint64_t> LastEntryId(uint64_t ledger);
+  Result<LedgerInfo> GetLedgerInfo(uint64_t ledger);
+
+  // Flushes the write caches and checkpoints the journals now; returns when done.
+  Status Flush();
+
+  // OK while writable; otherwise the error that made the engine read-only.
+  Status health() const;
+  StorageStats stats() const;
+  const RecoverySummary& recovery() const { return recovery_; }
+  const StorageOptions& options() const { return options_; }
+
+ private:
+  class LedgerTable;
+  explicit StorageEngine(const StorageOptions& options);
+
+  Status Start();
+  Status ApplyReplayed(const JournalRecord& record);
+  LedgerDirectory* DirectoryFor(uint64_t ledger) const;
+  Journal* JournalFor(uint64_t ledger) const;
+  void Reply(Callback done, Status status);
+  void RequestFlush();
+  void FlushLoop();
+  // One flush: swap caches, write entry logs + index, then (if `checkpoint`) the journal marks.
+  Status FlushOnce(bool checkpoint);
+  void SetError(const Status& status);
+
+  StorageOptions options_;
+  FileSystem* fs_;
+  std::unique_ptr<FileSystem> owned_fs_;
+  std::vector<std::unique_ptr<FileLock>> locks_;
+  std::unique_ptr<Executor> callbacks_;
+  std::unique_ptr<LedgerTable> ledgers_;
+  std::vector<std::unique_ptr<LedgerDirectory>> directories_;
+  std::vector<std::unique_ptr<Journal>> journals_;
+  std::vector<JournalPosition> checkpointed_;  // flush thread only
+  RecoverySummary recovery_;
+
+  mutable std::mutex error_mu_;
+  Status error_;  // guarded by error_mu_
+  std::atomic<bool> writable_{false};
+
+  std::mutex flush_mu_;  // serializes flushes (flush thread vs Flush())
+  std::mutex flush_wait_mu_;
+  std::condition_variable flush_cv_;
+  bool flush_requested_ = false;  // guarded by flush_wait_mu_
+  bool stopping_ = false;         // guarded by flush_wait_mu_
+  std::thread flush_thread_;
+
+  std::atomic<uint64_t> adds_{0}, add_bytes_{0}, add_errors_{0}, reads_{0}, read_bytes_{0};
+  std::atomic<uint64_t> flushes_{0}, flushed_entries_{0}, write_cache_waits_{0};
+  Histogram flush_latency_;
+};
+
+}  // namespace quire::storage

@@ -1,0 +1,102 @@
+#include "storage/storage_options.h"
+
+namespace quire::storage {
+
+const ConfigSchema& StorageConfigSchema() {
+  static const ConfigSchema schema = [] {
+    ConfigSchema s;
+    s.Add({.name = "journalDirectories", .type = ConfigType::kList,
+           .default_value = "/var/lib/quire/journal",
+           .description = "Journal directories, comma-separated; one journal (and one journal "
+                          "thread) each. Put each on its own disk. A ledger's records go to "
+                          "journal (ledgerId mod count)."});
+    s.Add({.name = "ledgerDirectories", .type = ConfigType::kList,
+           .default_value = "/var/lib/quire/ledgers",
+           .description = "Ledger directories (entry logs + RocksDB index), comma-separated. A "
+                          "ledger lives in directory (ledgerId mod count)."});
+    s.Add({.name = "journalPreAllocSizeMB", .type = ConfigType::kInt, .default_value = "16",
+           .description = "Journal files grow by this much at a time (fallocate).",
+           .min_int = 1, .max_int = 1024});
+    s.Add({.name = "journalMaxSizeMB", .type = ConfigType::kInt, .default_value = "2048",
+           .description = "A new journal file is started when the current one reaches this size.",
+           .min_int = 1, .max_int = 1 << 20});
+    s.Add({.name = "journalMaxGroupWaitUs", .type = ConfigType::kInt, .default_value = "0",
+           .description = "How long the journal thread may wait for a group to fill before it "
+                          "writes. 0: never wait; what arrives during an fdatasync forms the next "
+                          "group.",
+           .min_int = 0, .max_int = 1000000});
+    s.Add({.name = "journalBufferedWritesThresholdKB", .type = ConfigType::kInt,
+           .default_value = "512",
+           .description = "Largest group (one write + one fdatasync), in KiB; a single larger "
+                          "record is written alone.",
+           .min_int = 4, .max_int = 1 << 20});
+    s.Add({.name = "journalDirectIO", .type = ConfigType::kBool, .default_value = "true",
+           .description = "Write journal files with O_DIRECT where the file system allows it."});
+    s.Add({.name = "journalSkipCorruption", .type = ConfigType::kBool, .default_value = "false",
+           .description = "Operator override: replay past corrupt journal data instead of refusing "
+                          "to start. What the damaged region held is lost. Turn it off again "
+                          "after the start."});
+    s.Add({.name = "writeCacheMaxSizeMB", .type = ConfigType::kInt, .default_value = "256",
+           .description = "Memory for journaled entries not yet in an entry log (all ledger "
+                          "directories together). Half takes adds while the other half flushes.",
+           .min_int = 2, .max_int = 1 << 20});
+    s.Add({.name = "writeCacheMaxWaitMs", .type = ConfigType::kInt, .default_value = "10000",
+           .description = "How long an add waits for write-cache room before it fails with "
+                          "too-many-requests.",
+           .min_int = 0, .max_int = 3600000});
+    s.Add({.name = "flushIntervalMs", .type = ConfigType::kInt, .default_value = "1000",
+           .description = "The write cache is flushed at least this often (and when half full).",
+           .min_int = 1, .max_int = 3600000});
+    s.Add({.name = "entryLogSizeLimitMB", .type = ConfigType::kInt, .default_value = "1024",
+           .description = "A new entry log is started when the current one reaches this size.",
+           .min_int = 1, .max_int = 1 << 20});
+    s.Add({.name = "entryLogDirectIO", .type = ConfigType::kBool, .default_value = "true",
+           .description = "Write entry logs with O_DIRECT where the file system allows it, so that "
+                          "flushes cause no page-cache write-back storms that would stall the "
+                          "journal."});
+    s.Add({.name = "readAheadCacheMaxSizeMB", .type = ConfigType::kInt, .default_value = "256",
+           .description = "Memory for entries read ahead from entry logs (all ledger directories "
+                          "together).",
+           .min_int = 0, .max_int = 1 << 20});
+    s.Add({.name = "readAheadBatchSizeKB", .type = ConfigType::kInt, .default_value = "128",
+           .description = "On a read-cache miss, read this much of the entry log from the entry "
+                          "on and keep the following entries of the same ledger.",
+           .min_int = 0, .max_int = 65536});
+    s.Add({.name = "numCallbackThreads", .type = ConfigType::kInt, .default_value = "1",
+           .description = "Threads that run completion callbacks of journaled requests.",
+           .min_int = 1, .max_int = 64});
+    s.Add({.name = "ioBackend", .type = ConfigType::kString, .default_value = "auto",
+           .description = "File I/O back end: auto (io_uring if the kernel allows it, else plain "
+                          "system calls), io_uring, or syscalls.",
+           .choices = {"auto", "io_uring", "syscalls"}});
+    return s;
+  }();
+  return schema;
+}
+
+Result<StorageOptions> StorageOptionsFromConfig(const Config& c) {
+  StorageOptions o;
+  o.journal_dirs = c.GetList("journalDirectories");
+  o.ledger_dirs = c.GetList("ledgerDirectories");
+  if (o.journal_dirs.empty()) return InvalidArgument("journalDirectories: no directory given");
+  if (o.ledger_dirs.empty()) return InvalidArgument("ledgerDirectories: no directory given");
+  auto mb = [&](const char* key) { return static_cast<uint64_t>(c.GetInt(key)) << 20; };
+  o.journal_prealloc_bytes = mb("journalPreAllocSizeMB");
+  o.journal_max_file_bytes = mb("journalMaxSizeMB");
+  o.journal_max_group_wait_us = static_cast<uint64_t>(c.GetInt("journalMaxGroupWaitUs"));
+  o.journal_group_bytes_threshold =
+      static_cast<uint64_t>(c.GetInt("journalBufferedWritesThresholdKB")) << 10;
+  o.journal_direct_io = c.GetBool("journalDirectIO");
+  o.journal_skip_corruption = c.GetBool("journalSkipCorruption");
+  o.write_cache_bytes = mb("writeCacheMaxSizeMB");
+  o.write_cache_max_wait_ms = static_cast<uint64_t>(c.GetInt("writeCacheMaxWaitMs"));
+  o.flush_interval_ms = static_cast<uint64_t>(c.GetInt("flushIntervalMs"));
+  o.entry_log_size_limit = mb("entryLogSizeLimitMB");
+  o.entry_log_direct_io = c.GetBool("entryLogDirectIO");
+  o.read_ahead_cache_bytes = mb("readAheadCacheMaxSizeMB");
+  o.read_ahead_bytes = static_cast<uint64_t>(c.GetInt("readAheadBatchSizeKB")) << 10;
+  o.callback_threads = static_cast<size_t>(c.GetInt("numCallbackThreads"));
+  return o;
+}
+
+}  // namespace quire::storage

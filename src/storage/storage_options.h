@@ -1,0 +1,47 @@
+// Options of the storage engine, and the configuration keys they come from. Every key is listed
+// once, with its default and meaning, in StorageConfigSchema(); conf/bookie.conf documents them
+// and a test keeps the two in step.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "common/config.h"
+#include "common/file_system.h"
+#include "quire/status.h"
+
+namespace quire::storage {
+
+struct StorageOptions {
+  std::vector<std::string> journal_dirs;     // journalDirectories
+  std::vector<std::string> ledger_dirs;      // ledgerDirectories
+  std::string bookie_id = "standalone";      // written into the cookie
+  std::string instance_id;                   // the cluster's instance id (cookie)
+  FileSystem* fs = nullptr;                  // null: the real file system (ioBackend)
+
+  uint64_t journal_prealloc_bytes = 16ull << 20;        // journalPreAllocSizeMB
+  uint64_t journal_max_file_bytes = 2048ull << 20;      // journalMaxSizeMB
+  uint64_t journal_max_group_wait_us = 0;               // journalMaxGroupWaitUs
+  uint64_t journal_group_bytes_threshold = 512ull << 10;  // journalBufferedWritesThresholdKB
+  bool journal_direct_io = true;                        // journalDirectIO
+  bool journal_skip_corruption = false;                 // journalSkipCorruption
+
+  uint64_t write_cache_bytes = 256ull << 20;            // writeCacheMaxSizeMB
+  uint64_t write_cache_max_wait_ms = 10000;             // writeCacheMaxWaitMs
+  uint64_t flush_interval_ms = 1000;                    // flushIntervalMs
+  uint64_t entry_log_size_limit = 1024ull << 20;        // entryLogSizeLimitMB
+  bool entry_log_direct_io = true;                      // entryLogDirectIO
+  uint64_t read_ahead_cache_bytes = 256ull << 20;       // readAheadCacheMaxSizeMB
+  uint64_t read_ahead_bytes = 128ull << 10;             // readAheadBatchSizeKB
+
+  size_t callback_threads = 1;                          // numCallbackThreads
+};
+
+// The storage keys of the bookie configuration.
+const ConfigSchema& StorageConfigSchema();
+
+// Reads the storage keys of `config`. The caller fills bookie_id, instance_id and fs.
+Result<StorageOptions> StorageOptionsFromConfig(const Config& config);
+
+}  // namespace quire::storage

@@ -1,0 +1,100 @@
+// Entries that are journaled but not yet in an entry log.
+//
+// A WriteCache is an append-only arena plus a hash index from (ledger, entry) to bytes. A ledger
+// directory holds two: one taking adds, one being flushed. Not synchronized: the owner (the
+// ledger directory) guards it; while a cache is being flushed it is only read.
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <mutex>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+namespace quire::storage {
+
+class WriteCache {
+ public:
+  explicit WriteCache(size_t max_bytes) : max_bytes_(max_bytes) {}
+
+  // Room for a payload of this size? (An empty cache always takes one entry, however large.)
+  bool Fits(size_t payload_size) const {
+    return count_ == 0 || bytes_ + Cost(payload_size) <= max_bytes_;
+  }
+  // Stores a copy of the payload. A second put of the same (ledger, entry) keeps the first: adds
+  // are idempotent.
+  void Put(uint64_t ledger, uint64_t entry, std::string_view payload);
+  std::optional<std::string_view> Get(uint64_t ledger, uint64_t entry) const;
+  std::optional<uint64_t> LastEntry(uint64_t ledger) const;
+
+  struct Item {
+    uint64_t ledger;
+    uint64_t entry;
+    std::string_view payload;
+  };
+  // Every entry, sorted by (ledger, entry); views stay valid until Clear().
+  std::vector<Item> Sorted() const;
+  void Clear();
+
+  size_t bytes() const { return bytes_; }
+  size_t count() const { return count_; }
+  bool empty() const { return count_ == 0; }
+  size_t max_bytes() const { return max_bytes_; }
+
+ private:
+  struct Key {
+    uint64_t ledger;
+    uint64_t entry;
+    bool operator==(const Key&) const = default;
+  };
+  struct KeyHash {
+    size_t operator()(const Key& k) const {
+      return std::hash<uint64_t>()(k.ledger * 0x9E3779B97F4A7C15ull ^ k.entry);
+    }
+  };
+  static constexpr size_t kChunkSize = 4 << 20;
+  static constexpr size_t kPerEntryOverhead = 48;  // index slot, roughly
+  static size_t Cost(size_t payload) { return payload + kPerEntryOverhead; }
+
+  const size_t max_bytes_;
+  std::vector<std::unique_ptr<char[]>> chunks_;
+  std::vector<std::unique_ptr<char[]>> large_;
+  size_t chunk_used_ = kChunkSize;  // bytes used in chunks_.back()
+  std::unordered_map<Key, std::string_view, KeyHash> index_;
+  std::unordered_map<uint64_t, uint64_t> last_entry_;  // ledger -> highest entry id here
+  size_t bytes_ = 0;
+  size_t count_ = 0;
+};
+
+// Entries read from entry logs, kept for reads that follow (read-ahead). Thread-safe; evicts the
+// oldest insertions first once over its byte budget.
+class ReadCache {
+ public:
+  explicit ReadCache(size_t max_bytes) : max_bytes_(max_bytes) {}
+  void Put(uint64_t ledger, uint64_t entry, std::string_view payload);
+  std::optional<std::string> Get(uint64_t ledger, uint64_t entry);
+  size_t bytes();
+
+ private:
+  struct Key {
+    uint64_t ledger;
+    uint64_t entry;
+    bool operator==(const Key&) const = default;
+  };
+  struct KeyHash {
+    size_t operator()(const Key& k) const {
+      return std::hash<uint64_t>()(k.ledger * 0x9E3779B97F4A7C15ull ^ k.entry);
+    }
+  };
+  const size_t max_bytes_;
+  std::mutex mu_;
+  std::unordered_map<Key, std::string, KeyHash> map_;  // guarded by mu_
+  std::deque<Key> order_;                              // guarded by mu_
+  size_t bytes_ = 0;                                   // guarded by mu_
+};
+
+}  // namespace quire::storage

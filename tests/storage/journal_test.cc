@@ -1,0 +1,298 @@
+#include "storage/journal.h"
+
+#include <atomic>
+#include <set>
+#include <thread>
+
+#include <gtest/gtest.h>
+
+#include "storage/journal_test_util.h"
+#include "util/fault_injection_fs.h"
+#include "util/temp_dir.h"
+
+namespace quire::storage {
+namespace {
+
+using quire::testing::FaultInjectionFileSystem;
+using quire::testing::FaultKind;
+using quire::testing::FaultRule;
+using testing::Latch;
+using testing::TestJournalOptions;
+
+// Wraps a file system and learns, from the bytes written to journal files, which ADD records are
+// durable: a record becomes durable when a Sync of its file returns OK after it was written.
+class DurabilityTracker : public FileSystem {
+ public:
+  explicit DurabilityTracker(FileSystem* base) : base_(base) {}
+
+  bool IsDurable(uint64_t ledger, uint64_t entry) {
+    std::lock_guard<std::mutex> lock(mu_);
+    return durable_.count({ledger, entry}) > 0;
+  }
+
+  Result<std::unique_ptr<File>> Open(const std::string& path, const OpenOptions& o) override {
+    QUIRE_ASSIGN_OR_RETURN(auto f, base_->Open(path, o));
+    return std::unique_ptr<File>(std::make_unique<TrackedFile>(this, std::move(f)));
+  }
+  Status Rename(const std::string& a, const std::string& b) override { return base_->Rename(a, b); }
+  Status Unlink(const std::string& p) override { return base_->Unlink(p); }
+  Status CreateDirs(const std::string& p) override { return base_->CreateDirs(p); }
+  Status SyncDir(const std::string& p) override { return base_->SyncDir(p); }
+  Result<std::vector<std::string>> List(const std::string& d) override { return base_->List(d); }
+  Result<bool> Exists(const std::string& p) override { return base_->Exists(p); }
+  Result<SpaceInfo> Space(const std::string& p) override { return base_->Space(p); }
+  Result<std::unique_ptr<FileLock>> Lock(const std::string& p) override { return base_->Lock(p); }
+  std::string Describe() const override { return "tracker"; }
+
+ private:
+  using Key = std::pair<uint64_t, uint64_t>;
+
+  class TrackedFile : public File {
+   public:
+    TrackedFile(DurabilityTracker* t, std::unique_ptr<File> f) : t_(t), f_(std::move(f)) {}
+    Status Write(uint64_t off, std::string_view data) override {
+      QUIRE_RETURN_IF_ERROR(f_->Write(off, data));
+      if (off >= kJournalHeaderSize) t_->Written(data);
+      return Status::Ok();
+    }
+    Status Sync() override {
+      QUIRE_RETURN_IF_ERROR(f_->Sync());
+      t_->Synced();
+      return Status::Ok();
+    }
+    Status WriteAndSync(uint64_t off, std::string_view data) override {
+      QUIRE_RETURN_IF_ERROR(Write(off, data));
+      return Sync();
+    }
+    Result<size_t> Read(uint64_t off, char* buf, size_t n) override { return f_->Read(off, buf, n); }
+    Status Allocate(uint64_t off, uint64_t len) override { return f_->Allocate(off, len); }
+    Status Truncate(uint64_t size) override { return f_->Truncate(size); }
+    Result<uint64_t> Size() override { return f_->Size(); }
+    bool direct() const override { return f_->direct(); }
+    const std::string& path() const override { return f_->path(); }
+
+   private:
+    DurabilityTracker* t_;
+    std::unique_ptr<File> f_;
+  };
+
+  void Written(std::string_view group) {
+    std::lock_guard<std::mutex> lock(mu_);
+    size_t pos = 0;
+    while (pos < group.size()) {
+      DecodeResult d = DecodeJournalRecord(group.substr(pos));
+      if (d.outcome != DecodeOutcome::kRecord) break;
+      if (d.record.type == JournalRecordType::kAdd) {
+        pending_.insert({d.record.ledger_id, d.record.entry_id});
+      }
+      pos += d.consumed;
+    }
+  }
+  void Synced() {
+    std::lock_guard<std::mutex> lock(mu_);
+    durable_.insert(pending_.begin(), pending_.end());
+    pending_.clear();
+  }
+
+  FileSystem* base_;
+  std::mutex mu_;
+  std::set<Key> pending_, durable_;
+};
+
+class JournalTest : public ::testing::Test {
+ protected:
+  quire::testing::TempDir dir_;
+  std::unique_ptr<FileSystem> real_ = NewPosixFileSystem();
+  FaultInjectionFileSystem faults_{real_.get()};
+  Executor executor_{"test-cb", 1};
+};
+
+TEST_F(JournalTest, GroupCommitManyThreadsFewSyncsNoEarlyCallback) {
+  DurabilityTracker tracker(&faults_);
+  auto journal = Journal::Open(TestJournalOptions(dir_.path(), &tracker, &executor_), 1);
+  ASSERT_TRUE(journal.ok()) << journal.status().ToString();
+  faults_.ResetCounts(".jnl");
+
+  constexpr int kThreads = 64;
+  constexpr int kPerThread = 157;  // 10,048 adds in all
+  std::atomic<int> early{0}, failed{0}, done{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kPerThread; ++i) {
+        auto ledger = static_cast<uint64_t>(t);
+        auto entry = static_cast<uint64_t>(i);
+        std::mutex mu;
+        std::condition_variable cv;
+        bool finished = false;
+        (*journal)->Append(JournalWrite(
+            JournalRecordType::kAdd, ledger, entry, std::string(100, 'x'), [&](Status s) {
+              if (!s.ok()) failed++;
+              if (!tracker.IsDurable(ledger, entry)) early++;
+              done++;
+              std::lock_guard<std::mutex> lock(mu);
+              finished = true;
+              cv.notify_one();
+            }));
+        std::unique_lock<std::mutex> lock(mu);
+        if (!cv.wait_for(lock, std::chrono::seconds(60), [&] { return finished; })) {
+          failed++;
+          return;
+        }
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  JournalStats stats = (*journal)->stats();
+  uint64_t syncs = faults_.counts().syncs;
+  EXPECT_EQ(done.load(), kThreads * kPerThread);
+  EXPECT_EQ(failed.load(), 0);
+  EXPECT_EQ(early.load(), 0) << "a callback ran before the fdatasync covering its record";
+  EXPECT_EQ(stats.groups, syncs);
+  EXPECT_LT(syncs * 4, static_cast<uint64_t>(kThreads * kPerThread))
+      << "group commit should need far fewer fdatasyncs than adds; got " << syncs;
+  EXPECT_EQ(stats.records, static_cast<uint64_t>(kThreads * kPerThread));
+}
+
+TEST_F(JournalTest, FailedSyncStopsTheJournalForGood) {
+  auto journal = Journal::Open(TestJournalOptions(dir_.path(), &faults_, &executor_), 1);
+  ASSERT_TRUE(journal.ok());
+  Latch ok_latch;
+  for (uint64_t e = 0; e < 3; ++e) {
+    (*journal)->Append(JournalWrite(JournalRecordType::kAdd, 1, e, "good", ok_latch.Callback()));
+    ASSERT_TRUE(ok_latch.Wait(e + 1));
+  }
+  ASSERT_TRUE(ok_latch.first_error().ok());
+
+  faults_.AddFault(FaultRule{.kind = FaultKind::kFailSync, .nth = 1, .path_contains = ".jnl"});
+  Latch bad;
+  (*journal)->Append(JournalWrite(JournalRecordType::kAdd, 1, 3, "lost", bad.Callback()));
+  ASSERT_TRUE(bad.Wait(1));
+  EXPECT_EQ(bad.first_error().code(), StatusCode::kIOError);
+  EXPECT_EQ((*journal)->health().code(), StatusCode::kIOError);
+
+  // No retry: later appends fail at once, though the disk would work again.
+  uint64_t syncs_before = faults_.counts().syncs;
+  Latch later;
+  (*journal)->Append(JournalWrite(JournalRecordType::kAdd, 1, 4, "refused", later.Callback()));
+  ASSERT_TRUE(later.Wait(1));
+  EXPECT_EQ(later.first_error().code(), StatusCode::kIOError);
+  EXPECT_EQ(faults_.counts().syncs, syncs_before);
+  journal->reset();
+
+  std::vector<uint64_t> replayed;
+  auto summary = ReplayJournal(&faults_, dir_.path(), false, [&](const JournalRecord& r, uint64_t) {
+    replayed.push_back(r.entry_id);
+    return Status::Ok();
+  });
+  ASSERT_TRUE(summary.ok()) << summary.status().ToString();
+  ASSERT_GE(replayed.size(), 3u);
+  EXPECT_EQ(std::vector<uint64_t>(replayed.begin(), replayed.begin() + 3),
+            (std::vector<uint64_t>{0, 1, 2}));
+}
+
+TEST_F(JournalTest, RotatesAndCheckpointDeletesOlderFiles) {
+  JournalOptions o = TestJournalOptions(dir_.path(), &faults_, &executor_);
+  o.max_file_bytes = 64 << 10;
+  o.prealloc_bytes = 16 << 10;
+  auto journal = Journal::Open(o, 1);
+  ASSERT_TRUE(journal.ok());
+  Latch latch;
+  for (uint64_t e = 0; e < 40; ++e) {
+    (*journal)->Append(JournalWrite(JournalRecordType::kAdd, 1, e, std::string(3000, 'r'),
+                                    latch.Callback()));
+    ASSERT_TRUE(latch.Wait(e + 1));
+  }
+  auto names = real_->List(dir_.Sub("current"));
+  ASSERT_TRUE(names.ok());
+  int files = 0;
+  for (const auto& n : *names) files += n.ends_with(".jnl") ? 1 : 0;
+  EXPECT_GE(files, 3);
+
+  JournalPosition mark = (*journal)->SyncedPosition();
+  EXPECT_GT(mark.file_id, 1u);
+  ASSERT_TRUE((*journal)->Checkpoint(mark).ok());
+  names = real_->List(dir_.Sub("current"));
+  files = 0;
+  for (const auto& n : *names) files += n.ends_with(".jnl") ? 1 : 0;
+  EXPECT_EQ(files, 1);
+  auto read = ReadJournalMark(real_.get(), dir_.path());
+  ASSERT_TRUE(read.ok());
+  EXPECT_EQ(*read, mark);
+  journal->reset();
+
+  // Replay starts at the mark: nothing before it comes back.
+  uint64_t records = 0;
+  auto summary = ReplayJournal(real_.get(), dir_.path(), false, [&](const JournalRecord&, uint64_t) {
+    ++records;
+    return Status::Ok();
+  });
+  ASSERT_TRUE(summary.ok());
+  EXPECT_EQ(records, 0u);
+  EXPECT_EQ(summary->next_file_id, mark.file_id + 1);
+}
+
+TEST_F(JournalTest, ReplayTruncatesATornTailAndRemovesATornNewFile) {
+  std::string path = testing::WriteJournal(dir_.path(), real_.get(), 4);
+  ASSERT_FALSE(path.empty());
+  {
+    auto f = real_->Open(path, {});
+    ASSERT_TRUE(f.ok());
+    ASSERT_TRUE((*f)->Write(kJournalHeaderSize + 3 * 4096 + 100, "garbage").ok());
+  }
+  uint64_t records = 0;
+  auto count = [&](const JournalRecord&, uint64_t) {
+    ++records;
+    return Status::Ok();
+  };
+  auto summary = ReplayJournal(real_.get(), dir_.path(), false, count);
+  ASSERT_TRUE(summary.ok()) << summary.status().ToString();
+  EXPECT_EQ(records, 3u);
+  EXPECT_GT(summary->torn_bytes, 0u);
+  EXPECT_EQ(*(*real_->Open(path, {.read_only = true}))->Size(), kJournalHeaderSize + 3 * 4096u);
+
+  // Now a second file whose creation was cut short (its header never reached the disk).
+  std::string torn_new = dir_.Sub("current/" + JournalFileName(2));
+  {
+    auto f = real_->Open(torn_new, {.create = true});
+    ASSERT_TRUE(f.ok());
+    ASSERT_TRUE((*f)->Allocate(0, 1 << 20).ok());
+  }
+  records = 0;
+  summary = ReplayJournal(real_.get(), dir_.path(), false, count);
+  ASSERT_TRUE(summary.ok()) << summary.status().ToString();
+  EXPECT_EQ(records, 3u);
+  EXPECT_FALSE(*real_->Exists(torn_new));
+  EXPECT_EQ(summary->next_file_id, 3u);
+}
+
+TEST_F(JournalTest, GroupWaitBatchesAppendsFromOneThread) {
+  constexpr uint64_t kRecords = 60;
+  const std::string payload(1000, 'g');
+  JournalOptions o = TestJournalOptions(dir_.path(), &faults_, &executor_);
+  // The group is released by reaching the size threshold; the (long) wait only bounds it.
+  o.max_group_wait_us = 60'000'000;
+  o.group_bytes_threshold = kRecords * JournalWrite(JournalRecordType::kAdd, 1, 0, payload, {}).bytes();
+  auto journal = Journal::Open(o, 1);
+  ASSERT_TRUE(journal.ok());
+  faults_.ResetCounts(".jnl");
+  Latch latch;
+  for (uint64_t e = 0; e < kRecords; ++e) {
+    (*journal)->Append(JournalWrite(JournalRecordType::kAdd, 1, e, payload, latch.Callback()));
+  }
+  ASSERT_TRUE(latch.Wait(kRecords));
+  EXPECT_TRUE(latch.first_error().ok());
+  EXPECT_EQ(faults_.counts().syncs, 1u);
+}
+
+TEST_F(JournalTest, MarkFileIsValidated) {
+  ASSERT_TRUE(real_->CreateDirs(dir_.Sub("current")).ok());
+  EXPECT_EQ(*ReadJournalMark(real_.get(), dir_.path()), JournalPosition{});
+  ASSERT_TRUE(WriteJournalMark(real_.get(), dir_.path(), {7, 8192}).ok());
+  EXPECT_EQ(*ReadJournalMark(real_.get(), dir_.path()), (JournalPosition{7, 8192}));
+  ASSERT_TRUE(real_->WriteFileAtomically(dir_.Sub("current/lastMark"), "QMRKnonsense-nonsense-nons").ok());
+  EXPECT_EQ(ReadJournalMark(real_.get(), dir_.path()).status().code(), StatusCode::kCorruption);
+}
+
+}  // namespace
+}  // namespace quire::storage
