@@ -16,9 +16,9 @@ constexpr char kCookieFile[] = "cookie";
 constexpr char kLockFile[] = "LOCK";
 
 std::string_view Trim(std::string_view s) {
-  size_t b = s.find_first_not_of(" \t\r");
+  size_t b = s.find_first_not_of(" \t\r\n");
   if (b == std::string_view::npos) return {};
-  return s.substr(b, s.find_last_not_of(" \t\r") - b + 1);
+  return s.substr(b, s.find_last_not_of(" \t\r\n") - b + 1);
 }
 
 std::vector<std::string> SplitCommas(std::string_view v) {

@@ -89,7 +89,7 @@ Result<EntryLocation> DecodeEntryLocation(std::string_view b, std::string_view w
 
 LedgerIndex::~LedgerIndex() {
   if (db_) {
-    for (auto* cf : {entries_cf_, ledgers_cf_}) {
+    for (auto* cf : {default_cf_, entries_cf_, ledgers_cf_}) {
       if (cf != nullptr) db_->DestroyColumnFamilyHandle(cf).PermitUncheckedError();
     }
     db_->Close().PermitUncheckedError();
