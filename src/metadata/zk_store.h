@@ -1,0 +1,155 @@
+// The zk:// driver: the metadata store on ZooKeeper (docs/metadata.md, "ZooKeeper driver").
+//
+// Layout under the root (default /quire), layout version 1:
+//   cluster                              ClusterRecord; its presence means "initialised"
+//   idgen/epoch-NNNNNNNNNN               ledger-id epochs; ids come from sequential children
+//   ledgers/ddd/dddd/dddd/dddd/Ldddd     LedgerMetadataRecord (layout.h)
+//   bookies/writable/<id>, bookies/readonly/<id>   ephemeral RegistrationRecord
+//   cookies/<id>                         CookieRecord
+//   underreplicated/ddd/.../Ldddd        UnderReplicatedRecord
+//   locks/<name>                         ephemeral LockRecord
+//
+// Connection loss. A mutation whose answer is lost (ZCONNECTIONLOSS, a deadline, a session
+// expiry) is resolved before the caller hears anything: the driver waits for a connection,
+// syncs, re-reads the znode and compares it with what it wrote. Applied: success. Not applied:
+// the request is sent again. Changed by someone else: kBadVersion (or kAlreadyExists for a
+// create). Only when the deadline passes first is the answer kTimeout/kUnavailable.
+#pragma once
+
+#include <atomic>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "metadata/metadata_store.h"
+#include "metadata/watch_executor.h"
+#include "metadata/zk_session.h"
+
+namespace quire::metadata {
+
+Result<std::unique_ptr<MetadataStore>> OpenZkMetadataStore(const std::string& uri,
+                                                           const std::string& hosts,
+                                                           const std::string& root,
+                                                           const MetadataOptions& options);
+
+class ZkMetadataStore final : public MetadataStore, private ZkSession::Listener {
+ public:
+  static Result<std::unique_ptr<ZkMetadataStore>> Open(const std::string& uri,
+                                                       const std::string& hosts,
+                                                       const std::string& root,
+                                                       const MetadataOptions& options);
+  ~ZkMetadataStore() override;
+
+  const std::string& uri() const override { return uri_; }
+
+  Result<ClusterInfo> InitCluster() override;
+  Result<ClusterInfo> GetClusterInfo() override;
+  Status Nuke(bool force) override;
+
+  Result<LedgerId> AllocateLedgerId() override;
+
+  Result<Version> CreateLedger(LedgerId id, const LedgerMetadata& metadata) override;
+  Result<Versioned<LedgerMetadata>> ReadLedger(LedgerId id) override;
+  Result<Version> UpdateLedger(LedgerId id, const LedgerMetadata& metadata,
+                               Version expected) override;
+  Status DeleteLedger(LedgerId id, Version expected) override;
+  Result<std::vector<LedgerId>> ListLedgers(LedgerId from, size_t max) override;
+  Result<std::unique_ptr<Watch>> WatchLedger(LedgerId id, LedgerWatchFn callback) override;
+
+  Result<std::unique_ptr<BookieRegistration>> RegisterBookie(const BookieId& bookie_id,
+                                                             BookieMode mode) override;
+  Result<BookieList> ListBookies() override;
+  Result<std::unique_ptr<Watch>> WatchBookies(BookieWatchFn callback) override;
+
+  Result<Versioned<Cookie>> ReadCookie(const BookieId& bookie_id) override;
+  Result<Version> WriteCookie(const Cookie& cookie, Version expected) override;
+  Status DeleteCookie(const BookieId& bookie_id, Version expected) override;
+
+  Status MarkUnderReplicated(LedgerId ledger, const BookieId& lost_bookie) override;
+  Result<std::vector<UnderReplicatedLedger>> ListUnderReplicated(LedgerId from,
+                                                                 size_t max) override;
+  Status ClearUnderReplicated(LedgerId ledger) override;
+
+  Result<std::unique_ptr<OwnershipLock>> TryLock(const std::string& name,
+                                                 const std::string& owner,
+                                                 std::function<void()> on_lost) override;
+  Result<std::optional<std::string>> LockOwner(const std::string& name) override;
+
+  // For the handles.
+  Status SetRegistrationMode(const BookieId& bookie_id, BookieMode mode);
+  void Unregister(const BookieId& bookie_id);
+  void ReleaseLock(const std::string& name, uint64_t token);
+  bool SessionProbablyAlive() const { return session_->ProbablyAlive(); }
+
+  // For tests that force an expiry (tests/util/zookeeper_server.h).
+  int64_t session_id() const { return session_->session_id(); }
+  std::string session_password() const { return session_->session_password(); }
+  const std::string& root() const { return root_; }
+
+ private:
+  ZkMetadataStore(std::string uri, std::string root, MetadataOptions options);
+
+  // ZkSession::Listener
+  void OnWatchEvent(const std::string& path) override;
+  void OnSessionExpired() override;
+  void OnSessionRestored() override;
+
+  Deadline NewDeadline() const;
+  std::string Path(std::string_view relative) const;
+  std::string LedgerPath(LedgerId id) const;
+  std::string RegistrationPath(const BookieId& id, BookieMode mode) const;
+  Status NotInitialised() const;
+  Status Error(int rc, std::string_view op, const std::string& path) const;
+
+  // Retries a read until it has a definite answer or the deadline passes.
+  ZkSession::Reply ReadRetrying(std::string_view op, const std::string& path, Deadline deadline,
+                                const std::function<ZkSession::Reply()>& attempt);
+  // Waits for a connection before a retry (bounded by the deadline) and calls the test hook.
+  void PauseBeforeRetry(std::string_view op, const std::string& path, int rc, int attempt,
+                        Deadline deadline);
+
+  // Mutations with definite outcomes (see the file comment). Codes: kNotFound (no such znode or
+  // parent), kAlreadyExists, kBadVersion, kTimeout/kUnavailable (deadline passed, outcome
+  // unknown), others from ZkStatus.
+  Result<Version> CreateNode(const std::string& path, std::string_view data, int flags,
+                             Deadline deadline);
+  Result<Version> SetNode(const std::string& path, std::string_view data, Version expected,
+                          Deadline deadline);
+  Status DeleteNode(const std::string& path, Version expected, Deadline deadline);
+  // Creates `path` and, if its parent is missing, the parents below `top` (which must exist).
+  Result<Version> CreateWithParents(const std::string& top, const std::string& path,
+                                    std::string_view data, Deadline deadline);
+  // Persistent, empty, ZNODEEXISTS is fine.
+  Status EnsureNode(const std::string& path, Deadline deadline);
+  Result<std::vector<std::string>> ChildrenOf(const std::string& path, bool watch,
+                                              Deadline deadline);
+
+  Result<Versioned<LedgerMetadata>> ReadLedgerImpl(LedgerId id, bool watch);
+  Result<BookieList> ListBookiesImpl(bool watch);
+  Result<int64_t> CurrentEpoch(Deadline deadline);
+  Status RegisterLocked(const BookieId& bookie_id, BookieMode mode, Deadline deadline);
+  Status DeleteTree(const std::string& path, Deadline deadline);
+
+  const std::string uri_;
+  const std::string root_;
+  const MetadataOptions options_;
+  const std::string owner_;  // host:pid
+  const int64_t ids_per_epoch_;
+  std::unique_ptr<ZkSession> session_;
+  std::atomic<int64_t> epoch_{-1};  // id-generator epoch in use; -1 until read
+
+  struct LockState {
+    uint64_t token;
+    std::shared_ptr<std::atomic<bool>> held;
+    std::function<void()> on_lost;
+  };
+  std::mutex mu_;  // guards registrations_, locks_
+  std::map<BookieId, BookieMode> registrations_;
+  std::map<std::string, LockState> locks_;
+  uint64_t next_lock_token_ = 1;
+
+  WatchExecutor watches_;
+};
+
+}  // namespace quire::metadata
