@@ -1,5 +1,7 @@
 #include "common/executor.h"
 
+#include <chrono>
+
 #include <fmt/format.h>
 
 #include "common/logging.h"
@@ -24,6 +26,7 @@ void Executor::Submit(Task task) {
     std::lock_guard<std::mutex> lock(mu_);
     if (!stopping_) {
       tasks_.push_back(std::move(task));
+      queued_.store(tasks_.size(), std::memory_order_release);
       cv_.notify_one();
       return;
     }
@@ -40,10 +43,20 @@ void Executor::Run(size_t index) {
   SetThreadName(fmt::format("{}-{}", name_, index));
   std::unique_lock<std::mutex> lock(mu_);
   while (true) {
+    if (tasks_.empty() && !stopping_) {
+      lock.unlock();
+      auto deadline = std::chrono::steady_clock::now() + std::chrono::microseconds(60);
+      while (queued_.load(std::memory_order_acquire) == 0 &&
+             std::chrono::steady_clock::now() < deadline) {
+        __builtin_ia32_pause();
+      }
+      lock.lock();
+    }
     cv_.wait(lock, [this] { return stopping_ || !tasks_.empty(); });
     if (tasks_.empty()) return;  // stopping and drained
     Task task = std::move(tasks_.front());
     tasks_.pop_front();
+    queued_.store(tasks_.size(), std::memory_order_release);
     lock.unlock();
     task();
     lock.lock();

@@ -5,6 +5,7 @@
 // thread run in submission order when the executor has one thread.
 #pragma once
 
+#include <atomic>
 #include <condition_variable>
 #include <cstddef>
 #include <deque>
@@ -41,6 +42,7 @@ class Executor {
   std::condition_variable cv_;
   std::deque<Task> tasks_;  // guarded by mu_
   bool stopping_ = false;   // guarded by mu_
+  std::atomic<size_t> queued_{0};  // tasks_.size(), readable without mu_
   std::vector<std::thread> threads_;
 };
 

@@ -37,18 +37,21 @@ class Ring {
   // Returns -errno of the submission itself if submitting failed.
   int Write(int fd, const char* buf, size_t n, uint64_t off) {
     io_uring_sqe* sqe = io_uring_get_sqe(&ring_);
+    if (sqe == nullptr) return -EBUSY;
     io_uring_prep_write(sqe, fd, buf, static_cast<unsigned>(n), off);
     sqe->user_data = 0;
     return SubmitAndReap(1, nullptr);
   }
   int Read(int fd, char* buf, size_t n, uint64_t off) {
     io_uring_sqe* sqe = io_uring_get_sqe(&ring_);
+    if (sqe == nullptr) return -EBUSY;
     io_uring_prep_read(sqe, fd, buf, static_cast<unsigned>(n), off);
     sqe->user_data = 0;
     return SubmitAndReap(1, nullptr);
   }
   int Fdatasync(int fd) {
     io_uring_sqe* sqe = io_uring_get_sqe(&ring_);
+    if (sqe == nullptr) return -EBUSY;
     io_uring_prep_fsync(sqe, fd, IORING_FSYNC_DATASYNC);
     sqe->user_data = 0;
     return SubmitAndReap(1, nullptr);
@@ -56,11 +59,14 @@ class Ring {
   // A write linked to an fdatasync. Returns the write's result; *sync_res gets the sync's (or
   // -ECANCELED when a short write broke the link).
   int WriteThenSync(int fd, const char* buf, size_t n, uint64_t off, int* sync_res) {
+    // The ring has room for 8 and this thread never has more than 2 in flight.
     io_uring_sqe* w = io_uring_get_sqe(&ring_);
+    if (w == nullptr) return -EBUSY;
     io_uring_prep_write(w, fd, buf, static_cast<unsigned>(n), off);
     w->flags |= IOSQE_IO_LINK;
     w->user_data = 0;
     io_uring_sqe* s = io_uring_get_sqe(&ring_);
+    if (s == nullptr) return -EBUSY;
     io_uring_prep_fsync(s, fd, IORING_FSYNC_DATASYNC);
     s->user_data = 1;
     return SubmitAndReap(2, sync_res);

@@ -129,6 +129,7 @@ Result<std::unique_ptr<Journal>> Journal::Open(const JournalOptions& options,
   QUIRE_RETURN_IF_ERROR(journal->StartFile(first_file_id));
   journal->synced_ = {journal->file_id_, journal->offset_};
   journal->thread_ = std::thread([j = journal.get()] { j->Run(); });
+  journal->sync_thread_ = std::thread([j = journal.get()] { j->SyncLoop(); });
   return journal;
 }
 
@@ -140,7 +141,8 @@ void Journal::Close() {
     stopping_ = true;
   }
   cv_.notify_all();
-  if (thread_.joinable()) thread_.join();
+  if (thread_.joinable()) thread_.join();  // writes what is queued, then lets the syncer finish
+  if (sync_thread_.joinable()) sync_thread_.join();
 }
 
 Status Journal::StartFile(uint64_t file_id) {
@@ -170,7 +172,16 @@ Status Journal::StartFile(uint64_t file_id) {
 
 Status Journal::EnsureSpace(uint64_t bytes) {
   if (offset_ + bytes > options_.max_file_bytes && offset_ > kJournalHeaderSize) {
+    // Every file but the newest is complete and synced (replay relies on it): wait until the
+    // sync thread has covered all of this one before starting the next.
+    {
+      std::unique_lock<std::mutex> lock(mu_);
+      cv_.wait(lock, [this] { return !error_.ok() || (unsynced_.empty() && !syncing_); });
+      if (!error_.ok()) return error_;
+    }
     QUIRE_RETURN_IF_ERROR(StartFile(file_id_ + 1));
+    std::lock_guard<std::mutex> lock(mu_);
+    synced_ = {file_id_, offset_};
   }
   if (offset_ + bytes > allocated_) {
     uint64_t grow = std::max(options_.prealloc_bytes, offset_ + bytes - allocated_);
@@ -186,6 +197,7 @@ void Journal::Append(JournalWrite write) {
     if (error_.ok() && !stopping_) {
       queued_bytes_ += write.bytes();
       queue_.push_back(std::move(write));
+      queued_.store(queue_.size(), std::memory_order_release);
       cv_.notify_one();
       return;
     }
@@ -204,6 +216,7 @@ void Journal::Append(std::vector<JournalWrite> writes) {
         queued_bytes_ += w.bytes();
         queue_.push_back(std::move(w));
       }
+      queued_.store(queue_.size(), std::memory_order_release);
       cv_.notify_one();
       return;
     }
@@ -223,7 +236,8 @@ Status Journal::health() const {
 
 JournalStats Journal::stats() const {
   JournalStats s;
-  s.groups = groups_.load(std::memory_order_relaxed);
+  s.writes = writes_.load(std::memory_order_relaxed);
+  s.syncs = syncs_.load(std::memory_order_relaxed);
   s.records = records_.load(std::memory_order_relaxed);
   s.bytes = bytes_.load(std::memory_order_relaxed);
   {
@@ -232,7 +246,7 @@ JournalStats Journal::stats() const {
   }
   s.sync_latency_ns = sync_latency_.Take();
   s.sync_latency_in_flush_ns = sync_latency_in_flush_.Take();
-  s.group_records = group_records_.Take();
+  s.records_per_sync = records_per_sync_.Take();
   return s;
 }
 
@@ -256,32 +270,67 @@ void Journal::Dispatch(std::vector<JournalCallback> callbacks, const Status& sta
   });
 }
 
-void Journal::Fail(const Status& status, std::vector<JournalCallback>* callbacks) {
-  std::deque<JournalWrite> rest;
+void Journal::Fail(const Status& status, std::vector<JournalCallback> callbacks) {
+  std::deque<JournalWrite> queued;
+  std::deque<Unsynced> unsynced;
+  Status first;
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (error_.ok()) error_ = status;
-    rest.swap(queue_);
+    first = error_;
+    queued.swap(queue_);
     queued_bytes_ = 0;
+    queued_.store(0, std::memory_order_release);
+    unsynced.swap(unsynced_);
+    unsynced_count_.store(0, std::memory_order_release);
   }
-  for (JournalWrite& w : rest) {
-    if (w.done) callbacks->push_back(std::move(w.done));
+  cv_.notify_all();
+  for (Unsynced& u : unsynced) {
+    for (JournalCallback& cb : u.callbacks) callbacks.push_back(std::move(cb));
   }
-  Dispatch(std::move(*callbacks), status);
+  for (JournalWrite& w : queued) {
+    if (w.done) callbacks.push_back(std::move(w.done));
+  }
+  Dispatch(std::move(callbacks), first);
+}
+
+namespace {
+// Spins briefly for `count` to become non-zero: the next record usually arrives within tens of
+// microseconds of the last completion, and sleeping on a futex would add its wake-up latency to
+// every add. Gives up quickly so an idle journal costs nothing.
+void SpinFor(const std::atomic<size_t>& count) {
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::microseconds(100);
+  while (count.load(std::memory_order_acquire) == 0 && std::chrono::steady_clock::now() < deadline) {
+#if defined(__x86_64__)
+    __builtin_ia32_pause();
+#endif
+  }
+}
+}  // namespace
+
+void Journal::RecordSync(uint64_t latency_ns, size_t records) {
+  (flush_active_.load(std::memory_order_relaxed) ? sync_latency_in_flush_ : sync_latency_)
+      .Record(latency_ns);
+  syncs_.fetch_add(1, std::memory_order_relaxed);
+  records_.fetch_add(records, std::memory_order_relaxed);
+  records_per_sync_.Record(records);
 }
 
 void Journal::Run() {
   SetThreadName(fmt::format("q-journal-{}", options_.index));
   std::vector<JournalWrite> group;
-  std::vector<JournalCallback> callbacks;
   JournalGroupBuilder builder(&buffer_);
   while (true) {
     group.clear();
-    callbacks.clear();
     {
       std::unique_lock<std::mutex> lock(mu_);
+      if (queue_.empty() && !stopping_) {
+        lock.unlock();
+        SpinFor(queued_);
+        lock.lock();
+      }
       cv_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
-      if (queue_.empty()) return;  // stopping, and everything queued is written
+      if (queue_.empty()) break;  // stopping, and everything queued is written
       if (options_.max_group_wait_us > 0 && !stopping_) {
         auto deadline = std::chrono::steady_clock::now() +
                         std::chrono::microseconds(options_.max_group_wait_us);
@@ -289,6 +338,8 @@ void Journal::Run() {
           return stopping_ || queued_bytes_ >= options_.group_bytes_threshold;
         });
       }
+      // Bound the unsynced window: at most kMaxUnsyncedGroups written groups wait for a sync.
+      cv_.wait(lock, [this] { return !error_.ok() || unsynced_.size() < kMaxUnsyncedGroups; });
       size_t bytes = 0;
       while (!queue_.empty() &&
              (group.empty() || bytes + queue_.front().bytes() <= options_.group_bytes_threshold)) {
@@ -297,50 +348,125 @@ void Journal::Run() {
         group.push_back(std::move(queue_.front()));
         queue_.pop_front();
       }
-      if (!error_.ok()) {
-        for (JournalWrite& w : group) {
-          if (w.done) callbacks.push_back(std::move(w.done));
-        }
-        Status e = error_;
-        lock.unlock();
-        Dispatch(std::move(callbacks), e);
-        continue;
-      }
+      queued_.store(queue_.size(), std::memory_order_release);
     }
-
+    std::vector<JournalCallback> callbacks;
     builder.Begin();
     for (JournalWrite& w : group) {
       builder.Append(std::string_view(w.header, w.header_size), w.data);
       if (w.done) callbacks.push_back(std::move(w.done));
     }
-    uint64_t group_bytes = AlignUp(builder.size() + kMinPaddingRecord, kJournalAlignment);
-    Status s = EnsureSpace(group_bytes);
-    uint32_t length = 0;
-    uint64_t start_ns = NowNs();
+    Status s = health();
+    if (s.ok()) s = EnsureSpace(AlignUp(builder.size() + kMinPaddingRecord, kJournalAlignment));
     if (s.ok()) {
-      length = builder.Finish(salt_, group_seq_);
-      s = file_->WriteAndSync(offset_, buffer_.view());
+      uint64_t durable_before;
+      bool inline_sync;
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        durable_before = synced_.file_id == file_id_ ? synced_.offset : kJournalHeaderSize;
+        // Nothing else to write and nothing waiting for a sync: write and sync this group in one
+        // call, the shortest path for a lone writer. Otherwise hand the sync to the sync thread
+        // and go on writing: the pipeline that keeps the disk busy under load.
+        inline_sync = queue_.empty() && unsynced_.empty() && !syncing_;
+        if (inline_sync) syncing_ = true;
+      }
+      uint32_t length = builder.Finish(salt_, group_seq_, durable_before);
+      uint64_t start = NowNs();
+      s = inline_sync ? file_->WriteAndSync(offset_, buffer_.view())
+                      : file_->Write(offset_, buffer_.view());
+      uint64_t latency = NowNs() - start;
+      if (s.ok()) {
+        offset_ += length;
+        ++group_seq_;
+        writes_.fetch_add(1, std::memory_order_relaxed);
+        bytes_.fetch_add(length, std::memory_order_relaxed);
+      }
+      if (s.ok() && inline_sync) {
+        RecordSync(latency, group.size());
+        {
+          std::lock_guard<std::mutex> lock(mu_);
+          syncing_ = false;
+          synced_ = {file_id_, offset_};
+        }
+        cv_.notify_all();
+        Dispatch(std::move(callbacks), Status::Ok());
+        continue;
+      }
+      if (inline_sync) {
+        std::lock_guard<std::mutex> lock(mu_);
+        syncing_ = false;
+      }
+      if (s.ok()) {
+        std::lock_guard<std::mutex> lock(mu_);
+        if (error_.ok()) {
+          unsynced_.push_back({file_.get(), file_id_, offset_, std::move(callbacks), group.size()});
+          unsynced_count_.store(unsynced_.size(), std::memory_order_release);
+          sync_cv_.notify_one();
+          continue;
+        }
+        s = error_;
+      }
     }
-    uint64_t latency = NowNs() - start_ns;
-    if (!s.ok()) {
-      spdlog::error("journal {}: {}; the journal is stopped, adds fail from now on", options_.index,
-                    s.ToString());
-      Fail(s.WithContext(fmt::format("journal {}", options_.directory)), &callbacks);
+    if (health().ok()) {
+      spdlog::error("journal {}: {}; the journal is stopped, adds fail from now on",
+                    options_.index, s.ToString());
+    }
+    Fail(s.WithContext(fmt::format("journal {}", options_.directory)), std::move(callbacks));
+  }
+  std::lock_guard<std::mutex> lock(mu_);
+  writer_done_ = true;
+  sync_cv_.notify_one();
+}
+
+void Journal::SyncLoop() {
+  SetThreadName(fmt::format("q-jsync-{}", options_.index));
+  while (true) {
+    std::deque<Unsynced> batch;
+    {
+      std::unique_lock<std::mutex> lock(mu_);
+      if (unsynced_.empty() && !writer_done_) {
+        lock.unlock();
+        SpinFor(unsynced_count_);
+        lock.lock();
+      }
+      sync_cv_.wait(lock, [this] { return writer_done_ || !unsynced_.empty(); });
+      if (unsynced_.empty()) return;  // the journal thread is done and everything is synced
+      batch.swap(unsynced_);
+      unsynced_count_.store(0, std::memory_order_release);
+      syncing_ = error_.ok();
+    }
+    std::vector<JournalCallback> callbacks;
+    size_t records = 0;
+    for (Unsynced& u : batch) {
+      records += u.records;
+      for (JournalCallback& cb : u.callbacks) callbacks.push_back(std::move(cb));
+    }
+    Status s = health();
+    if (s.ok()) {
+      uint64_t start = NowNs();
+      s = batch.back().file->Sync();  // one fdatasync covers every group written before it
+      if (s.ok()) RecordSync(NowNs() - start, records);
+    }
+    if (s.ok()) {
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        syncing_ = false;
+        synced_ = {batch.back().file_id, batch.back().end};
+      }
+      cv_.notify_all();
+      Dispatch(std::move(callbacks), Status::Ok());
       continue;
     }
-    offset_ += length;
-    ++group_seq_;
-    (flush_active_.load(std::memory_order_relaxed) ? sync_latency_in_flush_ : sync_latency_)
-        .Record(latency);
-    group_records_.Record(group.size());
-    groups_.fetch_add(1, std::memory_order_relaxed);
-    records_.fetch_add(group.size(), std::memory_order_relaxed);
-    bytes_.fetch_add(length, std::memory_order_relaxed);
     {
       std::lock_guard<std::mutex> lock(mu_);
-      synced_ = {file_id_, offset_};
+      syncing_ = false;
     }
-    Dispatch(std::move(callbacks), Status::Ok());
+    if (health().ok()) {
+      spdlog::error("journal {}: {}; the journal is stopped, adds fail from now on",
+                    options_.index, s.ToString());
+    }
+    // Never retried: after a failed fdatasync the kernel may have dropped the dirty pages.
+    Fail(s.WithContext(fmt::format("journal {}", options_.directory)), std::move(callbacks));
   }
 }
 

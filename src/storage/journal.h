@@ -7,9 +7,13 @@
 //  - Records are written in the order they were appended (FIFO across all callers), so a record's
 //    durability implies the durability of every record appended before it.
 //  - Group commit: the journal thread takes what is queued (up to journalBufferedWritesThresholdKB,
-//    at least one record), writes it with one write and one fdatasync, then hands the callbacks to
-//    the executor. What is appended during an fdatasync forms the next group; with
-//    journalMaxGroupWaitUs > 0 the thread also waits up to that long for a group to fill.
+//    at least one record) and writes it as one group with one write. If nothing else is queued and
+//    no sync is pending, it fdatasyncs the group in the same call (io_uring links the two): the
+//    shortest path for a lone writer. Under load it leaves the fdatasync to the sync thread and
+//    goes on writing the next groups, as BookKeeper's force-write thread does; one fdatasync then
+//    covers every group written before it, and at most one runs at a time. With
+//    journalMaxGroupWaitUs > 0 the journal thread also waits up to that long for a group to fill.
+//    Callbacks go to the executor right after the fdatasync that covers them.
 //  - If a write or fdatasync fails, the journal stops for good: that group's records, everything
 //    queued and everything appended later fail with the error, and health() returns it. A failed
 //    fdatasync is never retried (the kernel may already have dropped the dirty pages).
@@ -71,13 +75,14 @@ struct JournalOptions {
 };
 
 struct JournalStats {
-  uint64_t groups = 0;              // = fdatasyncs of journal data
-  uint64_t records = 0;
+  uint64_t writes = 0;              // groups written
+  uint64_t syncs = 0;               // fdatasyncs of journal data
+  uint64_t records = 0;             // records made durable
   uint64_t bytes = 0;               // written, padding included
   uint64_t queued_records = 0;      // now
-  Histogram::Snapshot sync_latency_ns;           // write + fdatasync of a group
+  Histogram::Snapshot sync_latency_ns;           // one fdatasync
   Histogram::Snapshot sync_latency_in_flush_ns;  // the same, while ledger storage was flushing
-  Histogram::Snapshot group_records;
+  Histogram::Snapshot records_per_sync;
 };
 
 // What replay found, for logs and the start-up summary.
@@ -133,17 +138,31 @@ class Journal {
   void SetFlushActive(bool active) { flush_active_.store(active, std::memory_order_relaxed); }
 
  private:
+  // A group written but not yet covered by a completed fdatasync.
+  struct Unsynced {
+    File* file;
+    uint64_t file_id;
+    uint64_t end;  // offset after the group
+    std::vector<JournalCallback> callbacks;
+    size_t records;
+  };
+  // How many written groups may wait for an fdatasync; bounds the unsynced window.
+  static constexpr size_t kMaxUnsyncedGroups = 16;
+
   explicit Journal(const JournalOptions& options);
   Status StartFile(uint64_t file_id);
   Status EnsureSpace(uint64_t bytes);
-  void Run();
-  void Fail(const Status& status, std::vector<JournalCallback>* callbacks);
+  void Run();       // the journal thread
+  void SyncLoop();  // the sync thread
+  void RecordSync(uint64_t latency_ns, size_t records);
+  // Records the error (first one wins) and fails `callbacks`, the queue and unsynced groups.
+  void Fail(const Status& status, std::vector<JournalCallback> callbacks);
   void Dispatch(std::vector<JournalCallback> callbacks, const Status& status);
 
   const JournalOptions options_;
   const std::string current_dir_;
 
-  // Owned by the journal thread.
+  // Owned by the journal thread; file_ is replaced only when no group is unsynced.
   std::unique_ptr<File> file_;
   uint64_t file_id_ = 0;
   uint64_t salt_ = 0;
@@ -153,18 +172,25 @@ class Journal {
   AlignedBuffer buffer_;
 
   mutable std::mutex mu_;
-  std::condition_variable cv_;
+  std::condition_variable cv_;       // the journal thread waits here
+  std::condition_variable sync_cv_;  // the sync thread waits here
   std::deque<JournalWrite> queue_;  // guarded by mu_
   size_t queued_bytes_ = 0;         // guarded by mu_
   bool stopping_ = false;           // guarded by mu_
+  bool writer_done_ = false;        // guarded by mu_: the journal thread has exited
   Status error_;                    // guarded by mu_; set once
+  std::deque<Unsynced> unsynced_;   // guarded by mu_
+  bool syncing_ = false;            // guarded by mu_: an fdatasync is running
   JournalPosition synced_;          // guarded by mu_
 
+  // Mirrors of queue_.size() and unsynced_.size() for spinning without the lock.
+  std::atomic<size_t> queued_{0}, unsynced_count_{0};
   std::atomic<bool> flush_active_{false};
-  std::atomic<uint64_t> groups_{0}, records_{0}, bytes_{0};
-  Histogram sync_latency_, sync_latency_in_flush_, group_records_;
+  std::atomic<uint64_t> writes_{0}, syncs_{0}, records_{0}, bytes_{0};
+  Histogram sync_latency_, sync_latency_in_flush_, records_per_sync_;
 
   std::thread thread_;
+  std::thread sync_thread_;
 };
 
 }  // namespace quire::storage

@@ -103,7 +103,7 @@ void JournalGroupBuilder::Begin() {
   buf_->AppendZeros(kGroupRecordSize);  // filled in by Finish()
 }
 
-uint32_t JournalGroupBuilder::Finish(uint64_t salt, uint64_t seq) {
+uint32_t JournalGroupBuilder::Finish(uint64_t salt, uint64_t seq, uint64_t durable_before) {
   uint64_t pad = AlignUp(buf_->size(), kJournalAlignment) - buf_->size();
   if (pad > 0 && pad < kMinPaddingRecord) pad += kJournalAlignment;
   if (pad > 0) {
@@ -123,6 +123,7 @@ uint32_t JournalGroupBuilder::Finish(uint64_t salt, uint64_t seq) {
   EncodeFixed64(body + 1, salt);
   EncodeFixed64(body + 9, seq);
   EncodeFixed32(body + 17, group_length);
+  EncodeFixed64(body + 21, durable_before);
   EncodeFixed32(g + 4, RecordCrc(g, std::string_view(body, kGroupBody), {}));
   return group_length;
 }
@@ -194,6 +195,7 @@ DecodeResult DecodeJournalRecord(std::string_view bytes) {
     r.record.group_salt = DecodeFixed64(body.data() + 1);
     r.record.group_seq = DecodeFixed64(body.data() + 9);
     r.record.group_length = DecodeFixed32(body.data() + 17);
+    r.record.group_durable_before = DecodeFixed64(body.data() + 21);
   }
   r.outcome = DecodeOutcome::kRecord;
   return r;

@@ -16,13 +16,15 @@
 //   FENCE        (3): ledger:u64
 //   EXPLICIT_LAC (4): ledger:u64 lac[...]
 //   PADDING      (5): zeros
-//   GROUP        (6): salt:u64 seq:u64 group_length:u32
-// A GROUP record carries the file's random salt (from the header) and a sequence number that
-// starts at 0 in each file and grows by one per group. Because a group is written only after the
-// previous one was synced, a valid GROUP with the next sequence number after a damaged region
-// proves the damage is in synced data (corruption), while its absence means the damage is the
-// last, unsynced write (a torn tail). The salt keeps bytes inside entry payloads from ever passing
-// for a group header.
+//   GROUP        (6): salt:u64 seq:u64 group_length:u32 durable_before:u64
+// A GROUP record carries the file's random salt (from the header), a sequence number that starts
+// at 0 in each file and grows by one per group, and `durable_before`: the file offset before which
+// every byte had been made durable (fdatasync returned) when this group was written. Groups are
+// written while the previous ones are being synced, so after a crash the last few groups may be
+// missing or torn in any order. A damaged region at offset X is therefore
+//   - corruption if some valid group after it says durable_before > X (X was synced, then lost);
+//   - otherwise the unsynced tail of the journal: the crash point.
+// The salt keeps bytes inside entry payloads from ever passing for a group header.
 //
 // Types 64..255 are optional: a reader that does not know one skips it. An unknown type below 64
 // means the file was written by a newer Quire and cannot be replayed safely.
@@ -57,7 +59,7 @@ enum class JournalRecordType : uint8_t {
 // Fixed part of each body: type + ledger id (+ entry id for adds).
 inline constexpr uint32_t kAddBodyFixed = 1 + 8 + 8;
 inline constexpr uint32_t kLedgerBodyFixed = 1 + 8;
-inline constexpr uint32_t kGroupBody = 1 + 8 + 8 + 4;
+inline constexpr uint32_t kGroupBody = 1 + 8 + 8 + 4 + 8;
 inline constexpr uint32_t kGroupRecordSize = kJournalRecordPrefixSize + kGroupBody;
 // The smallest padding record: prefix + type byte.
 inline constexpr uint32_t kMinPaddingRecord = kJournalRecordPrefixSize + 1;
@@ -87,6 +89,7 @@ struct JournalRecord {
   uint64_t group_salt = 0;
   uint64_t group_seq = 0;
   uint32_t group_length = 0;  // bytes of the whole group, this record and padding included
+  uint64_t group_durable_before = 0;  // everything before this offset was durable when written
 };
 
 // Total on-disk size of a record with the given body size.
@@ -115,7 +118,7 @@ class JournalGroupBuilder {
     buf_->Append(data.data(), data.size());
   }
   // Returns the group's total length.
-  uint32_t Finish(uint64_t salt, uint64_t seq);
+  uint32_t Finish(uint64_t salt, uint64_t seq, uint64_t durable_before);
   size_t size() const { return buf_->size(); }
 
  private:

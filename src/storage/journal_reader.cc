@@ -25,25 +25,25 @@ Result<std::optional<JournalRecord>> GroupAt(FileWindow* w, uint64_t offset, uin
 }
 
 struct Probe {
-  uint64_t next_group_offset = 0;  // 0: none found
-  uint64_t next_group_seq = 0;
+  uint64_t proof_offset = 0;  // a valid group saying the damaged region had been synced; 0: none
+  uint64_t proof_seq = 0;
   uint64_t last_nonzero_end = 0;
 };
 
-// After damage at `damage_offset`, looks at every block boundary from `search_from` on for a valid
-// GROUP record with a sequence number >= `min_seq` (any, if min_seq is unset), and measures how far
-// non-zero bytes reach.
-Result<Probe> ProbeAfterDamage(FileWindow* w, uint64_t salt, uint64_t damage_offset,
-                               uint64_t search_from, std::optional<uint64_t> min_seq) {
+// After damage in the group starting at `group_start` (first bad byte at `damage`), looks at every
+// later block boundary for a valid GROUP record whose durable_before lies past `group_start`: proof
+// that the damaged group had been synced. Also measures how far non-zero bytes reach.
+Result<Probe> ProbeAfterDamage(FileWindow* w, uint64_t salt, uint64_t group_start, uint64_t damage,
+                               bool look_for_proof) {
   Probe p;
-  p.last_nonzero_end = damage_offset;
-  for (uint64_t off = AlignDown(damage_offset, kJournalAlignment); off < w->size();
+  p.last_nonzero_end = damage;
+  for (uint64_t off = AlignDown(damage, kJournalAlignment); off < w->size();
        off += kJournalAlignment) {
-    if (off >= search_from && off > damage_offset && p.next_group_offset == 0) {
+    if (look_for_proof && off > damage && p.proof_offset == 0) {
       QUIRE_ASSIGN_OR_RETURN(auto g, GroupAt(w, off, salt));
-      if (g && (!min_seq || g->group_seq >= *min_seq)) {
-        p.next_group_offset = off;
-        p.next_group_seq = g->group_seq;
+      if (g && g->group_durable_before > group_start) {
+        p.proof_offset = off;
+        p.proof_seq = g->group_seq;
       }
     }
     QUIRE_ASSIGN_OR_RETURN(std::string_view block, w->At(off, kJournalAlignment));
@@ -103,7 +103,7 @@ Result<JournalScanResult> ScanJournalFile(FileSystem* fs, const std::string& pat
     // The header is synced before any record is written, so a newest file with a bad header holds
     // nothing that was ever acknowledged: it is a torn creation.
     if (options.newest_file && header.status().code() == StatusCode::kCorruption) {
-      QUIRE_ASSIGN_OR_RETURN(Probe p, ProbeAfterDamage(&w, 0, 0, UINT64_MAX, std::nullopt));
+      QUIRE_ASSIGN_OR_RETURN(Probe p, ProbeAfterDamage(&w, 0, 0, 0, /*look_for_proof=*/false));
       result.torn_tail = true;
       result.torn_bytes = p.last_nonzero_end;
       return result;
@@ -125,8 +125,6 @@ Result<JournalScanResult> ScanJournalFile(FileSystem* fs, const std::string& pat
     }
     QUIRE_ASSIGN_OR_RETURN(auto group, GroupAt(&w, off, header->salt));
     uint64_t damage = off;
-    uint64_t search_from = off + kJournalAlignment;
-    std::optional<uint64_t> min_seq = expected_seq ? std::optional(*expected_seq + 1) : std::nullopt;
     if (group && (!expected_seq || group->group_seq == *expected_seq)) {
       QUIRE_ASSIGN_OR_RETURN(std::string_view bytes, w.At(off, group->group_length));
       if (bytes.size() == group->group_length) {
@@ -141,28 +139,26 @@ Result<JournalScanResult> ScanJournalFile(FileSystem* fs, const std::string& pat
       } else {
         damage = off + bytes.size();
       }
-      search_from = off + group->group_length;
-      min_seq = group->group_seq + 1;
     }
 
     // The group at `off` is missing or damaged. Is it the unsynced tail, or corruption?
     QUIRE_ASSIGN_OR_RETURN(std::string_view head, w.At(off, kJournalRecordPrefixSize));
     bool clean_end = DecodeJournalRecord(head).outcome == DecodeOutcome::kEndOfData;
-    QUIRE_ASSIGN_OR_RETURN(Probe p, ProbeAfterDamage(&w, header->salt, damage, search_from, min_seq));
-    if (p.next_group_offset != 0) {
+    QUIRE_ASSIGN_OR_RETURN(Probe p, ProbeAfterDamage(&w, header->salt, off, damage, true));
+    if (p.proof_offset != 0) {
       std::string what = fmt::format(
-          "journal {}: damaged data at offset {} is followed by a valid group at offset {}: the "
-          "journal is corrupt before its tail",
-          path, damage, p.next_group_offset);
+          "journal {}: damaged data at offset {}, although the group at offset {} records that "
+          "it had been synced: the journal is corrupt before its tail",
+          path, damage, p.proof_offset);
       if (!options.skip_corruption) {
         return Corruption(what + "; refusing to replay it (the operator override "
                                  "journalSkipCorruption=true skips the damage, losing what it held)");
       }
       spdlog::error("{}; skipping {} bytes because journalSkipCorruption is set", what,
-                    p.next_group_offset - off);
-      result.skipped_bytes += p.next_group_offset - off;
-      off = p.next_group_offset;
-      expected_seq = p.next_group_seq;
+                    p.proof_offset - off);
+      result.skipped_bytes += p.proof_offset - off;
+      off = p.proof_offset;
+      expected_seq = p.proof_seq;
       continue;
     }
     result.end_offset = off;

@@ -102,7 +102,7 @@ TEST(JournalFormatTest, GroupsAreAlignedAndSelfDescribing) {
     char header[kMaxJournalRecordHeader];
     uint32_t hs = EncodeJournalRecordHeader(header, JournalRecordType::kAdd, 5, 6, payload);
     g.Append(std::string_view(header, hs), payload);
-    uint32_t len = g.Finish(0xabcdef, 17);
+    uint32_t len = g.Finish(0xabcdef, 17, 8192);
     EXPECT_EQ(len % kJournalAlignment, 0u) << n;
     EXPECT_EQ(len, buf.size());
     DecodeResult d = DecodeJournalRecord(buf.view());
@@ -111,6 +111,7 @@ TEST(JournalFormatTest, GroupsAreAlignedAndSelfDescribing) {
     EXPECT_EQ(d.record.group_salt, 0xabcdefu);
     EXPECT_EQ(d.record.group_seq, 17u);
     EXPECT_EQ(d.record.group_length, len);
+    EXPECT_EQ(d.record.group_durable_before, 8192u);
     size_t pos = d.consumed;
     DecodeResult add = DecodeJournalRecord(buf.view().substr(pos));
     ASSERT_EQ(add.outcome, DecodeOutcome::kRecord);

@@ -148,7 +148,7 @@ TEST_F(JournalTest, GroupCommitManyThreadsFewSyncsNoEarlyCallback) {
   EXPECT_EQ(done.load(), kThreads * kPerThread);
   EXPECT_EQ(failed.load(), 0);
   EXPECT_EQ(early.load(), 0) << "a callback ran before the fdatasync covering its record";
-  EXPECT_EQ(stats.groups, syncs);
+  EXPECT_EQ(stats.syncs, syncs);
   EXPECT_LT(syncs * 4, static_cast<uint64_t>(kThreads * kPerThread))
       << "group commit should need far fewer fdatasyncs than adds; got " << syncs;
   EXPECT_EQ(stats.records, static_cast<uint64_t>(kThreads * kPerThread));

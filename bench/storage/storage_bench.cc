@@ -1,0 +1,437 @@
+// storage_bench: the storage engine's throughput and latency, beside the physical floors of the
+// same directory measured in the same run.
+//
+// For each entry size and number of concurrent writers (each writer keeps one add outstanding on
+// its own ledger: a closed loop), it prints adds/s, MB/s, fdatasyncs/s, mean entries per group,
+// add latency percentiles, and the journal's fdatasync p99 with and without a flush running.
+// The floors: one writer doing fdatasync'd 4 KiB writes (latency), and a streaming write with a
+// final fdatasync (MB/s). --json prints one JSON object per line per case.
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "common/file_system.h"
+#include "common/histogram.h"
+#include "common/logging.h"
+#include "storage/storage_engine.h"
+
+namespace quire::bench {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+uint64_t NowNs() {
+  return static_cast<uint64_t>(
+      std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now().time_since_epoch()).count());
+}
+
+double Us(uint64_t ns) { return static_cast<double>(ns) / 1000.0; }
+
+struct Settings {
+  std::string dir;
+  double seconds = 5;
+  double warmup = 1;
+  std::vector<size_t> sizes{100, 1024, 16384};
+  std::vector<size_t> writers{1, 16, 256};
+  size_t stream_mb = 1024;
+  bool json = false;
+  std::string io_backend = "auto";
+};
+
+struct Floors {
+  uint64_t sync4k_p50_ns = 0, sync4k_p99_ns = 0;
+  double stream_mb_s = 0;
+  bool direct = false;
+};
+
+// One writer: 4 KiB writes at increasing offsets of a preallocated file, each made durable, the
+// way the journal writes a small group (same file system, same open flags, same call).
+class SyncFloor {
+ public:
+  static Result<std::unique_ptr<SyncFloor>> Open(FileSystem* fs, const std::string& path) {
+    std::unique_ptr<SyncFloor> f(new SyncFloor());
+    f->fs_ = fs;
+    f->path_ = path;
+    QUIRE_ASSIGN_OR_RETURN(f->file_, fs->Open(path, {.create = true, .truncate = true, .direct = true}));
+    QUIRE_RETURN_IF_ERROR(f->file_->Allocate(0, kSize));
+    f->buf_.AppendZeros(4096);
+    return f;
+  }
+  ~SyncFloor() {
+    file_.reset();
+    fs_->Unlink(path_).IgnoreError();
+  }
+  // Writes for `seconds`, recording each write + fdatasync into `h`.
+  Status Run(double seconds, Histogram* h) {
+    auto end = Clock::now() + std::chrono::duration<double>(seconds);
+    while (Clock::now() < end) {
+      if (off_ + 4096 > kSize) off_ = 0;
+      buf_.data()[0] = static_cast<char>(off_ >> 12);
+      uint64_t t = NowNs();
+      QUIRE_RETURN_IF_ERROR(file_->WriteAndSync(off_, buf_.view()));
+      h->Record(NowNs() - t);
+      off_ += 4096;
+    }
+    return Status::Ok();
+  }
+  bool direct() const { return file_->direct(); }
+
+ private:
+  static constexpr uint64_t kSize = 256ull << 20;
+  SyncFloor() = default;
+  FileSystem* fs_ = nullptr;
+  std::string path_;
+  std::unique_ptr<File> file_;
+  AlignedBuffer buf_;
+  uint64_t off_ = 0;
+};
+
+Result<Floors> MeasureFloors(FileSystem* fs, const Settings& s) {
+  Floors f;
+  {
+    QUIRE_ASSIGN_OR_RETURN(auto floor, SyncFloor::Open(fs, s.dir + "/floor-sync"));
+    f.direct = floor->direct();
+    Histogram h;
+    QUIRE_RETURN_IF_ERROR(floor->Run(std::max(1.0, s.seconds / 2), &h));
+    auto snap = h.Take();
+    f.sync4k_p50_ns = snap.Quantile(0.5);
+    f.sync4k_p99_ns = snap.Quantile(0.99);
+  }
+  std::string path = s.dir + "/floor-stream";
+  {
+    QUIRE_ASSIGN_OR_RETURN(auto file, fs->Open(path, {.create = true, .truncate = true, .direct = true}));
+    AlignedBuffer buf(1 << 20);
+    buf.AppendZeros(1 << 20);
+    uint64_t t = NowNs();
+    for (size_t i = 0; i < s.stream_mb; ++i) {
+      buf.data()[0] = static_cast<char>(i);
+      QUIRE_RETURN_IF_ERROR(file->Write(static_cast<uint64_t>(i) << 20, buf.view()));
+    }
+    QUIRE_RETURN_IF_ERROR(file->Sync());
+    double secs = Us(NowNs() - t) / 1e6;
+    f.stream_mb_s = static_cast<double>(s.stream_mb) * 1.048576 / secs;
+  }
+  QUIRE_RETURN_IF_ERROR(fs->Unlink(path));
+  return f;
+}
+
+struct CaseResult {
+  size_t size = 0, writers = 0;
+  double seconds = 0;
+  uint64_t adds = 0, errors = 0;
+  double adds_s = 0, mb_s = 0, syncs_s = 0, entries_per_group = 0;
+  Histogram::Snapshot latency;
+  uint64_t journal_sync_p99_ns = 0, journal_sync_p99_in_flush_ns = 0;
+  uint64_t syncs_in_flush = 0;
+  uint64_t flushes = 0;
+  // One writer only: the 4 KiB fdatasync floor measured in slices interleaved with the load.
+  Histogram::Snapshot paired_floor;
+};
+
+// The writers: each has its own ledger and keeps exactly one add in flight; the completion of one
+// add (on the engine's callback thread) issues the next.
+class Load {
+ public:
+  Load(storage::StorageEngine* engine, size_t writers, size_t size, uint64_t ledger_base)
+      : engine_(engine), payload_(size, 'q'), slots_(writers), ledger_base_(ledger_base) {}
+
+  void Start() {
+    stopping_ = false;
+    for (size_t i = 0; i < slots_.size(); ++i) Issue(i);
+  }
+  // Stops issuing and waits (bounded) for the adds in flight.
+  void Stop() {
+    stopping_ = true;
+    auto deadline = Clock::now() + std::chrono::seconds(60);
+    while (in_flight_.load() > 0 && Clock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+  }
+  void ResetStats() {
+    latency_.Reset();
+    completed_ = 0;
+    errors_ = 0;
+  }
+  uint64_t completed() const { return completed_.load(); }
+  uint64_t errors() const { return errors_.load(); }
+  Histogram::Snapshot latency() const { return latency_.Take(); }
+
+ private:
+  struct Slot {
+    uint64_t next_entry = 0;
+    uint64_t start_ns = 0;
+  };
+
+  void Issue(size_t i) {
+    if (stopping_) return;
+    Slot& slot = slots_[i];
+    slot.start_ns = NowNs();
+    in_flight_++;
+    engine_->AddEntry(ledger_base_ + i, slot.next_entry++, "bench", payload_, false,
+                      [this, i](Status s) {
+                        latency_.Record(NowNs() - slots_[i].start_ns);
+                        if (s.ok()) {
+                          completed_++;
+                        } else {
+                          errors_++;
+                          if (errors_ == 1) fmt::print(stderr, "add failed: {}\n", s.ToString());
+                          stopping_ = true;
+                        }
+                        in_flight_--;
+                        Issue(i);
+                      });
+  }
+
+  storage::StorageEngine* engine_;
+  std::string payload_;
+  std::vector<Slot> slots_;
+  uint64_t ledger_base_;
+  std::atomic<bool> stopping_{false};
+  std::atomic<int64_t> in_flight_{0};
+  std::atomic<uint64_t> completed_{0}, errors_{0};
+  Histogram latency_;
+};
+
+Result<CaseResult> RunCase(FileSystem* fs, const Settings& s, size_t size, size_t writers, int n) {
+  std::string root = fmt::format("{}/case-{}", s.dir, n);
+  storage::StorageOptions o;
+  o.journal_dirs = {root + "/journal"};
+  o.ledger_dirs = {root + "/ledgers"};
+  o.bookie_id = "bench";
+  o.fs = fs;
+  QUIRE_ASSIGN_OR_RETURN(auto engine, storage::StorageEngine::Open(o));
+
+  Load load(engine.get(), writers, size, 1000000);
+  load.Start();
+  std::this_thread::sleep_for(std::chrono::duration<double>(s.warmup));
+  storage::StorageStats before = engine->stats();
+  load.ResetStats();
+  Histogram floor_hist;
+  uint64_t measured = 0;
+  if (writers == 1) {
+    // Disk latency drifts over minutes on shared machines, so the one-writer case alternates
+    // 0.5 s of the engine with 0.5 s of the raw fdatasync floor and compares the two.
+    load.Stop();
+    QUIRE_ASSIGN_OR_RETURN(auto floor, SyncFloor::Open(fs, root + "-floor"));
+    for (double done = 0; done < s.seconds; done += 0.5) {
+      QUIRE_RETURN_IF_ERROR(floor->Run(0.5, &floor_hist));
+      uint64_t t = NowNs();
+      load.Start();
+      std::this_thread::sleep_for(std::chrono::duration<double>(0.5));
+      load.Stop();
+      measured += NowNs() - t;
+    }
+  } else {
+    uint64_t t = NowNs();
+    std::this_thread::sleep_for(std::chrono::duration<double>(s.seconds));
+    measured = NowNs() - t;
+  }
+  uint64_t adds = load.completed();
+  storage::StorageStats after = engine->stats();
+  Histogram::Snapshot latency = load.latency();
+  load.Stop();
+  engine.reset();
+  std::error_code ec;
+  std::filesystem::remove_all(root, ec);
+
+  CaseResult r;
+  r.size = size;
+  r.writers = writers;
+  r.seconds = Us(measured) / 1e6;
+  r.paired_floor = floor_hist.Take();
+  r.adds = adds;
+  r.errors = load.errors();
+  r.adds_s = static_cast<double>(adds) / r.seconds;
+  r.mb_s = r.adds_s * static_cast<double>(size) / 1e6;
+  const storage::JournalStats& jb = before.journals[0];
+  const storage::JournalStats& ja = after.journals[0];
+  // A "group" here is what one fdatasync made durable (possibly several pipelined writes).
+  uint64_t syncs = ja.syncs - jb.syncs;
+  r.syncs_s = static_cast<double>(syncs) / r.seconds;
+  r.entries_per_group =
+      syncs ? static_cast<double>(ja.records - jb.records) / static_cast<double>(syncs) : 0;
+  r.latency = latency;
+  r.journal_sync_p99_ns = ja.sync_latency_ns.Quantile(0.99);
+  r.journal_sync_p99_in_flush_ns = ja.sync_latency_in_flush_ns.Quantile(0.99);
+  r.syncs_in_flush = ja.sync_latency_in_flush_ns.count;
+  r.flushes = after.flushes - before.flushes;
+  return r;
+}
+
+nlohmann::json ToJson(const CaseResult& r) {
+  return {{"case", "engine"},
+          {"entry_bytes", r.size},
+          {"writers", r.writers},
+          {"seconds", r.seconds},
+          {"adds", r.adds},
+          {"errors", r.errors},
+          {"adds_per_s", r.adds_s},
+          {"mb_per_s", r.mb_s},
+          {"fdatasyncs_per_s", r.syncs_s},
+          {"entries_per_group", r.entries_per_group},
+          {"latency_us",
+           {{"p50", Us(r.latency.Quantile(0.5))},
+            {"p99", Us(r.latency.Quantile(0.99))},
+            {"p999", Us(r.latency.Quantile(0.999))},
+            {"max", Us(r.latency.max)}}},
+          {"journal_fdatasync_p99_us", Us(r.journal_sync_p99_ns)},
+          {"journal_fdatasync_p99_during_flush_us", Us(r.journal_sync_p99_in_flush_ns)},
+          {"journal_fdatasyncs_during_flush", r.syncs_in_flush},
+          {"flushes", r.flushes},
+          {"paired_fdatasync_4k_p50_us", Us(r.paired_floor.Quantile(0.5))}};
+}
+
+int Main(int argc, char** argv) {
+  Settings s;
+  bool quick = false;
+  std::string sizes, writers;
+  CLI::App app{
+      "Measures the storage engine (journal group commit, write cache, entry logs, index) on a "
+      "directory, beside the physical floors of the same directory."};
+  app.add_option("--dir", s.dir, "Directory to benchmark in (a fresh sub-directory is used)")
+      ->required();
+  app.add_option("--seconds", s.seconds, "Measured seconds per case")->capture_default_str();
+  app.add_option("--warmup", s.warmup, "Warm-up seconds per case")->capture_default_str();
+  app.add_option("--sizes", sizes, "Entry sizes in bytes, comma-separated (default 100,1024,16384)");
+  app.add_option("--writers", writers, "Concurrent writers, comma-separated (default 1,16,256)");
+  app.add_option("--stream-mb", s.stream_mb, "Size of the streaming-write floor")
+      ->capture_default_str();
+  app.add_option("--io-backend", s.io_backend, "auto, io_uring or syscalls")->capture_default_str();
+  app.add_flag("--json", s.json, "One JSON object per line per case");
+  app.add_flag("--quick", quick, "A short run: 1 KiB entries, 1 and 16 writers, 1 s each");
+  CLI11_PARSE(app, argc, argv);
+  auto parse_list = [](const std::string& text, std::vector<size_t>* out) {
+    if (text.empty()) return;
+    out->clear();
+    size_t pos = 0;
+    while (pos <= text.size()) {
+      size_t comma = text.find(',', pos);
+      out->push_back(std::stoul(text.substr(pos, comma - pos)));
+      if (comma == std::string::npos) break;
+      pos = comma + 1;
+    }
+  };
+  parse_list(sizes, &s.sizes);
+  parse_list(writers, &s.writers);
+  if (quick) {
+    s.seconds = 1;
+    s.warmup = 0.5;
+    s.sizes = {1024};
+    s.writers = {1, 16};
+    s.stream_mb = 256;
+  }
+
+  if (Status st = InitLogging({.level = "warn"}); !st.ok()) {
+    fmt::print(stderr, "{}\n", st.ToString());
+    return 1;
+  }
+  auto backend = ParseIoBackend(s.io_backend);
+  if (!backend.ok()) {
+    fmt::print(stderr, "{}\n", backend.status().message());
+    return 2;
+  }
+  auto fs = NewPosixFileSystem(*backend);
+  s.dir = fmt::format("{}/storage-bench-{}", s.dir, getpid());
+  if (Status st = fs->CreateDirs(s.dir); !st.ok()) {
+    fmt::print(stderr, "{}\n", st.ToString());
+    return 1;
+  }
+
+  auto floors = MeasureFloors(fs.get(), s);
+  if (!floors.ok()) {
+    fmt::print(stderr, "measuring the floors: {}\n", floors.status().ToString());
+    return 1;
+  }
+  if (s.json) {
+    fmt::print("{}\n", nlohmann::json{{"case", "floors"},
+                                      {"io_backend", fs->Describe()},
+                                      {"direct_io", floors->direct},
+                                      {"fdatasync_4k_p50_us", Us(floors->sync4k_p50_ns)},
+                                      {"fdatasync_4k_p99_us", Us(floors->sync4k_p99_ns)},
+                                      {"stream_mb_per_s", floors->stream_mb_s}}
+                                  .dump());
+  } else {
+    fmt::print("storage_bench in {} (I/O: {}, direct I/O: {})\n", s.dir, fs->Describe(),
+               floors->direct ? "yes" : "no");
+    fmt::print("floors: fdatasync'd 4 KiB write p50 {:.0f} us, p99 {:.0f} us; streaming write "
+               "{:.0f} MB/s\n\n",
+               Us(floors->sync4k_p50_ns), Us(floors->sync4k_p99_ns), floors->stream_mb_s);
+    fmt::print("{:>7} {:>7} {:>10} {:>8} {:>9} {:>9} {:>9} {:>9} {:>9} {:>10} {:>10}\n", "entry",
+               "writers", "adds/s", "MB/s", "syncs/s", "ent/grp", "p50 us", "p99 us", "p99.9 us",
+               "jsync p99", "in flush");
+  }
+
+  std::vector<CaseResult> results;
+  int n = 0;
+  for (size_t size : s.sizes) {
+    for (size_t w : s.writers) {
+      auto r = RunCase(fs.get(), s, size, w, n++);
+      if (!r.ok()) {
+        fmt::print(stderr, "case {} B x {}: {}\n", size, w, r.status().ToString());
+        return 1;
+      }
+      if (s.json) {
+        fmt::print("{}\n", ToJson(*r).dump());
+      } else {
+        fmt::print("{:>7} {:>7} {:>10.0f} {:>8.1f} {:>9.0f} {:>9.1f} {:>9.0f} {:>9.0f} {:>9.0f} "
+                   "{:>10.0f} {:>10.0f}\n",
+                   size, w, r->adds_s, r->mb_s, r->syncs_s, r->entries_per_group,
+                   Us(r->latency.Quantile(0.5)), Us(r->latency.Quantile(0.99)),
+                   Us(r->latency.Quantile(0.999)), Us(r->journal_sync_p99_ns),
+                   Us(r->journal_sync_p99_in_flush_ns));
+      }
+      std::fflush(stdout);
+      results.push_back(*r);
+    }
+  }
+
+  // The targets of issue 2, as ratios within this run.
+  nlohmann::json targets = nlohmann::json::object();
+  for (const CaseResult& r : results) {
+    if (r.size == 16384 && r.writers == s.writers.back()) {
+      targets["journal_mb_s_vs_stream_floor"] = r.mb_s / floors->stream_mb_s;
+    }
+    if (r.writers == 1 && r.size == s.sizes.front()) {
+      targets["one_writer_p50_vs_fdatasync_4k_p50"] =
+          static_cast<double>(r.latency.Quantile(0.5)) /
+          static_cast<double>(r.paired_floor.Quantile(0.5));
+    }
+    if (r.size == 100 && r.writers == 256) targets["adds_s_256_writers_100b"] = r.adds_s;
+  }
+  if (s.json) {
+    targets["case"] = "targets";
+    fmt::print("{}\n", targets.dump());
+  } else if (!targets.empty()) {
+    fmt::print("\ntargets (issue 2):\n");
+    if (targets.contains("journal_mb_s_vs_stream_floor")) {
+      fmt::print("  16 KiB at saturation: {:.0f}% of the streaming floor (target >= 80%)\n",
+                 100 * targets["journal_mb_s_vs_stream_floor"].get<double>());
+    }
+    if (targets.contains("one_writer_p50_vs_fdatasync_4k_p50")) {
+      fmt::print("  one writer: p50 add latency = {:.2f} x fdatasync'd 4 KiB p50, measured in "
+                 "interleaved slices (target <= 1.3)\n",
+                 targets["one_writer_p50_vs_fdatasync_4k_p50"].get<double>());
+    }
+    if (targets.contains("adds_s_256_writers_100b")) {
+      fmt::print("  256 writers, 100 B: {:.0f} adds/s (target >= 300000)\n",
+                 targets["adds_s_256_writers_100b"].get<double>());
+    }
+  }
+  std::error_code ec;
+  std::filesystem::remove_all(s.dir, ec);
+  return 0;
+}
+
+}  // namespace
+}  // namespace quire::bench
+
+int main(int argc, char** argv) { return quire::bench::Main(argc, argv); }
