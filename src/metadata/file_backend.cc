@@ -229,6 +229,10 @@ class FileBackend final : public KvBackend {
 
 }  // namespace
 
+std::string EncodeFileRecordForTesting(Version version, std::string_view payload) {
+  return EncodeEnvelope(version, payload);
+}
+
 Result<std::unique_ptr<KvBackend>> OpenFileBackend(const std::string& root, FileSystem* fs) {
   if (fs == nullptr) fs = DefaultFileSystem();
   QUIRE_RETURN_IF_ERROR(fs->CreateDirs(root).WithContext("create file metadata store"));

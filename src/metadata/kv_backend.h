@@ -61,6 +61,10 @@ class KvBackend {
 // The file backend, rooted at an absolute directory (created if missing).
 Result<std::unique_ptr<KvBackend>> OpenFileBackend(const std::string& root, FileSystem* fs);
 
+// The bytes of a file-store record file: the envelope (docs/metadata.md, "File store") around
+// `payload`. For tests that plant records.
+std::string EncodeFileRecordForTesting(Version version, std::string_view payload);
+
 // The memory backend: backends opened with the same name in one process share their records for
 // the life of the process.
 std::unique_ptr<KvBackend> OpenMemBackend(const std::string& name);
