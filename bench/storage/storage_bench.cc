@@ -38,6 +38,7 @@ double Us(uint64_t ns) { return static_cast<double>(ns) / 1000.0; }
 
 struct Settings {
   std::string dir;
+  std::string ledger_dir;  // empty: the same as dir
   double seconds = 5;
   double warmup = 1;
   std::vector<size_t> sizes{100, 1024, 16384};
@@ -203,9 +204,10 @@ class Load {
 
 Result<CaseResult> RunCase(FileSystem* fs, const Settings& s, size_t size, size_t writers, int n) {
   std::string root = fmt::format("{}/case-{}", s.dir, n);
+  std::string ledger_root = fmt::format("{}/case-{}", s.ledger_dir, n);
   storage::StorageOptions o;
   o.journal_dirs = {root + "/journal"};
-  o.ledger_dirs = {root + "/ledgers"};
+  o.ledger_dirs = {ledger_root + "/ledgers"};
   o.bookie_id = "bench";
   o.fs = fs;
   QUIRE_ASSIGN_OR_RETURN(auto engine, storage::StorageEngine::Open(o));
@@ -242,6 +244,7 @@ Result<CaseResult> RunCase(FileSystem* fs, const Settings& s, size_t size, size_
   engine.reset();
   std::error_code ec;
   std::filesystem::remove_all(root, ec);
+  std::filesystem::remove_all(ledger_root, ec);
 
   CaseResult r;
   r.size = size;
@@ -297,8 +300,12 @@ int Main(int argc, char** argv) {
   CLI::App app{
       "Measures the storage engine (journal group commit, write cache, entry logs, index) on a "
       "directory, beside the physical floors of the same directory."};
-  app.add_option("--dir", s.dir, "Directory to benchmark in (a fresh sub-directory is used)")
+  app.add_option("--dir", s.dir,
+                 "Directory for the journal and the floors (a fresh sub-directory is used)")
       ->required();
+  app.add_option("--ledger-dir", s.ledger_dir,
+                 "Directory for entry logs and the index (default: --dir). Give another disk to "
+                 "measure the journal alone, as in a deployment with a dedicated journal disk");
   app.add_option("--seconds", s.seconds, "Measured seconds per case")->capture_default_str();
   app.add_option("--warmup", s.warmup, "Warm-up seconds per case")->capture_default_str();
   app.add_option("--sizes", sizes, "Entry sizes in bytes, comma-separated (default 100,1024,16384)");
@@ -340,10 +347,14 @@ int Main(int argc, char** argv) {
     return 2;
   }
   auto fs = NewPosixFileSystem(*backend);
+  if (s.ledger_dir.empty()) s.ledger_dir = s.dir;
   s.dir = fmt::format("{}/storage-bench-{}", s.dir, getpid());
-  if (Status st = fs->CreateDirs(s.dir); !st.ok()) {
-    fmt::print(stderr, "{}\n", st.ToString());
-    return 1;
+  s.ledger_dir = fmt::format("{}/storage-bench-{}", s.ledger_dir, getpid());
+  for (const std::string& d : {s.dir, s.ledger_dir}) {
+    if (Status st = fs->CreateDirs(d); !st.ok()) {
+      fmt::print(stderr, "{}\n", st.ToString());
+      return 1;
+    }
   }
 
   auto floors = MeasureFloors(fs.get(), s);
@@ -360,8 +371,8 @@ int Main(int argc, char** argv) {
                                       {"stream_mb_per_s", floors->stream_mb_s}}
                                   .dump());
   } else {
-    fmt::print("storage_bench in {} (I/O: {}, direct I/O: {})\n", s.dir, fs->Describe(),
-               floors->direct ? "yes" : "no");
+    fmt::print("storage_bench: journal in {}, ledger storage in {} (I/O: {}, direct I/O: {})\n",
+               s.dir, s.ledger_dir, fs->Describe(), floors->direct ? "yes" : "no");
     fmt::print("floors: fdatasync'd 4 KiB write p50 {:.0f} us, p99 {:.0f} us; streaming write "
                "{:.0f} MB/s\n\n",
                Us(floors->sync4k_p50_ns), Us(floors->sync4k_p99_ns), floors->stream_mb_s);
@@ -428,6 +439,7 @@ int Main(int argc, char** argv) {
   }
   std::error_code ec;
   std::filesystem::remove_all(s.dir, ec);
+  std::filesystem::remove_all(s.ledger_dir, ec);
   return 0;
 }
 
