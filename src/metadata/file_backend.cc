@@ -1,7 +1,8 @@
 // The file backend of the embedded file:// store: one file per record under a root directory.
 //
 // Writers (in any process on the machine) take the store's lock (an flock on <root>/LOCK, behind
-// a mutex for the threads of this process), read the current version, and replace the file by
+// a mutex shared by every backend of this process on the same root, so that threads queue on the
+// mutex and only processes contend for the flock), read the current version, and replace the file by
 // write-to-temp + fsync + rename + fsync of the directory. Readers take no lock: rename is atomic,
 // so a reader sees the old or the new file, never a mix. A crash leaves at worst a "*.tmp" file,
 // which listings skip and the next write of that record replaces.
@@ -11,6 +12,8 @@
 //   crc32c u32 of the 20 header bytes before it and the payload | payload
 // all little-endian.
 #include <filesystem>
+#include <map>
+#include <memory>
 #include <mutex>
 #include <set>
 #include <thread>
@@ -74,6 +77,20 @@ Result<KvRecord> DecodeEnvelope(std::string_view bytes, const std::string& path)
   return KvRecord{std::string(bytes.substr(kHeaderSize)), version};
 }
 
+// The in-process half of the store lock: one mutex per root directory, shared by every backend
+// opened on it in this process.
+std::shared_ptr<std::timed_mutex> ProcessLockFor(const std::string& root) {
+  static std::mutex mu;
+  static auto* locks = new std::map<std::string, std::weak_ptr<std::timed_mutex>>();  // leaked
+  std::lock_guard<std::mutex> guard(mu);
+  std::shared_ptr<std::timed_mutex> lock = (*locks)[root].lock();
+  if (!lock) {
+    lock = std::make_shared<std::timed_mutex>();
+    (*locks)[root] = lock;
+  }
+  return lock;
+}
+
 bool IsTemporary(std::string_view name) {
   return name.empty() || name.front() == '.' ||
          (name.size() > 4 && name.substr(name.size() - 4) == ".tmp");
@@ -81,7 +98,8 @@ bool IsTemporary(std::string_view name) {
 
 class FileBackend final : public KvBackend {
  public:
-  FileBackend(std::string root, FileSystem* fs) : root_(std::move(root)), fs_(fs) {}
+  FileBackend(std::string root, FileSystem* fs)
+      : root_(std::move(root)), fs_(fs), process_lock_(ProcessLockFor(root_)) {}
 
   std::string Describe(std::string_view key) const override {
     return fmt::format("file {}", PathOf(key));
@@ -94,8 +112,7 @@ class FileBackend final : public KvBackend {
   Result<Version> Put(const std::string& key, std::string_view value, Version expected,
                       Deadline deadline) override {
     std::string path = PathOf(key);
-    std::lock_guard<std::mutex> guard(mu_);
-    QUIRE_ASSIGN_OR_RETURN(auto lock, LockStore(deadline));
+    QUIRE_ASSIGN_OR_RETURN(StoreLock lock, LockStore(deadline));
     QUIRE_ASSIGN_OR_RETURN(std::optional<KvRecord> current, Read(path));
     Version next = 0;
     if (expected == kNewRecord) {
@@ -121,10 +138,22 @@ class FileBackend final : public KvBackend {
     return next;
   }
 
+  Result<Version> Update(const std::string& key,
+                         const std::function<Result<std::string>(const KvRecord&)>& mutate,
+                         Deadline deadline) override {
+    std::string path = PathOf(key);
+    QUIRE_ASSIGN_OR_RETURN(StoreLock lock, LockStore(deadline));
+    QUIRE_ASSIGN_OR_RETURN(std::optional<KvRecord> current, Read(path));
+    if (!current) return NotFound(fmt::format("file {}: no such record", path));
+    QUIRE_ASSIGN_OR_RETURN(std::string value, mutate(*current));
+    QUIRE_RETURN_IF_ERROR(fs_->WriteFileAtomically(path, EncodeEnvelope(current->version + 1, value))
+                              .WithContext("write metadata record"));
+    return current->version + 1;
+  }
+
   Status Delete(const std::string& key, Version expected, Deadline deadline) override {
     std::string path = PathOf(key);
-    std::lock_guard<std::mutex> guard(mu_);
-    QUIRE_ASSIGN_OR_RETURN(auto lock, LockStore(deadline));
+    QUIRE_ASSIGN_OR_RETURN(StoreLock lock, LockStore(deadline));
     QUIRE_ASSIGN_OR_RETURN(std::optional<KvRecord> current, Read(path));
     if (!current) return NotFound(fmt::format("file {}: no such record", path));
     if (expected != kAnyVersion && current->version != expected) {
@@ -147,8 +176,7 @@ class FileBackend final : public KvBackend {
   }
 
   Status DeleteEverything(Deadline deadline) override {
-    std::lock_guard<std::mutex> guard(mu_);
-    QUIRE_ASSIGN_OR_RETURN(auto lock, LockStore(deadline));
+    QUIRE_ASSIGN_OR_RETURN(StoreLock lock, LockStore(deadline));
     known_dirs_.clear();
     QUIRE_ASSIGN_OR_RETURN(std::vector<std::string> names, fs_->List(root_));
     for (const std::string& name : names) {
@@ -176,20 +204,36 @@ class FileBackend final : public KvBackend {
     return std::optional<KvRecord>(std::move(record));
   }
 
-  // Takes the store-wide lock, polling with a growing pause until `deadline`: another process
-  // holds it only for one record write.
-  Result<std::unique_ptr<FileLock>> LockStore(Deadline deadline) {
-    auto pause = std::chrono::microseconds(50);
-    std::string path = PathOf(kLockFileName);
+  // Both halves of the store-wide lock, released in reverse order.
+  struct StoreLock {
+    std::unique_lock<std::timed_mutex> in_process;
+    std::unique_ptr<FileLock> across_processes;
+  };
+
+  // Takes the store-wide lock: the process mutex (waiting until `deadline`), then the flock,
+  // polling with a growing pause because flock has no timeout; another process holds it only for
+  // one record write.
+  Result<StoreLock> LockStore(Deadline deadline) {
+    StoreLock lock{std::unique_lock<std::timed_mutex>(*process_lock_, std::defer_lock), nullptr};
+    const std::string path = PathOf(kLockFileName);
+    if (!lock.in_process.try_lock_until(deadline)) {
+      return Status(StatusCode::kTimeout,
+                    fmt::format("{}: other threads of this process held it for too long", path));
+    }
+    auto pause = std::chrono::microseconds(20);
     while (true) {
-      Result<std::unique_ptr<FileLock>> lock = fs_->Lock(path);
-      if (lock.ok() || !lock.status().Is(StatusCode::kFailedPrecondition)) return lock;
+      Result<std::unique_ptr<FileLock>> flock = fs_->Lock(path);
+      if (flock.ok()) {
+        lock.across_processes = std::move(flock).value();
+        return lock;
+      }
+      if (!flock.status().Is(StatusCode::kFailedPrecondition)) return flock.status();
       if (std::chrono::steady_clock::now() + pause > deadline) {
         return Status(StatusCode::kTimeout,
                       fmt::format("{} is held by another process for too long", path));
       }
       std::this_thread::sleep_for(pause);
-      pause = std::min<std::chrono::microseconds>(pause * 2, std::chrono::milliseconds(5));
+      pause = std::min<std::chrono::microseconds>(pause * 2, std::chrono::milliseconds(2));
     }
   }
 
@@ -223,8 +267,8 @@ class FileBackend final : public KvBackend {
 
   const std::string root_;
   FileSystem* const fs_;
-  std::mutex mu_;                     // one writer thread per process at a time
-  std::set<std::string> known_dirs_;  // directories known to exist (guarded by mu_)
+  const std::shared_ptr<std::timed_mutex> process_lock_;
+  std::set<std::string> known_dirs_;  // directories known to exist (guarded by the store lock)
 };
 
 }  // namespace

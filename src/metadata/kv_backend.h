@@ -7,6 +7,7 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -44,6 +45,14 @@ class KvBackend {
   // Durable when it returns OK. Waits for other writers no later than `deadline` (kTimeout).
   virtual Result<Version> Put(const std::string& key, std::string_view value, Version expected,
                               Deadline deadline) = 0;
+
+  // Read-modify-write of an existing record in one step, with no other writer in between:
+  // `mutate` gets the current value and returns the new one (or an error, returned as is).
+  // Returns the new version; kNotFound if there is no record. For hot records (the id counter)
+  // where a compare-and-set loop would keep losing.
+  virtual Result<Version> Update(const std::string& key,
+                                 const std::function<Result<std::string>(const KvRecord&)>& mutate,
+                                 Deadline deadline) = 0;
 
   // kNotFound if absent; kBadVersion if expected is not kAnyVersion and differs.
   virtual Status Delete(const std::string& key, Version expected, Deadline deadline) = 0;

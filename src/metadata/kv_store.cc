@@ -130,24 +130,22 @@ Status KvMetadataStore::Nuke(bool force) {
 // --- Ledger ids ---
 
 Result<LedgerId> KvMetadataStore::AllocateLedgerId() {
-  Deadline deadline = NewDeadline();
   std::string key(kIdGenNode);
-  while (true) {
-    QUIRE_ASSIGN_OR_RETURN(std::optional<KvRecord> record, kv_->Get(key));
-    if (!record) return NotInitialised();
-    QUIRE_ASSIGN_OR_RETURN(LedgerId next, DecodeIdCounter(record->value, kv_->Describe(key)));
-    if (next == kMaxLedgerId) {
-      return Status(StatusCode::kFailedPrecondition, "ledger ids are exhausted");
-    }
-    Result<Version> put = kv_->Put(key, EncodeIdCounter(next + 1), record->version, deadline);
-    if (put.ok()) return next;
-    if (!put.status().Is(StatusCode::kBadVersion)) return put.status();
-    if (std::chrono::steady_clock::now() > deadline) {
-      return Status(StatusCode::kTimeout, fmt::format("{}: ledger id allocation kept losing "
-                                                      "its compare-and-set",
-                                                      uri_));
-    }
-  }
+  LedgerId allocated = -1;
+  // One read-modify-write under the store lock: concurrent allocators queue instead of losing
+  // compare-and-set races.
+  Result<Version> v = kv_->Update(
+      key,
+      [&](const KvRecord& record) -> Result<std::string> {
+        QUIRE_ASSIGN_OR_RETURN(LedgerId next, DecodeIdCounter(record.value, kv_->Describe(key)));
+        if (next == kMaxLedgerId) return FailedPrecondition("ledger ids are exhausted");
+        allocated = next;
+        return EncodeIdCounter(next + 1);
+      },
+      NewDeadline());
+  if (!v.ok() && v.status().Is(StatusCode::kNotFound)) return NotInitialised();
+  QUIRE_RETURN_IF_ERROR(v.status());
+  return allocated;
 }
 
 // --- Ledgers ---

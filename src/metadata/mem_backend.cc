@@ -68,6 +68,17 @@ class MemBackend final : public KvBackend {
     return ++it->second.version;
   }
 
+  Result<Version> Update(const std::string& key,
+                         const std::function<Result<std::string>(const KvRecord&)>& mutate,
+                         Deadline) override {
+    std::lock_guard<std::mutex> lock(state_->mu);
+    auto it = state_->records.find(key);
+    if (it == state_->records.end()) return NotFound(fmt::format("{}: no such record", Describe(key)));
+    QUIRE_ASSIGN_OR_RETURN(std::string value, mutate(it->second));
+    it->second.value = std::move(value);
+    return ++it->second.version;
+  }
+
   Status Delete(const std::string& key, Version expected, Deadline) override {
     std::lock_guard<std::mutex> lock(state_->mu);
     auto it = state_->records.find(key);
