@@ -1,5 +1,6 @@
 #include "metadata/zk_session.h"
 
+#include <cassert>
 #include <cstring>
 #include <mutex>
 
@@ -204,9 +205,12 @@ Result<std::unique_ptr<ZkSession>> ZkSession::Open(const std::string& hosts,
   }
   spdlog::info("ZooKeeper {}: connected, session {:#x}, timeout {} ms", hosts,
                session->session_id(), session->negotiated_timeout().count());
-  ZkSession* raw = session.get();
-  session->session_thread_ = std::thread([raw] { raw->SessionLoop(); });
   return session;
+}
+
+void ZkSession::Start() {
+  assert(!session_thread_.joinable());
+  session_thread_ = std::thread([this] { SessionLoop(); });
 }
 
 void ZkSession::Stop() {

@@ -64,10 +64,13 @@ class ZkSession {
     int version = -1;  // kDelete
   };
 
-  // Connects to `hosts` ("h:p,h:p"), waiting up to options.operation_timeout.
+  // Connects to `hosts` ("h:p,h:p"), waiting up to options.operation_timeout. Expiries are
+  // recovered (and the Listener told) once Start() has been called.
   static Result<std::unique_ptr<ZkSession>> Open(const std::string& hosts,
                                                  const MetadataOptions& options,
                                                  Listener* listener);
+  // Starts md-zk-session; the Listener must be ready for its calls.
+  void Start();
   ~ZkSession();
   ZkSession(const ZkSession&) = delete;
   // Stops md-zk-session (waiting for a Listener call in progress). Calls still work afterwards,

@@ -66,6 +66,7 @@ Result<std::unique_ptr<ZkMetadataStore>> ZkMetadataStore::Open(const std::string
                                                                const MetadataOptions& options) {
   std::unique_ptr<ZkMetadataStore> store(new ZkMetadataStore(uri, root, options));
   QUIRE_ASSIGN_OR_RETURN(store->session_, ZkSession::Open(hosts, options, store.get()));
+  store->session_->Start();
   return store;
 }
 
