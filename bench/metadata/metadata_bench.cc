@@ -196,10 +196,14 @@ Status CreateClose(const Settings& settings, const std::string& driver, const st
   auto cl = close_ns.Take();
   double per_s = static_cast<double>(settings.ledgers) / secs;
   if (settings.json) {
-    nlohmann::json j = {{"case", "create_close"},    {"driver", driver},
-                        {"threads", threads},        {"ledgers", settings.ledgers},
-                        {"seconds", secs},           {"ledgers_per_s", per_s},
-                        {"calls_per_s", per_s * 3},  {"create_p50_ms", Ms(cr.Quantile(0.5))},
+    nlohmann::json j = {{"case", "create_close"},
+                        {"driver", driver},
+                        {"threads", threads},
+                        {"ledgers", settings.ledgers},
+                        {"seconds", secs},
+                        {"ledgers_per_s", per_s},
+                        {"calls_per_s", per_s * 3},
+                        {"create_p50_ms", Ms(cr.Quantile(0.5))},
                         {"create_p99_ms", Ms(cr.Quantile(0.99))},
                         {"close_p50_ms", Ms(cl.Quantile(0.5))},
                         {"close_p99_ms", Ms(cl.Quantile(0.99))}};
@@ -259,7 +263,8 @@ Status Iterate(const Settings& settings, const std::string& driver, const std::s
       settings.page));
   double secs = std::chrono::duration<double>(Clock::now() - start).count();
   if (count != settings.iterate) {
-    return Internal(fmt::format("iteration found {} ledgers, expected {}", count, settings.iterate));
+    return Internal(
+        fmt::format("iteration found {} ledgers, expected {}", count, settings.iterate));
   }
   if (settings.json) {
     nlohmann::json j = {{"case", "iterate"},        {"driver", driver},
@@ -268,10 +273,11 @@ Status Iterate(const Settings& settings, const std::string& driver, const std::s
                         {"fill_seconds", fill_secs}};
     std::printf("%s\n", j.dump().c_str());
   } else {
-    std::printf("%-4s iterate %zu ledgers in pages of %zu: %.2f s (%.0f ledgers/s); filled in "
-                "%.1f s%s\n",
-                driver.c_str(), count, settings.page, secs, count / secs, fill_secs,
-                driver == "file" ? " without fsync" : "");
+    std::printf(
+        "%-4s iterate %zu ledgers in pages of %zu: %.2f s (%.0f ledgers/s); filled in "
+        "%.1f s%s\n",
+        driver.c_str(), count, settings.page, secs, count / secs, fill_secs,
+        driver == "file" ? " without fsync" : "");
   }
   std::fflush(stdout);
   return store->Nuke(true);

@@ -2,10 +2,10 @@
 //
 // Writers (in any process on the machine) take the store's lock (an flock on <root>/LOCK, behind
 // a mutex shared by every backend of this process on the same root, so that threads queue on the
-// mutex and only processes contend for the flock), read the current version, and replace the file by
-// write-to-temp + fsync + rename + fsync of the directory. Readers take no lock: rename is atomic,
-// so a reader sees the old or the new file, never a mix. A crash leaves at worst a "*.tmp" file,
-// which listings skip and the next write of that record replaces.
+// mutex and only processes contend for the flock), read the current version, and replace the file
+// by write-to-temp + fsync + rename + fsync of the directory. Readers take no lock: rename is
+// atomic, so a reader sees the old or the new file, never a mix. A crash leaves at worst a "*.tmp"
+// file, which listings skip and the next write of that record replaces.
 //
 // Each file is an envelope (docs/metadata.md, "File store"):
 //   magic "QMD1" (4) | envelope version u32 = 1 | record version i64 | payload length u32 |
@@ -42,8 +42,8 @@ std::string EncodeEnvelope(Version version, std::string_view payload) {
   PutFixed32(&out, kEnvelopeVersion);
   PutFixed64(&out, static_cast<uint64_t>(version));
   PutFixed32(&out, static_cast<uint32_t>(payload.size()));
-  uint32_t crc = crc32c::Extend(crc32c::Value(out.data(), kCrcOffset), payload.data(),
-                                payload.size());
+  uint32_t crc =
+      crc32c::Extend(crc32c::Value(out.data(), kCrcOffset), payload.data(), payload.size());
   PutFixed32(&out, crc);
   out.append(payload);
   return out;
@@ -51,8 +51,8 @@ std::string EncodeEnvelope(Version version, std::string_view payload) {
 
 Result<KvRecord> DecodeEnvelope(std::string_view bytes, const std::string& path) {
   if (bytes.size() < kHeaderSize) {
-    return Corruption(fmt::format("file {}: {} bytes, shorter than the {}-byte record header",
-                                  path, bytes.size(), kHeaderSize));
+    return Corruption(fmt::format("file {}: {} bytes, shorter than the {}-byte record header", path,
+                                  bytes.size(), kHeaderSize));
   }
   const char* p = bytes.data();
   if (DecodeFixed32(p) != kEnvelopeMagic) {
@@ -60,14 +60,14 @@ Result<KvRecord> DecodeEnvelope(std::string_view bytes, const std::string& path)
   }
   uint32_t envelope_version = DecodeFixed32(p + 4);
   if (envelope_version != kEnvelopeVersion) {
-    return Corruption(fmt::format("file {}: record envelope version {}, this build reads {}",
-                                  path, envelope_version, kEnvelopeVersion));
+    return Corruption(fmt::format("file {}: record envelope version {}, this build reads {}", path,
+                                  envelope_version, kEnvelopeVersion));
   }
   auto version = static_cast<Version>(DecodeFixed64(p + 8));
   uint32_t length = DecodeFixed32(p + 16);
   if (bytes.size() != kHeaderSize + length) {
-    return Corruption(fmt::format("file {}: {} bytes, header says {}", path, bytes.size(),
-                                  kHeaderSize + length));
+    return Corruption(
+        fmt::format("file {}: {} bytes, header says {}", path, bytes.size(), kHeaderSize + length));
   }
   uint32_t crc = crc32c::Extend(crc32c::Value(p, kCrcOffset), p + kHeaderSize, length);
   if (crc != DecodeFixed32(p + kCrcOffset)) {
@@ -105,9 +105,7 @@ class FileBackend final : public KvBackend {
     return fmt::format("file {}", PathOf(key));
   }
 
-  Result<std::optional<KvRecord>> Get(const std::string& key) override {
-    return Read(PathOf(key));
-  }
+  Result<std::optional<KvRecord>> Get(const std::string& key) override { return Read(PathOf(key)); }
 
   Result<Version> Put(const std::string& key, std::string_view value, Version expected,
                       Deadline deadline) override {
@@ -146,8 +144,9 @@ class FileBackend final : public KvBackend {
     QUIRE_ASSIGN_OR_RETURN(std::optional<KvRecord> current, Read(path));
     if (!current) return NotFound(fmt::format("file {}: no such record", path));
     QUIRE_ASSIGN_OR_RETURN(std::string value, mutate(*current));
-    QUIRE_RETURN_IF_ERROR(fs_->WriteFileAtomically(path, EncodeEnvelope(current->version + 1, value))
-                              .WithContext("write metadata record"));
+    QUIRE_RETURN_IF_ERROR(
+        fs_->WriteFileAtomically(path, EncodeEnvelope(current->version + 1, value))
+            .WithContext("write metadata record"));
     return current->version + 1;
   }
 
@@ -247,8 +246,8 @@ class FileBackend final : public KvBackend {
     std::string top = key.substr(0, slash);
     QUIRE_ASSIGN_OR_RETURN(bool top_exists, fs_->Exists(PathOf(top)));
     if (!top_exists) {
-      return FailedPrecondition(fmt::format("file store {} is not initialised (no {} directory)",
-                                            root_, top));
+      return FailedPrecondition(
+          fmt::format("file store {} is not initialised (no {} directory)", root_, top));
     }
     for (size_t pos = key.find('/', slash + 1); pos != std::string::npos;
          pos = key.find('/', pos + 1)) {

@@ -14,9 +14,7 @@
 namespace quire::metadata {
 namespace {
 
-std::string LedgerKey(LedgerId id) {
-  return fmt::format("{}/{}", kLedgersDir, LedgerIdPath(id));
-}
+std::string LedgerKey(LedgerId id) { return fmt::format("{}/{}", kLedgersDir, LedgerIdPath(id)); }
 std::string MarkerKey(LedgerId id) {
   return fmt::format("{}/{}", kUnderReplicatedDir, LedgerIdPath(id));
 }
@@ -53,8 +51,7 @@ KvMetadataStore::~KvMetadataStore() {
   // for it to expire.
   std::lock_guard<std::mutex> lock(mu_);
   if (session_) {
-    kv_->Delete(fmt::format("{}/{}", kSessionsDir, session_->id), session_->version,
-                NewDeadline())
+    kv_->Delete(fmt::format("{}/{}", kSessionsDir, session_->id), session_->version, NewDeadline())
         .IgnoreError();
   }
 }
@@ -76,8 +73,8 @@ std::string KvMetadataStore::RecordMissing(std::string_view what, std::string_vi
 
 Result<ClusterInfo> KvMetadataStore::InitCluster() {
   Deadline deadline = NewDeadline();
-  for (std::string_view dir : {kLedgersDir, kBookiesDir, kCookiesDir, kUnderReplicatedDir,
-                               kLocksDir, kSessionsDir}) {
+  for (std::string_view dir :
+       {kLedgersDir, kBookiesDir, kCookiesDir, kUnderReplicatedDir, kLocksDir, kSessionsDir}) {
     QUIRE_RETURN_IF_ERROR(kv_->CreateTopDir(std::string(dir)));
   }
   Result<Version> counter =
@@ -91,8 +88,7 @@ Result<ClusterInfo> KvMetadataStore::InitCluster() {
   Result<Version> created =
       kv_->Put(std::string(kClusterNode), EncodeClusterInfo(info), kNewRecord, deadline);
   if (created.ok()) {
-    spdlog::info("metadata store {}: initialised cluster, instance id {}", uri_,
-                 info.instance_id);
+    spdlog::info("metadata store {}: initialised cluster, instance id {}", uri_, info.instance_id);
     return info;
   }
   if (created.status().Is(StatusCode::kAlreadyExists)) return GetClusterInfo();
@@ -167,8 +163,8 @@ Result<Versioned<LedgerMetadata>> KvMetadataStore::ReadLedger(LedgerId id) {
   std::string key = LedgerKey(id);
   QUIRE_ASSIGN_OR_RETURN(std::optional<KvRecord> record, kv_->Get(key));
   if (!record) {
-    return Status(StatusCode::kNoSuchLedger, fmt::format("ledger {}: no metadata ({})", id,
-                                                         kv_->Describe(key)));
+    return Status(StatusCode::kNoSuchLedger,
+                  fmt::format("ledger {}: no metadata ({})", id, kv_->Describe(key)));
   }
   QUIRE_ASSIGN_OR_RETURN(LedgerMetadata md,
                          DecodeLedgerMetadata(record->value, kv_->Describe(key)));
@@ -179,13 +175,13 @@ Result<Version> KvMetadataStore::UpdateLedger(LedgerId id, const LedgerMetadata&
                                               Version expected) {
   QUIRE_RETURN_IF_ERROR(CheckLedgerId(id));
   QUIRE_RETURN_IF_ERROR(metadata.Validate());
-  if (expected < 0) return InvalidArgument(fmt::format("update of ledger {}: version {}", id,
-                                                       expected));
+  if (expected < 0)
+    return InvalidArgument(fmt::format("update of ledger {}: version {}", id, expected));
   std::string key = LedgerKey(id);
   Result<Version> v = kv_->Put(key, EncodeLedgerMetadata(metadata), expected, NewDeadline());
   if (!v.ok() && v.status().Is(StatusCode::kNotFound)) {
-    return Status(StatusCode::kNoSuchLedger, fmt::format("ledger {}: no metadata ({})", id,
-                                                         kv_->Describe(key)));
+    return Status(StatusCode::kNoSuchLedger,
+                  fmt::format("ledger {}: no metadata ({})", id, kv_->Describe(key)));
   }
   return v;
 }
@@ -195,8 +191,8 @@ Status KvMetadataStore::DeleteLedger(LedgerId id, Version expected) {
   std::string key = LedgerKey(id);
   Status s = kv_->Delete(key, expected, NewDeadline());
   if (s.Is(StatusCode::kNotFound)) {
-    return Status(StatusCode::kNoSuchLedger, fmt::format("ledger {}: no metadata ({})", id,
-                                                         kv_->Describe(key)));
+    return Status(StatusCode::kNoSuchLedger,
+                  fmt::format("ledger {}: no metadata ({})", id, kv_->Describe(key)));
   }
   return s;
 }
@@ -268,8 +264,7 @@ Status KvMetadataStore::MarkUnderReplicated(LedgerId ledger, const BookieId& los
     Version expected = kNewRecord;
     if (record) {
       QUIRE_ASSIGN_OR_RETURN(marker, DecodeUnderReplicated(record->value, kv_->Describe(key)));
-      if (std::binary_search(marker.lost_bookies.begin(), marker.lost_bookies.end(),
-                             lost_bookie)) {
+      if (std::binary_search(marker.lost_bookies.begin(), marker.lost_bookies.end(), lost_bookie)) {
         return Status::Ok();
       }
       expected = record->version;
@@ -286,8 +281,8 @@ Status KvMetadataStore::MarkUnderReplicated(LedgerId ledger, const BookieId& los
       return s;
     }
     if (std::chrono::steady_clock::now() > deadline) {
-      return Status(StatusCode::kTimeout, fmt::format("marking ledger {}: too much contention",
-                                                      ledger));
+      return Status(StatusCode::kTimeout,
+                    fmt::format("marking ledger {}: too much contention", ledger));
     }
   }
 }

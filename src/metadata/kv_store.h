@@ -61,8 +61,7 @@ class KvMetadataStore final : public MetadataStore {
                                                                  size_t max) override;
   Status ClearUnderReplicated(LedgerId ledger) override;
 
-  Result<std::unique_ptr<OwnershipLock>> TryLock(const std::string& name,
-                                                 const std::string& owner,
+  Result<std::unique_ptr<OwnershipLock>> TryLock(const std::string& name, const std::string& owner,
                                                  std::function<void()> on_lost) override;
   Result<std::optional<std::string>> LockOwner(const std::string& name) override;
 

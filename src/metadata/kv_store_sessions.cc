@@ -13,9 +13,7 @@ namespace quire::metadata {
 namespace {
 
 std::string SessionKey(const std::string& id) { return fmt::format("{}/{}", kSessionsDir, id); }
-std::string RegistrationKey(const BookieId& id) {
-  return fmt::format("{}/{}", kBookiesDir, id);
-}
+std::string RegistrationKey(const BookieId& id) { return fmt::format("{}/{}", kBookiesDir, id); }
 std::string LockKey(const std::string& name) { return fmt::format("{}/{}", kLocksDir, name); }
 
 // A concurrent writer changed the record between our read and our write: read again.
@@ -70,8 +68,8 @@ Result<std::string> KvMetadataStore::EnsureSessionLocked(Deadline deadline) {
   if (session_) return session_->id;
   const int64_t timeout = options_.session_timeout.count();
   SessionInfo info{RandomHex(16), owner_, NowMillis() + timeout, timeout};
-  Result<Version> v = kv_->Put(SessionKey(info.session_id), EncodeSession(info), kNewRecord,
-                               deadline);
+  Result<Version> v =
+      kv_->Put(SessionKey(info.session_id), EncodeSession(info), kNewRecord, deadline);
   if (!v.ok()) {
     if (v.status().Is(StatusCode::kFailedPrecondition)) return NotInitialised();
     return v.status().WithContext(fmt::format("{}: start a session", uri_));
@@ -227,8 +225,8 @@ void KvMetadataStore::PauseLeaseRenewalForTesting(bool paused) {
 
 // --- Bookie registry ---
 
-Result<Version> KvMetadataStore::ClaimRegistrationLocked(const BookieId& bookie_id,
-                                                         BookieMode mode, Deadline deadline) {
+Result<Version> KvMetadataStore::ClaimRegistrationLocked(const BookieId& bookie_id, BookieMode mode,
+                                                         Deadline deadline) {
   QUIRE_ASSIGN_OR_RETURN(std::string sid, EnsureSessionLocked(deadline));
   std::string key = RegistrationKey(bookie_id);
   while (true) {

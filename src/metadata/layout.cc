@@ -48,8 +48,7 @@ struct Walk {
       if (auto digits = ComponentDigits(level, name)) entries.emplace_back(*digits, &name);
     }
     std::sort(entries.begin(), entries.end());
-    std::string_view bound =
-        std::string_view(from_digits).substr(kOffset[level], kWidth[level]);
+    std::string_view bound = std::string_view(from_digits).substr(kOffset[level], kWidth[level]);
     for (const auto& [digits, name] : entries) {
       if (out.size() >= max) return Status::Ok();
       if (bounded && digits < bound) continue;

@@ -69,8 +69,8 @@ Status LedgerMetadata::Validate() const {
                                  i, ens.first_entry_id, ensembles[i - 1].first_entry_id));
     }
     if (ens.bookies.size() != static_cast<size_t>(ensemble_size)) {
-      return Invalid(fmt::format("ensemble {} has {} bookies, E is {}", i, ens.bookies.size(),
-                                 ensemble_size));
+      return Invalid(
+          fmt::format("ensemble {} has {} bookies, E is {}", i, ens.bookies.size(), ensemble_size));
     }
     std::set<std::string_view> seen;
     for (const BookieId& b : ens.bookies) {
@@ -88,9 +88,10 @@ Status LedgerMetadata::Validate() const {
       return Invalid(fmt::format("closed empty (lastEntryId -1) with length {}", length));
     }
   } else if (last_entry_id != kNoEntry || length != 0) {
-    return Invalid(fmt::format("{} ledger with lastEntryId {} and length {} (both are set only "
-                               "when CLOSED)",
-                               LedgerStateName(state), last_entry_id, length));
+    return Invalid(
+        fmt::format("{} ledger with lastEntryId {} and length {} (both are set only "
+                    "when CLOSED)",
+                    LedgerStateName(state), last_entry_id, length));
   }
   if (creation_time_ms < 0) return Invalid(fmt::format("creation time {}", creation_time_ms));
   for (const auto& [key, value] : custom_metadata) {

@@ -58,11 +58,11 @@ class MemBackend final : public KvBackend {
       state_->records.emplace(key, KvRecord{std::string(value), 0});
       return Version{0};
     }
-    if (it == state_->records.end()) return NotFound(fmt::format("{}: no such record", Describe(key)));
+    if (it == state_->records.end())
+      return NotFound(fmt::format("{}: no such record", Describe(key)));
     if (it->second.version != expected) {
-      return Status(StatusCode::kBadVersion,
-                    fmt::format("{}: version is {}, not {}", Describe(key), it->second.version,
-                                expected));
+      return Status(StatusCode::kBadVersion, fmt::format("{}: version is {}, not {}", Describe(key),
+                                                         it->second.version, expected));
     }
     it->second.value = std::string(value);
     return ++it->second.version;
@@ -73,7 +73,8 @@ class MemBackend final : public KvBackend {
                          Deadline) override {
     std::lock_guard<std::mutex> lock(state_->mu);
     auto it = state_->records.find(key);
-    if (it == state_->records.end()) return NotFound(fmt::format("{}: no such record", Describe(key)));
+    if (it == state_->records.end())
+      return NotFound(fmt::format("{}: no such record", Describe(key)));
     QUIRE_ASSIGN_OR_RETURN(std::string value, mutate(it->second));
     it->second.value = std::move(value);
     return ++it->second.version;
@@ -82,11 +83,11 @@ class MemBackend final : public KvBackend {
   Status Delete(const std::string& key, Version expected, Deadline) override {
     std::lock_guard<std::mutex> lock(state_->mu);
     auto it = state_->records.find(key);
-    if (it == state_->records.end()) return NotFound(fmt::format("{}: no such record", Describe(key)));
+    if (it == state_->records.end())
+      return NotFound(fmt::format("{}: no such record", Describe(key)));
     if (expected != kAnyVersion && it->second.version != expected) {
-      return Status(StatusCode::kBadVersion,
-                    fmt::format("{}: version is {}, not {}", Describe(key), it->second.version,
-                                expected));
+      return Status(StatusCode::kBadVersion, fmt::format("{}: version is {}, not {}", Describe(key),
+                                                         it->second.version, expected));
     }
     state_->records.erase(it);
     return Status::Ok();

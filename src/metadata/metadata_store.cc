@@ -29,8 +29,8 @@ Status CheckZkHosts(std::string_view uri, std::string_view hosts) {
   size_t start = 0;
   while (start <= hosts.size()) {
     size_t comma = hosts.find(',', start);
-    std::string_view one = hosts.substr(start, comma == std::string_view::npos ? hosts.npos
-                                                                               : comma - start);
+    std::string_view one =
+        hosts.substr(start, comma == std::string_view::npos ? hosts.npos : comma - start);
     size_t colon = one.rfind(':');
     if (colon == std::string_view::npos || colon == 0 || colon + 1 == one.size()) {
       return BadUri(uri, fmt::format("'{}' is not host:port", one));
@@ -172,8 +172,7 @@ MetadataOptions MetadataOptionsFromConfig(const Config& config) {
   MetadataOptions o;
   o.operation_timeout = std::chrono::milliseconds(config.GetInt("metadataOperationTimeoutMs"));
   o.session_timeout = std::chrono::milliseconds(config.GetInt("metadataSessionTimeoutMs"));
-  o.watch_poll_interval =
-      std::chrono::milliseconds(config.GetInt("metadataWatchPollIntervalMs"));
+  o.watch_poll_interval = std::chrono::milliseconds(config.GetInt("metadataWatchPollIntervalMs"));
   return o;
 }
 

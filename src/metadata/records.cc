@@ -29,14 +29,14 @@ Status ParseRecord(std::string_view bytes, std::string_view where, std::string_v
         fmt::format("{}: not a valid {} record ({} bytes)", where, what, bytes.size()));
   }
   if (msg->format_version() == 0) {
-    return Corruption(fmt::format("{}: {} record without a format version ({} bytes)", where,
-                                  what, bytes.size()));
+    return Corruption(fmt::format("{}: {} record without a format version ({} bytes)", where, what,
+                                  bytes.size()));
   }
   if (msg->format_version() > newest) {
-    return Corruption(fmt::format(
-        "{}: {} record has format version {}, newer than this build reads (<= {}); "
-        "upgrade Quire to read it",
-        where, what, msg->format_version(), newest));
+    return Corruption(
+        fmt::format("{}: {} record has format version {}, newer than this build reads (<= {}); "
+                    "upgrade Quire to read it",
+                    where, what, msg->format_version(), newest));
   }
   return Status::Ok();
 }
@@ -304,8 +304,8 @@ std::string EncodeIdCounter(LedgerId next) {
 
 Result<LedgerId> DecodeIdCounter(std::string_view bytes, std::string_view where) {
   pb::IdCounterRecord r;
-  QUIRE_RETURN_IF_ERROR(ParseRecord(bytes, where, "ledger id counter", kIdCounterFormatVersion,
-                                    &r));
+  QUIRE_RETURN_IF_ERROR(
+      ParseRecord(bytes, where, "ledger id counter", kIdCounterFormatVersion, &r));
   if (r.next_ledger_id() < 0) {
     return Bad(where, "ledger id counter", fmt::format("negative id {}", r.next_ledger_id()));
   }

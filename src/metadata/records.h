@@ -41,8 +41,7 @@ Result<ClusterInfo> DecodeClusterInfo(std::string_view bytes, std::string_view w
 
 // ledger_id is not stored (it is in the path).
 std::string EncodeUnderReplicated(const UnderReplicatedLedger& marker);
-Result<UnderReplicatedLedger> DecodeUnderReplicated(std::string_view bytes,
-                                                    std::string_view where);
+Result<UnderReplicatedLedger> DecodeUnderReplicated(std::string_view bytes, std::string_view where);
 
 struct RegistrationInfo {
   BookieId bookie_id;

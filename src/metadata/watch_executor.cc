@@ -167,8 +167,8 @@ bool IsTransient(const Status& s) {
 
 }  // namespace
 
-WatchExecutor::RefreshFn MakeLedgerRefresh(
-    std::function<Result<Versioned<LedgerMetadata>>()> read, LedgerWatchFn callback) {
+WatchExecutor::RefreshFn MakeLedgerRefresh(std::function<Result<Versioned<LedgerMetadata>>()> read,
+                                           LedgerWatchFn callback) {
   struct Delivered {
     StatusCode code = StatusCode::kOk;
     Version version = -1;

@@ -78,7 +78,7 @@ class WatchExecutor {
   std::condition_variable idle_cv_;  // running_ changed
   std::map<uint64_t, Entry> watches_;
   std::multimap<std::string, uint64_t> by_key_;
-  std::deque<uint64_t> queue_;                // watches to refresh
+  std::deque<uint64_t> queue_;               // watches to refresh
   std::deque<std::function<void()>> tasks_;  // posted callbacks
   uint64_t next_id_ = 1;
   uint64_t running_ = 0;  // watch being refreshed, 0 if none
@@ -93,8 +93,8 @@ class WatchExecutor {
 // state (and, for ZooKeeper, re-arms the znode watch). Transient errors (kUnavailable, kTimeout,
 // kIOError, kAborted) make the executor retry; kNoSuchLedger is delivered and ends the watch;
 // other errors are delivered once until the state changes.
-WatchExecutor::RefreshFn MakeLedgerRefresh(
-    std::function<Result<Versioned<LedgerMetadata>>()> read, LedgerWatchFn callback);
+WatchExecutor::RefreshFn MakeLedgerRefresh(std::function<Result<Versioned<LedgerMetadata>>()> read,
+                                           LedgerWatchFn callback);
 WatchExecutor::RefreshFn MakeBookiesRefresh(std::function<Result<BookieList>()> read,
                                             BookieWatchFn callback);
 

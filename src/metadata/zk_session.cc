@@ -91,7 +91,8 @@ void StringsCompletion(int rc, const String_vector* strings, const void* data) {
   {
     std::lock_guard<std::mutex> lock(call->mu);
     if (rc == ZOK && strings != nullptr) {
-      for (int32_t i = 0; i < strings->count; ++i) call->reply.children.emplace_back(strings->data[i]);
+      for (int32_t i = 0; i < strings->count; ++i)
+        call->reply.children.emplace_back(strings->data[i]);
     }
   }
   call->Finish(rc);
@@ -195,9 +196,8 @@ Result<std::unique_ptr<ZkSession>> ZkSession::Open(const std::string& hosts,
                               std::strerror(errno)));
   }
   if (!session->WaitHandleConnected(handle, Clock::now() + options.operation_timeout)) {
-    return Status(StatusCode::kUnavailable,
-                  fmt::format("ZooKeeper {}: no connection within {} ms", hosts,
-                              options.operation_timeout.count()));
+    return Status(StatusCode::kUnavailable, fmt::format("ZooKeeper {}: no connection within {} ms",
+                                                        hosts, options.operation_timeout.count()));
   }
   {
     std::lock_guard<std::mutex> lock(session->mu_);
@@ -265,8 +265,7 @@ void ZkSession::OnEvent(Handle* handle, int type, int state, const char* path) {
         }
         disconnected_since_ = Clock::time_point{};
       } else if (previous == ZOO_CONNECTED_STATE) {
-        spdlog::warn("ZooKeeper {}: connection lost ({}); reconnecting", hosts_,
-                     StateName(state));
+        spdlog::warn("ZooKeeper {}: connection lost ({}); reconnecting", hosts_, StateName(state));
         disconnected_since_ = Clock::now();
       }
       if (state == ZOO_EXPIRED_SESSION_STATE || state == ZOO_AUTH_FAILED_STATE) {
@@ -293,9 +292,10 @@ bool ZkSession::WaitHandleConnected(const std::shared_ptr<Handle>& handle, Deadl
 
 bool ZkSession::WaitConnected(Deadline deadline) {
   std::unique_lock<std::mutex> lock(mu_);
-  return cv_.wait_until(lock, deadline, [&] {
-    return stop_ || (current_ && current_->state == ZOO_CONNECTED_STATE);
-  }) && current_ && current_->state == ZOO_CONNECTED_STATE;
+  return cv_.wait_until(
+             lock, deadline,
+             [&] { return stop_ || (current_ && current_->state == ZOO_CONNECTED_STATE); }) &&
+         current_ && current_->state == ZOO_CONNECTED_STATE;
 }
 
 bool ZkSession::ProbablyAlive() const {
@@ -453,8 +453,8 @@ ZkSession::Reply ZkSession::Multi(const std::vector<MultiOp>& ops, Deadline dead
     const MultiOp& op = call->op_storage[i];
     if (op.kind == MultiOp::Kind::kCreate) {
       zoo_create_op_init(&call->ops[i], op.path.c_str(), op.data.data(),
-                         static_cast<int>(op.data.size()), &ZOO_OPEN_ACL_UNSAFE, op.flags,
-                         nullptr, 0);
+                         static_cast<int>(op.data.size()), &ZOO_OPEN_ACL_UNSAFE, op.flags, nullptr,
+                         0);
     } else {
       zoo_delete_op_init(&call->ops[i], op.path.c_str(), op.version);
     }
@@ -479,8 +479,7 @@ ZkSession::Reply ZkSession::Multi(const std::vector<MultiOp>& ops, Deadline dead
   return r;
 }
 
-std::vector<int> ZkSession::DeleteMany(const std::vector<std::string>& paths,
-                                       Deadline deadline) {
+std::vector<int> ZkSession::DeleteMany(const std::vector<std::string>& paths, Deadline deadline) {
   std::vector<int> codes(paths.size(), ZINVALIDSTATE);
   std::shared_ptr<Handle> handle = Current();
   if (!handle) return codes;

@@ -55,9 +55,8 @@ ZkMetadataStore::ZkMetadataStore(std::string uri, std::string root, MetadataOpti
       root_(std::move(root)),
       options_(std::move(options)),
       owner_(ProcessOwnerString()),
-      ids_per_epoch_(options_.test_hooks.zk_ids_per_epoch > 0
-                         ? options_.test_hooks.zk_ids_per_epoch
-                         : kDefaultIdsPerEpoch),
+      ids_per_epoch_(options_.test_hooks.zk_ids_per_epoch > 0 ? options_.test_hooks.zk_ids_per_epoch
+                                                              : kDefaultIdsPerEpoch),
       watches_(std::chrono::milliseconds(0), std::chrono::milliseconds(200)) {}
 
 Result<std::unique_ptr<ZkMetadataStore>> ZkMetadataStore::Open(const std::string& uri,
@@ -78,9 +77,7 @@ ZkMetadataStore::~ZkMetadataStore() {
          "registrations and locks must be destroyed before their store");
 }
 
-Deadline ZkMetadataStore::NewDeadline() const {
-  return Clock::now() + options_.operation_timeout;
-}
+Deadline ZkMetadataStore::NewDeadline() const { return Clock::now() + options_.operation_timeout; }
 
 std::string ZkMetadataStore::Path(std::string_view relative) const {
   return fmt::format("{}/{}", root_, relative);
@@ -163,9 +160,8 @@ Result<Version> ZkMetadataStore::CreateNode(const std::string& path, std::string
       }
       if (now.rc == ZNONODE) break;  // not applied: send it again
       if (now.rc != ZOK) return Error(now.rc, "get", path);
-      bool ours = now.data == data && (ephemeral
-                                           ? now.stat.ephemeralOwner == session_->session_id()
-                                           : now.stat.version == 0);
+      bool ours = now.data == data && (ephemeral ? now.stat.ephemeralOwner == session_->session_id()
+                                                 : now.stat.version == 0);
       if (ours) return Version{now.stat.version};
       return Status(StatusCode::kAlreadyExists,
                     fmt::format("ZooKeeper {}: create {}: another client created it while the "
@@ -211,8 +207,7 @@ Result<Version> ZkMetadataStore::SetNode(const std::string& path, std::string_vi
   }
 }
 
-Status ZkMetadataStore::DeleteNode(const std::string& path, Version expected,
-                                   Deadline deadline) {
+Status ZkMetadataStore::DeleteNode(const std::string& path, Version expected, Deadline deadline) {
   if (expected != kAnyVersion) QUIRE_RETURN_IF_ERROR(CheckVersion(expected, path));
   const int version = expected == kAnyVersion ? -1 : static_cast<int>(expected);
   int attempt = 0;
@@ -250,8 +245,7 @@ Status ZkMetadataStore::EnsureNode(const std::string& path, Deadline deadline) {
   return v.status();
 }
 
-Result<Version> ZkMetadataStore::CreateWithParents(const std::string& top,
-                                                   const std::string& path,
+Result<Version> ZkMetadataStore::CreateWithParents(const std::string& top, const std::string& path,
                                                    std::string_view data, Deadline deadline) {
   Result<Version> v = CreateNode(path, data, 0, deadline);
   if (v.ok() || !v.status().Is(StatusCode::kNotFound)) return v;
@@ -266,8 +260,8 @@ Result<Version> ZkMetadataStore::CreateWithParents(const std::string& top,
   return v;
 }
 
-Result<std::vector<std::string>> ZkMetadataStore::ChildrenOf(const std::string& path,
-                                                             bool watch, Deadline deadline) {
+Result<std::vector<std::string>> ZkMetadataStore::ChildrenOf(const std::string& path, bool watch,
+                                                             Deadline deadline) {
   ZkSession::Reply r = ReadRetrying("get-children", path, deadline,
                                     [&] { return session_->Children(path, watch, deadline); });
   if (r.rc != ZOK) return Error(r.rc, "get-children", path);
@@ -282,8 +276,8 @@ Result<ClusterInfo> ZkMetadataStore::InitCluster() {
     QUIRE_RETURN_IF_ERROR(EnsureNode(root_.substr(0, pos), deadline));
   }
   QUIRE_RETURN_IF_ERROR(EnsureNode(root_, deadline));
-  for (std::string_view dir : {kLedgersDir, kBookiesDir, kCookiesDir, kUnderReplicatedDir,
-                               kLocksDir, kIdGenNode}) {
+  for (std::string_view dir :
+       {kLedgersDir, kBookiesDir, kCookiesDir, kUnderReplicatedDir, kLocksDir, kIdGenNode}) {
     QUIRE_RETURN_IF_ERROR(EnsureNode(Path(dir), deadline));
   }
   QUIRE_RETURN_IF_ERROR(EnsureNode(Path("bookies/writable"), deadline));
@@ -297,8 +291,7 @@ Result<ClusterInfo> ZkMetadataStore::InitCluster() {
   info.service_uri = uri_;
   Result<Version> created = CreateNode(Path(kClusterNode), EncodeClusterInfo(info), 0, deadline);
   if (created.ok()) {
-    spdlog::info("metadata store {}: initialised cluster, instance id {}", uri_,
-                 info.instance_id);
+    spdlog::info("metadata store {}: initialised cluster, instance id {}", uri_, info.instance_id);
     return info;
   }
   if (created.status().Is(StatusCode::kAlreadyExists)) return GetClusterInfo();
@@ -308,8 +301,8 @@ Result<ClusterInfo> ZkMetadataStore::InitCluster() {
 Result<ClusterInfo> ZkMetadataStore::GetClusterInfo() {
   std::string path = Path(kClusterNode);
   Deadline deadline = NewDeadline();
-  ZkSession::Reply r = ReadRetrying("get", path, deadline,
-                                    [&] { return session_->Get(path, false, deadline); });
+  ZkSession::Reply r =
+      ReadRetrying("get", path, deadline, [&] { return session_->Get(path, false, deadline); });
   if (r.rc == ZNONODE) return NotInitialised();
   if (r.rc != ZOK) return Error(r.rc, "get", path);
   QUIRE_ASSIGN_OR_RETURN(ClusterInfo info, DecodeClusterInfo(r.data, "znode " + path));
@@ -330,8 +323,8 @@ Status ZkMetadataStore::DeleteTree(const std::string& path, Deadline deadline) {
   for (size_t i = 0; i < paths.size(); ++i) {
     if (codes[i] == ZOK || codes[i] == ZNONODE) continue;
     if (codes[i] != ZNOTEMPTY && !ZkUncertain(codes[i])) return Error(codes[i], "delete", paths[i]);
-    if (Clock::now() >= deadline) return OutcomeUnknown(codes[i], "delete", paths[i],
-                                                        session_->hosts());
+    if (Clock::now() >= deadline)
+      return OutcomeUnknown(codes[i], "delete", paths[i], session_->hosts());
     QUIRE_RETURN_IF_ERROR(DeleteTree(paths[i], deadline));
   }
   Status s = DeleteNode(path, kAnyVersion, deadline);
@@ -352,8 +345,8 @@ Status ZkMetadataStore::Nuke(bool force) {
     return bookies.status().WithContext("cannot check for registered bookies before nuking");
   }
   // A whole tree of ledgers takes longer than one operation.
-  Deadline deadline = Clock::now() + std::max<std::chrono::milliseconds>(
-                                         options_.operation_timeout, std::chrono::minutes(5));
+  Deadline deadline = Clock::now() + std::max<std::chrono::milliseconds>(options_.operation_timeout,
+                                                                         std::chrono::minutes(5));
   QUIRE_RETURN_IF_ERROR(DeleteTree(root_, deadline));
   epoch_ = -1;
   spdlog::warn("metadata store {}: nuked (all metadata deleted)", uri_);
@@ -409,9 +402,9 @@ Result<LedgerId> ZkMetadataStore::AllocateLedgerId() {
     if (r.rc != ZOK) return Error(r.rc, "create", dir);
     session_->DeleteNoWait(r.path);
     size_t dash = r.path.rfind('-');
-    std::optional<int64_t> number =
-        dash == std::string::npos ? std::nullopt
-                                  : ParseDigits(std::string_view(r.path).substr(dash + 1));
+    std::optional<int64_t> number = dash == std::string::npos
+                                        ? std::nullopt
+                                        : ParseDigits(std::string_view(r.path).substr(dash + 1));
     if (!number) {
       return Corruption(fmt::format("ZooKeeper {}: sequential znode with an unexpected name {}",
                                     session_->hosts(), r.path));
@@ -448,8 +441,8 @@ Result<Versioned<LedgerMetadata>> ZkMetadataStore::ReadLedgerImpl(LedgerId id, b
   QUIRE_RETURN_IF_ERROR(CheckLedgerId(id));
   std::string path = LedgerPath(id);
   Deadline deadline = NewDeadline();
-  ZkSession::Reply r = ReadRetrying("get", path, deadline,
-                                    [&] { return session_->Get(path, watch, deadline); });
+  ZkSession::Reply r =
+      ReadRetrying("get", path, deadline, [&] { return session_->Get(path, watch, deadline); });
   if (r.rc == ZNONODE) {
     return Status(StatusCode::kNoSuchLedger,
                   fmt::format("ledger {}: no metadata (znode {})", id, path));
@@ -508,8 +501,8 @@ Result<Versioned<Cookie>> ZkMetadataStore::ReadCookie(const BookieId& bookie_id)
   QUIRE_RETURN_IF_ERROR(ValidateName("bookie id", bookie_id));
   std::string path = Path(fmt::format("{}/{}", kCookiesDir, bookie_id));
   Deadline deadline = NewDeadline();
-  ZkSession::Reply r = ReadRetrying("get", path, deadline,
-                                    [&] { return session_->Get(path, false, deadline); });
+  ZkSession::Reply r =
+      ReadRetrying("get", path, deadline, [&] { return session_->Get(path, false, deadline); });
   if (r.rc != ZOK) return Error(r.rc, "get cookie", path);
   QUIRE_ASSIGN_OR_RETURN(Cookie cookie, DecodeCookie(r.data, "znode " + path));
   if (cookie.bookie_id != bookie_id) {
@@ -544,8 +537,8 @@ Status ZkMetadataStore::MarkUnderReplicated(LedgerId ledger, const BookieId& los
   std::string top = Path(kUnderReplicatedDir);
   std::string path = fmt::format("{}/{}", top, LedgerIdPath(ledger));
   while (true) {
-    ZkSession::Reply r = ReadRetrying("get", path, deadline,
-                                      [&] { return session_->Get(path, false, deadline); });
+    ZkSession::Reply r =
+        ReadRetrying("get", path, deadline, [&] { return session_->Get(path, false, deadline); });
     UnderReplicatedLedger marker;
     Result<Version> written = Version{0};
     if (r.rc == ZNONODE) {
@@ -554,8 +547,7 @@ Status ZkMetadataStore::MarkUnderReplicated(LedgerId ledger, const BookieId& los
       written = CreateWithParents(top, path, EncodeUnderReplicated(marker), deadline);
     } else if (r.rc == ZOK) {
       QUIRE_ASSIGN_OR_RETURN(marker, DecodeUnderReplicated(r.data, "znode " + path));
-      if (std::binary_search(marker.lost_bookies.begin(), marker.lost_bookies.end(),
-                             lost_bookie)) {
+      if (std::binary_search(marker.lost_bookies.begin(), marker.lost_bookies.end(), lost_bookie)) {
         return Status::Ok();
       }
       marker.lost_bookies.push_back(lost_bookie);
@@ -590,8 +582,8 @@ Result<std::vector<UnderReplicatedLedger>> ZkMetadataStore::ListUnderReplicated(
     if (ids->empty()) break;
     for (LedgerId id : *ids) {
       std::string path = fmt::format("{}/{}", top, LedgerIdPath(id));
-      ZkSession::Reply r = ReadRetrying("get", path, deadline,
-                                        [&] { return session_->Get(path, false, deadline); });
+      ZkSession::Reply r =
+          ReadRetrying("get", path, deadline, [&] { return session_->Get(path, false, deadline); });
       if (r.rc == ZNONODE) continue;
       if (r.rc != ZOK) return Error(r.rc, "get", path);
       QUIRE_ASSIGN_OR_RETURN(UnderReplicatedLedger marker,

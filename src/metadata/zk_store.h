@@ -71,8 +71,7 @@ class ZkMetadataStore final : public MetadataStore, private ZkSession::Listener 
                                                                  size_t max) override;
   Status ClearUnderReplicated(LedgerId ledger) override;
 
-  Result<std::unique_ptr<OwnershipLock>> TryLock(const std::string& name,
-                                                 const std::string& owner,
+  Result<std::unique_ptr<OwnershipLock>> TryLock(const std::string& name, const std::string& owner,
                                                  std::function<void()> on_lost) override;
   Result<std::optional<std::string>> LockOwner(const std::string& name) override;
 

@@ -91,13 +91,13 @@ Status ZkMetadataStore::RegisterLocked(const BookieId& bookie_id, BookieMode mod
                                     [&] { return session_->Exists(path, false, deadline); });
   if (r.rc == ZOK && r.stat.ephemeralOwner == session_->session_id()) return Status::Ok();
   if (r.rc == ZNONODE) {
-    return Status(StatusCode::kAlreadyExists,
-                  fmt::format("bookie {}: registration {} vanished while registering", bookie_id,
-                              path));
+    return Status(
+        StatusCode::kAlreadyExists,
+        fmt::format("bookie {}: registration {} vanished while registering", bookie_id, path));
   }
   return Status(StatusCode::kAlreadyExists,
-                fmt::format("bookie {} is registered ({}) by another live session {:#x}",
-                            bookie_id, path, r.stat.ephemeralOwner));
+                fmt::format("bookie {} is registered ({}) by another live session {:#x}", bookie_id,
+                            path, r.stat.ephemeralOwner));
 }
 
 Result<std::unique_ptr<BookieRegistration>> ZkMetadataStore::RegisterBookie(
@@ -156,8 +156,8 @@ Status ZkMetadataStore::SetRegistrationMode(const BookieId& bookie_id, BookieMod
     }
     if (Clock::now() >= deadline) return Error(r.rc, "move registration", to);
     PauseBeforeRetry("multi", to, r.rc, attempt, deadline);
-    ZkSession::Reply now = ReadRetrying("exists", to, deadline,
-                                        [&] { return session_->Exists(to, false, deadline); });
+    ZkSession::Reply now =
+        ReadRetrying("exists", to, deadline, [&] { return session_->Exists(to, false, deadline); });
     if (now.rc == ZOK && now.stat.ephemeralOwner == session_->session_id()) break;  // applied
   }
   it->second = mode;
@@ -222,8 +222,8 @@ Result<std::unique_ptr<OwnershipLock>> ZkMetadataStore::TryLock(const std::strin
     if (v.ok()) break;
     if (v.status().Is(StatusCode::kNotFound)) return NotInitialised();
     if (!v.status().Is(StatusCode::kAlreadyExists)) return v.status();
-    ZkSession::Reply r = ReadRetrying("get", path, deadline,
-                                      [&] { return session_->Get(path, false, deadline); });
+    ZkSession::Reply r =
+        ReadRetrying("get", path, deadline, [&] { return session_->Get(path, false, deadline); });
     if (r.rc == ZNONODE && Clock::now() < deadline) continue;  // released meanwhile: try again
     if (r.rc != ZOK) return Error(r.rc, "get", path);
     Result<LockInfo> holder = DecodeLock(r.data, "znode " + path);
@@ -256,8 +256,8 @@ Result<std::optional<std::string>> ZkMetadataStore::LockOwner(const std::string&
   QUIRE_RETURN_IF_ERROR(ValidateName("lock name", name));
   const std::string path = Path(fmt::format("{}/{}", kLocksDir, name));
   Deadline deadline = NewDeadline();
-  ZkSession::Reply r = ReadRetrying("get", path, deadline,
-                                    [&] { return session_->Get(path, false, deadline); });
+  ZkSession::Reply r =
+      ReadRetrying("get", path, deadline, [&] { return session_->Get(path, false, deadline); });
   if (r.rc == ZNONODE) return std::optional<std::string>();
   if (r.rc != ZOK) return Error(r.rc, "get", path);
   QUIRE_ASSIGN_OR_RETURN(LockInfo info, DecodeLock(r.data, "znode " + path));
@@ -270,9 +270,10 @@ void ZkMetadataStore::OnWatchEvent(const std::string& path) { watches_.Trigger(p
 
 void ZkMetadataStore::OnSessionExpired() {
   std::lock_guard<std::mutex> lock(mu_);
-  spdlog::warn("metadata store {}: session expired; {} registration(s) will be restored, {} "
-               "lock(s) are lost",
-               uri_, registrations_.size(), locks_.size());
+  spdlog::warn(
+      "metadata store {}: session expired; {} registration(s) will be restored, {} "
+      "lock(s) are lost",
+      uri_, registrations_.size(), locks_.size());
   if (options_.on_session_event) {
     watches_.Post([cb = options_.on_session_event] {
       cb(SessionEvent{SessionEventKind::kExpired, Status::Ok()});

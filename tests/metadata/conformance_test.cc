@@ -25,9 +25,9 @@ class ConformanceTest : public ::testing::TestWithParam<Driver> {
 
   // Starts the helper registering `bookie` and waits until it says it is registered.
   quire::testing::Subprocess StartRegistrar(const std::string& bookie) {
-    auto child = quire::testing::Subprocess::Start(
-        {HelperPath(), "register", harness_.uri(), bookie,
-         std::to_string(TestOptions().session_timeout.count())});
+    auto child =
+        quire::testing::Subprocess::Start({HelperPath(), "register", harness_.uri(), bookie,
+                                           std::to_string(TestOptions().session_timeout.count())});
     EXPECT_TRUE(child.ok()) << child.status().ToString();
     auto line = child->ReadLine(seconds(60));
     EXPECT_EQ(line.value_or("<nothing>"), "registered " + bookie);
@@ -247,8 +247,8 @@ TEST_P(ConformanceTest, IteratesTenThousandLedgersInPages) {
 
 TEST_P(ConformanceTest, IterationCrossesEveryLevelOfTheHierarchy) {
   auto store = harness_.OpenInitialised();
-  const std::vector<LedgerId> ids = {0,           1,          9'999,         10'000,
-                                     123'456'789, 10'000'000'000'005, kMaxLedgerId};
+  const std::vector<LedgerId> ids = {0,           1, 9'999, 10'000, 123'456'789, 10'000'000'000'005,
+                                     kMaxLedgerId};
   for (LedgerId id : ids) ASSERT_TRUE(store->CreateLedger(id, SampleLedger()).ok()) << id;
   auto all = store->ListLedgers(0, 100);
   ASSERT_TRUE(all.ok());
@@ -361,9 +361,8 @@ TEST_P(ConformanceTest, RegistrationVanishesWhenItsProcessIsKilled) {
   auto watch = store->WatchBookies([&](const BookieList& l) { seen.Set(l); });
   ASSERT_TRUE(watch.ok());
   auto child = StartRegistrar("bk9:3181");
-  ASSERT_TRUE(seen.WaitFor([](const BookieList& l) {
-    return l.writable == std::vector<BookieId>{"bk9:3181"};
-  }));
+  ASSERT_TRUE(seen.WaitFor(
+      [](const BookieList& l) { return l.writable == std::vector<BookieId>{"bk9:3181"}; }));
   child.Kill(SIGKILL);
   // Gone within the session timeout (plus the detection granularity): bounded wait on the watch.
   ASSERT_TRUE(seen.WaitFor([](const BookieList& l) { return l.writable.empty(); }, seconds(30)))
@@ -526,7 +525,8 @@ TEST_P(ConformanceTest, ForcedNukeRemovesEverything) {
   auto other = harness_.OpenInitialised();
   auto reg = other->RegisterBookie("bk1:3181", BookieMode::kWritable);
   ASSERT_TRUE(reg.ok());
-  for (LedgerId id = 0; id < 50; ++id) ASSERT_TRUE(store->CreateLedger(id * 977, SampleLedger()).ok());
+  for (LedgerId id = 0; id < 50; ++id)
+    ASSERT_TRUE(store->CreateLedger(id * 977, SampleLedger()).ok());
   ASSERT_TRUE(store->Nuke(true).ok());
   EXPECT_EQ(store->ListLedgers(0, 10).status().code(), StatusCode::kFailedPrecondition);
   reg->reset();

@@ -135,9 +135,8 @@ TEST_P(LeaseTest, LapsedLeaseLosesLockAndRestoresRegistration) {
   }));
   EXPECT_TRUE(lost.WaitFor([](bool b) { return b; }));
   EXPECT_FALSE((*lock)->held());
-  ASSERT_TRUE(bookies.WaitFor([](const BookieList& l) {
-    return l.writable == std::vector<BookieId>{"bk1:3181"};
-  }));
+  ASSERT_TRUE(bookies.WaitFor(
+      [](const BookieList& l) { return l.writable == std::vector<BookieId>{"bk1:3181"}; }));
   EXPECT_EQ(other->LockOwner("auditor")->value_or(""), "other");
   // The stale handle must not release the lock it no longer holds.
   lock->reset();

@@ -18,8 +18,7 @@ LedgerMetadata FiveBookies() {
   md.ensemble_size = 5;
   md.write_quorum_size = 3;
   md.ack_quorum_size = 2;
-  md.ensembles = {Ensemble{0, {"a", "b", "c", "d", "e"}},
-                  Ensemble{100, {"a", "b", "x", "d", "e"}},
+  md.ensembles = {Ensemble{0, {"a", "b", "c", "d", "e"}}, Ensemble{100, {"a", "b", "x", "d", "e"}},
                   Ensemble{250, {"a", "y", "x", "d", "e"}}};
   return md;
 }

@@ -27,8 +27,7 @@ int Fail(const std::string& what, const quire::Status& s) {
 int main(int argc, char** argv) {
   using quire::metadata::MetadataOptions;
   if (argc != 5 && argc != 4) {
-    std::fprintf(stderr, "usage: %s register <uri> <bookie> <ms> | allocate <uri> <n>\n",
-                 argv[0]);
+    std::fprintf(stderr, "usage: %s register <uri> <bookie> <ms> | allocate <uri> <n>\n", argv[0]);
     return 2;
   }
   // stdout is the report channel; logs go to stderr.

@@ -150,16 +150,15 @@ void QuietLog(const char*) {}
 
 Status ZkSetRaw(const std::string& hosts, const std::string& path, const std::string& data) {
   RawCall call;
-  zhandle_t* zh = zookeeper_init2(hosts.c_str(), &OnSession, 10'000, nullptr, &call, 0,
-                                  &QuietLog);
+  zhandle_t* zh = zookeeper_init2(hosts.c_str(), &OnSession, 10'000, nullptr, &call, 0, &QuietLog);
   if (zh == nullptr) return ErrnoStatus("zookeeper_init2", errno);
   bool done = false;
   {
     std::unique_lock<std::mutex> lock(call.mu);
     if (call.cv.wait_for(lock, std::chrono::seconds(30), [&] { return call.connected; })) {
       lock.unlock();
-      int rc = zoo_aset(zh, path.c_str(), data.data(), static_cast<int>(data.size()), -1, &OnSet,
-                        &call);
+      int rc =
+          zoo_aset(zh, path.c_str(), data.data(), static_cast<int>(data.size()), -1, &OnSet, &call);
       lock.lock();
       if (rc != ZOK) {
         call.rc = rc;

@@ -11,9 +11,9 @@
 namespace quire::metadata::testing {
 namespace {
 
+using quire::testing::ZookeeperServer;
 using std::chrono::milliseconds;
 using std::chrono::seconds;
-using quire::testing::ZookeeperServer;
 
 ZkMetadataStore* AsZk(MetadataStore* store) {
   auto* zk = dynamic_cast<ZkMetadataStore*>(store);
@@ -196,9 +196,8 @@ TEST_F(ZkServerTest, ForcedSessionExpiryRestoresRegistrationAndLosesLocks) {
   EXPECT_NE(zk->session_id(), old_session);
   EXPECT_TRUE(lost.WaitFor([](bool b) { return b; }));
   EXPECT_FALSE((*lock)->held());
-  ASSERT_TRUE(bookies.WaitFor([](const BookieList& l) {
-    return l.read_only == std::vector<BookieId>{"bk1:3181"};
-  }));
+  ASSERT_TRUE(bookies.WaitFor(
+      [](const BookieList& l) { return l.read_only == std::vector<BookieId>{"bk1:3181"}; }));
   // The restored registration belongs to the new session: it still moves and unregisters.
   ASSERT_TRUE((*reg)->SetMode(BookieMode::kWritable).ok());
   ASSERT_TRUE(bookies.WaitFor([](const BookieList& l) {
@@ -268,8 +267,7 @@ TEST_F(ZkServerTest, UnreachableServerMeansUnavailableOrTimeoutWithinTheBudget) 
               update.status().Is(StatusCode::kUnavailable))
       << update.status().ToString();
   auto read = (*store)->ReadLedger(31);
-  EXPECT_TRUE(read.status().Is(StatusCode::kTimeout) ||
-              read.status().Is(StatusCode::kUnavailable))
+  EXPECT_TRUE(read.status().Is(StatusCode::kTimeout) || read.status().Is(StatusCode::kUnavailable))
       << read.status().ToString();
   ASSERT_TRUE(server_->Resume().ok());
   // Afterwards the outcome is one of the two, never a mix, and the store works again.

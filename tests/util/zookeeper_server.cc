@@ -89,9 +89,7 @@ ZookeeperServer::ZookeeperServer(const Options& options)
 
 ZookeeperServer::~ZookeeperServer() { Stop().IgnoreError(); }
 
-std::string ZookeeperServer::connect_string() const {
-  return fmt::format("127.0.0.1:{}", port_);
-}
+std::string ZookeeperServer::connect_string() const { return fmt::format("127.0.0.1:{}", port_); }
 
 Result<std::unique_ptr<ZookeeperServer>> ZookeeperServer::Start(const Options& options) {
   std::unique_ptr<ZookeeperServer> server(new ZookeeperServer(options));
@@ -175,8 +173,8 @@ Status ZookeeperServer::WaitUntilServing() {
     if (waitpid(pid_, &status, WNOHANG) == pid_) {
       pid_ = -1;
       return Status(StatusCode::kUnavailable,
-                    fmt::format("ZooKeeper exited during start-up (status {:#x}); log:\n{}",
-                                status, LogTail(dir_.Sub("zookeeper.log"))));
+                    fmt::format("ZooKeeper exited during start-up (status {:#x}); log:\n{}", status,
+                                LogTail(dir_.Sub("zookeeper.log"))));
     }
     if (FourLetterWord(port_, "srvr").find("Mode:") != std::string::npos) return Status::Ok();
     // Bounded polling: the JVM gives no other sign of readiness.
@@ -248,8 +246,8 @@ Status ZookeeperServer::ExpireSession(int64_t session_id, std::string_view passw
   // close arrives; then the close ends nothing. So: repeat until an attach is told "expired".
   while (Clock::now() < deadline) {
     ConnectWait wait;
-    zhandle_t* zh = zookeeper_init2(hosts.c_str(), &ExpirerWatcher, 10'000, &id, &wait, 0,
-                                    &QuietLog);
+    zhandle_t* zh =
+        zookeeper_init2(hosts.c_str(), &ExpirerWatcher, 10'000, &id, &wait, 0, &QuietLog);
     if (zh == nullptr) return ErrnoStatus("zookeeper_init2", errno);
     int state = 0;
     {
@@ -262,9 +260,8 @@ Status ZookeeperServer::ExpireSession(int64_t session_id, std::string_view passw
     zookeeper_close(zh);
     if (state == ZOO_EXPIRED_SESSION_STATE) return Status::Ok();
   }
-  return Status(StatusCode::kTimeout,
-                fmt::format("could not end session {:#x} on {} in {} ms", session_id, hosts,
-                            timeout.count()));
+  return Status(StatusCode::kTimeout, fmt::format("could not end session {:#x} on {} in {} ms",
+                                                  session_id, hosts, timeout.count()));
 }
 
 }  // namespace quire::testing

@@ -69,7 +69,7 @@ class ZookeeperServer {
 
  private:
   explicit ZookeeperServer(const Options& options);
-  Status Launch();          // fork + exec, with the current port
+  Status Launch();  // fork + exec, with the current port
   Status WaitUntilServing();
 
   Options options_;
