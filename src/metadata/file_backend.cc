@@ -1,9 +1,9 @@
 // The file backend of the embedded file:// store: one file per record under a root directory.
 //
-// Writers (in any process on the machine) take the store's lock (an flock on <root>/LOCK, behind
-// a mutex shared by every backend of this process on the same root, so that threads queue on the
-// mutex and only processes contend for the flock), read the current version, and replace the file
-// by write-to-temp + fsync + rename + fsync of the directory. Readers take no lock: rename is
+// Every write runs on the process's writer thread for this directory (file_writer.h), which takes
+// the store lock across processes (an flock on <root>/LOCK) for one record at a time, reads the
+// current version, and replaces the file by write-to-temp + fsync + rename + fsync of the
+// directory. Readers take no lock: rename is
 // atomic, so a reader sees the old or the new file, never a mix. A crash leaves at worst a "*.tmp"
 // file, which listings skip and the next write of that record replaces.
 //
@@ -12,9 +12,7 @@
 //   crc32c u32 of the 20 header bytes before it and the payload | payload
 // all little-endian.
 #include <filesystem>
-#include <map>
 #include <memory>
-#include <mutex>
 #include <set>
 #include <thread>
 
@@ -24,6 +22,7 @@
 #include "common/coding.h"
 #include "common/crc32c.h"
 #include "common/file_system.h"
+#include "metadata/file_writer.h"
 #include "metadata/kv_backend.h"
 
 namespace quire::metadata {
@@ -77,20 +76,6 @@ Result<KvRecord> DecodeEnvelope(std::string_view bytes, const std::string& path)
   return KvRecord{std::string(bytes.substr(kHeaderSize)), version};
 }
 
-// The in-process half of the store lock: one mutex per root directory, shared by every backend
-// opened on it in this process.
-std::shared_ptr<std::timed_mutex> ProcessLockFor(const std::string& root) {
-  static std::mutex mu;
-  static auto* locks = new std::map<std::string, std::weak_ptr<std::timed_mutex>>();  // leaked
-  std::lock_guard<std::mutex> guard(mu);
-  std::shared_ptr<std::timed_mutex> lock = (*locks)[root].lock();
-  if (!lock) {
-    lock = std::make_shared<std::timed_mutex>();
-    (*locks)[root] = lock;
-  }
-  return lock;
-}
-
 bool IsTemporary(std::string_view name) {
   return name.empty() || name.front() == '.' ||
          (name.size() > 4 && name.substr(name.size() - 4) == ".tmp");
@@ -99,7 +84,7 @@ bool IsTemporary(std::string_view name) {
 class FileBackend final : public KvBackend {
  public:
   FileBackend(std::string root, FileSystem* fs)
-      : root_(std::move(root)), fs_(fs), process_lock_(ProcessLockFor(root_)) {}
+      : root_(std::move(root)), fs_(fs), writer_(FileStoreWriter::For(root_)) {}
 
   std::string Describe(std::string_view key) const override {
     return fmt::format("file {}", PathOf(key));
@@ -109,58 +94,39 @@ class FileBackend final : public KvBackend {
 
   Result<Version> Put(const std::string& key, std::string_view value, Version expected,
                       Deadline deadline) override {
-    std::string path = PathOf(key);
-    QUIRE_ASSIGN_OR_RETURN(StoreLock lock, LockStore(deadline));
-    QUIRE_ASSIGN_OR_RETURN(std::optional<KvRecord> current, Read(path));
     Version next = 0;
-    if (expected == kNewRecord) {
-      if (current) return Status(StatusCode::kAlreadyExists, fmt::format("file {} exists", path));
-    } else {
-      if (!current) return NotFound(fmt::format("file {}: no such record", path));
-      if (current->version != expected) {
-        return Status(StatusCode::kBadVersion, fmt::format("file {}: version is {}, not {}", path,
-                                                           current->version, expected));
-      }
-      next = expected + 1;
-    }
-    std::string bytes = EncodeEnvelope(next, value);
-    if (!current) QUIRE_RETURN_IF_ERROR(EnsureParents(key));
-    Status written = fs_->WriteFileAtomically(path, bytes);
-    if (written.Is(StatusCode::kNotFound)) {
-      // A directory we remembered is gone (another process nuked the store): look again.
-      known_dirs_.clear();
-      QUIRE_RETURN_IF_ERROR(EnsureParents(key));
-      written = fs_->WriteFileAtomically(path, bytes);
-    }
-    QUIRE_RETURN_IF_ERROR(written.WithContext("write metadata record"));
+    QUIRE_RETURN_IF_ERROR(Locked(deadline, [&] { return PutLocked(key, value, expected, &next); }));
     return next;
   }
 
   Result<Version> Update(const std::string& key,
                          const std::function<Result<std::string>(const KvRecord&)>& mutate,
                          Deadline deadline) override {
-    std::string path = PathOf(key);
-    QUIRE_ASSIGN_OR_RETURN(StoreLock lock, LockStore(deadline));
-    QUIRE_ASSIGN_OR_RETURN(std::optional<KvRecord> current, Read(path));
-    if (!current) return NotFound(fmt::format("file {}: no such record", path));
-    QUIRE_ASSIGN_OR_RETURN(std::string value, mutate(*current));
-    QUIRE_RETURN_IF_ERROR(
-        fs_->WriteFileAtomically(path, EncodeEnvelope(current->version + 1, value))
-            .WithContext("write metadata record"));
-    return current->version + 1;
+    Version next = 0;
+    QUIRE_RETURN_IF_ERROR(Locked(deadline, [&]() -> Status {
+      std::string path = PathOf(key);
+      QUIRE_ASSIGN_OR_RETURN(std::optional<KvRecord> current, Read(path));
+      if (!current) return NotFound(fmt::format("file {}: no such record", path));
+      QUIRE_ASSIGN_OR_RETURN(std::string value, mutate(*current));
+      next = current->version + 1;
+      return fs_->WriteFileAtomically(path, EncodeEnvelope(next, value))
+          .WithContext("write metadata record");
+    }));
+    return next;
   }
 
   Status Delete(const std::string& key, Version expected, Deadline deadline) override {
-    std::string path = PathOf(key);
-    QUIRE_ASSIGN_OR_RETURN(StoreLock lock, LockStore(deadline));
-    QUIRE_ASSIGN_OR_RETURN(std::optional<KvRecord> current, Read(path));
-    if (!current) return NotFound(fmt::format("file {}: no such record", path));
-    if (expected != kAnyVersion && current->version != expected) {
-      return Status(StatusCode::kBadVersion, fmt::format("file {}: version is {}, not {}", path,
-                                                         current->version, expected));
-    }
-    QUIRE_RETURN_IF_ERROR(fs_->Unlink(path));
-    return fs_->SyncDir(DirName(path));
+    return Locked(deadline, [&]() -> Status {
+      std::string path = PathOf(key);
+      QUIRE_ASSIGN_OR_RETURN(std::optional<KvRecord> current, Read(path));
+      if (!current) return NotFound(fmt::format("file {}: no such record", path));
+      if (expected != kAnyVersion && current->version != expected) {
+        return Status(StatusCode::kBadVersion, fmt::format("file {}: version is {}, not {}", path,
+                                                           current->version, expected));
+      }
+      QUIRE_RETURN_IF_ERROR(fs_->Unlink(path));
+      return fs_->SyncDir(DirName(path));
+    });
   }
 
   Result<std::vector<std::string>> List(const std::string& dir) override {
@@ -175,19 +141,20 @@ class FileBackend final : public KvBackend {
   }
 
   Status DeleteEverything(Deadline deadline) override {
-    QUIRE_ASSIGN_OR_RETURN(StoreLock lock, LockStore(deadline));
-    known_dirs_.clear();
-    QUIRE_ASSIGN_OR_RETURN(std::vector<std::string> names, fs_->List(root_));
-    for (const std::string& name : names) {
-      // The lock file stays: another process may be waiting on it, and a new file would let two
-      // processes hold "the" lock at once.
-      if (name == kLockFileName) continue;
-      // FileSystem has no directory removal; nuking is rare and outside any hot path.
-      std::error_code ec;
-      std::filesystem::remove_all(JoinPath(root_, name), ec);
-      if (ec) return IOError(fmt::format("remove {}: {}", JoinPath(root_, name), ec.message()));
-    }
-    return fs_->SyncDir(root_);
+    return Locked(deadline, [&]() -> Status {
+      known_dirs_.clear();
+      QUIRE_ASSIGN_OR_RETURN(std::vector<std::string> names, fs_->List(root_));
+      for (const std::string& name : names) {
+        // The lock file stays: another process may be waiting on it, and a new file would let
+        // two processes hold "the" lock at once.
+        if (name == kLockFileName) continue;
+        // FileSystem has no directory removal; nuking is rare and outside any hot path.
+        std::error_code ec;
+        std::filesystem::remove_all(JoinPath(root_, name), ec);
+        if (ec) return IOError(fmt::format("remove {}: {}", JoinPath(root_, name), ec.message()));
+      }
+      return fs_->SyncDir(root_);
+    });
   }
 
  private:
@@ -203,30 +170,22 @@ class FileBackend final : public KvBackend {
     return std::optional<KvRecord>(std::move(record));
   }
 
-  // Both halves of the store-wide lock, released in reverse order.
-  struct StoreLock {
-    std::unique_lock<std::timed_mutex> in_process;
-    std::unique_ptr<FileLock> across_processes;
-  };
+  // Runs `body` on the writer thread while holding the store lock across processes.
+  Status Locked(Deadline deadline, const std::function<Status()>& body) {
+    return writer_->Run(deadline, [&]() -> Status {
+      QUIRE_ASSIGN_OR_RETURN(std::unique_ptr<FileLock> lock, LockAcrossProcesses(deadline));
+      return body();
+    });
+  }
 
-  // Takes the store-wide lock: the process mutex (waiting until `deadline`), then the flock,
-  // polling with a growing pause because flock has no timeout; another process holds it only for
-  // one record write.
-  Result<StoreLock> LockStore(Deadline deadline) {
-    StoreLock lock{std::unique_lock<std::timed_mutex>(*process_lock_, std::defer_lock), nullptr};
+  // The flock on <root>/LOCK, polled with a growing pause because flock has no timeout; another
+  // process holds it only for one record write.
+  Result<std::unique_ptr<FileLock>> LockAcrossProcesses(Deadline deadline) {
     const std::string path = PathOf(kLockFileName);
-    if (!lock.in_process.try_lock_until(deadline)) {
-      return Status(StatusCode::kTimeout,
-                    fmt::format("{}: other threads of this process held it for too long", path));
-    }
     auto pause = std::chrono::microseconds(20);
     while (true) {
-      Result<std::unique_ptr<FileLock>> flock = fs_->Lock(path);
-      if (flock.ok()) {
-        lock.across_processes = std::move(flock).value();
-        return lock;
-      }
-      if (!flock.status().Is(StatusCode::kFailedPrecondition)) return flock.status();
+      Result<std::unique_ptr<FileLock>> lock = fs_->Lock(path);
+      if (lock.ok() || !lock.status().Is(StatusCode::kFailedPrecondition)) return lock;
       if (std::chrono::steady_clock::now() + pause > deadline) {
         return Status(StatusCode::kTimeout,
                       fmt::format("{} is held by another process for too long", path));
@@ -234,6 +193,33 @@ class FileBackend final : public KvBackend {
       std::this_thread::sleep_for(pause);
       pause = std::min<std::chrono::microseconds>(pause * 2, std::chrono::milliseconds(2));
     }
+  }
+
+  Status PutLocked(const std::string& key, std::string_view value, Version expected,
+                   Version* next) {
+    std::string path = PathOf(key);
+    QUIRE_ASSIGN_OR_RETURN(std::optional<KvRecord> current, Read(path));
+    *next = 0;
+    if (expected == kNewRecord) {
+      if (current) return Status(StatusCode::kAlreadyExists, fmt::format("file {} exists", path));
+    } else {
+      if (!current) return NotFound(fmt::format("file {}: no such record", path));
+      if (current->version != expected) {
+        return Status(StatusCode::kBadVersion, fmt::format("file {}: version is {}, not {}", path,
+                                                           current->version, expected));
+      }
+      *next = expected + 1;
+    }
+    std::string bytes = EncodeEnvelope(*next, value);
+    if (!current) QUIRE_RETURN_IF_ERROR(EnsureParents(key));
+    Status written = fs_->WriteFileAtomically(path, bytes);
+    if (written.Is(StatusCode::kNotFound)) {
+      // A directory we remembered is gone (another process nuked the store): look again.
+      known_dirs_.clear();
+      QUIRE_RETURN_IF_ERROR(EnsureParents(key));
+      written = fs_->WriteFileAtomically(path, bytes);
+    }
+    return written.WithContext("write metadata record");
   }
 
   // Creates the directories above `key`, syncing each new one into its parent. The top-level
@@ -266,8 +252,8 @@ class FileBackend final : public KvBackend {
 
   const std::string root_;
   FileSystem* const fs_;
-  const std::shared_ptr<std::timed_mutex> process_lock_;
-  std::set<std::string> known_dirs_;  // directories known to exist (guarded by the store lock)
+  const std::shared_ptr<FileStoreWriter> writer_;
+  std::set<std::string> known_dirs_;  // directories known to exist (writer thread only)
 };
 
 }  // namespace
