@@ -46,6 +46,7 @@ struct Settings {
   size_t stream_mb = 1024;
   bool json = false;
   std::string io_backend = "auto";
+  std::vector<std::string> settings;  // --set key=value, storage keys of conf/bookie.conf
 };
 
 struct Floors {
@@ -134,6 +135,8 @@ struct CaseResult {
   uint64_t journal_sync_p99_ns = 0, journal_sync_p99_in_flush_ns = 0;
   uint64_t syncs_in_flush = 0;
   uint64_t flushes = 0;
+  double writes_s = 0;            // journal writes (groups) per second
+  uint64_t write_cache_waits = 0; // adds that waited for write-cache room
   // One writer only: the 4 KiB fdatasync floor measured in slices interleaved with the load.
   Histogram::Snapshot paired_floor;
 };
@@ -205,7 +208,9 @@ class Load {
 Result<CaseResult> RunCase(FileSystem* fs, const Settings& s, size_t size, size_t writers, int n) {
   std::string root = fmt::format("{}/case-{}", s.dir, n);
   std::string ledger_root = fmt::format("{}/case-{}", s.ledger_dir, n);
-  storage::StorageOptions o;
+  Config config(storage::StorageConfigSchema());
+  for (const std::string& kv : s.settings) QUIRE_RETURN_IF_ERROR(config.SetFromString(kv));
+  QUIRE_ASSIGN_OR_RETURN(storage::StorageOptions o, storage::StorageOptionsFromConfig(config));
   o.journal_dirs = {root + "/journal"};
   o.ledger_dirs = {ledger_root + "/ledgers"};
   o.bookie_id = "bench";
@@ -267,6 +272,8 @@ Result<CaseResult> RunCase(FileSystem* fs, const Settings& s, size_t size, size_
   r.journal_sync_p99_in_flush_ns = ja.sync_latency_in_flush_ns.Quantile(0.99);
   r.syncs_in_flush = ja.sync_latency_in_flush_ns.count;
   r.flushes = after.flushes - before.flushes;
+  r.writes_s = static_cast<double>(ja.writes - jb.writes) / r.seconds;
+  r.write_cache_waits = after.write_cache_waits - before.write_cache_waits;
   return r;
 }
 
@@ -290,6 +297,8 @@ nlohmann::json ToJson(const CaseResult& r) {
           {"journal_fdatasync_p99_during_flush_us", Us(r.journal_sync_p99_in_flush_ns)},
           {"journal_fdatasyncs_during_flush", r.syncs_in_flush},
           {"flushes", r.flushes},
+          {"journal_writes_per_s", r.writes_s},
+          {"write_cache_waits", r.write_cache_waits},
           {"paired_fdatasync_4k_p50_us", Us(r.paired_floor.Quantile(0.5))}};
 }
 
@@ -313,6 +322,8 @@ int Main(int argc, char** argv) {
   app.add_option("--stream-mb", s.stream_mb, "Size of the streaming-write floor")
       ->capture_default_str();
   app.add_option("--io-backend", s.io_backend, "auto, io_uring or syscalls")->capture_default_str();
+  app.add_option("--set", s.settings,
+                 "Engine setting key=value (the storage keys of conf/bookie.conf); repeatable");
   app.add_flag("--json", s.json, "One JSON object per line per case");
   app.add_flag("--quick", quick, "A short run: 1 KiB entries, 1 and 16 writers, 1 s each");
   CLI11_PARSE(app, argc, argv);
