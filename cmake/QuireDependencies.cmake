@@ -14,9 +14,11 @@ pkg_check_modules(URING REQUIRED IMPORTED_TARGET liburing)
 find_path(ZOOKEEPER_INCLUDE_DIR zookeeper/zookeeper.h REQUIRED)
 find_library(ZOOKEEPER_MT_LIBRARY zookeeper_mt REQUIRED)
 add_library(Quire::zookeeper_mt UNKNOWN IMPORTED)
+# THREADED: the multi-threaded client library; without it zookeeper.h hides the synchronous calls.
 set_target_properties(Quire::zookeeper_mt PROPERTIES
   IMPORTED_LOCATION "${ZOOKEEPER_MT_LIBRARY}"
-  INTERFACE_INCLUDE_DIRECTORIES "${ZOOKEEPER_INCLUDE_DIR}")
+  INTERFACE_INCLUDE_DIRECTORIES "${ZOOKEEPER_INCLUDE_DIR}"
+  INTERFACE_COMPILE_DEFINITIONS "THREADED")
 
 if(QUIRE_BUILD_TESTS)
   find_package(GTest REQUIRED CONFIG)
