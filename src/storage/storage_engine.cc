@@ -274,32 +274,17 @@ void StorageEngine::AddEntry(uint64_t ledger, uint64_t entry, std::string_view m
 }
 
 void StorageEngine::Fence(uint64_t ledger, std::string_view master_key, Callback done) {
-  if (!writable_.load(std::memory_order_relaxed)) return Reply(std::move(done), NotWritable(health()));
-  LedgerTable::Shard& shard = ledgers_->ShardFor(ledger);
-  std::lock_guard<std::mutex> lock(shard.mu);
-  auto found = ledgers_->Find(shard, ledger, DirectoryFor(ledger));
-  if (!found.ok()) return Reply(std::move(done), found.status());
-  LedgerTable::State* state = *found;
-  std::vector<JournalWrite> writes;
-  if (state == nullptr) {
-    state = ledgers_->Create(shard, ledger, master_key);
-    writes.emplace_back(JournalRecordType::kMasterKey, ledger, 0, std::string(master_key), nullptr);
-  } else if (state->info.master_key != master_key) {
-    return Reply(std::move(done), Unauthorized(ledger));
-  }
-  // Set before the record is even queued: from here on, normal adds are refused.
-  state->info.fenced = true;
-  ledgers_->MarkDirty(shard, ledger, state);
-  writes.emplace_back(JournalRecordType::kFence, ledger, 0, std::string(),
-                      [this, done = std::move(done)](Status s) {
-                        if (!s.ok() && !s.Is(StatusCode::kAborted)) SetError(s);
-                        done(s);
-                      });
-  JournalFor(ledger)->Append(std::move(writes));
+  JournalLedgerState(ledger, master_key, JournalRecordType::kFence, {}, std::move(done));
 }
 
 void StorageEngine::SetExplicitLac(uint64_t ledger, std::string_view master_key, std::string lac,
                                    Callback done) {
+  JournalLedgerState(ledger, master_key, JournalRecordType::kExplicitLac, std::move(lac),
+                     std::move(done));
+}
+
+void StorageEngine::JournalLedgerState(uint64_t ledger, std::string_view master_key,
+                                       JournalRecordType type, std::string data, Callback done) {
   if (!writable_.load(std::memory_order_relaxed)) return Reply(std::move(done), NotWritable(health()));
   LedgerTable::Shard& shard = ledgers_->ShardFor(ledger);
   std::lock_guard<std::mutex> lock(shard.mu);
@@ -308,20 +293,26 @@ void StorageEngine::SetExplicitLac(uint64_t ledger, std::string_view master_key,
   LedgerTable::State* state = *found;
   std::vector<JournalWrite> writes;
   if (state == nullptr) {
+    // A fence (or LAC) may reach a bookie before any add of the ledger: it creates the ledger.
     state = ledgers_->Create(shard, ledger, master_key);
     writes.emplace_back(JournalRecordType::kMasterKey, ledger, 0, std::string(master_key), nullptr);
   } else if (state->info.master_key != master_key) {
     return Reply(std::move(done), Unauthorized(ledger));
-  } else if (state->info.fenced) {
-    return Reply(std::move(done), Status(StatusCode::kFenced, fmt::format("ledger {} is fenced", ledger)));
+  } else if (type == JournalRecordType::kExplicitLac && state->info.fenced) {
+    return Reply(std::move(done),
+                 Status(StatusCode::kFenced, fmt::format("ledger {} is fenced", ledger)));
   }
-  state->info.explicit_lac = lac;
+  // Changed before the record is even queued: from here on, normal adds see the fence.
+  if (type == JournalRecordType::kFence) {
+    state->info.fenced = true;
+  } else {
+    state->info.explicit_lac = data;
+  }
   ledgers_->MarkDirty(shard, ledger, state);
-  writes.emplace_back(JournalRecordType::kExplicitLac, ledger, 0, std::move(lac),
-                      [this, done = std::move(done)](Status s) {
-                        if (!s.ok() && !s.Is(StatusCode::kAborted)) SetError(s);
-                        done(s);
-                      });
+  writes.emplace_back(type, ledger, 0, std::move(data), [this, done = std::move(done)](Status s) {
+    if (!s.ok() && !s.Is(StatusCode::kAborted)) SetError(s);
+    done(s);
+  });
   JournalFor(ledger)->Append(std::move(writes));
 }
 

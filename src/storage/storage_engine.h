@@ -111,6 +111,10 @@ class StorageEngine {
   explicit StorageEngine(const StorageOptions& options);
 
   Status Start();
+  // Fence and explicit LAC: checks the key, changes the ledger's state and journals the record,
+  // under the ledger's lock.
+  void JournalLedgerState(uint64_t ledger, std::string_view master_key, JournalRecordType type,
+                          std::string data, Callback done);
   Status ApplyReplayed(const JournalRecord& record);
   LedgerDirectory* DirectoryFor(uint64_t ledger) const;
   Journal* JournalFor(uint64_t ledger) const;

@@ -6,7 +6,7 @@
 namespace quire::storage {
 
 void WriteCache::Put(uint64_t ledger, uint64_t entry, std::string_view payload) {
-  Key key{ledger, entry};
+  EntryKey key{ledger, entry};
   if (index_.count(key) > 0) return;
   char* dst;
   if (payload.size() > kChunkSize / 4) {
@@ -30,7 +30,7 @@ void WriteCache::Put(uint64_t ledger, uint64_t entry, std::string_view payload) 
 }
 
 std::optional<std::string_view> WriteCache::Get(uint64_t ledger, uint64_t entry) const {
-  auto it = index_.find(Key{ledger, entry});
+  auto it = index_.find(EntryKey{ledger, entry});
   if (it == index_.end()) return std::nullopt;
   return it->second;
 }
@@ -64,7 +64,7 @@ void WriteCache::Clear() {
 void ReadCache::Put(uint64_t ledger, uint64_t entry, std::string_view payload) {
   if (payload.size() > max_bytes_) return;
   std::lock_guard<std::mutex> lock(mu_);
-  Key key{ledger, entry};
+  EntryKey key{ledger, entry};
   if (map_.count(key) > 0) return;
   while (bytes_ + payload.size() > max_bytes_ && !order_.empty()) {
     auto it = map_.find(order_.front());
@@ -81,7 +81,7 @@ void ReadCache::Put(uint64_t ledger, uint64_t entry, std::string_view payload) {
 
 std::optional<std::string> ReadCache::Get(uint64_t ledger, uint64_t entry) {
   std::lock_guard<std::mutex> lock(mu_);
-  auto it = map_.find(Key{ledger, entry});
+  auto it = map_.find(EntryKey{ledger, entry});
   if (it == map_.end()) return std::nullopt;
   return it->second;
 }

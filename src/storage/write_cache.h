@@ -17,6 +17,18 @@
 
 namespace quire::storage {
 
+// (ledger, entry) as a hash-map key.
+struct EntryKey {
+  uint64_t ledger;
+  uint64_t entry;
+  bool operator==(const EntryKey&) const = default;
+};
+struct EntryKeyHash {
+  size_t operator()(const EntryKey& k) const {
+    return std::hash<uint64_t>()(k.ledger * 0x9E3779B97F4A7C15ull ^ k.entry);
+  }
+};
+
 class WriteCache {
  public:
   explicit WriteCache(size_t max_bytes) : max_bytes_(max_bytes) {}
@@ -46,16 +58,6 @@ class WriteCache {
   size_t max_bytes() const { return max_bytes_; }
 
  private:
-  struct Key {
-    uint64_t ledger;
-    uint64_t entry;
-    bool operator==(const Key&) const = default;
-  };
-  struct KeyHash {
-    size_t operator()(const Key& k) const {
-      return std::hash<uint64_t>()(k.ledger * 0x9E3779B97F4A7C15ull ^ k.entry);
-    }
-  };
   static constexpr size_t kChunkSize = 4 << 20;
   static constexpr size_t kPerEntryOverhead = 48;  // index slot, roughly
   static size_t Cost(size_t payload) { return payload + kPerEntryOverhead; }
@@ -64,7 +66,7 @@ class WriteCache {
   std::vector<std::unique_ptr<char[]>> chunks_;
   std::vector<std::unique_ptr<char[]>> large_;
   size_t chunk_used_ = kChunkSize;  // bytes used in chunks_.back()
-  std::unordered_map<Key, std::string_view, KeyHash> index_;
+  std::unordered_map<EntryKey, std::string_view, EntryKeyHash> index_;
   std::unordered_map<uint64_t, uint64_t> last_entry_;  // ledger -> highest entry id here
   size_t bytes_ = 0;
   size_t count_ = 0;
@@ -80,20 +82,10 @@ class ReadCache {
   size_t bytes();
 
  private:
-  struct Key {
-    uint64_t ledger;
-    uint64_t entry;
-    bool operator==(const Key&) const = default;
-  };
-  struct KeyHash {
-    size_t operator()(const Key& k) const {
-      return std::hash<uint64_t>()(k.ledger * 0x9E3779B97F4A7C15ull ^ k.entry);
-    }
-  };
   const size_t max_bytes_;
   std::mutex mu_;
-  std::unordered_map<Key, std::string, KeyHash> map_;  // guarded by mu_
-  std::deque<Key> order_;                              // guarded by mu_
+  std::unordered_map<EntryKey, std::string, EntryKeyHash> map_;  // guarded by mu_
+  std::deque<EntryKey> order_;                              // guarded by mu_
   size_t bytes_ = 0;                                   // guarded by mu_
 };
 
