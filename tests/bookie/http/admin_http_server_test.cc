@@ -1,0 +1,358 @@
+#include "bookie/http/admin_http_server.h"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <boost/asio/connect.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <chrono>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <vector>
+
+namespace quire::bookie {
+namespace {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using tcp = asio::ip::tcp;
+using Response = http::response<http::string_body>;
+
+// A bound on every wait of the client, far above anything the server should need: reaching it
+// fails the test instead of hanging it.
+constexpr std::chrono::seconds kBound{20};
+
+constexpr std::string_view kMetricsText = "# HELP up Up.\n# TYPE up gauge\nup 1\n";
+
+// A blocking HTTP/1.1 client on one connection; every read is bounded by kBound.
+class Client {
+ public:
+  explicit Client(uint16_t port) : stream_(ioc_) {
+    stream_.connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), port));
+  }
+
+  // Sends a request and reads its answer; `error` is set when no complete answer came.
+  Response Call(http::verb method, std::string target, bool keep_alive = true,
+                beast::error_code* error = nullptr) {
+    http::request<http::string_body> req{method, target, 11};
+    req.set(http::field::host, "127.0.0.1");
+    req.keep_alive(keep_alive);
+    http::write(stream_, req);
+    return Read(method == http::verb::head, error);
+  }
+  Response Get(std::string target) { return Call(http::verb::get, std::move(target)); }
+
+  void SendRaw(std::string_view bytes) { asio::write(stream_.socket(), asio::buffer(bytes)); }
+
+  Response Read(bool head = false, beast::error_code* error = nullptr) {
+    http::response_parser<http::string_body> parser;
+    parser.skip(head);  // a HEAD answer has a Content-Length but no body
+    beast::error_code ec;
+    Bounded([&](auto done) { http::async_read(stream_, buffer_, parser, done); }, &ec);
+    if (error != nullptr) *error = ec;
+    EXPECT_TRUE(ec == beast::error_code() || error != nullptr) << ec.message();
+    return parser.release();
+  }
+
+  // Reads until the server closes the connection; returns how it ended: asio::error::eof when
+  // the server closed it, beast::error::timeout when it did not within kBound.
+  beast::error_code WaitForClose() {
+    beast::error_code ec;
+    while (!ec) {
+      Bounded([&](auto done) { stream_.async_read_some(buffer_.prepare(4096), done); }, &ec);
+    }
+    return ec;
+  }
+
+ private:
+  template <typename Start>
+  void Bounded(Start start, beast::error_code* ec) {
+    stream_.expires_after(kBound);
+    start([ec](beast::error_code e, size_t) { *ec = e; });
+    ioc_.restart();
+    ioc_.run();
+  }
+
+  asio::io_context ioc_;
+  beast::tcp_stream stream_;
+  beast::flat_buffer buffer_;
+};
+
+class AdminHttpServerTest : public ::testing::Test {
+ protected:
+  AdminHandlers Handlers() {
+    AdminHandlers h;
+    h.metrics_text = [] { return std::string(kMetricsText); };
+    h.info = [] { return nlohmann::json{{"bookieId", "127.0.0.1:3181"}, {"version", "0.1.0"}}; };
+    h.state = [this] {
+      if (state_throws_) throw std::runtime_error("state is broken");
+      return nlohmann::json{{"writable", writable_.load()}, {"ledgers", 3}};
+    };
+    h.writable = [this](std::string* reason) {
+      if (!writable_) *reason = "disk full: /data/ledgers at 96%";
+      return writable_.load();
+    };
+    return h;
+  }
+
+  std::unique_ptr<AdminHttpServer> Start(AdminHttpOptions options = {}) {
+    options.bind_address = "127.0.0.1";
+    options.port = 0;
+    auto server = AdminHttpServer::Start(options, Handlers());
+    if (!server.ok()) {
+      ADD_FAILURE() << server.status().ToString();
+      return nullptr;
+    }
+    return std::move(server).value();
+  }
+
+  std::atomic<bool> writable_{true};
+  std::atomic<bool> state_throws_{false};
+};
+
+TEST_F(AdminHttpServerTest, ServesMetricsAsPrometheusText) {
+  auto server = Start();
+  ASSERT_NE(server, nullptr);
+  EXPECT_NE(server->port(), 0);
+  Client c(server->port());
+  Response r = c.Get("/metrics");
+  EXPECT_EQ(r.result_int(), 200);
+  EXPECT_EQ(r[http::field::content_type], "text/plain; version=0.0.4; charset=utf-8");
+  EXPECT_EQ(r.body(), kMetricsText);
+  // A query string does not change the route.
+  EXPECT_EQ(c.Get("/metrics?name[]=up").result_int(), 200);
+}
+
+TEST_F(AdminHttpServerTest, ServesInfoAndStateAsJson) {
+  auto server = Start();
+  ASSERT_NE(server, nullptr);
+  Client c(server->port());
+  Response info = c.Get("/api/v1/bookie/info");
+  EXPECT_EQ(info.result_int(), 200);
+  EXPECT_EQ(info[http::field::content_type], "application/json");
+  EXPECT_EQ(nlohmann::json::parse(info.body()),
+            (nlohmann::json{{"bookieId", "127.0.0.1:3181"}, {"version", "0.1.0"}}));
+  Response state = c.Get("/api/v1/bookie/state");
+  EXPECT_EQ(state.result_int(), 200);
+  EXPECT_EQ(nlohmann::json::parse(state.body()),
+            (nlohmann::json{{"writable", true}, {"ledgers", 3}}));
+}
+
+TEST_F(AdminHttpServerTest, HealthIs200WhenWritableAnd503WithTheReasonOtherwise) {
+  auto server = Start();
+  ASSERT_NE(server, nullptr);
+  Client c(server->port());
+  Response ok = c.Get("/health");
+  EXPECT_EQ(ok.result_int(), 200);
+  EXPECT_EQ(nlohmann::json::parse(ok.body())["status"], "writable");
+  writable_ = false;
+  Response down = c.Get("/health");
+  EXPECT_EQ(down.result_int(), 503);
+  EXPECT_EQ(down[http::field::content_type], "application/json");
+  nlohmann::json body = nlohmann::json::parse(down.body());
+  EXPECT_EQ(body["status"], "read-only");
+  EXPECT_EQ(body["reason"], "disk full: /data/ledgers at 96%");
+}
+
+TEST_F(AdminHttpServerTest, UnknownPathIs404AndOtherMethodsAre405) {
+  auto server = Start();
+  ASSERT_NE(server, nullptr);
+  Client c(server->port());
+  Response missing = c.Get("/api/v1/nope");
+  EXPECT_EQ(missing.result_int(), 404);
+  EXPECT_EQ(missing[http::field::content_type], "application/json");
+  EXPECT_EQ(nlohmann::json::parse(missing.body())["error"], "not found");
+  for (http::verb method : {http::verb::post, http::verb::delete_, http::verb::put}) {
+    Response r = c.Call(method, "/health");
+    EXPECT_EQ(r.result_int(), 405) << method;
+    EXPECT_EQ(r[http::field::allow], "GET, HEAD");
+    EXPECT_EQ(nlohmann::json::parse(r.body())["error"], "method not allowed");
+  }
+}
+
+TEST_F(AdminHttpServerTest, HeadAnswersTheHeadersWithoutTheBody) {
+  auto server = Start();
+  ASSERT_NE(server, nullptr);
+  Client c(server->port());
+  Response r = c.Call(http::verb::head, "/metrics");
+  EXPECT_EQ(r.result_int(), 200);
+  EXPECT_EQ(r[http::field::content_length], std::to_string(kMetricsText.size()));
+  EXPECT_EQ(r.body(), "");
+  // The connection is still in step: the next answer parses.
+  EXPECT_EQ(c.Get("/health").result_int(), 200);
+}
+
+TEST_F(AdminHttpServerTest, KeepAliveServesSeveralRequestsOnOneConnection) {
+  auto server = Start();
+  ASSERT_NE(server, nullptr);
+  Client c(server->port());
+  for (int i = 0; i < 3; ++i) {
+    Response r = c.Get(i % 2 ? "/health" : "/metrics");
+    EXPECT_EQ(r.result_int(), 200);
+    EXPECT_TRUE(r.keep_alive());
+  }
+  // Connection: close is honoured: the answer comes, then the server closes.
+  Response last = c.Call(http::verb::get, "/health", /*keep_alive=*/false);
+  EXPECT_EQ(last.result_int(), 200);
+  EXPECT_FALSE(last.keep_alive());
+  EXPECT_EQ(c.WaitForClose(), asio::error::eof);
+}
+
+TEST_F(AdminHttpServerTest, PipelinedRequestsAreAnsweredInOrder) {
+  auto server = Start();
+  ASSERT_NE(server, nullptr);
+  Client c(server->port());
+  c.SendRaw(
+      "GET /health HTTP/1.1\r\nHost: x\r\n\r\n"
+      "GET /nope HTTP/1.1\r\nHost: x\r\n\r\n");
+  EXPECT_EQ(c.Read().result_int(), 200);
+  EXPECT_EQ(c.Read().result_int(), 404);
+}
+
+TEST_F(AdminHttpServerTest, OversizedHeadersAreRefusedWith431AndClosed) {
+  auto server = Start();  // max_header_bytes 8 KiB
+  ASSERT_NE(server, nullptr);
+  Client c(server->port());
+  c.SendRaw("GET /metrics HTTP/1.1\r\nHost: x\r\nX-Big: " + std::string(16 * 1024, 'a') +
+            "\r\n\r\n");
+  Response r = c.Read();
+  EXPECT_EQ(r.result_int(), 431);
+  EXPECT_FALSE(r.keep_alive());
+  EXPECT_EQ(c.WaitForClose(), asio::error::eof);
+}
+
+TEST_F(AdminHttpServerTest, OversizedBodyIsRefusedWith413AndClosed) {
+  auto server = Start();  // max_body_bytes 8 KiB
+  ASSERT_NE(server, nullptr);
+  Client c(server->port());
+  c.SendRaw("POST /metrics HTTP/1.1\r\nHost: x\r\nContent-Length: 1048576\r\n\r\n" +
+            std::string(1024, 'b'));
+  Response r = c.Read();
+  EXPECT_EQ(r.result_int(), 413);
+  EXPECT_EQ(c.WaitForClose(), asio::error::eof);
+}
+
+TEST_F(AdminHttpServerTest, MalformedRequestIs400AndClosed) {
+  auto server = Start();
+  ASSERT_NE(server, nullptr);
+  Client c(server->port());
+  c.SendRaw("GET /metrics HTTP/9\r\n\r\n");
+  EXPECT_EQ(c.Read().result_int(), 400);
+  EXPECT_EQ(c.WaitForClose(), asio::error::eof);
+}
+
+TEST_F(AdminHttpServerTest, HandlerExceptionIs500AndTheServerKeepsServing) {
+  auto server = Start();
+  ASSERT_NE(server, nullptr);
+  Client c(server->port());
+  state_throws_ = true;
+  Response r = c.Get("/api/v1/bookie/state");
+  EXPECT_EQ(r.result_int(), 500);
+  EXPECT_EQ(nlohmann::json::parse(r.body())["error"], "state is broken");
+  EXPECT_EQ(c.Get("/health").result_int(), 200);
+}
+
+TEST_F(AdminHttpServerTest, SilentClientIsClosedAfterTheReadTimeout) {
+  AdminHttpOptions options;
+  options.read_timeout = std::chrono::milliseconds(200);
+  auto server = Start(options);
+  ASSERT_NE(server, nullptr);
+  Client silent(server->port());
+  EXPECT_EQ(silent.WaitForClose(), asio::error::eof);
+  // A request that never completes (a slowloris trickle) is closed the same way, unanswered.
+  Client trickle(server->port());
+  trickle.SendRaw("GET /metrics HTTP/1.1\r\nHost:");
+  EXPECT_EQ(trickle.WaitForClose(), asio::error::eof);
+  // An idle keep-alive connection too, after its answered request.
+  Client idle(server->port());
+  EXPECT_EQ(idle.Get("/health").result_int(), 200);
+  EXPECT_EQ(idle.WaitForClose(), asio::error::eof);
+}
+
+TEST_F(AdminHttpServerTest, StopClosesOpenConnectionsAndIsIdempotent) {
+  auto server = Start();  // read timeout 10 s: only Stop() can close these in time
+  ASSERT_NE(server, nullptr);
+  Client idle(server->port());
+  Client partial(server->port());
+  partial.SendRaw("GET /metr");
+  // Connections are accepted in order, so this answer means all three are open on the server.
+  Client served(server->port());
+  EXPECT_EQ(served.Get("/health").result_int(), 200);
+  server->Stop();
+  EXPECT_EQ(idle.WaitForClose(), asio::error::eof);
+  EXPECT_EQ(served.WaitForClose(), asio::error::eof);
+  // If the server had not read the partial request yet, closing with unread input is a reset.
+  beast::error_code partial_end = partial.WaitForClose();
+  EXPECT_TRUE(partial_end == asio::error::eof || partial_end == asio::error::connection_reset)
+      << partial_end.message();
+  server->Stop();
+  // The port is closed: a new connection is refused.
+  EXPECT_THROW(Client late(server->port()), boost::system::system_error);
+  server.reset();  // the destructor after Stop() is a no-op
+}
+
+TEST_F(AdminHttpServerTest, SeveralThreadsServeConcurrentClients) {
+  AdminHttpOptions options;
+  options.threads = 3;
+  auto server = Start(options);
+  ASSERT_NE(server, nullptr);
+  std::vector<std::thread> clients;
+  std::atomic<int> ok{0};
+  for (int i = 0; i < 4; ++i) {
+    clients.emplace_back([&] {
+      Client c(server->port());
+      for (int j = 0; j < 20; ++j) ok += c.Get("/metrics").result_int() == 200 ? 1 : 0;
+    });
+  }
+  for (auto& t : clients) t.join();
+  EXPECT_EQ(ok, 80);
+}
+
+TEST_F(AdminHttpServerTest, PortInUseIsAClearError) {
+  auto first = Start();
+  ASSERT_NE(first, nullptr);
+  AdminHttpOptions options;
+  options.bind_address = "127.0.0.1";
+  options.port = first->port();
+  auto second = AdminHttpServer::Start(options, Handlers());
+  ASSERT_FALSE(second.ok());
+  EXPECT_EQ(second.status().code(), StatusCode::kIOError);
+  EXPECT_EQ(second.status().sys_errno(), EADDRINUSE);
+  EXPECT_EQ(second.status().message(),
+            "admin HTTP server: cannot listen on 127.0.0.1:" + std::to_string(first->port()) +
+                ": Address already in use");
+}
+
+TEST_F(AdminHttpServerTest, BadOptionsAreInvalidArguments) {
+  AdminHttpOptions bad_address;
+  bad_address.bind_address = "not-an-address";
+  auto r1 = AdminHttpServer::Start(bad_address, Handlers());
+  ASSERT_FALSE(r1.ok());
+  EXPECT_EQ(r1.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(r1.status().message().find("'not-an-address'"), std::string::npos);
+
+  AdminHttpOptions no_threads;
+  no_threads.port = 0;
+  no_threads.threads = 0;
+  EXPECT_EQ(AdminHttpServer::Start(no_threads, Handlers()).status().code(),
+            StatusCode::kInvalidArgument);
+
+  AdminHandlers missing = Handlers();
+  missing.state = nullptr;
+  AdminHttpOptions any_port;
+  any_port.port = 0;
+  EXPECT_EQ(AdminHttpServer::Start(any_port, missing).status().code(),
+            StatusCode::kInvalidArgument);
+}
+
+}  // namespace
+}  // namespace quire::bookie
