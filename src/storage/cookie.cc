@@ -46,7 +46,9 @@ Result<DirState> Inspect(FileSystem* fs, const std::string& dir) {
   DirState st;
   st.dir = dir;
   std::string current = JoinPath(dir, "current");
-  QUIRE_ASSIGN_OR_RETURN(auto names, fs->List(current));
+  auto listed = fs->List(current);
+  if (!listed.ok() && listed.status().Is(StatusCode::kNotFound)) return st;  // new
+  QUIRE_ASSIGN_OR_RETURN(auto names, std::move(listed));
   bool has_cookie = false;
   for (const std::string& n : names) {
     if (n == kCookieFile) {
@@ -155,6 +157,15 @@ std::string Cookie::Difference(const Cookie& o) const {
                                 fmt::join(o.ledger_dirs, ",")));
   }
   return fmt::format("{}", fmt::join(diffs, "; "));
+}
+
+Result<std::optional<Cookie>> ReadDirectoryCookie(FileSystem* fs,
+                                                  const std::vector<std::string>& dirs) {
+  for (const std::string& dir : dirs) {
+    QUIRE_ASSIGN_OR_RETURN(DirState st, Inspect(fs, dir));
+    if (st.initialized) return std::optional<Cookie>(st.cookie);
+  }
+  return std::optional<Cookie>();
 }
 
 Result<std::vector<std::unique_ptr<FileLock>>> PrepareDirectories(FileSystem* fs,

@@ -11,6 +11,7 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -34,6 +35,11 @@ struct Cookie {
   // Empty if equal; otherwise what differs, for the error message.
   std::string Difference(const Cookie& other) const;
 };
+
+// The cookie found in the directories (the first initialized one), or nullopt if every directory
+// is new. Reads only: locks and writes nothing. PrepareDirectories does the full check later.
+Result<std::optional<Cookie>> ReadDirectoryCookie(FileSystem* fs,
+                                                  const std::vector<std::string>& dirs);
 
 // Checks (and on first use initializes) the directories for `expected`, and locks them. The locks
 // are held for as long as the returned objects live.

@@ -117,6 +117,21 @@ Result<std::optional<uint64_t>> LedgerDirectory::LastEntry(uint64_t ledger) {
   return last;
 }
 
+Result<std::vector<uint64_t>> LedgerDirectory::ListEntries(uint64_t ledger) {
+  std::vector<uint64_t> ids;
+  {
+    std::shared_lock<std::shared_mutex> lock(mu_);
+    for (const WriteCache* cache : {filling_.get(), flushing_.get()}) cache->EntriesOf(ledger, &ids);
+  }
+  QUIRE_RETURN_IF_ERROR(index_->ForEachEntry(ledger, [&](uint64_t entry, const EntryLocation&) {
+    ids.push_back(entry);
+    return true;
+  }));
+  std::sort(ids.begin(), ids.end());
+  ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
+  return ids;
+}
+
 size_t LedgerDirectory::SwapCaches() {
   size_t count;
   {

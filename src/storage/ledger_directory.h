@@ -58,6 +58,8 @@ class LedgerDirectory {
   // kNoSuchEntry if the directory does not have it.
   Result<std::string> Read(uint64_t ledger, uint64_t entry);
   Result<std::optional<uint64_t>> LastEntry(uint64_t ledger);
+  // Every entry id of the ledger in the caches or the index, ascending.
+  Result<std::vector<uint64_t>> ListEntries(uint64_t ledger);
   Result<std::optional<LedgerInfo>> LoadLedgerInfo(uint64_t ledger) const {
     return index_->GetLedgerInfo(ledger);
   }

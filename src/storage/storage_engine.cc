@@ -316,6 +316,18 @@ void StorageEngine::JournalLedgerState(uint64_t ledger, std::string_view master_
   JournalFor(ledger)->Append(std::move(writes));
 }
 
+void StorageEngine::ForceLedger(uint64_t ledger, Callback done) {
+  if (!writable_.load(std::memory_order_relaxed)) return Reply(std::move(done), NotWritable(health()));
+  // An empty padding record: written and synced in order with the ledger's other records.
+  JournalFor(ledger)->Append(JournalWrite(JournalRecordType::kPadding, ledger, 0, std::string(),
+                                          std::move(done)));
+}
+
+Result<std::vector<uint64_t>> StorageEngine::ListEntries(uint64_t ledger) {
+  QUIRE_RETURN_IF_ERROR(GetLedgerInfo(ledger).status());
+  return DirectoryFor(ledger)->ListEntries(ledger);
+}
+
 Result<LedgerInfo> StorageEngine::GetLedgerInfo(uint64_t ledger) {
   LedgerTable::Shard& shard = ledgers_->ShardFor(ledger);
   std::lock_guard<std::mutex> lock(shard.mu);

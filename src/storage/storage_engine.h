@@ -90,6 +90,13 @@ class StorageEngine {
   void SetExplicitLac(uint64_t ledger, std::string_view master_key, std::string lac,
                       Callback done);
 
+  // Calls back once every record queued on the ledger's journal before it is durable (a journal
+  // barrier: adds are durable when acknowledged anyway; this orders the caller after them).
+  void ForceLedger(uint64_t ledger, Callback done);
+
+  // The entry ids stored for the ledger, ascending (kNoSuchLedger if unknown).
+  Result<std::vector<uint64_t>> ListEntries(uint64_t ledger);
+
   // kNoSuchLedger if the bookie has never seen the ledger, kNoSuchEntry if it lacks the entry,
   // kCorruption (naming file and offset) if the stored copy is damaged.
   Result<std::string> ReadEntry(uint64_t ledger, uint64_t entry);

@@ -41,6 +41,13 @@ std::optional<uint64_t> WriteCache::LastEntry(uint64_t ledger) const {
   return it->second;
 }
 
+void WriteCache::EntriesOf(uint64_t ledger, std::vector<uint64_t>* out) const {
+  if (last_entry_.count(ledger) == 0) return;
+  for (const auto& [key, payload] : index_) {
+    if (key.ledger == ledger) out->push_back(key.entry);
+  }
+}
+
 std::vector<WriteCache::Item> WriteCache::Sorted() const {
   std::vector<Item> items;
   items.reserve(index_.size());

@@ -42,6 +42,8 @@ class WriteCache {
   void Put(uint64_t ledger, uint64_t entry, std::string_view payload);
   std::optional<std::string_view> Get(uint64_t ledger, uint64_t entry) const;
   std::optional<uint64_t> LastEntry(uint64_t ledger) const;
+  // Appends the entry ids of `ledger` held here (in no order).
+  void EntriesOf(uint64_t ledger, std::vector<uint64_t>* out) const;
 
   struct Item {
     uint64_t ledger;

@@ -1,0 +1,404 @@
+#include "bookie/bookie.h"
+
+#include <algorithm>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>
+
+#include "bookie/http/admin_http_server.h"
+#include "common/logging.h"
+#include "common/metrics.h"
+#include "storage/cookie.h"
+
+namespace quire::bookie {
+
+namespace {
+
+// The identity recorded in the metadata store, in the storage layer's terms.
+storage::Cookie FromMetadata(const metadata::Cookie& c) {
+  return storage::Cookie{c.bookie_id, c.instance_id, c.journal_dirs, c.ledger_dirs};
+}
+
+}  // namespace
+
+Bookie::Bookie(BookieOptions options) : options_(std::move(options)) {}
+
+Result<std::unique_ptr<Bookie>> Bookie::Start(BookieOptions options) {
+  std::unique_ptr<Bookie> bookie(new Bookie(std::move(options)));
+  Status s = bookie->Init();
+  if (!s.ok()) {
+    bookie->Stop();
+    return s;
+  }
+  return bookie;
+}
+
+Bookie::~Bookie() { Stop(); }
+
+uint16_t Bookie::port() const { return server_ ? server_->port() : 0; }
+uint16_t Bookie::http_port() const { return http_ ? http_->port() : 0; }
+
+Status Bookie::Init() {
+  fs_ = NewPosixFileSystem(options_.io_backend);
+  options_.storage.fs = fs_.get();
+
+  // 1. Listen first: a port in use fails before anything else, and port 0 fixes the id.
+  QUIRE_ASSIGN_OR_RETURN(server_, BookieServer::Listen(&io_, options_.server));
+  if (options_.server.port == 0) {
+    std::string host = options_.bookie_id.substr(0, options_.bookie_id.rfind(':'));
+    options_.bookie_id = fmt::format("{}:{}", host, server_->port());
+    options_.storage.bookie_id = options_.bookie_id;
+  }
+  spdlog::info("bookie {} starting", options_.bookie_id);
+
+  // 2. The cluster.
+  auto store = metadata::OpenMetadataStore(options_.metadata_uri, options_.metadata);
+  if (!store.ok()) return store.status().WithContext("opening the metadata store");
+  metadata_ = std::move(*store);
+  auto cluster = metadata_->GetClusterInfo();
+  if (!cluster.ok()) {
+    if (cluster.status().Is(StatusCode::kFailedPrecondition) ||
+        cluster.status().Is(StatusCode::kNotFound)) {
+      return FailedPrecondition(fmt::format(
+          "the cluster at {} is not initialized; initialize it once (quire cluster init) before "
+          "starting bookies",
+          options_.metadata_uri));
+    }
+    return cluster.status().WithContext("reading the cluster from the metadata store");
+  }
+  options_.storage.instance_id = cluster->instance_id;
+
+  // 3. Identity, then 4. storage.
+  QUIRE_RETURN_IF_ERROR(CheckIdentity(cluster->instance_id));
+  auto engine = storage::StorageEngine::Open(options_.storage);
+  if (!engine.ok()) return engine.status().WithContext("opening storage");
+  engine_ = std::move(*engine);
+
+  work_.emplace(io_.get_executor());
+  for (size_t i = 0; i < options_.io_threads; ++i) {
+    io_threads_.emplace_back([this, i] {
+      SetThreadName(fmt::format("q-io-{}", i));
+      io_.run();
+    });
+  }
+  RequestProcessorOptions po = options_.processor;
+  po.fill_info = [this](proto::BookieInfoResponse* info) {
+    info->set_bookie_id(options_.bookie_id);
+    uint64_t total = 0, free = 0;
+    for (const std::string& dir : options_.storage.ledger_dirs) {
+      auto space = fs_->Space(dir);
+      if (!space.ok()) continue;
+      total += space->total_bytes;
+      free += space->available_bytes;
+    }
+    info->set_total_bytes(total);
+    info->set_free_bytes(free);
+  };
+  processor_ = std::make_unique<RequestProcessor>(engine_.get(), &io_, &status_, po);
+
+  // 5. Register, in the mode the disks allow.
+  CheckDisksAndHealth();
+  {
+    std::lock_guard<std::mutex> lock(registration_mu_);
+    auto reg = metadata_->RegisterBookie(options_.bookie_id, status_.writable()
+                                                                 ? metadata::BookieMode::kWritable
+                                                                 : metadata::BookieMode::kReadOnly);
+    if (!reg.ok()) return reg.status().WithContext("registering the bookie");
+    registration_ = std::move(*reg);
+  }
+
+  // 6. Serve.
+  server_->StartAccepting(processor_.get());
+  QUIRE_RETURN_IF_ERROR(StartHttp());
+  monitor_ = std::thread([this] { MonitorLoop(); });
+  spdlog::info("bookie {} is up ({}): protocol port {}, admin HTTP port {}", options_.bookie_id,
+               status_.writable() ? "writable" : "read-only: " + status_.read_only_reason(),
+               server_->port(), http_port());
+  return Status::Ok();
+}
+
+Status Bookie::CheckIdentity(const std::string& instance_id) {
+  std::vector<std::string> dirs = options_.storage.journal_dirs;
+  dirs.insert(dirs.end(), options_.storage.ledger_dirs.begin(), options_.storage.ledger_dirs.end());
+  QUIRE_ASSIGN_OR_RETURN(std::optional<storage::Cookie> local,
+                         storage::ReadDirectoryCookie(fs_.get(), dirs));
+  auto remote = metadata_->ReadCookie(options_.bookie_id);
+  if (!remote.ok() && !remote.status().Is(StatusCode::kNotFound)) {
+    return remote.status().WithContext("reading the bookie's cookie from the metadata store");
+  }
+  storage::Cookie expected{options_.bookie_id, instance_id, options_.storage.journal_dirs,
+                           options_.storage.ledger_dirs};
+  if (remote.ok() && !local) {
+    return FailedPrecondition(fmt::format(
+        "bookie {} is known to the metadata store but its directories are empty: its disks were "
+        "wiped or replaced. Starting would let it answer 'no such entry' for entries it held. "
+        "Format it (quire bookie format) so its ledgers are re-replicated, or restore the disks.",
+        options_.bookie_id));
+  }
+  if (!remote.ok() && local) {
+    return FailedPrecondition(fmt::format(
+        "the directories hold data of bookie {} but the metadata store has no cookie for {}: "
+        "the metadata store was re-created, or the directories belong to another cluster",
+        local->bookie_id, options_.bookie_id));
+  }
+  if (remote.ok()) {
+    std::string diff = FromMetadata(remote->value).Difference(expected);
+    if (!diff.empty()) {
+      return FailedPrecondition(fmt::format(
+          "bookie {}: the cookie in the metadata store does not match this configuration "
+          "(stored vs configured: {})",
+          options_.bookie_id, diff));
+    }
+    return Status::Ok();  // the storage engine checks the directories against `expected`
+  }
+  // A new bookie: its cookie goes to the metadata store first, so a crash between the two
+  // writes leaves "known but empty", which refuses to start rather than silently restarting.
+  metadata::Cookie cookie;
+  cookie.bookie_id = options_.bookie_id;
+  cookie.instance_id = instance_id;
+  cookie.journal_dirs = options_.storage.journal_dirs;
+  cookie.ledger_dirs = options_.storage.ledger_dirs;
+  cookie.creation_time_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                                std::chrono::system_clock::now().time_since_epoch())
+                                .count();
+  auto written = metadata_->WriteCookie(cookie, metadata::kNewRecord);
+  if (!written.ok()) return written.status().WithContext("writing the bookie's cookie");
+  spdlog::info("bookie {}: new bookie, cookie written to the metadata store", options_.bookie_id);
+  return Status::Ok();
+}
+
+Status Bookie::StartHttp() {
+  if (!options_.http_enabled) return Status::Ok();
+  AdminHttpOptions ho;
+  ho.bind_address = options_.http_address;
+  ho.port = options_.http_port;
+  AdminHandlers h;
+  h.metrics_text = [this] { return MetricsText(); };
+  h.info = [this] {
+    return nlohmann::json{{"bookieId", options_.bookie_id},
+                          {"bookiePort", port()},
+                          {"httpServerPort", http_port()},
+                          {"metadataServiceUri", options_.metadata_uri},
+                          {"journalDirectories", options_.storage.journal_dirs},
+                          {"ledgerDirectories", options_.storage.ledger_dirs}};
+  };
+  h.state = [this] {
+    nlohmann::json disks = nlohmann::json::array();
+    for (const std::string& dir : options_.storage.ledger_dirs) {
+      auto space = fs_->Space(dir);
+      if (!space.ok()) continue;
+      disks.push_back({{"directory", dir},
+                       {"totalBytes", space->total_bytes},
+                       {"availableBytes", space->available_bytes}});
+    }
+    return nlohmann::json{{"bookieId", options_.bookie_id},
+                          {"writable", status_.writable()},
+                          {"readOnlyReason", status_.read_only_reason()},
+                          {"storageHealthy", engine_ && engine_->health().ok()},
+                          {"ledgerDisks", disks}};
+  };
+  h.writable = [this](std::string* reason) {
+    if (status_.writable()) return true;
+    *reason = status_.read_only_reason();
+    return false;
+  };
+  QUIRE_ASSIGN_OR_RETURN(http_, AdminHttpServer::Start(ho, std::move(h)));
+  return Status::Ok();
+}
+
+void Bookie::CheckDisksAndHealth() {
+  bool changed = false;
+  Status health = engine_ ? engine_->health() : Status::Ok();
+  if (!health.ok()) {
+    changed = status_.SetReadOnly(fmt::format("storage error: {}", health.ToString()), true);
+    if (changed) {
+      spdlog::error("bookie {} is read-only until restarted: {}", options_.bookie_id,
+                    health.ToString());
+    }
+  } else {
+    double worst = 0;
+    std::string worst_dir;
+    for (const std::string& dir : options_.storage.ledger_dirs) {
+      auto space = fs_->Space(dir);
+      if (!space.ok() || space->total_bytes == 0) continue;
+      double used = 1.0 - static_cast<double>(space->available_bytes) /
+                              static_cast<double>(space->total_bytes);
+      if (used >= worst) {
+        worst = used;
+        worst_dir = dir;
+      }
+    }
+    if (worst > options_.disk_usage_threshold) {
+      changed = status_.SetReadOnly(
+          fmt::format("ledger directory {} is {:.1f}% full (diskUsageThreshold {:.1f}%)",
+                      worst_dir, 100 * worst, 100 * options_.disk_usage_threshold),
+          false);
+      if (changed) spdlog::warn("bookie {} is read-only: {}", options_.bookie_id,
+                                status_.read_only_reason());
+    } else if (worst < options_.disk_usage_lwm_threshold && status_.SetWritable()) {
+      changed = true;
+      spdlog::info("bookie {} is writable again: disk usage {:.1f}% is below "
+                   "diskUsageLwmThreshold",
+                   options_.bookie_id, 100 * worst);
+    }
+  }
+  if (changed) ApplyMode();
+}
+
+void Bookie::ApplyMode() {
+  std::lock_guard<std::mutex> lock(registration_mu_);
+  if (!registration_) return;
+  auto mode = status_.writable() ? metadata::BookieMode::kWritable : metadata::BookieMode::kReadOnly;
+  Status s = registration_->SetMode(mode);
+  if (!s.ok()) {
+    // The monitor tries again on its next round (ApplyMode runs on every change and the mode is
+    // compared below).
+    spdlog::warn("bookie {}: could not update its registration: {}", options_.bookie_id,
+                 s.ToString());
+  }
+}
+
+void Bookie::MonitorLoop() {
+  SetThreadName("q-monitor");
+  std::unique_lock<std::mutex> lock(monitor_mu_);
+  while (!stopping_) {
+    monitor_cv_.wait_for(lock, options_.disk_check_interval, [this] { return stopping_; });
+    if (stopping_) break;
+    lock.unlock();
+    CheckDisksAndHealth();
+    {
+      // Registration lagging behind the state (a failed SetMode earlier): try again.
+      std::lock_guard<std::mutex> rl(registration_mu_);
+      auto want = status_.writable() ? metadata::BookieMode::kWritable
+                                     : metadata::BookieMode::kReadOnly;
+      if (registration_ && registration_->mode() != want) registration_->SetMode(want).IgnoreError();
+    }
+    lock.lock();
+  }
+}
+
+void Bookie::Stop() {
+  if (stopped_) return;
+  stopped_ = true;
+  {
+    std::lock_guard<std::mutex> lock(monitor_mu_);
+    stopping_ = true;
+  }
+  monitor_cv_.notify_all();
+  if (monitor_.joinable()) monitor_.join();
+  if (server_) {
+    server_->StopAccepting();
+    if (processor_) processor_->AbortLongPolls();
+    server_->Shutdown(options_.shutdown_drain);
+  }
+  // The requests still running finish on the worker threads; their answers go nowhere.
+  processor_.reset();
+  work_.reset();
+  io_.stop();
+  for (std::thread& t : io_threads_) t.join();
+  io_threads_.clear();
+  server_.reset();
+  if (http_) http_->Stop();
+  engine_.reset();  // flush + checkpoint
+  {
+    std::lock_guard<std::mutex> lock(registration_mu_);
+    registration_.reset();  // deregister
+  }
+  metadata_.reset();
+  spdlog::info("bookie {} stopped", options_.bookie_id);
+}
+
+std::string Bookie::MetricsText() {
+  using Labels = MetricsWriter::Labels;
+  static constexpr double kCountBounds[] = {1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 4096};
+  MetricsWriter w;
+  w.Gauge("quire_bookie_writable", "1 when the bookie takes writes, 0 when read-only",
+          status_.writable() ? 1 : 0);
+  if (server_) {
+    ServerMetrics& m = server_->metrics();
+    w.Gauge("quire_bookie_connections", "Open client connections",
+            static_cast<double>(m.connections_open.load()));
+    w.Counter("quire_bookie_connections_accepted_total", "Client connections accepted",
+              static_cast<double>(m.connections_accepted.load()));
+    w.Counter("quire_bookie_requests_total", "Requests received",
+              static_cast<double>(m.requests.load()));
+    w.Counter("quire_bookie_request_errors_total", "Requests answered with an error",
+              static_cast<double>(m.request_errors.load()));
+    w.Counter("quire_bookie_bad_frames_total", "Frames refused (bad length); connection closed",
+              static_cast<double>(m.bad_frames.load()));
+    w.Counter("quire_bookie_network_read_bytes_total", "Bytes read from clients",
+              static_cast<double>(m.bytes_read.load()));
+    w.Counter("quire_bookie_network_written_bytes_total", "Bytes written to clients",
+              static_cast<double>(m.bytes_written.load()));
+    w.Gauge("quire_bookie_inflight_bytes",
+            "Bytes of requests in flight and responses not yet written",
+            static_cast<double>(m.inflight_bytes.load()));
+    w.Counter("quire_bookie_read_pauses_total",
+              "Times a connection stopped being read because of back-pressure",
+              static_cast<double>(m.paused_reads.load()));
+    w.Histogram("quire_bookie_add_latency_seconds",
+                "Add requests: from the request read to its answer queued",
+                m.add_latency_ns.Take(), 1e-9);
+    w.Histogram("quire_bookie_read_latency_seconds",
+                "Read requests: from the request read to its answer queued",
+                m.read_latency_ns.Take(), 1e-9);
+  }
+  if (processor_) {
+    w.Gauge("quire_bookie_long_polls", "Long-poll reads waiting for the LAC to advance",
+            static_cast<double>(processor_->long_polls()));
+  }
+  if (engine_) {
+    storage::StorageStats s = engine_->stats();
+    w.Counter("quire_storage_added_entries_total", "Entries made durable",
+              static_cast<double>(s.adds));
+    w.Counter("quire_storage_added_bytes_total", "Entry bytes made durable",
+              static_cast<double>(s.add_bytes));
+    w.Counter("quire_storage_read_entries_total", "Entries read", static_cast<double>(s.reads));
+    w.Counter("quire_storage_read_bytes_total", "Entry bytes read",
+              static_cast<double>(s.read_bytes));
+    w.Counter("quire_storage_flushes_total", "Write-cache flushes to entry logs",
+              static_cast<double>(s.flushes));
+    w.Histogram("quire_storage_flush_latency_seconds", "Write-cache flush duration",
+                s.flush_latency_ns, 1e-9);
+    w.Counter("quire_storage_write_cache_waits_total",
+              "Adds that waited for write-cache room", static_cast<double>(s.write_cache_waits));
+    w.Gauge("quire_storage_callback_queue", "Completions waiting for the callback threads",
+            static_cast<double>(s.callback_queue));
+    for (size_t i = 0; i < s.journals.size(); ++i) {
+      const storage::JournalStats& j = s.journals[i];
+      Labels l{{"journal", std::to_string(i)}};
+      w.Counter("quire_journal_syncs_total", "Journal fdatasyncs", static_cast<double>(j.syncs), l);
+      w.Counter("quire_journal_writes_total", "Journal group writes",
+                static_cast<double>(j.writes), l);
+      w.Counter("quire_journal_bytes_total", "Journal bytes written", static_cast<double>(j.bytes),
+                l);
+      w.Gauge("quire_journal_queue", "Records waiting for the journal thread",
+              static_cast<double>(j.queued_records), l);
+      Histogram::Snapshot sync = j.sync_latency_ns;
+      sync.Merge(j.sync_latency_in_flush_ns);
+      w.Histogram("quire_journal_sync_latency_seconds", "Journal fdatasync duration", sync, 1e-9,
+                  l);
+      w.Histogram("quire_journal_records_per_sync", "Records made durable by one fdatasync",
+                  j.records_per_sync, 1.0, l, kCountBounds);
+    }
+    uint64_t hits_write = 0, hits_read = 0, disk = 0, cache_bytes = 0;
+    for (const storage::LedgerDirectoryStats& d : s.directories) {
+      hits_write += d.write_cache_hits;
+      hits_read += d.read_cache_hits;
+      disk += d.entry_log_reads;
+      cache_bytes += d.write_cache_bytes;
+    }
+    w.Counter("quire_storage_read_hits_total", "Reads served from a cache, by cache",
+              static_cast<double>(hits_write), {{"cache", "write"}});
+    w.Counter("quire_storage_read_hits_total", "Reads served from a cache, by cache",
+              static_cast<double>(hits_read), {{"cache", "read_ahead"}});
+    w.Counter("quire_storage_entry_log_reads_total", "Reads that went to an entry log",
+              static_cast<double>(disk));
+    w.Gauge("quire_storage_write_cache_bytes", "Bytes in the write caches",
+            static_cast<double>(cache_bytes));
+  }
+  return w.Text();
+}
+
+}  // namespace quire::bookie

@@ -1,0 +1,94 @@
+// A running bookie: storage engine + network server + registration + admin HTTP.
+//
+// Start-up, in order (each step's failure stops the start with a message saying what to do):
+//  1. listen on bookiePort (finds a port in use first; with port 0, fixes the bookie id);
+//  2. read the cluster's instance id from the metadata store;
+//  3. check the bookie's identity: the cookie in its directories and the one in the metadata
+//     store must agree (SEMANTICS.md: a wiped disk must not answer "no such entry"); a new bookie
+//     writes its cookie to the metadata store first;
+//  4. open the storage engine: lock the directories, replay the journals;
+//  5. register in the metadata store (writable, or read-only if the disks are full);
+//  6. accept connections; start the admin HTTP server and the disk monitor.
+// Stop(): stop accepting, answer long polls, wait (shutdownDrainTimeoutMs) for requests in
+// flight, close connections, flush and checkpoint storage, deregister.
+//
+// Read-only mode: the disk monitor (every diskCheckIntervalMs) turns the bookie read-only when a
+// ledger directory's disk is fuller than diskUsageThreshold, and writable again below
+// diskUsageLwmThreshold; a storage I/O error makes it read-only for good. Each change moves the
+// registration between the writable and read-only lists.
+#pragma once
+
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+
+#include "bookie/bookie_config.h"
+#include "bookie/bookie_status.h"
+#include "bookie/request_processor.h"
+#include "bookie/server.h"
+#include "metadata/metadata_store.h"
+#include "storage/storage_engine.h"
+
+namespace quire::bookie {
+
+class AdminHttpServer;
+
+class Bookie {
+ public:
+  static Result<std::unique_ptr<Bookie>> Start(BookieOptions options);
+  ~Bookie();
+  Bookie(const Bookie&) = delete;
+  Bookie& operator=(const Bookie&) = delete;
+
+  // Graceful shutdown (see above). Idempotent.
+  void Stop();
+
+  const std::string& bookie_id() const { return options_.bookie_id; }
+  uint16_t port() const;
+  uint16_t http_port() const;
+  const BookieStatus& status() const { return status_; }
+
+  // For /metrics and tests.
+  std::string MetricsText();
+
+ private:
+  explicit Bookie(BookieOptions options);
+  Status Init();
+  Status CheckIdentity(const std::string& instance_id);
+  Status StartHttp();
+  void CheckDisksAndHealth();
+  void MonitorLoop();
+  void ApplyMode();
+
+  BookieOptions options_;
+  std::unique_ptr<FileSystem> fs_;
+  std::unique_ptr<metadata::MetadataStore> metadata_;
+  std::unique_ptr<storage::StorageEngine> engine_;
+  BookieStatus status_;
+
+  boost::asio::io_context io_;
+  std::optional<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> work_;
+  std::vector<std::thread> io_threads_;
+  std::unique_ptr<BookieServer> server_;
+  std::unique_ptr<RequestProcessor> processor_;
+
+  std::mutex registration_mu_;
+  std::unique_ptr<metadata::BookieRegistration> registration_;  // guarded by registration_mu_
+
+  std::unique_ptr<AdminHttpServer> http_;
+
+  std::mutex monitor_mu_;
+  std::condition_variable monitor_cv_;
+  bool stopping_ = false;  // guarded by monitor_mu_
+  std::thread monitor_;
+  bool stopped_ = false;
+};
+
+}  // namespace quire::bookie

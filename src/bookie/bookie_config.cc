@@ -1,0 +1,136 @@
+#include "bookie/bookie_config.h"
+
+#include <unistd.h>
+
+#include <fmt/format.h>
+
+namespace quire::bookie {
+
+namespace {
+
+ConfigSchema BookieKeys() {
+  ConfigSchema s;
+  s.Add({.name = "bookiePort", .type = ConfigType::kInt, .default_value = "3181",
+         .description = "TCP port of the bookie protocol. 0 picks a free port (tests).",
+         .min_int = 0, .max_int = 65535});
+  s.Add({.name = "bookieBindAddress", .type = ConfigType::kString, .default_value = "0.0.0.0",
+         .description = "Address the bookie listens on."});
+  s.Add({.name = "advertisedAddress", .type = ConfigType::kString, .default_value = "",
+         .description = "Address clients use to reach this bookie; with bookiePort it makes the "
+                        "bookie id (advertisedAddress:bookiePort). Empty: this host's name. Keep "
+                        "it stable: the bookie id is the bookie's identity (cookie)."});
+  s.Add({.name = "numIoThreads", .type = ConfigType::kInt, .default_value = "2",
+         .description = "Network I/O threads.", .min_int = 1, .max_int = 256});
+  s.Add({.name = "numAddWorkerThreads", .type = ConfigType::kInt, .default_value = "1",
+         .description = "Threads that hand adds, fences and LAC writes to the storage engine.",
+         .min_int = 1, .max_int = 64});
+  s.Add({.name = "numReadWorkerThreads", .type = ConfigType::kInt, .default_value = "4",
+         .description = "Threads that serve reads (entry logs, index).", .min_int = 1,
+         .max_int = 256});
+  s.Add({.name = "maxFrameSizeBytes", .type = ConfigType::kInt, .default_value = "5242880",
+         .description = "Largest request frame. A larger one is answered with bad-request and "
+                        "its connection closed.",
+         .min_int = 1024, .max_int = 1 << 30});
+  s.Add({.name = "maxInflightBytesPerConnection", .type = ConfigType::kInt,
+         .default_value = "67108864",
+         .description = "A connection stops being read while its requests in flight plus its "
+                        "unwritten responses exceed this many bytes.",
+         .min_int = 1 << 16, .max_int = INT64_MAX});
+  s.Add({.name = "maxInflightBytes", .type = ConfigType::kInt, .default_value = "536870912",
+         .description = "All connections stop being read while the bookie's total of the above "
+                        "exceeds this.",
+         .min_int = 1 << 16, .max_int = INT64_MAX});
+  s.Add({.name = "connectionIdleTimeoutMs", .type = ConfigType::kInt, .default_value = "600000",
+         .description = "A connection with nothing read and nothing in flight for this long is "
+                        "closed.",
+         .min_int = 100, .max_int = INT64_MAX});
+  s.Add({.name = "longPollMaxTimeoutMs", .type = ConfigType::kInt, .default_value = "60000",
+         .description = "Upper bound of the wait a long-poll read may ask for.", .min_int = 0,
+         .max_int = 3600000});
+  s.Add({.name = "httpServerEnabled", .type = ConfigType::kBool, .default_value = "true",
+         .description = "Serve the admin HTTP endpoint (/metrics, /health, /api/v1/bookie/...)."});
+  s.Add({.name = "httpServerAddress", .type = ConfigType::kString, .default_value = "0.0.0.0",
+         .description = "Address of the admin HTTP endpoint."});
+  s.Add({.name = "httpServerPort", .type = ConfigType::kInt, .default_value = "8080",
+         .description = "Port of the admin HTTP endpoint. 0 picks a free port.", .min_int = 0,
+         .max_int = 65535});
+  s.Add({.name = "diskUsageThreshold", .type = ConfigType::kDouble, .default_value = "0.95",
+         .description = "The bookie turns read-only when a ledger directory's disk is fuller "
+                        "than this fraction.",
+         .min_double = 0.0, .max_double = 1.0});
+  s.Add({.name = "diskUsageLwmThreshold", .type = ConfigType::kDouble, .default_value = "0.9",
+         .description = "A bookie read-only for disk usage turns writable again below this "
+                        "fraction (not one read-only after an I/O error).",
+         .min_double = 0.0, .max_double = 1.0});
+  s.Add({.name = "diskCheckIntervalMs", .type = ConfigType::kInt, .default_value = "5000",
+         .description = "How often disk usage and storage health are checked.", .min_int = 10,
+         .max_int = 3600000});
+  s.Add({.name = "shutdownDrainTimeoutMs", .type = ConfigType::kInt, .default_value = "10000",
+         .description = "On SIGTERM, how long requests in flight may take to finish.",
+         .min_int = 0, .max_int = 3600000});
+  s.Add({.name = "logLevel", .type = ConfigType::kString, .default_value = "info",
+         .description = "trace, debug, info, warn, error, critical or off.",
+         .choices = {"trace", "debug", "info", "warn", "error", "critical", "off"}});
+  s.Add({.name = "logFile", .type = ConfigType::kString, .default_value = "",
+         .description = "Log to this file; empty: standard error."});
+  return s;
+}
+
+std::string HostName() {
+  char buf[256] = {0};
+  if (gethostname(buf, sizeof(buf) - 1) != 0 || buf[0] == '\0') return "localhost";
+  return buf;
+}
+
+}  // namespace
+
+const ConfigSchema& BookieConfigSchema() {
+  static const ConfigSchema schema = [] {
+    ConfigSchema s = BookieKeys();
+    s.Merge(metadata::MetadataConfigSchema());
+    s.Merge(storage::StorageConfigSchema());
+    return s;
+  }();
+  return schema;
+}
+
+Result<BookieOptions> BookieOptionsFromConfig(const Config& c) {
+  BookieOptions o;
+  QUIRE_ASSIGN_OR_RETURN(o.storage, storage::StorageOptionsFromConfig(c));
+  QUIRE_ASSIGN_OR_RETURN(o.io_backend, ParseIoBackend(c.GetString("ioBackend")));
+  o.metadata_uri = c.GetString("metadataServiceUri");
+  o.metadata = metadata::MetadataOptionsFromConfig(c);
+  o.server.bind_address = c.GetString("bookieBindAddress");
+  o.server.port = static_cast<uint16_t>(c.GetInt("bookiePort"));
+  o.server.max_frame_size = static_cast<uint32_t>(c.GetInt("maxFrameSizeBytes"));
+  o.server.max_inflight_bytes_per_connection =
+      static_cast<uint64_t>(c.GetInt("maxInflightBytesPerConnection"));
+  o.server.max_inflight_bytes = static_cast<uint64_t>(c.GetInt("maxInflightBytes"));
+  o.server.idle_timeout = std::chrono::milliseconds(c.GetInt("connectionIdleTimeoutMs"));
+  o.io_threads = static_cast<size_t>(c.GetInt("numIoThreads"));
+  o.processor.write_threads = static_cast<size_t>(c.GetInt("numAddWorkerThreads"));
+  o.processor.read_threads = static_cast<size_t>(c.GetInt("numReadWorkerThreads"));
+  o.processor.max_long_poll = std::chrono::milliseconds(c.GetInt("longPollMaxTimeoutMs"));
+  o.http_enabled = c.GetBool("httpServerEnabled");
+  o.http_address = c.GetString("httpServerAddress");
+  o.http_port = static_cast<uint16_t>(c.GetInt("httpServerPort"));
+  o.disk_usage_threshold = c.GetDouble("diskUsageThreshold");
+  o.disk_usage_lwm_threshold = c.GetDouble("diskUsageLwmThreshold");
+  if (o.disk_usage_lwm_threshold > o.disk_usage_threshold) {
+    return InvalidArgument(fmt::format(
+        "diskUsageLwmThreshold ({}) must not be above diskUsageThreshold ({})",
+        o.disk_usage_lwm_threshold, o.disk_usage_threshold));
+  }
+  o.disk_check_interval = std::chrono::milliseconds(c.GetInt("diskCheckIntervalMs"));
+  o.shutdown_drain = std::chrono::milliseconds(c.GetInt("shutdownDrainTimeoutMs"));
+  o.log_level = c.GetString("logLevel");
+  o.log_file = c.GetString("logFile");
+  std::string address = c.GetString("advertisedAddress");
+  if (address.empty()) address = HostName();
+  // With bookiePort 0 the id is completed once the port is known (Bookie::Start).
+  o.bookie_id = fmt::format("{}:{}", address, o.server.port);
+  o.storage.bookie_id = o.bookie_id;
+  return o;
+}
+
+}  // namespace quire::bookie

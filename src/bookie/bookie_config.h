@@ -1,0 +1,43 @@
+// The configuration of quire-bookie: the bookie's own keys, the storage keys
+// (storage/storage_options.h) and the metadata keys (metadata/metadata_store.h), one schema.
+// conf/bookie.conf documents every key; tests/bookie/bookie_config_test.cc keeps them in step.
+#pragma once
+
+#include <chrono>
+#include <string>
+
+#include "bookie/request_processor.h"
+#include "bookie/server.h"
+#include "common/config.h"
+#include "metadata/metadata_store.h"
+#include "storage/storage_options.h"
+
+namespace quire::bookie {
+
+struct BookieOptions {
+  std::string bookie_id;  // advertisedAddress:bookiePort
+  std::string metadata_uri;
+  metadata::MetadataOptions metadata;
+  storage::StorageOptions storage;
+  IoBackend io_backend = IoBackend::kAuto;
+  ServerOptions server;
+  size_t io_threads = 2;
+  RequestProcessorOptions processor;
+  bool http_enabled = true;
+  std::string http_address = "0.0.0.0";
+  uint16_t http_port = 8080;
+  double disk_usage_threshold = 0.95;
+  double disk_usage_lwm_threshold = 0.90;
+  std::chrono::milliseconds disk_check_interval{5000};
+  std::chrono::milliseconds shutdown_drain{10000};
+  std::string log_level = "info";
+  std::string log_file;
+};
+
+// Every key quire-bookie accepts.
+const ConfigSchema& BookieConfigSchema();
+
+// Options from a checked configuration; kInvalidArgument when keys disagree (e.g. thresholds).
+Result<BookieOptions> BookieOptionsFromConfig(const Config& config);
+
+}  // namespace quire::bookie

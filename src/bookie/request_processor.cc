@@ -1,0 +1,372 @@
+#include "bookie/request_processor.h"
+
+#include <algorithm>
+
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include "bookie/protocol.h"
+#include "common/coding.h"
+
+namespace quire::bookie {
+
+namespace {
+
+// Stored explicit LAC: the LAC as a big-endian i64, then the writer's opaque body.
+std::string EncodeExplicitLac(int64_t lac, const std::string& body) {
+  std::string out;
+  PutBigEndian64(&out, static_cast<uint64_t>(lac));
+  out.append(body);
+  return out;
+}
+
+std::optional<int64_t> ExplicitLacValue(const std::string& stored) {
+  if (stored.size() < 8) return std::nullopt;
+  return static_cast<int64_t>(DecodeBigEndian64(stored.data()));
+}
+
+}  // namespace
+
+struct RequestProcessor::Waiter {
+  proto::RequestHeader header;
+  uint64_t ledger;
+  int64_t previous_lac;
+  Responder respond;
+  std::shared_ptr<boost::asio::steady_timer> timer;
+};
+
+RequestProcessor::RequestProcessor(storage::StorageEngine* engine, boost::asio::io_context* io,
+                                   BookieStatus* status, const RequestProcessorOptions& options)
+    : engine_(engine),
+      io_(io),
+      status_(status),
+      options_(options),
+      writes_(std::make_unique<Executor>("q-write", std::max<size_t>(1, options.write_threads))),
+      reads_(std::make_unique<Executor>("q-read", std::max<size_t>(1, options.read_threads))) {}
+
+RequestProcessor::~RequestProcessor() {
+  AbortLongPolls();
+  writes_.reset();  // each runs what is queued
+  reads_.reset();
+}
+
+void RequestProcessor::AbortLongPolls() {
+  std::multimap<uint64_t, std::shared_ptr<Waiter>> waiters;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    waiters.swap(waiters_);
+  }
+  for (auto& [ledger, w] : waiters) {
+    boost::asio::post(*io_, [timer = w->timer] { timer->cancel(); });
+    w->respond(MakeResponse(w->header, proto::READ_ONLY, "the bookie is shutting down"));
+  }
+}
+
+size_t RequestProcessor::long_polls() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return waiters_.size();
+}
+
+void RequestProcessor::Process(proto::Request request, Responder respond) {
+  switch (request.header().operation()) {
+    case proto::ADD_ENTRY: {
+      proto::RequestHeader header = request.header();
+      const proto::AddRequest& add = request.add();
+      int64_t ledger = add.ledger_id(), entry = add.entry_id();
+      Add(add, [header, ledger, entry, respond = std::move(respond)](Status s) {
+        proto::Response r = MakeResponse(header, s);
+        r.mutable_add()->set_ledger_id(ledger);
+        r.mutable_add()->set_entry_id(entry);
+        respond(std::move(r));
+      });
+      return;
+    }
+    case proto::BATCH_ADD: return BatchAdd(std::move(request), std::move(respond));
+    case proto::READ_ENTRY:
+      if (request.read().long_poll()) return LongPoll(std::move(request), std::move(respond));
+      return Read(std::move(request), std::move(respond));
+    case proto::READ_LAC: return ReadLac(std::move(request), std::move(respond));
+    case proto::WRITE_LAC: return WriteLac(std::move(request), std::move(respond));
+    case proto::FORCE_LEDGER: return ForceLedger(std::move(request), std::move(respond));
+    case proto::BOOKIE_INFO: return BookieInfo(std::move(request), std::move(respond));
+    case proto::LIST_ENTRIES: return ListEntries(std::move(request), std::move(respond));
+    default:
+      respond(MakeResponse(request.header(), proto::BAD_REQUEST, "unknown operation"));
+  }
+}
+
+void RequestProcessor::Add(const proto::AddRequest& add, std::function<void(Status)> done) {
+  // A full disk still takes recovery adds (closing ledgers must stay possible); an I/O error
+  // takes nothing.
+  if (!status_->writable() && !(add.recovery() && !status_->sticky())) {
+    return done(Status(StatusCode::kReadOnly,
+                       fmt::format("the bookie is read-only: {}", status_->read_only_reason())));
+  }
+  auto ledger = static_cast<uint64_t>(add.ledger_id());
+  auto entry = static_cast<uint64_t>(add.entry_id());
+  int64_t lac = ParseEntryBodyHeader(add.body())->lac;  // validated by ParseRequest
+  writes_->Submit([this, ledger, entry, lac, key = add.master_key(), body = add.body(),
+                    recovery = add.recovery(), done = std::move(done)]() mutable {
+    engine_->AddEntry(ledger, entry, key, std::move(body), recovery,
+                      [this, ledger, lac, done = std::move(done)](Status s) {
+                        if (s.ok()) AdvanceLac(ledger, lac);
+                        done(s);
+                      });
+  });
+}
+
+void RequestProcessor::BatchAdd(proto::Request request, Responder respond) {
+  struct Batch {
+    std::mutex mu;
+    proto::Response response;
+    int remaining;
+    Responder respond;
+  };
+  auto batch = std::make_shared<Batch>();
+  const auto& adds = request.batch_add().adds();
+  batch->response = MakeResponse(request.header(), proto::OK);
+  batch->remaining = adds.size();
+  batch->respond = std::move(respond);
+  for (const proto::AddRequest& add : adds) {
+    proto::AddResult* result = batch->response.mutable_batch_add()->add_results();
+    result->set_ledger_id(add.ledger_id());
+    result->set_entry_id(add.entry_id());
+  }
+  for (int i = 0; i < adds.size(); ++i) {
+    Add(adds.Get(i), [batch, i](Status s) {
+      std::unique_lock<std::mutex> lock(batch->mu);
+      proto::AddResult* result = batch->response.mutable_batch_add()->mutable_results(i);
+      result->set_status(ToProtoStatus(s.code()));
+      if (!s.ok()) result->set_message(s.message());
+      if (--batch->remaining > 0) return;
+      lock.unlock();
+      batch->respond(std::move(batch->response));
+    });
+  }
+}
+
+void RequestProcessor::Read(proto::Request request, Responder respond) {
+  reads_->Submit([this, request = std::move(request), respond = std::move(respond)]() mutable {
+    const proto::ReadRequest& read = request.read();
+    auto ledger = static_cast<uint64_t>(read.ledger_id());
+    auto finish = [this, request, ledger, respond](Status fenced) mutable {
+      proto::Response r;
+      if (!fenced.ok()) {
+        r = MakeResponse(request.header(), fenced);
+      } else {
+        Result<std::string> body =
+            engine_->ReadEntry(ledger, static_cast<uint64_t>(request.read().entry_id()));
+        r = MakeResponse(request.header(), body.ok() ? Status::Ok() : body.status());
+        if (body.ok()) r.mutable_read()->set_body(std::move(*body));
+        Result<int64_t> lac = CurrentLac(ledger);
+        r.mutable_read()->set_lac(lac.ok() ? *lac : -1);
+      }
+      r.mutable_read()->set_ledger_id(request.read().ledger_id());
+      r.mutable_read()->set_entry_id(request.read().entry_id());
+      respond(std::move(r));
+    };
+    if (!read.fence()) return finish(Status::Ok());
+    // Fence first (durably), then read: a recovery read must never be served by a bookie that
+    // could still accept the old writer's adds (SEMANTICS.md, recovery step 3).
+    engine_->Fence(ledger, read.master_key(), [this, finish](Status s) mutable {
+      reads_->Submit([finish, s]() mutable { finish(s); });
+    });
+  });
+}
+
+void RequestProcessor::LongPoll(proto::Request request, Responder respond) {
+  reads_->Submit([this, request = std::move(request), respond = std::move(respond)]() mutable {
+    const proto::ReadRequest& read = request.read();
+    auto ledger = static_cast<uint64_t>(read.ledger_id());
+    Result<int64_t> lac = CurrentLac(ledger);
+    if (!lac.ok()) return respond(MakeResponse(request.header(), lac.status()));
+    if (*lac > read.previous_lac()) {
+      return AnswerLongPoll(request.header(), ledger, read.previous_lac(), *lac, std::move(respond));
+    }
+    auto waiter = std::make_shared<Waiter>();
+    waiter->header = request.header();
+    waiter->ledger = ledger;
+    waiter->previous_lac = read.previous_lac();
+    waiter->respond = std::move(respond);
+    waiter->timer = std::make_shared<boost::asio::steady_timer>(*io_);
+    auto timeout = std::min(options_.max_long_poll, std::chrono::milliseconds(read.timeout_ms()));
+    std::unique_lock<std::mutex> lock(mu_);
+    int64_t now = lacs_.count(ledger) ? lacs_[ledger] : *lac;
+    if (now > waiter->previous_lac) {  // advanced while we looked
+      lock.unlock();
+      return AnswerLongPoll(waiter->header, ledger, waiter->previous_lac, now,
+                            std::move(waiter->respond));
+    }
+    {
+      waiters_.emplace(ledger, waiter);
+      waiter->timer->expires_after(timeout);
+      waiter->timer->async_wait([this, waiter](const boost::system::error_code& ec) {
+        if (ec) return;  // cancelled: answered elsewhere
+        int64_t current = -1;
+        {
+          std::lock_guard<std::mutex> l(mu_);
+          auto range = waiters_.equal_range(waiter->ledger);
+          auto it = std::find_if(range.first, range.second,
+                                 [&](const auto& e) { return e.second == waiter; });
+          if (it == range.second) return;
+          waiters_.erase(it);
+          current = lacs_.count(waiter->ledger) ? lacs_[waiter->ledger] : -1;
+        }
+        proto::Response r = MakeResponse(waiter->header, proto::TIMEOUT,
+                                         "the LAC did not advance within the long-poll timeout");
+        r.mutable_read()->set_ledger_id(static_cast<int64_t>(waiter->ledger));
+        r.mutable_read()->set_entry_id(waiter->previous_lac + 1);
+        r.mutable_read()->set_lac(current);
+        waiter->respond(std::move(r));
+      });
+    }
+  });
+}
+
+void RequestProcessor::AnswerLongPoll(const proto::RequestHeader& header, uint64_t ledger,
+                                      int64_t previous_lac, int64_t lac, Responder respond) {
+  proto::Response r = MakeResponse(header, proto::OK);
+  proto::ReadResponse* read = r.mutable_read();
+  read->set_ledger_id(static_cast<int64_t>(ledger));
+  read->set_entry_id(previous_lac + 1);
+  read->set_lac(lac);
+  // Piggyback the next entry when this bookie has it: a tailing reader then needs no second trip.
+  Result<std::string> body = engine_->ReadEntry(ledger, static_cast<uint64_t>(previous_lac + 1));
+  if (body.ok()) read->set_body(std::move(*body));
+  respond(std::move(r));
+}
+
+Result<int64_t> RequestProcessor::CurrentLac(uint64_t ledger) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = lacs_.find(ledger);
+    if (it != lacs_.end()) return it->second;
+  }
+  QUIRE_ASSIGN_OR_RETURN(storage::LedgerInfo info, engine_->GetLedgerInfo(ledger));
+  int64_t lac = ExplicitLacValue(info.explicit_lac).value_or(-1);
+  Result<uint64_t> last = engine_->LastEntryId(ledger);
+  if (last.ok()) {
+    QUIRE_ASSIGN_OR_RETURN(std::string body, engine_->ReadEntry(ledger, *last));
+    auto header = ParseEntryBodyHeader(body);
+    if (header.ok()) lac = std::max(lac, header->lac);
+  } else if (!last.status().Is(StatusCode::kNoSuchEntry)) {
+    return last.status();
+  }
+  std::lock_guard<std::mutex> lock(mu_);
+  int64_t& known = lacs_.emplace(ledger, lac).first->second;
+  known = std::max(known, lac);
+  return known;
+}
+
+void RequestProcessor::AdvanceLac(uint64_t ledger, int64_t lac) {
+  std::vector<std::shared_ptr<Waiter>> ready;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = lacs_.find(ledger);
+    // Not loaded yet: the next CurrentLac() reads it from storage, which holds this entry.
+    if (it == lacs_.end() || lac <= it->second) return;
+    it->second = lac;
+    auto range = waiters_.equal_range(ledger);
+    for (auto w = range.first; w != range.second;) {
+      if (w->second->previous_lac < lac) {
+        ready.push_back(w->second);
+        w = waiters_.erase(w);
+      } else {
+        ++w;
+      }
+    }
+  }
+  for (auto& w : ready) {
+    boost::asio::post(*io_, [timer = w->timer] { timer->cancel(); });
+    reads_->Submit([this, w, lac] {
+      AnswerLongPoll(w->header, w->ledger, w->previous_lac, lac, std::move(w->respond));
+    });
+  }
+}
+
+void RequestProcessor::ReadLac(proto::Request request, Responder respond) {
+  reads_->Submit([this, request = std::move(request), respond = std::move(respond)]() mutable {
+    auto ledger = static_cast<uint64_t>(request.read_lac().ledger_id());
+    Result<int64_t> lac = CurrentLac(ledger);
+    if (!lac.ok()) return respond(MakeResponse(request.header(), lac.status()));
+    proto::Response r = MakeResponse(request.header(), proto::OK);
+    proto::ReadLacResponse* out = r.mutable_read_lac();
+    out->set_ledger_id(request.read_lac().ledger_id());
+    out->set_lac(*lac);
+    Result<storage::LedgerInfo> info = engine_->GetLedgerInfo(ledger);
+    if (info.ok() && info->explicit_lac.size() >= 8) {
+      out->set_explicit_lac_body(info->explicit_lac.substr(8));
+    }
+    Result<uint64_t> last = engine_->LastEntryId(ledger);
+    if (last.ok()) {
+      Result<std::string> body = engine_->ReadEntry(ledger, *last);
+      if (body.ok()) out->set_last_entry_body(std::move(*body));
+    }
+    respond(std::move(r));
+  });
+}
+
+void RequestProcessor::WriteLac(proto::Request request, Responder respond) {
+  if (!status_->writable()) {
+    return respond(MakeResponse(request.header(), proto::READ_ONLY, status_->read_only_reason()));
+  }
+  writes_->Submit([this, request = std::move(request), respond = std::move(respond)]() mutable {
+    const proto::WriteLacRequest& w = request.write_lac();
+    auto ledger = static_cast<uint64_t>(w.ledger_id());
+    int64_t lac = w.lac();
+    proto::RequestHeader header = request.header();
+    engine_->SetExplicitLac(ledger, w.master_key(), EncodeExplicitLac(lac, w.body()),
+                            [this, header, ledger, lac, respond](Status s) {
+                              if (s.ok()) AdvanceLac(ledger, lac);
+                              proto::Response r = MakeResponse(header, s);
+                              r.mutable_write_lac()->set_ledger_id(static_cast<int64_t>(ledger));
+                              respond(std::move(r));
+                            });
+  });
+}
+
+void RequestProcessor::ForceLedger(proto::Request request, Responder respond) {
+  writes_->Submit([this, request = std::move(request), respond = std::move(respond)]() mutable {
+    auto ledger = static_cast<uint64_t>(request.force_ledger().ledger_id());
+    Result<storage::LedgerInfo> info = engine_->GetLedgerInfo(ledger);
+    if (!info.ok()) return respond(MakeResponse(request.header(), info.status()));
+    if (info->master_key != request.force_ledger().master_key()) {
+      return respond(MakeResponse(request.header(), proto::UNAUTHORIZED,
+                                  fmt::format("ledger {}: wrong master key", ledger)));
+    }
+    proto::RequestHeader header = request.header();
+    engine_->ForceLedger(ledger, [header, ledger, respond](Status s) {
+      proto::Response r = MakeResponse(header, s);
+      r.mutable_force_ledger()->set_ledger_id(static_cast<int64_t>(ledger));
+      respond(std::move(r));
+    });
+  });
+}
+
+void RequestProcessor::BookieInfo(proto::Request request, Responder respond) {
+  reads_->Submit([this, request = std::move(request), respond = std::move(respond)]() mutable {
+    proto::Response r = MakeResponse(request.header(), proto::OK);
+    if (options_.fill_info) options_.fill_info(r.mutable_bookie_info());
+    proto::BookieInfoResponse* info = r.mutable_bookie_info();
+    info->set_state(status_->writable() ? proto::BookieInfoResponse::WRITABLE
+                                        : proto::BookieInfoResponse::READ_ONLY);
+    if (!status_->writable()) info->set_read_only_reason(status_->read_only_reason());
+    respond(std::move(r));
+  });
+}
+
+void RequestProcessor::ListEntries(proto::Request request, Responder respond) {
+  reads_->Submit([this, request = std::move(request), respond = std::move(respond)]() mutable {
+    auto ledger = static_cast<uint64_t>(request.list_entries().ledger_id());
+    Result<std::vector<uint64_t>> ids = engine_->ListEntries(ledger);
+    if (!ids.ok()) return respond(MakeResponse(request.header(), ids.status()));
+    proto::Response r = MakeResponse(request.header(), proto::OK);
+    r.mutable_list_entries()->set_ledger_id(static_cast<int64_t>(ledger));
+    for (uint64_t id : *ids) r.mutable_list_entries()->add_entry_ids(static_cast<int64_t>(id));
+    respond(std::move(r));
+  });
+}
+
+}  // namespace quire::bookie

@@ -1,0 +1,95 @@
+// Executes validated requests against the storage engine (SEMANTICS.md, bookie side).
+//
+// - Adds, fences and LAC writes are answered only once durable (the engine's callbacks fire after
+//   the journal's fdatasync). A fencing read fences first, then reads.
+// - The bookie's LAC of a ledger is the highest LAC carried by an entry body it acknowledged or by
+//   an explicit LAC write; after a restart it is read back from the last stored entry and the
+//   stored explicit LAC. Long-poll reads wait on it.
+// - Storage calls that may block run on worker threads, never on an I/O thread: adds, fences of
+//   LAC writes and forces on "q-write-N" (an add may wait for write-cache room), reads on
+//   "q-read-N" (preads, index lookups), so that a full write cache never stalls reads.
+//
+// Thread safety: Process() may be called from any thread. `respond` runs exactly once per request,
+// on a storage, callback or I/O thread.
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+
+#include <boost/asio/io_context.hpp>
+
+#include "bookie.pb.h"
+#include "bookie/bookie_status.h"
+#include "common/executor.h"
+#include "storage/storage_engine.h"
+
+namespace quire::bookie {
+
+struct RequestProcessorOptions {
+  size_t write_threads = 1;                         // numAddWorkerThreads
+  size_t read_threads = 4;                          // numReadWorkerThreads
+  std::chrono::milliseconds max_long_poll{60000};  // longPollMaxTimeoutMs
+  // Fills bookie id and disk space into BOOKIE_INFO answers (the processor adds the state).
+  std::function<void(proto::BookieInfoResponse*)> fill_info;
+};
+
+class RequestProcessor {
+ public:
+  using Responder = std::function<void(proto::Response)>;
+
+  // `io` runs the long-poll timers. The engine, io context and status outlive the processor.
+  RequestProcessor(storage::StorageEngine* engine, boost::asio::io_context* io,
+                   BookieStatus* status, const RequestProcessorOptions& options);
+  // Answers the long polls still waiting (READ_ONLY: shutting down) and drains the storage
+  // executor.
+  ~RequestProcessor();
+
+  void Process(proto::Request request, Responder respond);
+
+  // Answers every waiting long poll now (READ_ONLY: shutting down), so shutdown need not wait.
+  void AbortLongPolls();
+
+  // Long polls waiting now (a metric).
+  size_t long_polls() const;
+
+ private:
+  struct Waiter;
+
+  void Add(const proto::AddRequest& add, std::function<void(Status)> done);
+  void BatchAdd(proto::Request request, Responder respond);
+  void Read(proto::Request request, Responder respond);
+  void LongPoll(proto::Request request, Responder respond);
+  void ReadLac(proto::Request request, Responder respond);
+  void WriteLac(proto::Request request, Responder respond);
+  void ForceLedger(proto::Request request, Responder respond);
+  void BookieInfo(proto::Request request, Responder respond);
+  void ListEntries(proto::Request request, Responder respond);
+
+  // The bookie's LAC for the ledger (-1 if it has entries but none carries a LAC); loads it from
+  // storage the first time. Storage thread only.
+  Result<int64_t> CurrentLac(uint64_t ledger);
+  // Raises the known LAC and wakes the long polls it satisfies.
+  void AdvanceLac(uint64_t ledger, int64_t lac);
+  // Answers a long poll whose condition holds (reads the next entry if the bookie has it).
+  void AnswerLongPoll(const proto::RequestHeader& header, uint64_t ledger, int64_t previous_lac,
+                      int64_t lac, Responder respond);
+
+  storage::StorageEngine* engine_;
+  boost::asio::io_context* io_;
+  BookieStatus* status_;
+  const RequestProcessorOptions options_;
+
+  mutable std::mutex mu_;
+  std::map<uint64_t, int64_t> lacs_;                            // guarded by mu_
+  std::multimap<uint64_t, std::shared_ptr<Waiter>> waiters_;   // by ledger; guarded by mu_
+
+  // Last members: drained first on destruction.
+  std::unique_ptr<Executor> writes_;
+  std::unique_ptr<Executor> reads_;
+};
+
+}  // namespace quire::bookie

@@ -1,0 +1,393 @@
+#include "bookie/server.h"
+
+#include <deque>
+#include <thread>
+#include <vector>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/bind_executor.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/read.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include "bookie/protocol.h"
+
+namespace quire::bookie {
+
+namespace asio = boost::asio;
+using tcp = asio::ip::tcp;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+// Bytes charged per request on top of its frame, for the objects it keeps alive while in flight.
+constexpr uint64_t kRequestOverhead = 512;
+constexpr size_t kMaxFramesPerWrite = 64;
+
+uint64_t NowNs() {
+  return static_cast<uint64_t>(
+      std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now().time_since_epoch()).count());
+}
+}  // namespace
+
+// One client connection. All its state is touched only on its strand (the socket's executor).
+class Connection : public std::enable_shared_from_this<Connection> {
+ public:
+  Connection(BookieServer* server, tcp::socket socket)
+      : server_(server),
+        socket_(std::move(socket)),
+        resume_(socket_.get_executor()),
+        idle_(socket_.get_executor()) {
+    boost::system::error_code ec;
+    tcp::endpoint remote = socket_.remote_endpoint(ec);
+    peer_ = ec ? std::string("?") : fmt::format("{}:{}", remote.address().to_string(), remote.port());
+  }
+
+  void Start() {
+    auto self = shared_from_this();
+    last_activity_ = Clock::now();
+    ArmIdleTimer();
+    asio::co_spawn(socket_.get_executor(), [self]() { return self->ReadLoop(); }, asio::detached);
+  }
+
+  // Any thread: closes the connection on its strand.
+  void CloseSoon() {
+    asio::post(socket_.get_executor(), [self = shared_from_this()] { self->Close(); });
+  }
+
+  // Any thread: the request that cost `cost` bytes is answered.
+  void Complete(uint64_t cost, proto::Response response, uint64_t start_ns) {
+    uint64_t latency = NowNs() - start_ns;
+    proto::Operation op = response.header().operation();
+    ServerMetrics& m = server_->metrics_;
+    if (op == proto::ADD_ENTRY || op == proto::BATCH_ADD) {
+      m.add_latency_ns.Record(latency);
+    } else if (op == proto::READ_ENTRY) {
+      m.read_latency_ns.Record(latency);
+    }
+    if (response.status() != proto::OK) m.request_errors.fetch_add(1, std::memory_order_relaxed);
+    std::string frame = EncodeFrame(response);
+    asio::post(socket_.get_executor(),
+               [self = shared_from_this(), cost, frame = std::move(frame)]() mutable {
+                 self->Queue(cost, std::move(frame));
+               });
+  }
+
+  // Any thread: re-check the limits on the strand (the server's total went down).
+  void ResumeSoon() {
+    asio::post(socket_.get_executor(), [self = shared_from_this()] { self->MaybeResume(); });
+  }
+
+  // Strand: resumes reading if the limits allow it.
+  void MaybeResume() {
+    if (paused_ && !closed_ && !OverLimit()) {
+      paused_ = false;
+      resume_.cancel();
+    }
+  }
+
+ private:
+  asio::awaitable<void> ReadLoop() {
+    auto self = shared_from_this();
+    char header[kFrameHeaderSize];
+    std::string body;
+    while (!closed_) {
+      while (paused_ && !closed_) {
+        resume_.expires_at(Clock::time_point::max());
+        co_await resume_.async_wait(asio::as_tuple(asio::use_awaitable));
+      }
+      if (closed_) break;
+      auto [ec, n] = co_await asio::async_read(socket_, asio::buffer(header),
+                                               asio::as_tuple(asio::use_awaitable));
+      if (ec) break;
+      last_activity_ = Clock::now();
+      Result<uint32_t> length = DecodeFrameLength(header, server_->options_.max_frame_size);
+      if (!length.ok()) {
+        // The stream cannot be trusted past a bad length: answer, then close.
+        server_->metrics_.bad_frames.fetch_add(1, std::memory_order_relaxed);
+        spdlog::debug("connection {}: {}; closing", peer_, length.status().message());
+        close_after_write_ = true;
+        Queue(0, EncodeFrame(MakeResponse(proto::RequestHeader(), proto::BAD_REQUEST,
+                                          length.status().message())));
+        co_return;
+      }
+      body.resize(*length);
+      auto [ec2, n2] = co_await asio::async_read(socket_, asio::buffer(body),
+                                                 asio::as_tuple(asio::use_awaitable));
+      if (ec2) break;
+      last_activity_ = Clock::now();
+      server_->metrics_.bytes_read.fetch_add(kFrameHeaderSize + body.size(),
+                                             std::memory_order_relaxed);
+      Dispatch(body);
+      if (OverLimit()) {
+        paused_ = true;
+        server_->metrics_.paused_reads.fetch_add(1, std::memory_order_relaxed);
+        if (server_->OverGlobalLimit()) server_->Park(self);
+      }
+    }
+    if (!close_after_write_) Close();
+  }
+
+  void Dispatch(std::string_view frame) {
+    uint64_t cost = frame.size() + kRequestOverhead;
+    Charge(cost);
+    ++requests_in_flight_;
+    server_->metrics_.requests.fetch_add(1, std::memory_order_relaxed);
+    uint64_t start = NowNs();
+    ParsedRequest parsed = ParseRequest(frame);
+    if (!parsed.ok()) {
+      spdlog::debug("connection {}: request {}: {}", peer_, parsed.request.header().request_id(),
+                    parsed.error_message);
+      Complete(cost, MakeResponse(parsed.request.header(), parsed.error, parsed.error_message),
+               start);
+      return;
+    }
+    proto::Operation op = parsed.request.header().operation();
+    if (op == proto::ADD_ENTRY || op == proto::BATCH_ADD) {
+      server_->metrics_.adds.fetch_add(1, std::memory_order_relaxed);
+    } else if (op == proto::READ_ENTRY) {
+      server_->metrics_.reads.fetch_add(1, std::memory_order_relaxed);
+    }
+    server_->processor_->Process(std::move(parsed.request),
+                                 [self = shared_from_this(), cost, start](proto::Response r) {
+                                   self->Complete(cost, std::move(r), start);
+                                 });
+  }
+
+  // Strand: a response is ready; its request no longer counts, its bytes do until written.
+  void Queue(uint64_t request_cost, std::string frame) {
+    if (request_cost > 0) {
+      --requests_in_flight_;
+      Release(request_cost);
+    }
+    if (closed_) return;
+    Charge(frame.size());
+    out_.push_back(std::move(frame));
+    if (!writing_) StartWrite();
+    MaybeResume();
+  }
+
+  void StartWrite() {
+    writing_ = true;
+    std::vector<asio::const_buffer> buffers;
+    for (size_t i = 0; i < out_.size() && i < kMaxFramesPerWrite; ++i) {
+      buffers.emplace_back(asio::buffer(out_[i]));
+    }
+    size_t frames = buffers.size();
+    asio::async_write(socket_, buffers,
+                      [self = shared_from_this(), frames](boost::system::error_code ec, size_t n) {
+                        self->WriteDone(ec, n, frames);
+                      });
+  }
+
+  void WriteDone(boost::system::error_code ec, size_t n, size_t frames) {
+    server_->metrics_.bytes_written.fetch_add(n, std::memory_order_relaxed);
+    uint64_t freed = 0;
+    for (size_t i = 0; i < frames && !out_.empty(); ++i) {
+      freed += out_.front().size();
+      out_.pop_front();
+    }
+    Release(freed);
+    writing_ = false;
+    if (ec || closed_) {
+      if (ec) spdlog::debug("connection {}: write failed: {}", peer_, ec.message());
+      DropQueued();
+      Close();
+      return;
+    }
+    if (!out_.empty()) {
+      StartWrite();
+    } else if (close_after_write_) {
+      Close();
+      return;
+    }
+    MaybeResume();
+  }
+
+  void Charge(uint64_t bytes) {
+    inflight_ += bytes;
+    server_->metrics_.inflight_bytes.fetch_add(bytes, std::memory_order_relaxed);
+  }
+  void Release(uint64_t bytes) {
+    inflight_ -= bytes;
+    bool was_over = server_->OverGlobalLimit();
+    server_->metrics_.inflight_bytes.fetch_sub(bytes, std::memory_order_relaxed);
+    if (was_over && !server_->OverGlobalLimit()) server_->ResumeParked();
+  }
+
+  bool OverLimit() const {
+    return inflight_ > server_->options_.max_inflight_bytes_per_connection ||
+           server_->OverGlobalLimit();
+  }
+
+  void ArmIdleTimer() {
+    idle_.expires_after(server_->options_.idle_timeout);
+    idle_.async_wait([self = shared_from_this()](boost::system::error_code ec) {
+      if (ec || self->closed_) return;
+      bool idle = self->requests_in_flight_ == 0 && self->out_.empty() &&
+                  Clock::now() - self->last_activity_ >= self->server_->options_.idle_timeout;
+      if (idle || self->close_after_write_) {
+        spdlog::debug("connection {}: idle, closing", self->peer_);
+        self->Close();
+        return;
+      }
+      self->ArmIdleTimer();
+    });
+  }
+
+  void Close() {
+    if (closed_) return;
+    closed_ = true;
+    boost::system::error_code ignored;
+    socket_.shutdown(tcp::socket::shutdown_both, ignored);
+    socket_.close(ignored);
+    resume_.cancel();
+    idle_.cancel();
+    // A write in flight still points into out_; WriteDone drops the rest when it completes.
+    if (!writing_) DropQueued();
+    server_->Forget(this);
+  }
+
+  // Responses that will never be written; requests in flight release their own cost later.
+  void DropQueued() {
+    uint64_t queued = 0;
+    for (const std::string& f : out_) queued += f.size();
+    out_.clear();
+    Release(queued);
+  }
+
+  BookieServer* server_;
+  tcp::socket socket_;
+  asio::steady_timer resume_;
+  asio::steady_timer idle_;
+  std::string peer_;
+  std::deque<std::string> out_;
+  bool writing_ = false;
+  bool closed_ = false;
+  bool paused_ = false;
+  bool close_after_write_ = false;
+  uint64_t inflight_ = 0;  // requests in flight + responses not yet written, in bytes
+  uint64_t requests_in_flight_ = 0;
+  Clock::time_point last_activity_;
+};
+
+BookieServer::BookieServer(asio::io_context* io, const ServerOptions& options)
+    : io_(io), options_(options), acceptor_(*io) {}
+
+Result<std::unique_ptr<BookieServer>> BookieServer::Listen(asio::io_context* io,
+                                                           const ServerOptions& options) {
+  std::unique_ptr<BookieServer> server(new BookieServer(io, options));
+  boost::system::error_code ec;
+  auto address = asio::ip::make_address(options.bind_address, ec);
+  if (ec) {
+    return InvalidArgument(fmt::format("bookie server: bad bind address '{}': {}",
+                                       options.bind_address, ec.message()));
+  }
+  tcp::endpoint endpoint(address, options.port);
+  auto fail = [&](std::string_view step) {
+    return Status(StatusCode::kIOError,
+                  fmt::format("bookie server: cannot {} {}:{}: {}", step, options.bind_address,
+                              options.port, ec.message()));
+  };
+  server->acceptor_.open(endpoint.protocol(), ec);
+  if (ec) return fail("open a socket for");
+  server->acceptor_.set_option(tcp::acceptor::reuse_address(true), ec);
+  server->acceptor_.bind(endpoint, ec);
+  if (ec) return fail("listen on");
+  server->acceptor_.listen(1024, ec);
+  if (ec) return fail("listen on");
+  server->port_ = server->acceptor_.local_endpoint(ec).port();
+  return server;
+}
+
+void BookieServer::StartAccepting(RequestProcessor* processor) {
+  processor_ = processor;
+  asio::post(*io_, [this] { Accept(); });
+  spdlog::info("bookie server accepting on {}:{}", options_.bind_address, port_);
+}
+
+BookieServer::~BookieServer() { Shutdown(std::chrono::milliseconds(0)); }
+
+void BookieServer::Accept() {
+  acceptor_.async_accept(asio::make_strand(*io_), [this](boost::system::error_code ec,
+                                                          tcp::socket socket) {
+    if (ec == asio::error::operation_aborted || !acceptor_.is_open()) return;
+    if (ec) {
+      // Out of descriptors, or a connection reset while queued: keep accepting.
+      spdlog::warn("bookie server: accept failed: {}", ec.message());
+    } else {
+      boost::system::error_code ignored;
+      socket.set_option(tcp::no_delay(true), ignored);
+      auto c = std::make_shared<Connection>(this, std::move(socket));
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        connections_.insert(c);
+      }
+      metrics_.connections_open.fetch_add(1, std::memory_order_relaxed);
+      metrics_.connections_accepted.fetch_add(1, std::memory_order_relaxed);
+      c->Start();
+    }
+    Accept();
+  });
+}
+
+void BookieServer::Forget(Connection* c) {
+  std::lock_guard<std::mutex> lock(mu_);
+  for (auto it = connections_.begin(); it != connections_.end(); ++it) {
+    if (it->get() == c) {
+      parked_.erase(*it);
+      connections_.erase(it);
+      metrics_.connections_open.fetch_sub(1, std::memory_order_relaxed);
+      return;
+    }
+  }
+}
+
+bool BookieServer::OverGlobalLimit() const {
+  return metrics_.inflight_bytes.load(std::memory_order_relaxed) > options_.max_inflight_bytes;
+}
+
+void BookieServer::Park(const std::shared_ptr<Connection>& c) {
+  std::lock_guard<std::mutex> lock(mu_);
+  parked_.insert(c);
+}
+
+void BookieServer::ResumeParked() {
+  std::set<std::shared_ptr<Connection>> parked;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    parked.swap(parked_);
+  }
+  for (const auto& c : parked) {
+    c->ResumeSoon();
+  }
+}
+
+void BookieServer::StopAccepting() {
+  asio::post(*io_, [this] {
+    boost::system::error_code ignored;
+    acceptor_.close(ignored);
+  });
+}
+
+void BookieServer::Shutdown(std::chrono::milliseconds drain) {
+  auto deadline = Clock::now() + drain;
+  // Bounded wait for in-flight requests: this is shutdown, not a test.
+  while (metrics_.inflight_bytes.load() > 0 && Clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  std::set<std::shared_ptr<Connection>> all;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    all = connections_;
+  }
+  for (const auto& c : all) c->CloseSoon();
+}
+
+}  // namespace quire::bookie

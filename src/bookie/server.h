@@ -1,0 +1,101 @@
+// The bookie's network server: Boost.Asio, frames in, frames out.
+//
+// Each connection reads frames in a loop (a coroutine on the connection's strand), hands each
+// validated request to the RequestProcessor and writes responses as they complete, in any order.
+// Many requests may be in flight per connection.
+//
+// Memory is bounded: a connection stops reading its socket while the bytes of its requests in
+// flight plus its responses not yet written exceed maxInflightBytesPerConnection, and every
+// connection stops while the server's total exceeds maxInflightBytes; they resume as responses
+// drain. A client that never reads its responses therefore only fills its own budget. A frame
+// larger than maxFrameSizeBytes gets a BAD_REQUEST answer and the connection is closed (its
+// stream can no longer be trusted). Connections idle (nothing read, nothing in flight) for
+// connectionIdleTimeoutMs are closed.
+//
+// Threads: the io_context's threads ("q-io-N", run by the owner) do all socket work; nothing here
+// blocks them.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <string>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+
+#include "bookie/request_processor.h"
+#include "common/histogram.h"
+
+namespace quire::bookie {
+
+struct ServerOptions {
+  std::string bind_address = "0.0.0.0";
+  uint16_t port = 3181;                                     // bookiePort (0: any free port)
+  uint32_t max_frame_size = 5u << 20;                       // maxFrameSizeBytes
+  uint64_t max_inflight_bytes_per_connection = 64ull << 20; // maxInflightBytesPerConnection
+  uint64_t max_inflight_bytes = 512ull << 20;               // maxInflightBytes
+  std::chrono::milliseconds idle_timeout{600000};           // connectionIdleTimeoutMs
+};
+
+// Counters and latencies for /metrics. Latency runs from a request's last byte read to its
+// response being queued for writing.
+struct ServerMetrics {
+  std::atomic<uint64_t> connections_open{0}, connections_accepted{0};
+  std::atomic<uint64_t> requests{0}, request_errors{0}, bad_frames{0};
+  std::atomic<uint64_t> bytes_read{0}, bytes_written{0};
+  std::atomic<uint64_t> inflight_bytes{0};  // requests in flight + responses not yet written
+  std::atomic<uint64_t> paused_reads{0};    // times a connection stopped reading (back-pressure)
+  std::atomic<uint64_t> adds{0}, reads{0};
+  Histogram add_latency_ns, read_latency_ns;
+};
+
+class Connection;
+
+class BookieServer {
+ public:
+  // Binds and listens on `io` (whose threads the caller runs); connections wait in the backlog
+  // until StartAccepting(). Listening first tells the port (bookiePort 0) and finds a port in use
+  // before anything else is done.
+  static Result<std::unique_ptr<BookieServer>> Listen(boost::asio::io_context* io,
+                                                      const ServerOptions& options);
+  ~BookieServer();
+
+  // Starts serving connections with `processor` (which must outlive the server).
+  void StartAccepting(RequestProcessor* processor);
+  uint16_t port() const { return port_; }
+  // Closes the listening socket; open connections go on.
+  void StopAccepting();
+  // Waits up to `drain` for every in-flight request to be answered and written, then closes all
+  // connections. Call after StopAccepting().
+  void Shutdown(std::chrono::milliseconds drain);
+
+  ServerMetrics& metrics() { return metrics_; }
+  const ServerOptions& options() const { return options_; }
+
+ private:
+  friend class Connection;
+  BookieServer(boost::asio::io_context* io, const ServerOptions& options);
+  void Accept();
+  void Forget(Connection* c);
+  // Global back-pressure bookkeeping, called by connections.
+  bool OverGlobalLimit() const;
+  void Park(const std::shared_ptr<Connection>& c);
+  void ResumeParked();
+
+  boost::asio::io_context* io_;
+  const ServerOptions options_;
+  RequestProcessor* processor_ = nullptr;
+  boost::asio::ip::tcp::acceptor acceptor_;
+  uint16_t port_ = 0;
+  ServerMetrics metrics_;
+
+  std::mutex mu_;
+  std::set<std::shared_ptr<Connection>> connections_;  // guarded by mu_
+  std::set<std::shared_ptr<Connection>> parked_;       // waiting for global room; guarded by mu_
+};
+
+}  // namespace quire::bookie

@@ -1,0 +1,212 @@
+#include "bookie/raw_client.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+
+#include <fmt/format.h>
+
+#include "bookie/protocol.h"
+
+namespace quire::bookie::testing {
+
+Result<RawClient> RawClient::Connect(const std::string& host, uint16_t port) {
+  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return ErrnoStatus("socket", errno);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(port);
+  if (inet_pton(AF_INET, host.c_str(), &addr.sin_addr) != 1) {
+    close(fd);
+    return InvalidArgument("bad IPv4 address " + host);
+  }
+  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
+    int e = errno;
+    close(fd);
+    return Status(StatusCode::kUnavailable, fmt::format("connect {}:{}: {}", host, port,
+                                                        std::strerror(e)), e);
+  }
+  int one = 1;
+  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+  return RawClient(fd);
+}
+
+RawClient::RawClient(RawClient&& o) noexcept : fd_(o.fd_), buffer_(std::move(o.buffer_)) {
+  o.fd_ = -1;
+}
+
+RawClient& RawClient::operator=(RawClient&& o) noexcept {
+  if (this != &o) {
+    Close();
+    fd_ = o.fd_;
+    buffer_ = std::move(o.buffer_);
+    o.fd_ = -1;
+  }
+  return *this;
+}
+
+RawClient::~RawClient() { Close(); }
+
+void RawClient::Close() {
+  if (fd_ >= 0) close(fd_);
+  fd_ = -1;
+}
+
+void RawClient::SetReceiveBuffer(int bytes) {
+  setsockopt(fd_, SOL_SOCKET, SO_RCVBUF, &bytes, sizeof(bytes));
+}
+
+Status RawClient::SendRaw(std::string_view bytes) {
+  while (!bytes.empty()) {
+    ssize_t n = send(fd_, bytes.data(), bytes.size(), MSG_NOSIGNAL);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return ErrnoStatus("send", errno);
+    }
+    bytes.remove_prefix(static_cast<size_t>(n));
+  }
+  return Status::Ok();
+}
+
+Status RawClient::Send(proto::Request request) {
+  if (request.header().protocol_version() == 0) {
+    request.mutable_header()->set_protocol_version(kProtocolVersion);
+  }
+  return SendRaw(EncodeFrame(request));
+}
+
+Result<proto::Response> RawClient::Receive(std::chrono::milliseconds timeout) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (true) {
+    if (buffer_.size() >= kFrameHeaderSize) {
+      auto len = DecodeFrameLength(buffer_.data(), UINT32_MAX);
+      if (!len.ok()) return len.status();
+      if (buffer_.size() >= kFrameHeaderSize + *len) {
+        proto::Response r;
+        if (!r.ParseFromArray(buffer_.data() + kFrameHeaderSize, static_cast<int>(*len))) {
+          return Corruption("a response frame that does not parse");
+        }
+        buffer_.erase(0, kFrameHeaderSize + *len);
+        return r;
+      }
+    }
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) return Status(StatusCode::kTimeout, "no response in time");
+    pollfd p{fd_, POLLIN, 0};
+    int rc = poll(&p, 1, static_cast<int>(left.count()));
+    if (rc < 0 && errno != EINTR) return ErrnoStatus("poll", errno);
+    if (rc <= 0) continue;
+    char buf[65536];
+    ssize_t n = recv(fd_, buf, sizeof(buf), 0);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return Status(StatusCode::kUnavailable, fmt::format("recv: {}", std::strerror(errno)));
+    if (n == 0) return Status(StatusCode::kUnavailable, "the bookie closed the connection");
+    buffer_.append(buf, static_cast<size_t>(n));
+  }
+}
+
+bool RawClient::WaitForClose(std::chrono::milliseconds timeout) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    pollfd p{fd_, POLLIN, 0};
+    if (poll(&p, 1, static_cast<int>(std::max<int64_t>(1, left.count()))) <= 0) continue;
+    char buf[65536];
+    ssize_t n = recv(fd_, buf, sizeof(buf), 0);
+    if (n == 0 || (n < 0 && errno != EINTR && errno != EAGAIN)) return true;
+  }
+  return false;
+}
+
+std::string EntryBody(int64_t ledger, int64_t entry, int64_t lac, std::string_view payload) {
+  std::string body(kEntryBodyHeaderSize, '\0');
+  EncodeEntryBodyHeader({ledger, entry, lac, payload.size()}, body.data());
+  body.append(payload);
+  return body;
+}
+
+namespace {
+proto::Request WithHeader(uint64_t id, proto::Operation op) {
+  proto::Request r;
+  r.mutable_header()->set_protocol_version(kProtocolVersion);
+  r.mutable_header()->set_operation(op);
+  r.mutable_header()->set_request_id(id);
+  return r;
+}
+}  // namespace
+
+proto::Request AddRequest(uint64_t id, int64_t ledger, int64_t entry, std::string_view key,
+                          std::string_view payload, int64_t lac, bool recovery) {
+  proto::Request r = WithHeader(id, proto::ADD_ENTRY);
+  proto::AddRequest* a = r.mutable_add();
+  a->set_ledger_id(ledger);
+  a->set_entry_id(entry);
+  a->set_master_key(std::string(key));
+  a->set_body(EntryBody(ledger, entry, lac, payload));
+  a->set_recovery(recovery);
+  return r;
+}
+
+proto::Request ReadRequest(uint64_t id, int64_t ledger, int64_t entry, bool fence,
+                           std::string_view key) {
+  proto::Request r = WithHeader(id, proto::READ_ENTRY);
+  r.mutable_read()->set_ledger_id(ledger);
+  r.mutable_read()->set_entry_id(entry);
+  r.mutable_read()->set_fence(fence);
+  r.mutable_read()->set_master_key(std::string(key));
+  return r;
+}
+
+proto::Request LongPollRequest(uint64_t id, int64_t ledger, int64_t previous_lac,
+                               uint32_t timeout_ms) {
+  proto::Request r = WithHeader(id, proto::READ_ENTRY);
+  r.mutable_read()->set_ledger_id(ledger);
+  r.mutable_read()->set_long_poll(true);
+  r.mutable_read()->set_previous_lac(previous_lac);
+  r.mutable_read()->set_timeout_ms(timeout_ms);
+  return r;
+}
+
+proto::Request ReadLacRequest(uint64_t id, int64_t ledger) {
+  proto::Request r = WithHeader(id, proto::READ_LAC);
+  r.mutable_read_lac()->set_ledger_id(ledger);
+  return r;
+}
+
+proto::Request WriteLacRequest(uint64_t id, int64_t ledger, std::string_view key, int64_t lac,
+                               std::string_view body) {
+  proto::Request r = WithHeader(id, proto::WRITE_LAC);
+  r.mutable_write_lac()->set_ledger_id(ledger);
+  r.mutable_write_lac()->set_master_key(std::string(key));
+  r.mutable_write_lac()->set_lac(lac);
+  r.mutable_write_lac()->set_body(std::string(body));
+  return r;
+}
+
+proto::Request ForceLedgerRequest(uint64_t id, int64_t ledger, std::string_view key) {
+  proto::Request r = WithHeader(id, proto::FORCE_LEDGER);
+  r.mutable_force_ledger()->set_ledger_id(ledger);
+  r.mutable_force_ledger()->set_master_key(std::string(key));
+  return r;
+}
+
+proto::Request BookieInfoRequest(uint64_t id) {
+  proto::Request r = WithHeader(id, proto::BOOKIE_INFO);
+  r.mutable_bookie_info();
+  return r;
+}
+
+proto::Request ListEntriesRequest(uint64_t id, int64_t ledger) {
+  proto::Request r = WithHeader(id, proto::LIST_ENTRIES);
+  r.mutable_list_entries()->set_ledger_id(ledger);
+  return r;
+}
+
+}  // namespace quire::bookie::testing
