@@ -37,6 +37,11 @@ struct BookieOptions {
 // Every key quire-bookie accepts.
 const ConfigSchema& BookieConfigSchema();
 
+// The documented default configuration: every key with its description and default, grouped by
+// layer. conf/bookie.conf is exactly this text (a test checks it); `quire-bookie
+// --print-default-conf` prints it.
+std::string DocumentedDefaultConfig();
+
 // Options from a checked configuration; kInvalidArgument when keys disagree (e.g. thresholds).
 Result<BookieOptions> BookieOptionsFromConfig(const Config& config);
 

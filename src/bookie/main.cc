@@ -30,7 +30,14 @@ int main(int argc, char** argv) {
       "Every configuration key, with its default, is documented in conf/bookie.conf."};
   app.add_option("-c,--conf", conf_path, "Configuration file (key = value lines)");
   app.add_option("-s,--set", overrides, "Override one key: --set bookiePort=3182 (repeatable)");
+  bool print_conf = false;
+  app.add_flag("--print-default-conf", print_conf,
+               "Print every configuration key with its description and default, then exit");
   CLI11_PARSE(app, argc, argv);
+  if (print_conf) {
+    fmt::print("{}", DocumentedDefaultConfig());
+    return 0;
+  }
 
   Result<Config> config = conf_path.empty() ? Result<Config>(Config(BookieConfigSchema()))
                                             : Config::Load(BookieConfigSchema(), conf_path);

@@ -28,6 +28,9 @@ using Clock = std::chrono::steady_clock;
 namespace {
 // Bytes charged per request on top of its frame, for the objects it keeps alive while in flight.
 constexpr uint64_t kRequestOverhead = 512;
+bool IsRead(proto::Operation op) {
+  return op == proto::READ_ENTRY || op == proto::READ_LAC || op == proto::LIST_ENTRIES;
+}
 constexpr size_t kMaxFramesPerWrite = 64;
 
 uint64_t NowNs() {
@@ -62,7 +65,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   }
 
   // Any thread: the request that cost `cost` bytes is answered.
-  void Complete(uint64_t cost, proto::Response response, uint64_t start_ns) {
+  void Complete(uint64_t cost, bool read, proto::Response response, uint64_t start_ns) {
     uint64_t latency = NowNs() - start_ns;
     proto::Operation op = response.header().operation();
     ServerMetrics& m = server_->metrics_;
@@ -74,7 +77,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
     if (response.status() != proto::OK) m.request_errors.fetch_add(1, std::memory_order_relaxed);
     std::string frame = EncodeFrame(response);
     asio::post(socket_.get_executor(),
-               [self = shared_from_this(), cost, frame = std::move(frame)]() mutable {
+               [self = shared_from_this(), cost, read, frame = std::move(frame)]() mutable {
+                 if (read) --self->reads_in_flight_;
                  self->Queue(cost, std::move(frame));
                });
   }
@@ -135,16 +139,19 @@ class Connection : public std::enable_shared_from_this<Connection> {
   }
 
   void Dispatch(std::string_view frame) {
+    uint64_t start = NowNs();
+    ParsedRequest parsed = ParseRequest(frame);
     uint64_t cost = frame.size() + kRequestOverhead;
+    bool read = parsed.ok() && IsRead(parsed.request.header().operation());
+    if (read) ++reads_in_flight_;
     Charge(cost);
     ++requests_in_flight_;
     server_->metrics_.requests.fetch_add(1, std::memory_order_relaxed);
-    uint64_t start = NowNs();
-    ParsedRequest parsed = ParseRequest(frame);
     if (!parsed.ok()) {
       spdlog::debug("connection {}: request {}: {}", peer_, parsed.request.header().request_id(),
                     parsed.error_message);
-      Complete(cost, MakeResponse(parsed.request.header(), parsed.error, parsed.error_message),
+      Complete(cost, false, MakeResponse(parsed.request.header(), parsed.error,
+                                         parsed.error_message),
                start);
       return;
     }
@@ -155,8 +162,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
       server_->metrics_.reads.fetch_add(1, std::memory_order_relaxed);
     }
     server_->processor_->Process(std::move(parsed.request),
-                                 [self = shared_from_this(), cost, start](proto::Response r) {
-                                   self->Complete(cost, std::move(r), start);
+                                 [self = shared_from_this(), cost, read, start](proto::Response r) {
+                                   self->Complete(cost, read, std::move(r), start);
                                  });
   }
 
@@ -223,6 +230,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
   bool OverLimit() const {
     return inflight_ > server_->options_.max_inflight_bytes_per_connection ||
+           reads_in_flight_ >= server_->options_.max_reads_in_flight_per_connection ||
            server_->OverGlobalLimit();
   }
 
@@ -274,6 +282,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   bool close_after_write_ = false;
   uint64_t inflight_ = 0;  // requests in flight + responses not yet written, in bytes
   uint64_t requests_in_flight_ = 0;
+  uint64_t reads_in_flight_ = 0;
   Clock::time_point last_activity_;
 };
 

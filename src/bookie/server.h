@@ -7,7 +7,11 @@
 // Memory is bounded: a connection stops reading its socket while the bytes of its requests in
 // flight plus its responses not yet written exceed maxInflightBytesPerConnection, and every
 // connection stops while the server's total exceeds maxInflightBytes; they resume as responses
-// drain. A client that never reads its responses therefore only fills its own budget. A frame
+// drain. A read's answer is far larger than its request and of unknown size until the entry is
+// read, so a connection also stops while it has maxReadsInFlightPerConnection reads in flight: its
+// memory stays below maxInflightBytesPerConnection plus that many entries. A client that never
+// reads its responses therefore only fills its own budget, and its reads cannot crowd the read
+// workers' queue for everyone else. A frame
 // larger than maxFrameSizeBytes gets a BAD_REQUEST answer and the connection is closed (its
 // stream can no longer be trusted). Connections idle (nothing read, nothing in flight) for
 // connectionIdleTimeoutMs are closed.
@@ -38,6 +42,7 @@ struct ServerOptions {
   uint32_t max_frame_size = 5u << 20;                       // maxFrameSizeBytes
   uint64_t max_inflight_bytes_per_connection = 64ull << 20; // maxInflightBytesPerConnection
   uint64_t max_inflight_bytes = 512ull << 20;               // maxInflightBytes
+  uint64_t max_reads_in_flight_per_connection = 64;         // maxReadsInFlightPerConnection
   std::chrono::milliseconds idle_timeout{600000};           // connectionIdleTimeoutMs
 };
 

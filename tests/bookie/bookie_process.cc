@@ -7,6 +7,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <sstream>
 
 #include <fmt/format.h>
@@ -42,20 +43,32 @@ Result<std::unique_ptr<BookieProcess>> BookieProcess::Start(const BookieProcessO
   b->conf_path_ = options.root + "/bookie.conf";
   std::error_code ec;
   std::filesystem::create_directories(options.root, ec);
+  std::map<std::string, std::string> keys = {
+      {"bookiePort", std::to_string(b->port_)},
+      {"bookieBindAddress", "127.0.0.1"},
+      {"advertisedAddress", "127.0.0.1"},
+      {"httpServerAddress", "127.0.0.1"},
+      {"httpServerPort", std::to_string(b->http_port_)},
+      {"metadataServiceUri", options.metadata_uri},
+      {"journalDirectories", options.root + "/journal"},
+      {"ledgerDirectories", options.root + "/ledgers"},
+      {"writeCacheMaxSizeMB", "32"},
+      {"readAheadCacheMaxSizeMB", "16"},
+      {"journalPreAllocSizeMB", "4"},
+      {"metadataSessionTimeoutMs", "2000"},
+  };
+  for (const std::string& kv : options.settings) {  // "key = value" overrides
+    size_t eq = kv.find('=');
+    if (eq == std::string::npos) return InvalidArgument("bad setting " + kv);
+    auto trim = [](std::string t) {
+      t.erase(0, t.find_first_not_of(' '));
+      t.erase(t.find_last_not_of(' ') + 1);
+      return t;
+    };
+    keys[trim(kv.substr(0, eq))] = trim(kv.substr(eq + 1));
+  }
   std::ofstream conf(b->conf_path_);
-  conf << "bookiePort = " << b->port_ << "\n"
-       << "bookieBindAddress = 127.0.0.1\n"
-       << "advertisedAddress = 127.0.0.1\n"
-       << "httpServerAddress = 127.0.0.1\n"
-       << "httpServerPort = " << b->http_port_ << "\n"
-       << "metadataServiceUri = " << options.metadata_uri << "\n"
-       << "journalDirectories = " << options.root << "/journal\n"
-       << "ledgerDirectories = " << options.root << "/ledgers\n"
-       << "writeCacheMaxSizeMB = 32\n"
-       << "readAheadCacheMaxSizeMB = 16\n"
-       << "journalPreAllocSizeMB = 4\n"
-       << "metadataSessionTimeoutMs = 2000\n";
-  for (const std::string& kv : options.settings) conf << kv << "\n";
+  for (const auto& [k, v] : keys) conf << k << " = " << v << "\n";
   conf.close();
   if (!conf) return IOError("cannot write " + b->conf_path_);
   QUIRE_RETURN_IF_ERROR(b->Launch());

@@ -22,7 +22,7 @@ Status InitCluster(const std::string& uri);
 struct BookieProcessOptions {
   std::string root;           // journal in root/journal, ledgers in root/ledgers
   std::string metadata_uri;   // e.g. file:///tmp/x/metadata
-  std::vector<std::string> settings;  // extra key=value
+  std::vector<std::string> settings;  // "key = value", overriding the test defaults
 };
 
 class BookieProcess {

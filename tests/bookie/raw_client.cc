@@ -61,11 +61,21 @@ void RawClient::SetReceiveBuffer(int bytes) {
   setsockopt(fd_, SOL_SOCKET, SO_RCVBUF, &bytes, sizeof(bytes));
 }
 
+void RawClient::SetSendTimeout(std::chrono::milliseconds timeout) {
+  timeval tv{};
+  tv.tv_sec = static_cast<time_t>(timeout.count() / 1000);
+  tv.tv_usec = static_cast<suseconds_t>((timeout.count() % 1000) * 1000);
+  setsockopt(fd_, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+}
+
 Status RawClient::SendRaw(std::string_view bytes) {
   while (!bytes.empty()) {
     ssize_t n = send(fd_, bytes.data(), bytes.size(), MSG_NOSIGNAL);
     if (n < 0) {
       if (errno == EINTR) continue;
+      if (errno == EAGAIN || errno == EWOULDBLOCK) {
+        return Status(StatusCode::kTimeout, "the bookie stopped reading (send timed out)");
+      }
       return ErrnoStatus("send", errno);
     }
     bytes.remove_prefix(static_cast<size_t>(n));
@@ -207,6 +217,27 @@ proto::Request ListEntriesRequest(uint64_t id, int64_t ledger) {
   proto::Request r = WithHeader(id, proto::LIST_ENTRIES);
   r.mutable_list_entries()->set_ledger_id(ledger);
   return r;
+}
+
+Result<int> HttpGet(uint16_t port, const std::string& path, std::string* body) {
+  QUIRE_ASSIGN_OR_RETURN(RawClient c, RawClient::Connect("127.0.0.1", port));
+  QUIRE_RETURN_IF_ERROR(c.SendRaw(fmt::format(
+      "GET {} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n", path)));
+  std::string response;
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (std::chrono::steady_clock::now() < deadline) {
+    pollfd p{c.fd_, POLLIN, 0};
+    if (poll(&p, 1, 1000) <= 0) continue;
+    char buf[65536];
+    ssize_t n = recv(c.fd_, buf, sizeof(buf), 0);
+    if (n <= 0) break;
+    response.append(buf, static_cast<size_t>(n));
+  }
+  if (response.rfind("HTTP/1.1 ", 0) != 0) return Corruption("not an HTTP response: " + response);
+  int status = std::stoi(response.substr(9, 3));
+  size_t sep = response.find("\r\n\r\n");
+  *body = sep == std::string::npos ? "" : response.substr(sep + 4);
+  return status;
 }
 
 }  // namespace quire::bookie::testing

@@ -31,8 +31,11 @@ class RawClient {
   void Close();
   // Shrinks the socket's receive buffer (for the never-reading client).
   void SetReceiveBuffer(int bytes);
+  // Bounds each send: SendRaw fails with kTimeout when the bookie stops reading for this long.
+  void SetSendTimeout(std::chrono::milliseconds timeout);
 
  private:
+  friend Result<int> HttpGet(uint16_t port, const std::string& path, std::string* body);
   explicit RawClient(int fd) : fd_(fd) {}
   int fd_ = -1;
   std::string buffer_;
@@ -53,5 +56,8 @@ proto::Request WriteLacRequest(uint64_t request_id, int64_t ledger, std::string_
 proto::Request ForceLedgerRequest(uint64_t request_id, int64_t ledger, std::string_view master_key);
 proto::Request BookieInfoRequest(uint64_t request_id);
 proto::Request ListEntriesRequest(uint64_t request_id, int64_t ledger);
+
+// GET http://127.0.0.1:port/path; returns the status code and fills *body (bounded: 30 s).
+Result<int> HttpGet(uint16_t port, const std::string& path, std::string* body);
 
 }  // namespace quire::bookie::testing

@@ -1,0 +1,64 @@
+// The bookie's configuration: conf/bookie.conf is the documented default configuration, every key
+// parses with its default, and bad values are refused with the key named.
+#include <fstream>
+#include <sstream>
+
+#include <gtest/gtest.h>
+
+#include "bookie/bookie_config.h"
+
+namespace quire::bookie {
+namespace {
+
+TEST(BookieConfigTest, ShippedConfIsTheDocumentedDefaultConfig) {
+  std::ifstream in(QUIRE_SOURCE_DIR "/conf/bookie.conf");
+  std::stringstream ss;
+  ss << in.rdbuf();
+  EXPECT_EQ(ss.str(), DocumentedDefaultConfig())
+      << "conf/bookie.conf is out of date: regenerate it with "
+         "`quire-bookie --print-default-conf > conf/bookie.conf`";
+}
+
+TEST(BookieConfigTest, EveryKeyIsDocumentedAndItsDefaultParses) {
+  std::string doc = DocumentedDefaultConfig();
+  std::string uncommented;
+  for (const ConfigKey& key : BookieConfigSchema().keys()) {
+    std::string line = "# " + key.name + " = " + key.default_value + "\n";
+    EXPECT_NE(doc.find(line), std::string::npos) << key.name << " is not documented";
+    uncommented += key.name + " = " + key.default_value + "\n";
+  }
+  auto config = Config::Parse(BookieConfigSchema(), uncommented, "defaults");
+  ASSERT_TRUE(config.ok()) << config.status().ToString();
+  auto options = BookieOptionsFromConfig(*config);
+  ASSERT_TRUE(options.ok()) << options.status().ToString();
+  EXPECT_EQ(options->server.port, 3181);
+  EXPECT_EQ(options->http_port, 8080);
+  EXPECT_EQ(options->server.max_frame_size, 5u << 20);
+  EXPECT_DOUBLE_EQ(options->disk_usage_threshold, 0.95);
+  EXPECT_DOUBLE_EQ(options->disk_usage_lwm_threshold, 0.90);
+  EXPECT_EQ(options->storage.journal_prealloc_bytes, 16u << 20);
+}
+
+TEST(BookieConfigTest, BookieIdIsAdvertisedAddressAndPort) {
+  Config c(BookieConfigSchema());
+  ASSERT_TRUE(c.SetFromString("advertisedAddress=10.1.2.3").ok());
+  ASSERT_TRUE(c.SetFromString("bookiePort=3182").ok());
+  auto o = BookieOptionsFromConfig(c);
+  ASSERT_TRUE(o.ok());
+  EXPECT_EQ(o->bookie_id, "10.1.2.3:3182");
+  EXPECT_EQ(o->storage.bookie_id, "10.1.2.3:3182");
+}
+
+TEST(BookieConfigTest, InconsistentThresholdsAreRefused) {
+  Config c(BookieConfigSchema());
+  ASSERT_TRUE(c.SetFromString("diskUsageThreshold=0.8").ok());
+  ASSERT_TRUE(c.SetFromString("diskUsageLwmThreshold=0.9").ok());
+  auto o = BookieOptionsFromConfig(c);
+  ASSERT_FALSE(o.ok());
+  EXPECT_NE(o.status().message().find("diskUsageLwmThreshold"), std::string::npos);
+  EXPECT_EQ(c.SetFromString("bookiePort=70000").code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(c.SetFromString("bokiePort=3181").code(), StatusCode::kInvalidArgument);
+}
+
+}  // namespace
+}  // namespace quire::bookie

@@ -1,0 +1,214 @@
+// The daemon as operators meet it: kill -9 under load, read-only mode when the ledger disk fills,
+// the admin endpoints, a second daemon on the same directories, clean shutdown.
+#include <sys/mount.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cstring>
+#include <filesystem>
+#include <condition_variable>
+#include <fstream>
+#include <map>
+#include <mutex>
+#include <random>
+#include <thread>
+
+#include "bookie/bookie_test_fixture.h"
+#include "bookie/protocol.h"
+#include "metadata/metadata_store.h"
+
+#include <fmt/format.h>
+
+namespace quire::bookie::testing {
+namespace {
+
+using DaemonTest = BookieTest;
+
+// Writers on several connections pipeline adds until the bookie dies under them; every add whose
+// OK arrived must be readable after a restart.
+TEST_F(DaemonTest, KillNineUnderLoadLosesNoAcknowledgedEntry) {
+  std::mt19937_64 rng(7);
+  std::map<std::pair<int64_t, int64_t>, std::string> acked;
+  int64_t ledger_base = 100;
+  for (int round = 0; round < 3; ++round) {
+    SCOPED_TRACE("round " + std::to_string(round));
+    std::mutex mu;
+    std::condition_variable cv;
+    size_t acks = 0;
+    std::vector<std::thread> writers;
+    for (int w = 0; w < 4; ++w) {
+      int64_t ledger = ledger_base + w;
+      writers.emplace_back([&, ledger] {
+        auto c = RawClient::Connect("127.0.0.1", bookie_->port());
+        if (!c.ok()) return;
+        std::map<uint64_t, std::pair<int64_t, std::string>> pending;  // request id -> entry
+        int64_t next = 0;
+        while (true) {
+          while (pending.size() < 32) {
+            std::string payload = fmt::format("L{}E{}-{}", ledger, next, std::string(next % 500, 'p'));
+            if (!c->Send(AddRequest(static_cast<uint64_t>(next + 1), ledger, next, "key", payload,
+                                    next - 1))
+                     .ok()) {
+              return;
+            }
+            pending[static_cast<uint64_t>(next + 1)] = {next, payload};
+            ++next;
+          }
+          auto r = c->Receive(std::chrono::seconds(30));
+          if (!r.ok()) return;  // the bookie died
+          auto it = pending.find(r->header().request_id());
+          if (it == pending.end() || r->status() != proto::OK) return;
+          std::lock_guard<std::mutex> lock(mu);
+          acked[{ledger, it->second.first}] =
+              EntryBody(ledger, it->second.first, it->second.first - 1, it->second.second);
+          pending.erase(it);
+          ++acks;
+          cv.notify_all();
+        }
+      });
+    }
+    size_t kill_after = 200 + rng() % 2000;
+    {
+      std::unique_lock<std::mutex> lock(mu);
+      ASSERT_TRUE(cv.wait_for(lock, std::chrono::seconds(120), [&] { return acks >= kill_after; }))
+          << "only " << acks << " acknowledgements";
+    }
+    bookie_->Kill();
+    for (auto& t : writers) t.join();
+    ASSERT_TRUE(bookie_->Restart().ok());
+    RawClient c = Connect();
+    uint64_t id = 1;
+    for (const auto& [key, body] : acked) {
+      proto::Response r = Call(c, ReadRequest(id++, key.first, key.second));
+      ASSERT_EQ(r.status(), proto::OK) << "ledger " << key.first << " entry " << key.second;
+      ASSERT_EQ(r.read().body(), body);
+    }
+    ledger_base += 10;  // fresh ledgers each round: entry ids never repeat with other bytes
+  }
+}
+
+TEST_F(DaemonTest, AdminEndpointsAndCleanShutdown) {
+  std::string body;
+  auto status = HttpGet(bookie_->http_port(), "/health", &body);
+  ASSERT_TRUE(status.ok());
+  EXPECT_EQ(*status, 200);
+  status = HttpGet(bookie_->http_port(), "/api/v1/bookie/info", &body);
+  ASSERT_TRUE(status.ok());
+  EXPECT_EQ(*status, 200);
+  EXPECT_NE(body.find(bookie_->bookie_id()), std::string::npos) << body;
+  status = HttpGet(bookie_->http_port(), "/api/v1/bookie/state", &body);
+  EXPECT_EQ(*status, 200);
+  EXPECT_NE(body.find("\"writable\":true"), std::string::npos) << body;
+  RawClient c = Connect();
+  ASSERT_EQ(Call(c, AddRequest(1, 1, 0, "k", "x")).status(), proto::OK);
+  ASSERT_EQ(Call(c, ReadRequest(2, 1, 0)).status(), proto::OK);
+  status = HttpGet(bookie_->http_port(), "/metrics", &body);
+  EXPECT_EQ(*status, 200);
+  for (const char* name : {"quire_bookie_add_latency_seconds_bucket",
+                           "quire_bookie_read_latency_seconds_count",
+                           "quire_journal_sync_latency_seconds_sum",
+                           "quire_journal_records_per_sync_bucket", "quire_bookie_connections",
+                           "quire_storage_added_bytes_total", "quire_bookie_writable 1"}) {
+    EXPECT_NE(body.find(name), std::string::npos) << name << " missing from /metrics";
+  }
+  // SIGTERM: a clean exit, the registration gone.
+  c.Close();
+  int exit_status = bookie_->Stop();
+  EXPECT_TRUE(WIFEXITED(exit_status) && WEXITSTATUS(exit_status) == 0) << exit_status;
+  auto store = metadata::OpenMetadataStore(metadata_uri_, {});
+  ASSERT_TRUE(store.ok());
+  auto bookies = (*store)->ListBookies();
+  ASSERT_TRUE(bookies.ok());
+  EXPECT_TRUE(bookies->writable.empty() && bookies->read_only.empty());
+}
+
+TEST_F(DaemonTest, ASecondDaemonOnTheSameDirectoriesIsRefused) {
+  // The same bookie id (so the cookie checks pass), listening on another loopback address: only
+  // the directory lock can stop it.
+  BookieProcessOptions o{dir_.Sub("bookie2-conf"), metadata_uri_,
+                         {"bookiePort = " + std::to_string(bookie_->port()),
+                          "bookieBindAddress = 127.0.0.2",
+                          "journalDirectories = " + dir_.Sub("bookie/journal"),
+                          "ledgerDirectories = " + dir_.Sub("bookie/ledgers")}};
+  auto second = BookieProcess::Start(o);
+  EXPECT_FALSE(second.ok()) << "a second bookie process started on locked directories";
+  RawClient c = Connect();  // the first one is unaffected
+  EXPECT_EQ(Call(c, AddRequest(1, 1, 0, "k", "x")).status(), proto::OK);
+}
+
+TEST_F(DaemonTest, WipedDirectoriesOfAKnownBookieAreRefused) {
+  ASSERT_EQ(bookie_->Stop(), 0);
+  std::error_code ec;
+  std::filesystem::remove_all(dir_.Sub("bookie/ledgers"), ec);
+  std::filesystem::remove_all(dir_.Sub("bookie/journal"), ec);
+  EXPECT_FALSE(bookie_->Restart().ok()) << "a bookie whose disks were wiped must not start";
+}
+
+class ReadOnlyTest : public BookieTest {
+ protected:
+  void SetUp() override {
+    mount_point_ = dir_.Sub("small-disk");
+    std::filesystem::create_directories(mount_point_);
+    if (mount("quire-test", mount_point_.c_str(), "tmpfs", 0, "size=32m") != 0) {
+      GTEST_SKIP() << "cannot mount a tmpfs (needs root): " << std::strerror(errno);
+    }
+    mounted_ = true;
+    settings_ = {"ledgerDirectories = " + mount_point_ + "/ledgers",
+                 "diskUsageThreshold = 0.5", "diskUsageLwmThreshold = 0.3",
+                 "diskCheckIntervalMs = 50", "writeCacheMaxSizeMB = 4",
+                 "readAheadCacheMaxSizeMB = 2"};
+    BookieTest::SetUp();
+  }
+  void TearDown() override {
+    bookie_.reset();  // stop the process before the disk goes away
+    if (mounted_) umount2(mount_point_.c_str(), MNT_DETACH);
+  }
+
+  // Waits (bounded) until the registry lists the bookie as read-only (or writable).
+  bool WaitForMode(bool read_only) {
+    auto store = metadata::OpenMetadataStore(metadata_uri_, {});
+    if (!store.ok()) return false;
+    for (int attempt = 0; attempt < 300; ++attempt) {
+      auto list = (*store)->ListBookies();
+      if (list.ok()) {
+        const auto& v = read_only ? list->read_only : list->writable;
+        if (std::find(v.begin(), v.end(), bookie_->bookie_id()) != v.end()) return true;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    return false;
+  }
+
+  std::string mount_point_;
+  bool mounted_ = false;
+};
+
+TEST_F(ReadOnlyTest, AFullLedgerDiskTurnsTheBookieReadOnlyAndBack) {
+  RawClient c = Connect();
+  ASSERT_EQ(Call(c, AddRequest(1, 1, 0, "k", "before")).status(), proto::OK);
+  // Fill the ledger disk past diskUsageThreshold.
+  {
+    std::ofstream filler(mount_point_ + "/filler");
+    filler << std::string(20 << 20, 'f');
+  }
+  ASSERT_TRUE(WaitForMode(/*read_only=*/true)) << "the registry never showed the bookie read-only";
+  std::string body;
+  auto status = HttpGet(bookie_->http_port(), "/health", &body);
+  ASSERT_TRUE(status.ok());
+  EXPECT_EQ(*status, 503);
+  EXPECT_NE(body.find("full"), std::string::npos) << body;
+  EXPECT_EQ(Call(c, AddRequest(2, 1, 1, "k", "refused", 0)).status(), proto::READ_ONLY);
+  proto::Response r = Call(c, ReadRequest(3, 1, 0));
+  EXPECT_EQ(r.status(), proto::OK) << "reads go on while read-only";
+  EXPECT_EQ(Call(c, BookieInfoRequest(4)).bookie_info().state(),
+            proto::BookieInfoResponse::READ_ONLY);
+  // Below the low-water mark it is writable again.
+  std::filesystem::remove(mount_point_ + "/filler");
+  ASSERT_TRUE(WaitForMode(/*read_only=*/false));
+  status = HttpGet(bookie_->http_port(), "/health", &body);
+  EXPECT_EQ(*status, 200);
+  EXPECT_EQ(Call(c, AddRequest(5, 1, 1, "k", "after", 0)).status(), proto::OK);
+}
+
+}  // namespace
+}  // namespace quire::bookie::testing
