@@ -1,5 +1,7 @@
 #include "bookie/protocol.h"
 
+#include <limits>
+
 #include <fmt/format.h>
 
 #include "common/coding.h"
@@ -54,7 +56,10 @@ std::string CheckBody(const proto::Request& r) {
       const proto::ReadRequest& read = r.read();
       if (!ValidId(read.ledger_id())) return fmt::format("invalid ledger id {}", read.ledger_id());
       if (read.long_poll()) {
-        if (!ValidLac(read.previous_lac())) {
+        // A LAC is below some entry id, so at most 2^63-2: a larger previous LAC could never be
+        // passed, and the answer's entry id (previous LAC + 1) must not overflow.
+        if (!ValidLac(read.previous_lac()) ||
+            read.previous_lac() == std::numeric_limits<int64_t>::max()) {
           return fmt::format("invalid previous LAC {}", read.previous_lac());
         }
       } else if (!ValidId(read.entry_id())) {

@@ -1,7 +1,7 @@
 // The wire protocol's pure functions (src/bookie/protocol.h), without a bookie: framing, every
 // validation rule of ParseRequest(), status mapping, entry body headers. protocol_test.cc drives a
 // real bookie; tests/fuzz/request_fuzzer.cc throws random bytes at the same functions.
-#include "bookie/protocol.h"
+#include <gtest/gtest.h>
 
 #include <cstdint>
 #include <limits>
@@ -9,7 +9,7 @@
 #include <string_view>
 #include <vector>
 
-#include <gtest/gtest.h>
+#include "bookie/protocol.h"
 
 namespace quire::bookie {
 namespace {
@@ -118,7 +118,7 @@ void ExpectBad(const proto::Request& r, std::string_view what = {}) {
   ExpectParse(r, proto::BAD_REQUEST, what);
 }
 
-// --- Frames -------------------------------------------------------------------------------------
+// --- Frames --------------------------------------------------------------------------------------
 
 Result<uint32_t> DecodeLength(uint32_t n, uint32_t max = kDefaultMaxFrameSize) {
   char bytes[kFrameHeaderSize];
@@ -190,7 +190,7 @@ TEST(EncodeFrameTest, ResponseRoundTrips) {
   EXPECT_EQ(back.SerializeAsString(), r.SerializeAsString());
 }
 
-// --- Valid requests -------------------------------------------------------------------------------
+// --- Valid requests ------------------------------------------------------------------------------
 
 TEST(ParseRequestTest, EveryOperationIsAccepted) {
   ExpectValid(Add(7, 0, -1), "first entry");
@@ -230,7 +230,7 @@ TEST(ParseRequestTest, ValidRequestKeepsEveryField) {
 TEST(ParseRequestTest, LargestIdsAreValid) {
   ExpectValid(Add(kMaxId, kMaxId, kMaxId - 1), "add");
   ExpectValid(Read(kMaxId, kMaxId), "read");
-  ExpectValid(LongPoll(kMaxId, kMaxId), "long poll");
+  ExpectValid(LongPoll(kMaxId, kMaxId - 1), "long poll");
   ExpectValid(ReadLac(kMaxId), "read LAC");
   ExpectValid(WriteLac(kMaxId, kMaxId), "write LAC");
   ExpectValid(Force(kMaxId), "force");
@@ -249,7 +249,7 @@ TEST(ParseRequestTest, AnEntryBodyOfExactlyItsHeaderIsValid) {
   ExpectValid(r);
 }
 
-// --- Rejected requests ----------------------------------------------------------------------------
+// --- Rejected requests ---------------------------------------------------------------------------
 
 TEST(ParseRequestTest, BytesThatAreNotARequest) {
   ParsedRequest p = ParseRequest(std::string("\xff\xff\xff\xff\xff", 5));
@@ -305,9 +305,9 @@ TEST(ParseRequestTest, UnknownOperation) {
 }
 
 TEST(ParseRequestTest, OperationWithoutItsBody) {
-  for (proto::Operation op : {proto::ADD_ENTRY, proto::BATCH_ADD, proto::READ_ENTRY,
-                              proto::READ_LAC, proto::WRITE_LAC, proto::FORCE_LEDGER,
-                              proto::LIST_ENTRIES}) {
+  for (proto::Operation op :
+       {proto::ADD_ENTRY, proto::BATCH_ADD, proto::READ_ENTRY, proto::READ_LAC, proto::WRITE_LAC,
+        proto::FORCE_LEDGER, proto::LIST_ENTRIES}) {
     ExpectBad(Request(op), OperationName(op));
   }
   // Another operation's body does not count.
@@ -344,6 +344,16 @@ TEST(ParseRequestTest, LacOutOfRange) {
   ExpectBad(WriteLac(7, kMinId), "write LAC min");
   ExpectBad(LongPoll(7, -2), "previous LAC -2");
   ExpectBad(LongPoll(7, kMinId), "previous LAC min");
+}
+
+// Regression: a long poll from 2^63-1 was accepted; when it timed out the bookie computed its
+// answer's entry id, previous_lac + 1, and overflowed (UBSan aborted the bookie). No LAC can pass
+// 2^63-1 (a LAC is below an entry id), so it is rejected up front.
+TEST(ParseRequestTest, LongPollFromTheLargestLacIsRejected) {
+  ParsedRequest p = Parse(LongPoll(7, kMaxId));
+  EXPECT_EQ(p.error, proto::BAD_REQUEST);
+  EXPECT_NE(p.error_message.find("previous LAC"), std::string::npos) << p.error_message;
+  ExpectValid(LongPoll(7, kMaxId - 1));
 }
 
 TEST(ParseRequestTest, EntryBodyShorterThanItsHeader) {
@@ -385,7 +395,7 @@ TEST(ParseRequestTest, OneBadAddRejectsTheWholeBatch) {
   ExpectBad(r, "negative ledger");
 }
 
-// --- Answers and status codes ---------------------------------------------------------------------
+// --- Answers and status codes --------------------------------------------------------------------
 
 TEST(MakeResponseTest, EchoesTheRequestAndCarriesTheBookieVersion) {
   proto::RequestHeader h = Request(proto::READ_LAC, 1234).header();
@@ -465,14 +475,14 @@ TEST(OperationNameTest, EveryOperationHasAName) {
   EXPECT_EQ(OperationName(static_cast<proto::Operation>(99)), "unknown");
 }
 
-// --- Entry body header ----------------------------------------------------------------------------
+// --- Entry body header ---------------------------------------------------------------------------
 
 TEST(EntryBodyHeaderTest, EncodesBigEndianInOrder) {
   char out[kEntryBodyHeaderSize];
   EncodeEntryBodyHeader({0x0102030405060708, 9, -1, 0x1122334455667788}, out);
-  const std::string expected =
-      std::string("\x01\x02\x03\x04\x05\x06\x07\x08", 8) + std::string(7, '\0') + "\x09" +
-      std::string(8, '\xff') + std::string("\x11\x22\x33\x44\x55\x66\x77\x88", 8);
+  const std::string expected = std::string("\x01\x02\x03\x04\x05\x06\x07\x08", 8) +
+                               std::string(7, '\0') + "\x09" + std::string(8, '\xff') +
+                               std::string("\x11\x22\x33\x44\x55\x66\x77\x88", 8);
   EXPECT_EQ(std::string(out, kEntryBodyHeaderSize), expected);
 }
 
