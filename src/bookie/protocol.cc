@@ -17,6 +17,11 @@ std::string CheckAdd(const proto::AddRequest& add) {
   if (!ValidId(add.ledger_id()) || !ValidId(add.entry_id())) {
     return fmt::format("invalid ids: ledger {} entry {}", add.ledger_id(), add.entry_id());
   }
+  // An empty key would be recorded as the ledger's key and then refuse the writer's real one.
+  if (add.master_key().empty()) {
+    return fmt::format("ledger {} entry {}: an add needs the ledger's master key",
+                       add.ledger_id(), add.entry_id());
+  }
   auto header = ParseEntryBodyHeader(add.body());
   if (!header.ok()) {
     return fmt::format("ledger {} entry {}: {}", add.ledger_id(), add.entry_id(),
@@ -55,6 +60,8 @@ std::string CheckBody(const proto::Request& r) {
       if (!r.has_read()) return "READ_ENTRY without a read body";
       const proto::ReadRequest& read = r.read();
       if (!ValidId(read.ledger_id())) return fmt::format("invalid ledger id {}", read.ledger_id());
+      if (read.fence() && read.long_poll()) return "a read cannot both fence and long-poll";
+      if (read.fence() && read.master_key().empty()) return "a fencing read needs the master key";
       if (read.long_poll()) {
         // A LAC is below some entry id, so at most 2^63-2: a larger previous LAC could never be
         // passed, and the answer's entry id (previous LAC + 1) must not overflow.
@@ -79,6 +86,7 @@ std::string CheckBody(const proto::Request& r) {
         return fmt::format("invalid ledger {} or LAC {}", r.write_lac().ledger_id(),
                            r.write_lac().lac());
       }
+      if (r.write_lac().master_key().empty()) return "WRITE_LAC needs the master key";
       return {};
     case Operation::FORCE_LEDGER:
       if (!r.has_force_ledger()) return "FORCE_LEDGER without a body";
@@ -200,7 +208,9 @@ proto::Status ToProtoStatus(StatusCode code) {
     case StatusCode::kBadRequest: return proto::BAD_REQUEST;
     case StatusCode::kIOError: return proto::IO_ERROR;
     case StatusCode::kUnauthorized: return proto::UNAUTHORIZED;
-    case StatusCode::kBadVersion: return proto::BAD_VERSION;
+    // BAD_VERSION on the wire is about the protocol version (kUnimplemented); a lost
+    // compare-and-set (kBadVersion) never comes out of a bookie's storage.
+    case StatusCode::kUnimplemented: return proto::BAD_VERSION;
     case StatusCode::kFenced: return proto::FENCED;
     case StatusCode::kReadOnly: return proto::READ_ONLY;
     case StatusCode::kTooManyRequests: return proto::TOO_MANY_REQUESTS;
@@ -220,7 +230,7 @@ StatusCode FromProtoStatus(proto::Status s) {
     case proto::BAD_REQUEST: return StatusCode::kBadRequest;
     case proto::IO_ERROR: return StatusCode::kIOError;
     case proto::UNAUTHORIZED: return StatusCode::kUnauthorized;
-    case proto::BAD_VERSION: return StatusCode::kBadVersion;
+    case proto::BAD_VERSION: return StatusCode::kUnimplemented;
     case proto::FENCED: return StatusCode::kFenced;
     case proto::READ_ONLY: return StatusCode::kReadOnly;
     case proto::TOO_MANY_REQUESTS: return StatusCode::kTooManyRequests;

@@ -73,7 +73,7 @@ void RequestProcessor::Process(proto::Request request, Responder respond) {
   switch (request.header().operation()) {
     case proto::ADD_ENTRY: {
       proto::RequestHeader header = request.header();
-      const proto::AddRequest& add = request.add();
+      proto::AddRequest& add = *request.mutable_add();
       int64_t ledger = add.ledger_id(), entry = add.entry_id();
       Add(add, [header, ledger, entry, respond = std::move(respond)](Status s) {
         proto::Response r = MakeResponse(header, s);
@@ -97,7 +97,7 @@ void RequestProcessor::Process(proto::Request request, Responder respond) {
   }
 }
 
-void RequestProcessor::Add(const proto::AddRequest& add, std::function<void(Status)> done) {
+void RequestProcessor::Add(proto::AddRequest& add, std::function<void(Status)> done) {
   // A full disk still takes recovery adds (closing ledgers must stay possible); an I/O error
   // takes nothing.
   if (!status_->writable() && !(add.recovery() && !status_->sticky())) {
@@ -107,13 +107,17 @@ void RequestProcessor::Add(const proto::AddRequest& add, std::function<void(Stat
   auto ledger = static_cast<uint64_t>(add.ledger_id());
   auto entry = static_cast<uint64_t>(add.entry_id());
   int64_t lac = ParseEntryBodyHeader(add.body())->lac;  // validated by ParseRequest
-  writes_->Submit([this, ledger, entry, lac, key = add.master_key(), body = add.body(),
-                    recovery = add.recovery(), done = std::move(done)]() mutable {
-    engine_->AddEntry(ledger, entry, key, std::move(body), recovery,
-                      [this, ledger, lac, done = std::move(done)](Status s) {
-                        if (s.ok()) AdvanceLac(ledger, lac);
-                        done(s);
-                      });
+  storage::StorageEngine::Callback callback = [this, ledger, lac, done = std::move(done)](Status s) {
+    if (s.ok()) AdvanceLac(ledger, lac);
+    done(s);
+  };
+  // Inline on the calling (I/O) thread when the write cache has room; when it has none the add
+  // must wait, which only a worker thread may do.
+  std::string body = std::move(*add.mutable_body());
+  if (engine_->TryAddEntry(ledger, entry, add.master_key(), body, add.recovery(), callback)) return;
+  writes_->Submit([this, ledger, entry, key = add.master_key(), body = std::move(body),
+                   recovery = add.recovery(), callback = std::move(callback)]() mutable {
+    engine_->AddEntry(ledger, entry, key, std::move(body), recovery, std::move(callback));
   });
 }
 
@@ -125,7 +129,7 @@ void RequestProcessor::BatchAdd(proto::Request request, Responder respond) {
     Responder respond;
   };
   auto batch = std::make_shared<Batch>();
-  const auto& adds = request.batch_add().adds();
+  auto& adds = *request.mutable_batch_add()->mutable_adds();
   batch->response = MakeResponse(request.header(), proto::OK);
   batch->remaining = adds.size();
   batch->respond = std::move(respond);
@@ -135,7 +139,7 @@ void RequestProcessor::BatchAdd(proto::Request request, Responder respond) {
     result->set_entry_id(add.entry_id());
   }
   for (int i = 0; i < adds.size(); ++i) {
-    Add(adds.Get(i), [batch, i](Status s) {
+    Add(*adds.Mutable(i), [batch, i](Status s) {
       std::unique_lock<std::mutex> lock(batch->mu);
       proto::AddResult* result = batch->response.mutable_batch_add()->mutable_results(i);
       result->set_status(ToProtoStatus(s.code()));
@@ -155,6 +159,7 @@ void RequestProcessor::Read(proto::Request request, Responder respond) {
       proto::Response r;
       if (!fenced.ok()) {
         r = MakeResponse(request.header(), fenced);
+        r.mutable_read()->set_lac(-1);
       } else {
         Result<std::string> body =
             engine_->ReadEntry(ledger, static_cast<uint64_t>(request.read().entry_id()));
@@ -317,6 +322,19 @@ void RequestProcessor::WriteLac(proto::Request request, Responder respond) {
     auto ledger = static_cast<uint64_t>(w.ledger_id());
     int64_t lac = w.lac();
     proto::RequestHeader header = request.header();
+    // The stored explicit LAC never goes back: a LAC at or below what the bookie knows (durably,
+    // from entries or an earlier write) is already true here.
+    Result<int64_t> known = CurrentLac(ledger);
+    if (known.ok() && lac <= *known) {
+      Result<storage::LedgerInfo> info = engine_->GetLedgerInfo(ledger);
+      if (info.ok() && info->master_key != w.master_key()) {
+        return respond(MakeResponse(header, proto::UNAUTHORIZED,
+                                    fmt::format("ledger {}: wrong master key", ledger)));
+      }
+      proto::Response r = MakeResponse(header, proto::OK);
+      r.mutable_write_lac()->set_ledger_id(static_cast<int64_t>(ledger));
+      return respond(std::move(r));
+    }
     engine_->SetExplicitLac(ledger, w.master_key(), EncodeExplicitLac(lac, w.body()),
                             [this, header, ledger, lac, respond](Status s) {
                               if (s.ok()) AdvanceLac(ledger, lac);

@@ -5,9 +5,11 @@
 // - The bookie's LAC of a ledger is the highest LAC carried by an entry body it acknowledged or by
 //   an explicit LAC write; after a restart it is read back from the last stored entry and the
 //   stored explicit LAC. Long-poll reads wait on it.
-// - Storage calls that may block run on worker threads, never on an I/O thread: adds, fences of
-//   LAC writes and forces on "q-write-N" (an add may wait for write-cache room), reads on
-//   "q-read-N" (preads, index lookups), so that a full write cache never stalls reads.
+// - Storage calls that may block run on worker threads, never on an I/O thread. An add runs inline
+//   on the I/O thread when the write cache has room (StorageEngine::TryAddEntry never waits) and
+//   on "q-write-N" when it must wait for room; LAC writes and forces run on "q-write-N"; reads,
+//   fencing reads included, on "q-read-N" (preads, index lookups), so that a full write cache
+//   never stalls reads.
 //
 // Thread safety: Process() may be called from any thread. `respond` runs exactly once per request,
 // on a storage, callback or I/O thread.
@@ -59,7 +61,8 @@ class RequestProcessor {
  private:
   struct Waiter;
 
-  void Add(const proto::AddRequest& add, std::function<void(Status)> done);
+  // Takes the add's body (moves it out).
+  void Add(proto::AddRequest& add, std::function<void(Status)> done);
   void BatchAdd(proto::Request request, Responder respond);
   void Read(proto::Request request, Responder respond);
   void LongPoll(proto::Request request, Responder respond);

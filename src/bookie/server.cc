@@ -28,8 +28,12 @@ using Clock = std::chrono::steady_clock;
 namespace {
 // Bytes charged per request on top of its frame, for the objects it keeps alive while in flight.
 constexpr uint64_t kRequestOverhead = 512;
-bool IsRead(proto::Operation op) {
-  return op == proto::READ_ENTRY || op == proto::READ_LAC || op == proto::LIST_ENTRIES;
+// Reads whose answers may be large. A long poll waits without holding an answer, so it does not
+// count (64 tailing readers on one connection must not stop its adds).
+bool IsRead(const proto::Request& r) {
+  proto::Operation op = r.header().operation();
+  return (op == proto::READ_ENTRY && !r.read().long_poll()) || op == proto::READ_LAC ||
+         op == proto::LIST_ENTRIES;
 }
 constexpr size_t kMaxFramesPerWrite = 64;
 
@@ -76,11 +80,18 @@ class Connection : public std::enable_shared_from_this<Connection> {
     }
     if (response.status() != proto::OK) m.request_errors.fetch_add(1, std::memory_order_relaxed);
     std::string frame = EncodeFrame(response);
-    asio::post(socket_.get_executor(),
-               [self = shared_from_this(), cost, read, frame = std::move(frame)]() mutable {
-                 if (read) --self->reads_in_flight_;
-                 self->Queue(cost, std::move(frame));
-               });
+    // Completions arrive in bursts (one fdatasync acknowledges many adds): gather them and hand
+    // them to the strand with one post, so a burst costs one wake-up and one write.
+    bool post;
+    {
+      std::lock_guard<std::mutex> lock(ready_mu_);
+      ready_.push_back({cost, read, std::move(frame)});
+      post = !drain_posted_;
+      drain_posted_ = true;
+    }
+    if (post) {
+      asio::post(socket_.get_executor(), [self = shared_from_this()] { self->DrainReady(); });
+    }
   }
 
   // Any thread: re-check the limits on the strand (the server's total went down).
@@ -97,43 +108,57 @@ class Connection : public std::enable_shared_from_this<Connection> {
   }
 
  private:
+  // Reads whatever the socket has (one system call for many pipelined frames) and dispatches
+  // every complete frame in it.
   asio::awaitable<void> ReadLoop() {
     auto self = shared_from_this();
-    char header[kFrameHeaderSize];
-    std::string body;
+    constexpr size_t kReadChunk = 64 << 10;
+    std::string buf;   // bytes read and not yet consumed: buf[begin, size)
+    size_t begin = 0;
     while (!closed_) {
       while (paused_ && !closed_) {
         resume_.expires_at(Clock::time_point::max());
         co_await resume_.async_wait(asio::as_tuple(asio::use_awaitable));
       }
       if (closed_) break;
-      auto [ec, n] = co_await asio::async_read(socket_, asio::buffer(header),
-                                               asio::as_tuple(asio::use_awaitable));
+      size_t avail = buf.size() - begin;
+      size_t needed = kFrameHeaderSize;
+      if (avail >= kFrameHeaderSize) {
+        Result<uint32_t> length =
+            DecodeFrameLength(buf.data() + begin, server_->options_.max_frame_size);
+        if (!length.ok()) {
+          // The stream cannot be trusted past a bad length: answer, then close.
+          server_->metrics_.bad_frames.fetch_add(1, std::memory_order_relaxed);
+          spdlog::debug("connection {}: {}; closing", peer_, length.status().message());
+          close_after_write_ = true;
+          Queue(0, EncodeFrame(MakeResponse(proto::RequestHeader(), proto::BAD_REQUEST,
+                                            length.status().message())));
+          co_return;
+        }
+        needed = kFrameHeaderSize + *length;
+        if (avail >= needed) {
+          server_->metrics_.bytes_read.fetch_add(needed, std::memory_order_relaxed);
+          Dispatch(std::string_view(buf.data() + begin + kFrameHeaderSize, *length));
+          begin += needed;
+          if (OverLimit()) {
+            paused_ = true;
+            server_->metrics_.paused_reads.fetch_add(1, std::memory_order_relaxed);
+            if (server_->OverGlobalLimit()) server_->Park(self);
+          }
+          continue;
+        }
+      }
+      // Keep the partial frame at the front and read more behind it.
+      buf.erase(0, begin);
+      begin = 0;
+      if (buf.empty() && buf.capacity() > (1u << 20)) std::string().swap(buf);  // after a big frame
+      size_t have = buf.size();
+      buf.resize(have + std::max(kReadChunk, needed - have));
+      auto [ec, n] = co_await socket_.async_read_some(
+          asio::buffer(buf.data() + have, buf.size() - have), asio::as_tuple(asio::use_awaitable));
+      buf.resize(have + n);
       if (ec) break;
       last_activity_ = Clock::now();
-      Result<uint32_t> length = DecodeFrameLength(header, server_->options_.max_frame_size);
-      if (!length.ok()) {
-        // The stream cannot be trusted past a bad length: answer, then close.
-        server_->metrics_.bad_frames.fetch_add(1, std::memory_order_relaxed);
-        spdlog::debug("connection {}: {}; closing", peer_, length.status().message());
-        close_after_write_ = true;
-        Queue(0, EncodeFrame(MakeResponse(proto::RequestHeader(), proto::BAD_REQUEST,
-                                          length.status().message())));
-        co_return;
-      }
-      body.resize(*length);
-      auto [ec2, n2] = co_await asio::async_read(socket_, asio::buffer(body),
-                                                 asio::as_tuple(asio::use_awaitable));
-      if (ec2) break;
-      last_activity_ = Clock::now();
-      server_->metrics_.bytes_read.fetch_add(kFrameHeaderSize + body.size(),
-                                             std::memory_order_relaxed);
-      Dispatch(body);
-      if (OverLimit()) {
-        paused_ = true;
-        server_->metrics_.paused_reads.fetch_add(1, std::memory_order_relaxed);
-        if (server_->OverGlobalLimit()) server_->Park(self);
-      }
     }
     if (!close_after_write_) Close();
   }
@@ -142,7 +167,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
     uint64_t start = NowNs();
     ParsedRequest parsed = ParseRequest(frame);
     uint64_t cost = frame.size() + kRequestOverhead;
-    bool read = parsed.ok() && IsRead(parsed.request.header().operation());
+    bool read = parsed.ok() && IsRead(parsed.request);
     if (read) ++reads_in_flight_;
     Charge(cost);
     ++requests_in_flight_;
@@ -165,6 +190,20 @@ class Connection : public std::enable_shared_from_this<Connection> {
                                  [self = shared_from_this(), cost, read, start](proto::Response r) {
                                    self->Complete(cost, read, std::move(r), start);
                                  });
+  }
+
+  // Strand: takes the gathered completions.
+  void DrainReady() {
+    std::vector<Ready> ready;
+    {
+      std::lock_guard<std::mutex> lock(ready_mu_);
+      ready.swap(ready_);
+      drain_posted_ = false;
+    }
+    for (Ready& r : ready) {
+      if (r.read) --reads_in_flight_;
+      Queue(r.cost, std::move(r.frame));
+    }
   }
 
   // Strand: a response is ready; its request no longer counts, its bytes do until written.
@@ -284,6 +323,16 @@ class Connection : public std::enable_shared_from_this<Connection> {
   uint64_t requests_in_flight_ = 0;
   uint64_t reads_in_flight_ = 0;
   Clock::time_point last_activity_;
+
+  // Completions waiting for the strand (filled on any thread).
+  struct Ready {
+    uint64_t cost;
+    bool read;
+    std::string frame;
+  };
+  std::mutex ready_mu_;
+  std::vector<Ready> ready_;   // guarded by ready_mu_
+  bool drain_posted_ = false;  // guarded by ready_mu_
 };
 
 BookieServer::BookieServer(asio::io_context* io, const ServerOptions& options)

@@ -8,7 +8,8 @@
 
 namespace quire {
 
-Executor::Executor(std::string name, size_t threads) : name_(std::move(name)) {
+Executor::Executor(std::string name, size_t threads, bool spin)
+    : name_(std::move(name)), spin_(spin) {
   for (size_t i = 0; i < threads; ++i) threads_.emplace_back([this, i] { Run(i); });
 }
 
@@ -43,7 +44,7 @@ void Executor::Run(size_t index) {
   SetThreadName(fmt::format("{}-{}", name_, index));
   std::unique_lock<std::mutex> lock(mu_);
   while (true) {
-    if (tasks_.empty() && !stopping_) {
+    if (spin_ && tasks_.empty() && !stopping_) {
       // Spin briefly before sleeping: completions come in bursts tens of microseconds apart, and
       // a futex wake-up would add its latency to each of them.
       lock.unlock();

@@ -101,7 +101,7 @@ Status StorageEngine::Start() {
   Cookie cookie{options_.bookie_id, options_.instance_id, options_.journal_dirs,
                 options_.ledger_dirs};
   QUIRE_ASSIGN_OR_RETURN(locks_, PrepareDirectories(fs_, cookie));
-  callbacks_ = std::make_unique<Executor>("q-callback", options_.callback_threads);
+  callbacks_ = std::make_unique<Executor>("q-callback", options_.callback_threads, /*spin=*/false);
 
   size_t ndirs = options_.ledger_dirs.size();
   for (const std::string& d : options_.ledger_dirs) {
@@ -217,59 +217,68 @@ Status Unauthorized(uint64_t ledger) {
 }
 }  // namespace
 
+bool StorageEngine::TryAddEntry(uint64_t ledger, uint64_t entry, std::string_view master_key,
+                                std::string& payload, bool recovery, Callback& done) {
+  if (!writable_.load(std::memory_order_relaxed)) {
+    Reply(std::move(done), NotWritable(health()));
+    return true;
+  }
+  LedgerDirectory* dir = DirectoryFor(ledger);
+  size_t size = payload.size();
+  bool flush_due = false;
+  {
+    LedgerTable::Shard& shard = ledgers_->ShardFor(ledger);
+    std::lock_guard<std::mutex> lock(shard.mu);
+    auto found = ledgers_->Find(shard, ledger, dir);
+    if (!found.ok()) {
+      Reply(std::move(done), found.status());
+      return true;
+    }
+    LedgerTable::State* state = *found;
+    if (state != nullptr && state->info.master_key != master_key) {
+      Reply(std::move(done), Unauthorized(ledger));
+      return true;
+    }
+    if (state != nullptr && state->info.fenced && !recovery) {
+      Reply(std::move(done), Status(StatusCode::kFenced, fmt::format("ledger {} is fenced", ledger)));
+      return true;
+    }
+    if (!dir->TryPut(ledger, entry, payload, &flush_due)) {
+      RequestFlush();
+      return false;
+    }
+    std::vector<JournalWrite> writes;
+    if (state == nullptr) {
+      ledgers_->Create(shard, ledger, master_key);
+      writes.emplace_back(JournalRecordType::kMasterKey, ledger, 0, std::string(master_key),
+                          nullptr);
+    }
+    writes.emplace_back(JournalRecordType::kAdd, ledger, entry, std::move(payload),
+                        [this, size, done = std::move(done)](Status s) {
+                          if (s.ok()) {
+                            adds_.fetch_add(1, std::memory_order_relaxed);
+                            add_bytes_.fetch_add(size, std::memory_order_relaxed);
+                          } else {
+                            add_errors_.fetch_add(1, std::memory_order_relaxed);
+                            if (!s.Is(StatusCode::kAborted)) SetError(s);
+                          }
+                          done(s);
+                        });
+    JournalFor(ledger)->Append(std::move(writes));
+  }
+  if (flush_due) RequestFlush();
+  return true;
+}
+
 void StorageEngine::AddEntry(uint64_t ledger, uint64_t entry, std::string_view master_key,
                              std::string payload, bool recovery, Callback done) {
-  if (!writable_.load(std::memory_order_relaxed)) return Reply(std::move(done), NotWritable(health()));
-  LedgerDirectory* dir = DirectoryFor(ledger);
-  Journal* journal = JournalFor(ledger);
   auto deadline = std::chrono::steady_clock::now() +
                   std::chrono::milliseconds(options_.write_cache_max_wait_ms);
   size_t size = payload.size();
-  while (true) {
-    bool flush_due = false;
-    {
-      LedgerTable::Shard& shard = ledgers_->ShardFor(ledger);
-      std::lock_guard<std::mutex> lock(shard.mu);
-      auto found = ledgers_->Find(shard, ledger, dir);
-      if (!found.ok()) return Reply(std::move(done), found.status());
-      LedgerTable::State* state = *found;
-      if (state != nullptr && state->info.master_key != master_key) {
-        return Reply(std::move(done), Unauthorized(ledger));
-      }
-      if (state != nullptr && state->info.fenced && !recovery) {
-        return Reply(std::move(done),
-                     Status(StatusCode::kFenced, fmt::format("ledger {} is fenced", ledger)));
-      }
-      if (dir->TryPut(ledger, entry, payload, &flush_due)) {
-        std::vector<JournalWrite> writes;
-        if (state == nullptr) {
-          ledgers_->Create(shard, ledger, master_key);
-          writes.emplace_back(JournalRecordType::kMasterKey, ledger, 0, std::string(master_key),
-                              nullptr);
-        }
-        writes.emplace_back(JournalRecordType::kAdd, ledger, entry, std::move(payload),
-                            [this, size, done = std::move(done)](Status s) {
-                              if (s.ok()) {
-                                adds_.fetch_add(1, std::memory_order_relaxed);
-                                add_bytes_.fetch_add(size, std::memory_order_relaxed);
-                              } else {
-                                add_errors_.fetch_add(1, std::memory_order_relaxed);
-                                if (!s.Is(StatusCode::kAborted)) SetError(s);
-                              }
-                              done(s);
-                            });
-        journal->Append(std::move(writes));
-        if (flush_due) RequestFlush();
-        return;
-      }
-    }
-    RequestFlush();
+  while (!TryAddEntry(ledger, entry, master_key, payload, recovery, done)) {
     write_cache_waits_.fetch_add(1, std::memory_order_relaxed);
-    Status room = dir->WaitForRoom(size, deadline);
+    Status room = DirectoryFor(ledger)->WaitForRoom(size, deadline);
     if (!room.ok()) return Reply(std::move(done), room);
-    if (!writable_.load(std::memory_order_relaxed)) {
-      return Reply(std::move(done), NotWritable(health()));
-    }
   }
 }
 

@@ -81,6 +81,12 @@ class StorageEngine {
   void AddEntry(uint64_t ledger, uint64_t entry, std::string_view master_key, std::string payload,
                 bool recovery, Callback done);
 
+  // AddEntry without waiting: if the write cache has no room it returns false and leaves
+  // `payload` and `done` untouched (the caller may then call AddEntry on a thread that can wait);
+  // otherwise it takes both and returns true. For callers that must not block (I/O threads).
+  bool TryAddEntry(uint64_t ledger, uint64_t entry, std::string_view master_key,
+                   std::string& payload, bool recovery, Callback& done);
+
   // Fences the ledger (creating it with this master key if the bookie has never seen it): once
   // `done` reports OK the fence is durable and every later normal add is refused, and every add
   // that was accepted before it is durable too.

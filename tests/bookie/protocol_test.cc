@@ -49,6 +49,11 @@ TEST_F(ProtocolTest, EveryOperation) {
   r = Call(c, ReadLacRequest(10, 11));
   EXPECT_EQ(r.read_lac().lac(), 1);
   EXPECT_EQ(r.read_lac().explicit_lac_body(), "signed-lac");
+  // An explicit LAC never goes back.
+  ASSERT_EQ(Call(c, WriteLacRequest(20, 11, "k11", 0, "older")).status(), proto::OK);
+  r = Call(c, ReadLacRequest(21, 11));
+  EXPECT_EQ(r.read_lac().lac(), 1);
+  EXPECT_EQ(r.read_lac().explicit_lac_body(), "signed-lac");
 
   // Force, info, list.
   EXPECT_EQ(Call(c, ForceLedgerRequest(11, 10, "key")).status(), proto::OK);

@@ -376,6 +376,29 @@ TEST(ParseRequestTest, EntryBodyForAnotherEntry) {
   EXPECT_NE(p.error_message.find("for ledger 7 entry 4"), std::string::npos) << p.error_message;
 }
 
+TEST(ParseRequestTest, MasterKeyIsRequiredWhereItIsRecorded) {
+  proto::Request add = Add(1, 0, -1);
+  add.mutable_add()->clear_master_key();
+  EXPECT_EQ(Parse(add).error, proto::BAD_REQUEST);
+  proto::Request fence = Read(1, 0);
+  fence.mutable_read()->set_fence(true);
+  EXPECT_EQ(Parse(fence).error, proto::BAD_REQUEST) << "a fencing read without a key";
+  fence.mutable_read()->set_master_key("key");
+  EXPECT_TRUE(Parse(fence).ok());
+  proto::Request lac = WriteLac(1, 0);
+  lac.mutable_write_lac()->clear_master_key();
+  EXPECT_EQ(Parse(lac).error, proto::BAD_REQUEST);
+}
+
+TEST(ParseRequestTest, AReadCannotBothFenceAndLongPoll) {
+  proto::Request r = LongPoll(1, 0);
+  r.mutable_read()->set_fence(true);
+  r.mutable_read()->set_master_key("key");
+  ParsedRequest p = Parse(r);
+  EXPECT_EQ(p.error, proto::BAD_REQUEST);
+  EXPECT_NE(p.error_message.find("fence"), std::string::npos) << p.error_message;
+}
+
 TEST(ParseRequestTest, BatchSizes) {
   ExpectBad(Batch(0), "empty batch");
   ExpectValid(Batch(1), "one");
@@ -440,7 +463,8 @@ TEST(StatusMappingTest, EveryStatusCodeHasAWireStatus) {
       {StatusCode::kIOError, proto::IO_ERROR, StatusCode::kIOError},
       {StatusCode::kUnauthorized, proto::UNAUTHORIZED, StatusCode::kUnauthorized},
       {StatusCode::kFenced, proto::FENCED, StatusCode::kFenced},
-      {StatusCode::kBadVersion, proto::BAD_VERSION, StatusCode::kBadVersion},
+      // A lost compare-and-set never leaves a bookie; BAD_VERSION is the protocol version.
+      {StatusCode::kBadVersion, proto::INTERNAL, StatusCode::kInternal},
       {StatusCode::kAlreadyExists, proto::INTERNAL, StatusCode::kInternal},
       {StatusCode::kReadOnly, proto::READ_ONLY, StatusCode::kReadOnly},
       {StatusCode::kTooManyRequests, proto::TOO_MANY_REQUESTS, StatusCode::kTooManyRequests},
@@ -449,7 +473,7 @@ TEST(StatusMappingTest, EveryStatusCodeHasAWireStatus) {
       {StatusCode::kUnavailable, proto::READ_ONLY, StatusCode::kReadOnly},
       {StatusCode::kAborted, proto::READ_ONLY, StatusCode::kReadOnly},
       {StatusCode::kFailedPrecondition, proto::INTERNAL, StatusCode::kInternal},
-      {StatusCode::kUnimplemented, proto::INTERNAL, StatusCode::kInternal},
+      {StatusCode::kUnimplemented, proto::BAD_VERSION, StatusCode::kUnimplemented},
       {StatusCode::kInternal, proto::INTERNAL, StatusCode::kInternal},
       {StatusCode::kBadRequest, proto::BAD_REQUEST, StatusCode::kBadRequest},
       {StatusCode::kLedgerClosed, proto::INTERNAL, StatusCode::kInternal},
