@@ -31,6 +31,10 @@ int main(int argc, char** argv) {
   app.add_option("-c,--conf", conf_path, "Configuration file (key = value lines)");
   app.add_option("-s,--set", overrides, "Override one key: --set bookiePort=3182 (repeatable)");
   bool print_conf = false;
+  bool init_cluster = false;
+  app.add_flag("--init-cluster", init_cluster,
+               "Initialize the cluster in metadataServiceUri first if it is not yet (harmless when "
+               "it is); for a first bookie on one machine");
   app.add_flag("--print-default-conf", print_conf,
                "Print every configuration key with its description and default, then exit");
   CLI11_PARSE(app, argc, argv);
@@ -69,6 +73,15 @@ int main(int argc, char** argv) {
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   signal(SIGPIPE, SIG_IGN);
 
+  if (init_cluster) {
+    auto store = metadata::OpenMetadataStore(options->metadata_uri, options->metadata);
+    Status s = store.ok() ? (*store)->InitCluster().status() : store.status();
+    if (!s.ok()) {
+      fmt::print(stderr, "quire-bookie: initializing the cluster at {}: {}\n",
+                 options->metadata_uri, s.ToString());
+      return 1;
+    }
+  }
   Result<std::unique_ptr<Bookie>> bookie = Bookie::Start(std::move(*options));
   if (!bookie.ok()) {
     spdlog::error("quire-bookie could not start: {}", bookie.status().ToString());
