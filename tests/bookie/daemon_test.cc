@@ -210,5 +210,76 @@ TEST_F(ReadOnlyTest, AFullLedgerDiskTurnsTheBookieReadOnlyAndBack) {
   EXPECT_EQ(Call(c, AddRequest(5, 1, 1, "k", "after", 0)).status(), proto::OK);
 }
 
+class IdleTest : public BookieTest {
+ protected:
+  void SetUp() override {
+    settings_ = {"connectionIdleTimeoutMs = 200"};
+    BookieTest::SetUp();
+  }
+};
+
+TEST_F(IdleTest, IdleConnectionsAreClosedButBusyOnesAreNot) {
+  RawClient busy = Connect();
+  ASSERT_EQ(Call(busy, AddRequest(1, 1, 0, "k", "x")).status(), proto::OK);
+  // A long poll in flight keeps its connection open past the idle timeout...
+  ASSERT_TRUE(busy.Send(LongPollRequest(2, 1, 0, 1500)).ok());
+  RawClient idle = Connect();
+  EXPECT_TRUE(idle.WaitForClose(std::chrono::seconds(30))) << "an idle connection stayed open";
+  auto r = busy.Receive(std::chrono::seconds(30));
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->status(), proto::TIMEOUT);
+  // ... and once idle it is closed too.
+  EXPECT_TRUE(busy.WaitForClose(std::chrono::seconds(30)));
+}
+
+// A journal on a tiny disk: when it fills, the journal fails, and the bookie turns read-only for
+// good (an I/O error is sticky), while it keeps serving what it stored.
+class JournalErrorTest : public BookieTest {
+ protected:
+  void SetUp() override {
+    mount_point_ = dir_.Sub("tiny-journal-disk");
+    std::filesystem::create_directories(mount_point_);
+    if (mount("quire-test", mount_point_.c_str(), "tmpfs", 0, "size=8m") != 0) {
+      GTEST_SKIP() << "cannot mount a tmpfs (needs root): " << std::strerror(errno);
+    }
+    mounted_ = true;
+    settings_ = {"journalDirectories = " + mount_point_ + "/journal",
+                 "journalPreAllocSizeMB = 1", "diskCheckIntervalMs = 50"};
+    BookieTest::SetUp();
+  }
+  void TearDown() override {
+    bookie_.reset();
+    if (mounted_) umount2(mount_point_.c_str(), MNT_DETACH);
+  }
+  std::string mount_point_;
+  bool mounted_ = false;
+};
+
+TEST_F(JournalErrorTest, AFullJournalDiskMakesTheBookieReadOnlyForGood) {
+  RawClient c = Connect();
+  ASSERT_EQ(Call(c, AddRequest(1, 1, 0, "k", "kept")).status(), proto::OK);
+  std::string big(256 << 10, 'J');
+  proto::Status last = proto::OK;
+  int64_t e = 1;
+  for (; e < 100 && last == proto::OK; ++e) {
+    last = Call(c, AddRequest(static_cast<uint64_t>(e + 1), 1, e, "k", big, e - 1)).status();
+  }
+  EXPECT_EQ(last, proto::IO_ERROR) << "the journal disk never filled";
+  // Read-only now, and it stays so: the cause was an I/O error.
+  EXPECT_EQ(Call(c, AddRequest(500, 1, e, "k", "x", e - 1)).status(), proto::READ_ONLY);
+  std::string body;
+  bool unhealthy = false;
+  for (int attempt = 0; attempt < 300 && !unhealthy; ++attempt) {
+    auto status = HttpGet(bookie_->http_port(), "/health", &body);
+    unhealthy = status.ok() && *status == 503;
+    if (!unhealthy) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  EXPECT_TRUE(unhealthy) << body;
+  EXPECT_NE(body.find("storage error"), std::string::npos) << body;
+  proto::Response r = Call(c, ReadRequest(501, 1, 0));
+  EXPECT_EQ(r.status(), proto::OK) << "reads go on";
+  EXPECT_EQ(r.read().body(), EntryBody(1, 0, -1, "kept"));
+}
+
 }  // namespace
 }  // namespace quire::bookie::testing
