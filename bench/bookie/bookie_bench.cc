@@ -25,6 +25,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "common/clock.h"
 #include "bookie/bookie.h"
 #include "bookie/protocol.h"
 #include "common/histogram.h"
@@ -36,10 +37,6 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-uint64_t NowNs() {
-  return static_cast<uint64_t>(
-      std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now().time_since_epoch()).count());
-}
 
 struct Result1 {
   double adds_s = 0;
@@ -109,11 +106,11 @@ Result<Result1> RunEngine(const std::string& dir, const std::vector<std::string>
       int64_t ledger = static_cast<int64_t>(c + 1);
       for (int64_t e = 0; Clock::now() < end; ++e) {
         if (!gate.Acquire(end)) break;
-        uint64_t start = NowNs();
+        uint64_t start = MonotonicNanos();
         engine->AddEntry(static_cast<uint64_t>(ledger), static_cast<uint64_t>(e), "key",
                          Body(ledger, e, payload), false, [&, start](Status s) {
                            if (s.ok() && measuring.load()) {
-                             latency.Record(NowNs() - start);
+                             latency.Record(MonotonicNanos() - start);
                              done.fetch_add(1);
                            }
                            gate.Release();
@@ -125,10 +122,10 @@ Result<Result1> RunEngine(const std::string& dir, const std::vector<std::string>
   }
   std::this_thread::sleep_for(std::chrono::duration<double>(warmup));
   measuring = true;
-  uint64_t t0 = NowNs();
+  uint64_t t0 = MonotonicNanos();
   std::this_thread::sleep_for(std::chrono::duration<double>(seconds));
   uint64_t n = done.load();
-  double secs = static_cast<double>(NowNs() - t0) / 1e9;
+  double secs = static_cast<double>(MonotonicNanos() - t0) / 1e9;
   measuring = false;
   for (auto& t : threads) t.join();
   return Result1{static_cast<double>(n) / secs, latency.Take()};
@@ -206,7 +203,7 @@ Result<Result1> RunBookie(const std::string& dir, const std::vector<std::string>
             if (r.status() != proto::OK) failed = true;
             uint64_t id = r.header().request_id();
             if (measuring.load()) {
-              latency.Record(NowNs() - starts[id % starts.size()]);
+              latency.Record(MonotonicNanos() - starts[id % starts.size()]);
               done.fetch_add(1);
             }
             ++received;
@@ -223,7 +220,7 @@ Result<Result1> RunBookie(const std::string& dir, const std::vector<std::string>
         if (!gate.Acquire(end)) break;
         size_t batch = 1 + gate.TryAcquireUpTo(63);
         frames.clear();
-        uint64_t now = NowNs();
+        uint64_t now = MonotonicNanos();
         for (size_t i = 0; i < batch; ++i, ++e) {
           proto::Request r;
           r.mutable_header()->set_protocol_version(bookie::kProtocolVersion);
@@ -251,10 +248,10 @@ Result<Result1> RunBookie(const std::string& dir, const std::vector<std::string>
   }
   std::this_thread::sleep_for(std::chrono::duration<double>(warmup));
   measuring = true;
-  uint64_t t0 = NowNs();
+  uint64_t t0 = MonotonicNanos();
   std::this_thread::sleep_for(std::chrono::duration<double>(seconds));
   uint64_t n = done.load();
-  double secs = static_cast<double>(NowNs() - t0) / 1e9;
+  double secs = static_cast<double>(MonotonicNanos() - t0) / 1e9;
   measuring = false;
   for (auto& t : threads) t.join();
   server->Stop();

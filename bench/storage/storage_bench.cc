@@ -19,6 +19,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "common/clock.h"
 #include "common/file_system.h"
 #include "common/histogram.h"
 #include "common/logging.h"
@@ -29,10 +30,6 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-uint64_t NowNs() {
-  return static_cast<uint64_t>(
-      std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now().time_since_epoch()).count());
-}
 
 double Us(uint64_t ns) { return static_cast<double>(ns) / 1000.0; }
 
@@ -78,9 +75,9 @@ class SyncFloor {
     while (Clock::now() < end) {
       if (off_ + 4096 > kSize) off_ = 0;
       buf_.data()[0] = static_cast<char>(off_ >> 12);
-      uint64_t t = NowNs();
+      uint64_t t = MonotonicNanos();
       QUIRE_RETURN_IF_ERROR(file_->WriteAndSync(off_, buf_.view()));
-      h->Record(NowNs() - t);
+      h->Record(MonotonicNanos() - t);
       off_ += 4096;
     }
     return Status::Ok();
@@ -113,13 +110,13 @@ Result<Floors> MeasureFloors(FileSystem* fs, const Settings& s) {
     QUIRE_ASSIGN_OR_RETURN(auto file, fs->Open(path, {.create = true, .truncate = true, .direct = true}));
     AlignedBuffer buf(1 << 20);
     buf.AppendZeros(1 << 20);
-    uint64_t t = NowNs();
+    uint64_t t = MonotonicNanos();
     for (size_t i = 0; i < s.stream_mb; ++i) {
       buf.data()[0] = static_cast<char>(i);
       QUIRE_RETURN_IF_ERROR(file->Write(static_cast<uint64_t>(i) << 20, buf.view()));
     }
     QUIRE_RETURN_IF_ERROR(file->Sync());
-    double secs = Us(NowNs() - t) / 1e6;
+    double secs = Us(MonotonicNanos() - t) / 1e6;
     f.stream_mb_s = static_cast<double>(s.stream_mb) * 1.048576 / secs;
   }
   QUIRE_RETURN_IF_ERROR(fs->Unlink(path));
@@ -178,11 +175,11 @@ class Load {
   void Issue(size_t i) {
     if (stopping_) return;
     Slot& slot = slots_[i];
-    slot.start_ns = NowNs();
+    slot.start_ns = MonotonicNanos();
     in_flight_++;
     engine_->AddEntry(ledger_base_ + i, slot.next_entry++, "bench", payload_, false,
                       [this, i](Status s) {
-                        latency_.Record(NowNs() - slots_[i].start_ns);
+                        latency_.Record(MonotonicNanos() - slots_[i].start_ns);
                         if (s.ok()) {
                           completed_++;
                         } else {
@@ -231,16 +228,16 @@ Result<CaseResult> RunCase(FileSystem* fs, const Settings& s, size_t size, size_
     QUIRE_ASSIGN_OR_RETURN(auto floor, SyncFloor::Open(fs, root + "-floor"));
     for (double done = 0; done < s.seconds; done += 0.5) {
       QUIRE_RETURN_IF_ERROR(floor->Run(0.5, &floor_hist));
-      uint64_t t = NowNs();
+      uint64_t t = MonotonicNanos();
       load.Start();
       std::this_thread::sleep_for(std::chrono::duration<double>(0.5));
       load.Stop();
-      measured += NowNs() - t;
+      measured += MonotonicNanos() - t;
     }
   } else {
-    uint64_t t = NowNs();
+    uint64_t t = MonotonicNanos();
     std::this_thread::sleep_for(std::chrono::duration<double>(s.seconds));
-    measured = NowNs() - t;
+    measured = MonotonicNanos() - t;
   }
   uint64_t adds = load.completed();
   storage::StorageStats after = engine->stats();

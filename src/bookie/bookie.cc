@@ -7,6 +7,7 @@
 #include <spdlog/spdlog.h>
 
 #include "bookie/http/admin_http_server.h"
+#include "common/clock.h"
 #include "common/logging.h"
 #include "common/metrics.h"
 #include "storage/cookie.h"
@@ -159,9 +160,7 @@ Status Bookie::CheckIdentity(const std::string& instance_id) {
   cookie.instance_id = instance_id;
   cookie.journal_dirs = options_.storage.journal_dirs;
   cookie.ledger_dirs = options_.storage.ledger_dirs;
-  cookie.creation_time_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                                std::chrono::system_clock::now().time_since_epoch())
-                                .count();
+  cookie.creation_time_ms = static_cast<int64_t>(UnixMillis());
   auto written = metadata_->WriteCookie(cookie, metadata::kNewRecord);
   if (!written.ok()) return written.status().WithContext("writing the bookie's cookie");
   spdlog::info("bookie {}: new bookie, cookie written to the metadata store", options_.bookie_id);

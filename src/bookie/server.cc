@@ -17,6 +17,7 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include "common/clock.h"
 #include "bookie/protocol.h"
 
 namespace quire::bookie {
@@ -37,10 +38,6 @@ bool IsRead(const proto::Request& r) {
 }
 constexpr size_t kMaxFramesPerWrite = 64;
 
-uint64_t NowNs() {
-  return static_cast<uint64_t>(
-      std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now().time_since_epoch()).count());
-}
 }  // namespace
 
 // One client connection. All its state is touched only on its strand (the socket's executor).
@@ -70,7 +67,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
   // Any thread: the request that cost `cost` bytes is answered.
   void Complete(uint64_t cost, bool read, proto::Response response, uint64_t start_ns) {
-    uint64_t latency = NowNs() - start_ns;
+    uint64_t latency = MonotonicNanos() - start_ns;
     proto::Operation op = response.header().operation();
     ServerMetrics& m = server_->metrics_;
     if (op == proto::ADD_ENTRY || op == proto::BATCH_ADD) {
@@ -164,7 +161,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   }
 
   void Dispatch(std::string_view frame) {
-    uint64_t start = NowNs();
+    uint64_t start = MonotonicNanos();
     ParsedRequest parsed = ParseRequest(frame);
     uint64_t cost = frame.size() + kRequestOverhead;
     bool read = parsed.ok() && IsRead(parsed.request);

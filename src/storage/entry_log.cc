@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include "common/clock.h"
 #include "common/coding.h"
 #include "storage/file_window.h"
 
@@ -40,10 +41,7 @@ Status EntryLogger::StartLog(uint64_t log_id) {
   log_id_ = log_id;
   EntryLogHeader header;
   header.log_id = log_id;
-  header.created_unix_ms = static_cast<uint64_t>(
-      std::chrono::duration_cast<std::chrono::milliseconds>(
-          std::chrono::system_clock::now().time_since_epoch())
-          .count());
+  header.created_unix_ms = UnixMillis();
   EncodeEntryLogHeader(header, &pending_);
   written_ = 0;
   dirty_ = true;

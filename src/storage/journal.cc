@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include "common/clock.h"
 #include "common/coding.h"
 #include "common/crc32c.h"
 #include "common/logging.h"
@@ -19,17 +20,7 @@ constexpr char kMarkMagic[4] = {'Q', 'M', 'R', 'K'};
 constexpr uint32_t kMarkVersion = 1;
 constexpr size_t kMarkSize = 4 + 4 + 8 + 8 + 4;
 
-uint64_t NowUnixMs() {
-  return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
-                                   std::chrono::system_clock::now().time_since_epoch())
-                                   .count());
-}
 
-uint64_t NowNs() {
-  return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
-                                   std::chrono::steady_clock::now().time_since_epoch())
-                                   .count());
-}
 
 std::string CurrentDir(const std::string& directory) { return JoinPath(directory, "current"); }
 
@@ -151,7 +142,7 @@ Status Journal::StartFile(uint64_t file_id) {
   QUIRE_ASSIGN_OR_RETURN(auto file, options_.fs->Open(path, o));
   JournalFileHeader header;
   header.file_id = file_id;
-  header.created_unix_ms = NowUnixMs();
+  header.created_unix_ms = UnixMillis();
   header.salt = std::random_device{}() | (uint64_t{std::random_device{}()} << 32);
   AlignedBuffer header_bytes;
   EncodeJournalHeader(header, &header_bytes);
@@ -371,10 +362,10 @@ void Journal::Run() {
         if (inline_sync) syncing_ = true;
       }
       uint32_t length = builder.Finish(salt_, group_seq_, durable_before);
-      uint64_t start = NowNs();
+      uint64_t start = MonotonicNanos();
       s = inline_sync ? file_->WriteAndSync(offset_, buffer_.view())
                       : file_->Write(offset_, buffer_.view());
-      uint64_t latency = NowNs() - start;
+      uint64_t latency = MonotonicNanos() - start;
       if (s.ok()) {
         offset_ += length;
         ++group_seq_;
@@ -443,9 +434,9 @@ void Journal::SyncLoop() {
     }
     Status s = health();
     if (s.ok()) {
-      uint64_t start = NowNs();
+      uint64_t start = MonotonicNanos();
       s = batch.back().file->Sync();  // one fdatasync covers every group written before it
-      if (s.ok()) RecordSync(NowNs() - start, records);
+      if (s.ok()) RecordSync(MonotonicNanos() - start, records);
     }
     if (s.ok()) {
       {

@@ -7,19 +7,11 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include "common/clock.h"
 #include "common/logging.h"
 #include "storage/cookie.h"
 
 namespace quire::storage {
-namespace {
-
-uint64_t NowNs() {
-  return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
-                                   std::chrono::steady_clock::now().time_since_epoch())
-                                   .count());
-}
-
-}  // namespace
 
 // What the engine knows about each ledger it has seen, in memory, sharded by ledger id. A shard's
 // mutex is "the ledger's lock": adds, fences and LAC writes hold it from the key/fence check until
@@ -444,7 +436,7 @@ Status StorageEngine::Flush() { return FlushOnce(true); }
 Status StorageEngine::FlushOnce(bool checkpoint) {
   std::lock_guard<std::mutex> lock(flush_mu_);
   if (!health().ok()) return health();
-  uint64_t start = NowNs();
+  uint64_t start = MonotonicNanos();
   // Order matters: marks first, then the swap. Every record before a mark had its entry put in a
   // write cache before it was queued, so the swapped caches (or earlier flushes) hold it.
   std::vector<JournalPosition> marks;
@@ -480,7 +472,7 @@ Status StorageEngine::FlushOnce(bool checkpoint) {
   if (entries > 0) {
     flushes_.fetch_add(1, std::memory_order_relaxed);
     flushed_entries_.fetch_add(entries, std::memory_order_relaxed);
-    flush_latency_.Record(NowNs() - start);
+    flush_latency_.Record(MonotonicNanos() - start);
   }
   return Status::Ok();
 }

@@ -1,5 +1,7 @@
 #include "bookie/bookie_process.h"
 
+#include "util/ports.h"
+
 #include <netinet/in.h>
 #include <signal.h>
 #include <sys/socket.h>
@@ -14,22 +16,6 @@
 
 namespace quire::bookie::testing {
 
-uint16_t PickFreePort() {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = 0;
-  socklen_t len = sizeof(addr);
-  if (bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0 ||
-      getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
-    close(fd);
-    return 0;
-  }
-  close(fd);
-  return ntohs(addr.sin_port);
-}
-
 Status InitCluster(const std::string& uri) {
   QUIRE_ASSIGN_OR_RETURN(auto store, metadata::OpenMetadataStore(uri, {}));
   return store->InitCluster().status();
@@ -38,8 +24,8 @@ Status InitCluster(const std::string& uri) {
 Result<std::unique_ptr<BookieProcess>> BookieProcess::Start(const BookieProcessOptions& options) {
   std::unique_ptr<BookieProcess> b(new BookieProcess());
   b->options_ = options;
-  b->port_ = PickFreePort();
-  b->http_port_ = PickFreePort();
+  QUIRE_ASSIGN_OR_RETURN(b->port_, quire::testing::FreeLoopbackPort());
+  QUIRE_ASSIGN_OR_RETURN(b->http_port_, quire::testing::FreeLoopbackPort());
   b->conf_path_ = options.root + "/bookie.conf";
   std::error_code ec;
   std::filesystem::create_directories(options.root, ec);

@@ -13,9 +13,6 @@
 
 namespace quire::bookie::testing {
 
-// A free TCP port on 127.0.0.1 (bound, read, released; a bookie started right after takes it).
-uint16_t PickFreePort();
-
 // Initializes the cluster at `uri` (idempotent).
 Status InitCluster(const std::string& uri);
 

@@ -1,5 +1,7 @@
 #include "util/zookeeper_server.h"
 
+#include "util/ports.h"
+
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -30,26 +32,6 @@ using Clock = std::chrono::steady_clock;
 std::string EnvOr(const char* name, const char* fallback) {
   const char* v = std::getenv(name);
   return v != nullptr && *v != '\0' ? v : fallback;
-}
-
-// A port the kernel just handed out on 127.0.0.1; free unless someone else grabs it meanwhile
-// (Start() then retries with another).
-Result<int> FreeLoopbackPort() {
-  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return ErrnoStatus("socket", errno);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = 0;
-  socklen_t len = sizeof(addr);
-  if (bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0 ||
-      getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
-    int e = errno;
-    close(fd);
-    return ErrnoStatus("bind an ephemeral port", e);
-  }
-  close(fd);
-  return static_cast<int>(ntohs(addr.sin_port));
 }
 
 // Sends a four-letter command and returns the whole answer ("" if the server did not answer).
@@ -97,7 +79,7 @@ Result<std::unique_ptr<ZookeeperServer>> ZookeeperServer::Start(const Options& o
   // The port can be taken between choosing it and the server binding it; then the server exits
   // and another port is tried.
   for (int attempt = 0; attempt < 3; ++attempt) {
-    QUIRE_ASSIGN_OR_RETURN(server->port_, FreeLoopbackPort());
+    QUIRE_ASSIGN_OR_RETURN(server->port_, quire::testing::FreeLoopbackPort());
     last = server->Launch();
     if (last.ok()) last = server->WaitUntilServing();
     if (last.ok()) return server;
