@@ -1,0 +1,188 @@
+// The Quire client library: write and read replicated ledgers.
+//
+//   auto client = quire::Client::Open({.metadata_uri = "zk://127.0.0.1:2181/quire"});
+//   auto writer = (*client)->CreateLedger({.ensemble_size = 3, .write_quorum_size = 3,
+//                                           .ack_quorum_size = 2, .password = "secret"});
+//   quire::Result<quire::EntryId> id = (*writer)->Append("hello");
+//   (*writer)->Close();
+//   auto reader = (*client)->OpenLedger((*writer)->id(), "secret");
+//   auto entries = (*reader)->Read(0, (*reader)->last_add_confirmed());
+//
+// The guarantees are those of SEMANTICS.md (docs/client.md explains how the library keeps them):
+// an append completes OK only once Qa bookies of its write set hold it durably and every earlier
+// entry completed; completions come in entry order; a ledger has exactly one writer, and once
+// someone else recovers it the old writer's appends fail with StatusCode::kFenced.
+//
+// Threading. A Client owns a small pool of I/O threads (ClientOptions::io_threads) that talk to
+// bookies, and one callback thread ("quire-cb") that runs every application callback, one at a
+// time. Completions of one handle run in entry order. A callback may call the library, but
+// blocking calls (Append, Close, Read) inside a callback wait for callbacks that cannot run until
+// it returns: use the asynchronous forms there. Every method of Client, WriteHandle and
+// ReadHandle may be called from any thread. Handles must be destroyed before their Client.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <future>
+#include <map>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "quire/ledger_metadata.h"
+#include "quire/status.h"
+
+namespace quire {
+
+// A copy of an entry that a bookie returned but that failed its digest (or did not match the
+// entry asked for). The read goes on with another replica; this is reported so that an operator
+// can repair the bookie.
+struct BadCopy {
+  LedgerId ledger_id = 0;
+  EntryId entry_id = 0;
+  BookieId bookie_id;
+  std::string what;  // e.g. "digest mismatch"
+};
+
+struct ClientOptions {
+  // Where the metadata lives: zk://host:port[,host:port...]/path or file:///path (docs/metadata.md).
+  std::string metadata_uri;
+  // Budget of each metadata call, retries included; and the metadata session's timeout.
+  std::chrono::milliseconds metadata_timeout{10'000};
+  std::chrono::milliseconds metadata_session_timeout{10'000};
+
+  // Threads that run the bookie connections and timers.
+  int io_threads = 1;
+  // A request to a bookie that gets no answer within its timeout fails (kTimeout); for an add
+  // this counts as the bookie failing, and the writer replaces it (ensemble change).
+  std::chrono::milliseconds connect_timeout{5'000};
+  std::chrono::milliseconds add_timeout{10'000};
+  std::chrono::milliseconds read_timeout{10'000};
+  // A read that has no answer after this long is also sent to the next replica; the first good
+  // answer wins. 0 disables speculative reads.
+  std::chrono::milliseconds speculative_read_timeout{400};
+  // After a connection fails, requests to that bookie fail fast (kUnavailable) until the next
+  // reconnect attempt; the wait doubles from min to max while attempts keep failing.
+  std::chrono::milliseconds reconnect_backoff_min{100};
+  std::chrono::milliseconds reconnect_backoff_max{5'000};
+
+  // Outstanding (sent, not yet completed) appends per WriteHandle. At the bound, Append and
+  // AppendAsync block the calling thread until an earlier append completes.
+  size_t max_outstanding_adds = 1'000;
+  // A writer that has been idle this long sends its LAC to the bookies (explicit LAC) so that
+  // readers see its last entries. 0 disables.
+  std::chrono::milliseconds explicit_lac_interval{1'000};
+  // How long one long poll of a tailing reader waits at a bookie.
+  std::chrono::milliseconds long_poll_timeout{5'000};
+
+  // Recorded in the metadata of ledgers this client creates; empty means "<hostname>:<pid>".
+  std::string creator;
+  // Called (on the callback thread) for each bad replica a read finds. Also logged.
+  std::function<void(const BadCopy&)> on_bad_copy;
+};
+
+struct CreateLedgerOptions {
+  int ensemble_size = 3;      // E
+  int write_quorum_size = 3;  // Qw
+  int ack_quorum_size = 2;    // Qa
+  DigestType digest_type = DigestType::kCrc32c;
+  // Needed to write, recover or (with HMAC) read the ledger. May be empty.
+  std::string password;
+  std::map<std::string, std::string> custom_metadata;
+  // The ensemble to use, in order; empty means the client picks E writable bookies, spreading
+  // ledgers over the cluster.
+  std::vector<BookieId> bookies;
+};
+
+struct Entry {
+  EntryId id = kNoEntry;
+  std::string payload;
+};
+
+// What a tailing reader got: the next entries in order (possibly none), and whether the ledger
+// is closed and every entry of it has been returned.
+struct TailBatch {
+  std::vector<Entry> entries;
+  bool end_of_ledger = false;
+};
+
+// The one writer of a ledger.
+class WriteHandle {
+ public:
+  using AddCallback = std::function<void(Result<EntryId>)>;
+  virtual ~WriteHandle() = default;  // does not close the ledger
+
+  virtual LedgerId id() const = 0;
+  // The current metadata as this writer knows it (ensemble changes included).
+  virtual LedgerMetadata metadata() const = 0;
+  // The last entry id acknowledged to the application, or kNoEntry.
+  virtual EntryId last_add_confirmed() const = 0;
+
+  // Appends `payload`; `callback` gets its entry id once it is durable on Qa bookies of its write
+  // set, or the error that ended the writer (kFenced: someone recovered the ledger;
+  // kUnavailable: not enough bookies left; kLedgerClosed: Close was called). Once an append has
+  // failed, every later one fails the same way. Blocks while max_outstanding_adds are pending.
+  virtual void AppendAsync(std::string payload, AddCallback callback) = 0;
+  std::future<Result<EntryId>> AppendAsync(std::string payload);
+  // Appends and waits.
+  Result<EntryId> Append(std::string payload);
+  // Appends each payload in order and waits for all; returns the last entry id.
+  Result<EntryId> AppendBatch(std::vector<std::string> payloads);
+
+  // Waits for pending appends, then closes the ledger in the metadata with lastEntryId = the
+  // LAC. Fails with kFenced if someone else recovered the ledger to a different end.
+  virtual Status Close() = 0;
+};
+
+// A reader of a ledger, open or closed.
+class ReadHandle {
+ public:
+  virtual ~ReadHandle() = default;
+
+  virtual LedgerId id() const = 0;
+  virtual LedgerMetadata metadata() const = 0;
+  // True once the ledger is CLOSED (the handle watches the metadata).
+  virtual bool closed() const = 0;
+  // The highest entry id known to be readable: lastEntryId of a closed ledger, else the highest
+  // LAC learned from bookies (see ReadLac). kNoEntry if none.
+  virtual EntryId last_add_confirmed() const = 0;
+
+  // Entries first..last, in order. Each entry comes from one replica of its write set, checked
+  // against its digest; a slow or failing replica makes the read go on to the next.
+  // kInvalidArgument if last > last_add_confirmed(); kNoSuchEntry if no replica has an entry.
+  virtual Result<std::vector<Entry>> Read(EntryId first, EntryId last) = 0;
+  // Asks the bookies of the last ensemble for the LAC and returns the highest (also updates
+  // last_add_confirmed()). For a closed ledger, its lastEntryId.
+  virtual Result<EntryId> ReadLac() = 0;
+  // Tailing: entries from `next` on (at most `max`), waiting up to `wait` for the writer to
+  // confirm more (long polls to the bookies). Loop with next = last returned id + 1 until
+  // end_of_ledger.
+  virtual Result<TailBatch> ReadNext(EntryId next, size_t max, std::chrono::milliseconds wait) = 0;
+};
+
+class Client {
+ public:
+  static Result<std::unique_ptr<Client>> Open(const ClientOptions& options);
+  virtual ~Client() = default;
+
+  // Creates a ledger (new id, metadata OPEN) and returns its writer.
+  virtual Result<std::unique_ptr<WriteHandle>> CreateLedger(const CreateLedgerOptions& options) = 0;
+  // Opens a ledger for reading without disturbing its writer. kUnauthorized for a wrong
+  // password.
+  virtual Result<std::unique_ptr<ReadHandle>> OpenLedger(LedgerId id, std::string_view password) = 0;
+  // Opens a ledger that may still have a writer, making sure it has none: fences it, finds the
+  // last entry that may have been acknowledged, re-replicates the tail and closes it
+  // (SEMANTICS.md, "Fencing and recovery"). A closed ledger is just opened. Fails (and may be
+  // retried) when too many bookies are unreachable to decide.
+  virtual Result<std::unique_ptr<ReadHandle>> RecoverLedger(LedgerId id,
+                                                            std::string_view password) = 0;
+  // Removes the ledger's metadata; bookies reclaim its space later.
+  virtual Status DeleteLedger(LedgerId id) = 0;
+  // Up to `max` ledger ids >= `from`, ascending; page by calling again from the last + 1.
+  virtual Result<std::vector<LedgerId>> ListLedgers(LedgerId from, size_t max) = 0;
+  virtual Result<LedgerMetadata> ReadLedgerMetadata(LedgerId id) = 0;
+};
+
+}  // namespace quire

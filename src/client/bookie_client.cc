@@ -1,0 +1,343 @@
+#include "client/bookie_client.h"
+
+#include <atomic>
+#include <condition_variable>
+#include <optional>
+#include <deque>
+#include <unordered_map>
+
+#include <boost/asio/connect.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/write.hpp>
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include "bookie/protocol.h"
+
+namespace quire::client {
+
+namespace asio = boost::asio;
+using tcp = asio::ip::tcp;
+using Clock = std::chrono::steady_clock;
+
+// One bookie's connection. Every member is touched only on strand_.
+class Connection : public std::enable_shared_from_this<Connection> {
+ public:
+  Connection(asio::io_context& io, BookieId bookie, const BookieClientOptions& options)
+      : strand_(asio::make_strand(io)),
+        bookie_(std::move(bookie)),
+        options_(options),
+        socket_(strand_),
+        resolver_(strand_),
+        connect_timer_(strand_),
+        sweep_timer_(strand_),
+        backoff_(options.reconnect_backoff_min) {}
+
+  void Send(proto::Request request, std::chrono::milliseconds timeout,
+            BookieClient::ResponseFn done) {
+    asio::post(strand_, [self = shared_from_this(), request = std::move(request), timeout,
+                         done = std::move(done)]() mutable {
+      self->SendOnStrand(std::move(request), timeout, std::move(done));
+    });
+  }
+
+  void Close() {
+    asio::post(strand_, [self = shared_from_this()] {
+      self->closed_ = true;
+      boost::system::error_code ignored;
+      self->socket_.close(ignored);
+      self->resolver_.cancel();
+      self->connect_timer_.cancel();
+      self->sweep_timer_.cancel();
+      ++self->generation_;
+      self->Fail(Status(StatusCode::kAborted, "the client is shutting down"));
+    });
+  }
+
+ private:
+  enum class State { kIdle, kConnecting, kConnected, kDown };
+
+  struct Pending {
+    Clock::time_point deadline;
+    BookieClient::ResponseFn done;
+  };
+
+  void SendOnStrand(proto::Request request, std::chrono::milliseconds timeout,
+                    BookieClient::ResponseFn done) {
+    if (closed_) return done(Status(StatusCode::kAborted, "the client is shutting down"));
+    if (state_ == State::kDown) {
+      if (Clock::now() < retry_at_) {
+        return done(Status(StatusCode::kUnavailable,
+                           fmt::format("bookie {} is unreachable ({}); next attempt in {} ms",
+                                       bookie_, last_error_, MillisUntil(retry_at_))));
+      }
+      state_ = State::kIdle;
+    }
+    uint64_t id = next_request_id_++;
+    proto::RequestHeader* header = request.mutable_header();
+    header->set_protocol_version(bookie::kProtocolVersion);
+    header->set_request_id(id);
+    pending_.emplace(id, Pending{Clock::now() + timeout, std::move(done)});
+    out_.append(bookie::EncodeFrame(request));
+    ArmSweep();
+    if (state_ == State::kIdle) return Connect();
+    if (state_ == State::kConnected) Flush();
+  }
+
+  static long long MillisUntil(Clock::time_point t) {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(t - Clock::now()).count();
+  }
+
+  void Connect() {
+    state_ = State::kConnecting;
+    auto colon = bookie_.rfind(':');
+    if (colon == std::string::npos) {
+      return Down(fmt::format("bookie id {} is not host:port", bookie_));
+    }
+    std::string host = bookie_.substr(0, colon);
+    std::string port = bookie_.substr(colon + 1);
+    connect_timer_.expires_after(options_.connect_timeout);
+    connect_timer_.async_wait([self = shared_from_this()](boost::system::error_code ec) {
+      if (ec || self->state_ != State::kConnecting) return;
+      self->resolver_.cancel();
+      self->socket_.close(ec);  // the pending connect fails with operation_aborted
+      self->timed_out_ = true;
+    });
+    timed_out_ = false;
+    resolver_.async_resolve(
+        host, port,
+        [self = shared_from_this()](boost::system::error_code ec,
+                                    tcp::resolver::results_type endpoints) {
+          if (ec) return self->ConnectFailed(ec);
+          asio::async_connect(self->socket_, endpoints,
+                              [self](boost::system::error_code error, const tcp::endpoint&) {
+                                if (error) return self->ConnectFailed(error);
+                                self->Connected();
+                              });
+        });
+  }
+
+  void ConnectFailed(boost::system::error_code ec) {
+    connect_timer_.cancel();
+    Down(timed_out_ ? fmt::format("connect timed out after {} ms", options_.connect_timeout.count())
+                    : fmt::format("connect failed: {}", ec.message()));
+  }
+
+  void Connected() {
+    connect_timer_.cancel();
+    if (closed_) return;
+    boost::system::error_code ignored;
+    socket_.set_option(tcp::no_delay(true), ignored);
+    state_ = State::kConnected;
+    backoff_ = options_.reconnect_backoff_min;
+    spdlog::debug("connected to bookie {}", bookie_);
+    ReadMore();
+    Flush();
+  }
+
+  // The connection is gone: everything in flight fails, and requests fail fast until retry_at_.
+  void Down(std::string why) {
+    if (state_ == State::kDown) return;
+    boost::system::error_code ignored;
+    socket_.close(ignored);
+    if (!closed_) spdlog::warn("bookie {}: {}; retrying in {} ms", bookie_, why, backoff_.count());
+    last_error_ = why;
+    state_ = State::kDown;
+    retry_at_ = Clock::now() + backoff_;
+    backoff_ = std::min(backoff_ * 2, options_.reconnect_backoff_max);
+    out_.clear();
+    in_.clear();
+    ++generation_;
+    Fail(Status(StatusCode::kUnavailable, fmt::format("bookie {}: {}", bookie_, why)));
+  }
+
+  void Fail(const Status& status) {
+    auto pending = std::move(pending_);
+    pending_.clear();
+    for (auto& [id, p] : pending) p.done(status);
+  }
+
+  void Flush() {
+    if (writing_ || out_.empty() || state_ != State::kConnected) return;
+    writing_ = true;
+    wire_.swap(out_);
+    out_.clear();
+    asio::async_write(socket_, asio::buffer(wire_),
+                      [self = shared_from_this(), gen = generation_](boost::system::error_code ec,
+                                                                     size_t) {
+                        self->writing_ = false;
+                        self->wire_.clear();
+                        if (gen != self->generation_) return self->Flush();
+                        if (ec) return self->Down(fmt::format("write failed: {}", ec.message()));
+                        self->Flush();
+                      });
+  }
+
+  void ReadMore() {
+    size_t old = in_.size();
+    in_.resize(old + kReadChunk);
+    socket_.async_read_some(
+        asio::buffer(in_.data() + old, kReadChunk),
+        [self = shared_from_this(), old, gen = generation_](boost::system::error_code ec,
+                                                            size_t n) {
+          if (gen != self->generation_) return;
+          self->in_.resize(old + n);
+          if (ec) {
+            return self->Down(ec == asio::error::eof ? std::string("the bookie closed the connection")
+                                                     : fmt::format("read failed: {}", ec.message()));
+          }
+          if (!self->ParseFrames()) return;
+          self->ReadMore();
+        });
+  }
+
+  // Hands every complete frame in in_ to its request. False if the stream is broken.
+  bool ParseFrames() {
+    size_t pos = 0;
+    while (in_.size() - pos >= bookie::kFrameHeaderSize) {
+      Result<uint32_t> length = bookie::DecodeFrameLength(in_.data() + pos, options_.max_frame_size);
+      if (!length.ok()) {
+        Down(fmt::format("bad response frame: {}", length.status().message()));
+        return false;
+      }
+      if (in_.size() - pos - bookie::kFrameHeaderSize < *length) break;
+      proto::Response response;
+      if (!response.ParseFromArray(in_.data() + pos + bookie::kFrameHeaderSize,
+                                   static_cast<int>(*length))) {
+        Down("a response frame that is not a Response");
+        return false;
+      }
+      pos += bookie::kFrameHeaderSize + *length;
+      auto it = pending_.find(response.header().request_id());
+      if (it == pending_.end()) continue;  // it timed out already
+      BookieClient::ResponseFn done = std::move(it->second.done);
+      pending_.erase(it);
+      done(std::move(response));
+    }
+    in_.erase(0, pos);
+    return true;
+  }
+
+  // Times out requests past their deadline; runs while any request is pending.
+  void ArmSweep() {
+    if (sweeping_) return;
+    sweeping_ = true;
+    sweep_timer_.expires_after(kSweepInterval);
+    sweep_timer_.async_wait([self = shared_from_this()](boost::system::error_code ec) {
+      self->sweeping_ = false;
+      if (ec || self->closed_) return;
+      auto now = Clock::now();
+      std::vector<BookieClient::ResponseFn> expired;
+      for (auto it = self->pending_.begin(); it != self->pending_.end();) {
+        if (it->second.deadline <= now) {
+          expired.push_back(std::move(it->second.done));
+          it = self->pending_.erase(it);
+        } else {
+          ++it;
+        }
+      }
+      for (auto& done : expired) {
+        done(Status(StatusCode::kTimeout,
+                    fmt::format("bookie {} did not answer in time", self->bookie_)));
+      }
+      if (!self->pending_.empty()) self->ArmSweep();
+    });
+  }
+
+  static constexpr size_t kReadChunk = 64 << 10;
+  static constexpr std::chrono::milliseconds kSweepInterval{20};
+
+  asio::strand<asio::io_context::executor_type> strand_;
+  const BookieId bookie_;
+  const BookieClientOptions options_;
+  tcp::socket socket_;
+  tcp::resolver resolver_;
+  asio::steady_timer connect_timer_;
+  asio::steady_timer sweep_timer_;
+  State state_ = State::kIdle;
+  bool closed_ = false;
+  bool timed_out_ = false;
+  bool writing_ = false;
+  bool sweeping_ = false;
+  uint64_t generation_ = 0;  // bumped when the socket is dropped, so old handlers stand down
+  uint64_t next_request_id_ = 1;
+  std::unordered_map<uint64_t, Pending> pending_;
+  std::string out_;   // frames waiting for the next write
+  std::string wire_;  // the frames of the write in progress
+  std::string in_;    // bytes read, not yet parsed
+  std::chrono::milliseconds backoff_;
+  Clock::time_point retry_at_;
+  std::string last_error_;
+};
+
+BookieClient::BookieClient(asio::io_context& io, BookieClientOptions options)
+    : io_(io), options_(options) {}
+
+BookieClient::~BookieClient() {
+  std::lock_guard<std::mutex> lock(mu_);
+  closed_ = true;
+  for (auto& [id, c] : connections_) c->Close();
+}
+
+std::shared_ptr<Connection> BookieClient::ConnectionTo(const BookieId& bookie) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (closed_) return nullptr;
+  auto& c = connections_[bookie];
+  if (!c) c = std::make_shared<Connection>(io_, bookie, options_);
+  return c;
+}
+
+void BookieClient::Send(const BookieId& bookie, proto::Request request,
+                        std::chrono::milliseconds timeout, ResponseFn done) {
+  std::shared_ptr<Connection> c = ConnectionTo(bookie);
+  if (!c) {
+    asio::post(io_, [done = std::move(done)] {
+      done(Status(StatusCode::kAborted, "the client is shutting down"));
+    });
+    return;
+  }
+  c->Send(std::move(request), timeout, std::move(done));
+}
+
+std::vector<Result<proto::Response>> CallAll(
+    BookieClient& client, const std::vector<BookieId>& bookies,
+    const std::function<proto::Request(size_t)>& make_request, std::chrono::milliseconds timeout) {
+  struct State {
+    std::mutex mu;
+    std::condition_variable cv;
+    std::vector<std::optional<Result<proto::Response>>> answers;
+    size_t remaining;
+  };
+  auto state = std::make_shared<State>();
+  state->answers.resize(bookies.size());
+  state->remaining = bookies.size();
+  for (size_t i = 0; i < bookies.size(); ++i) {
+    client.Send(bookies[i], make_request(i), timeout, [state, i](Result<proto::Response> r) {
+      std::lock_guard<std::mutex> lock(state->mu);
+      state->answers[i] = std::move(r);
+      if (--state->remaining == 0) state->cv.notify_all();
+    });
+  }
+  std::unique_lock<std::mutex> lock(state->mu);
+  // Every Send answers by its deadline (the connection's sweep), so this wait ends.
+  state->cv.wait(lock, [&] { return state->remaining == 0; });
+  std::vector<Result<proto::Response>> out;
+  out.reserve(bookies.size());
+  for (auto& a : state->answers) out.push_back(std::move(*a));
+  return out;
+}
+
+Status ResponseStatus(const BookieId& bookie, const Result<proto::Response>& response) {
+  if (!response.ok()) return response.status();
+  if (response->status() == proto::OK) return Status::Ok();
+  return Status(bookie::FromProtoStatus(response->status()),
+                fmt::format("bookie {}: {}", bookie,
+                            response->message().empty()
+                                ? std::string(StatusCodeName(bookie::FromProtoStatus(response->status())))
+                                : response->message()));
+}
+
+}  // namespace quire::client

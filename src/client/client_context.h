@@ -1,0 +1,49 @@
+// What every handle of one Client shares: options, the metadata store, bookie connections, and
+// the threads that run I/O, application callbacks and blocking background work.
+#pragma once
+
+#include <memory>
+#include <thread>
+#include <vector>
+
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+
+#include "client/bookie_client.h"
+#include "common/executor.h"
+#include "metadata/metadata_store.h"
+#include "quire/client.h"
+
+namespace quire::client {
+
+class ClientContext {
+ public:
+  // Starts options.io_threads I/O threads.
+  ClientContext(const ClientOptions& options, std::unique_ptr<metadata::MetadataStore> store);
+  // Stops the threads; every request in flight fails with kAborted first.
+  ~ClientContext();
+
+  const ClientOptions& options() const { return options_; }
+  metadata::MetadataStore& store() { return *store_; }
+  boost::asio::io_context& io() { return io_; }
+  BookieClient& bookies() { return *bookies_; }
+  // Application callbacks, one at a time, in submission order.
+  Executor& callbacks() { return *callbacks_; }
+  // Blocking background work (metadata updates of ensemble changes), off the I/O threads.
+  Executor& workers() { return *workers_; }
+
+  // Reports a bad replica: logs it and calls options.on_bad_copy on the callback thread.
+  void ReportBadCopy(BadCopy bad);
+
+ private:
+  const ClientOptions options_;
+  std::unique_ptr<metadata::MetadataStore> store_;
+  boost::asio::io_context io_;
+  boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work_;
+  std::unique_ptr<BookieClient> bookies_;
+  std::unique_ptr<Executor> callbacks_;
+  std::unique_ptr<Executor> workers_;
+  std::vector<std::thread> io_threads_;
+};
+
+}  // namespace quire::client

@@ -1,0 +1,228 @@
+#include "client/recovery.h"
+
+#include <future>
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+#include <spdlog/spdlog.h>
+
+#include "client/digest.h"
+#include "client/read_handle.h"
+
+namespace quire::client {
+namespace {
+
+// A fence-only read asks for an entry that cannot exist, so the bookie fences and answers
+// NO_SUCH_ENTRY with its LAC without reading anything.
+constexpr EntryId kFenceOnlyEntry = INT64_MAX;
+
+bool Uncertain(const Status& s) {
+  return s.Is(StatusCode::kTimeout) || s.Is(StatusCode::kUnavailable) ||
+         s.Is(StatusCode::kBadVersion);
+}
+
+bool NoSuchEntry(const Status& s) {
+  return s.Is(StatusCode::kNoSuchEntry) || s.Is(StatusCode::kNoSuchLedger);
+}
+
+proto::Request FencedRead(LedgerId id, EntryId entry, const std::string& key) {
+  proto::Request r;
+  r.mutable_header()->set_operation(proto::READ_ENTRY);
+  proto::ReadRequest* read = r.mutable_read();
+  read->set_ledger_id(id);
+  read->set_entry_id(entry);
+  read->set_fence(true);
+  read->set_master_key(key);
+  return r;
+}
+
+// Step 1: OPEN -> IN_RECOVERY, so that the writer's next metadata update (an ensemble change, its
+// close) fails and it learns it was fenced.
+Result<metadata::Versioned<LedgerMetadata>> MarkInRecovery(metadata::MetadataStore& store,
+                                                           LedgerId id,
+                                                           std::string_view password) {
+  constexpr int kAttempts = 10;
+  Status last = Status::Ok();
+  for (int attempt = 0; attempt < kAttempts; ++attempt) {
+    QUIRE_ASSIGN_OR_RETURN(metadata::Versioned<LedgerMetadata> md, store.ReadLedger(id));
+    QUIRE_RETURN_IF_ERROR(CheckPassword(id, md.value, password));
+    if (md.value.state != LedgerState::kOpen) return md;
+    LedgerMetadata next = md.value;
+    next.state = LedgerState::kInRecovery;
+    Result<metadata::Version> v = store.UpdateLedger(id, next, md.version);
+    if (v.ok()) return metadata::Versioned<LedgerMetadata>{next, *v};
+    if (!Uncertain(v.status())) return v.status();
+    last = v.status();  // re-read and look again
+  }
+  return last.WithContext(fmt::format("ledger {}: could not mark it IN_RECOVERY", id));
+}
+
+// Every write set of `ensemble` has at most Qa - 1 bookies that did not answer, so the old
+// writer can never again collect Qa acknowledgements.
+bool FencedEnough(const LedgerMetadata& md, const std::vector<bool>& answered) {
+  int e = md.ensemble_size, qw = md.write_quorum_size, qa = md.ack_quorum_size;
+  for (int start = 0; start < e; ++start) {
+    int missing = 0;
+    for (int i = 0; i < qw; ++i) missing += answered[static_cast<size_t>((start + i) % e)] ? 0 : 1;
+    if (missing >= qa) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+Result<metadata::Versioned<LedgerMetadata>> RecoverLedger(ClientContext& ctx, LedgerId id,
+                                                          std::string_view password,
+                                                          const RecoveryHooks& hooks) {
+  metadata::MetadataStore& store = ctx.store();
+  QUIRE_ASSIGN_OR_RETURN(metadata::Versioned<LedgerMetadata> md,
+                         MarkInRecovery(store, id, password));
+  if (md.value.closed()) return md;
+  const LedgerMetadata& m = md.value;
+  const Ensemble& last_ensemble = m.LastEnsemble();
+  const Digest digest(m.digest_type, password);
+  const std::string key = MasterKey(password);
+  const auto timeout = ctx.options().read_timeout;
+  spdlog::info("ledger {}: recovering ({})", id, m.Summary());
+
+  // Step 2: fence the last ensemble.
+  auto fenced = CallAll(
+      ctx.bookies(), last_ensemble.bookies,
+      [&](size_t) { return FencedRead(id, kFenceOnlyEntry, key); }, timeout);
+  std::vector<bool> answered(last_ensemble.bookies.size(), false);
+  EntryId max_lac = kNoEntry;
+  std::vector<std::string> errors;
+  for (size_t i = 0; i < fenced.size(); ++i) {
+    Status s = ResponseStatus(last_ensemble.bookies[i], fenced[i]);
+    if (s.Is(StatusCode::kUnauthorized)) {
+      return s.WithContext(fmt::format("fencing ledger {}", id));
+    }
+    if (s.ok() || NoSuchEntry(s)) {
+      answered[i] = true;
+      max_lac = std::max(max_lac, fenced[i]->read().lac());
+    } else {
+      errors.push_back(s.ToString());
+    }
+  }
+  if (!FencedEnough(m, answered)) {
+    return Status(StatusCode::kUnavailable,
+                  fmt::format("ledger {}: cannot fence it, too many bookies unreachable: {}", id,
+                              fmt::join(errors, "; ")));
+  }
+
+  if (hooks.after_fencing) hooks.after_fencing();
+
+  // Step 3: from the highest LAC on, every entry any bookie holds is re-replicated; the first
+  // that Qw - Qa + 1 bookies do not hold cannot have been acknowledged and ends the ledger.
+  EntryId start = std::max(max_lac, last_ensemble.first_entry_id - 1);
+  uint64_t length = 0;
+  if (start >= 0) {
+    std::promise<Result<Digest::DecodedEntry>> p;
+    auto f = p.get_future();
+    ReadEntryAsync(ctx, m, id, digest, start,
+                   [&p](Result<Digest::DecodedEntry> r) { p.set_value(std::move(r)); });
+    Result<Digest::DecodedEntry> r = f.get();
+    if (!r.ok()) {
+      return r.status().WithContext(fmt::format("ledger {}: reading entry {} (the LAC)", id, start));
+    }
+    length = r->header.length;
+  }
+  const int qw = m.write_quorum_size, qa = m.ack_quorum_size;
+  EntryId end = start;
+  for (EntryId e = start + 1;; ++e) {
+    std::vector<BookieId> write_set = m.WriteSet(e);
+    auto reads = CallAll(
+        ctx.bookies(), write_set, [&](size_t) { return FencedRead(id, e, key); }, timeout);
+    std::optional<std::string> body;
+    uint64_t body_length = 0;
+    int no_such_entry = 0;
+    errors.clear();
+    for (size_t i = 0; i < reads.size(); ++i) {
+      Status s = ResponseStatus(write_set[i], reads[i]);
+      if (s.ok()) {
+        Result<Digest::DecodedEntry> d = digest.DecodeEntry(id, e, reads[i]->read().body());
+        if (d.ok()) {
+          if (!body) {
+            body = reads[i]->read().body();
+            body_length = d->header.length;
+          }
+          continue;
+        }
+        ctx.ReportBadCopy({id, e, write_set[i], d.status().message()});
+        s = d.status();
+      }
+      if (NoSuchEntry(s)) {
+        ++no_such_entry;
+      } else {
+        errors.push_back(s.ToString());
+      }
+    }
+    if (body) {
+      auto adds = CallAll(
+          ctx.bookies(), write_set,
+          [&](size_t) {
+            proto::Request r;
+            r.mutable_header()->set_operation(proto::ADD_ENTRY);
+            proto::AddRequest* add = r.mutable_add();
+            add->set_ledger_id(id);
+            add->set_entry_id(e);
+            add->set_master_key(key);
+            add->set_body(*body);
+            add->set_recovery(true);
+            return r;
+          },
+          ctx.options().add_timeout);
+      int acks = 0;
+      errors.clear();
+      for (size_t i = 0; i < adds.size(); ++i) {
+        Status s = ResponseStatus(write_set[i], adds[i]);
+        if (s.ok()) {
+          ++acks;
+        } else {
+          errors.push_back(s.ToString());
+        }
+      }
+      if (acks < qa) {
+        return Status(StatusCode::kUnavailable,
+                      fmt::format("ledger {}: recovery could re-write entry {} to only {} of its "
+                                  "{} bookies (Qa {}): {}",
+                                  id, e, acks, qw, qa, fmt::join(errors, "; ")));
+      }
+      length = body_length;
+      end = e;
+      continue;
+    }
+    if (no_such_entry >= qw - qa + 1) break;  // e was never acknowledged: the end is e - 1
+    return Status(StatusCode::kUnavailable,
+                  fmt::format("ledger {}: cannot tell whether entry {} exists: only {} of its "
+                              "bookies said it does not (need {}): {}",
+                              id, e, no_such_entry, qw - qa + 1, fmt::join(errors, "; ")));
+  }
+
+  // Step 4: close.
+  constexpr int kAttempts = 10;
+  Status last = Status::Ok();
+  for (int attempt = 0; attempt < kAttempts; ++attempt) {
+    LedgerMetadata next = md.value;
+    next.state = LedgerState::kClosed;
+    next.last_entry_id = end;
+    next.length = length;
+    Result<metadata::Version> v = store.UpdateLedger(id, next, md.version);
+    if (v.ok()) {
+      spdlog::info("ledger {}: recovered and closed at entry {} ({} bytes)", id, end, length);
+      return metadata::Versioned<LedgerMetadata>{next, *v};
+    }
+    if (!Uncertain(v.status())) return v.status().WithContext(fmt::format("closing ledger {}", id));
+    last = v.status();
+    Result<metadata::Versioned<LedgerMetadata>> now = store.ReadLedger(id);
+    if (!now.ok()) {
+      last = now.status();
+      continue;
+    }
+    if (now->value.closed()) return *now;  // another recovery finished first
+    md = std::move(*now);
+  }
+  return last.WithContext(fmt::format("ledger {}: could not close it", id));
+}
+
+}  // namespace quire::client

@@ -1,0 +1,536 @@
+#include "client/write_handle.h"
+
+#include <algorithm>
+#include <condition_variable>
+#include <deque>
+#include <mutex>
+#include <set>
+
+#include <boost/asio/steady_timer.hpp>
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+#include <spdlog/spdlog.h>
+
+#include "client/digest.h"
+#include "client/placement.h"
+
+namespace quire::client {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// An entry sent but not yet acknowledged to the application.
+struct PendingAdd {
+  EntryId id = kNoEntry;
+  std::string body;         // the entry body, as sent to every bookie of its write set
+  uint64_t length = 0;      // the ledger's length up to and including this entry
+  std::vector<bool> acked;  // by ensemble position: that bookie stored it durably
+  int ack_count = 0;
+  WriteHandle::AddCallback callback;
+};
+
+// The writer's state, shared with the callbacks of its requests (which may outlive the handle).
+class Writer : public std::enable_shared_from_this<Writer> {
+ public:
+  Writer(ClientContext& context, LedgerId id, metadata::Versioned<LedgerMetadata> metadata,
+         const std::string& password)
+      : ctx_(context),
+        id_(id),
+        digest_(metadata.value.digest_type, password),
+        master_key_(MasterKey(password)),
+        metadata_(std::move(metadata)),
+        lac_timer_(context.io()) {}
+
+  LedgerId id() const { return id_; }
+
+  LedgerMetadata metadata() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return metadata_.value;
+  }
+
+  EntryId last_add_confirmed() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return lac_;
+  }
+
+  void Append(std::string payload, WriteHandle::AddCallback callback) {
+    std::unique_lock<std::mutex> lock(mu_);
+    cv_.wait(lock, [&] { return !error_.ok() || pending_.size() < MaxOutstanding(); });
+    if (!error_.ok()) {
+      ctx_.callbacks().Submit([callback = std::move(callback), e = error_] { callback(e); });
+      return;
+    }
+    PendingAdd add;
+    add.id = next_entry_id_++;
+    pushed_length_ += payload.size();
+    add.length = pushed_length_;
+    add.body = digest_.EncodeEntry(id_, add.id, lac_, add.length, payload);
+    add.acked.assign(static_cast<size_t>(E()), false);
+    add.callback = std::move(callback);
+    last_append_ = Clock::now();
+    pending_.push_back(std::move(add));
+    const PendingAdd& sent = pending_.back();
+    for (int pos : metadata_.value.WriteSetPositions(sent.id)) {
+      if (!failed_.count(pos) && !degraded_.count(pos)) SendAdd(sent, pos);
+    }
+    if (ctx_.options().explicit_lac_interval.count() > 0 && !lac_timer_armed_) ArmLacTimer();
+  }
+
+  Status Close() {
+    std::unique_lock<std::mutex> lock(mu_);
+    if (closed_) return close_status_;
+    closing_ = true;
+    // Every pending append ends (acknowledged or failed) and no ensemble change is running.
+    cv_.wait(lock, [&] { return pending_.empty() && !change_running_; });
+    closed_ = true;
+    lac_timer_.cancel();
+    if (!error_.ok() && !error_.Is(StatusCode::kUnavailable)) {
+      // Fenced or refused: someone else owns the ledger's end now.
+      close_status_ = error_;
+      return close_status_;
+    }
+    error_ = Status(StatusCode::kLedgerClosed, fmt::format("ledger {} is closed", id_));
+    EntryId last = lac_;
+    uint64_t length = lac_length_;
+    lock.unlock();
+    Status s = CloseMetadata(last, length);
+    lock.lock();
+    close_status_ = s;
+    if (s.ok()) spdlog::debug("ledger {} closed at entry {}", id_, last);
+    return s;
+  }
+
+ private:
+  int E() const { return metadata_.value.ensemble_size; }
+  int Qa() const { return metadata_.value.ack_quorum_size; }
+  size_t MaxOutstanding() const { return std::max<size_t>(1, ctx_.options().max_outstanding_adds); }
+
+  // Called with mu_ held.
+  void SendAdd(const PendingAdd& add, int pos) {
+    const BookieId& bookie = metadata_.value.LastEnsemble().bookies[static_cast<size_t>(pos)];
+    proto::Request request;
+    request.mutable_header()->set_operation(proto::ADD_ENTRY);
+    proto::AddRequest* r = request.mutable_add();
+    r->set_ledger_id(id_);
+    r->set_entry_id(add.id);
+    r->set_master_key(master_key_);
+    r->set_body(add.body);
+    ctx_.bookies().Send(bookie, std::move(request), ctx_.options().add_timeout,
+                        [self = shared_from_this(), entry = add.id, pos,
+                         bookie](Result<proto::Response> response) {
+                          self->OnAddResponse(entry, pos, bookie, response);
+                        });
+  }
+
+  void OnAddResponse(EntryId entry, int pos, const BookieId& bookie,
+                     const Result<proto::Response>& response) {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!error_.ok() || pending_.empty()) return;
+    // A bookie that was replaced or given up on no longer counts for this writer.
+    if (metadata_.value.LastEnsemble().bookies[static_cast<size_t>(pos)] != bookie ||
+        failed_.count(pos) || degraded_.count(pos)) {
+      return;
+    }
+    Status status = ResponseStatus(bookie, response);
+    if (status.ok()) {
+      EntryId first = pending_.front().id;
+      if (entry < first || entry >= first + static_cast<EntryId>(pending_.size())) return;
+      PendingAdd& add = pending_[static_cast<size_t>(entry - first)];
+      if (!add.acked[static_cast<size_t>(pos)]) {
+        add.acked[static_cast<size_t>(pos)] = true;
+        ++add.ack_count;
+      }
+      CompleteAcknowledged();
+      return;
+    }
+    if (status.Is(StatusCode::kFenced)) {
+      return FailAll(Status(StatusCode::kFenced,
+                            fmt::format("ledger {} was fenced (recovered by another client): "
+                                        "bookie {} refused entry {}",
+                                        id_, bookie, entry)));
+    }
+    if (status.Is(StatusCode::kUnauthorized)) {
+      return FailAll(Status(StatusCode::kUnauthorized,
+                            fmt::format("bookie {} refused entry {} of ledger {}: {}", bookie,
+                                        entry, id_, status.message())));
+    }
+    BookieFailed(pos, bookie, status);
+  }
+
+  // Acknowledges, in order, every entry at the head of pending_ that has Qa acks. An entry whose
+  // write set holds a bookie being replaced waits for the change: the new ensemble starts at
+  // LAC + 1, and the replacement must get every entry from there on, so those must still be
+  // pending when the change lands.
+  bool Completable(const PendingAdd& add) const {
+    if (add.ack_count < Qa()) return false;
+    if (failed_.empty()) return true;
+    for (int pos : metadata_.value.WriteSetPositions(add.id)) {
+      if (failed_.count(pos)) return false;
+    }
+    return true;
+  }
+
+  void CompleteAcknowledged() {
+    bool any = false;
+    while (!pending_.empty() && Completable(pending_.front())) {
+      PendingAdd add = std::move(pending_.front());
+      pending_.pop_front();
+      lac_ = add.id;
+      lac_length_ = add.length;
+      any = true;
+      ctx_.callbacks().Submit(
+          [callback = std::move(add.callback), id = add.id] { callback(Result<EntryId>(id)); });
+    }
+    if (any) cv_.notify_all();
+  }
+
+  void FailAll(const Status& status) {
+    if (error_.ok()) {
+      error_ = status;
+      spdlog::error("ledger {}: writer stopped: {}", id_, status.ToString());
+    }
+    for (PendingAdd& add : pending_) {
+      ctx_.callbacks().Submit([callback = std::move(add.callback), status] { callback(status); });
+    }
+    pending_.clear();
+    cv_.notify_all();
+  }
+
+  // Called with mu_ held when the bookie at ensemble position `pos` failed a request.
+  void BookieFailed(int pos, const BookieId& bookie, const Status& why) {
+    spdlog::warn("ledger {}: bookie {} failed ({}); replacing it", id_, bookie, why.ToString());
+    failed_.insert(pos);
+    excluded_.insert(bookie);
+    // Its acknowledgements of entries not yet acknowledged to the application no longer count:
+    // the new ensemble will name its replacement for those entries.
+    for (PendingAdd& add : pending_) {
+      if (add.acked[static_cast<size_t>(pos)]) {
+        add.acked[static_cast<size_t>(pos)] = false;
+        --add.ack_count;
+      }
+    }
+    if (!change_running_) {
+      change_running_ = true;
+      ctx_.workers().Submit([self = shared_from_this()] { self->ChangeEnsemble(); });
+    }
+  }
+
+  // On a worker thread: replaces the failed bookies (SEMANTICS.md, writing step 5), then
+  // re-sends what they should hold. Loops while bookies keep failing.
+  void ChangeEnsemble() {
+    constexpr int kMaxRounds = 32;
+    for (int round = 0; round < kMaxRounds; ++round) {
+      std::unique_lock<std::mutex> lock(mu_);
+      if (!error_.ok() || failed_.empty()) break;
+      std::set<int> failed = failed_;
+      std::set<BookieId> excluded = excluded_;
+      metadata::Versioned<LedgerMetadata> current = metadata_;
+      lock.unlock();
+
+      Result<BookieList> candidates = WritableBookies(ctx_.store());
+      std::map<int, BookieId> replacements;
+      if (candidates.ok()) {
+        std::vector<BookieId> chosen;
+        for (const BookieId& b : current.value.LastEnsemble().bookies) excluded.insert(b);
+        Result<std::vector<BookieId>> picked =
+            PickBookies(*candidates, static_cast<int>(failed.size()), excluded);
+        if (picked.ok()) {
+          auto it = picked->begin();
+          for (int pos : failed) {
+            if (it == picked->end()) break;  // fewer spares than failures: the rest next round
+            replacements[pos] = *it++;
+          }
+        }
+      }
+      lock.lock();
+      if (!error_.ok()) break;
+      if (replacements.empty()) {
+        // No spare: go on with fewer copies while every write set can still reach Qa.
+        degraded_.insert(failed_.begin(), failed_.end());
+        failed_.clear();
+        if (!WriteSetsViable()) {
+          FailAll(Status(
+              StatusCode::kUnavailable,
+              fmt::format("ledger {}: not enough bookies: a write set has fewer than Qa={} "
+                          "live bookies (failed: {}) and no writable spare is available{}",
+                          id_, Qa(), FailedNames(), candidates.ok() ? "" :
+                          ": " + candidates.status().ToString())));
+          break;
+        }
+        spdlog::warn("ledger {}: no writable spare for {}; writing to the rest of the ensemble",
+                     id_, FailedNames());
+        CompleteAcknowledged();
+        break;
+      }
+      LedgerMetadata next = current.value;
+      Ensemble ensemble = next.LastEnsemble();
+      ensemble.first_entry_id = lac_ + 1;
+      for (auto& [pos, b] : replacements) ensemble.bookies[static_cast<size_t>(pos)] = b;
+      if (ensemble.first_entry_id == next.LastEnsemble().first_entry_id) {
+        next.ensembles.back() = ensemble;  // nothing acknowledged since the last change
+      } else {
+        next.ensembles.push_back(ensemble);
+      }
+      lock.unlock();
+
+      Result<metadata::Versioned<LedgerMetadata>> updated = UpdateEnsembles(current, next);
+
+      lock.lock();
+      if (!updated.ok()) {
+        FailAll(updated.status());
+        break;
+      }
+      metadata_ = std::move(*updated);
+      spdlog::info("ledger {}: ensemble change from entry {}: {}", id_, ensemble.first_entry_id,
+                   fmt::join(ensemble.bookies, ","));
+      for (auto& [pos, b] : replacements) failed_.erase(pos);
+      // Entries from the new ensemble's first on whose write set holds a replacement go to it.
+      for (const PendingAdd& add : pending_) {
+        if (add.id < ensemble.first_entry_id) continue;
+        for (int pos : metadata_.value.WriteSetPositions(add.id)) {
+          if (replacements.count(pos) && !failed_.count(pos)) SendAdd(add, pos);
+        }
+      }
+      CompleteAcknowledged();
+    }
+    std::lock_guard<std::mutex> lock(mu_);
+    change_running_ = false;
+    cv_.notify_all();
+    // A failure that arrived after the loop's last look starts another change.
+    if (error_.ok() && !failed_.empty()) {
+      change_running_ = true;
+      ctx_.workers().Submit([self = shared_from_this()] { self->ChangeEnsemble(); });
+    }
+  }
+
+  // Every write set of the last ensemble has at least Qa bookies not failed.
+  bool WriteSetsViable() {
+    int qw = metadata_.value.write_quorum_size;
+    for (int start = 0; start < E(); ++start) {
+      int live = 0;
+      for (int i = 0; i < qw; ++i) {
+        int pos = (start + i) % E();
+        live += failed_.count(pos) || degraded_.count(pos) ? 0 : 1;
+      }
+      if (live < Qa()) return false;
+    }
+    return true;
+  }
+
+  std::string FailedNames() const {
+    std::vector<BookieId> names;
+    std::set<int> all = failed_;
+    all.insert(degraded_.begin(), degraded_.end());
+    for (int pos : all) {
+      names.push_back(metadata_.value.LastEnsemble().bookies[static_cast<size_t>(pos)]);
+    }
+    return fmt::format("{}", fmt::join(names, ","));
+  }
+
+  // CAS of the new ensemble list. A lost race with recovery means fenced; an update whose
+  // outcome was unknown is resolved by re-reading.
+  Result<metadata::Versioned<LedgerMetadata>> UpdateEnsembles(
+      const metadata::Versioned<LedgerMetadata>& current, const LedgerMetadata& next) {
+    metadata::Version expected = current.version;
+    for (int attempt = 0; attempt < 5; ++attempt) {
+      Result<metadata::Version> v = ctx_.store().UpdateLedger(id_, next, expected);
+      if (v.ok()) return metadata::Versioned<LedgerMetadata>{next, *v};
+      if (v.status().Is(StatusCode::kNoSuchLedger)) {
+        return Status(StatusCode::kFenced, fmt::format("ledger {} was deleted", id_));
+      }
+      bool unknown = v.status().Is(StatusCode::kTimeout) || v.status().Is(StatusCode::kUnavailable);
+      if (!unknown && !v.status().Is(StatusCode::kBadVersion)) return v.status();
+      Result<metadata::Versioned<LedgerMetadata>> now = ctx_.store().ReadLedger(id_);
+      if (!now.ok()) {
+        if (now.status().Is(StatusCode::kTimeout) || now.status().Is(StatusCode::kUnavailable)) {
+          continue;
+        }
+        return now.status();
+      }
+      if (now->value.state != LedgerState::kOpen) {
+        return Status(StatusCode::kFenced,
+                      fmt::format("ledger {} is {}: another client is recovering or closed it",
+                                  id_, LedgerStateName(now->value.state)));
+      }
+      if (now->value.ensembles == next.ensembles) return *now;  // our update did apply
+      if (now->value.ensembles != current.value.ensembles) {
+        return Status(StatusCode::kFenced,
+                      fmt::format("ledger {}: its ensembles changed under the writer", id_));
+      }
+      expected = now->version;
+    }
+    return Status(StatusCode::kUnavailable,
+                  fmt::format("ledger {}: could not update the ensemble in the metadata", id_));
+  }
+
+  Status CloseMetadata(EntryId last, uint64_t length) {
+    metadata::Versioned<LedgerMetadata> current;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      current = metadata_;
+    }
+    for (int attempt = 0; attempt < 5; ++attempt) {
+      LedgerMetadata next = current.value;
+      next.state = LedgerState::kClosed;
+      next.last_entry_id = last;
+      next.length = length;
+      Result<metadata::Version> v = ctx_.store().UpdateLedger(id_, next, current.version);
+      if (v.ok()) {
+        std::lock_guard<std::mutex> lock(mu_);
+        metadata_ = {next, *v};
+        return Status::Ok();
+      }
+      bool unknown = v.status().Is(StatusCode::kTimeout) || v.status().Is(StatusCode::kUnavailable);
+      if (!unknown && !v.status().Is(StatusCode::kBadVersion)) {
+        return v.status().WithContext(fmt::format("closing ledger {}", id_));
+      }
+      Result<metadata::Versioned<LedgerMetadata>> now = ctx_.store().ReadLedger(id_);
+      if (!now.ok()) {
+        if (now.status().Is(StatusCode::kTimeout) || now.status().Is(StatusCode::kUnavailable)) {
+          continue;
+        }
+        return now.status().WithContext(fmt::format("closing ledger {}", id_));
+      }
+      if (now->value.state == LedgerState::kClosed) {
+        if (now->value.last_entry_id == last) {
+          std::lock_guard<std::mutex> lock(mu_);
+          metadata_ = *now;
+          return Status::Ok();
+        }
+        return Status(StatusCode::kFenced,
+                      fmt::format("ledger {} was closed by another client at entry {}, not at "
+                                  "this writer's LAC {}",
+                                  id_, now->value.last_entry_id, last));
+      }
+      if (now->value.state == LedgerState::kInRecovery) {
+        return Status(StatusCode::kFenced,
+                      fmt::format("ledger {} is being recovered by another client", id_));
+      }
+      current = std::move(*now);
+    }
+    return Status(StatusCode::kUnavailable,
+                  fmt::format("ledger {}: could not close it in the metadata", id_));
+  }
+
+  // Explicit LAC: when the writer has been idle for explicit_lac_interval and its LAC moved
+  // past what its entries carried, it tells the bookies, so that readers can read the tail.
+  void ArmLacTimer() {
+    lac_timer_armed_ = true;
+    lac_timer_.expires_after(ctx_.options().explicit_lac_interval);
+    lac_timer_.async_wait([weak = weak_from_this()](boost::system::error_code ec) {
+      auto self = weak.lock();
+      if (!self || ec) return;
+      self->OnLacTimer();
+    });
+  }
+
+  void OnLacTimer() {
+    std::lock_guard<std::mutex> lock(mu_);
+    lac_timer_armed_ = false;
+    if (closed_ || closing_ || !error_.ok()) return;
+    bool idle = Clock::now() - last_append_ >= ctx_.options().explicit_lac_interval;
+    if (!idle) return ArmLacTimer();
+    if (lac_ <= explicit_lac_sent_) return;  // nothing new; the next append re-arms
+    explicit_lac_sent_ = lac_;
+    std::string body = digest_.EncodeLac(id_, lac_);
+    const Ensemble& ensemble = metadata_.value.LastEnsemble();
+    for (size_t pos = 0; pos < ensemble.bookies.size(); ++pos) {
+      if (failed_.count(static_cast<int>(pos)) || degraded_.count(static_cast<int>(pos))) continue;
+      proto::Request request;
+      request.mutable_header()->set_operation(proto::WRITE_LAC);
+      proto::WriteLacRequest* w = request.mutable_write_lac();
+      w->set_ledger_id(id_);
+      w->set_master_key(master_key_);
+      w->set_lac(lac_);
+      w->set_body(body);
+      // Best effort: readers fall back to the LAC carried by entries.
+      ctx_.bookies().Send(ensemble.bookies[pos], std::move(request), ctx_.options().add_timeout,
+                          [](const Result<proto::Response>&) {});
+    }
+  }
+
+  ClientContext& ctx_;
+  const LedgerId id_;
+  const Digest digest_;
+  const std::string master_key_;
+
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  metadata::Versioned<LedgerMetadata> metadata_;
+  EntryId next_entry_id_ = 0;
+  EntryId lac_ = kNoEntry;
+  uint64_t lac_length_ = 0;
+  uint64_t pushed_length_ = 0;
+  std::deque<PendingAdd> pending_;  // ids lac_+1, lac_+2, ... in order
+  std::set<int> failed_;            // ensemble positions waiting for a replacement
+  std::set<BookieId> excluded_;     // bookies this writer saw fail: never chosen again
+  std::set<int> degraded_;          // failed positions with no spare: written around
+  bool change_running_ = false;
+  Status error_;                    // once set, every append fails with it
+  bool closing_ = false;
+  bool closed_ = false;
+  Status close_status_;
+  Clock::time_point last_append_ = Clock::now();
+  EntryId explicit_lac_sent_ = kNoEntry;
+  bool lac_timer_armed_ = false;
+  boost::asio::steady_timer lac_timer_;
+};
+
+class WriteHandleImpl : public WriteHandle {
+ public:
+  explicit WriteHandleImpl(std::shared_ptr<Writer> writer) : writer_(std::move(writer)) {}
+  using WriteHandle::AppendAsync;
+
+  LedgerId id() const override { return writer_->id(); }
+  LedgerMetadata metadata() const override { return writer_->metadata(); }
+  EntryId last_add_confirmed() const override { return writer_->last_add_confirmed(); }
+  void AppendAsync(std::string payload, AddCallback callback) override {
+    writer_->Append(std::move(payload), std::move(callback));
+  }
+  Status Close() override { return writer_->Close(); }
+
+ private:
+  std::shared_ptr<Writer> writer_;
+};
+
+}  // namespace
+
+std::unique_ptr<WriteHandle> NewWriteHandle(ClientContext& context, LedgerId id,
+                                            metadata::Versioned<LedgerMetadata> metadata,
+                                            std::string password) {
+  return std::make_unique<WriteHandleImpl>(
+      std::make_shared<Writer>(context, id, std::move(metadata), password));
+}
+
+}  // namespace quire::client
+
+namespace quire {
+
+// The convenience forms, on top of the callback form.
+std::future<Result<EntryId>> WriteHandle::AppendAsync(std::string payload) {
+  auto promise = std::make_shared<std::promise<Result<EntryId>>>();
+  std::future<Result<EntryId>> future = promise->get_future();
+  AppendAsync(std::move(payload),
+              [promise](Result<EntryId> r) { promise->set_value(std::move(r)); });
+  return future;
+}
+
+Result<EntryId> WriteHandle::Append(std::string payload) {
+  return AppendAsync(std::move(payload)).get();
+}
+
+Result<EntryId> WriteHandle::AppendBatch(std::vector<std::string> payloads) {
+  if (payloads.empty()) return InvalidArgument("AppendBatch of no entries");
+  std::vector<std::future<Result<EntryId>>> futures;
+  futures.reserve(payloads.size());
+  for (std::string& p : payloads) futures.push_back(AppendAsync(std::move(p)));
+  EntryId last = kNoEntry;
+  for (auto& f : futures) {
+    Result<EntryId> r = f.get();
+    if (!r.ok()) return r.status();
+    last = *r;
+  }
+  return last;
+}
+
+}  // namespace quire

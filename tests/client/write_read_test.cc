@@ -1,0 +1,121 @@
+// Quorum writes and reads against real bookies: every entry comes back byte-exact and lives on
+// exactly the bookies of its write set.
+#include <set>
+
+#include "client/client_test_util.h"
+
+namespace quire::client::testing {
+namespace {
+
+struct Quorum {
+  int e, qw, qa;
+};
+
+class WriteReadTest : public ClusterTest {
+ protected:
+  void WriteAndCheck(Quorum q, int64_t entries) {
+    StartCluster(5);
+    auto client = NewClient();
+    ASSERT_NE(client, nullptr);
+    auto writer = client->CreateLedger({.ensemble_size = q.e,
+                                        .write_quorum_size = q.qw,
+                                        .ack_quorum_size = q.qa,
+                                        .password = "pw"});
+    ASSERT_TRUE(writer.ok()) << writer.status().ToString();
+    LedgerId id = (*writer)->id();
+    Completions done;
+    for (EntryId e = 0; e < entries; ++e) (*writer)->AppendAsync(Payload(e), done.Callback());
+    ASSERT_TRUE(done.WaitForEnded(entries));
+    ASSERT_EQ(done.failed(), 0) << done.error().ToString();
+    ASSERT_EQ(done.last(), entries - 1);
+    ASSERT_TRUE((*writer)->Close().ok());
+
+    auto reader = client->OpenLedger(id, "pw");
+    ASSERT_TRUE(reader.ok()) << reader.status().ToString();
+    ASSERT_TRUE((*reader)->closed());
+    ASSERT_EQ((*reader)->last_add_confirmed(), entries - 1);
+    constexpr EntryId kChunk = 10'000;
+    for (EntryId first = 0; first < entries; first += kChunk) {
+      EntryId last = std::min(entries - 1, first + kChunk - 1);
+      auto got = (*reader)->Read(first, last);
+      ASSERT_TRUE(got.ok()) << got.status().ToString();
+      ASSERT_EQ(got->size(), static_cast<size_t>(last - first + 1));
+      for (const Entry& entry : *got) ASSERT_EQ(entry.payload, Payload(entry.id)) << entry.id;
+    }
+
+    // Placement: entry e is on exactly the bookies of its write set.
+    LedgerMetadata md = (*reader)->metadata();
+    ASSERT_EQ(md.ensembles.size(), 1u);
+    for (const BookieId& b : cluster_->bookie_ids()) {
+      auto held = ListEntriesOn(b, id);
+      std::set<int64_t> on_bookie;
+      if (held.ok()) on_bookie.insert(held->begin(), held->end());
+      else ASSERT_TRUE(held.status().Is(StatusCode::kNoSuchLedger)) << held.status().ToString();
+      int64_t expected = 0;
+      for (EntryId e = 0; e < entries; ++e) {
+        auto ws = md.WriteSet(e);
+        bool in_write_set = std::find(ws.begin(), ws.end(), b) != ws.end();
+        ASSERT_EQ(on_bookie.count(e) == 1, in_write_set) << "entry " << e << " bookie " << b;
+        expected += in_write_set ? 1 : 0;
+      }
+      EXPECT_EQ(static_cast<int64_t>(on_bookie.size()), expected) << b;
+    }
+  }
+};
+
+constexpr int64_t kEntries = 100'000;
+
+TEST_P(WriteReadTest, E1Qw1Qa1) { WriteAndCheck({1, 1, 1}, kEntries); }
+TEST_P(WriteReadTest, E3Qw3Qa2) { WriteAndCheck({3, 3, 2}, kEntries); }
+TEST_P(WriteReadTest, E3Qw2Qa2) { WriteAndCheck({3, 2, 2}, kEntries); }
+TEST_P(WriteReadTest, E5Qw3Qa2) { WriteAndCheck({5, 3, 2}, kEntries); }
+
+TEST_P(WriteReadTest, HmacDigestAndPasswords) {
+  StartCluster(3);
+  auto client = NewClient();
+  auto writer = client->CreateLedger(
+      {.digest_type = DigestType::kHmacSha256, .password = "secret"});
+  ASSERT_TRUE(writer.ok()) << writer.status().ToString();
+  for (EntryId e = 0; e < 100; ++e) ASSERT_EQ(*(*writer)->Append(Payload(e)), e);
+  // A reader of the open ledger learns the LAC from the bookies.
+  auto tail = client->OpenLedger((*writer)->id(), "secret");
+  ASSERT_TRUE(tail.ok());
+  auto lac = (*tail)->ReadLac();
+  ASSERT_TRUE(lac.ok()) << lac.status().ToString();
+  EXPECT_GE(*lac, 90);  // entries carry the LAC of their predecessors
+  EXPECT_LE(*lac, 99);
+  ASSERT_TRUE((*writer)->Close().ok());
+
+  auto wrong = client->OpenLedger((*writer)->id(), "guess");
+  ASSERT_FALSE(wrong.ok());
+  EXPECT_TRUE(wrong.status().Is(StatusCode::kUnauthorized)) << wrong.status().ToString();
+  auto reader = client->OpenLedger((*writer)->id(), "secret");
+  ASSERT_TRUE(reader.ok());
+  auto got = (*reader)->Read(0, 99);
+  ASSERT_TRUE(got.ok()) << got.status().ToString();
+  for (const Entry& e : *got) EXPECT_EQ(e.payload, Payload(e.id));
+  // Beyond the end is refused, not guessed.
+  EXPECT_TRUE((*reader)->Read(0, 100).status().Is(StatusCode::kInvalidArgument));
+  // Appends after close fail.
+  EXPECT_TRUE((*writer)->Append("late").status().Is(StatusCode::kLedgerClosed));
+}
+
+TEST_P(WriteReadTest, PlacementNeedsEnoughWritableBookies) {
+  StartCluster(3);
+  auto client = NewClient();
+  auto writer = client->CreateLedger({.ensemble_size = 4, .write_quorum_size = 3,
+                                      .ack_quorum_size = 2});
+  ASSERT_FALSE(writer.ok());
+  EXPECT_TRUE(writer.status().Is(StatusCode::kUnavailable)) << writer.status().ToString();
+  auto bad = client->CreateLedger({.ensemble_size = 2, .write_quorum_size = 3,
+                                   .ack_quorum_size = 2});
+  EXPECT_TRUE(bad.status().Is(StatusCode::kInvalidArgument)) << bad.status().ToString();
+}
+
+INSTANTIATE_TEST_SUITE_P(Metadata, WriteReadTest,
+                         ::testing::Values(ClusterOptions::Metadata::kFile,
+                                           ClusterOptions::Metadata::kZooKeeper),
+                         MetadataName);
+
+}  // namespace
+}  // namespace quire::client::testing
