@@ -305,6 +305,15 @@ void BookieClient::Send(const BookieId& bookie, proto::Request request,
 std::vector<Result<proto::Response>> CallAll(
     BookieClient& client, const std::vector<BookieId>& bookies,
     const std::function<proto::Request(size_t)>& make_request, std::chrono::milliseconds timeout) {
+  std::vector<std::pair<BookieId, proto::Request>> requests;
+  requests.reserve(bookies.size());
+  for (size_t i = 0; i < bookies.size(); ++i) requests.emplace_back(bookies[i], make_request(i));
+  return CallAll(client, std::move(requests), timeout);
+}
+
+std::vector<Result<proto::Response>> CallAll(
+    BookieClient& client, std::vector<std::pair<BookieId, proto::Request>> requests,
+    std::chrono::milliseconds timeout) {
   struct State {
     std::mutex mu;
     std::condition_variable cv;
@@ -312,20 +321,21 @@ std::vector<Result<proto::Response>> CallAll(
     size_t remaining;
   };
   auto state = std::make_shared<State>();
-  state->answers.resize(bookies.size());
-  state->remaining = bookies.size();
-  for (size_t i = 0; i < bookies.size(); ++i) {
-    client.Send(bookies[i], make_request(i), timeout, [state, i](Result<proto::Response> r) {
-      std::lock_guard<std::mutex> lock(state->mu);
-      state->answers[i] = std::move(r);
-      if (--state->remaining == 0) state->cv.notify_all();
-    });
+  state->answers.resize(requests.size());
+  state->remaining = requests.size();
+  for (size_t i = 0; i < requests.size(); ++i) {
+    client.Send(requests[i].first, std::move(requests[i].second), timeout,
+                [state, i](Result<proto::Response> r) {
+                  std::lock_guard<std::mutex> lock(state->mu);
+                  state->answers[i] = std::move(r);
+                  if (--state->remaining == 0) state->cv.notify_all();
+                });
   }
   std::unique_lock<std::mutex> lock(state->mu);
   // Every Send answers by its deadline (the connection's sweep), so this wait ends.
   state->cv.wait(lock, [&] { return state->remaining == 0; });
   std::vector<Result<proto::Response>> out;
-  out.reserve(bookies.size());
+  out.reserve(requests.size());
   for (auto& a : state->answers) out.push_back(std::move(*a));
   return out;
 }

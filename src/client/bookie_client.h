@@ -72,6 +72,11 @@ std::vector<Result<proto::Response>> CallAll(
     BookieClient& client, const std::vector<BookieId>& bookies,
     const std::function<proto::Request(size_t)>& make_request, std::chrono::milliseconds timeout);
 
+// The same for requests to any bookies: answers[i] answers requests[i].
+std::vector<Result<proto::Response>> CallAll(
+    BookieClient& client, std::vector<std::pair<BookieId, proto::Request>> requests,
+    std::chrono::milliseconds timeout);
+
 // The status a response carries, with its message; a transport error as is.
 Status ResponseStatus(const BookieId& bookie, const Result<proto::Response>& response);
 

@@ -129,53 +129,81 @@ Result<metadata::Versioned<LedgerMetadata>> RecoverLedger(ClientContext& ctx, Le
   }
   const int qw = m.write_quorum_size, qa = m.ack_quorum_size;
   EntryId end = start;
-  for (EntryId e = start + 1;; ++e) {
-    std::vector<BookieId> write_set = m.WriteSet(e);
-    auto reads = CallAll(
-        ctx.bookies(), write_set, [&](size_t) { return FencedRead(id, e, key); }, timeout);
-    std::optional<std::string> body;
-    uint64_t body_length = 0;
-    int no_such_entry = 0;
-    errors.clear();
-    for (size_t i = 0; i < reads.size(); ++i) {
-      Status s = ResponseStatus(write_set[i], reads[i]);
-      if (s.ok()) {
-        Result<Digest::DecodedEntry> d = digest.DecodeEntry(id, e, reads[i]->read().body());
-        if (d.ok()) {
-          if (!body) {
-            body = reads[i]->read().body();
-            body_length = d->header.length;
+  // Entries are read kWindow at a time, in parallel, then decided in order.
+  constexpr EntryId kWindow = 64;
+  for (EntryId first = start + 1;; first += kWindow) {
+    std::vector<std::pair<BookieId, proto::Request>> requests;
+    for (EntryId e = first; e < first + kWindow; ++e) {
+      for (const BookieId& b : m.WriteSet(e)) requests.emplace_back(b, FencedRead(id, e, key));
+    }
+    auto reads = CallAll(ctx.bookies(), std::move(requests), timeout);
+    bool found_end = false;
+    // The entries of this window that exist, to re-write: (entry, body).
+    std::vector<std::pair<EntryId, std::string>> found;
+    uint64_t found_length = length;
+    for (EntryId e = first; e < first + kWindow && !found_end; ++e) {
+      std::vector<BookieId> write_set = m.WriteSet(e);
+      size_t base = static_cast<size_t>(e - first) * static_cast<size_t>(qw);
+      std::optional<std::string> body;
+      int no_such_entry = 0;
+      errors.clear();
+      for (size_t i = 0; i < write_set.size(); ++i) {
+        const Result<proto::Response>& read = reads[base + i];
+        Status s = ResponseStatus(write_set[i], read);
+        if (s.ok()) {
+          Result<Digest::DecodedEntry> d = digest.DecodeEntry(id, e, read->read().body());
+          if (d.ok()) {
+            if (!body) {
+              body = read->read().body();
+              found_length = d->header.length;
+            }
+            continue;
           }
-          continue;
+          ctx.ReportBadCopy({id, e, write_set[i], d.status().message()});
+          s = d.status();
         }
-        ctx.ReportBadCopy({id, e, write_set[i], d.status().message()});
-        s = d.status();
+        if (NoSuchEntry(s)) {
+          ++no_such_entry;
+        } else {
+          errors.push_back(s.ToString());
+        }
       }
-      if (NoSuchEntry(s)) {
-        ++no_such_entry;
-      } else {
-        errors.push_back(s.ToString());
+      if (body) {
+        found.emplace_back(e, std::move(*body));
+        continue;
+      }
+      if (no_such_entry >= qw - qa + 1) {  // e was never acknowledged: the end is e - 1
+        found_end = true;
+        break;
+      }
+      return Status(StatusCode::kUnavailable,
+                    fmt::format("ledger {}: cannot tell whether entry {} exists: only {} of its "
+                                "bookies said it does not (need {}): {}",
+                                id, e, no_such_entry, qw - qa + 1, fmt::join(errors, "; ")));
+    }
+    // Re-write what was found to whole write sets (recovery adds pass the fence).
+    std::vector<std::pair<BookieId, proto::Request>> adds;
+    for (auto& [e, body] : found) {
+      for (const BookieId& b : m.WriteSet(e)) {
+        proto::Request r;
+        r.mutable_header()->set_operation(proto::ADD_ENTRY);
+        proto::AddRequest* add = r.mutable_add();
+        add->set_ledger_id(id);
+        add->set_entry_id(e);
+        add->set_master_key(key);
+        add->set_body(body);
+        add->set_recovery(true);
+        adds.emplace_back(b, std::move(r));
       }
     }
-    if (body) {
-      auto adds = CallAll(
-          ctx.bookies(), write_set,
-          [&](size_t) {
-            proto::Request r;
-            r.mutable_header()->set_operation(proto::ADD_ENTRY);
-            proto::AddRequest* add = r.mutable_add();
-            add->set_ledger_id(id);
-            add->set_entry_id(e);
-            add->set_master_key(key);
-            add->set_body(*body);
-            add->set_recovery(true);
-            return r;
-          },
-          ctx.options().add_timeout);
+    auto added = CallAll(ctx.bookies(), std::move(adds), ctx.options().add_timeout);
+    for (size_t k = 0; k < found.size(); ++k) {
+      EntryId e = found[k].first;
+      std::vector<BookieId> write_set = m.WriteSet(e);
       int acks = 0;
       errors.clear();
-      for (size_t i = 0; i < adds.size(); ++i) {
-        Status s = ResponseStatus(write_set[i], adds[i]);
+      for (size_t i = 0; i < write_set.size(); ++i) {
+        Status s = ResponseStatus(write_set[i], added[k * static_cast<size_t>(qw) + i]);
         if (s.ok()) {
           ++acks;
         } else {
@@ -188,15 +216,10 @@ Result<metadata::Versioned<LedgerMetadata>> RecoverLedger(ClientContext& ctx, Le
                                   "{} bookies (Qa {}): {}",
                                   id, e, acks, qw, qa, fmt::join(errors, "; ")));
       }
-      length = body_length;
       end = e;
-      continue;
     }
-    if (no_such_entry >= qw - qa + 1) break;  // e was never acknowledged: the end is e - 1
-    return Status(StatusCode::kUnavailable,
-                  fmt::format("ledger {}: cannot tell whether entry {} exists: only {} of its "
-                              "bookies said it does not (need {}): {}",
-                              id, e, no_such_entry, qw - qa + 1, fmt::join(errors, "; ")));
+    length = found_length;
+    if (found_end) break;
   }
 
   // Step 4: close.

@@ -1,0 +1,435 @@
+// The client under failures, against real bookie processes: bookies killed mid-write (ensemble
+// changes), the fencing race between a writer and a recovering process, recovery with bookies
+// down or entries on too few of them, a bookie that missed the fence, tailing, a corrupt replica.
+#include <signal.h>
+
+#include <atomic>
+#include <random>
+#include <set>
+#include <thread>
+
+#include "bookie.pb.h"
+#include "bookie/raw_client.h"
+#include "client/client_context.h"
+#include "client/client_test_util.h"
+#include "client/digest.h"
+#include "client/recovery.h"
+#include "metadata/metadata_store.h"
+#include "util/subprocess.h"
+
+namespace quire::client::testing {
+namespace {
+
+using std::chrono::milliseconds;
+using std::chrono::seconds;
+
+class FaultTest : public ClusterTest {
+ protected:
+  // Reads entries 0..last with a fresh client and checks them against Payload().
+  void ExpectEntries(LedgerId id, EntryId last, const std::string& password = "pw") {
+    auto client = NewClient();
+    auto reader = client->OpenLedger(id, password);
+    ASSERT_TRUE(reader.ok()) << reader.status().ToString();
+    ASSERT_TRUE((*reader)->closed());
+    ASSERT_EQ((*reader)->last_add_confirmed(), last);
+    if (last < 0) return;
+    auto got = (*reader)->Read(0, last);
+    ASSERT_TRUE(got.ok()) << got.status().ToString();
+    for (const Entry& e : *got) ASSERT_EQ(e.payload, Payload(e.id)) << e.id;
+  }
+
+  static Status Code(const Result<EntryId>& r) { return r.ok() ? Status::Ok() : r.status(); }
+};
+
+TEST_P(FaultTest, BookieKilledMidWriteIsReplacedBySpare) {
+  StartCluster(4);
+  auto client = NewClient();
+  auto writer = client->CreateLedger({.ensemble_size = 3, .write_quorum_size = 3,
+                                      .ack_quorum_size = 2, .password = "pw"});
+  ASSERT_TRUE(writer.ok()) << writer.status().ToString();
+  std::vector<BookieId> first = (*writer)->metadata().ensembles[0].bookies;
+  int victim = cluster_->IndexOf(first[1]);
+  Completions done;
+  constexpr EntryId kEntries = 3'000;
+  for (EntryId e = 0; e < 1'000; ++e) (*writer)->AppendAsync(Payload(e), done.Callback());
+  ASSERT_TRUE(done.WaitForAcked(500));
+  cluster_->Kill(victim);
+  for (EntryId e = 1'000; e < kEntries; ++e) (*writer)->AppendAsync(Payload(e), done.Callback());
+  ASSERT_TRUE(done.WaitForEnded(kEntries));
+  ASSERT_EQ(done.failed(), 0) << done.error().ToString();
+  LedgerMetadata md = (*writer)->metadata();
+  ASSERT_EQ(md.ensembles.size(), 2u) << md.Summary();
+  const Ensemble& now = md.ensembles[1];
+  EXPECT_EQ(std::count(now.bookies.begin(), now.bookies.end(), first[1]), 0);
+  EXPECT_EQ(now.bookies[0], first[0]);
+  EXPECT_EQ(now.bookies[2], first[2]);
+  ASSERT_TRUE((*writer)->Close().ok());
+  // The metadata store agrees, and every entry reads back.
+  auto stored = client->ReadLedgerMetadata((*writer)->id());
+  ASSERT_TRUE(stored.ok());
+  EXPECT_EQ(stored->ensembles, md.ensembles);
+  ExpectEntries((*writer)->id(), kEntries - 1);
+  // Entries from the change on are on the replacement.
+  auto on_spare = ListEntriesOn(now.bookies[1], (*writer)->id());
+  ASSERT_TRUE(on_spare.ok()) << on_spare.status().ToString();
+  EXPECT_EQ(static_cast<EntryId>(on_spare->size()), kEntries - now.first_entry_id);
+}
+
+TEST_P(FaultTest, TwoBookiesKilledAtOnceAreBothReplaced) {
+  StartCluster(5);
+  auto client = NewClient();
+  auto writer = client->CreateLedger({.ensemble_size = 3, .write_quorum_size = 3,
+                                      .ack_quorum_size = 2, .password = "pw"});
+  ASSERT_TRUE(writer.ok());
+  std::vector<BookieId> first = (*writer)->metadata().ensembles[0].bookies;
+  Completions done;
+  for (EntryId e = 0; e < 500; ++e) (*writer)->AppendAsync(Payload(e), done.Callback());
+  ASSERT_TRUE(done.WaitForAcked(500));
+  cluster_->Kill(cluster_->IndexOf(first[0]));
+  cluster_->Kill(cluster_->IndexOf(first[2]));
+  for (EntryId e = 500; e < 1'500; ++e) (*writer)->AppendAsync(Payload(e), done.Callback());
+  ASSERT_TRUE(done.WaitForEnded(1'500));
+  ASSERT_EQ(done.failed(), 0) << done.error().ToString();
+  LedgerMetadata md = (*writer)->metadata();
+  for (const BookieId& b : md.LastEnsemble().bookies) {
+    EXPECT_NE(b, first[0]);
+    EXPECT_NE(b, first[2]);
+  }
+  ASSERT_TRUE((*writer)->Close().ok());
+  ExpectEntries((*writer)->id(), 1'499);
+}
+
+TEST_P(FaultTest, WithoutSpareWriterFailsOnceAWriteSetIsBelowQa) {
+  StartCluster(3);
+  auto client = NewClient();
+  auto writer = client->CreateLedger({.ensemble_size = 3, .write_quorum_size = 3,
+                                      .ack_quorum_size = 2, .password = "pw"});
+  ASSERT_TRUE(writer.ok());
+  std::vector<BookieId> ensemble = (*writer)->metadata().ensembles[0].bookies;
+  for (EntryId e = 0; e < 100; ++e) ASSERT_TRUE((*writer)->Append(Payload(e)).ok());
+  // One down: every write set still has Qa = 2 live bookies; the writer carries on.
+  cluster_->Kill(cluster_->IndexOf(ensemble[0]));
+  for (EntryId e = 100; e < 200; ++e) {
+    auto r = (*writer)->Append(Payload(e));
+    ASSERT_TRUE(r.ok()) << r.status().ToString();
+  }
+  // Two down: no write set can reach Qa.
+  cluster_->Kill(cluster_->IndexOf(ensemble[1]));
+  auto r = (*writer)->Append(Payload(200));
+  ASSERT_FALSE(r.ok());
+  EXPECT_TRUE(r.status().Is(StatusCode::kUnavailable)) << r.status().ToString();
+  EXPECT_NE(r.status().message().find("not enough bookies"), std::string::npos)
+      << r.status().ToString();
+  EXPECT_TRUE((*writer)->Append("later").status().Is(StatusCode::kUnavailable));
+  // Nothing acknowledged is lost: with the bookies back, recovery closes at entry 199.
+  ASSERT_TRUE(cluster_->Restart(cluster_->IndexOf(ensemble[0])).ok());
+  ASSERT_TRUE(cluster_->Restart(cluster_->IndexOf(ensemble[1])).ok());
+  auto recovered = NewClient()->RecoverLedger((*writer)->id(), "pw");
+  ASSERT_TRUE(recovered.ok()) << recovered.status().ToString();
+  EXPECT_GE((*recovered)->last_add_confirmed(), 199);
+  ExpectEntries((*writer)->id(), (*recovered)->last_add_confirmed());
+}
+
+// Writer A appends as fast as it can; process B recovers the ledger at a random moment. A's
+// appends then fail as fenced, the closed ledger holds every entry A saw acknowledged, and three
+// independent readers read the same entries.
+TEST_P(FaultTest, FencingRaceExactlyOneWriterWins) {
+  StartCluster(3);
+  std::mt19937 rng(std::random_device{}());
+  constexpr int kRounds = 50;
+  // Bounds each round; B normally fences A long before (A writes while B's process starts).
+  constexpr EntryId kMaxEntries = 5'000;
+  auto client_a = NewClient();
+  for (int round = 0; round < kRounds; ++round) {
+    SCOPED_TRACE("round " + std::to_string(round));
+    auto writer = client_a->CreateLedger({.ensemble_size = 3, .write_quorum_size = 3,
+                                          .ack_quorum_size = 2, .password = "pw"});
+    ASSERT_TRUE(writer.ok()) << writer.status().ToString();
+    LedgerId id = (*writer)->id();
+    Completions done;
+    std::atomic<bool> stop{false};
+    std::atomic<EntryId> sent{0};
+    std::thread appender([&] {
+      for (EntryId e = 0; e < kMaxEntries && !stop; ++e) {
+        (*writer)->AppendAsync(Payload(e), done.Callback());
+        sent = e + 1;
+        if (done.failed() > 0) break;
+      }
+    });
+    // B starts after a random number of acknowledged entries (0..300), not after a sleep.
+    int64_t wait_for = std::uniform_int_distribution<int64_t>(0, 300)(rng);
+    ASSERT_TRUE(done.WaitForAcked(wait_for));
+    auto b = quire::testing::Subprocess::Start(
+        {CLIENT_RECOVER_TOOL, cluster_->metadata_uri(), std::to_string(id), "pw"});
+    ASSERT_TRUE(b.ok()) << b.status().ToString();
+    auto line = b->ReadLine(milliseconds(60'000));
+    ASSERT_TRUE(line.has_value()) << "recovery process gave no answer";
+    EXPECT_EQ(b->Wait(milliseconds(10'000)), 0);
+    EntryId recovered_last = std::stoll(*line);
+    // A's appends end with kFenced (the appender stops at the first failure).
+    stop = true;
+    appender.join();
+    // Every append sent has ended, and A never saw one acknowledged beyond the recovered end.
+    ASSERT_TRUE(done.WaitForEnded(sent.load()));
+    if (sent.load() < kMaxEntries) {
+      EXPECT_GT(done.failed(), 0) << "the writer was never told it was fenced";
+      EXPECT_TRUE(done.error().Is(StatusCode::kFenced)) << done.error().ToString();
+    }
+    EXPECT_LE(done.last(), recovered_last);
+    EXPECT_TRUE((*writer)->Append("after").status().Is(StatusCode::kFenced));
+    EXPECT_TRUE((*writer)->Close().Is(StatusCode::kFenced));
+    // Three independent readers see the same closed ledger, holding everything A saw acked.
+    std::vector<std::vector<Entry>> seen;
+    for (int r = 0; r < 3; ++r) {
+      auto client = NewClient();
+      auto reader = client->OpenLedger(id, "pw");
+      ASSERT_TRUE(reader.ok()) << reader.status().ToString();
+      ASSERT_TRUE((*reader)->closed());
+      ASSERT_EQ((*reader)->last_add_confirmed(), recovered_last);
+      if (recovered_last < 0) {
+        seen.emplace_back();
+        continue;
+      }
+      auto got = (*reader)->Read(0, recovered_last);
+      ASSERT_TRUE(got.ok()) << got.status().ToString();
+      for (const Entry& e : *got) ASSERT_EQ(e.payload, Payload(e.id));
+      seen.push_back(std::move(*got));
+    }
+    for (int r = 1; r < 3; ++r) {
+      ASSERT_EQ(seen[r].size(), seen[0].size());
+      for (size_t i = 0; i < seen[r].size(); ++i) ASSERT_EQ(seen[r][i].payload, seen[0][i].payload);
+    }
+    EXPECT_GE(static_cast<EntryId>(seen[0].size()) - 1, done.last());
+  }
+}
+
+// Bookie C is down while the ledger is fenced (fencing completes with A and B), and comes back
+// before the recovery reads. The reads carry the fence: afterwards C refuses the old writer.
+TEST_P(FaultTest, RecoveryReadsFenceABookieThatMissedTheFence) {
+  StartCluster(3);
+  auto client = NewClient();
+  auto writer = client->CreateLedger({.ensemble_size = 3, .write_quorum_size = 3,
+                                      .ack_quorum_size = 2, .password = "pw"});
+  ASSERT_TRUE(writer.ok());
+  LedgerId id = (*writer)->id();
+  std::vector<BookieId> ensemble = (*writer)->metadata().ensembles[0].bookies;
+  for (EntryId e = 0; e < 50; ++e) ASSERT_TRUE((*writer)->Append(Payload(e)).ok());
+  int c = cluster_->IndexOf(ensemble[2]);
+  cluster_->Kill(c);
+  // Acknowledged by A and B only.
+  for (EntryId e = 50; e < 60; ++e) ASSERT_TRUE((*writer)->Append(Payload(e)).ok());
+
+  auto store = metadata::OpenMetadataStore(cluster_->metadata_uri(), {});
+  ASSERT_TRUE(store.ok());
+  ClientContext ctx(TestClientOptions(cluster_->metadata_uri()), std::move(*store));
+  RecoveryHooks hooks;
+  hooks.after_fencing = [&] { ASSERT_TRUE(cluster_->Restart(c).ok()); };
+  auto md = RecoverLedger(ctx, id, "pw", hooks);
+  ASSERT_TRUE(md.ok()) << md.status().ToString();
+  EXPECT_EQ(md->value.last_entry_id, 59);
+  // C was fenced by the recovery reads: an add by the old writer is refused.
+  auto raw = bookie::testing::RawClient::Connect("127.0.0.1", cluster_->bookie(c).port());
+  ASSERT_TRUE(raw.ok());
+  Digest digest(DigestType::kCrc32c, "pw");
+  proto::Request add;
+  add.mutable_header()->set_operation(proto::ADD_ENTRY);
+  add.mutable_header()->set_request_id(1);
+  add.mutable_add()->set_ledger_id(id);
+  add.mutable_add()->set_entry_id(60);
+  add.mutable_add()->set_master_key(MasterKey("pw"));
+  add.mutable_add()->set_body(digest.EncodeEntry(id, 60, 59, 0, "late"));
+  ASSERT_TRUE(raw->Send(add).ok());
+  auto resp = raw->Receive();
+  ASSERT_TRUE(resp.ok());
+  EXPECT_EQ(resp->status(), proto::FENCED) << resp->message();
+  // The recovered tail is on C too now.
+  auto on_c = ListEntriesOn(ensemble[2], id);
+  ASSERT_TRUE(on_c.ok());
+  EXPECT_EQ(on_c->back(), 59);
+  ExpectEntries(id, 59);
+}
+
+TEST_P(FaultTest, RecoveryWithOneBookieDown) {
+  StartCluster(3);
+  auto client = NewClient();
+  auto writer = client->CreateLedger({.ensemble_size = 3, .write_quorum_size = 3,
+                                      .ack_quorum_size = 2, .password = "pw"});
+  ASSERT_TRUE(writer.ok());
+  for (EntryId e = 0; e < 200; ++e) ASSERT_TRUE((*writer)->Append(Payload(e)).ok());
+  cluster_->Kill(cluster_->IndexOf((*writer)->metadata().ensembles[0].bookies[1]));
+  auto recovered = NewClient()->RecoverLedger((*writer)->id(), "pw");
+  ASSERT_TRUE(recovered.ok()) << recovered.status().ToString();
+  EXPECT_EQ((*recovered)->last_add_confirmed(), 199);
+  EXPECT_TRUE((*writer)->Append("x").status().Is(StatusCode::kFenced));
+  ExpectEntries((*writer)->id(), 199);
+}
+
+// The writer died after sending its last entries to one bookie only: recovery finds them there
+// and re-replicates them, so every reader sees them.
+TEST_P(FaultTest, RecoveryKeepsEntriesFoundOnFewerThanQaBookies) {
+  StartCluster(3);
+  auto client = NewClient();
+  auto writer = client->CreateLedger({.ensemble_size = 3, .write_quorum_size = 3,
+                                      .ack_quorum_size = 2, .password = "pw"});
+  ASSERT_TRUE(writer.ok());
+  LedgerId id = (*writer)->id();
+  std::vector<BookieId> ensemble = (*writer)->metadata().ensembles[0].bookies;
+  uint64_t length = 0;
+  for (EntryId e = 0; e < 20; ++e) {
+    ASSERT_TRUE((*writer)->Append(Payload(e)).ok());
+    length += Payload(e).size();
+  }
+  writer->reset();  // the writer "crashes"
+  // Entries 20 and 21 reach bookie 0 only.
+  auto raw = bookie::testing::RawClient::Connect("127.0.0.1",
+                                                 cluster_->bookie(cluster_->IndexOf(ensemble[0])).port());
+  ASSERT_TRUE(raw.ok());
+  Digest digest(DigestType::kCrc32c, "pw");
+  for (EntryId e = 20; e < 22; ++e) {
+    length += Payload(e).size();
+    proto::Request add;
+    add.mutable_header()->set_operation(proto::ADD_ENTRY);
+    add.mutable_header()->set_request_id(static_cast<uint64_t>(e));
+    add.mutable_add()->set_ledger_id(id);
+    add.mutable_add()->set_entry_id(e);
+    add.mutable_add()->set_master_key(MasterKey("pw"));
+    add.mutable_add()->set_body(digest.EncodeEntry(id, e, 18, length, Payload(e)));
+    ASSERT_TRUE(raw->Send(add).ok());
+    auto resp = raw->Receive();
+    ASSERT_TRUE(resp.ok());
+    ASSERT_EQ(resp->status(), proto::OK);
+  }
+  auto recovered = NewClient()->RecoverLedger(id, "pw");
+  ASSERT_TRUE(recovered.ok()) << recovered.status().ToString();
+  EXPECT_EQ((*recovered)->last_add_confirmed(), 21);
+  EXPECT_EQ((*recovered)->metadata().length, length);
+  for (const BookieId& b : ensemble) {
+    auto held = ListEntriesOn(b, id);
+    ASSERT_TRUE(held.ok());
+    EXPECT_EQ(held->size(), 22u) << b;
+  }
+  ExpectEntries(id, 21);
+}
+
+TEST_P(FaultTest, RecoveryThatCannotDecideFailsThenSucceeds) {
+  StartCluster(3);
+  auto client = NewClient();
+  auto writer = client->CreateLedger({.ensemble_size = 3, .write_quorum_size = 3,
+                                      .ack_quorum_size = 2, .password = "pw"});
+  ASSERT_TRUE(writer.ok());
+  LedgerId id = (*writer)->id();
+  std::vector<BookieId> ensemble = (*writer)->metadata().ensembles[0].bookies;
+  for (EntryId e = 0; e < 30; ++e) ASSERT_TRUE((*writer)->Append(Payload(e)).ok());
+  cluster_->Kill(cluster_->IndexOf(ensemble[0]));
+  cluster_->Kill(cluster_->IndexOf(ensemble[1]));
+  auto recoverer = NewClient();
+  auto failed = recoverer->RecoverLedger(id, "pw");
+  ASSERT_FALSE(failed.ok());
+  EXPECT_TRUE(failed.status().Is(StatusCode::kUnavailable)) << failed.status().ToString();
+  auto md = client->ReadLedgerMetadata(id);
+  ASSERT_TRUE(md.ok());
+  EXPECT_EQ(md->state, LedgerState::kInRecovery);  // never guessed an end
+  ASSERT_TRUE(cluster_->Restart(cluster_->IndexOf(ensemble[0])).ok());
+  auto recovered = recoverer->RecoverLedger(id, "pw");
+  ASSERT_TRUE(recovered.ok()) << recovered.status().ToString();
+  EXPECT_EQ((*recovered)->last_add_confirmed(), 29);
+  ExpectEntries(id, 29);
+}
+
+TEST_P(FaultTest, TailingReaderFollowsTheWriterToTheEnd) {
+  StartCluster(3);
+  auto client = NewClient();
+  auto writer = client->CreateLedger({.ensemble_size = 3, .write_quorum_size = 2,
+                                      .ack_quorum_size = 2, .password = "pw"});
+  ASSERT_TRUE(writer.ok());
+  LedgerId id = (*writer)->id();
+  auto reader_client = NewClient();
+  auto reader = reader_client->OpenLedger(id, "pw");
+  ASSERT_TRUE(reader.ok());
+  std::mutex mu;
+  std::condition_variable cv;
+  EntryId seen = kNoEntry;
+  bool ended = false;
+  Status tail_error;
+  std::thread tail([&] {
+    EntryId next = 0;
+    for (int i = 0; i < 100'000; ++i) {
+      auto batch = (*reader)->ReadNext(next, 500, milliseconds(2'000));
+      std::lock_guard<std::mutex> lock(mu);
+      if (!batch.ok()) {
+        tail_error = batch.status();
+        break;
+      }
+      for (const Entry& e : batch->entries) {
+        if (e.id != next || e.payload != Payload(e.id)) {
+          tail_error = Corruption("tail got entry " + std::to_string(e.id));
+        }
+        ++next;
+      }
+      seen = next - 1;
+      cv.notify_all();
+      if (batch->end_of_ledger || !tail_error.ok()) {
+        ended = batch->end_of_ledger;
+        break;
+      }
+    }
+  });
+  constexpr EntryId kHalf = 1'000;
+  for (EntryId e = 0; e < kHalf; ++e) ASSERT_TRUE((*writer)->Append(Payload(e)).ok());
+  {
+    // While the writer is open and idle, the reader catches up to its LAC (explicit LAC).
+    std::unique_lock<std::mutex> lock(mu);
+    ASSERT_TRUE(cv.wait_for(lock, seconds(60), [&] { return seen == kHalf - 1 || !tail_error.ok(); }))
+        << "the tailing reader saw " << seen;
+    ASSERT_FALSE(ended);
+  }
+  for (EntryId e = kHalf; e < 2 * kHalf; ++e) ASSERT_TRUE((*writer)->Append(Payload(e)).ok());
+  ASSERT_TRUE((*writer)->Close().ok());
+  tail.join();
+  EXPECT_TRUE(tail_error.ok()) << tail_error.ToString();
+  EXPECT_TRUE(ended);
+  EXPECT_EQ(seen, 2 * kHalf - 1);
+}
+
+TEST_P(FaultTest, CorruptReplicaIsSkippedAndReported) {
+  StartCluster(3);
+  std::mutex mu;
+  std::vector<BadCopy> reported;
+  ClientOptions options = TestClientOptions(cluster_->metadata_uri());
+  options.on_bad_copy = [&](const BadCopy& bad) {
+    std::lock_guard<std::mutex> lock(mu);
+    reported.push_back(bad);
+  };
+  auto client = NewClient(options);
+  auto writer = client->CreateLedger({.ensemble_size = 3, .write_quorum_size = 3,
+                                      .ack_quorum_size = 2, .password = "pw"});
+  ASSERT_TRUE(writer.ok());
+  LedgerId id = (*writer)->id();
+  for (EntryId e = 0; e < 30; ++e) ASSERT_TRUE((*writer)->Append(Payload(e)).ok());
+  ASSERT_TRUE((*writer)->Close().ok());
+  // Entry 4's first replica is ensemble position 4 % 3 = 1: damage that copy.
+  BookieId victim = (*writer)->metadata().ensembles[0].bookies[1];
+  int v = cluster_->IndexOf(victim);
+  ASSERT_EQ(cluster_->Stop(v), 0);
+  ASSERT_TRUE(CorruptEntry(cluster_->root(v), id, 4, CorruptionKind::kSilent).ok());
+  ASSERT_TRUE(cluster_->Restart(v).ok());
+
+  auto reader = client->OpenLedger(id, "pw");
+  ASSERT_TRUE(reader.ok());
+  auto got = (*reader)->Read(0, 29);
+  ASSERT_TRUE(got.ok()) << got.status().ToString();
+  for (const Entry& e : *got) EXPECT_EQ(e.payload, Payload(e.id));
+  client.reset();  // drains the callback thread
+  ASSERT_EQ(reported.size(), 1u);
+  EXPECT_EQ(reported[0].bookie_id, victim);
+  EXPECT_EQ(reported[0].entry_id, 4);
+  EXPECT_EQ(reported[0].ledger_id, id);
+}
+
+INSTANTIATE_TEST_SUITE_P(Metadata, FaultTest,
+                         ::testing::Values(ClusterOptions::Metadata::kFile,
+                                           ClusterOptions::Metadata::kZooKeeper),
+                         MetadataName);
+
+}  // namespace
+}  // namespace quire::client::testing
