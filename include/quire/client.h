@@ -18,7 +18,8 @@
 // time. Completions of one handle run in entry order. A callback may call the library, but
 // blocking calls (Append, Close, Read) inside a callback wait for callbacks that cannot run until
 // it returns: use the asynchronous forms there. Every method of Client, WriteHandle and
-// ReadHandle may be called from any thread. Handles must be destroyed before their Client.
+// ReadHandle may be called from any thread. A handle keeps what it needs of its Client alive: the
+// client's threads and connections stop when the Client and all its handles are gone.
 #pragma once
 
 #include <chrono>

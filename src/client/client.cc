@@ -64,7 +64,7 @@ std::string DefaultCreator() {
 
 class ClientImpl : public Client {
  public:
-  explicit ClientImpl(std::unique_ptr<ClientContext> ctx) : ctx_(std::move(ctx)) {}
+  explicit ClientImpl(std::shared_ptr<ClientContext> ctx) : ctx_(std::move(ctx)) {}
 
   Result<std::unique_ptr<WriteHandle>> CreateLedger(const CreateLedgerOptions& o) override {
     LedgerMetadata md;
@@ -103,20 +103,20 @@ class ClientImpl : public Client {
     QUIRE_ASSIGN_OR_RETURN(LedgerId id, ctx_->store().AllocateLedgerId());
     QUIRE_ASSIGN_OR_RETURN(metadata::Version v, ctx_->store().CreateLedger(id, md));
     spdlog::debug("created ledger {} ({})", id, md.Summary());
-    return NewWriteHandle(*ctx_, id, {md, v}, o.password);
+    return NewWriteHandle(ctx_, id, {md, v}, o.password);
   }
 
   Result<std::unique_ptr<ReadHandle>> OpenLedger(LedgerId id, std::string_view password) override {
     QUIRE_ASSIGN_OR_RETURN(metadata::Versioned<LedgerMetadata> md, ctx_->store().ReadLedger(id));
     QUIRE_RETURN_IF_ERROR(CheckPassword(id, md.value, password));
-    return NewReadHandle(*ctx_, id, std::move(md), std::string(password));
+    return NewReadHandle(ctx_, id, std::move(md), std::string(password));
   }
 
   Result<std::unique_ptr<ReadHandle>> RecoverLedger(LedgerId id,
                                                     std::string_view password) override {
     QUIRE_ASSIGN_OR_RETURN(metadata::Versioned<LedgerMetadata> md,
                            client::RecoverLedger(*ctx_, id, password));
-    return NewReadHandle(*ctx_, id, std::move(md), std::string(password));
+    return NewReadHandle(ctx_, id, std::move(md), std::string(password));
   }
 
   Status DeleteLedger(LedgerId id) override {
@@ -133,7 +133,7 @@ class ClientImpl : public Client {
   }
 
  private:
-  std::unique_ptr<ClientContext> ctx_;
+  std::shared_ptr<ClientContext> ctx_;  // shared with every handle
 };
 
 }  // namespace
@@ -155,7 +155,7 @@ Result<std::unique_ptr<Client>> Client::Open(const ClientOptions& options) {
     return info.status().WithContext(
         fmt::format("metadata service {} (is the cluster initialised?)", options.metadata_uri));
   }
-  auto ctx = std::make_unique<client::ClientContext>(options, std::move(store));
+  auto ctx = std::make_shared<client::ClientContext>(options, std::move(store));
   return std::unique_ptr<Client>(std::make_unique<client::ClientImpl>(std::move(ctx)));
 }
 

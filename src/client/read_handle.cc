@@ -364,7 +364,8 @@ class Reader : public std::enable_shared_from_this<Reader> {
 
 class ReadHandleImpl : public ReadHandle {
  public:
-  explicit ReadHandleImpl(std::shared_ptr<Reader> reader) : reader_(std::move(reader)) {}
+  ReadHandleImpl(std::shared_ptr<ClientContext> context, std::shared_ptr<Reader> reader)
+      : context_(std::move(context)), reader_(std::move(reader)) {}
   LedgerId id() const override { return reader_->id(); }
   LedgerMetadata metadata() const override { return reader_->metadata(); }
   bool closed() const override { return reader_->closed(); }
@@ -378,6 +379,7 @@ class ReadHandleImpl : public ReadHandle {
   }
 
  private:
+  std::shared_ptr<ClientContext> context_;  // outlives reader_ (declared first)
   std::shared_ptr<Reader> reader_;
 };
 
@@ -391,17 +393,17 @@ void ReadEntryAsync(ClientContext& context, const LedgerMetadata& metadata, Ledg
   read->Start();
 }
 
-std::unique_ptr<ReadHandle> NewReadHandle(ClientContext& context, LedgerId id,
+std::unique_ptr<ReadHandle> NewReadHandle(std::shared_ptr<ClientContext> context, LedgerId id,
                                           metadata::Versioned<LedgerMetadata> metadata,
                                           std::string password) {
-  auto reader = std::make_shared<Reader>(context, id, std::move(metadata), password);
+  auto reader = std::make_shared<Reader>(*context, id, std::move(metadata), password);
   Status watched = reader->Watch();
   if (!watched.ok()) {
     spdlog::warn("ledger {}: cannot watch its metadata ({}); a tailing reader will not see the "
                  "close until it re-opens",
                  id, watched.ToString());
   }
-  return std::make_unique<ReadHandleImpl>(std::move(reader));
+  return std::make_unique<ReadHandleImpl>(std::move(context), std::move(reader));
 }
 
 }  // namespace quire::client

@@ -11,7 +11,8 @@
 
 namespace quire::client {
 
-std::unique_ptr<ReadHandle> NewReadHandle(ClientContext& context, LedgerId id,
+// The handle keeps the context alive: an application may drop its Client before its handles.
+std::unique_ptr<ReadHandle> NewReadHandle(std::shared_ptr<ClientContext> context, LedgerId id,
                                           metadata::Versioned<LedgerMetadata> metadata,
                                           std::string password);
 

@@ -478,7 +478,8 @@ class Writer : public std::enable_shared_from_this<Writer> {
 
 class WriteHandleImpl : public WriteHandle {
  public:
-  explicit WriteHandleImpl(std::shared_ptr<Writer> writer) : writer_(std::move(writer)) {}
+  WriteHandleImpl(std::shared_ptr<ClientContext> context, std::shared_ptr<Writer> writer)
+      : context_(std::move(context)), writer_(std::move(writer)) {}
   using WriteHandle::AppendAsync;
 
   LedgerId id() const override { return writer_->id(); }
@@ -490,16 +491,17 @@ class WriteHandleImpl : public WriteHandle {
   Status Close() override { return writer_->Close(); }
 
  private:
+  std::shared_ptr<ClientContext> context_;  // outlives writer_ (declared first)
   std::shared_ptr<Writer> writer_;
 };
 
 }  // namespace
 
-std::unique_ptr<WriteHandle> NewWriteHandle(ClientContext& context, LedgerId id,
+std::unique_ptr<WriteHandle> NewWriteHandle(std::shared_ptr<ClientContext> context, LedgerId id,
                                             metadata::Versioned<LedgerMetadata> metadata,
                                             std::string password) {
-  return std::make_unique<WriteHandleImpl>(
-      std::make_shared<Writer>(context, id, std::move(metadata), password));
+  auto writer = std::make_shared<Writer>(*context, id, std::move(metadata), password);
+  return std::make_unique<WriteHandleImpl>(std::move(context), std::move(writer));
 }
 
 }  // namespace quire::client

@@ -12,7 +12,8 @@
 namespace quire::client {
 
 // A writer for a ledger whose metadata (OPEN, created by this client) is `metadata`.
-std::unique_ptr<WriteHandle> NewWriteHandle(ClientContext& context, LedgerId id,
+// The handle keeps the context alive: an application may drop its Client before its handles.
+std::unique_ptr<WriteHandle> NewWriteHandle(std::shared_ptr<ClientContext> context, LedgerId id,
                                             metadata::Versioned<LedgerMetadata> metadata,
                                             std::string password);
 

@@ -41,6 +41,8 @@ class BookieProcess {
   uint16_t http_port() const { return http_port_; }
   std::string bookie_id() const { return "127.0.0.1:" + std::to_string(port_); }
   bool running() const { return process_ != nullptr; }
+  // The running process's id, or -1 (for SIGSTOP/SIGCONT: a bookie that stalls).
+  pid_t pid() const { return process_ ? process_->pid() : -1; }
 
  private:
   BookieProcess() = default;

@@ -4,6 +4,7 @@
 #include <signal.h>
 
 #include <atomic>
+#include <future>
 #include <random>
 #include <set>
 #include <thread>
@@ -97,6 +98,46 @@ TEST_P(FaultTest, TwoBookiesKilledAtOnceAreBothReplaced) {
   }
   ASSERT_TRUE((*writer)->Close().ok());
   ExpectEntries((*writer)->id(), 1'499);
+}
+
+// A failure during a change: two of the three spares are dead but still registered (their
+// sessions have not expired), so the change may well pick a dead one and must change again.
+TEST_P(FaultTest, ReplacementThatFailsTooIsReplacedAgain) {
+  StartCluster(6);
+  auto client = NewClient();
+  auto writer = client->CreateLedger({.ensemble_size = 3, .write_quorum_size = 3,
+                                      .ack_quorum_size = 2, .password = "pw"});
+  ASSERT_TRUE(writer.ok());
+  std::vector<BookieId> first = (*writer)->metadata().ensembles[0].bookies;
+  std::vector<int> spares;
+  for (int i = 0; i < cluster_->size(); ++i) {
+    if (std::find(first.begin(), first.end(), cluster_->bookie_id(i)) == first.end()) {
+      spares.push_back(i);
+    }
+  }
+  ASSERT_EQ(spares.size(), 3u);
+  Completions done;
+  for (EntryId e = 0; e < 300; ++e) (*writer)->AppendAsync(Payload(e), done.Callback());
+  ASSERT_TRUE(done.WaitForAcked(300));
+  cluster_->Kill(spares[0]);
+  cluster_->Kill(spares[1]);
+  cluster_->Kill(cluster_->IndexOf(first[0]));
+  for (EntryId e = 300; e < 1'300; ++e) (*writer)->AppendAsync(Payload(e), done.Callback());
+  ASSERT_TRUE(done.WaitForEnded(1'300));
+  ASSERT_EQ(done.failed(), 0) << done.error().ToString();
+  ASSERT_TRUE((*writer)->Close().ok());
+  // Position 0 went to a spare (a dead one only if the writer never had to learn it was dead:
+  // entries complete on Qa = 2 of the write set), never back to the killed bookie.
+  LedgerMetadata md = (*writer)->metadata();
+  ASSERT_GE(md.ensembles.size(), 2u);
+  int replacement = cluster_->IndexOf(md.LastEnsemble().bookies[0]);
+  EXPECT_TRUE(std::count(spares.begin(), spares.end(), replacement) == 1) << md.Summary();
+  for (const Ensemble& e : md.ensembles) {
+    if (e.first_entry_id > 0) {
+      EXPECT_NE(e.bookies[0], first[0]) << md.Summary();
+    }
+  }
+  ExpectEntries((*writer)->id(), 1'299);
 }
 
 TEST_P(FaultTest, WithoutSpareWriterFailsOnceAWriteSetIsBelowQa) {
@@ -391,6 +432,35 @@ TEST_P(FaultTest, TailingReaderFollowsTheWriterToTheEnd) {
   EXPECT_EQ(seen, 2 * kHalf - 1);
 }
 
+// A replica that does not answer (SIGSTOP) costs a read the speculative timeout, not the read
+// timeout: the read goes on to the next replica.
+TEST_P(FaultTest, SpeculativeReadGoesAroundAStalledBookie) {
+  StartCluster(3);
+  ClientOptions options = TestClientOptions(cluster_->metadata_uri());
+  options.read_timeout = std::chrono::minutes(10);
+  options.speculative_read_timeout = milliseconds(50);
+  auto client = NewClient(options);
+  auto writer = client->CreateLedger({.ensemble_size = 3, .write_quorum_size = 3,
+                                      .ack_quorum_size = 2, .password = "pw"});
+  ASSERT_TRUE(writer.ok());
+  for (EntryId e = 0; e < 30; ++e) ASSERT_TRUE((*writer)->Append(Payload(e)).ok());
+  ASSERT_TRUE((*writer)->Close().ok());
+  auto reader = client->OpenLedger((*writer)->id(), "pw");
+  ASSERT_TRUE(reader.ok());
+  // Every entry's write set holds the stalled bookie, first for a third of them.
+  pid_t stalled = cluster_->bookie(0).pid();
+  ASSERT_EQ(::kill(stalled, SIGSTOP), 0);
+  auto read = std::async(std::launch::async, [&] { return (*reader)->Read(0, 29); });
+  // Bounded well below the read timeout: only speculation can answer in time.
+  bool answered = read.wait_for(seconds(60)) == std::future_status::ready;
+  ASSERT_EQ(::kill(stalled, SIGCONT), 0);
+  ASSERT_TRUE(answered) << "the read waited for the stalled bookie";
+  auto got = read.get();
+  ASSERT_TRUE(got.ok()) << got.status().ToString();
+  for (const Entry& e : *got) EXPECT_EQ(e.payload, Payload(e.id));
+  // Connections to the stalled bookie still hold requests; the client's teardown aborts them.
+}
+
 TEST_P(FaultTest, CorruptReplicaIsSkippedAndReported) {
   StartCluster(3);
   std::mutex mu;
@@ -419,7 +489,9 @@ TEST_P(FaultTest, CorruptReplicaIsSkippedAndReported) {
   auto got = (*reader)->Read(0, 29);
   ASSERT_TRUE(got.ok()) << got.status().ToString();
   for (const Entry& e : *got) EXPECT_EQ(e.payload, Payload(e.id));
-  client.reset();  // drains the callback thread
+  reader->reset();
+  writer->reset();
+  client.reset();  // the last owner: drains the callback thread
   ASSERT_EQ(reported.size(), 1u);
   EXPECT_EQ(reported[0].bookie_id, victim);
   EXPECT_EQ(reported[0].entry_id, 4);
