@@ -55,7 +55,11 @@ class Writer : public std::enable_shared_from_this<Writer> {
 
   void Append(std::string payload, WriteHandle::AddCallback callback) {
     std::unique_lock<std::mutex> lock(mu_);
-    cv_.wait(lock, [&] { return !error_.ok() || pending_.size() < MaxOutstanding(); });
+    if (error_.ok() && pending_.size() >= MaxOutstanding()) {
+      ++waiters_;
+      cv_.wait(lock, [&] { return !error_.ok() || pending_.size() < MaxOutstanding(); });
+      --waiters_;
+    }
     if (!error_.ok()) {
       ctx_.callbacks().Submit([callback = std::move(callback), e = error_] { callback(e); });
       return;
@@ -81,7 +85,9 @@ class Writer : public std::enable_shared_from_this<Writer> {
     if (closed_) return close_status_;
     closing_ = true;
     // Every pending append ends (acknowledged or failed) and no ensemble change is running.
+    ++waiters_;
     cv_.wait(lock, [&] { return pending_.empty() && !change_running_; });
+    --waiters_;
     closed_ = true;
     lac_timer_.cancel();
     if (!error_.ok() && !error_.Is(StatusCode::kUnavailable)) {
@@ -171,17 +177,21 @@ class Writer : public std::enable_shared_from_this<Writer> {
   }
 
   void CompleteAcknowledged() {
-    bool any = false;
+    // One task for all the completions of this call: a thread wake-up per entry would cost the
+    // I/O thread more than the entries themselves.
+    std::vector<std::pair<EntryId, WriteHandle::AddCallback>> completed;
     while (!pending_.empty() && Completable(pending_.front())) {
-      PendingAdd add = std::move(pending_.front());
-      pending_.pop_front();
+      PendingAdd& add = pending_.front();
       lac_ = add.id;
       lac_length_ = add.length;
-      any = true;
-      ctx_.callbacks().Submit(
-          [callback = std::move(add.callback), id = add.id] { callback(Result<EntryId>(id)); });
+      completed.emplace_back(add.id, std::move(add.callback));
+      pending_.pop_front();
     }
-    if (any) cv_.notify_all();
+    if (completed.empty()) return;
+    ctx_.callbacks().Submit([completed = std::move(completed)]() mutable {
+      for (auto& [id, callback] : completed) callback(Result<EntryId>(id));
+    });
+    if (waiters_ > 0) cv_.notify_all();
   }
 
   void FailAll(const Status& status) {
@@ -456,6 +466,7 @@ class Writer : public std::enable_shared_from_this<Writer> {
 
   mutable std::mutex mu_;
   std::condition_variable cv_;
+  int waiters_ = 0;  // threads waiting on cv_ (appends at the bound, Close)
   metadata::Versioned<LedgerMetadata> metadata_;
   EntryId next_entry_id_ = 0;
   EntryId lac_ = kNoEntry;
