@@ -20,6 +20,7 @@
 // it returns: use the asynchronous forms there. Every method of Client, WriteHandle and
 // ReadHandle may be called from any thread. A handle keeps what it needs of its Client alive: the
 // client's threads and connections stop when the Client and all its handles are gone.
+// Do not drop the last of them inside a callback: the callback thread cannot join itself.
 #pragma once
 
 #include <chrono>
@@ -102,6 +103,30 @@ struct Entry {
   std::string payload;
 };
 
+// One replica of one entry that is not as it should be (ReadHandle::CheckReplicas).
+struct ReplicaProblem {
+  EntryId entry_id = kNoEntry;
+  BookieId bookie_id;
+  StatusCode code = StatusCode::kOk;  // kNoSuchEntry (missing), kCorruption (bad copy), or why
+                                      // the bookie could not be asked (kUnavailable, kTimeout)
+  std::string what;
+};
+
+// A bookie's own report (BOOKIE_INFO).
+struct BookieInfo {
+  BookieId bookie_id;
+  uint64_t total_bytes = 0;  // of its ledger directories
+  uint64_t free_bytes = 0;
+  bool writable = false;
+  std::string read_only_reason;
+};
+
+// Live bookies as the registry lists them, each list sorted.
+struct BookieListing {
+  std::vector<BookieId> writable;
+  std::vector<BookieId> read_only;
+};
+
 // What a tailing reader got: the next entries in order (possibly none), and whether the ledger
 // is closed and every entry of it has been returned.
 struct TailBatch {
@@ -161,6 +186,11 @@ class ReadHandle {
   // confirm more (long polls to the bookies). Loop with next = last returned id + 1 until
   // end_of_ledger.
   virtual Result<TailBatch> ReadNext(EntryId next, size_t max, std::chrono::milliseconds wait) = 0;
+
+  // Reads entries first..last from every bookie of their write sets (not just one) and returns
+  // each copy that is missing or bad. Empty means every replica is present and intact. kUnavailable
+  // only if the metadata cannot be read; an unreachable bookie is reported as a problem.
+  virtual Result<std::vector<ReplicaProblem>> CheckReplicas(EntryId first, EntryId last) = 0;
 };
 
 class Client {
@@ -170,6 +200,15 @@ class Client {
 
   // Creates a ledger (new id, metadata OPEN) and returns its writer.
   virtual Result<std::unique_ptr<WriteHandle>> CreateLedger(const CreateLedgerOptions& options) = 0;
+  // Creates a ledger without becoming its writer (`quire ledger create`): the first
+  // OpenLedgerForWriting of it does.
+  virtual Result<LedgerId> CreateEmptyLedger(const CreateLedgerOptions& options) = 0;
+  // Becomes the writer of a ledger made by CreateEmptyLedger that has no writer yet. The claim is
+  // a compare-and-set in the metadata (custom key "quire.writer"), so at most one process ever
+  // gets it. kAlreadyExists if the ledger has a writer; kLedgerClosed if it is not OPEN;
+  // kFailedPrecondition if a bookie holds entries of it.
+  virtual Result<std::unique_ptr<WriteHandle>> OpenLedgerForWriting(LedgerId id,
+                                                                    std::string_view password) = 0;
   // Opens a ledger for reading without disturbing its writer. kUnauthorized for a wrong
   // password.
   virtual Result<std::unique_ptr<ReadHandle>> OpenLedger(LedgerId id, std::string_view password) = 0;
@@ -184,6 +223,22 @@ class Client {
   // Up to `max` ledger ids >= `from`, ascending; page by calling again from the last + 1.
   virtual Result<std::vector<LedgerId>> ListLedgers(LedgerId from, size_t max) = 0;
   virtual Result<LedgerMetadata> ReadLedgerMetadata(LedgerId id) = 0;
+
+  // Moves every copy that `bookie` holds (or should hold) of a CLOSED ledger to other writable
+  // bookies: each entry whose write set includes it is read from another replica, written to a
+  // replacement chosen per ensemble, and the ensembles are updated by compare-and-set. Returns
+  // how many entries were copied. kFailedPrecondition for an open ledger (its writer, or a
+  // recovery, owns its ensembles); kUnavailable if no replacement or no good copy is available.
+  virtual Result<int64_t> ReplaceBookie(LedgerId id, const BookieId& bookie,
+                                        std::string_view password) = 0;
+
+  // The registered bookies, and one bookie's own report of its disks and state.
+  virtual Result<BookieListing> ListBookies() = 0;
+  virtual Result<BookieInfo> GetBookieInfo(const BookieId& bookie) = 0;
 };
+
+// The custom-metadata key that names a ledger's writer (set by CreateLedger and
+// OpenLedgerForWriting). Keys starting with "quire." are reserved.
+inline constexpr const char* kWriterMetadataKey = "quire.writer";
 
 }  // namespace quire

@@ -11,6 +11,7 @@
 #include "client/placement.h"
 #include "client/read_handle.h"
 #include "client/recovery.h"
+#include "client/replication.h"
 #include "client/write_handle.h"
 #include "common/clock.h"
 #include "common/logging.h"
@@ -67,6 +68,74 @@ class ClientImpl : public Client {
   explicit ClientImpl(std::shared_ptr<ClientContext> ctx) : ctx_(std::move(ctx)) {}
 
   Result<std::unique_ptr<WriteHandle>> CreateLedger(const CreateLedgerOptions& o) override {
+    QUIRE_ASSIGN_OR_RETURN(auto created, Create(o, /*claim=*/true));
+    return NewWriteHandle(ctx_, created.first, std::move(created.second), o.password);
+  }
+
+  Result<LedgerId> CreateEmptyLedger(const CreateLedgerOptions& o) override {
+    QUIRE_ASSIGN_OR_RETURN(auto created, Create(o, /*claim=*/false));
+    return created.first;
+  }
+
+  Result<std::unique_ptr<WriteHandle>> OpenLedgerForWriting(LedgerId id,
+                                                            std::string_view password) override {
+    metadata::MetadataStore& store = ctx_->store();
+    constexpr int kAttempts = 10;
+    for (int attempt = 0; attempt < kAttempts; ++attempt) {
+      QUIRE_ASSIGN_OR_RETURN(metadata::Versioned<LedgerMetadata> md, store.ReadLedger(id));
+      QUIRE_RETURN_IF_ERROR(CheckPassword(id, md.value, password));
+      if (md.value.state != LedgerState::kOpen) {
+        return Status(StatusCode::kLedgerClosed,
+                      fmt::format("ledger {} is {}", id, LedgerStateName(md.value.state)));
+      }
+      auto claimed = md.value.custom_metadata.find(kWriterMetadataKey);
+      if (claimed != md.value.custom_metadata.end()) {
+        return Status(StatusCode::kAlreadyExists,
+                      fmt::format("ledger {} already has a writer ({})", id, claimed->second));
+      }
+      LedgerMetadata next = md.value;
+      next.custom_metadata[kWriterMetadataKey] = Creator();
+      Result<metadata::Version> v = store.UpdateLedger(id, next, md.version);
+      if (v.status().Is(StatusCode::kBadVersion)) continue;
+      if (!v.ok()) return v.status().WithContext(fmt::format("claiming ledger {}", id));
+      // Nothing may have been written before us (a writer that never claimed is a bug, but a
+      // bookie with entries would make entry 0 ambiguous).
+      QUIRE_RETURN_IF_ERROR(CheckNoEntries(id, next));
+      return NewWriteHandle(ctx_, id, {std::move(next), *v}, std::string(password));
+    }
+    return Status(StatusCode::kUnavailable, fmt::format("ledger {}: could not claim it", id));
+  }
+
+ private:
+  std::string Creator() const {
+    return ctx_->options().creator.empty() ? DefaultCreator() : ctx_->options().creator;
+  }
+
+  Status CheckNoEntries(LedgerId id, const LedgerMetadata& md) {
+    const std::vector<BookieId>& bookies = md.LastEnsemble().bookies;
+    auto answers = CallAll(
+        ctx_->bookies(), bookies,
+        [&](size_t) {
+          proto::Request r;
+          r.mutable_header()->set_operation(proto::READ_LAC);
+          r.mutable_read_lac()->set_ledger_id(id);
+          return r;
+        },
+        ctx_->options().read_timeout);
+    for (size_t i = 0; i < answers.size(); ++i) {
+      Status s = ResponseStatus(bookies[i], answers[i]);
+      if (s.Is(StatusCode::kNoSuchLedger)) continue;
+      if (!s.ok()) return s.WithContext(fmt::format("checking that ledger {} is empty", id));
+      if (!answers[i]->read_lac().last_entry_body().empty()) {
+        return FailedPrecondition(
+            fmt::format("ledger {} already has entries on bookie {}", id, bookies[i]));
+      }
+    }
+    return Status::Ok();
+  }
+
+  Result<std::pair<LedgerId, metadata::Versioned<LedgerMetadata>>> Create(
+      const CreateLedgerOptions& o, bool claim) {
     LedgerMetadata md;
     md.state = LedgerState::kOpen;
     md.ensemble_size = o.ensemble_size;
@@ -75,8 +144,10 @@ class ClientImpl : public Client {
     md.digest_type = o.digest_type;
     md.password_hash = StoredPasswordHash(o.password);
     md.creation_time_ms = static_cast<int64_t>(UnixMillis());
-    md.creator = ctx_->options().creator.empty() ? DefaultCreator() : ctx_->options().creator;
+    md.creator = Creator();
     md.custom_metadata = o.custom_metadata;
+    md.custom_metadata.erase(kWriterMetadataKey);
+    if (claim) md.custom_metadata[kWriterMetadataKey] = md.creator;
     if (!(o.ensemble_size >= o.write_quorum_size && o.write_quorum_size >= o.ack_quorum_size &&
           o.ack_quorum_size >= 1)) {
       return InvalidArgument(fmt::format("need E >= Qw >= Qa >= 1, got E={} Qw={} Qa={}",
@@ -103,8 +174,10 @@ class ClientImpl : public Client {
     QUIRE_ASSIGN_OR_RETURN(LedgerId id, ctx_->store().AllocateLedgerId());
     QUIRE_ASSIGN_OR_RETURN(metadata::Version v, ctx_->store().CreateLedger(id, md));
     spdlog::debug("created ledger {} ({})", id, md.Summary());
-    return NewWriteHandle(ctx_, id, {md, v}, o.password);
+    return std::make_pair(id, metadata::Versioned<LedgerMetadata>{md, v});
   }
+
+ public:
 
   Result<std::unique_ptr<ReadHandle>> OpenLedger(LedgerId id, std::string_view password) override {
     QUIRE_ASSIGN_OR_RETURN(metadata::Versioned<LedgerMetadata> md, ctx_->store().ReadLedger(id));
@@ -130,6 +203,37 @@ class ClientImpl : public Client {
   Result<LedgerMetadata> ReadLedgerMetadata(LedgerId id) override {
     QUIRE_ASSIGN_OR_RETURN(metadata::Versioned<LedgerMetadata> md, ctx_->store().ReadLedger(id));
     return md.value;
+  }
+
+  Result<int64_t> ReplaceBookie(LedgerId id, const BookieId& bookie,
+                                std::string_view password) override {
+    return client::ReplaceBookie(*ctx_, id, bookie, password);
+  }
+
+  Result<BookieListing> ListBookies() override {
+    QUIRE_ASSIGN_OR_RETURN(BookieList list, ctx_->store().ListBookies());
+    return BookieListing{std::move(list.writable), std::move(list.read_only)};
+  }
+
+  Result<BookieInfo> GetBookieInfo(const BookieId& bookie) override {
+    auto answers = CallAll(
+        ctx_->bookies(), {bookie},
+        [](size_t) {
+          proto::Request r;
+          r.mutable_header()->set_operation(proto::BOOKIE_INFO);
+          r.mutable_bookie_info();
+          return r;
+        },
+        ctx_->options().read_timeout);
+    QUIRE_RETURN_IF_ERROR(ResponseStatus(bookie, answers[0]));
+    const proto::BookieInfoResponse& r = answers[0]->bookie_info();
+    BookieInfo info;
+    info.bookie_id = r.bookie_id();
+    info.total_bytes = r.total_bytes();
+    info.free_bytes = r.free_bytes();
+    info.writable = r.state() == proto::BookieInfoResponse::WRITABLE;
+    info.read_only_reason = r.read_only_reason();
+    return info;
   }
 
  private:

@@ -208,6 +208,44 @@ class Reader : public std::enable_shared_from_this<Reader> {
     return out;
   }
 
+  Result<std::vector<ReplicaProblem>> CheckReplicas(EntryId first, EntryId last) {
+    LedgerMetadata md = metadata();
+    if (first < 0 || last < first) {
+      return InvalidArgument(fmt::format("bad entry range {}..{} for ledger {}", first, last, id_));
+    }
+    std::vector<ReplicaProblem> problems;
+    constexpr EntryId kWindow = 64;
+    for (EntryId from = first; from <= last; from += kWindow) {
+      EntryId to = std::min(last, from + kWindow - 1);
+      std::vector<std::pair<BookieId, proto::Request>> requests;
+      std::vector<std::pair<EntryId, BookieId>> asked;
+      for (EntryId e = from; e <= to; ++e) {
+        for (const BookieId& b : md.WriteSet(e)) {
+          proto::Request r;
+          r.mutable_header()->set_operation(proto::READ_ENTRY);
+          r.mutable_read()->set_ledger_id(id_);
+          r.mutable_read()->set_entry_id(e);
+          requests.emplace_back(b, std::move(r));
+          asked.emplace_back(e, b);
+        }
+      }
+      auto answers = CallAll(ctx_.bookies(), std::move(requests), ctx_.options().read_timeout);
+      for (size_t i = 0; i < answers.size(); ++i) {
+        auto [e, bookie] = asked[i];
+        Status s = ResponseStatus(bookie, answers[i]);
+        if (s.ok()) {
+          Result<Digest::DecodedEntry> d = digest_.DecodeEntry(id_, e, answers[i]->read().body());
+          if (d.ok()) continue;
+          ctx_.ReportBadCopy({id_, e, bookie, d.status().message()});
+          s = d.status();
+        }
+        if (s.Is(StatusCode::kNoSuchLedger)) s = Status(StatusCode::kNoSuchEntry, s.message());
+        problems.push_back({e, bookie, s.code(), s.message()});
+      }
+    }
+    return problems;
+  }
+
   Result<EntryId> ReadLac() {
     LedgerMetadata md = metadata();
     if (md.closed()) return md.last_entry_id;
@@ -376,6 +414,9 @@ class ReadHandleImpl : public ReadHandle {
   Result<EntryId> ReadLac() override { return reader_->ReadLac(); }
   Result<TailBatch> ReadNext(EntryId next, size_t max, std::chrono::milliseconds wait) override {
     return reader_->ReadNext(next, max, wait);
+  }
+  Result<std::vector<ReplicaProblem>> CheckReplicas(EntryId first, EntryId last) override {
+    return reader_->CheckReplicas(first, last);
   }
 
  private:

@@ -60,8 +60,12 @@ class Writer : public std::enable_shared_from_this<Writer> {
       cv_.wait(lock, [&] { return !error_.ok() || pending_.size() < MaxOutstanding(); });
       --waiters_;
     }
-    if (!error_.ok()) {
-      ctx_.callbacks().Submit([callback = std::move(callback), e = error_] { callback(e); });
+    Status refused = error_;
+    if (refused.ok() && closing_) {
+      refused = Status(StatusCode::kLedgerClosed, fmt::format("ledger {} is being closed", id_));
+    }
+    if (!refused.ok()) {
+      ctx_.callbacks().Submit([callback = std::move(callback), refused] { callback(refused); });
       return;
     }
     PendingAdd add;

@@ -47,7 +47,7 @@ cmake -S "$src" -B "$work/build" "${generator[@]}" \
   -DCMAKE_BUILD_TYPE=Release \
   -DCMAKE_CXX_COMPILER="$cxx" -DCMAKE_C_COMPILER="$cc" \
   -DQUIRE_BUILD_TESTS=OFF -DQUIRE_BUILD_BENCH=OFF -DQUIRE_WERROR=OFF
-cmake --build "$work/build" -j2 --target quire
+cmake --build "$work/build" -j2 --target quire_shared
 cmake --install "$work/build" --component client --prefix "$work/prefix"
 
 prefix="$work/prefix"

@@ -1,0 +1,143 @@
+#include "client/replication.h"
+
+#include <algorithm>
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+#include <spdlog/spdlog.h>
+
+#include "client/digest.h"
+#include "client/placement.h"
+
+namespace quire::client {
+namespace {
+
+proto::Request Read(LedgerId id, EntryId e) {
+  proto::Request r;
+  r.mutable_header()->set_operation(proto::READ_ENTRY);
+  r.mutable_read()->set_ledger_id(id);
+  r.mutable_read()->set_entry_id(e);
+  return r;
+}
+
+}  // namespace
+
+Result<int64_t> ReplaceBookie(ClientContext& ctx, LedgerId id, const BookieId& bookie,
+                              std::string_view password) {
+  metadata::MetadataStore& store = ctx.store();
+  QUIRE_ASSIGN_OR_RETURN(metadata::Versioned<LedgerMetadata> md, store.ReadLedger(id));
+  QUIRE_RETURN_IF_ERROR(CheckPassword(id, md.value, password));
+  if (!md.value.closed()) {
+    return FailedPrecondition(fmt::format(
+        "ledger {} is {}: its ensembles belong to its writer; recover it first", id,
+        LedgerStateName(md.value.state)));
+  }
+  const Digest digest(md.value.digest_type, password);
+  const std::string key = MasterKey(password);
+  QUIRE_ASSIGN_OR_RETURN(BookieList live, WritableBookies(store));
+  LedgerMetadata next = md.value;
+  int64_t copied = 0;
+  for (size_t k = 0; k < next.ensembles.size(); ++k) {
+    Ensemble& ensemble = next.ensembles[k];
+    auto it = std::find(ensemble.bookies.begin(), ensemble.bookies.end(), bookie);
+    if (it == ensemble.bookies.end()) continue;
+    int pos = static_cast<int>(it - ensemble.bookies.begin());
+    std::set<BookieId> exclude(ensemble.bookies.begin(), ensemble.bookies.end());
+    QUIRE_ASSIGN_OR_RETURN(std::vector<BookieId> picked, PickBookies(live, 1, exclude));
+    if (picked.empty()) {
+      return Status(StatusCode::kUnavailable,
+                    fmt::format("ledger {}: no writable bookie outside ensemble [{}] to replace {}",
+                                id, fmt::join(ensemble.bookies, ","), bookie));
+    }
+    const BookieId& replacement = picked[0];
+    EntryId first = ensemble.first_entry_id;
+    EntryId last = k + 1 < next.ensembles.size() ? next.ensembles[k + 1].first_entry_id - 1
+                                                 : next.last_entry_id;
+    // Entries of this ensemble that `bookie` should hold, 64 at a time: read from the other
+    // replicas (the first good copy), write to the replacement.
+    std::vector<EntryId> todo;
+    for (EntryId e = first; e <= last; ++e) {
+      std::vector<int> ws = md.value.WriteSetPositions(e);
+      if (std::find(ws.begin(), ws.end(), pos) != ws.end()) todo.push_back(e);
+    }
+    constexpr size_t kWindow = 64;
+    for (size_t from = 0; from < todo.size(); from += kWindow) {
+      size_t to = std::min(todo.size(), from + kWindow);
+      std::vector<std::pair<BookieId, proto::Request>> reads;
+      std::vector<std::pair<EntryId, BookieId>> asked;
+      for (size_t i = from; i < to; ++i) {
+        for (const BookieId& b : md.value.WriteSet(todo[i])) {
+          if (b == bookie) continue;
+          reads.emplace_back(b, Read(id, todo[i]));
+          asked.emplace_back(todo[i], b);
+        }
+      }
+      auto answers = CallAll(ctx.bookies(), std::move(reads), ctx.options().read_timeout);
+      std::map<EntryId, std::string> bodies;
+      std::map<EntryId, std::vector<std::string>> errors;
+      for (size_t i = 0; i < answers.size(); ++i) {
+        auto [e, b] = asked[i];
+        if (bodies.count(e)) continue;
+        Status s = ResponseStatus(b, answers[i]);
+        if (s.ok()) {
+          auto d = digest.DecodeEntry(id, e, answers[i]->read().body());
+          if (d.ok()) {
+            bodies[e] = answers[i]->read().body();
+            continue;
+          }
+          ctx.ReportBadCopy({id, e, b, d.status().message()});
+          s = d.status();
+        }
+        errors[e].push_back(s.ToString());
+      }
+      std::vector<std::pair<BookieId, proto::Request>> adds;
+      for (size_t i = from; i < to; ++i) {
+        EntryId e = todo[i];
+        auto body = bodies.find(e);
+        if (body == bodies.end()) {
+          return Status(StatusCode::kUnavailable,
+                        fmt::format("ledger {}: no good copy of entry {} outside {}: {}", id, e,
+                                    bookie, fmt::join(errors[e], "; ")));
+        }
+        proto::Request r;
+        r.mutable_header()->set_operation(proto::ADD_ENTRY);
+        proto::AddRequest* add = r.mutable_add();
+        add->set_ledger_id(id);
+        add->set_entry_id(e);
+        add->set_master_key(key);
+        add->set_body(body->second);
+        add->set_recovery(true);  // the ledger is closed; its bookies may have fenced it
+        adds.emplace_back(replacement, std::move(r));
+      }
+      auto added = CallAll(ctx.bookies(), std::move(adds), ctx.options().add_timeout);
+      for (size_t i = 0; i < added.size(); ++i) {
+        QUIRE_RETURN_IF_ERROR(ResponseStatus(replacement, added[i]).WithContext(
+            fmt::format("ledger {}: copying entry {} to {}", id, todo[from + i], replacement)));
+      }
+      copied += static_cast<int64_t>(to - from);
+    }
+    *it = replacement;
+    spdlog::info("ledger {}: ensemble from entry {}: {} replaced by {} ({} entries copied)", id,
+                 first, bookie, replacement, todo.size());
+  }
+  if (next.ensembles == md.value.ensembles) return copied;  // the bookie held nothing of it
+  constexpr int kAttempts = 5;
+  for (int attempt = 0; attempt < kAttempts; ++attempt) {
+    Result<metadata::Version> v = store.UpdateLedger(id, next, md.version);
+    if (v.ok()) return copied;
+    if (!v.status().Is(StatusCode::kBadVersion) && !v.status().Is(StatusCode::kTimeout) &&
+        !v.status().Is(StatusCode::kUnavailable)) {
+      return v.status();
+    }
+    QUIRE_ASSIGN_OR_RETURN(metadata::Versioned<LedgerMetadata> now, store.ReadLedger(id));
+    if (now.value.ensembles == next.ensembles) return copied;  // our update did apply
+    if (now.value.ensembles != md.value.ensembles) {
+      return Status(StatusCode::kBadVersion,
+                    fmt::format("ledger {}: its ensembles changed while copying; run again", id));
+    }
+    md.version = now.version;
+  }
+  return Status(StatusCode::kUnavailable, fmt::format("ledger {}: could not update its metadata", id));
+}
+
+}  // namespace quire::client

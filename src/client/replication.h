@@ -1,0 +1,14 @@
+// Re-replication: moving a bookie's copies of a closed ledger to other bookies
+// (Client::ReplaceBookie; `quire bookie decommission`).
+#pragma once
+
+#include <string_view>
+
+#include "client/client_context.h"
+
+namespace quire::client {
+
+Result<int64_t> ReplaceBookie(ClientContext& context, LedgerId id, const BookieId& bookie,
+                              std::string_view password);
+
+}  // namespace quire::client
