@@ -1,6 +1,7 @@
 // The bookie's configuration: conf/bookie.conf is the documented default configuration, every key
 // parses with its default, and bad values are refused with the key named.
 #include <fstream>
+#include <set>
 #include <sstream>
 
 #include <gtest/gtest.h>
@@ -58,6 +59,27 @@ TEST(BookieConfigTest, InconsistentThresholdsAreRefused) {
   EXPECT_NE(o.status().message().find("diskUsageLwmThreshold"), std::string::npos);
   EXPECT_EQ(c.SetFromString("bookiePort=70000").code(), StatusCode::kInvalidArgument);
   EXPECT_EQ(c.SetFromString("bokiePort=3181").code(), StatusCode::kInvalidArgument);
+}
+
+}  // namespace
+}  // namespace quire::bookie
+
+namespace quire::bookie {
+namespace {
+
+// The example configurations of docs/deploy.md load and name three different bookies.
+TEST(BookieConfigTest, ClusterExampleConfigsLoad) {
+  std::set<std::string> ids;
+  for (int i = 1; i <= 3; ++i) {
+    std::string path = std::string(QUIRE_SOURCE_DIR) + "/conf/cluster/bookie-" + std::to_string(i) + ".conf";
+    auto config = Config::Load(BookieConfigSchema(), path);
+    ASSERT_TRUE(config.ok()) << config.status().ToString();
+    auto options = BookieOptionsFromConfig(*config);
+    ASSERT_TRUE(options.ok()) << options.status().ToString();
+    EXPECT_EQ(options->metadata_uri.rfind("zk://", 0), 0u);
+    ids.insert(options->bookie_id);
+  }
+  EXPECT_EQ(ids.size(), 3u);
 }
 
 }  // namespace
