@@ -35,6 +35,28 @@ Status FromRocks(const rocksdb::Status& s, std::string_view what) {
   return IOError(fmt::format("{}: {}", what, s.ToString()));
 }
 
+using EntryVisitor = std::function<bool(uint64_t, uint64_t, const EntryLocation&)>;
+
+// Visits the entries from key `start` on, while `fn` returns true; with `only_ledger`, stops at
+// the first entry of another ledger.
+Status VisitEntries(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* cf, const std::string& path,
+                    const std::string& start, std::optional<uint64_t> only_ledger,
+                    const EntryVisitor& fn) {
+  std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(rocksdb::ReadOptions(), cf));
+  for (it->Seek(start); it->Valid(); it->Next()) {
+    if (it->key().size() != 16) return Corruption(fmt::format("index {}: bad entry key", path));
+    uint64_t ledger = DecodeBigEndian64(it->key().data());
+    if (only_ledger && ledger != *only_ledger) break;
+    uint64_t entry = DecodeBigEndian64(it->key().data() + 8);
+    QUIRE_ASSIGN_OR_RETURN(
+        EntryLocation loc,
+        DecodeEntryLocation(it->value().ToStringView(),
+                            fmt::format("index {} ledger {} entry {}", path, ledger, entry)));
+    if (!fn(ledger, entry, loc)) break;
+  }
+  return FromRocks(it->status(), "index " + path);
+}
+
 }  // namespace
 
 std::string EncodeLedgerInfo(const LedgerInfo& info) {
@@ -97,9 +119,18 @@ LedgerIndex::~LedgerIndex() {
 }
 
 Result<std::unique_ptr<LedgerIndex>> LedgerIndex::Open(const std::string& path) {
+  return OpenWith(path, /*read_only=*/false);
+}
+
+Result<std::unique_ptr<LedgerIndex>> LedgerIndex::OpenReadOnly(const std::string& path) {
+  return OpenWith(path, /*read_only=*/true);
+}
+
+Result<std::unique_ptr<LedgerIndex>> LedgerIndex::OpenWith(const std::string& path,
+                                                           bool read_only) {
   rocksdb::Options options;
-  options.create_if_missing = true;
-  options.create_missing_column_families = true;
+  options.create_if_missing = !read_only;
+  options.create_missing_column_families = !read_only;
   options.max_background_jobs = 2;
   options.keep_log_file_num = 4;
   options.max_manifest_file_size = 64 << 20;
@@ -117,8 +148,10 @@ Result<std::unique_ptr<LedgerIndex>> LedgerIndex::Open(const std::string& path) 
   };
   std::vector<rocksdb::ColumnFamilyHandle*> handles;
   rocksdb::DB* raw = nullptr;
-  QUIRE_RETURN_IF_ERROR(
-      FromRocks(rocksdb::DB::Open(options, path, cfs, &handles, &raw), "opening index " + path));
+  rocksdb::Status opened =
+      read_only ? rocksdb::DB::OpenForReadOnly(options, path, cfs, &handles, &raw)
+                : rocksdb::DB::Open(options, path, cfs, &handles, &raw);
+  QUIRE_RETURN_IF_ERROR(FromRocks(opened, "opening index " + path));
   std::unique_ptr<LedgerIndex> index(new LedgerIndex());
   index->path_ = path;
   index->db_.reset(raw);
@@ -128,6 +161,9 @@ Result<std::unique_ptr<LedgerIndex>> LedgerIndex::Open(const std::string& path) 
 
   std::string version;
   rocksdb::Status s = raw->Get(rocksdb::ReadOptions(), handles[0], "format", &version);
+  if (s.IsNotFound() && read_only) {
+    return Corruption(fmt::format("index {}: no format version recorded", path));
+  }
   if (s.IsNotFound()) {
     rocksdb::WriteOptions w;
     w.sync = true;
@@ -222,17 +258,15 @@ Status LedgerIndex::ForEachLedger(
 
 Status LedgerIndex::ForEachEntry(
     uint64_t ledger, const std::function<bool(uint64_t, const EntryLocation&)>& fn) const {
-  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), entries_cf_));
-  for (it->Seek(EntryKey(ledger, 0)); it->Valid(); it->Next()) {
-    if (it->key().size() != 16 || DecodeBigEndian64(it->key().data()) != ledger) break;
-    uint64_t entry = DecodeBigEndian64(it->key().data() + 8);
-    QUIRE_ASSIGN_OR_RETURN(
-        EntryLocation loc,
-        DecodeEntryLocation(it->value().ToStringView(),
-                            fmt::format("index {} ledger {} entry {}", path_, ledger, entry)));
-    if (!fn(entry, loc)) break;
-  }
-  return FromRocks(it->status(), "index " + path_);
+  return VisitEntries(db_.get(), entries_cf_, path_, EntryKey(ledger, 0), ledger,
+                      [&](uint64_t, uint64_t entry, const EntryLocation& loc) {
+                        return fn(entry, loc);
+                      });
+}
+
+Status LedgerIndex::ForEachLocation(
+    const std::function<bool(uint64_t, uint64_t, const EntryLocation&)>& fn) const {
+  return VisitEntries(db_.get(), entries_cf_, path_, {}, std::nullopt, fn);
 }
 
 }  // namespace quire::storage

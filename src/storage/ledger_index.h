@@ -51,6 +51,9 @@ class LedgerIndex {
  public:
   // Opens (creating if needed) the RocksDB instance at `path` (a real directory).
   static Result<std::unique_ptr<LedgerIndex>> Open(const std::string& path);
+  // Opens an existing index for reading only (offline tools): creates and changes nothing, takes
+  // no lock; writes fail. kNotFound-like I/O error if there is no index at `path`.
+  static Result<std::unique_ptr<LedgerIndex>> OpenReadOnly(const std::string& path);
   ~LedgerIndex();
 
   Result<std::optional<EntryLocation>> Find(uint64_t ledger, uint64_t entry) const;
@@ -82,11 +85,15 @@ class LedgerIndex {
   Status ForEachLedger(const std::function<bool(uint64_t, const LedgerInfo&)>& fn) const;
   Status ForEachEntry(uint64_t ledger,
                       const std::function<bool(uint64_t, const EntryLocation&)>& fn) const;
+  // Visits every entry of every ledger, in (ledger, entry) order, ledger info or not.
+  Status ForEachLocation(
+      const std::function<bool(uint64_t ledger, uint64_t entry, const EntryLocation&)>& fn) const;
 
   const std::string& path() const { return path_; }
 
  private:
   LedgerIndex() = default;
+  static Result<std::unique_ptr<LedgerIndex>> OpenWith(const std::string& path, bool read_only);
 
   std::string path_;
   std::unique_ptr<rocksdb::DB> db_;
