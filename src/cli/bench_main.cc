@@ -1,0 +1,1195 @@
+// quire-bench: measures a running Quire cluster through the public client library.
+//
+//   quire-bench write  appends to --ledgers ledgers, at maximum throughput (each ledger keeps
+//                      --outstanding adds in flight) or at a fixed open-loop --rate
+//   quire-bench read   catch-up reads of a closed ledger (--ledger ID, or one it writes first)
+//   quire-bench tail   one writer at --rate and a tailing reader: end-to-end latency
+//
+// Latency without coordinated omission. With --rate, add i of the run is meant to start at
+// t0 + i/rate (the adds of all ledgers interleave; each ledger's writer thread owns every
+// --ledgers-th instant). The thread sleeps until that instant, takes one of the ledger's
+// --outstanding slots (waiting while the cluster pushes back) and appends. The add's latency is
+// counted from its intended start, not from when it was sent, so a stall shows in every add it
+// delayed (as in wrk2 or the OpenMessaging benchmark). An add that starts more than 1 ms after
+// its intended start is counted as started late; one whose intended start falls inside the run
+// but that had not started 1 s after the run's end is counted as missed. Without --rate (closed
+// loop) each writer keeps --outstanding adds in flight and latency counts from the send.
+//
+// Measurement window. Adds intended to start during --warmup are sent but not measured; those
+// intended to start in the following --duration seconds are. Throughput is the measured adds that
+// succeeded divided by --duration; MB/s counts payload bytes (1 MB = 10^6 bytes).
+//
+// Every payload starts with a 16-byte stamp, when the entry is at least that long: the intended
+// start (steady clock, ns) and the entry's sequence number in its ledger (= its entry id),
+// little-endian. Tailing readers measure end-to-end latency from the stamp; catch-up reads check
+// the sequence number of ledgers this tool wrote.
+//
+// Output: a summary table on stdout, or with --json one JSON document (parameters, machine,
+// results); a progress line on stderr every --report-interval seconds; logs on stderr.
+// SIGINT/SIGTERM end the run early: what was measured is reported, and the exit code is 1.
+// Exit codes: 0 ok; 1 error (a failed add or read, a lost entry, an interrupted run; with
+// --allow-errors failed adds and reads are reported but do not fail the run); 2 usage.
+#include <fmt/format.h>
+#include <signal.h>
+#include <sys/utsname.h>
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <condition_variable>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <ctime>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "common/clock.h"
+#include "common/histogram.h"
+#include "common/logging.h"
+#include "quire/client.h"
+
+namespace quire::bench {
+namespace {
+
+using json = nlohmann::json;
+
+constexpr int kExitOk = 0;
+constexpr int kExitError = 1;
+constexpr int kExitUsage = 2;
+
+constexpr uint64_t kLateNanos = 1'000'000;        // an add starting later than this is "late"
+constexpr uint64_t kMissedNanos = 1'000'000'000;  // one not started this long after the end: missed
+constexpr size_t kStampBytes = 16;                // intended start (8) + sequence number (8)
+constexpr uint64_t kDrainNanos = 60'000'000'000;  // bound on waiting for callbacks and tails
+constexpr uint64_t kNever = UINT64_MAX;
+
+// The metadata URI of `quire standalone`: the same as DefaultMetadataUri() in src/cli/cli.h
+// (quire-bench links nothing from src/cli, so the one line is repeated here; keep them in step).
+std::string DefaultMetadataUri() {
+  const char* home = std::getenv("HOME");
+  return fmt::format("file://{}/.quire/standalone/metadata", home && *home ? home : "/tmp");
+}
+
+double Seconds(uint64_t nanos) { return static_cast<double>(nanos) / 1e9; }
+
+// ---------------------------------------------------------------------------------------------
+// Run control: the measurement window, sleeping until an instant, and stopping early.
+
+class RunControl {
+ public:
+  // The window: adds intended to start in [measure_from, end) are measured.
+  void Plan(uint64_t t0, double warmup_s, double duration_s) {
+    t0_ = t0;
+    measure_from_ = t0 + static_cast<uint64_t>(warmup_s * 1e9);
+    end_ = duration_s > 0 ? measure_from_ + static_cast<uint64_t>(duration_s * 1e9) : kNever;
+  }
+  uint64_t t0() const { return t0_; }
+  uint64_t measure_from() const { return measure_from_; }
+  uint64_t end() const { return end_.load(); }
+  // Called when an unbounded (count-limited) phase is over, to close its window.
+  void EndAt(uint64_t t) {
+    uint64_t end = end_.load();
+    while (t < end && !end_.compare_exchange_weak(end, t)) {
+    }
+  }
+
+  // A signal: the window ends now and every loop winds down.
+  void Interrupt() {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      interrupted_ = true;
+      EndAt(MonotonicNanos());
+    }
+    cv_.notify_all();
+  }
+  bool interrupted() const { return interrupted_.load(); }
+
+  // Sleeps until steady-clock instant `t` (ns); false if interrupted first. An instant already
+  // past costs no system call: a writer that is behind its schedule catches up at full speed
+  // (each timed wait arms a timer, which is expensive on a VM).
+  bool SleepUntil(uint64_t t) {
+    if (MonotonicNanos() >= t) return !interrupted_.load();
+    std::unique_lock<std::mutex> lock(mu_);
+    auto deadline = std::chrono::steady_clock::time_point(std::chrono::nanoseconds(t));
+    return !cv_.wait_until(lock, deadline, [&] { return interrupted_.load(); });
+  }
+  // Waits up to `nanos` for `done()` or an interrupt (Wake() re-checks `done`).
+  void WaitFor(uint64_t nanos, const std::function<bool()>& done) {
+    std::unique_lock<std::mutex> lock(mu_);
+    cv_.wait_for(lock, std::chrono::nanoseconds(nanos),
+                 [&] { return interrupted_.load() || done(); });
+  }
+  void Wake() {
+    { std::lock_guard<std::mutex> lock(mu_); }
+    cv_.notify_all();
+  }
+
+ private:
+  uint64_t t0_ = 0;
+  uint64_t measure_from_ = 0;
+  std::atomic<uint64_t> end_{kNever};
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::atomic<bool> interrupted_{false};  // set under mu_, so that waiters cannot miss it
+};
+
+// SIGINT and SIGTERM are blocked in every thread (call before starting any) and taken by one
+// thread with sigtimedwait: the first interrupts the run, a second exits at once.
+class SignalWatcher {
+ public:
+  explicit SignalWatcher(RunControl& run) : run_(run) {
+    sigset_t set = Signals();
+    pthread_sigmask(SIG_BLOCK, &set, nullptr);
+    thread_ = std::thread([this] { Watch(); });
+  }
+  ~SignalWatcher() {
+    done_ = true;
+    thread_.join();
+  }
+
+ private:
+  static sigset_t Signals() {
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    return set;
+  }
+  void Watch() {
+    SetThreadName("q-bench-signal");
+    sigset_t set = Signals();
+    timespec tick{0, 100'000'000};
+    int seen = 0;
+    while (!done_) {
+      int sig = sigtimedwait(&set, nullptr, &tick);
+      if (sig <= 0) continue;
+      if (++seen > 1) _exit(128 + sig);
+      fmt::print(stderr, "quire-bench: {}: ending the run (again to exit at once)\n",
+                 strsignal(sig));
+      run_.Interrupt();
+    }
+  }
+
+  RunControl& run_;
+  std::atomic<bool> done_{false};
+  std::thread thread_;
+};
+
+// ---------------------------------------------------------------------------------------------
+// Payload stamps.
+
+void PutU64(char* p, uint64_t v) {
+  for (int i = 0; i < 8; ++i) p[i] = static_cast<char>(v >> (8 * i));
+}
+uint64_t GetU64(const char* p) {
+  uint64_t v = 0;
+  for (int i = 0; i < 8; ++i)
+    v |= static_cast<uint64_t>(static_cast<unsigned char>(p[i])) << (8 * i);
+  return v;
+}
+
+// `filler` with the stamp over its first 16 bytes (when it has them).
+std::string StampedPayload(const std::string& filler, uint64_t intended, uint64_t seq) {
+  std::string p = filler;
+  if (p.size() >= kStampBytes) {
+    PutU64(p.data(), intended);
+    PutU64(p.data() + 8, seq);
+  }
+  return p;
+}
+
+struct Stamp {
+  uint64_t intended = 0;
+  uint64_t seq = 0;
+};
+std::optional<Stamp> ReadStamp(const std::string& payload) {
+  if (payload.size() < kStampBytes) return std::nullopt;
+  return Stamp{GetU64(payload.data()), GetU64(payload.data() + 8)};
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reporting helpers.
+
+double Round1(double x) { return std::round(x * 10) / 10; }
+double Round3(double x) { return std::round(x * 1000) / 1000; }
+
+// Percentiles in microseconds (the histogram holds nanoseconds, ~3% precision).
+json LatencyJson(const Histogram::Snapshot& h) {
+  auto us = [&](double q) { return Round1(static_cast<double>(h.Quantile(q)) / 1e3); };
+  return {{"count", h.count},
+          {"mean", Round1(h.Mean() / 1e3)},
+          {"p50", us(0.50)},
+          {"p95", us(0.95)},
+          {"p99", us(0.99)},
+          {"p999", us(0.999)},
+          {"max", Round1(static_cast<double>(h.max) / 1e3)}};
+}
+
+// One line of the summary table.
+struct Row {
+  std::string what;
+  uint64_t count = 0;
+  double per_s = 0;
+  double mb_s = 0;
+  Histogram::Snapshot latency;
+  uint64_t errors = 0;
+};
+
+void PrintTable(const std::vector<Row>& rows) {
+  std::printf("%-22s %10s %11s %8s %9s %9s %9s %9s %9s %7s\n", "", "count", "per s", "MB/s",
+              "p50 ms", "p95 ms", "p99 ms", "p99.9 ms", "max ms", "errors");
+  for (const Row& r : rows) {
+    auto ms = [&](double q) { return static_cast<double>(r.latency.Quantile(q)) / 1e6; };
+    std::printf("%-22s %10llu %11.1f %8.2f %9.3f %9.3f %9.3f %9.3f %9.3f %7llu\n", r.what.c_str(),
+                static_cast<unsigned long long>(r.count), r.per_s, r.mb_s, ms(0.5), ms(0.95),
+                ms(0.99), ms(0.999), static_cast<double>(r.latency.max) / 1e6,
+                static_cast<unsigned long long>(r.errors));
+  }
+}
+
+std::string UtcNow() {
+  std::time_t now = std::time(nullptr);
+  std::tm tm{};
+  gmtime_r(&now, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+json MachineJson() {
+  char host[256] = {};
+  gethostname(host, sizeof(host) - 1);
+  utsname u{};
+  uname(&u);
+  return {{"hostname", host},
+          {"cpus", std::thread::hardware_concurrency()},
+          {"os", fmt::format("{} {} {}", u.sysname, u.release, u.machine)}};
+}
+
+// First error of a group of threads, kept for the report.
+class FirstError {
+ public:
+  void Set(const Status& s) {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (status_.ok()) status_ = s;
+  }
+  json ToJson() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return status_.ok() ? json(nullptr) : json(status_.ToString());
+  }
+
+ private:
+  mutable std::mutex mu_;
+  Status status_;
+};
+
+// ---------------------------------------------------------------------------------------------
+// Options.
+
+struct Options {
+  std::string metadata;
+  std::string log_level = "warn";
+  int io_threads = 1;
+  bool json = false;
+  double report_interval = 1;
+  bool allow_errors = false;
+  bool delete_ledgers = false;
+  // Ledgers.
+  int ensemble = 3;
+  int write_quorum = 3;
+  int ack_quorum = 2;
+  std::string password;
+  std::string digest = "crc32c";
+  // Load.
+  int ledgers = 1;
+  size_t size = 1024;
+  double rate = 0;  // adds/s over all ledgers; 0: closed loop
+  size_t outstanding = 1000;
+  double duration = 10;
+  double warmup = 2;
+  // Reads.
+  int64_t ledger = -1;
+  uint64_t entries = 100'000;
+  size_t batch = 100;
+  int concurrency = 1;
+
+  std::string MetadataUri() const {
+    if (!metadata.empty()) return metadata;
+    const char* env = std::getenv("QUIRE_METADATA_URI");
+    return env && *env ? env : DefaultMetadataUri();
+  }
+  DigestType Digest() const {
+    return digest == "hmac" ? DigestType::kHmacSha256 : DigestType::kCrc32c;
+  }
+  std::string Quorum() const {
+    return fmt::format("E{}/Qw{}/Qa{}", ensemble, write_quorum, ack_quorum);
+  }
+};
+
+Result<std::unique_ptr<Client>> OpenClient(const Options& o) {
+  ClientOptions co;
+  co.metadata_uri = o.MetadataUri();
+  co.io_threads = o.io_threads;
+  // quire-bench bounds adds in flight itself (one slot per add); the client's bound is the same
+  // number, so AppendAsync never blocks: a waiting add waits in the benchmark, where it is seen.
+  co.max_outstanding_adds = o.outstanding;
+  auto client = Client::Open(co);
+  if (!client.ok()) return client.status().WithContext("connecting to " + co.metadata_uri);
+  return client;
+}
+
+json ClusterParameters(const Options& o) {
+  return {
+      {"metadata_uri", o.MetadataUri()}, {"ensemble", o.ensemble}, {"write_quorum", o.write_quorum},
+      {"ack_quorum", o.ack_quorum},      {"digest", o.digest},     {"io_threads", o.io_threads}};
+}
+
+// ---------------------------------------------------------------------------------------------
+// Writing: one thread per ledger.
+
+// Shared by every ledger's writer and by their callbacks (on the client's callback thread).
+struct WriteMetrics {
+  Histogram latency;               // measured adds: ns from intended start to completion
+  Histogram interval;              // every successful add, for the progress line (which resets it)
+  std::atomic<uint64_t> acked{0};  // successful adds, warm-up included
+  std::atomic<uint64_t> measured_ok{0};  // successful measured adds
+  std::atomic<uint64_t> errors{0};       // failed adds
+  std::atomic<uint64_t> late{0};         // measured adds that started > 1 ms late
+  std::atomic<uint64_t> missed{0};       // intended in the window, never started
+  std::atomic<uint64_t> last_completion{0};
+  FirstError first_error;
+};
+
+// One ledger's writer: its slots (adds in flight) and what it did.
+struct LedgerState {
+  explicit LedgerState(LedgerId ledger) : id(ledger) {}
+  const LedgerId id;
+  std::mutex mu;
+  std::condition_variable cv;
+  size_t in_flight = 0;  // guarded by mu
+  bool failed = false;   // guarded by mu: an add failed; the writer is done
+  std::atomic<uint64_t> acked{0};
+  std::atomic<uint64_t> errors{0};
+  Status close_status;  // set by the writer thread when it ends
+  EntryId last_entry = kNoEntry;
+};
+
+struct WritePlan {
+  double rate = 0;  // all ledgers together; 0: closed loop
+  size_t outstanding = 1000;
+  size_t size = 1024;
+  uint64_t limit = 0;  // adds per ledger; 0: until the window ends
+};
+
+// The body of ledger `index`'s writer thread (of `count`); closes the ledger at the end.
+void WriteLedger(WriteHandle& handle, int index, int count, const WritePlan& plan, RunControl& run,
+                 const std::shared_ptr<LedgerState>& ledger,
+                 const std::shared_ptr<WriteMetrics>& metrics) {
+  SetThreadName(fmt::format("q-bench-w{}", index));
+  const std::string filler(plan.size, 'q');
+  const bool open_loop = plan.rate > 0;
+  const double period_ns = open_loop ? 1e9 / plan.rate : 0;
+  auto intended_of = [&](uint64_t seq) {
+    double k = static_cast<double>(seq) * count + index;
+    return run.t0() + static_cast<uint64_t>(k * period_ns);
+  };
+  uint64_t seq = 0;
+  for (; plan.limit == 0 || seq < plan.limit; ++seq) {
+    uint64_t intended = 0;
+    if (open_loop) {
+      intended = intended_of(seq);
+      if (intended >= run.end()) break;
+      if (!run.SleepUntil(intended)) break;
+    }
+    {
+      std::unique_lock<std::mutex> lock(ledger->mu);
+      ledger->cv.wait(lock, [&] { return ledger->failed || ledger->in_flight < plan.outstanding; });
+      if (ledger->failed) break;
+      ++ledger->in_flight;
+    }
+    uint64_t start = MonotonicNanos();
+    // The run is over (closed loop), or this add of the schedule could not start within
+    // kMissedNanos of the end (open loop: it is counted as missed).
+    uint64_t end = run.end();
+    if (start >= (open_loop && end != kNever ? end + kMissedNanos : end)) {
+      std::lock_guard<std::mutex> lock(ledger->mu);
+      --ledger->in_flight;
+      break;
+    }
+    if (!open_loop) intended = start;
+    bool measured = intended >= run.measure_from();
+    if (measured && start > intended + kLateNanos) ++metrics->late;
+    handle.AppendAsync(StampedPayload(filler, intended, seq), [ledger, metrics, intended,
+                                                               measured](Result<EntryId> r) {
+      uint64_t now = MonotonicNanos();
+      if (r.ok()) {
+        ++ledger->acked;
+        ++metrics->acked;
+        metrics->interval.Record(now - intended);
+        if (measured) {
+          metrics->latency.Record(now - intended);
+          ++metrics->measured_ok;
+          uint64_t last = metrics->last_completion.load();
+          while (last < now && !metrics->last_completion.compare_exchange_weak(last, now)) {
+          }
+        }
+      } else {
+        ++ledger->errors;
+        ++metrics->errors;
+        metrics->first_error.Set(r.status().WithContext(fmt::format("ledger {}", ledger->id)));
+      }
+      std::lock_guard<std::mutex> lock(ledger->mu);
+      if (!r.ok()) ledger->failed = true;
+      --ledger->in_flight;
+      ledger->cv.notify_all();
+    });
+  }
+  // Adds of the schedule that never started (the cluster or this machine fell behind).
+  bool failed;
+  {
+    std::lock_guard<std::mutex> lock(ledger->mu);
+    failed = ledger->failed;
+  }
+  if (open_loop && !failed && !run.interrupted()) {
+    uint64_t end = run.end();
+    while ((plan.limit == 0 || seq < plan.limit) && intended_of(seq) < end) {
+      if (intended_of(seq) >= run.measure_from()) ++metrics->missed;
+      ++seq;
+    }
+  }
+  ledger->close_status = handle.Close();  // waits for the adds in flight
+  ledger->last_entry = handle.last_add_confirmed();
+  // Their callbacks may still be queued on the callback thread.
+  std::unique_lock<std::mutex> lock(ledger->mu);
+  ledger->cv.wait_for(lock, std::chrono::nanoseconds(kDrainNanos),
+                      [&] { return ledger->in_flight == 0; });
+}
+
+// The ledgers of a write run, their threads and their results.
+class WriteRun {
+ public:
+  WriteRun(const Options& o, WritePlan plan) : o_(o), plan_(plan) {}
+
+  Status CreateLedgers(Client& client, int n) {
+    for (int i = 0; i < n; ++i) {
+      CreateLedgerOptions c;
+      c.ensemble_size = o_.ensemble;
+      c.write_quorum_size = o_.write_quorum;
+      c.ack_quorum_size = o_.ack_quorum;
+      c.digest_type = o_.Digest();
+      c.password = o_.password;
+      c.custom_metadata = {{"application", "quire-bench"}};
+      auto handle = client.CreateLedger(c);
+      if (!handle.ok()) return handle.status().WithContext("creating a ledger");
+      ledgers_.push_back(std::make_shared<LedgerState>((*handle)->id()));
+      handles_.push_back(std::move(*handle));
+    }
+    return Status::Ok();
+  }
+  std::vector<LedgerId> ids() const {
+    std::vector<LedgerId> ids;
+    for (const auto& l : ledgers_) ids.push_back(l->id);
+    return ids;
+  }
+
+  void Start(RunControl& run) {
+    for (size_t i = 0; i < handles_.size(); ++i) {
+      threads_.emplace_back([this, i, &run] {
+        WriteLedger(*handles_[i], static_cast<int>(i), static_cast<int>(handles_.size()), plan_,
+                    run, ledgers_[i], metrics_);
+        ++finished_;
+        run.Wake();
+      });
+    }
+  }
+  bool finished() const { return finished_ == threads_.size(); }
+  void Join() {
+    for (std::thread& t : threads_) t.join();
+    threads_.clear();
+  }
+
+  // "adds/s, MB/s, p99" of the last interval, for the progress line.
+  std::string Progress(double interval_s) {
+    uint64_t acked = metrics_->acked.load();
+    Histogram::Snapshot h = metrics_->interval.Take();
+    metrics_->interval.Reset();
+    double per_s = static_cast<double>(acked - last_acked_) / interval_s;
+    last_acked_ = acked;
+    size_t in_flight = 0;
+    for (const auto& l : ledgers_) {
+      std::lock_guard<std::mutex> lock(l->mu);
+      in_flight += l->in_flight;
+    }
+    return fmt::format(
+        "adds/s {:9.0f}  MB/s {:7.2f}  p50 {:7.2f} ms  p99 {:7.2f} ms  in flight {:5}  "
+        "errors {}",
+        per_s, per_s * static_cast<double>(plan_.size) / 1e6,
+        static_cast<double>(h.Quantile(0.5)) / 1e6, static_cast<double>(h.Quantile(0.99)) / 1e6,
+        in_flight, metrics_->errors.load());
+  }
+
+  // Errors, including ledgers that failed to close.
+  uint64_t errors() const {
+    uint64_t n = metrics_->errors.load();
+    for (const auto& l : ledgers_) n += l->close_status.ok() ? 0 : 1;
+    return n;
+  }
+  uint64_t acked() const { return metrics_->acked.load(); }
+  const WriteMetrics& metrics() const { return *metrics_; }
+
+  // The results over the window [measure_from, end).
+  json Results(const RunControl& run, Row* row) const {
+    uint64_t end = run.end();
+    double seconds = end > run.measure_from() ? Seconds(end - run.measure_from()) : 0;
+    uint64_t ok = metrics_->measured_ok.load();
+    double per_s = seconds > 0 ? static_cast<double>(ok) / seconds : 0;
+    double mb_s = per_s * static_cast<double>(plan_.size) / 1e6;
+    Histogram::Snapshot latency = metrics_->latency.Take();
+    json ledgers = json::array();
+    FirstError close_error;
+    for (const auto& l : ledgers_) {
+      ledgers.push_back({{"id", l->id},
+                         {"adds", l->acked.load()},
+                         {"errors", l->errors.load()},
+                         {"last_entry", l->last_entry},
+                         {"closed", l->close_status.ok()}});
+      if (!l->close_status.ok()) close_error.Set(l->close_status);
+    }
+    json first_error = metrics_->first_error.ToJson();
+    if (first_error.is_null()) first_error = close_error.ToJson();
+    *row = {"write", ok, per_s, mb_s, latency, errors()};
+    return {{"adds", ok},
+            {"adds_total", acked()},
+            {"seconds", Round3(seconds)},
+            {"adds_per_s", Round1(per_s)},
+            {"mb_per_s", Round3(mb_s)},
+            {"bytes", ok * plan_.size},
+            {"errors", errors()},
+            {"late_starts", metrics_->late.load()},
+            {"missed", metrics_->missed.load()},
+            {"latency_us", LatencyJson(latency)},
+            {"latency_from", plan_.rate > 0 ? "intended start" : "send"},
+            {"first_error", first_error},
+            {"ledgers", ledgers}};
+  }
+
+  void DeleteLedgers(Client& client) {
+    for (const auto& l : ledgers_) {
+      Status s = client.DeleteLedger(l->id);
+      if (!s.ok()) fmt::print(stderr, "quire-bench: deleting ledger {}: {}\n", l->id, s.ToString());
+    }
+  }
+
+ private:
+  const Options& o_;
+  WritePlan plan_;
+  std::vector<std::unique_ptr<WriteHandle>> handles_;
+  std::vector<std::shared_ptr<LedgerState>> ledgers_;
+  std::shared_ptr<WriteMetrics> metrics_ = std::make_shared<WriteMetrics>();
+  std::vector<std::thread> threads_;
+  std::atomic<size_t> finished_{0};
+  uint64_t last_acked_ = 0;
+};
+
+// Runs the main thread's side of a run: a progress line every --report-interval seconds on
+// stderr until `done()`.
+void Monitor(const Options& o, RunControl& run, const std::function<bool()>& done,
+             const std::function<std::string(double)>& progress) {
+  uint64_t interval =
+      o.report_interval > 0 ? static_cast<uint64_t>(o.report_interval * 1e9) : 1'000'000'000;
+  uint64_t last = MonotonicNanos();
+  while (!done()) {
+    run.WaitFor(interval, done);
+    uint64_t now = MonotonicNanos();
+    if (o.report_interval <= 0 || now - last < interval / 2 || done()) continue;
+    const char* phase = now < run.measure_from() ? "warm-up"
+                        : now < run.end()        ? "measure"
+                                                 : "drain";
+    double elapsed = Seconds(now - run.t0());
+    fmt::print(stderr, "[{:7.1f}s {:7}] {}\n", elapsed, phase, progress(Seconds(now - last)));
+    last = now;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The commands. Each returns an exit code and prints its report.
+
+struct Report {
+  json doc;
+  std::vector<Row> rows;
+  std::vector<std::string> notes;
+};
+
+int Finish(const Options& o, Report& r, uint64_t errors, bool failed_hard, const RunControl& run) {
+  bool interrupted = run.interrupted();
+  int code = failed_hard || interrupted || (errors > 0 && !o.allow_errors) ? kExitError : kExitOk;
+  r.doc["interrupted"] = interrupted;
+  r.doc["ok"] = code == kExitOk;
+  if (o.json) {
+    std::printf("%s\n", r.doc.dump(2).c_str());
+  } else {
+    std::printf("%s\n", r.doc["summary"].get<std::string>().c_str());
+    PrintTable(r.rows);
+    for (const std::string& n : r.notes) std::printf("%s\n", n.c_str());
+    if (interrupted) std::printf("interrupted: the run ended early\n");
+  }
+  std::fflush(stdout);
+  return code;
+}
+
+json Header(const std::string& command, const std::string& started_at) {
+  return {{"tool", "quire-bench"},
+          {"command", command},
+          {"started_at", started_at},
+          {"machine", MachineJson()}};
+}
+
+std::string LoadText(const Options& o) {
+  return o.rate > 0 ? fmt::format("{:.0f} adds/s open loop (up to {} in flight per ledger)", o.rate,
+                                  o.outstanding)
+                    : fmt::format("max throughput ({} in flight per ledger)", o.outstanding);
+}
+
+std::string IdList(const std::vector<LedgerId>& ids) {
+  std::string s;
+  for (LedgerId id : ids) s += (s.empty() ? "" : " ") + std::to_string(id);
+  return s;
+}
+
+int Fail(const char* command, const Status& s) {
+  fmt::print(stderr, "quire-bench {}: {}\n", command, s.ToString());
+  return kExitError;
+}
+
+int WriteCommand(const Options& o) {
+  const std::string started_at = UtcNow();
+  RunControl run;
+  SignalWatcher signals(run);
+  auto client = OpenClient(o);
+  if (!client.ok()) return Fail("write", client.status());
+  WriteRun writes(o, {.rate = o.rate, .outstanding = o.outstanding, .size = o.size});
+  if (Status s = writes.CreateLedgers(**client, o.ledgers); !s.ok()) {
+    return Fail("write", s);
+  }
+  run.Plan(MonotonicNanos(), o.warmup, o.duration);
+  writes.Start(run);
+  Monitor(
+      o, run, [&] { return writes.finished(); }, [&](double s) { return writes.Progress(s); });
+  writes.Join();
+
+  Report r;
+  r.doc = Header("write", started_at);
+  json params = ClusterParameters(o);
+  params.update({{"ledgers", o.ledgers},
+                 {"entry_size", o.size},
+                 {"mode", o.rate > 0 ? "fixed-rate" : "max-throughput"},
+                 {"rate", o.rate > 0 ? json(o.rate) : json(nullptr)},
+                 {"outstanding", o.outstanding},
+                 {"duration_s", o.duration},
+                 {"warmup_s", o.warmup}});
+  r.doc["parameters"] = params;
+  Row row;
+  r.doc["results"] = writes.Results(run, &row);
+  r.rows.push_back(row);
+  r.doc["summary"] = fmt::format(
+      "quire-bench write: {} ledger(s) {}, {}-byte entries, {}; {:.1f} s measured after {:.1f} s "
+      "warm-up; latency from {}",
+      o.ledgers, o.Quorum(), o.size, LoadText(o), r.doc["results"]["seconds"].get<double>(),
+      o.warmup, o.rate > 0 ? "intended start" : "send");
+  const WriteMetrics& m = writes.metrics();
+  r.notes.push_back(fmt::format("ledgers: {}", IdList(writes.ids())));
+  if (o.rate > 0) {
+    r.notes.push_back(fmt::format("started late (> 1 ms): {}   missed (never started): {}",
+                                  m.late.load(), m.missed.load()));
+  }
+  if (json e = r.doc["results"]["first_error"]; !e.is_null()) {
+    r.notes.push_back("first error: " + e.get<std::string>());
+  }
+  if (o.delete_ledgers) writes.DeleteLedgers(**client);
+  return Finish(o, r, writes.errors(), false, run);
+}
+
+int ReadCommand(const Options& o) {
+  const std::string started_at = UtcNow();
+  RunControl run;
+  SignalWatcher signals(run);
+  Report r;
+  r.doc = Header("read", started_at);
+  json params = ClusterParameters(o);
+  params.update({{"batch", o.batch}, {"concurrency", o.concurrency}});
+
+  // The ledger: given, or written now (closed loop, as fast as the cluster takes it).
+  LedgerId id = o.ledger;
+  std::unique_ptr<Client> writer_client;
+  bool own_ledger = id < 0;
+  if (own_ledger) {
+    auto client = OpenClient(o);
+    if (!client.ok()) return Fail("read", client.status());
+    writer_client = std::move(*client);
+    WriteRun writes(o, {.outstanding = o.outstanding, .size = o.size, .limit = o.entries});
+    if (Status s = writes.CreateLedgers(*writer_client, 1); !s.ok()) {
+      return Fail("read", s);
+    }
+    id = writes.ids()[0];
+    if (!o.json)
+      fmt::print(stderr, "quire-bench read: writing {} entries to ledger {}\n", o.entries, id);
+    run.Plan(MonotonicNanos(), 0, 0);
+    writes.Start(run);
+    Monitor(
+        o, run, [&] { return writes.finished(); }, [&](double s) { return writes.Progress(s); });
+    writes.Join();
+    run.EndAt(writes.metrics().last_completion.load());
+    Row row;
+    json prepared = writes.Results(run, &row);
+    row.what = "write (preparation)";
+    r.rows.push_back(row);
+    r.doc["prepare"] = prepared;
+    params.update({{"entries", o.entries}, {"entry_size", o.size}, {"outstanding", o.outstanding}});
+    if (writes.errors() > 0 || run.interrupted() || writes.acked() != o.entries) {
+      if (!run.interrupted()) {
+        Fail("read", Status(StatusCode::kAborted, fmt::format("writing ledger {} failed: {}", id,
+                                                              prepared["first_error"].dump())));
+      }
+      r.doc["parameters"] = params;
+      r.doc["summary"] = "quire-bench read: preparing the ledger failed";
+      return Finish(o, r, writes.errors(), true, run);
+    }
+  }
+  params["ledger"] = id;
+  r.doc["parameters"] = params;
+
+  // A client of its own, as a separate consumer would have.
+  auto client = OpenClient(o);
+  if (!client.ok()) return Fail("read", client.status());
+  auto reader = (*client)->OpenLedger(id, o.password);
+  if (!reader.ok())
+    return Fail("read", reader.status().WithContext(fmt::format("opening ledger {}", id)));
+  LedgerMetadata md = (*reader)->metadata();
+  EntryId last = (*reader)->last_add_confirmed();
+  if (!md.closed()) {
+    auto lac = (*reader)->ReadLac();
+    if (!lac.ok()) return Fail("read", lac.status());
+    last = *lac;
+    fmt::print(stderr, "quire-bench read: ledger {} is not closed; reading up to its LAC {}\n", id,
+               last);
+  }
+  if (last < 0) return Fail("read", InvalidArgument(fmt::format("ledger {} has no entries", id)));
+  auto app = md.custom_metadata.find("application");
+  bool verify = own_ledger || (app != md.custom_metadata.end() && app->second == "quire-bench");
+
+  Histogram batch_latency, entry_latency;
+  std::atomic<uint64_t> entries{0}, bytes{0}, errors{0}, next_batch{0}, running{0};
+  FirstError first_error;
+  const uint64_t batches = (static_cast<uint64_t>(last) + o.batch) / o.batch;
+  run.Plan(MonotonicNanos(), 0, 0);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < o.concurrency; ++t) {
+    ++running;
+    threads.emplace_back([&, t] {
+      SetThreadName(fmt::format("q-bench-r{}", t));
+      while (!run.interrupted()) {
+        uint64_t b = next_batch++;
+        if (b >= batches) break;
+        EntryId first = static_cast<EntryId>(b * o.batch);
+        EntryId to = std::min<EntryId>(last, first + static_cast<EntryId>(o.batch) - 1);
+        uint64_t start = MonotonicNanos();
+        auto got = (*reader)->Read(first, to);
+        uint64_t took = MonotonicNanos() - start;
+        if (!got.ok()) {
+          errors += static_cast<uint64_t>(to - first + 1);
+          first_error.Set(got.status().WithContext(
+              fmt::format("reading entries {}..{} of ledger {}", first, to, id)));
+          if (!o.allow_errors) break;
+          continue;
+        }
+        batch_latency.Record(took);
+        entry_latency.Record(took / std::max<uint64_t>(1, got->size()));
+        uint64_t n = 0;
+        for (const Entry& e : *got) {
+          n += e.payload.size();
+          auto stamp = ReadStamp(e.payload);
+          if (verify && stamp && stamp->seq != static_cast<uint64_t>(e.id)) {
+            ++errors;
+            first_error.Set(Corruption(fmt::format("entry {} of ledger {} holds sequence number {}",
+                                                   e.id, id, stamp->seq)));
+          }
+        }
+        bytes += n;
+        entries += got->size();
+      }
+      --running;
+      run.Wake();
+    });
+  }
+  uint64_t last_count = 0;
+  Monitor(
+      o, run, [&] { return running == 0; },
+      [&](double s) {
+        uint64_t n = entries.load();
+        double per_s = static_cast<double>(n - last_count) / s;
+        last_count = n;
+        return fmt::format("entries/s {:9.0f}  read {:10}/{}  errors {}", per_s, n, last + 1,
+                           errors.load());
+      });
+  for (std::thread& t : threads) t.join();
+  uint64_t end = MonotonicNanos();
+
+  double seconds = Seconds(end - run.t0());
+  uint64_t n = entries.load();
+  double per_s = seconds > 0 ? static_cast<double>(n) / seconds : 0;
+  double mb_s = seconds > 0 ? static_cast<double>(bytes.load()) / seconds / 1e6 : 0;
+  Histogram::Snapshot bl = batch_latency.Take(), el = entry_latency.Take();
+  bool complete = n == static_cast<uint64_t>(last + 1);
+  r.doc["results"] = {{"ledger", id},
+                      {"entries", n},
+                      {"expected_entries", last + 1},
+                      {"bytes", bytes.load()},
+                      {"seconds", Round3(seconds)},
+                      {"entries_per_s", Round1(per_s)},
+                      {"mb_per_s", Round3(mb_s)},
+                      {"errors", errors.load()},
+                      {"verified", verify},
+                      {"batch_latency_us", LatencyJson(bl)},
+                      {"entry_latency_us", LatencyJson(el)},
+                      {"first_error", first_error.ToJson()}};
+  r.rows.push_back({"read (per batch)", bl.count, static_cast<double>(bl.count) / seconds, mb_s, bl,
+                    errors.load()});
+  r.rows.push_back({"read (per entry)", n, per_s, mb_s, el, errors.load()});
+  r.doc["summary"] = fmt::format(
+      "quire-bench read: catch-up reads of ledger {} ({} entries, {}), {} entries per Read, {} "
+      "reader(s); entry latency = batch latency / entries in it",
+      id, last + 1, md.closed() ? "closed" : "open", o.batch, o.concurrency);
+  if (!complete && !run.interrupted()) {
+    r.notes.push_back(fmt::format("read {} of {} entries", n, last + 1));
+  }
+  if (json e = r.doc["results"]["first_error"]; !e.is_null()) {
+    r.notes.push_back("first error: " + e.get<std::string>());
+  }
+  if (own_ledger && o.delete_ledgers) {
+    if (Status s = (*client)->DeleteLedger(id); !s.ok()) Fail("read", s);
+  }
+  return Finish(o, r, errors.load(), !complete && !o.allow_errors, run);
+}
+
+int TailCommand(const Options& o) {
+  const std::string started_at = UtcNow();
+  RunControl run;
+  SignalWatcher signals(run);
+  auto writer_client = OpenClient(o);
+  if (!writer_client.ok()) return Fail("tail", writer_client.status());
+  auto reader_client = OpenClient(o);
+  if (!reader_client.ok()) return Fail("tail", reader_client.status());
+  WriteRun writes(o, {.rate = o.rate, .outstanding = o.outstanding, .size = o.size});
+  if (Status s = writes.CreateLedgers(**writer_client, 1); !s.ok()) return Fail("tail", s);
+  LedgerId id = writes.ids()[0];
+  auto reader = (*reader_client)->OpenLedger(id, o.password);
+  if (!reader.ok()) return Fail("tail", reader.status());
+
+  // The tailing reader: ReadNext from entry 0 until the end of the ledger.
+  Histogram e2e, interval;
+  std::atomic<uint64_t> seen{0}, measured{0}, errors{0};
+  std::atomic<bool> reached_end{false}, reader_done{false};
+  std::atomic<uint64_t> deadline{kNever};  // set once the writer has closed the ledger
+  FirstError first_error;
+  run.Plan(MonotonicNanos(), o.warmup, o.duration);
+  std::thread tail([&] {
+    SetThreadName("q-bench-tail");
+    EntryId next = 0;
+    while (MonotonicNanos() < deadline.load()) {
+      auto got = (*reader)->ReadNext(next, o.batch, std::chrono::milliseconds(200));
+      uint64_t now = MonotonicNanos();
+      if (!got.ok()) {
+        ++errors;
+        first_error.Set(
+            got.status().WithContext(fmt::format("tailing ledger {} at entry {}", id, next)));
+        if (!o.allow_errors) break;
+        continue;
+      }
+      for (const Entry& e : got->entries) {
+        auto stamp = ReadStamp(e.payload);
+        if (!stamp || stamp->seq != static_cast<uint64_t>(e.id) || e.id != next) {
+          ++errors;
+          first_error.Set(Corruption(
+              fmt::format("ledger {}: expected entry {}, got entry {}", id, next, e.id)));
+        } else {
+          interval.Record(now - stamp->intended);
+          if (stamp->intended >= run.measure_from() && stamp->intended < run.end()) {
+            e2e.Record(now - stamp->intended);
+            ++measured;
+          }
+        }
+        next = e.id + 1;
+        ++seen;
+      }
+      if (got->end_of_ledger) {
+        reached_end = true;
+        break;
+      }
+    }
+    reader_done = true;
+    run.Wake();
+  });
+  writes.Start(run);
+  uint64_t last_seen = 0;
+  Monitor(
+      o, run, [&] { return writes.finished(); },
+      [&](double s) {
+        uint64_t n = seen.load();
+        double per_s = static_cast<double>(n - last_seen) / s;
+        last_seen = n;
+        Histogram::Snapshot h = interval.Take();
+        interval.Reset();
+        return fmt::format("{} | tail entries/s {:8.0f} e2e p99 {:7.2f} ms", writes.Progress(s),
+                           per_s, static_cast<double>(h.Quantile(0.99)) / 1e6);
+      });
+  writes.Join();
+  deadline = MonotonicNanos() + kDrainNanos;
+  run.WaitFor(kDrainNanos, [&] { return reader_done.load(); });
+  tail.join();
+
+  Report r;
+  r.doc = Header("tail", started_at);
+  json params = ClusterParameters(o);
+  params.update({{"entry_size", o.size},
+                 {"mode", o.rate > 0 ? "fixed-rate" : "max-throughput"},
+                 {"rate", o.rate > 0 ? json(o.rate) : json(nullptr)},
+                 {"outstanding", o.outstanding},
+                 {"batch", o.batch},
+                 {"duration_s", o.duration},
+                 {"warmup_s", o.warmup}});
+  r.doc["parameters"] = params;
+  Row write_row;
+  json write_results = writes.Results(run, &write_row);
+  r.rows.push_back(write_row);
+  uint64_t end = run.end();
+  double seconds = end > run.measure_from() ? Seconds(end - run.measure_from()) : 0;
+  Histogram::Snapshot h = e2e.Take();
+  double per_s = seconds > 0 ? static_cast<double>(measured.load()) / seconds : 0;
+  double mb_s = per_s * static_cast<double>(o.size) / 1e6;
+  uint64_t written = writes.acked();
+  bool complete = reached_end && seen.load() == written;
+  r.rows.push_back({"tail (end to end)", measured.load(), per_s, mb_s, h, errors.load()});
+  r.doc["results"] = {{"write", write_results},
+                      {"tail",
+                       {{"entries", measured.load()},
+                        {"entries_total", seen.load()},
+                        {"entries_per_s", Round1(per_s)},
+                        {"mb_per_s", Round3(mb_s)},
+                        {"seconds", Round3(seconds)},
+                        {"errors", errors.load()},
+                        {"reached_end", reached_end.load()},
+                        {"e2e_latency_us", LatencyJson(h)},
+                        {"first_error", first_error.ToJson()}}}};
+  r.doc["summary"] = fmt::format(
+      "quire-bench tail: ledger {} {}, {}-byte entries, {}; a tailing reader (ReadNext, {} per "
+      "call) on its own client; end-to-end latency from the add's {} to the reader having it; "
+      "{:.1f} s measured after {:.1f} s warm-up",
+      id, o.Quorum(), o.size, LoadText(o), o.batch, o.rate > 0 ? "intended start" : "send", seconds,
+      o.warmup);
+  if (!complete) {
+    r.notes.push_back(fmt::format("the reader saw {} of {} entries{}", seen.load(), written,
+                                  reached_end ? "" : " and did not reach the end of the ledger"));
+  }
+  if (o.rate > 0) {
+    r.notes.push_back(fmt::format("started late (> 1 ms): {}   missed (never started): {}",
+                                  writes.metrics().late.load(), writes.metrics().missed.load()));
+  }
+  if (json e = write_results["first_error"]; !e.is_null())
+    r.notes.push_back("first write error: " + e.get<std::string>());
+  if (json e = first_error.ToJson(); !e.is_null())
+    r.notes.push_back("first read error: " + e.get<std::string>());
+  if (o.delete_ledgers) writes.DeleteLedgers(**writer_client);
+  return Finish(o, r, writes.errors() + errors.load(), !complete && !run.interrupted(), run);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Command line.
+
+void AddCommonOptions(CLI::App& c, Options& o) {
+  c.add_option("--metadata", o.metadata,
+               "Metadata service URI: zk://host:port[,host:port]/path or file:///path. Default: "
+               "$QUIRE_METADATA_URI, else the standalone cluster's (" +
+                   DefaultMetadataUri() + ")");
+  c.add_option("--password", o.password, "Ledger password (needed to read an HMAC ledger)");
+  c.add_option("--io-threads", o.io_threads, "Client I/O threads")
+      ->check(CLI::Range(1, 64))
+      ->capture_default_str();
+  c.add_flag("--json", o.json, "Print one JSON document (parameters, machine, results) on stdout");
+  c.add_option("--report-interval", o.report_interval,
+               "Seconds between progress lines on stderr; 0: none")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
+  c.add_option("--log-level", o.log_level, "trace, debug, info, warn, error, off")
+      ->capture_default_str();
+  c.add_flag("--allow-errors", o.allow_errors,
+             "Exit 0 even if adds or reads failed (they are still reported)");
+}
+
+void AddLedgerOptions(CLI::App& c, Options& o) {
+  c.add_option("-e,--ensemble", o.ensemble, "E: bookies per ledger ensemble")
+      ->check(CLI::Range(1, 64))
+      ->capture_default_str();
+  c.add_option("-w,--write-quorum", o.write_quorum, "Qw: copies written of each entry")
+      ->check(CLI::Range(1, 64))
+      ->capture_default_str();
+  c.add_option("-a,--ack-quorum", o.ack_quorum, "Qa: acknowledgements that complete an add")
+      ->check(CLI::Range(1, 64))
+      ->capture_default_str();
+  c.add_option("--digest", o.digest,
+               "Entry digest: crc32c or hmac (HMAC-SHA256 keyed by --password)")
+      ->check(CLI::IsMember({"crc32c", "hmac"}))
+      ->capture_default_str();
+  c.add_option("-s,--size", o.size, "Entry size in bytes")
+      ->check(CLI::Range(size_t{1}, size_t{4} << 20))
+      ->capture_default_str();
+  c.add_flag("--delete", o.delete_ledgers, "Delete the ledgers this run created when it ends");
+}
+
+void AddLoadOptions(CLI::App& c, Options& o, const std::string& rate_default) {
+  c.add_option("-r,--rate", o.rate,
+               "Open loop: adds per second over all ledgers, each latency counted from its "
+               "intended start (default: " +
+                   rate_default + ")")
+      ->check(CLI::NonNegativeNumber);
+  c.add_option("-o,--outstanding", o.outstanding,
+               "Adds in flight per ledger: the load without --rate; with --rate the bound past "
+               "which adds wait (they start late, their latency still counts from the schedule)")
+      ->check(CLI::Range(size_t{1}, size_t{1'000'000}))
+      ->capture_default_str();
+  c.add_option("-d,--duration", o.duration, "Measured seconds")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  c.add_option("--warmup", o.warmup, "Seconds of load before measuring")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
+}
+
+std::optional<std::string> Validate(const Options& o, const std::string& command) {
+  if (o.write_quorum > o.ensemble) return "--write-quorum must not exceed --ensemble";
+  if (o.ack_quorum > o.write_quorum) return "--ack-quorum must not exceed --write-quorum";
+  if (command == "tail" && o.size < kStampBytes) {
+    return fmt::format("--size must be at least {} (each entry carries its send time)",
+                       kStampBytes);
+  }
+  if (command == "read" && o.ledger < 0 && o.entries == 0) return "--entries must be positive";
+  return std::nullopt;
+}
+
+int Main(int argc, char** argv) {
+  Options o;
+  CLI::App app{
+      "quire-bench: measures a running Quire cluster through the client library.\n"
+      "Writes at maximum throughput or at a fixed open-loop rate (latency from each add's\n"
+      "intended start: no coordinated omission), catch-up reads of a closed ledger, tailing\n"
+      "reads. Prints a summary table, or one JSON document with --json; progress on stderr.\n"
+      "Exit codes: 0 ok, 1 error (a failed add or read unless --allow-errors, an interrupted\n"
+      "run), 2 usage."};
+  app.require_subcommand(1, 1);
+  app.footer("Run `quire-bench <command> --help` for a command's options.");
+
+  CLI::App* write = app.add_subcommand(
+      "write", "Append to one or more ledgers at maximum throughput or at a fixed rate");
+  write->footer(
+      "Appends to --ledgers ledgers (one writer thread each) for --warmup + --duration seconds\n"
+      "and reports adds/s, MB/s, latency percentiles and errors over the --duration window.\n"
+      "Without --rate each ledger keeps --outstanding adds in flight (maximum throughput;\n"
+      "latency from the send). With --rate adds follow a fixed schedule, t0 + i/rate over all\n"
+      "ledgers (open loop): latency counts from the scheduled start, an add that had to wait\n"
+      "more than 1 ms for its slot or its thread is reported as started late, one that had not\n"
+      "started 1 s after the end as missed.\n\n"
+      "Examples:\n"
+      "  quire-bench write -e 3 -w 3 -a 2 --size 1024 --outstanding 1000 --duration 10\n"
+      "  quire-bench write --ledgers 4 --rate 20000 --duration 30 --json");
+  AddCommonOptions(*write, o);
+  AddLedgerOptions(*write, o);
+  AddLoadOptions(*write, o, "none: maximum throughput");
+  write->add_option("-l,--ledgers", o.ledgers, "Ledgers written at once, one thread each")
+      ->check(CLI::Range(1, 10'000))
+      ->capture_default_str();
+
+  CLI::App* read = app.add_subcommand("read", "Catch-up reads of a closed ledger");
+  read->footer(
+      "Reads --ledger ID, or else first writes a ledger of --entries entries of --size bytes\n"
+      "(E/Qw/Qa as given, --outstanding adds in flight) and closes it. Reads the whole ledger\n"
+      "once, in Read calls of --batch entries, --concurrency calls at a time, on a client of its\n"
+      "own; reports entries/s, MB/s and the latency of each Read call and per entry (the call's\n"
+      "latency divided by its entries; --batch 1 measures single-entry reads). Entries written\n"
+      "by quire-bench are checked (sequence number = entry id). An open ledger is read up to\n"
+      "its LAC, without fencing its writer.\n\n"
+      "Examples:\n"
+      "  quire-bench read --entries 200000 --size 1024 --batch 100\n"
+      "  quire-bench read --ledger 42 --password secret --concurrency 4 --json");
+  AddCommonOptions(*read, o);
+  AddLedgerOptions(*read, o);
+  read->add_option("--ledger", o.ledger,
+                   "An existing ledger to read (not closed: read up to its LAC)")
+      ->check(CLI::NonNegativeNumber);
+  read->add_option("-n,--entries", o.entries, "Entries to write first when no --ledger is given")
+      ->capture_default_str();
+  read->add_option("-o,--outstanding", o.outstanding, "Adds in flight while writing it")
+      ->check(CLI::Range(size_t{1}, size_t{1'000'000}))
+      ->capture_default_str();
+  read->add_option("-b,--batch", o.batch, "Entries per Read call")
+      ->check(CLI::Range(size_t{1}, size_t{1'000'000}))
+      ->capture_default_str();
+  read->add_option("-c,--concurrency", o.concurrency, "Read calls in flight (one thread each)")
+      ->check(CLI::Range(1, 256))
+      ->capture_default_str();
+
+  CLI::App* tail = app.add_subcommand(
+      "tail", "One writer at a fixed rate and a tailing reader: end-to-end latency");
+  tail->footer(
+      "One writer appends to a new ledger at --rate (default 1000 adds/s; --rate 0: maximum\n"
+      "throughput with --outstanding in flight) while a tailing reader on a client of its own\n"
+      "follows it with ReadHandle::ReadNext. Reports the write side as `write` does, and the\n"
+      "reader's entries/s and end-to-end latency: from the add's intended start (stamped in the\n"
+      "payload) to the reader holding the entry. A reader learns of entry N from the LAC that a\n"
+      "later entry carries (or from the writer's explicit LAC after an idle second), so at low\n"
+      "rates the latency includes the gap to the next add. The run fails if the reader misses\n"
+      "an entry or does not reach the end of the ledger.\n\n"
+      "Example:\n"
+      "  quire-bench tail --rate 10000 --size 1024 --duration 10 --json");
+  AddCommonOptions(*tail, o);
+  AddLedgerOptions(*tail, o);
+  AddLoadOptions(*tail, o, "1000");
+  tail->add_option("-b,--batch", o.batch, "Most entries per ReadNext call")
+      ->check(CLI::Range(size_t{1}, size_t{1'000'000}));
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    int code = app.exit(e);
+    return code == 0 ? kExitOk : kExitUsage;
+  }
+  std::string command = app.get_subcommands().front()->get_name();
+  if (command == "tail") {
+    if (tail->count("--rate") == 0) o.rate = 1000;
+    if (tail->count("--batch") == 0) o.batch = 1000;
+  }
+  if (auto problem = Validate(o, command)) {
+    fmt::print(stderr, "quire-bench {}: {}\n", command, *problem);
+    return kExitUsage;
+  }
+  if (Status s = InitLogging({.level = o.log_level}); !s.ok()) {
+    fmt::print(stderr, "quire-bench: --log-level: {}\n", s.ToString());
+    return kExitUsage;
+  }
+  signal(SIGPIPE, SIG_IGN);
+  if (command == "write") return WriteCommand(o);
+  if (command == "read") return ReadCommand(o);
+  return TailCommand(o);
+}
+
+}  // namespace
+}  // namespace quire::bench
+
+int main(int argc, char** argv) { return quire::bench::Main(argc, argv); }

@@ -1,0 +1,226 @@
+// quire bookie list|info|format|sanity|decommission.
+#include <algorithm>
+#include <filesystem>
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+#include <nlohmann/json.hpp>
+
+#include "bookie/bookie_config.h"
+#include "cli/cli.h"
+#include "common/file_system.h"
+#include "metadata/metadata_store.h"
+
+namespace quire::cli {
+namespace {
+
+using nlohmann::json;
+
+void AddList(CLI::App& bookie, GlobalOptions& g) {
+  auto* cmd = bookie.add_subcommand("list", "List the writable bookies (or the read-only ones)");
+  auto readonly = std::make_shared<bool>(false);
+  cmd->add_flag("--readonly", *readonly, "List the read-only bookies instead");
+  cmd->callback([&g, readonly] {
+    auto client = OpenClient(g, "bookie list");
+    auto list = client->ListBookies();
+    if (!list.ok()) Fail("bookie list", list.status());
+    const std::vector<BookieId>& ids = *readonly ? list->read_only : list->writable;
+    if (g.json) {
+      fmt::print("{}\n", json(ids).dump());
+      return;
+    }
+    for (const BookieId& id : ids) fmt::print("{}\n", id);
+  });
+}
+
+void AddInfo(CLI::App& bookie, GlobalOptions& g) {
+  auto* cmd = bookie.add_subcommand("info", "Ask a bookie for its state and disk space");
+  auto id = std::make_shared<std::string>();
+  cmd->add_option("id", *id, "Bookie id (host:port)")->required();
+  cmd->callback([&g, id] {
+    auto client = OpenClient(g, "bookie info");
+    auto info = client->GetBookieInfo(*id);
+    if (!info.ok()) Fail("bookie info", info.status());
+    if (g.json) {
+      fmt::print("{}\n", json{{"bookie_id", info->bookie_id},
+                              {"writable", info->writable},
+                              {"read_only_reason", info->read_only_reason},
+                              {"total_bytes", info->total_bytes},
+                              {"free_bytes", info->free_bytes}}
+                             .dump(2));
+      return;
+    }
+    fmt::print("bookie        {}\nstate         {}{}\ndisk          {:.1f} GiB free of {:.1f} GiB\n",
+               info->bookie_id, info->writable ? "writable" : "read-only",
+               info->read_only_reason.empty() ? "" : " (" + info->read_only_reason + ")",
+               static_cast<double>(info->free_bytes) / (1 << 30),
+               static_cast<double>(info->total_bytes) / (1 << 30));
+  });
+}
+
+void AddSanity(CLI::App& bookie, GlobalOptions& g) {
+  auto* cmd = bookie.add_subcommand(
+      "sanity", "Write, read back and delete a small ledger on one bookie");
+  auto id = std::make_shared<std::string>();
+  auto entries = std::make_shared<int>(10);
+  cmd->add_option("id", *id, "Bookie id (host:port)")->required();
+  cmd->add_option("--entries", *entries, "Entries to write")->check(CLI::Range(1, 100000));
+  cmd->callback([&g, id, entries] {
+    const char* name = "bookie sanity";
+    auto client = OpenClient(g, name);
+    auto writer = client->CreateLedger({.ensemble_size = 1, .write_quorum_size = 1,
+                                        .ack_quorum_size = 1, .bookies = {*id}});
+    if (!writer.ok()) Fail(name, writer.status());
+    LedgerId ledger = (*writer)->id();
+    for (int i = 0; i < *entries; ++i) {
+      auto r = (*writer)->Append(fmt::format("sanity-{}", i));
+      if (!r.ok()) Fail(name, r.status().WithContext(fmt::format("writing to bookie {}", *id)));
+    }
+    if (Status s = (*writer)->Close(); !s.ok()) Fail(name, s);
+    auto reader = client->OpenLedger(ledger, "");
+    if (!reader.ok()) Fail(name, reader.status());
+    auto got = (*reader)->Read(0, *entries - 1);
+    if (!got.ok()) Fail(name, got.status().WithContext(fmt::format("reading from bookie {}", *id)));
+    for (const Entry& e : *got) {
+      if (e.payload != fmt::format("sanity-{}", e.id)) {
+        Fail(name, Corruption(fmt::format("bookie {} returned a different entry {}", *id, e.id)));
+      }
+    }
+    if (Status s = client->DeleteLedger(ledger); !s.ok()) Fail(name, s);
+    fmt::print("bookie {} is sane: wrote, read back and deleted {} entries (ledger {})\n", *id,
+               *entries, ledger);
+  });
+}
+
+void AddFormat(CLI::App& bookie, GlobalOptions& g) {
+  auto* cmd = bookie.add_subcommand(
+      "format",
+      "Wipe a STOPPED bookie's journal and ledger directories and its cookie in the metadata, so "
+      "that it starts as a new, empty bookie. Its ledgers must then be re-replicated "
+      "(decommission it first). Needs --yes");
+  auto conf = std::make_shared<std::string>();
+  auto sets = std::make_shared<std::vector<std::string>>();
+  auto yes = std::make_shared<bool>(false);
+  cmd->add_option("-c,--conf", *conf, "The bookie's configuration file")->required();
+  cmd->add_option("-s,--set", *sets, "Override one key, as for quire-bookie (repeatable)");
+  cmd->add_flag("--yes", *yes, "Confirm: delete the bookie's data");
+  cmd->callback([&g, conf, sets, yes] {
+    const char* name = "bookie format";
+    auto config = Config::Load(bookie::BookieConfigSchema(), *conf);
+    if (!config.ok()) FailUsage(name, config.status().message());
+    for (const std::string& kv : *sets) {
+      if (Status s = config->SetFromString(kv); !s.ok()) FailUsage(name, s.message());
+    }
+    auto options = bookie::BookieOptionsFromConfig(*config);
+    if (!options.ok()) FailUsage(name, options.status().message());
+    if (!*yes) {
+      FailUsage(name, fmt::format("this deletes every entry bookie {} holds; add --yes to confirm",
+                                  options->bookie_id));
+    }
+    std::vector<std::string> dirs = options->storage.journal_dirs;
+    dirs.insert(dirs.end(), options->storage.ledger_dirs.begin(), options->storage.ledger_dirs.end());
+    // Hold every directory's lock while wiping: a running bookie holds them.
+    std::vector<std::unique_ptr<FileLock>> locks;
+    for (const std::string& dir : dirs) {
+      if (!std::filesystem::exists(dir + "/current/LOCK")) continue;
+      auto lock = DefaultFileSystem()->Lock(dir + "/current/LOCK");
+      if (!lock.ok()) {
+        Fail(name, lock.status().WithContext(fmt::format("{} is in use (is the bookie running?)", dir)));
+      }
+      locks.push_back(std::move(*lock));
+    }
+    for (const std::string& dir : dirs) {
+      std::error_code ec;
+      for (const auto& child : std::filesystem::directory_iterator(dir, ec)) {
+        std::filesystem::remove_all(child.path(), ec);
+        if (ec) Fail(name, IOError(fmt::format("removing {}: {}", child.path().string(), ec.message())));
+      }
+    }
+    locks.clear();
+    auto store = metadata::OpenMetadataStore(options->metadata_uri, options->metadata);
+    if (!store.ok()) Fail(name, store.status());
+    Status s = (*store)->DeleteCookie(options->bookie_id, metadata::kAnyVersion);
+    if (!s.ok() && !s.Is(StatusCode::kNotFound)) Fail(name, s);
+    fmt::print(stderr, "formatted bookie {}: {} directories wiped, cookie removed\n",
+               options->bookie_id, dirs.size());
+  });
+  (void)g;
+}
+
+void AddDecommission(CLI::App& bookie, GlobalOptions& g) {
+  auto* cmd = bookie.add_subcommand(
+      "decommission",
+      "Copy every entry a bookie holds of closed ledgers to other bookies, update the ensembles, "
+      "then remove its cookie. Run it with the bookie stopped (or about to be)");
+  auto id = std::make_shared<std::string>();
+  auto password = std::make_shared<std::string>();
+  cmd->add_option("id", *id, "Bookie id (host:port)")->required();
+  cmd->add_option("-p,--password", *password,
+                  "Password of the ledgers to move (ledgers with another password are reported "
+                  "and skipped)");
+  cmd->callback([&g, id, password] {
+    const char* name = "bookie decommission";
+    auto client = OpenClient(g, name);
+    int64_t ledgers = 0, entries = 0, skipped = 0;
+    LedgerId next = 0;
+    for (;;) {
+      auto page = client->ListLedgers(next, 1'000);
+      if (!page.ok()) Fail(name, page.status());
+      if (page->empty()) break;
+      next = page->back() + 1;
+      for (LedgerId ledger : *page) {
+        auto md = client->ReadLedgerMetadata(ledger);
+        if (!md.ok()) {
+          if (md.status().Is(StatusCode::kNoSuchLedger)) continue;  // deleted meanwhile
+          Fail(name, md.status());
+        }
+        bool uses = std::any_of(md->ensembles.begin(), md->ensembles.end(), [&](const Ensemble& e) {
+          return std::find(e.bookies.begin(), e.bookies.end(), *id) != e.bookies.end();
+        });
+        if (!uses) continue;
+        auto copied = client->ReplaceBookie(ledger, *id, *password);
+        if (!copied.ok()) {
+          fmt::print(stderr, "ledger {}: skipped: {}\n", ledger, copied.status().ToString());
+          ++skipped;
+          continue;
+        }
+        ++ledgers;
+        entries += *copied;
+        fmt::print("ledger {}: {} entries copied off {}\n", ledger, *copied, *id);
+      }
+    }
+    fmt::print(stderr, "{} ledger(s) moved off bookie {} ({} entries), {} skipped\n", ledgers, *id,
+               entries, skipped);
+    if (skipped > 0) {
+      Fail(name, Status(StatusCode::kFailedPrecondition,
+                        fmt::format("{} ledger(s) still use bookie {}; fix what is reported above "
+                                    "and run again",
+                                    skipped, *id)));
+    }
+    auto list = client->ListBookies();
+    bool registered = list.ok() && (std::count(list->writable.begin(), list->writable.end(), *id) ||
+                                    std::count(list->read_only.begin(), list->read_only.end(), *id));
+    if (registered) {
+      fmt::print(stderr, "bookie {} is still running: stop it; its cookie was left in place\n", *id);
+      return;
+    }
+    auto store = OpenStore(g, name);
+    Status s = store->DeleteCookie(*id, metadata::kAnyVersion);
+    if (!s.ok() && !s.Is(StatusCode::kNotFound)) Fail(name, s);
+    fmt::print(stderr, "bookie {} decommissioned (cookie removed)\n", *id);
+  });
+}
+
+}  // namespace
+
+void AddBookieCommands(CLI::App& app, GlobalOptions& g) {
+  auto* bookie = app.add_subcommand("bookie", "Bookies: list, info, sanity check, format, decommission");
+  bookie->require_subcommand(1);
+  AddList(*bookie, g);
+  AddInfo(*bookie, g);
+  AddSanity(*bookie, g);
+  AddFormat(*bookie, g);
+  AddDecommission(*bookie, g);
+}
+
+}  // namespace quire::cli

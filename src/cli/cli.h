@@ -1,0 +1,59 @@
+// The `quire` command line: shared plumbing for its commands.
+//
+// Each group of commands lives in its own file and registers itself on the CLI11 app with an
+// Add*Commands function. A command that fails prints "quire <command>: <what failed>: <why>" on
+// standard error and exits with kExitError; CLI11 itself exits with kExitUsage on bad usage.
+// Data goes to standard output, logs to standard error (level from --log-level, default warn).
+#pragma once
+
+#include <memory>
+#include <future>
+#include <string>
+
+#include <CLI/CLI.hpp>
+
+#include "quire/client.h"
+#include "quire/status.h"
+
+namespace quire::metadata {
+class MetadataStore;
+}
+
+namespace quire::cli {
+
+// Exit codes (docs/cli.md).
+inline constexpr int kExitOk = 0;
+inline constexpr int kExitError = 1;
+inline constexpr int kExitUsage = 2;
+
+// Where the standalone cluster keeps its data unless --data-dir says otherwise, and hence the
+// metadata URI every command uses by default.
+std::string DefaultDataDir();
+std::string DefaultMetadataUri();
+
+struct GlobalOptions {
+  std::string metadata_uri;  // --metadata; empty: QUIRE_METADATA_URI, else the standalone default
+  std::string log_level = "warn";
+  bool json = false;  // --json where output is data
+
+  // --metadata, else $QUIRE_METADATA_URI, else DefaultMetadataUri().
+  std::string MetadataUri() const;
+};
+
+// Thrown by commands: CLI11 turns it into the process's exit code (after printing the message).
+// Use Fail() rather than building one.
+[[noreturn]] void Fail(std::string_view command, const Status& status);
+[[noreturn]] void FailUsage(std::string_view command, std::string_view message);
+
+// Opening the metadata store and the client, with the error reported for `command`.
+std::unique_ptr<metadata::MetadataStore> OpenStore(const GlobalOptions& g, std::string_view command);
+std::unique_ptr<Client> OpenClient(const GlobalOptions& g, std::string_view command);
+
+void AddClusterCommands(CLI::App& app, GlobalOptions& g);
+void AddBookieCommands(CLI::App& app, GlobalOptions& g);
+void AddLedgerCommands(CLI::App& app, GlobalOptions& g);
+void AddOfflineCommands(CLI::App& app, GlobalOptions& g);  // journal, entrylog, index
+void AddStandaloneCommand(CLI::App& app, GlobalOptions& g);
+void AddSimpleTestCommand(CLI::App& app, GlobalOptions& g);
+
+}  // namespace quire::cli

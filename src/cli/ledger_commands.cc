@@ -1,0 +1,380 @@
+// quire ledger ...: list, metadata, create, delete, write, read, tail, recover, check.
+#include <unistd.h>
+
+#include <cstdio>
+#include <iostream>
+#include <mutex>
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+#include <nlohmann/json.hpp>
+
+#include "cli/cli.h"
+
+namespace quire::cli {
+namespace {
+
+using nlohmann::json;
+
+// Options shared by the commands that create a ledger.
+struct CreateFlags {
+  int ensemble = 3, write_quorum = 3, ack_quorum = 2;
+  std::string digest = "crc32c";
+  std::vector<std::string> custom;  // key=value
+
+  void Add(CLI::App* cmd) {
+    cmd->add_option("-e,--ensemble", ensemble, "Ensemble size E")->capture_default_str();
+    cmd->add_option("-w,--write-quorum", write_quorum, "Write quorum Qw")->capture_default_str();
+    cmd->add_option("-a,--ack-quorum", ack_quorum, "Ack quorum Qa")->capture_default_str();
+    cmd->add_option("--digest", digest, "Entry digest: crc32c or hmac (HMAC-SHA256 with the password)")
+        ->check(CLI::IsMember({"crc32c", "hmac"}))
+        ->capture_default_str();
+    cmd->add_option("--custom", custom, "Custom metadata key=value (repeatable)");
+  }
+
+  CreateLedgerOptions Options(const std::string& password, std::string_view command) const {
+    CreateLedgerOptions o;
+    o.ensemble_size = ensemble;
+    o.write_quorum_size = write_quorum;
+    o.ack_quorum_size = ack_quorum;
+    o.digest_type = digest == "hmac" ? DigestType::kHmacSha256 : DigestType::kCrc32c;
+    o.password = password;
+    for (const std::string& kv : custom) {
+      auto eq = kv.find('=');
+      if (eq == std::string::npos || eq == 0) {
+        FailUsage(command, fmt::format("--custom '{}' is not key=value", kv));
+      }
+      o.custom_metadata[kv.substr(0, eq)] = kv.substr(eq + 1);
+    }
+    return o;
+  }
+};
+
+json MetadataJson(LedgerId id, const LedgerMetadata& md) {
+  json ensembles = json::array();
+  for (const Ensemble& e : md.ensembles) {
+    ensembles.push_back({{"first_entry_id", e.first_entry_id}, {"bookies", e.bookies}});
+  }
+  return {{"ledger_id", id},
+          {"state", LedgerStateName(md.state)},
+          {"ensemble_size", md.ensemble_size},
+          {"write_quorum_size", md.write_quorum_size},
+          {"ack_quorum_size", md.ack_quorum_size},
+          {"digest_type", DigestTypeName(md.digest_type)},
+          {"has_password", !md.password_hash.empty()},
+          {"last_entry_id", md.last_entry_id},
+          {"length", md.length},
+          {"creation_time_ms", md.creation_time_ms},
+          {"creator", md.creator},
+          {"custom_metadata", md.custom_metadata},
+          {"ensembles", ensembles}};
+}
+
+std::string Hex(std::string_view bytes) {
+  std::string out;
+  out.reserve(bytes.size() * 2);
+  for (unsigned char c : bytes) fmt::format_to(std::back_inserter(out), "{:02x}", c);
+  return out;
+}
+
+// Prints one entry in `format`: raw (the payload and a newline), hex or json (one object a line).
+void PrintEntry(LedgerId id, const Entry& e, const std::string& format) {
+  if (format == "raw") {
+    std::fwrite(e.payload.data(), 1, e.payload.size(), stdout);
+    std::fputc('\n', stdout);
+  } else if (format == "hex") {
+    fmt::print("{} {}\n", e.id, Hex(e.payload));
+  } else {
+    json j = {{"ledger_id", id}, {"entry_id", e.id}, {"size", e.payload.size()},
+              {"payload", e.payload}};
+    fmt::print("{}\n", j.dump(-1, ' ', false, json::error_handler_t::replace));
+  }
+}
+
+void AddList(CLI::App& ledger, GlobalOptions& g) {
+  auto* cmd = ledger.add_subcommand("list", "List ledger ids, ascending (one per line)");
+  auto from = std::make_shared<LedgerId>(0);
+  cmd->add_option("--from", *from, "First ledger id to list");
+  cmd->callback([&g, from] {
+    auto client = OpenClient(g, "ledger list");
+    json ids = json::array();
+    LedgerId next = *from;
+    constexpr size_t kPage = 10'000;
+    for (;;) {
+      auto page = client->ListLedgers(next, kPage);
+      if (!page.ok()) Fail("ledger list", page.status());
+      if (page->empty()) break;
+      for (LedgerId id : *page) {
+        if (g.json) ids.push_back(id);
+        else fmt::print("{}\n", id);
+      }
+      next = page->back() + 1;
+    }
+    if (g.json) fmt::print("{}\n", ids.dump());
+  });
+}
+
+void AddMetadata(CLI::App& ledger, GlobalOptions& g) {
+  auto* cmd = ledger.add_subcommand("metadata", "Show a ledger's metadata");
+  auto id = std::make_shared<LedgerId>(-1);
+  cmd->add_option("id", *id, "Ledger id")->required();
+  cmd->callback([&g, id] {
+    auto client = OpenClient(g, "ledger metadata");
+    auto md = client->ReadLedgerMetadata(*id);
+    if (!md.ok()) Fail("ledger metadata", md.status());
+    if (g.json) {
+      fmt::print("{}\n", MetadataJson(*id, *md).dump(2));
+      return;
+    }
+    fmt::print("ledger        {}\nstate         {}\nE/Qw/Qa       {}/{}/{}\ndigest        {}\n"
+               "lastEntryId   {}\nlength        {}\ncreated       {} (ms since epoch) by {}\n",
+               *id, LedgerStateName(md->state), md->ensemble_size, md->write_quorum_size,
+               md->ack_quorum_size, DigestTypeName(md->digest_type), md->last_entry_id,
+               md->length, md->creation_time_ms, md->creator);
+    for (const Ensemble& e : md->ensembles) {
+      fmt::print("ensemble      from entry {}: {}\n", e.first_entry_id, fmt::join(e.bookies, " "));
+    }
+    for (const auto& [k, v] : md->custom_metadata) fmt::print("custom        {} = {}\n", k, v);
+  });
+}
+
+void AddCreate(CLI::App& ledger, GlobalOptions& g) {
+  auto* cmd = ledger.add_subcommand(
+      "create", "Create an empty ledger and print its id; `ledger write <id>` becomes its writer");
+  auto flags = std::make_shared<CreateFlags>();
+  auto password = std::make_shared<std::string>();
+  flags->Add(cmd);
+  cmd->add_option("-p,--password", *password, "Ledger password");
+  cmd->callback([&g, flags, password] {
+    auto client = OpenClient(g, "ledger create");
+    auto id = client->CreateEmptyLedger(flags->Options(*password, "ledger create"));
+    if (!id.ok()) Fail("ledger create", id.status());
+    if (g.json) fmt::print("{}\n", json{{"ledger_id", *id}}.dump());
+    else fmt::print("{}\n", *id);
+  });
+}
+
+void AddDelete(CLI::App& ledger, GlobalOptions& g) {
+  auto* cmd = ledger.add_subcommand(
+      "delete", "Delete a ledger's metadata (bookies reclaim its space later)");
+  auto id = std::make_shared<LedgerId>(-1);
+  cmd->add_option("id", *id, "Ledger id")->required();
+  cmd->callback([&g, id] {
+    auto client = OpenClient(g, "ledger delete");
+    if (Status s = client->DeleteLedger(*id); !s.ok()) Fail("ledger delete", s);
+    fmt::print(stderr, "deleted ledger {}\n", *id);
+  });
+}
+
+void AddWrite(CLI::App& ledger, GlobalOptions& g) {
+  auto* cmd = ledger.add_subcommand(
+      "write",
+      "Append each line of standard input as an entry; print '<ledgerId> <entryId>' as each is "
+      "acknowledged; close the ledger at end of input");
+  auto id = std::make_shared<LedgerId>(-1);
+  auto is_new = std::make_shared<bool>(false);
+  auto flags = std::make_shared<CreateFlags>();
+  auto password = std::make_shared<std::string>();
+  cmd->add_option("id", *id, "Ledger id made by `ledger create` (or use --new)");
+  cmd->add_flag("--new", *is_new, "Create a new ledger");
+  flags->Add(cmd);
+  cmd->add_option("-p,--password", *password, "Ledger password");
+  cmd->callback([&g, id, is_new, flags, password] {
+    const char* name = "ledger write";
+    if (*is_new == (*id >= 0)) FailUsage(name, "give either a ledger id or --new");
+    auto client = OpenClient(g, name);
+    Result<std::unique_ptr<WriteHandle>> writer =
+        *is_new ? client->CreateLedger(flags->Options(*password, name))
+                : client->OpenLedgerForWriting(*id, *password);
+    if (!writer.ok()) Fail(name, writer.status());
+    LedgerId ledger_id = (*writer)->id();
+    fmt::print(stderr, "writing to ledger {}\n", ledger_id);
+    std::mutex mu;
+    Status first_error;
+    std::string line;
+    while (std::getline(std::cin, line)) {
+      (*writer)->AppendAsync(line, [ledger_id, &mu, &first_error](Result<EntryId> r) {
+        if (r.ok()) {
+          // Acknowledgements arrive in order; flushed so a pipe sees each at once.
+          std::printf("%lld %lld\n", static_cast<long long>(ledger_id),
+                      static_cast<long long>(*r));
+          std::fflush(stdout);
+          return;
+        }
+        std::lock_guard<std::mutex> lock(mu);
+        if (first_error.ok()) first_error = r.status();
+      });
+      std::lock_guard<std::mutex> lock(mu);
+      if (!first_error.ok()) break;
+    }
+    Status closed = (*writer)->Close();
+    std::lock_guard<std::mutex> lock(mu);
+    if (!first_error.ok()) Fail(name, first_error.WithContext(fmt::format("ledger {}", ledger_id)));
+    if (!closed.ok()) Fail(name, closed);
+    fmt::print(stderr, "closed ledger {} at entry {}\n", ledger_id, (*writer)->last_add_confirmed());
+  });
+}
+
+struct ReadFlags {
+  std::string password;
+  std::string format = "raw";
+  void Add(CLI::App* cmd) {
+    cmd->add_option("-p,--password", password, "Ledger password");
+    cmd->add_option("--format", format, "raw (payload per line), hex, json (one object per line)")
+        ->check(CLI::IsMember({"raw", "hex", "json"}))
+        ->capture_default_str();
+  }
+};
+
+void AddRead(CLI::App& ledger, GlobalOptions& g) {
+  auto* cmd = ledger.add_subcommand(
+      "read", "Print entries of a ledger (up to its last entry, or the LAC if it is open)");
+  auto id = std::make_shared<LedgerId>(-1);
+  auto first = std::make_shared<EntryId>(0);
+  auto last = std::make_shared<EntryId>(-1);
+  auto flags = std::make_shared<ReadFlags>();
+  cmd->add_option("id", *id, "Ledger id")->required();
+  cmd->add_option("--first", *first, "First entry id");
+  cmd->add_option("--last", *last, "Last entry id (default: the last readable)");
+  flags->Add(cmd);
+  cmd->callback([&g, id, first, last, flags] {
+    const char* name = "ledger read";
+    auto client = OpenClient(g, name);
+    auto reader = client->OpenLedger(*id, flags->password);
+    if (!reader.ok()) Fail(name, reader.status());
+    EntryId end = (*reader)->last_add_confirmed();
+    if (!(*reader)->closed()) {
+      auto lac = (*reader)->ReadLac();
+      if (!lac.ok()) Fail(name, lac.status());
+      end = *lac;
+    }
+    if (*last >= 0) {
+      if (*last > end) {
+        Fail(name, Status(StatusCode::kInvalidArgument,
+                          fmt::format("entry {} is beyond the last readable entry {} of ledger {}",
+                                      *last, end, *id)));
+      }
+      end = *last;
+    }
+    constexpr EntryId kChunk = 1'000;
+    for (EntryId from = *first; from <= end; from += kChunk) {
+      auto entries = (*reader)->Read(from, std::min(end, from + kChunk - 1));
+      if (!entries.ok()) Fail(name, entries.status());
+      for (const Entry& e : *entries) PrintEntry(*id, e, flags->format);
+    }
+    std::fflush(stdout);
+  });
+}
+
+void AddTail(CLI::App& ledger, GlobalOptions& g) {
+  auto* cmd = ledger.add_subcommand(
+      "tail", "Follow a ledger being written, printing entries as they are confirmed, until it "
+              "is closed");
+  auto id = std::make_shared<LedgerId>(-1);
+  auto first = std::make_shared<EntryId>(0);
+  auto flags = std::make_shared<ReadFlags>();
+  cmd->add_option("id", *id, "Ledger id")->required();
+  cmd->add_option("--first", *first, "First entry id");
+  flags->Add(cmd);
+  cmd->callback([&g, id, first, flags] {
+    const char* name = "ledger tail";
+    auto client = OpenClient(g, name);
+    auto reader = client->OpenLedger(*id, flags->password);
+    if (!reader.ok()) Fail(name, reader.status());
+    EntryId next = *first;
+    for (;;) {  // ends when the ledger is closed (or on an error)
+      auto batch = (*reader)->ReadNext(next, 1'000, std::chrono::seconds(10));
+      if (!batch.ok()) Fail(name, batch.status());
+      for (const Entry& e : batch->entries) PrintEntry(*id, e, flags->format);
+      std::fflush(stdout);
+      if (!batch->entries.empty()) next = batch->entries.back().id + 1;
+      if (batch->end_of_ledger) break;
+    }
+  });
+}
+
+void AddRecover(CLI::App& ledger, GlobalOptions& g) {
+  auto* cmd = ledger.add_subcommand(
+      "recover", "Fence a ledger, recover its last entries and close it; print its lastEntryId");
+  auto id = std::make_shared<LedgerId>(-1);
+  auto password = std::make_shared<std::string>();
+  cmd->add_option("id", *id, "Ledger id")->required();
+  cmd->add_option("-p,--password", *password, "Ledger password");
+  cmd->callback([&g, id, password] {
+    auto client = OpenClient(g, "ledger recover");
+    auto reader = client->RecoverLedger(*id, *password);
+    if (!reader.ok()) Fail("ledger recover", reader.status());
+    LedgerMetadata md = (*reader)->metadata();
+    if (g.json) {
+      fmt::print("{}\n", json{{"ledger_id", *id}, {"last_entry_id", md.last_entry_id},
+                              {"length", md.length}}.dump());
+    } else {
+      fmt::print("{}\n", md.last_entry_id);
+    }
+  });
+}
+
+void AddCheck(CLI::App& ledger, GlobalOptions& g) {
+  auto* cmd = ledger.add_subcommand(
+      "check", "Read every entry from every replica; report missing or corrupt copies by bookie "
+               "(exit 1 if there are any)");
+  auto id = std::make_shared<LedgerId>(-1);
+  auto password = std::make_shared<std::string>();
+  cmd->add_option("id", *id, "Ledger id")->required();
+  cmd->add_option("-p,--password", *password, "Ledger password");
+  cmd->callback([&g, id, password] {
+    const char* name = "ledger check";
+    auto client = OpenClient(g, name);
+    auto reader = client->OpenLedger(*id, *password);
+    if (!reader.ok()) Fail(name, reader.status());
+    EntryId last = (*reader)->last_add_confirmed();
+    if (!(*reader)->closed()) {
+      auto lac = (*reader)->ReadLac();
+      if (!lac.ok()) Fail(name, lac.status());
+      last = *lac;
+    }
+    std::vector<ReplicaProblem> problems;
+    if (last >= 0) {
+      auto checked = (*reader)->CheckReplicas(0, last);
+      if (!checked.ok()) Fail(name, checked.status());
+      problems = std::move(*checked);
+    }
+    if (g.json) {
+      json out = json::array();
+      for (const ReplicaProblem& p : problems) {
+        out.push_back({{"entry_id", p.entry_id}, {"bookie", p.bookie_id},
+                       {"problem", StatusCodeName(p.code)}, {"detail", p.what}});
+      }
+      fmt::print("{}\n", json{{"ledger_id", *id}, {"entries", last + 1}, {"problems", out}}.dump(2));
+    } else {
+      for (const ReplicaProblem& p : problems) {
+        fmt::print("entry {} on bookie {}: {} ({})\n", p.entry_id, p.bookie_id,
+                   p.code == StatusCode::kNoSuchEntry  ? "missing"
+                   : p.code == StatusCode::kCorruption ? "corrupt"
+                                                       : "unreadable",
+                   p.what);
+      }
+      fmt::print(stderr, "ledger {}: {} entries checked, {} bad replica(s)\n", *id, last + 1,
+                 problems.size());
+    }
+    if (!problems.empty()) throw CLI::RuntimeError(kExitError);
+  });
+}
+
+}  // namespace
+
+void AddLedgerCommands(CLI::App& app, GlobalOptions& g) {
+  auto* ledger = app.add_subcommand("ledger", "Ledgers: list, inspect, write, read, recover");
+  ledger->require_subcommand(1);
+  AddList(*ledger, g);
+  AddMetadata(*ledger, g);
+  AddCreate(*ledger, g);
+  AddDelete(*ledger, g);
+  AddWrite(*ledger, g);
+  AddRead(*ledger, g);
+  AddTail(*ledger, g);
+  AddRecover(*ledger, g);
+  AddCheck(*ledger, g);
+}
+
+}  // namespace quire::cli

@@ -1,0 +1,249 @@
+// End-to-end tests of the `quire` binary against `quire standalone`, as an operator would use
+// them: real processes, real files, the embedded metadata store.
+#include <gtest/gtest.h>
+#include <signal.h>
+
+#include <fstream>
+#include <set>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "client/test_cluster.h"
+#include "util/ports.h"
+#include "util/subprocess.h"
+#include "util/temp_dir.h"
+
+namespace quire::cli {
+namespace {
+
+using quire::testing::Subprocess;
+using std::chrono::milliseconds;
+using std::chrono::seconds;
+
+struct Outcome {
+  int status = -1;  // wait status
+  std::vector<std::string> lines;
+  int exit_code() const { return WIFEXITED(status) ? WEXITSTATUS(status) : -1; }
+};
+
+class CliTest : public ::testing::Test {
+ protected:
+  void SetUp() override { StartStandalone(3); }
+  void TearDown() override { StopStandalone(); }
+
+  // Starts `quire standalone` with `bookies` bookies on free ports; waits for its ready line.
+  void StartStandalone(int bookies) {
+    bookies_ = bookies;
+    for (int attempt = 0; attempt < 5 && !standalone_; ++attempt) {
+      if (port_ == 0) {
+        auto p = quire::testing::FreeLoopbackPort();
+        ASSERT_TRUE(p.ok());
+        port_ = *p;
+      }
+      auto s = Subprocess::Start({QUIRE_CLI_BINARY, "--log-level", "warn", "standalone",
+                                  "--bookies", std::to_string(bookies), "--data-dir", data_dir_,
+                                  "--port", std::to_string(port_), "--http-port", "0"});
+      ASSERT_TRUE(s.ok()) << s.status().ToString();
+      for (int i = 0; i < 100; ++i) {
+        auto line = s->ReadLine(milliseconds(60'000));
+        if (!line) break;
+        if (line->rfind("metadata ", 0) == 0) uri_ = line->substr(9);
+        if (line->find("is ready") != std::string::npos) {
+          standalone_ = std::make_unique<Subprocess>(std::move(*s));
+          break;
+        }
+      }
+      if (!standalone_) port_ = 0;  // a port was taken: try others (not after a restart)
+    }
+    ASSERT_NE(standalone_, nullptr) << "quire standalone did not become ready";
+  }
+
+  void StopStandalone() {
+    if (standalone_) {
+      EXPECT_EQ(standalone_->Kill(SIGTERM), 0);
+    }
+    standalone_.reset();
+  }
+
+  std::string BookieId(int i) const { return fmt::format("127.0.0.1:{}", port_ + i); }
+  std::string BookieRoot(int i) const { return fmt::format("{}/bookie-{}", data_dir_, i); }
+
+  // Runs `quire --metadata <uri> args...` (stdin from `input_file` if given) to its end.
+  Outcome Quire(std::vector<std::string> args, const std::string& input_file = "") {
+    std::string cmd = fmt::format("exec '{}' --metadata '{}'", QUIRE_CLI_BINARY, uri_);
+    for (const std::string& a : args) cmd += " '" + a + "'";
+    cmd += input_file.empty() ? " < /dev/null" : " < '" + input_file + "'";
+    auto p = Subprocess::Start({"/bin/sh", "-c", cmd});
+    EXPECT_TRUE(p.ok());
+    Outcome run;
+    if (!p.ok()) return run;
+    for (size_t i = 0; i < 10'000'000; ++i) {
+      auto line = p->ReadLine(milliseconds(120'000));
+      if (!line) break;
+      run.lines.push_back(*line);
+    }
+    run.status = p->Wait(milliseconds(60'000));
+    return run;
+  }
+
+  std::string WriteLines(const std::string& name, int n) {
+    std::string path = dir_.Sub(name);
+    std::ofstream out(path);
+    for (int i = 0; i < n; ++i) out << "line " << i << " of the test input\n";
+    return path;
+  }
+
+  quire::testing::TempDir dir_{"quire-cli-test"};
+  std::string data_dir_ = dir_.Sub("standalone");
+  std::string uri_;
+  uint16_t port_ = 0;
+  int bookies_ = 0;
+  std::unique_ptr<Subprocess> standalone_;
+};
+
+TEST_F(CliTest, WriteThousandLinesAndReadThemBack) {
+  std::string input = WriteLines("input", 1000);
+  Outcome write = Quire({"ledger", "write", "--new"}, input);
+  ASSERT_EQ(write.exit_code(), 0);
+  ASSERT_EQ(write.lines.size(), 1000u);
+  LedgerId id = std::stoll(write.lines[0].substr(0, write.lines[0].find(' ')));
+  for (size_t i = 0; i < write.lines.size(); ++i) {
+    EXPECT_EQ(write.lines[i], fmt::format("{} {}", id, i));
+  }
+  Outcome read = Quire({"ledger", "read", std::to_string(id)});
+  ASSERT_EQ(read.exit_code(), 0);
+  ASSERT_EQ(read.lines.size(), 1000u);
+  for (int i = 0; i < 1000; ++i) EXPECT_EQ(read.lines[static_cast<size_t>(i)], fmt::format("line {} of the test input", i));
+
+  Outcome md = Quire({"--json", "ledger", "metadata", std::to_string(id)});
+  ASSERT_EQ(md.exit_code(), 0);
+  std::string text;
+  for (auto& l : md.lines) text += l;
+  auto j = nlohmann::json::parse(text);
+  EXPECT_EQ(j["state"], "CLOSED");
+  EXPECT_EQ(j["last_entry_id"], 999);
+  Outcome list = Quire({"ledger", "list"});
+  ASSERT_EQ(list.exit_code(), 0);
+  EXPECT_EQ(std::count(list.lines.begin(), list.lines.end(), std::to_string(id)), 1);
+}
+
+TEST_F(CliTest, CreatedLedgerIsWrittenOnceByOneWriter) {
+  Outcome created = Quire({"ledger", "create", "-e", "3", "-w", "2", "-a", "2"});
+  ASSERT_EQ(created.exit_code(), 0);
+  ASSERT_EQ(created.lines.size(), 1u);
+  std::string id = created.lines[0];
+  Outcome write = Quire({"ledger", "write", id}, WriteLines("input", 10));
+  ASSERT_EQ(write.exit_code(), 0);
+  EXPECT_EQ(write.lines.size(), 10u);
+  // The ledger is closed now; a second writer is refused.
+  EXPECT_EQ(Quire({"ledger", "write", id}, WriteLines("more", 1)).exit_code(), 1);
+  // Usage errors exit 2.
+  EXPECT_EQ(Quire({"ledger", "write"}).exit_code(), 2);
+  EXPECT_EQ(Quire({"ledger", "frobnicate"}).exit_code(), 2);
+}
+
+TEST_F(CliTest, RecoverAfterTheWriterIsKilledCoversEveryAcknowledgedLine) {
+  std::string input = WriteLines("input", 200'000);
+  std::string cmd = fmt::format("exec '{}' --metadata '{}' ledger write --new < '{}'",
+                                QUIRE_CLI_BINARY, uri_, input);
+  auto writer = Subprocess::Start({"/bin/sh", "-c", cmd});
+  ASSERT_TRUE(writer.ok());
+  std::vector<std::string> acked;
+  while (acked.size() < 2'000) {
+    auto line = writer->ReadLine(milliseconds(60'000));
+    ASSERT_TRUE(line.has_value()) << "the writer stopped after " << acked.size() << " lines";
+    acked.push_back(*line);
+  }
+  writer->Kill(SIGKILL);
+  // Lines it printed before dying (still in the pipe) were acknowledged too.
+  for (int i = 0; i < 1'000'000; ++i) {
+    auto line = writer->ReadLine(milliseconds(10'000));
+    if (!line) break;
+    acked.push_back(*line);
+  }
+  std::string last = acked.back();
+  std::string id = last.substr(0, last.find(' '));
+  EntryId last_acked = std::stoll(last.substr(last.find(' ') + 1));
+  Outcome recover = Quire({"ledger", "recover", id});
+  ASSERT_EQ(recover.exit_code(), 0);
+  ASSERT_EQ(recover.lines.size(), 1u);
+  EXPECT_GE(std::stoll(recover.lines[0]), last_acked);
+  Outcome read = Quire({"ledger", "read", id});
+  ASSERT_EQ(read.exit_code(), 0);
+  ASSERT_EQ(static_cast<EntryId>(read.lines.size()), std::stoll(recover.lines[0]) + 1);
+  for (size_t i = 0; i < read.lines.size(); ++i) {
+    ASSERT_EQ(read.lines[i], fmt::format("line {} of the test input", i));
+  }
+}
+
+TEST_F(CliTest, CheckNamesTheBookieWhoseCopyIsCorrupt) {
+  Outcome write = Quire({"ledger", "write", "--new"}, WriteLines("input", 50));
+  ASSERT_EQ(write.exit_code(), 0);
+  std::string id = write.lines[0].substr(0, write.lines[0].find(' '));
+  EXPECT_EQ(Quire({"ledger", "check", id}).exit_code(), 0);
+  StopStandalone();  // flushes every bookie's entry logs
+  ASSERT_TRUE(client::testing::CorruptEntry(BookieRoot(1), std::stoll(id), 7).ok());
+  StartStandalone(bookies_);
+  Outcome check = Quire({"ledger", "check", id});
+  EXPECT_EQ(check.exit_code(), 1);
+  ASSERT_EQ(check.lines.size(), 1u);
+  EXPECT_NE(check.lines[0].find("entry 7 on bookie " + BookieId(1) + ": corrupt"), std::string::npos)
+      << check.lines[0];
+  // Reads still succeed from the other replicas.
+  Outcome read = Quire({"ledger", "read", id});
+  EXPECT_EQ(read.exit_code(), 0);
+  EXPECT_EQ(read.lines.size(), 50u);
+}
+
+TEST_F(CliTest, ClusterAndBookieCommands) {
+  Outcome info = Quire({"--json", "cluster", "info"});
+  ASSERT_EQ(info.exit_code(), 0);
+  std::string text;
+  for (auto& l : info.lines) text += l;
+  EXPECT_EQ(nlohmann::json::parse(text)["writable_bookies"].size(), 3u);
+  Outcome list = Quire({"bookie", "list"});
+  ASSERT_EQ(list.exit_code(), 0);
+  EXPECT_EQ(list.lines, (std::vector<std::string>{BookieId(0), BookieId(1), BookieId(2)}));
+  Outcome readonly = Quire({"bookie", "list", "--readonly"});
+  EXPECT_EQ(readonly.exit_code(), 0);
+  EXPECT_TRUE(readonly.lines.empty());
+  Outcome binfo = Quire({"bookie", "info", BookieId(2)});
+  EXPECT_EQ(binfo.exit_code(), 0);
+  EXPECT_NE(binfo.lines[1].find("writable"), std::string::npos);
+  Outcome sanity = Quire({"bookie", "sanity", BookieId(1)});
+  EXPECT_EQ(sanity.exit_code(), 0);
+  Outcome simple = Quire({"simpletest", "--entries", "500"});
+  EXPECT_EQ(simple.exit_code(), 0);
+  EXPECT_EQ(Quire({"cluster", "nuke"}).exit_code(), 2);  // needs --yes
+  EXPECT_EQ(Quire({"bookie", "info", "127.0.0.1:1"}).exit_code(), 1);
+}
+
+TEST_F(CliTest, DecommissionLeavesEveryLedgerFullyReplicatedOnTheOthers) {
+  StopStandalone();
+  StartStandalone(4);
+  std::vector<std::string> ids;
+  for (int l = 0; l < 4; ++l) {
+    Outcome write = Quire({"ledger", "write", "--new", "-e", "3", "-w", "2", "-a", "2"},
+                      WriteLines("input", 100));
+    ASSERT_EQ(write.exit_code(), 0);
+    ids.push_back(write.lines[0].substr(0, write.lines[0].find(' ')));
+  }
+  std::string gone = BookieId(2);
+  Outcome decommission = Quire({"bookie", "decommission", gone});
+  ASSERT_EQ(decommission.exit_code(), 0);
+  for (const std::string& id : ids) {
+    Outcome md = Quire({"--json", "ledger", "metadata", id});
+    std::string text;
+    for (auto& l : md.lines) text += l;
+    for (const auto& e : nlohmann::json::parse(text)["ensembles"]) {
+      for (const auto& b : e["bookies"]) EXPECT_NE(b.get<std::string>(), gone) << id;
+    }
+    Outcome check = Quire({"ledger", "check", id});
+    EXPECT_EQ(check.exit_code(), 0) << id;
+    EXPECT_TRUE(check.lines.empty());
+  }
+}
+
+}  // namespace
+}  // namespace quire::cli
