@@ -5,6 +5,8 @@
 
 #include <fmt/format.h>
 
+#include "storage/entry_log_format.h"
+
 namespace quire::storage {
 
 LedgerDirectory::LedgerDirectory(const LedgerDirectoryOptions& options)
@@ -17,6 +19,21 @@ Result<std::unique_ptr<LedgerDirectory>> LedgerDirectory::Open(const LedgerDirec
   std::unique_ptr<LedgerDirectory> dir(new LedgerDirectory(o));
   std::string current = JoinPath(o.directory, "current");
   QUIRE_RETURN_IF_ERROR(o.fs->CreateDirs(current));
+  // The index is created before the first entry log, so entry logs without an index mean it was
+  // lost. Starting with an empty one would answer "no such entry" for data this bookie holds
+  // (SEMANTICS.md): refuse, and say how to rebuild it.
+  QUIRE_ASSIGN_OR_RETURN(std::vector<std::string> names, o.fs->List(current));
+  bool has_index = std::find(names.begin(), names.end(), "index") != names.end();
+  bool has_logs = std::any_of(names.begin(), names.end(), [](const std::string& name) {
+    uint64_t id = 0;
+    return ParseEntryLogFileName(name, &id);
+  });
+  if (has_logs && !has_index) {
+    return Corruption(fmt::format(
+        "ledger directory {} has entry logs but no index ({}/index is missing): rebuild it with "
+        "`quire index rebuild {}` while the bookie is stopped",
+        o.directory, current, o.directory));
+  }
   QUIRE_ASSIGN_OR_RETURN(dir->index_, LedgerIndex::Open(JoinPath(current, "index")));
   EntryLogOptions lo;
   lo.current_dir = current;

@@ -1,5 +1,7 @@
 #include "storage/storage_engine.h"
 
+#include <filesystem>
+
 #include <gtest/gtest.h>
 
 #include "storage/engine_test_util.h"
@@ -249,6 +251,21 @@ TEST_F(EngineTest, AWipedDirectoryBesideInitializedOnesIsRefused) {
   EXPECT_EQ(e.status().code(), StatusCode::kFailedPrecondition);
   EXPECT_NE(e.status().message().find("ledgers2"), std::string::npos) << e.status().message();
   EXPECT_NE(e.status().message().find("wiped"), std::string::npos) << e.status().message();
+}
+
+// A lost index must not turn into "no such entry" for everything the entry logs hold.
+TEST_F(EngineTest, EntryLogsWithoutTheirIndexAreRefused) {
+  Open();
+  for (uint64_t e = 0; e < 10; ++e) ASSERT_TRUE(AddSync(engine_.get(), 1, e, "key", TestPayload(1, e)).ok());
+  ASSERT_TRUE(engine_->Flush().ok());
+  engine_.reset();
+  std::string index = options_.ledger_dirs[0] + "/current/index";
+  ASSERT_TRUE(std::filesystem::remove_all(index) > 0);
+  auto e = StorageEngine::Open(options_);
+  ASSERT_FALSE(e.ok());
+  EXPECT_EQ(e.status().code(), StatusCode::kCorruption);
+  EXPECT_NE(e.status().message().find("quire index rebuild"), std::string::npos)
+      << e.status().message();
 }
 
 TEST_F(EngineTest, ASecondEngineOnTheSameDirectoriesIsRefused) {
