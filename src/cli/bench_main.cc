@@ -1018,8 +1018,8 @@ int TailCommand(const Options& o) {
 void AddCommonOptions(CLI::App& c, Options& o) {
   c.add_option("--metadata", o.metadata,
                "Metadata service URI: zk://host:port[,host:port]/path or file:///path. Default: "
-               "$QUIRE_METADATA_URI, else the standalone cluster's (" +
-                   DefaultMetadataUri() + ")");
+               "$QUIRE_METADATA_URI, else the standalone cluster's "
+               "(file://$HOME/.quire/standalone/metadata)");
   c.add_option("--password", o.password, "Ledger password (needed to read an HMAC ledger)");
   c.add_option("--io-threads", o.io_threads, "Client I/O threads")
       ->check(CLI::Range(1, 64))
@@ -1094,6 +1094,7 @@ int Main(int argc, char** argv) {
       "reads. Prints a summary table, or one JSON document with --json; progress on stderr.\n"
       "Exit codes: 0 ok, 1 error (a failed add or read unless --allow-errors, an interrupted\n"
       "run), 2 usage."};
+  app.name("quire-bench");  // in usage lines, whatever the path it was started by
   app.require_subcommand(1, 1);
   app.footer("Run `quire-bench <command> --help` for a command's options.");
 
