@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 
+#include <filesystem>
 #include <fstream>
 #include <set>
 
@@ -217,6 +218,49 @@ TEST_F(CliTest, ClusterAndBookieCommands) {
   EXPECT_EQ(simple.exit_code(), 0);
   EXPECT_EQ(Quire({"cluster", "nuke"}).exit_code(), 2);  // needs --yes
   EXPECT_EQ(Quire({"bookie", "info", "127.0.0.1:1"}).exit_code(), 1);
+}
+
+TEST_F(CliTest, TailFollowsAWriterUntilTheLedgerIsClosedAndDeleteRemovesIt) {
+  Outcome created = Quire({"ledger", "create"});
+  ASSERT_EQ(created.exit_code(), 0);
+  std::string id = created.lines.at(0);
+  auto tail = Subprocess::Start({QUIRE_CLI_BINARY, "--metadata", uri_, "ledger", "tail", id});
+  ASSERT_TRUE(tail.ok());
+  Outcome write = Quire({"ledger", "write", id}, WriteLines("input", 300));
+  ASSERT_EQ(write.exit_code(), 0);
+  std::vector<std::string> seen;
+  for (int i = 0; i < 1'000; ++i) {
+    auto line = tail->ReadLine(milliseconds(60'000));
+    if (!line) break;  // the tail ends at the close
+    seen.push_back(*line);
+  }
+  EXPECT_EQ(tail->Wait(milliseconds(60'000)), 0);
+  ASSERT_EQ(seen.size(), 300u);
+  for (size_t i = 0; i < seen.size(); ++i) EXPECT_EQ(seen[i], fmt::format("line {} of the test input", i));
+
+  EXPECT_EQ(Quire({"ledger", "delete", id}).exit_code(), 0);
+  Outcome list = Quire({"ledger", "list"});
+  EXPECT_EQ(std::count(list.lines.begin(), list.lines.end(), id), 0);
+  EXPECT_EQ(Quire({"ledger", "read", id}).exit_code(), 1);
+}
+
+TEST_F(CliTest, FormatWipesAStoppedBookieAndRefusesARunningOne) {
+  std::string conf = dir_.Sub("bookie-2.conf");
+  {
+    std::ofstream out(conf);
+    out << "advertisedAddress = 127.0.0.1\nbookiePort = " << port_ + 2 << "\n"
+        << "metadataServiceUri = " << uri_ << "\n"
+        << "journalDirectories = " << BookieRoot(2) << "/journal\n"
+        << "ledgerDirectories = " << BookieRoot(2) << "/ledgers\n";
+  }
+  EXPECT_EQ(Quire({"bookie", "format", "--conf", conf}).exit_code(), 2);  // needs --yes
+  EXPECT_EQ(Quire({"bookie", "format", "--conf", conf, "--yes"}).exit_code(), 1);  // running
+  StopStandalone();
+  ASSERT_EQ(Quire({"bookie", "format", "--conf", conf, "--yes"}).exit_code(), 0);
+  EXPECT_TRUE(std::filesystem::is_empty(BookieRoot(2) + "/ledgers"));
+  // Formatted, it starts again as a new bookie under the same id.
+  StartStandalone(bookies_);
+  EXPECT_EQ(Quire({"bookie", "sanity", BookieId(2)}).exit_code(), 0);
 }
 
 TEST_F(CliTest, DecommissionLeavesEveryLedgerFullyReplicatedOnTheOthers) {
