@@ -340,6 +340,19 @@ std::vector<Result<proto::Response>> CallAll(
   return out;
 }
 
+proto::Request RecoveryAddRequest(LedgerId ledger, EntryId entry, const std::string& master_key,
+                                  const std::string& body) {
+  proto::Request r;
+  r.mutable_header()->set_operation(proto::ADD_ENTRY);
+  proto::AddRequest* add = r.mutable_add();
+  add->set_ledger_id(ledger);
+  add->set_entry_id(entry);
+  add->set_master_key(master_key);
+  add->set_body(body);
+  add->set_recovery(true);
+  return r;
+}
+
 Status ResponseStatus(const BookieId& bookie, const Result<proto::Response>& response) {
   if (!response.ok()) return response.status();
   if (response->status() == proto::OK) return Status::Ok();

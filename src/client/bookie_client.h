@@ -77,6 +77,11 @@ std::vector<Result<proto::Response>> CallAll(
     BookieClient& client, std::vector<std::pair<BookieId, proto::Request>> requests,
     std::chrono::milliseconds timeout);
 
+// A recovery add of `body` (an entry body exactly as its writer built it): accepted by bookies
+// that fenced the ledger. Used by recovery and re-replication.
+proto::Request RecoveryAddRequest(LedgerId ledger, EntryId entry, const std::string& master_key,
+                                  const std::string& body);
+
 // The status a response carries, with its message; a transport error as is.
 Status ResponseStatus(const BookieId& bookie, const Result<proto::Response>& response);
 

@@ -185,15 +185,7 @@ Result<metadata::Versioned<LedgerMetadata>> RecoverLedger(ClientContext& ctx, Le
     std::vector<std::pair<BookieId, proto::Request>> adds;
     for (auto& [e, body] : found) {
       for (const BookieId& b : m.WriteSet(e)) {
-        proto::Request r;
-        r.mutable_header()->set_operation(proto::ADD_ENTRY);
-        proto::AddRequest* add = r.mutable_add();
-        add->set_ledger_id(id);
-        add->set_entry_id(e);
-        add->set_master_key(key);
-        add->set_body(body);
-        add->set_recovery(true);
-        adds.emplace_back(b, std::move(r));
+        adds.emplace_back(b, RecoveryAddRequest(id, e, key, body));
       }
     }
     auto added = CallAll(ctx.bookies(), std::move(adds), ctx.options().add_timeout);

@@ -99,15 +99,8 @@ Result<int64_t> ReplaceBookie(ClientContext& ctx, LedgerId id, const BookieId& b
                         fmt::format("ledger {}: no good copy of entry {} outside {}: {}", id, e,
                                     bookie, fmt::join(errors[e], "; ")));
         }
-        proto::Request r;
-        r.mutable_header()->set_operation(proto::ADD_ENTRY);
-        proto::AddRequest* add = r.mutable_add();
-        add->set_ledger_id(id);
-        add->set_entry_id(e);
-        add->set_master_key(key);
-        add->set_body(body->second);
-        add->set_recovery(true);  // the ledger is closed; its bookies may have fenced it
-        adds.emplace_back(replacement, std::move(r));
+        // A recovery add: the ledger is closed, and its bookies may have fenced it.
+        adds.emplace_back(replacement, RecoveryAddRequest(id, e, key, body->second));
       }
       auto added = CallAll(ctx.bookies(), std::move(adds), ctx.options().add_timeout);
       for (size_t i = 0; i < added.size(); ++i) {

@@ -39,14 +39,17 @@ class FaultTest : public ClusterTest {
     for (const Entry& e : *got) ASSERT_EQ(e.payload, Payload(e.id)) << e.id;
   }
 
-  static Status Code(const Result<EntryId>& r) { return r.ok() ? Status::Ok() : r.status(); }
+  // The ledgers of these tests: E3/Qw3/Qa2, password "pw".
+  static Result<std::unique_ptr<WriteHandle>> CreateLedger332(Client& client) {
+    return client.CreateLedger({.ensemble_size = 3, .write_quorum_size = 3, .ack_quorum_size = 2,
+                                .password = "pw"});
+  }
 };
 
 TEST_P(FaultTest, BookieKilledMidWriteIsReplacedBySpare) {
   StartCluster(4);
   auto client = NewClient();
-  auto writer = client->CreateLedger({.ensemble_size = 3, .write_quorum_size = 3,
-                                      .ack_quorum_size = 2, .password = "pw"});
+  auto writer = CreateLedger332(*client);
   ASSERT_TRUE(writer.ok()) << writer.status().ToString();
   std::vector<BookieId> first = (*writer)->metadata().ensembles[0].bookies;
   int victim = cluster_->IndexOf(first[1]);
@@ -79,8 +82,7 @@ TEST_P(FaultTest, BookieKilledMidWriteIsReplacedBySpare) {
 TEST_P(FaultTest, TwoBookiesKilledAtOnceAreBothReplaced) {
   StartCluster(5);
   auto client = NewClient();
-  auto writer = client->CreateLedger({.ensemble_size = 3, .write_quorum_size = 3,
-                                      .ack_quorum_size = 2, .password = "pw"});
+  auto writer = CreateLedger332(*client);
   ASSERT_TRUE(writer.ok());
   std::vector<BookieId> first = (*writer)->metadata().ensembles[0].bookies;
   Completions done;
@@ -105,8 +107,7 @@ TEST_P(FaultTest, TwoBookiesKilledAtOnceAreBothReplaced) {
 TEST_P(FaultTest, ReplacementThatFailsTooIsReplacedAgain) {
   StartCluster(6);
   auto client = NewClient();
-  auto writer = client->CreateLedger({.ensemble_size = 3, .write_quorum_size = 3,
-                                      .ack_quorum_size = 2, .password = "pw"});
+  auto writer = CreateLedger332(*client);
   ASSERT_TRUE(writer.ok());
   std::vector<BookieId> first = (*writer)->metadata().ensembles[0].bookies;
   std::vector<int> spares;
@@ -143,8 +144,7 @@ TEST_P(FaultTest, ReplacementThatFailsTooIsReplacedAgain) {
 TEST_P(FaultTest, WithoutSpareWriterFailsOnceAWriteSetIsBelowQa) {
   StartCluster(3);
   auto client = NewClient();
-  auto writer = client->CreateLedger({.ensemble_size = 3, .write_quorum_size = 3,
-                                      .ack_quorum_size = 2, .password = "pw"});
+  auto writer = CreateLedger332(*client);
   ASSERT_TRUE(writer.ok());
   std::vector<BookieId> ensemble = (*writer)->metadata().ensembles[0].bookies;
   for (EntryId e = 0; e < 100; ++e) ASSERT_TRUE((*writer)->Append(Payload(e)).ok());
@@ -183,8 +183,7 @@ TEST_P(FaultTest, FencingRaceExactlyOneWriterWins) {
   auto client_a = NewClient();
   for (int round = 0; round < kRounds; ++round) {
     SCOPED_TRACE("round " + std::to_string(round));
-    auto writer = client_a->CreateLedger({.ensemble_size = 3, .write_quorum_size = 3,
-                                          .ack_quorum_size = 2, .password = "pw"});
+    auto writer = CreateLedger332(*client_a);
     ASSERT_TRUE(writer.ok()) << writer.status().ToString();
     LedgerId id = (*writer)->id();
     Completions done;
@@ -249,8 +248,7 @@ TEST_P(FaultTest, FencingRaceExactlyOneWriterWins) {
 TEST_P(FaultTest, RecoveryReadsFenceABookieThatMissedTheFence) {
   StartCluster(3);
   auto client = NewClient();
-  auto writer = client->CreateLedger({.ensemble_size = 3, .write_quorum_size = 3,
-                                      .ack_quorum_size = 2, .password = "pw"});
+  auto writer = CreateLedger332(*client);
   ASSERT_TRUE(writer.ok());
   LedgerId id = (*writer)->id();
   std::vector<BookieId> ensemble = (*writer)->metadata().ensembles[0].bookies;
@@ -293,8 +291,7 @@ TEST_P(FaultTest, RecoveryReadsFenceABookieThatMissedTheFence) {
 TEST_P(FaultTest, RecoveryWithOneBookieDown) {
   StartCluster(3);
   auto client = NewClient();
-  auto writer = client->CreateLedger({.ensemble_size = 3, .write_quorum_size = 3,
-                                      .ack_quorum_size = 2, .password = "pw"});
+  auto writer = CreateLedger332(*client);
   ASSERT_TRUE(writer.ok());
   for (EntryId e = 0; e < 200; ++e) ASSERT_TRUE((*writer)->Append(Payload(e)).ok());
   cluster_->Kill(cluster_->IndexOf((*writer)->metadata().ensembles[0].bookies[1]));
@@ -310,8 +307,7 @@ TEST_P(FaultTest, RecoveryWithOneBookieDown) {
 TEST_P(FaultTest, RecoveryKeepsEntriesFoundOnFewerThanQaBookies) {
   StartCluster(3);
   auto client = NewClient();
-  auto writer = client->CreateLedger({.ensemble_size = 3, .write_quorum_size = 3,
-                                      .ack_quorum_size = 2, .password = "pw"});
+  auto writer = CreateLedger332(*client);
   ASSERT_TRUE(writer.ok());
   LedgerId id = (*writer)->id();
   std::vector<BookieId> ensemble = (*writer)->metadata().ensembles[0].bookies;
@@ -355,8 +351,7 @@ TEST_P(FaultTest, RecoveryKeepsEntriesFoundOnFewerThanQaBookies) {
 TEST_P(FaultTest, RecoveryThatCannotDecideFailsThenSucceeds) {
   StartCluster(3);
   auto client = NewClient();
-  auto writer = client->CreateLedger({.ensemble_size = 3, .write_quorum_size = 3,
-                                      .ack_quorum_size = 2, .password = "pw"});
+  auto writer = CreateLedger332(*client);
   ASSERT_TRUE(writer.ok());
   LedgerId id = (*writer)->id();
   std::vector<BookieId> ensemble = (*writer)->metadata().ensembles[0].bookies;
@@ -440,8 +435,7 @@ TEST_P(FaultTest, SpeculativeReadGoesAroundAStalledBookie) {
   options.read_timeout = std::chrono::minutes(10);
   options.speculative_read_timeout = milliseconds(50);
   auto client = NewClient(options);
-  auto writer = client->CreateLedger({.ensemble_size = 3, .write_quorum_size = 3,
-                                      .ack_quorum_size = 2, .password = "pw"});
+  auto writer = CreateLedger332(*client);
   ASSERT_TRUE(writer.ok());
   for (EntryId e = 0; e < 30; ++e) ASSERT_TRUE((*writer)->Append(Payload(e)).ok());
   ASSERT_TRUE((*writer)->Close().ok());
@@ -471,8 +465,7 @@ TEST_P(FaultTest, CorruptReplicaIsSkippedAndReported) {
     reported.push_back(bad);
   };
   auto client = NewClient(options);
-  auto writer = client->CreateLedger({.ensemble_size = 3, .write_quorum_size = 3,
-                                      .ack_quorum_size = 2, .password = "pw"});
+  auto writer = CreateLedger332(*client);
   ASSERT_TRUE(writer.ok());
   LedgerId id = (*writer)->id();
   for (EntryId e = 0; e < 30; ++e) ASSERT_TRUE((*writer)->Append(Payload(e)).ok());
