@@ -280,7 +280,8 @@ TEST_F(CliTest, DecommissionLeavesEveryLedgerFullyReplicatedOnTheOthers) {
     Outcome md = Quire({"--json", "ledger", "metadata", id});
     std::string text;
     for (auto& l : md.lines) text += l;
-    for (const auto& e : nlohmann::json::parse(text)["ensembles"]) {
+    nlohmann::json metadata = nlohmann::json::parse(text);  // outlives the loop below
+    for (const auto& e : metadata["ensembles"]) {
       for (const auto& b : e["bookies"]) EXPECT_NE(b.get<std::string>(), gone) << id;
     }
     Outcome check = Quire({"ledger", "check", id});
