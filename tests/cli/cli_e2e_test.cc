@@ -33,31 +33,44 @@ class CliTest : public ::testing::Test {
   void SetUp() override { StartStandalone(3); }
   void TearDown() override { StopStandalone(); }
 
-  // Starts `quire standalone` with `bookies` bookies on free ports; waits for its ready line.
+  // Starts a new `quire standalone` cluster with `bookies` bookies on free ports (and a fresh
+  // data directory per attempt: bookie ids include the port); waits for its ready line.
   void StartStandalone(int bookies) {
     bookies_ = bookies;
     for (int attempt = 0; attempt < 5 && !standalone_; ++attempt) {
-      if (port_ == 0) {
-        auto p = quire::testing::FreeLoopbackPort();
-        ASSERT_TRUE(p.ok());
-        port_ = *p;
-      }
-      auto s = Subprocess::Start({QUIRE_CLI_BINARY, "--log-level", "warn", "standalone",
-                                  "--bookies", std::to_string(bookies), "--data-dir", data_dir_,
-                                  "--port", std::to_string(port_), "--http-port", "0"});
-      ASSERT_TRUE(s.ok()) << s.status().ToString();
-      for (int i = 0; i < 100; ++i) {
-        auto line = s->ReadLine(milliseconds(60'000));
-        if (!line) break;
-        if (line->rfind("metadata ", 0) == 0) uri_ = line->substr(9);
-        if (line->find("is ready") != std::string::npos) {
-          standalone_ = std::make_unique<Subprocess>(std::move(*s));
-          break;
-        }
-      }
-      if (!standalone_) port_ = 0;  // a port was taken: try others (not after a restart)
+      port_ = 0;
+      data_dir_ = dir_.Sub(fmt::format("standalone-{}-{}", bookies, attempt));
+      LaunchStandalone();
     }
     ASSERT_NE(standalone_, nullptr) << "quire standalone did not become ready";
+  }
+
+  // Starts the stopped cluster again: same data directory, same ports.
+  void RestartStandalone() {
+    LaunchStandalone();
+    ASSERT_NE(standalone_, nullptr) << "quire standalone did not come back";
+  }
+
+  // One start on port_ (a free one if 0) and data_dir_; standalone_ is set once it is ready.
+  void LaunchStandalone() {
+    if (port_ == 0) {
+      auto p = quire::testing::FreeLoopbackPort();
+      ASSERT_TRUE(p.ok());
+      port_ = *p;
+    }
+    auto s = Subprocess::Start({QUIRE_CLI_BINARY, "--log-level", "warn", "standalone",
+                                "--bookies", std::to_string(bookies_), "--data-dir", data_dir_,
+                                "--port", std::to_string(port_), "--http-port", "0"});
+    ASSERT_TRUE(s.ok()) << s.status().ToString();
+    for (int i = 0; i < 100; ++i) {
+      auto line = s->ReadLine(milliseconds(60'000));
+      if (!line) break;
+      if (line->rfind("metadata ", 0) == 0) uri_ = line->substr(9);
+      if (line->find("is ready") != std::string::npos) {
+        standalone_ = std::make_unique<Subprocess>(std::move(*s));
+        break;
+      }
+    }
   }
 
   void StopStandalone() {
@@ -96,7 +109,7 @@ class CliTest : public ::testing::Test {
   }
 
   quire::testing::TempDir dir_{"quire-cli-test"};
-  std::string data_dir_ = dir_.Sub("standalone");
+  std::string data_dir_;
   std::string uri_;
   uint16_t port_ = 0;
   int bookies_ = 0;
@@ -185,7 +198,7 @@ TEST_F(CliTest, CheckNamesTheBookieWhoseCopyIsCorrupt) {
   EXPECT_EQ(Quire({"ledger", "check", id}).exit_code(), 0);
   StopStandalone();  // flushes every bookie's entry logs
   ASSERT_TRUE(client::testing::CorruptEntry(BookieRoot(1), std::stoll(id), 7).ok());
-  StartStandalone(bookies_);
+  RestartStandalone();
   Outcome check = Quire({"ledger", "check", id});
   EXPECT_EQ(check.exit_code(), 1);
   ASSERT_EQ(check.lines.size(), 1u);
@@ -259,7 +272,7 @@ TEST_F(CliTest, FormatWipesAStoppedBookieAndRefusesARunningOne) {
   ASSERT_EQ(Quire({"bookie", "format", "--conf", conf, "--yes"}).exit_code(), 0);
   EXPECT_TRUE(std::filesystem::is_empty(BookieRoot(2) + "/ledgers"));
   // Formatted, it starts again as a new bookie under the same id.
-  StartStandalone(bookies_);
+  RestartStandalone();
   EXPECT_EQ(Quire({"bookie", "sanity", BookieId(2)}).exit_code(), 0);
 }
 
