@@ -340,6 +340,21 @@ std::vector<Result<proto::Response>> CallAll(
   return out;
 }
 
+proto::Request ReadEntryRequest(LedgerId ledger, EntryId entry) {
+  proto::Request r;
+  r.mutable_header()->set_operation(proto::READ_ENTRY);
+  r.mutable_read()->set_ledger_id(ledger);
+  r.mutable_read()->set_entry_id(entry);
+  return r;
+}
+
+proto::Request ReadLacRequest(LedgerId ledger) {
+  proto::Request r;
+  r.mutable_header()->set_operation(proto::READ_LAC);
+  r.mutable_read_lac()->set_ledger_id(ledger);
+  return r;
+}
+
 proto::Request RecoveryAddRequest(LedgerId ledger, EntryId entry, const std::string& master_key,
                                   const std::string& body) {
   proto::Request r;

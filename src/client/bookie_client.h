@@ -77,6 +77,10 @@ std::vector<Result<proto::Response>> CallAll(
     BookieClient& client, std::vector<std::pair<BookieId, proto::Request>> requests,
     std::chrono::milliseconds timeout);
 
+// The requests the client sends in more than one place.
+proto::Request ReadEntryRequest(LedgerId ledger, EntryId entry);
+proto::Request ReadLacRequest(LedgerId ledger);
+
 // A recovery add of `body` (an entry body exactly as its writer built it): accepted by bookies
 // that fenced the ledger. Used by recovery and re-replication.
 proto::Request RecoveryAddRequest(LedgerId ledger, EntryId entry, const std::string& master_key,

@@ -114,13 +114,7 @@ class ClientImpl : public Client {
   Status CheckNoEntries(LedgerId id, const LedgerMetadata& md) {
     const std::vector<BookieId>& bookies = md.LastEnsemble().bookies;
     auto answers = CallAll(
-        ctx_->bookies(), bookies,
-        [&](size_t) {
-          proto::Request r;
-          r.mutable_header()->set_operation(proto::READ_LAC);
-          r.mutable_read_lac()->set_ledger_id(id);
-          return r;
-        },
+        ctx_->bookies(), bookies, [&](size_t) { return ReadLacRequest(id); },
         ctx_->options().read_timeout);
     for (size_t i = 0; i < answers.size(); ++i) {
       Status s = ResponseStatus(bookies[i], answers[i]);

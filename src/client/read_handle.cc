@@ -37,11 +37,7 @@ class EntryRead : public std::enable_shared_from_this<EntryRead> {
   void TryNext() {
     size_t i = next_++;
     ++outstanding_;
-    proto::Request request;
-    request.mutable_header()->set_operation(proto::READ_ENTRY);
-    request.mutable_read()->set_ledger_id(ledger_);
-    request.mutable_read()->set_entry_id(entry_);
-    ctx_.bookies().Send(bookies_[i], std::move(request), ctx_.options().read_timeout,
+    ctx_.bookies().Send(bookies_[i], ReadEntryRequest(ledger_, entry_), ctx_.options().read_timeout,
                         [self = shared_from_this(), i](Result<proto::Response> r) {
                           self->OnResponse(i, std::move(r));
                         });
@@ -221,11 +217,7 @@ class Reader : public std::enable_shared_from_this<Reader> {
       std::vector<std::pair<EntryId, BookieId>> asked;
       for (EntryId e = from; e <= to; ++e) {
         for (const BookieId& b : md.WriteSet(e)) {
-          proto::Request r;
-          r.mutable_header()->set_operation(proto::READ_ENTRY);
-          r.mutable_read()->set_ledger_id(id_);
-          r.mutable_read()->set_entry_id(e);
-          requests.emplace_back(b, std::move(r));
+          requests.emplace_back(b, ReadEntryRequest(id_, e));
           asked.emplace_back(e, b);
         }
       }
@@ -251,13 +243,7 @@ class Reader : public std::enable_shared_from_this<Reader> {
     if (md.closed()) return md.last_entry_id;
     const std::vector<BookieId>& bookies = md.LastEnsemble().bookies;
     auto answers = CallAll(
-        ctx_.bookies(), bookies,
-        [&](size_t) {
-          proto::Request r;
-          r.mutable_header()->set_operation(proto::READ_LAC);
-          r.mutable_read_lac()->set_ledger_id(id_);
-          return r;
-        },
+        ctx_.bookies(), bookies, [&](size_t) { return ReadLacRequest(id_); },
         ctx_.options().read_timeout);
     EntryId best = kNoEntry;
     size_t answered = 0;
@@ -358,11 +344,8 @@ class Reader : public std::enable_shared_from_this<Reader> {
     auto remaining = std::make_shared<std::atomic<size_t>>(bookies.size());
     std::weak_ptr<Reader> weak = weak_from_this();
     for (const BookieId& b : bookies) {
-      proto::Request r;
-      r.mutable_header()->set_operation(proto::READ_ENTRY);
+      proto::Request r = ReadEntryRequest(id_, previous + 1);
       proto::ReadRequest* read = r.mutable_read();
-      read->set_ledger_id(id_);
-      read->set_entry_id(previous + 1);
       read->set_long_poll(true);
       read->set_previous_lac(previous);
       read->set_timeout_ms(static_cast<uint32_t>(timeout.count()));

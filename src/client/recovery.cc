@@ -26,11 +26,8 @@ bool NoSuchEntry(const Status& s) {
 }
 
 proto::Request FencedRead(LedgerId id, EntryId entry, const std::string& key) {
-  proto::Request r;
-  r.mutable_header()->set_operation(proto::READ_ENTRY);
+  proto::Request r = ReadEntryRequest(id, entry);
   proto::ReadRequest* read = r.mutable_read();
-  read->set_ledger_id(id);
-  read->set_entry_id(entry);
   read->set_fence(true);
   read->set_master_key(key);
   return r;

@@ -10,17 +10,6 @@
 #include "client/placement.h"
 
 namespace quire::client {
-namespace {
-
-proto::Request Read(LedgerId id, EntryId e) {
-  proto::Request r;
-  r.mutable_header()->set_operation(proto::READ_ENTRY);
-  r.mutable_read()->set_ledger_id(id);
-  r.mutable_read()->set_entry_id(e);
-  return r;
-}
-
-}  // namespace
 
 Result<int64_t> ReplaceBookie(ClientContext& ctx, LedgerId id, const BookieId& bookie,
                               std::string_view password) {
@@ -68,7 +57,7 @@ Result<int64_t> ReplaceBookie(ClientContext& ctx, LedgerId id, const BookieId& b
       for (size_t i = from; i < to; ++i) {
         for (const BookieId& b : md.value.WriteSet(todo[i])) {
           if (b == bookie) continue;
-          reads.emplace_back(b, Read(id, todo[i]));
+          reads.emplace_back(b, ReadEntryRequest(id, todo[i]));
           asked.emplace_back(todo[i], b);
         }
       }
