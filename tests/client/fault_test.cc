@@ -47,7 +47,7 @@ class FaultTest : public ClusterTest {
 };
 
 TEST_P(FaultTest, BookieKilledMidWriteIsReplacedBySpare) {
-  StartCluster(4);
+  ASSERT_NO_FATAL_FAILURE(StartCluster(4));
   auto client = NewClient();
   auto writer = CreateLedger332(*client);
   ASSERT_TRUE(writer.ok()) << writer.status().ToString();
@@ -80,7 +80,7 @@ TEST_P(FaultTest, BookieKilledMidWriteIsReplacedBySpare) {
 }
 
 TEST_P(FaultTest, TwoBookiesKilledAtOnceAreBothReplaced) {
-  StartCluster(5);
+  ASSERT_NO_FATAL_FAILURE(StartCluster(5));
   auto client = NewClient();
   auto writer = CreateLedger332(*client);
   ASSERT_TRUE(writer.ok());
@@ -105,7 +105,7 @@ TEST_P(FaultTest, TwoBookiesKilledAtOnceAreBothReplaced) {
 // A failure during a change: two of the three spares are dead but still registered (their
 // sessions have not expired), so the change may well pick a dead one and must change again.
 TEST_P(FaultTest, ReplacementThatFailsTooIsReplacedAgain) {
-  StartCluster(6);
+  ASSERT_NO_FATAL_FAILURE(StartCluster(6));
   auto client = NewClient();
   auto writer = CreateLedger332(*client);
   ASSERT_TRUE(writer.ok());
@@ -142,7 +142,7 @@ TEST_P(FaultTest, ReplacementThatFailsTooIsReplacedAgain) {
 }
 
 TEST_P(FaultTest, WithoutSpareWriterFailsOnceAWriteSetIsBelowQa) {
-  StartCluster(3);
+  ASSERT_NO_FATAL_FAILURE(StartCluster(3));
   auto client = NewClient();
   auto writer = CreateLedger332(*client);
   ASSERT_TRUE(writer.ok());
@@ -175,7 +175,7 @@ TEST_P(FaultTest, WithoutSpareWriterFailsOnceAWriteSetIsBelowQa) {
 // appends then fail as fenced, the closed ledger holds every entry A saw acknowledged, and three
 // independent readers read the same entries.
 TEST_P(FaultTest, FencingRaceExactlyOneWriterWins) {
-  StartCluster(3);
+  ASSERT_NO_FATAL_FAILURE(StartCluster(3));
   std::mt19937 rng(std::random_device{}());
   constexpr int kRounds = 50;
   // Bounds each round; B normally fences A long before (A writes while B's process starts).
@@ -246,7 +246,7 @@ TEST_P(FaultTest, FencingRaceExactlyOneWriterWins) {
 // Bookie C is down while the ledger is fenced (fencing completes with A and B), and comes back
 // before the recovery reads. The reads carry the fence: afterwards C refuses the old writer.
 TEST_P(FaultTest, RecoveryReadsFenceABookieThatMissedTheFence) {
-  StartCluster(3);
+  ASSERT_NO_FATAL_FAILURE(StartCluster(3));
   auto client = NewClient();
   auto writer = CreateLedger332(*client);
   ASSERT_TRUE(writer.ok());
@@ -289,7 +289,7 @@ TEST_P(FaultTest, RecoveryReadsFenceABookieThatMissedTheFence) {
 }
 
 TEST_P(FaultTest, RecoveryWithOneBookieDown) {
-  StartCluster(3);
+  ASSERT_NO_FATAL_FAILURE(StartCluster(3));
   auto client = NewClient();
   auto writer = CreateLedger332(*client);
   ASSERT_TRUE(writer.ok());
@@ -305,7 +305,7 @@ TEST_P(FaultTest, RecoveryWithOneBookieDown) {
 // The writer died after sending its last entries to one bookie only: recovery finds them there
 // and re-replicates them, so every reader sees them.
 TEST_P(FaultTest, RecoveryKeepsEntriesFoundOnFewerThanQaBookies) {
-  StartCluster(3);
+  ASSERT_NO_FATAL_FAILURE(StartCluster(3));
   auto client = NewClient();
   auto writer = CreateLedger332(*client);
   ASSERT_TRUE(writer.ok());
@@ -349,7 +349,7 @@ TEST_P(FaultTest, RecoveryKeepsEntriesFoundOnFewerThanQaBookies) {
 }
 
 TEST_P(FaultTest, RecoveryThatCannotDecideFailsThenSucceeds) {
-  StartCluster(3);
+  ASSERT_NO_FATAL_FAILURE(StartCluster(3));
   auto client = NewClient();
   auto writer = CreateLedger332(*client);
   ASSERT_TRUE(writer.ok());
@@ -373,7 +373,7 @@ TEST_P(FaultTest, RecoveryThatCannotDecideFailsThenSucceeds) {
 }
 
 TEST_P(FaultTest, TailingReaderFollowsTheWriterToTheEnd) {
-  StartCluster(3);
+  ASSERT_NO_FATAL_FAILURE(StartCluster(3));
   auto client = NewClient();
   auto writer = client->CreateLedger({.ensemble_size = 3, .write_quorum_size = 2,
                                       .ack_quorum_size = 2, .password = "pw"});
@@ -430,7 +430,7 @@ TEST_P(FaultTest, TailingReaderFollowsTheWriterToTheEnd) {
 // A replica that does not answer (SIGSTOP) costs a read the speculative timeout, not the read
 // timeout: the read goes on to the next replica.
 TEST_P(FaultTest, SpeculativeReadGoesAroundAStalledBookie) {
-  StartCluster(3);
+  ASSERT_NO_FATAL_FAILURE(StartCluster(3));
   ClientOptions options = TestClientOptions(cluster_->metadata_uri());
   options.read_timeout = std::chrono::minutes(10);
   options.speculative_read_timeout = milliseconds(50);
@@ -456,7 +456,7 @@ TEST_P(FaultTest, SpeculativeReadGoesAroundAStalledBookie) {
 }
 
 TEST_P(FaultTest, CorruptReplicaIsSkippedAndReported) {
-  StartCluster(3);
+  ASSERT_NO_FATAL_FAILURE(StartCluster(3));
   std::mutex mu;
   std::vector<BadCopy> reported;
   ClientOptions options = TestClientOptions(cluster_->metadata_uri());

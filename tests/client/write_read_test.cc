@@ -14,7 +14,7 @@ struct Quorum {
 class WriteReadTest : public ClusterTest {
  protected:
   void WriteAndCheck(Quorum q, int64_t entries) {
-    StartCluster(5);
+    ASSERT_NO_FATAL_FAILURE(StartCluster(5));
     auto client = NewClient();
     ASSERT_NE(client, nullptr);
     auto writer = client->CreateLedger({.ensemble_size = q.e,
@@ -71,7 +71,7 @@ TEST_P(WriteReadTest, E3Qw2Qa2) { WriteAndCheck({3, 2, 2}, kEntries); }
 TEST_P(WriteReadTest, E5Qw3Qa2) { WriteAndCheck({5, 3, 2}, kEntries); }
 
 TEST_P(WriteReadTest, HmacDigestAndPasswords) {
-  StartCluster(3);
+  ASSERT_NO_FATAL_FAILURE(StartCluster(3));
   auto client = NewClient();
   auto writer = client->CreateLedger(
       {.digest_type = DigestType::kHmacSha256, .password = "secret"});
@@ -101,7 +101,7 @@ TEST_P(WriteReadTest, HmacDigestAndPasswords) {
 }
 
 TEST_P(WriteReadTest, PlacementNeedsEnoughWritableBookies) {
-  StartCluster(3);
+  ASSERT_NO_FATAL_FAILURE(StartCluster(3));
   auto client = NewClient();
   auto writer = client->CreateLedger({.ensemble_size = 4, .write_quorum_size = 3,
                                       .ack_quorum_size = 2});

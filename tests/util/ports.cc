@@ -5,10 +5,14 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <mutex>
+#include <set>
 
 namespace quire::testing {
 
-Result<uint16_t> FreeLoopbackPort() {
+namespace {
+
+Result<uint16_t> EphemeralPort() {
   int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0) return ErrnoStatus("socket", errno);
   sockaddr_in addr{};
@@ -24,6 +28,21 @@ Result<uint16_t> FreeLoopbackPort() {
   }
   close(fd);
   return static_cast<uint16_t>(ntohs(addr.sin_port));
+}
+
+}  // namespace
+
+Result<uint16_t> FreeLoopbackPort() {
+  // The kernel may hand a just-released port out again at once: a bookie once got the same port
+  // for its protocol and its admin HTTP server. Never give one port twice in a process.
+  static std::mutex mu;
+  static std::set<uint16_t> given;
+  std::lock_guard<std::mutex> lock(mu);
+  for (int attempt = 0; attempt < 1000; ++attempt) {
+    QUIRE_ASSIGN_OR_RETURN(uint16_t port, EphemeralPort());
+    if (given.insert(port).second) return port;
+  }
+  return Status(StatusCode::kUnavailable, "no loopback port that this process has not used yet");
 }
 
 }  // namespace quire::testing
