@@ -63,5 +63,35 @@ TEST(Crc32cTest, ExtendEqualsWholeAndImplementationsAgree) {
   EXPECT_NE(Value("a"), Value("b"));
 }
 
+// The hardware path runs three interleaved chains over blocks of 3 x 8 KiB and 3 x 256 B and
+// joins them; every length around those block boundaries, at every alignment, must agree with the
+// portable table-driven CRC.
+TEST(Crc32cTest, HardwareAgreesAcrossBlockBoundariesAndAlignments) {
+  if (!IsHardwareAccelerated()) GTEST_SKIP() << "no SSE4.2 on this CPU";
+  std::string data;
+  uint32_t x = 12345;
+  for (int i = 0; i < 3 * 3 * 8192 + 100; ++i) {
+    x = x * 1103515245u + 12345u;
+    data.push_back(static_cast<char>(x >> 24));
+  }
+  std::vector<size_t> lengths;
+  for (size_t base : {size_t{0}, size_t{3 * 256}, size_t{3 * 8192}, size_t{2 * 3 * 8192}}) {
+    for (size_t d = 0; d < 20; ++d) {
+      lengths.push_back(base + d);
+      if (base >= d) lengths.push_back(base - d);
+    }
+  }
+  lengths.push_back(16384);
+  lengths.push_back(16384 + 37);
+  for (size_t align = 0; align < 8; ++align) {
+    for (size_t n : lengths) {
+      ASSERT_LE(align + n, data.size());
+      EXPECT_EQ(ExtendHardware(0x9e3779b9u, data.data() + align, n),
+                ExtendPortable(0x9e3779b9u, data.data() + align, n))
+          << "length " << n << " at offset " << align;
+    }
+  }
+}
+
 }  // namespace
 }  // namespace quire::crc32c
