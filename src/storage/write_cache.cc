@@ -11,11 +11,16 @@ void WriteCache::Put(uint64_t ledger, uint64_t entry, std::string_view payload) 
   char* dst;
   if (payload.size() > kChunkSize / 4) {
     // Large entries get an allocation of their own, so chunks are never mostly wasted.
-    large_.push_back(std::make_unique<char[]>(payload.size()));
+    large_.push_back(std::make_unique_for_overwrite<char[]>(payload.size()));
     dst = large_.back().get();
   } else {
     if (chunk_used_ + payload.size() > kChunkSize) {
-      chunks_.push_back(std::make_unique<char[]>(kChunkSize));
+      if (spare_.empty()) {
+        chunks_.push_back(std::make_unique_for_overwrite<char[]>(kChunkSize));
+      } else {
+        chunks_.push_back(std::move(spare_.back()));
+        spare_.pop_back();
+      }
       chunk_used_ = 0;
     }
     dst = chunks_.back().get() + chunk_used_;
@@ -59,6 +64,9 @@ std::vector<WriteCache::Item> WriteCache::Sorted() const {
 }
 
 void WriteCache::Clear() {
+  // Chunks are kept for the next fill: freeing them would hand the memory back to the system
+  // and make every refill page-fault it in again. The cache's size bound bounds them.
+  for (auto& c : chunks_) spare_.push_back(std::move(c));
   chunks_.clear();
   large_.clear();
   chunk_used_ = kChunkSize;

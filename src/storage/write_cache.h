@@ -67,6 +67,7 @@ class WriteCache {
   const size_t max_bytes_;
   std::vector<std::unique_ptr<char[]>> chunks_;
   std::vector<std::unique_ptr<char[]>> large_;
+  std::vector<std::unique_ptr<char[]>> spare_;  // cleared chunks, reused before allocating
   size_t chunk_used_ = kChunkSize;  // bytes used in chunks_.back()
   std::unordered_map<EntryKey, std::string_view, EntryKeyHash> index_;
   std::unordered_map<uint64_t, uint64_t> last_entry_;  // ledger -> highest entry id here
