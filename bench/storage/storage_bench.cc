@@ -38,6 +38,7 @@ struct Settings {
   std::string ledger_dir;  // empty: the same as dir
   double seconds = 5;
   double warmup = 1;
+  bool steady_journal = false;  // warm up until the journal writes a reused file
   std::vector<size_t> sizes{100, 1024, 16384};
   std::vector<size_t> writers{1, 16, 256};
   size_t stream_mb = 1024;
@@ -134,6 +135,9 @@ struct CaseResult {
   uint64_t flushes = 0;
   double writes_s = 0;            // journal writes (groups) per second
   uint64_t write_cache_waits = 0; // adds that waited for write-cache room
+  // Journal files started while measuring: new (fallocated) ones and reused ones.
+  uint64_t journal_files_new = 0, journal_files_reused = 0;
+  bool reuse_before_measuring = false;  // the measured window began in a reused file
   // One writer only: the 4 KiB fdatasync floor measured in slices interleaved with the load.
   Histogram::Snapshot paired_floor;
 };
@@ -217,6 +221,15 @@ Result<CaseResult> RunCase(FileSystem* fs, const Settings& s, size_t size, size_
   Load load(engine.get(), writers, size, 1000000);
   load.Start();
   std::this_thread::sleep_for(std::chrono::duration<double>(s.warmup));
+  if (s.steady_journal) {
+    // A bookie that has run for a while writes over checkpointed journal files; a fresh
+    // directory fills new ones first. Measure the steady state, within a bound.
+    auto deadline = Clock::now() + std::chrono::seconds(120);
+    while (engine->stats().journals[0].files_reused == 0 && Clock::now() < deadline &&
+           load.errors() == 0) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+  }
   storage::StorageStats before = engine->stats();
   load.ResetStats();
   Histogram floor_hist;
@@ -271,6 +284,9 @@ Result<CaseResult> RunCase(FileSystem* fs, const Settings& s, size_t size, size_
   r.flushes = after.flushes - before.flushes;
   r.writes_s = static_cast<double>(ja.writes - jb.writes) / r.seconds;
   r.write_cache_waits = after.write_cache_waits - before.write_cache_waits;
+  r.journal_files_new = (ja.files_started - ja.files_reused) - (jb.files_started - jb.files_reused);
+  r.journal_files_reused = ja.files_reused - jb.files_reused;
+  r.reuse_before_measuring = jb.files_reused > 0;
   return r;
 }
 
@@ -296,6 +312,9 @@ nlohmann::json ToJson(const CaseResult& r) {
           {"flushes", r.flushes},
           {"journal_writes_per_s", r.writes_s},
           {"write_cache_waits", r.write_cache_waits},
+          {"journal_files_new", r.journal_files_new},
+          {"journal_files_reused", r.journal_files_reused},
+          {"began_in_reused_journal_file", r.reuse_before_measuring},
           {"paired_fdatasync_4k_p50_us", Us(r.paired_floor.Quantile(0.5))}};
 }
 
@@ -314,6 +333,10 @@ int Main(int argc, char** argv) {
                  "measure the journal alone, as in a deployment with a dedicated journal disk");
   app.add_option("--seconds", s.seconds, "Measured seconds per case")->capture_default_str();
   app.add_option("--warmup", s.warmup, "Warm-up seconds per case")->capture_default_str();
+  app.add_flag("--steady-journal", s.steady_journal,
+               "Warm up each case until the journal writes over a checkpointed file (at most "
+               "120 s), as a bookie does once it has run for a while; without it a case measures "
+               "a fresh directory, whose journal fills new, preallocated files");
   app.add_option("--sizes", sizes, "Entry sizes in bytes, comma-separated (default 100,1024,16384)");
   app.add_option("--writers", writers, "Concurrent writers, comma-separated (default 1,16,256)");
   app.add_option("--stream-mb", s.stream_mb, "Size of the streaming-write floor")
@@ -384,9 +407,9 @@ int Main(int argc, char** argv) {
     fmt::print("floors: fdatasync'd 4 KiB write p50 {:.0f} us, p99 {:.0f} us; streaming write "
                "{:.0f} MB/s\n\n",
                Us(floors->sync4k_p50_ns), Us(floors->sync4k_p99_ns), floors->stream_mb_s);
-    fmt::print("{:>7} {:>7} {:>10} {:>8} {:>9} {:>9} {:>9} {:>9} {:>9} {:>10} {:>10}\n", "entry",
-               "writers", "adds/s", "MB/s", "syncs/s", "ent/grp", "p50 us", "p99 us", "p99.9 us",
-               "jsync p99", "in flush");
+    fmt::print("{:>7} {:>7} {:>10} {:>8} {:>9} {:>9} {:>9} {:>9} {:>9} {:>10} {:>10} {:>11}\n",
+               "entry", "writers", "adds/s", "MB/s", "syncs/s", "ent/grp", "p50 us", "p99 us",
+               "p99.9 us", "jsync p99", "in flush", "files n/r");
   }
 
   std::vector<CaseResult> results;
@@ -402,11 +425,13 @@ int Main(int argc, char** argv) {
         fmt::print("{}\n", ToJson(*r).dump());
       } else {
         fmt::print("{:>7} {:>7} {:>10.0f} {:>8.1f} {:>9.0f} {:>9.1f} {:>9.0f} {:>9.0f} {:>9.0f} "
-                   "{:>10.0f} {:>10.0f}\n",
+                   "{:>10.0f} {:>10.0f} {:>11}\n",
                    size, w, r->adds_s, r->mb_s, r->syncs_s, r->entries_per_group,
                    Us(r->latency.Quantile(0.5)), Us(r->latency.Quantile(0.99)),
                    Us(r->latency.Quantile(0.999)), Us(r->journal_sync_p99_ns),
-                   Us(r->journal_sync_p99_in_flush_ns));
+                   Us(r->journal_sync_p99_in_flush_ns),
+                   fmt::format("{}{}/{}", r->reuse_before_measuring ? "r+" : "",
+                               r->journal_files_new, r->journal_files_reused));
       }
       std::fflush(stdout);
       results.push_back(*r);

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <optional>
 #include <random>
 
 #include <fmt/format.h>
@@ -97,7 +98,8 @@ Result<JournalReplaySummary> ReplayJournal(FileSystem* fs, const std::string& di
       QUIRE_RETURN_IF_ERROR(fs->SyncDir(current));
     } else if (r.torn_tail) {
       summary.torn_bytes += r.torn_bytes;
-      spdlog::warn("journal {}: dropped a torn tail of {} bytes at offset {} (the crash point)",
+      spdlog::warn("journal {}: dropped {} bytes after offset {}, the crash point (writes that "
+                   "were never synced, and in a reused file its older contents)",
                    path, r.torn_bytes, r.end_offset);
       QUIRE_ASSIGN_OR_RETURN(auto file, fs->Open(path, {}));
       QUIRE_RETURN_IF_ERROR(file->Truncate(r.end_offset));
@@ -111,12 +113,22 @@ Journal::Journal(const JournalOptions& options)
     : options_(options), current_dir_(CurrentDir(options.directory)) {}
 
 Result<std::unique_ptr<Journal>> Journal::Open(const JournalOptions& options,
-                                               uint64_t first_file_id) {
+                                               uint64_t first_file_id,
+                                               JournalPosition checkpoint) {
   if (options.fs == nullptr || options.callback_executor == nullptr) {
     return InvalidArgument("journal options need a file system and a callback executor");
   }
   std::unique_ptr<Journal> journal(new Journal(options));
   QUIRE_RETURN_IF_ERROR(options.fs->CreateDirs(journal->current_dir_));
+  // Files wholly before the checkpoint are no longer needed for replay.
+  QUIRE_ASSIGN_OR_RETURN(std::vector<uint64_t> ids,
+                         ListJournalFiles(options.fs, journal->current_dir_));
+  std::vector<uint64_t> retired;
+  for (uint64_t id : ids) {
+    if (id < checkpoint.file_id && id < first_file_id) retired.push_back(id);
+  }
+  journal->retired_before_ = checkpoint.file_id;
+  QUIRE_RETURN_IF_ERROR(journal->Retire(retired));
   QUIRE_RETURN_IF_ERROR(journal->StartFile(first_file_id));
   journal->synced_ = {journal->file_id_, journal->offset_};
   journal->thread_ = std::thread([j = journal.get()] { j->Run(); });
@@ -132,33 +144,95 @@ void Journal::Close() {
     stopping_ = true;
   }
   cv_.notify_all();
+  bool was_running = thread_.joinable();
   if (thread_.joinable()) thread_.join();  // writes what is queued, then lets the syncer finish
   if (sync_thread_.joinable()) sync_thread_.join();
+  // The next start begins a new file, so this one must end where its data ends.
+  if (was_running && file_ != nullptr && health().ok()) {
+    Status s = FinishFile();
+    if (!s.ok()) {
+      // Not a loss: replay treats what follows the data as the unsynced tail and cuts it there.
+      spdlog::warn("journal {}: could not cut {} at the end of its data on close: {}",
+                   options_.index, file_->path(), s.ToString());
+    }
+  }
 }
 
 Status Journal::StartFile(uint64_t file_id) {
   std::string path = JoinPath(current_dir_, JournalFileName(file_id));
-  OpenOptions o{.create = true, .exclusive = true, .direct = options_.direct_io};
-  QUIRE_ASSIGN_OR_RETURN(auto file, options_.fs->Open(path, o));
   JournalFileHeader header;
   header.file_id = file_id;
   header.created_unix_ms = UnixMillis();
   header.salt = std::random_device{}() | (uint64_t{std::random_device{}()} << 32);
   AlignedBuffer header_bytes;
   EncodeJournalHeader(header, &header_bytes);
-  // The header is durable, and the name is in the directory, before any record goes in.
-  QUIRE_RETURN_IF_ERROR(file->Allocate(0, options_.prealloc_bytes));
-  QUIRE_RETURN_IF_ERROR(file->WriteAndSync(0, header_bytes.view()));
-  QUIRE_RETURN_IF_ERROR(options_.fs->SyncDir(current_dir_));
+
+  std::optional<uint64_t> reuse;
+  {
+    std::lock_guard<std::mutex> lock(files_mu_);
+    if (!reusable_.empty()) {
+      reuse = reusable_.front();
+      reusable_.pop_front();
+    }
+  }
+  std::unique_ptr<File> file;
+  uint64_t allocated = 0;
+  bool reused = false;
+  if (reuse) {
+    Result<std::unique_ptr<File>> old = ReuseFile(*reuse, file_id, header_bytes.view());
+    if (old.ok()) {
+      file = std::move(*old);
+      QUIRE_ASSIGN_OR_RETURN(allocated, file->Size());
+      reused = true;
+      files_reused_.fetch_add(1, std::memory_order_relaxed);
+    } else {
+      std::string old_path = JoinPath(current_dir_, JournalFileName(*reuse));
+      spdlog::warn("journal {}: could not reuse {} ({}); deleting it and starting a new file",
+                   options_.index, old_path, old.status().ToString());
+      options_.fs->Unlink(old_path).IgnoreError();
+    }
+  }
+  if (file == nullptr) {
+    OpenOptions o{.create = true, .exclusive = true, .direct = options_.direct_io};
+    QUIRE_ASSIGN_OR_RETURN(file, options_.fs->Open(path, o));
+    // The header is durable, and the name is in the directory, before any record goes in.
+    QUIRE_RETURN_IF_ERROR(file->Allocate(0, options_.prealloc_bytes));
+    QUIRE_RETURN_IF_ERROR(file->WriteAndSync(0, header_bytes.view()));
+    QUIRE_RETURN_IF_ERROR(options_.fs->SyncDir(current_dir_));
+    allocated = options_.prealloc_bytes;
+  }
   file_ = std::move(file);
   file_id_ = file_id;
   salt_ = header.salt;
   offset_ = kJournalHeaderSize;
-  allocated_ = options_.prealloc_bytes;
+  allocated_ = allocated;
   group_seq_ = 0;
-  spdlog::info("journal {}: writing {}{}", options_.index, path,
+  files_started_.fetch_add(1, std::memory_order_relaxed);
+  spdlog::info("journal {}: writing {}{}{}", options_.index, path,
+               reused ? fmt::format(" (reusing {})", JournalFileName(*reuse)) : "",
                file_->direct() ? "" : " (buffered: the file system has no O_DIRECT)");
   return Status::Ok();
+}
+
+Result<std::unique_ptr<File>> Journal::ReuseFile(uint64_t old_id, uint64_t file_id,
+                                                 std::string_view header) {
+  std::string from = JoinPath(current_dir_, JournalFileName(old_id));
+  std::string to = JoinPath(current_dir_, JournalFileName(file_id));
+  {
+    QUIRE_ASSIGN_OR_RETURN(auto old, options_.fs->Open(from, {.direct = options_.direct_io}));
+    // New identity first: under its new name the file must never show its old header, whose
+    // salt would make its old groups valid records.
+    QUIRE_RETURN_IF_ERROR(old->WriteAndSync(0, header));
+  }
+  QUIRE_RETURN_IF_ERROR(options_.fs->Rename(from, to));
+  QUIRE_RETURN_IF_ERROR(options_.fs->SyncDir(current_dir_));
+  return options_.fs->Open(to, {.direct = options_.direct_io});
+}
+
+Status Journal::FinishFile() {
+  // fdatasync persists a size change (fdatasync(2)), so the cut is durable when Sync returns.
+  QUIRE_RETURN_IF_ERROR(file_->Truncate(offset_));
+  return file_->Sync();
 }
 
 Status Journal::EnsureSpace(uint64_t bytes) {
@@ -170,6 +244,7 @@ Status Journal::EnsureSpace(uint64_t bytes) {
       cv_.wait(lock, [this] { return !error_.ok() || (unsynced_.empty() && !syncing_); });
       if (!error_.ok()) return error_;
     }
+    QUIRE_RETURN_IF_ERROR(FinishFile());
     QUIRE_RETURN_IF_ERROR(StartFile(file_id_ + 1));
     std::lock_guard<std::mutex> lock(mu_);
     synced_ = {file_id_, offset_};
@@ -231,6 +306,8 @@ JournalStats Journal::stats() const {
   s.syncs = syncs_.load(std::memory_order_relaxed);
   s.records = records_.load(std::memory_order_relaxed);
   s.bytes = bytes_.load(std::memory_order_relaxed);
+  s.files_started = files_started_.load(std::memory_order_relaxed);
+  s.files_reused = files_reused_.load(std::memory_order_relaxed);
   {
     std::lock_guard<std::mutex> lock(mu_);
     s.queued_records = queue_.size();
@@ -243,9 +320,33 @@ JournalStats Journal::stats() const {
 
 Status Journal::Checkpoint(JournalPosition mark) {
   QUIRE_RETURN_IF_ERROR(WriteJournalMark(options_.fs, options_.directory, mark));
-  QUIRE_ASSIGN_OR_RETURN(std::vector<uint64_t> ids, ListJournalFiles(options_.fs, current_dir_));
-  for (uint64_t id : ids) {
-    if (id >= mark.file_id) break;
+  std::vector<uint64_t> retired;
+  {
+    // Under files_mu_ so that two checkpoints never retire the same file. A concurrent StartFile
+    // renames a pool file (below retired_before_) to a new id (above the mark): neither name
+    // falls in the range retired here.
+    std::lock_guard<std::mutex> lock(files_mu_);
+    if (mark.file_id <= retired_before_) return Status::Ok();
+    QUIRE_ASSIGN_OR_RETURN(std::vector<uint64_t> ids, ListJournalFiles(options_.fs, current_dir_));
+    for (uint64_t id : ids) {
+      if (id >= retired_before_ && id < mark.file_id) retired.push_back(id);
+    }
+    retired_before_ = mark.file_id;
+  }
+  return Retire(retired);
+}
+
+Status Journal::Retire(const std::vector<uint64_t>& ids) {
+  std::vector<uint64_t> doomed;
+  {
+    std::lock_guard<std::mutex> lock(files_mu_);
+    for (uint64_t id : ids) reusable_.push_back(id);
+    while (reusable_.size() > options_.reusable_files) {
+      doomed.push_back(reusable_.front());
+      reusable_.pop_front();
+    }
+  }
+  for (uint64_t id : doomed) {
     std::string path = JoinPath(current_dir_, JournalFileName(id));
     Status s = options_.fs->Unlink(path);
     if (!s.ok() && !s.Is(StatusCode::kNotFound)) return s.WithContext("deleting an old journal file");
@@ -273,7 +374,6 @@ void Journal::Fail(const Status& status, std::vector<JournalCallback> callbacks)
     queued_bytes_ = 0;
     queued_.store(0, std::memory_order_release);
     unsynced.swap(unsynced_);
-    unsynced_count_.store(0, std::memory_order_release);
   }
   cv_.notify_all();
   for (Unsynced& u : unsynced) {
@@ -391,7 +491,6 @@ void Journal::Run() {
         std::lock_guard<std::mutex> lock(mu_);
         if (error_.ok()) {
           unsynced_.push_back({file_.get(), file_id_, offset_, std::move(callbacks), group.size()});
-          unsynced_count_.store(unsynced_.size(), std::memory_order_release);
           sync_cv_.notify_one();
           continue;
         }
@@ -414,16 +513,13 @@ void Journal::SyncLoop() {
   while (true) {
     std::deque<Unsynced> batch;
     {
+      // No spinning here, unlike the journal thread: this thread only runs under load, when
+      // the cores are busy with work that spinning would take time from (measured: 7% of the
+      // samples at 16 KiB saturation went to this thread's spin).
       std::unique_lock<std::mutex> lock(mu_);
-      if (unsynced_.empty() && !writer_done_) {
-        lock.unlock();
-        SpinFor(unsynced_count_);
-        lock.lock();
-      }
       sync_cv_.wait(lock, [this] { return writer_done_ || !unsynced_.empty(); });
       if (unsynced_.empty()) return;  // the journal thread is done and everything is synced
       batch.swap(unsynced_);
-      unsynced_count_.store(0, std::memory_order_release);
       syncing_ = error_.ok();
     }
     std::vector<JournalCallback> callbacks;

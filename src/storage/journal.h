@@ -20,7 +20,17 @@
 //
 // Files: <dir>/current/<16 hex digits>.jnl (format in journal_format.h), preallocated in steps of
 // journalPreAllocSizeMB and rotated at journalMaxSizeMB. A checkpoint (lastMark) records the
-// position before which everything is in ledger storage; older files are then deleted.
+// position before which everything is in ledger storage; older files are then kept for reuse (up
+// to journalReusableFiles) or deleted.
+//
+// Reuse: a new file is preferably an old, checkpointed one written again, because overwriting
+// blocks a file already holds costs the file system no allocation and no unwritten-extent
+// conversion at each fdatasync. It is made safe by the format and two rules:
+//  - its new header (new id, new salt) is durable *before* the rename gives it the new name, so
+//    a file named as the newest never carries its previous life's header, and stale groups after
+//    the new data carry the old salt: replay sees them as the unsynced tail, never as records;
+//  - a file that stops being the newest (rotation, clean close) is first truncated to the end of
+//    its data and synced, so a complete file never holds stale bytes after its end.
 #pragma once
 
 #include <atomic>
@@ -71,6 +81,7 @@ struct JournalOptions {
   uint64_t max_group_wait_us = 0;           // journalMaxGroupWaitUs
   uint64_t group_bytes_threshold = 512ull << 10;  // journalBufferedWritesThresholdKB
   bool direct_io = true;                    // journalDirectIO: O_DIRECT where the fs allows
+  size_t reusable_files = 2;                // journalReusableFiles
   int index = 0;                            // for thread names and logs
 };
 
@@ -80,6 +91,8 @@ struct JournalStats {
   uint64_t records = 0;             // records made durable
   uint64_t bytes = 0;               // written, padding included
   uint64_t queued_records = 0;      // now
+  uint64_t files_started = 0;       // journal files started since Open, reused ones included
+  uint64_t files_reused = 0;        // of those, old files written again
   Histogram::Snapshot sync_latency_ns;           // one fdatasync
   Histogram::Snapshot sync_latency_in_flush_ns;  // the same, while ledger storage was flushing
   Histogram::Snapshot records_per_sync;
@@ -107,8 +120,10 @@ Result<JournalReplaySummary> ReplayJournal(FileSystem* fs, const std::string& di
 class Journal {
  public:
   // Starts a new journal file with id `first_file_id` (from ReplayJournal) and the journal thread.
+  // Files before `checkpoint` (the mark replay started from) are kept for reuse or deleted.
   static Result<std::unique_ptr<Journal>> Open(const JournalOptions& options,
-                                               uint64_t first_file_id);
+                                               uint64_t first_file_id,
+                                               JournalPosition checkpoint = {});
   // Writes what is queued, then stops the thread; later appends fail with kAborted. Callbacks of
   // records that could not be written run with the journal's error. SyncedPosition() stays valid.
   // Idempotent; the destructor calls it.
@@ -125,8 +140,8 @@ class Journal {
   // The flush thread takes it as the checkpoint candidate before it swaps the write caches.
   JournalPosition SyncedPosition() const;
 
-  // Persists `mark` as the checkpoint and deletes files entirely before it. Called by the flush
-  // thread once everything before `mark` is durable in ledger storage.
+  // Persists `mark` as the checkpoint; files entirely before it are kept for reuse or deleted.
+  // Called by the flush thread once everything before `mark` is durable in ledger storage.
   Status Checkpoint(JournalPosition mark);
 
   // OK, or the error that stopped the journal.
@@ -150,7 +165,15 @@ class Journal {
   static constexpr size_t kMaxUnsyncedGroups = 16;
 
   explicit Journal(const JournalOptions& options);
+  // Starts file `file_id`: a reusable old file if there is one, else a new one.
   Status StartFile(uint64_t file_id);
+  Result<std::unique_ptr<File>> ReuseFile(uint64_t old_id, uint64_t file_id,
+                                          std::string_view header);
+  // Cuts the current file at the end of its data (dropping preallocated or stale bytes) and
+  // syncs it: done before it stops being the newest file.
+  Status FinishFile();
+  // Sorts checkpointed files `ids` (ascending) into the reuse pool or deletes them.
+  Status Retire(const std::vector<uint64_t>& ids);
   Status EnsureSpace(uint64_t bytes);
   void Run();       // the journal thread
   void SyncLoop();  // the sync thread
@@ -171,6 +194,10 @@ class Journal {
   uint64_t group_seq_ = 0;
   AlignedBuffer buffer_;
 
+  std::mutex files_mu_;              // the reuse pool; never held with mu_
+  std::deque<uint64_t> reusable_;    // guarded by files_mu_: checkpointed files, oldest first
+  uint64_t retired_before_ = 0;      // guarded by files_mu_: files below this id are retired
+
   mutable std::mutex mu_;
   std::condition_variable cv_;       // the journal thread waits here
   std::condition_variable sync_cv_;  // the sync thread waits here
@@ -183,10 +210,11 @@ class Journal {
   bool syncing_ = false;            // guarded by mu_: an fdatasync is running
   JournalPosition synced_;          // guarded by mu_
 
-  // Mirrors of queue_.size() and unsynced_.size() for spinning without the lock.
-  std::atomic<size_t> queued_{0}, unsynced_count_{0};
+  // Mirrors queue_.size() for spinning without the lock.
+  std::atomic<size_t> queued_{0};
   std::atomic<bool> flush_active_{false};
   std::atomic<uint64_t> writes_{0}, syncs_{0}, records_{0}, bytes_{0};
+  std::atomic<uint64_t> files_started_{0}, files_reused_{0};
   Histogram sync_latency_, sync_latency_in_flush_, records_per_sync_;
 
   std::thread thread_;

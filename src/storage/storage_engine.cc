@@ -129,11 +129,12 @@ Status StorageEngine::Start() {
     o.callback_executor = callbacks_.get();
     o.prealloc_bytes = options_.journal_prealloc_bytes;
     o.max_file_bytes = options_.journal_max_file_bytes;
+    o.reusable_files = options_.journal_reusable_files;
     o.max_group_wait_us = options_.journal_max_group_wait_us;
     o.group_bytes_threshold = options_.journal_group_bytes_threshold;
     o.direct_io = options_.journal_direct_io;
     o.index = static_cast<int>(i);
-    QUIRE_ASSIGN_OR_RETURN(auto journal, Journal::Open(o, next_ids[i]));
+    QUIRE_ASSIGN_OR_RETURN(auto journal, Journal::Open(o, next_ids[i], checkpointed_[i]));
     journals_.push_back(std::move(journal));
   }
   writable_ = true;

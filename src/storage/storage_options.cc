@@ -20,6 +20,12 @@ const ConfigSchema& StorageConfigSchema() {
     s.Add({.name = "journalMaxSizeMB", .type = ConfigType::kInt, .default_value = "2048",
            .description = "A new journal file is started when the current one reaches this size.",
            .min_int = 1, .max_int = 1 << 20});
+    s.Add({.name = "journalReusableFiles", .type = ConfigType::kInt, .default_value = "2",
+           .description = "Checkpointed journal files kept to be written again instead of new "
+                          "ones (0: delete them). Writing over blocks a file already holds is up "
+                          "to twice as fast as filling a new file's preallocated space; each kept "
+                          "file costs up to journalMaxSizeMB of disk.",
+           .min_int = 0, .max_int = 64});
     s.Add({.name = "journalMaxGroupWaitUs", .type = ConfigType::kInt, .default_value = "0",
            .description = "How long the journal thread may wait for a group to fill before it "
                           "writes. 0: never wait; what arrives during an fdatasync forms the next "
@@ -83,6 +89,7 @@ Result<StorageOptions> StorageOptionsFromConfig(const Config& c) {
   auto mb = [&](const char* key) { return static_cast<uint64_t>(c.GetInt(key)) << 20; };
   o.journal_prealloc_bytes = mb("journalPreAllocSizeMB");
   o.journal_max_file_bytes = mb("journalMaxSizeMB");
+  o.journal_reusable_files = static_cast<size_t>(c.GetInt("journalReusableFiles"));
   o.journal_max_group_wait_us = static_cast<uint64_t>(c.GetInt("journalMaxGroupWaitUs"));
   o.journal_group_bytes_threshold =
       static_cast<uint64_t>(c.GetInt("journalBufferedWritesThresholdKB")) << 10;
