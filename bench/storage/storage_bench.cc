@@ -50,6 +50,7 @@ struct Settings {
 struct Floors {
   uint64_t sync4k_p50_ns = 0, sync4k_p99_ns = 0;
   double stream_mb_s = 0;
+  double overwrite_mb_s = 0;  // the same streaming write again, over the file's written blocks
   bool direct = false;
 };
 
@@ -111,14 +112,18 @@ Result<Floors> MeasureFloors(FileSystem* fs, const Settings& s) {
     QUIRE_ASSIGN_OR_RETURN(auto file, fs->Open(path, {.create = true, .truncate = true, .direct = true}));
     AlignedBuffer buf(1 << 20);
     buf.AppendZeros(1 << 20);
-    uint64_t t = MonotonicNanos();
-    for (size_t i = 0; i < s.stream_mb; ++i) {
-      buf.data()[0] = static_cast<char>(i);
-      QUIRE_RETURN_IF_ERROR(file->Write(static_cast<uint64_t>(i) << 20, buf.view()));
+    // The floor of issue 2 writes a new file. A journal that reuses its files writes over blocks
+    // its file already holds, which costs the file system less, so that is measured too.
+    for (double* mb_s : {&f.stream_mb_s, &f.overwrite_mb_s}) {
+      uint64_t t = MonotonicNanos();
+      for (size_t i = 0; i < s.stream_mb; ++i) {
+        buf.data()[0] = static_cast<char>(i);
+        QUIRE_RETURN_IF_ERROR(file->Write(static_cast<uint64_t>(i) << 20, buf.view()));
+      }
+      QUIRE_RETURN_IF_ERROR(file->Sync());
+      double secs = Us(MonotonicNanos() - t) / 1e6;
+      *mb_s = static_cast<double>(s.stream_mb) * 1.048576 / secs;
     }
-    QUIRE_RETURN_IF_ERROR(file->Sync());
-    double secs = Us(MonotonicNanos() - t) / 1e6;
-    f.stream_mb_s = static_cast<double>(s.stream_mb) * 1.048576 / secs;
   }
   QUIRE_RETURN_IF_ERROR(fs->Unlink(path));
   return f;
@@ -399,14 +404,16 @@ int Main(int argc, char** argv) {
                                       {"direct_io", floors->direct},
                                       {"fdatasync_4k_p50_us", Us(floors->sync4k_p50_ns)},
                                       {"fdatasync_4k_p99_us", Us(floors->sync4k_p99_ns)},
-                                      {"stream_mb_per_s", floors->stream_mb_s}}
+                                      {"stream_mb_per_s", floors->stream_mb_s},
+                                      {"stream_overwrite_mb_per_s", floors->overwrite_mb_s}}
                                   .dump());
   } else {
     fmt::print("storage_bench: journal in {}, ledger storage in {} (I/O: {}, direct I/O: {})\n",
                s.dir, s.ledger_dir, fs->Describe(), floors->direct ? "yes" : "no");
     fmt::print("floors: fdatasync'd 4 KiB write p50 {:.0f} us, p99 {:.0f} us; streaming write "
-               "{:.0f} MB/s\n\n",
-               Us(floors->sync4k_p50_ns), Us(floors->sync4k_p99_ns), floors->stream_mb_s);
+               "{:.0f} MB/s (over the same file again: {:.0f} MB/s)\n\n",
+               Us(floors->sync4k_p50_ns), Us(floors->sync4k_p99_ns), floors->stream_mb_s,
+               floors->overwrite_mb_s);
     fmt::print("{:>7} {:>7} {:>10} {:>8} {:>9} {:>9} {:>9} {:>9} {:>9} {:>10} {:>10} {:>11}\n",
                "entry", "writers", "adds/s", "MB/s", "syncs/s", "ent/grp", "p50 us", "p99 us",
                "p99.9 us", "jsync p99", "in flush", "files n/r");
@@ -443,6 +450,7 @@ int Main(int argc, char** argv) {
   for (const CaseResult& r : results) {
     if (r.size == 16384 && r.writers == s.writers.back()) {
       targets["journal_mb_s_vs_stream_floor"] = r.mb_s / floors->stream_mb_s;
+      targets["journal_mb_s_vs_stream_overwrite"] = r.mb_s / floors->overwrite_mb_s;
     }
     if (r.writers == 1 && r.size == s.sizes.front()) {
       targets["one_writer_p50_vs_fdatasync_4k_p50"] =
@@ -457,8 +465,10 @@ int Main(int argc, char** argv) {
   } else if (!targets.empty()) {
     fmt::print("\ntargets (issue 2):\n");
     if (targets.contains("journal_mb_s_vs_stream_floor")) {
-      fmt::print("  16 KiB at saturation: {:.0f}% of the streaming floor (target >= 80%)\n",
-                 100 * targets["journal_mb_s_vs_stream_floor"].get<double>());
+      fmt::print("  16 KiB at saturation: {:.0f}% of the streaming floor (target >= 80%); {:.0f}% of "
+                 "the streaming overwrite\n",
+                 100 * targets["journal_mb_s_vs_stream_floor"].get<double>(),
+                 100 * targets["journal_mb_s_vs_stream_overwrite"].get<double>());
     }
     if (targets.contains("one_writer_p50_vs_fdatasync_4k_p50")) {
       fmt::print("  one writer: p50 add latency = {:.2f} x fdatasync'd 4 KiB p50, measured in "

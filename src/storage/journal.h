@@ -79,7 +79,7 @@ struct JournalOptions {
   uint64_t prealloc_bytes = 16ull << 20;    // journalPreAllocSizeMB
   uint64_t max_file_bytes = 2048ull << 20;  // journalMaxSizeMB
   uint64_t max_group_wait_us = 0;           // journalMaxGroupWaitUs
-  uint64_t group_bytes_threshold = 512ull << 10;  // journalBufferedWritesThresholdKB
+  uint64_t group_bytes_threshold = 2048ull << 10;  // journalBufferedWritesThresholdKB
   bool direct_io = true;                    // journalDirectIO: O_DIRECT where the fs allows
   size_t reusable_files = 2;                // journalReusableFiles
   int index = 0;                            // for thread names and logs

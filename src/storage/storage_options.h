@@ -24,7 +24,7 @@ struct StorageOptions {
   uint64_t journal_max_file_bytes = 2048ull << 20;      // journalMaxSizeMB
   size_t journal_reusable_files = 2;                    // journalReusableFiles
   uint64_t journal_max_group_wait_us = 0;               // journalMaxGroupWaitUs
-  uint64_t journal_group_bytes_threshold = 512ull << 10;  // journalBufferedWritesThresholdKB
+  uint64_t journal_group_bytes_threshold = 2048ull << 10;  // journalBufferedWritesThresholdKB
   bool journal_direct_io = true;                        // journalDirectIO
   bool journal_skip_corruption = false;                 // journalSkipCorruption
 
