@@ -374,6 +374,11 @@ std::string Bookie::MetricsText() {
                 l);
       w.Gauge("quire_journal_queue", "Records waiting for the journal thread",
               static_cast<double>(j.queued_records), l);
+      w.Counter("quire_journal_files_started_total", "Journal files started (reused ones included)",
+                static_cast<double>(j.files_started), l);
+      w.Counter("quire_journal_files_reused_total",
+                "Journal files started by writing over a checkpointed file",
+                static_cast<double>(j.files_reused), l);
       Histogram::Snapshot sync = j.sync_latency_ns;
       sync.Merge(j.sync_latency_in_flush_ns);
       w.Histogram("quire_journal_sync_latency_seconds", "Journal fdatasync duration", sync, 1e-9,
