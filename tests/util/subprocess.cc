@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <poll.h>
+#include <sys/prctl.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -19,6 +20,7 @@ Result<Subprocess> Subprocess::Start(const std::vector<std::string>& argv) {
   std::vector<char*> args;
   for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
   args.push_back(nullptr);
+  pid_t parent = getpid();
   pid_t pid = fork();
   if (pid < 0) {
     int e = errno;
@@ -27,6 +29,12 @@ Result<Subprocess> Subprocess::Start(const std::vector<std::string>& argv) {
     return ErrnoStatus("fork", e);
   }
   if (pid == 0) {
+    // Only async-signal-safe calls from here to exec. The child dies with the test: a test that
+    // crashes must not leave bookies behind holding ctest's output pipe open (ctest would wait
+    // for its timeout). The death signal follows the forking *thread*; tests start processes
+    // from their main thread.
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (getppid() != parent) _exit(1);  // the test already died
     dup2(fds[1], STDOUT_FILENO);
     execv(args[0], args.data());
     fmt::print(stderr, "exec {} failed: {}\n", argv[0], std::strerror(errno));

@@ -17,7 +17,8 @@ namespace quire::testing {
 class Subprocess {
  public:
   // Starts argv[0] (a path) with the given arguments; its stdout is readable with ReadLine(),
-  // its stderr goes to ours.
+  // its stderr goes to ours. The child is killed (SIGKILL) if the calling thread exits first, so
+  // call it from the test's main thread.
   static Result<Subprocess> Start(const std::vector<std::string>& argv);
 
   Subprocess(Subprocess&& other) noexcept;
