@@ -5,7 +5,7 @@
 # journal its own disk. Benchmark payloads are repetitive, so zram stores them in little memory;
 # its compression still costs some CPU, which a real second disk would not.
 #
-#   tools/bench-second-disk.sh up [size]   # default 16G; prints the mount point
+#   tools/bench-second-disk.sh up [size]   # default 64G (virtual); prints the mount point
 #   tools/bench-second-disk.sh down
 #
 # Needs root and a kernel with zram (/sys/block/zram0 or the zram module).
@@ -16,7 +16,7 @@ dev=/dev/zram0
 
 case "${1:-}" in
   up)
-    size="${2:-16G}"
+    size="${2:-64G}"
     [[ -e /sys/block/zram0 ]] || modprobe zram num_devices=1
     if mountpoint -q "$mnt"; then echo "$mnt"; exit 0; fi
     if [[ "$(cat /sys/block/zram0/disksize)" != 0 ]]; then

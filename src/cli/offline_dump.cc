@@ -201,8 +201,8 @@ class JournalPrinter {
                         groups_, r.end_offset);
     if (r.torn_tail) {
       out_ << fmt::format(
-          "; torn tail: {} bytes after it were never made durable (the crash "
-          "point: replay truncates the file there)",
+          "; torn tail: {} bytes after it, writes never made durable or a reused file's "
+          "older contents (the crash point: replay truncates the file there)",
           r.torn_bytes);
     }
     out_ << "\n";
