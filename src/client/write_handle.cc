@@ -26,6 +26,7 @@ struct PendingAdd {
   uint64_t length = 0;      // the ledger's length up to and including this entry
   std::vector<bool> acked;  // by ensemble position: that bookie stored it durably
   int ack_count = 0;
+  std::vector<uint8_t> busy;  // by ensemble position: TOO_MANY_REQUESTS answers so far
   WriteHandle::AddCallback callback;
 };
 
@@ -74,6 +75,7 @@ class Writer : public std::enable_shared_from_this<Writer> {
     add.length = pushed_length_;
     add.body = digest_.EncodeEntry(id_, add.id, lac_, add.length, payload);
     add.acked.assign(static_cast<size_t>(E()), false);
+    add.busy.assign(static_cast<size_t>(E()), 0);
     add.callback = std::move(callback);
     last_append_ = Clock::now();
     pending_.push_back(std::move(add));
@@ -143,12 +145,11 @@ class Writer : public std::enable_shared_from_this<Writer> {
     }
     Status status = ResponseStatus(bookie, response);
     if (status.ok()) {
-      EntryId first = pending_.front().id;
-      if (entry < first || entry >= first + static_cast<EntryId>(pending_.size())) return;
-      PendingAdd& add = pending_[static_cast<size_t>(entry - first)];
-      if (!add.acked[static_cast<size_t>(pos)]) {
-        add.acked[static_cast<size_t>(pos)] = true;
-        ++add.ack_count;
+      PendingAdd* add = FindPending(entry);
+      if (add == nullptr) return;
+      if (!add->acked[static_cast<size_t>(pos)]) {
+        add->acked[static_cast<size_t>(pos)] = true;
+        ++add->ack_count;
       }
       CompleteAcknowledged();
       return;
@@ -164,7 +165,49 @@ class Writer : public std::enable_shared_from_this<Writer> {
                             fmt::format("bookie {} refused entry {} of ledger {}: {}", bookie,
                                         entry, id_, status.message())));
     }
+    if (status.Is(StatusCode::kTooManyRequests)) return RetryBusy(entry, pos, bookie, status);
     BookieFailed(pos, bookie, status);
+  }
+
+  // The pending add `entry`, or nullptr if it is no longer pending. Called with mu_ held.
+  PendingAdd* FindPending(EntryId entry) {
+    if (pending_.empty()) return nullptr;
+    EntryId first = pending_.front().id;
+    if (entry < first || entry >= first + static_cast<EntryId>(pending_.size())) return nullptr;
+    return &pending_[static_cast<size_t>(entry - first)];
+  }
+
+  // Called with mu_ held: the bookie at `pos` answered TOO_MANY_REQUESTS (its write cache stayed
+  // full for writeCacheMaxWaitMs). That is back-pressure from a live bookie, not a failure, and
+  // replacing it would only move the load: the same add goes to it again after a pause that
+  // doubles each time (reconnect_backoff_min up to reconnect_backoff_max). Only a bookie still
+  // busy after kMaxBusyRetries pauses is treated as failed.
+  void RetryBusy(EntryId entry, int pos, const BookieId& bookie, const Status& why) {
+    constexpr int kMaxBusyRetries = 6;
+    PendingAdd* add = FindPending(entry);
+    if (add == nullptr) return;
+    uint8_t& tries = add->busy[static_cast<size_t>(pos)];
+    if (tries >= kMaxBusyRetries) return BookieFailed(pos, bookie, why);
+    auto delay = std::min(ctx_.options().reconnect_backoff_min * (1 << tries),
+                          ctx_.options().reconnect_backoff_max);
+    ++tries;
+    spdlog::debug("ledger {}: bookie {} is busy ({}); entry {} again in {} ms", id_, bookie,
+                  why.message(), entry, delay.count());
+    auto timer = std::make_shared<boost::asio::steady_timer>(ctx_.io(), delay);
+    timer->async_wait([self = shared_from_this(), timer, entry, pos,
+                       bookie](const boost::system::error_code& ec) {
+      if (ec) return;
+      std::lock_guard<std::mutex> lock(self->mu_);
+      if (!self->error_.ok()) return;
+      // Not if the bookie was replaced or given up on meanwhile, or the entry is done.
+      if (self->metadata_.value.LastEnsemble().bookies[static_cast<size_t>(pos)] != bookie ||
+          self->failed_.count(pos) || self->degraded_.count(pos)) {
+        return;
+      }
+      const PendingAdd* again = self->FindPending(entry);
+      if (again == nullptr || again->acked[static_cast<size_t>(pos)]) return;
+      self->SendAdd(*again, pos);
+    });
   }
 
   // Acknowledges, in order, every entry at the head of pending_ that has Qa acks. An entry whose
@@ -222,6 +265,7 @@ class Writer : public std::enable_shared_from_this<Writer> {
         add.acked[static_cast<size_t>(pos)] = false;
         --add.ack_count;
       }
+      add.busy[static_cast<size_t>(pos)] = 0;  // the replacement starts with a clean slate
     }
     if (!change_running_) {
       change_running_ = true;

@@ -26,8 +26,9 @@ using std::chrono::seconds;
 
 class FaultTest : public ClusterTest {
  protected:
-  // Reads entries 0..last with a fresh client and checks them against Payload().
-  void ExpectEntries(LedgerId id, EntryId last, const std::string& password = "pw") {
+  // Reads entries 0..last with a fresh client and checks them against Payload(id, max_extra).
+  void ExpectEntries(LedgerId id, EntryId last, const std::string& password = "pw",
+                     int max_extra = 200) {
     auto client = NewClient();
     auto reader = client->OpenLedger(id, password);
     ASSERT_TRUE(reader.ok()) << reader.status().ToString();
@@ -36,7 +37,7 @@ class FaultTest : public ClusterTest {
     if (last < 0) return;
     auto got = (*reader)->Read(0, last);
     ASSERT_TRUE(got.ok()) << got.status().ToString();
-    for (const Entry& e : *got) ASSERT_EQ(e.payload, Payload(e.id)) << e.id;
+    for (const Entry& e : *got) ASSERT_EQ(e.payload, Payload(e.id, max_extra)) << e.id;
   }
 
   // The ledgers of these tests: E3/Qw3/Qa2, password "pw".
@@ -77,6 +78,47 @@ TEST_P(FaultTest, BookieKilledMidWriteIsReplacedBySpare) {
   auto on_spare = ListEntriesOn(now.bookies[1], (*writer)->id());
   ASSERT_TRUE(on_spare.ok()) << on_spare.status().ToString();
   EXPECT_EQ(static_cast<EntryId>(on_spare->size()), kEntries - now.first_entry_id);
+}
+
+// A bookie whose write cache stays full answers TOO_MANY_REQUESTS: back-pressure from a live
+// bookie. The writer sends the add again after a pause instead of replacing the bookie, so with
+// no spare and Qa = Qw = E every entry still succeeds and the ensemble never changes.
+TEST_P(FaultTest, BusyBookiesSlowTheWriterDownWithoutAnEnsembleChange) {
+  ASSERT_NO_FATAL_FAILURE(
+      StartCluster(3, {"writeCacheMaxSizeMB = 2", "writeCacheMaxWaitMs = 0"}));
+  ClientOptions options = TestClientOptions(cluster_->metadata_uri());
+  options.max_outstanding_adds = 400;
+  auto client = NewClient(options);
+  ASSERT_NE(client, nullptr);
+  auto writer = client->CreateLedger(
+      {.ensemble_size = 3, .write_quorum_size = 3, .ack_quorum_size = 3, .password = "pw"});
+  ASSERT_TRUE(writer.ok()) << writer.status().ToString();
+  // ~20 KiB entries, 400 in flight: far more than the 1 MiB half of each bookie's write cache.
+  constexpr int kMaxExtra = 40'000;
+  constexpr EntryId kEntries = 2'000;
+  Completions done;
+  for (EntryId e = 0; e < kEntries; ++e) {
+    (*writer)->AppendAsync(Payload(e, kMaxExtra), done.Callback());
+  }
+  ASSERT_TRUE(done.WaitForEnded(kEntries));
+  ASSERT_EQ(done.failed(), 0) << done.error().ToString();
+  EXPECT_EQ((*writer)->metadata().ensembles.size(), 1u) << (*writer)->metadata().Summary();
+  ASSERT_TRUE((*writer)->Close().ok());
+  ExpectEntries((*writer)->id(), kEntries - 1, "pw", kMaxExtra);
+
+  // The bookies did push back: adds found their write cache full (and, with no wait allowed,
+  // were answered TOO_MANY_REQUESTS).
+  double waits = 0;
+  for (int i = 0; i < 3; ++i) {
+    std::string body;
+    auto code = bookie::testing::HttpGet(cluster_->bookie(i).http_port(), "/metrics", &body);
+    ASSERT_TRUE(code.ok() && *code == 200) << code.status().ToString();
+    const std::string name = "quire_storage_write_cache_waits_total ";
+    size_t at = body.find("\n" + name);
+    ASSERT_NE(at, std::string::npos) << body;
+    waits += std::stod(body.substr(at + 1 + name.size()));
+  }
+  EXPECT_GT(waits, 0) << "no bookie was ever busy: the test did not test back-pressure";
 }
 
 TEST_P(FaultTest, TwoBookiesKilledAtOnceAreBothReplaced) {
