@@ -33,9 +33,11 @@ const ConfigSchema& StorageConfigSchema() {
            .min_int = 0, .max_int = 1000000});
     s.Add({.name = "journalBufferedWritesThresholdKB", .type = ConfigType::kInt,
            .default_value = "2048",
-           .description = "Largest group (one write + one fdatasync), in KiB; a single larger "
+           .description = "Largest group, in KiB: what the journal thread writes with one "
+                          "write (under load one fdatasync covers several groups); a single larger "
                           "record is written alone. Only heavy loads of large entries fill it; "
-                          "there, larger groups mean fewer fdatasyncs per byte.",
+                          "there, larger groups mean fewer, larger writes. BookKeeper's default is "
+                          "512 (docs/architecture.md says why Quire's is 2048).",
            .min_int = 4, .max_int = 1 << 20});
     s.Add({.name = "journalDirectIO", .type = ConfigType::kBool, .default_value = "true",
            .description = "Write journal files with O_DIRECT where the file system allows it."});
