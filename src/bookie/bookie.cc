@@ -38,19 +38,21 @@ Result<std::unique_ptr<Bookie>> Bookie::Start(BookieOptions options) {
 Bookie::~Bookie() { Stop(); }
 
 uint16_t Bookie::port() const { return server_ ? server_->port() : 0; }
-uint16_t Bookie::http_port() const { return http_ ? http_->port() : 0; }
+uint16_t Bookie::http_port() const { return http_port_.load(std::memory_order_acquire); }
 
 Status Bookie::Init() {
   fs_ = NewPosixFileSystem(options_.io_backend);
   options_.storage.fs = fs_.get();
 
-  // 1. Listen first: a port in use fails before anything else, and port 0 fixes the id.
+  // 1. Listen first, on both ports: a port in use fails before the bookie writes a cookie or
+  //    registers, so the operator can pick another port and start again. Port 0 fixes the id.
   QUIRE_ASSIGN_OR_RETURN(server_, BookieServer::Listen(&io_, options_.server));
   if (options_.server.port == 0) {
     std::string host = options_.bookie_id.substr(0, options_.bookie_id.rfind(':'));
     options_.bookie_id = fmt::format("{}:{}", host, server_->port());
     options_.storage.bookie_id = options_.bookie_id;
   }
+  QUIRE_RETURN_IF_ERROR(StartHttp());
   spdlog::info("bookie {} starting", options_.bookie_id);
 
   // 2. The cluster.
@@ -111,7 +113,7 @@ Status Bookie::Init() {
 
   // 6. Serve.
   server_->StartAccepting(processor_.get());
-  QUIRE_RETURN_IF_ERROR(StartHttp());
+  ready_.store(true, std::memory_order_release);
   monitor_ = std::thread([this] { MonitorLoop(); });
   spdlog::info("bookie {} is up ({}): protocol port {}, admin HTTP port {}", options_.bookie_id,
                status_.writable() ? "writable" : "read-only: " + status_.read_only_reason(),
@@ -173,7 +175,14 @@ Status Bookie::StartHttp() {
   ho.bind_address = options_.http_address;
   ho.port = options_.http_port;
   AdminHandlers h;
-  h.metrics_text = [this] { return MetricsText(); };
+  h.metrics_text = [this] {
+    if (!ready_.load(std::memory_order_acquire)) {
+      MetricsWriter w;
+      w.Gauge("quire_bookie_writable", "1 when the bookie takes writes, 0 when read-only", 0);
+      return w.Text();
+    }
+    return MetricsText();
+  };
   h.info = [this] {
     return nlohmann::json{{"bookieId", options_.bookie_id},
                           {"bookiePort", port()},
@@ -183,6 +192,11 @@ Status Bookie::StartHttp() {
                           {"ledgerDirectories", options_.storage.ledger_dirs}};
   };
   h.state = [this] {
+    if (!ready_.load(std::memory_order_acquire)) {
+      return nlohmann::json{{"bookieId", options_.bookie_id},
+                            {"writable", false},
+                            {"readOnlyReason", "starting"}};
+    }
     nlohmann::json disks = nlohmann::json::array();
     for (const std::string& dir : options_.storage.ledger_dirs) {
       auto space = fs_->Space(dir);
@@ -198,11 +212,16 @@ Status Bookie::StartHttp() {
                           {"ledgerDisks", disks}};
   };
   h.writable = [this](std::string* reason) {
+    if (!ready_.load(std::memory_order_acquire)) {
+      *reason = "starting";
+      return false;
+    }
     if (status_.writable()) return true;
     *reason = status_.read_only_reason();
     return false;
   };
   QUIRE_ASSIGN_OR_RETURN(http_, AdminHttpServer::Start(ho, std::move(h)));
+  http_port_.store(http_->port(), std::memory_order_release);
   return Status::Ok();
 }
 
@@ -286,6 +305,9 @@ void Bookie::Stop() {
   }
   monitor_cv_.notify_all();
   if (monitor_.joinable()) monitor_.join();
+  // The admin endpoint goes first: its handlers read what is torn down below.
+  ready_.store(false, std::memory_order_release);
+  if (http_) http_->Stop();
   if (server_) {
     server_->StopAccepting();
     if (processor_) processor_->AbortLongPolls();
@@ -298,7 +320,6 @@ void Bookie::Stop() {
   for (std::thread& t : io_threads_) t.join();
   io_threads_.clear();
   server_.reset();
-  if (http_) http_->Stop();
   engine_.reset();  // flush + checkpoint
   {
     std::lock_guard<std::mutex> lock(registration_mu_);

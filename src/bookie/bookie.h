@@ -18,6 +18,7 @@
 // registration between the writable and read-only lists.
 #pragma once
 
+#include <atomic>
 #include <condition_variable>
 #include <memory>
 #include <mutex>
@@ -83,6 +84,10 @@ class Bookie {
   std::unique_ptr<metadata::BookieRegistration> registration_;  // guarded by registration_mu_
 
   std::unique_ptr<AdminHttpServer> http_;
+  std::atomic<uint16_t> http_port_{0};  // read by the admin handlers while Init() runs
+  // Set once the bookie serves and is registered; until then the admin endpoint answers
+  // "starting" and touches nothing that Init() is still building.
+  std::atomic<bool> ready_{false};
 
   std::mutex monitor_mu_;
   std::condition_variable monitor_cv_;

@@ -144,6 +144,26 @@ TEST_F(DaemonTest, WipedDirectoriesOfAKnownBookieAreRefused) {
   EXPECT_FALSE(bookie_->Restart().ok()) << "a bookie whose disks were wiped must not start";
 }
 
+// Both ports are bound before the bookie touches its directories or the metadata store, so an
+// operator whose admin port is taken can simply choose another: nothing was half-initialised.
+TEST_F(DaemonTest, AnAdminPortInUseFailsBeforeTheBookieTouchesItsDirectories) {
+  BookieProcessOptions o{dir_.Sub("bookie2"), metadata_uri_,
+                         {"httpServerPort = " + std::to_string(bookie_->http_port())}};
+  auto second = BookieProcess::Start(o);
+  ASSERT_FALSE(second.ok()) << "a second bookie started on an admin port that is in use";
+  for (const char* sub : {"bookie2/journal", "bookie2/ledgers"}) {
+    std::error_code ec;
+    bool empty = !std::filesystem::exists(dir_.Sub(sub), ec) ||
+                 std::filesystem::is_empty(dir_.Sub(sub), ec);
+    EXPECT_TRUE(empty) << dir_.Sub(sub) << " was written by a bookie that could not start";
+  }
+  auto store = metadata::OpenMetadataStore(metadata_uri_, {});
+  ASSERT_TRUE(store.ok());
+  auto bookies = (*store)->ListBookies();
+  ASSERT_TRUE(bookies.ok());
+  EXPECT_EQ(bookies->writable.size() + bookies->read_only.size(), 1u);
+}
+
 class ReadOnlyTest : public BookieTest {
  protected:
   void SetUp() override {
