@@ -22,28 +22,40 @@ Status InitCluster(const std::string& uri) {
 }
 
 Result<std::unique_ptr<BookieProcess>> BookieProcess::Start(const BookieProcessOptions& options) {
-  std::unique_ptr<BookieProcess> b(new BookieProcess());
-  b->options_ = options;
-  QUIRE_ASSIGN_OR_RETURN(b->port_, quire::testing::FreeLoopbackPort());
-  QUIRE_ASSIGN_OR_RETURN(b->http_port_, quire::testing::FreeLoopbackPort());
-  b->conf_path_ = options.root + "/bookie.conf";
+  // Another process can take a chosen port before the bookie binds it; the bookie then exits and
+  // is started again on other ports (a setting that names a port keeps it, and fails again).
+  Status last;
+  for (int attempt = 0; attempt < 3; ++attempt) {
+    std::unique_ptr<BookieProcess> b(new BookieProcess());
+    b->options_ = options;
+    last = b->Configure();
+    if (last.ok()) last = b->Launch();
+    if (last.ok()) return b;
+  }
+  return last;
+}
+
+Status BookieProcess::Configure() {
+  QUIRE_ASSIGN_OR_RETURN(port_, quire::testing::FreeLoopbackPort());
+  QUIRE_ASSIGN_OR_RETURN(http_port_, quire::testing::FreeLoopbackPort());
+  conf_path_ = options_.root + "/bookie.conf";
   std::error_code ec;
-  std::filesystem::create_directories(options.root, ec);
+  std::filesystem::create_directories(options_.root, ec);
   std::map<std::string, std::string> keys = {
-      {"bookiePort", std::to_string(b->port_)},
+      {"bookiePort", std::to_string(port_)},
       {"bookieBindAddress", "127.0.0.1"},
       {"advertisedAddress", "127.0.0.1"},
       {"httpServerAddress", "127.0.0.1"},
-      {"httpServerPort", std::to_string(b->http_port_)},
-      {"metadataServiceUri", options.metadata_uri},
-      {"journalDirectories", options.root + "/journal"},
-      {"ledgerDirectories", options.root + "/ledgers"},
+      {"httpServerPort", std::to_string(http_port_)},
+      {"metadataServiceUri", options_.metadata_uri},
+      {"journalDirectories", options_.root + "/journal"},
+      {"ledgerDirectories", options_.root + "/ledgers"},
       {"writeCacheMaxSizeMB", "32"},
       {"readAheadCacheMaxSizeMB", "16"},
       {"journalPreAllocSizeMB", "4"},
       {"metadataSessionTimeoutMs", "2000"},
   };
-  for (const std::string& kv : options.settings) {  // "key = value" overrides
+  for (const std::string& kv : options_.settings) {  // "key = value" overrides
     size_t eq = kv.find('=');
     if (eq == std::string::npos) return InvalidArgument("bad setting " + kv);
     auto trim = [](std::string t) {
@@ -53,12 +65,11 @@ Result<std::unique_ptr<BookieProcess>> BookieProcess::Start(const BookieProcessO
     };
     keys[trim(kv.substr(0, eq))] = trim(kv.substr(eq + 1));
   }
-  std::ofstream conf(b->conf_path_);
+  std::ofstream conf(conf_path_);
   for (const auto& [k, v] : keys) conf << k << " = " << v << "\n";
   conf.close();
-  if (!conf) return IOError("cannot write " + b->conf_path_);
-  QUIRE_RETURN_IF_ERROR(b->Launch());
-  return b;
+  if (!conf) return IOError("cannot write " + conf_path_);
+  return Status::Ok();
 }
 
 Status BookieProcess::Launch() {

@@ -46,6 +46,7 @@ class BookieProcess {
 
  private:
   BookieProcess() = default;
+  Status Configure();  // chooses ports and writes the configuration file
   Status Launch();
 
   BookieProcessOptions options_;

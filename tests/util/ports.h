@@ -7,9 +7,11 @@
 
 namespace quire::testing {
 
-// A port the kernel just handed out on 127.0.0.1 (bound, read, released), never one this process
-// was given before. Free unless someone else takes it in the meantime: callers that start a
-// server on it retry with another on failure.
+// A port on 127.0.0.1 that a server could bind now; never one this process was given before,
+// nor one another test process holds (a lock file per port under $TMPDIR/quire-test-ports, held
+// until the process exits); and outside the kernel's ephemeral range, so that no outgoing
+// connection takes it while a server starts or a bookie is restarted on it. Anything else may
+// still bind it in the meantime: callers that start a server on it retry with another on failure.
 Result<uint16_t> FreeLoopbackPort();
 
 }  // namespace quire::testing
