@@ -175,14 +175,7 @@ Status Bookie::StartHttp() {
   ho.bind_address = options_.http_address;
   ho.port = options_.http_port;
   AdminHandlers h;
-  h.metrics_text = [this] {
-    if (!ready_.load(std::memory_order_acquire)) {
-      MetricsWriter w;
-      w.Gauge("quire_bookie_writable", "1 when the bookie takes writes, 0 when read-only", 0);
-      return w.Text();
-    }
-    return MetricsText();
-  };
+  h.metrics_text = [this] { return MetricsText(); };
   h.info = [this] {
     return nlohmann::json{{"bookieId", options_.bookie_id},
                           {"bookiePort", port()},
@@ -333,8 +326,10 @@ std::string Bookie::MetricsText() {
   using Labels = MetricsWriter::Labels;
   static constexpr double kCountBounds[] = {1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 4096};
   MetricsWriter w;
+  bool ready = ready_.load(std::memory_order_acquire);
   w.Gauge("quire_bookie_writable", "1 when the bookie takes writes, 0 when read-only",
-          status_.writable() ? 1 : 0);
+          ready && status_.writable() ? 1 : 0);
+  if (!ready) return w.Text();  // starting or stopping: the rest is not built, or torn down
   if (server_) {
     ServerMetrics& m = server_->metrics();
     w.Gauge("quire_bookie_connections", "Open client connections",
