@@ -10,7 +10,6 @@
 #include <cstdlib>
 #include <fstream>
 #include <mutex>
-#include <set>
 #include <string>
 
 #include <fmt/format.h>
@@ -76,23 +75,20 @@ bool ClaimAcrossProcesses(uint16_t port) {
 
 Result<uint16_t> FreeLoopbackPort() {
   // Each process walks the range from its own starting point (from its pid), so parallel test
-  // processes rarely contend for the same claims. A port is never given twice in a process (the
-  // kernel would happily hand a just-released one out again), nor to two processes at once.
+  // processes rarely contend for the same claims. The claim also keeps a port from being given
+  // twice in one process (flocks on two opens of one file conflict), which matters because the
+  // kernel would happily let a just-released port be bound again.
   // Ports go in steps of 8 because `quire standalone --port P` also takes the next few ports.
   static constexpr uint32_t kStride = 8;
   static std::mutex mu;
-  static std::set<uint16_t> given;
   static const PortRange range = ServerPortRange();
   static const uint32_t slots = (range.last - range.first + 1u) / kStride;
   static uint32_t next = static_cast<uint32_t>(getpid()) * 2654435761u % slots;
   std::lock_guard<std::mutex> lock(mu);
   for (uint32_t attempt = 0; attempt < slots; ++attempt) {
-    auto port = static_cast<uint16_t>(range.first + (next % slots) * kStride);
+    auto port = static_cast<uint16_t>(range.first + next * kStride);
     next = (next + 1) % slots;
-    if (given.count(port) == 0 && Bindable(port) && ClaimAcrossProcesses(port)) {
-      given.insert(port);
-      return port;
-    }
+    if (Bindable(port) && ClaimAcrossProcesses(port)) return port;
   }
   return Status(StatusCode::kUnavailable,
                 fmt::format("no free loopback port in {}-{} that no test process has claimed",
