@@ -113,7 +113,7 @@ void RequestProcessor::Add(proto::AddRequest& add, std::function<void(Status)> d
   };
   // Inline on the calling (I/O) thread when the write cache has room; when it has none the add
   // must wait, which only a worker thread may do.
-  std::string body = std::move(*add.mutable_body());
+  storage::Payload body = storage::MakePayload(std::move(*add.mutable_body()));
   if (engine_->TryAddEntry(ledger, entry, add.master_key(), body, add.recovery(), callback)) return;
   writes_->Submit([this, ledger, entry, key = add.master_key(), body = std::move(body),
                    recovery = add.recovery(), callback = std::move(callback)]() mutable {

@@ -75,6 +75,7 @@ void AlignedBuffer::Reserve(size_t capacity) {
 }
 
 void AlignedBuffer::Append(const void* data, size_t n) {
+  if (n == 0) return;  // `data` may then be null (an empty payload), which memcpy must not get
   Reserve(size_ + n);
   std::memcpy(data_ + size_, data, n);
   size_ += n;

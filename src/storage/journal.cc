@@ -39,11 +39,16 @@ Result<std::vector<uint64_t>> ListJournalFiles(FileSystem* fs, const std::string
 
 }  // namespace
 
-JournalWrite::JournalWrite(JournalRecordType type, uint64_t ledger, uint64_t entry,
-                           std::string d, JournalCallback cb)
+JournalWrite::JournalWrite(JournalRecordType type, uint64_t ledger, uint64_t entry, Payload d,
+                           JournalCallback cb)
     : data(std::move(d)), done(std::move(cb)) {
-  header_size = EncodeJournalRecordHeader(header, type, ledger, entry, data);
+  header_size = EncodeJournalRecordHeader(header, type, ledger, entry, payload());
 }
+
+JournalWrite::JournalWrite(JournalRecordType type, uint64_t ledger, uint64_t entry, std::string d,
+                           JournalCallback cb)
+    : JournalWrite(type, ledger, entry, d.empty() ? nullptr : MakePayload(std::move(d)),
+                   std::move(cb)) {}
 
 Result<JournalPosition> ReadJournalMark(FileSystem* fs, const std::string& directory) {
   std::string path = JoinPath(CurrentDir(directory), kMarkFile);
@@ -444,7 +449,7 @@ void Journal::Run() {
     std::vector<JournalCallback> callbacks;
     builder.Begin();
     for (JournalWrite& w : group) {
-      builder.Append(std::string_view(w.header, w.header_size), w.data);
+      builder.Append(std::string_view(w.header, w.header_size), w.payload());
       if (w.done) callbacks.push_back(std::move(w.done));
     }
     Status s = health();

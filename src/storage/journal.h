@@ -49,6 +49,7 @@
 #include "common/histogram.h"
 #include "storage/journal_format.h"
 #include "storage/journal_reader.h"
+#include "storage/payload.h"
 
 namespace quire::storage {
 
@@ -61,15 +62,21 @@ struct JournalPosition {
 
 using JournalCallback = std::function<void(Status)>;
 
-// One queued record, encoded (header + CRC) by the appending thread.
+// One queued record, encoded (header + CRC) by the appending thread. The payload is shared, not
+// copied: an add's bytes are also held by the write cache.
 struct JournalWrite {
+  JournalWrite(JournalRecordType type, uint64_t ledger, uint64_t entry, Payload data,
+               JournalCallback done);
   JournalWrite(JournalRecordType type, uint64_t ledger, uint64_t entry, std::string data,
                JournalCallback done);
+
   char header[kMaxJournalRecordHeader];
   uint32_t header_size;
-  std::string data;
+  Payload data;          // may be null (no payload)
   JournalCallback done;  // may be empty
-  size_t bytes() const { return header_size + data.size(); }
+
+  std::string_view payload() const { return PayloadBytes(data); }
+  size_t bytes() const { return header_size + payload().size(); }
 };
 
 struct JournalOptions {

@@ -44,10 +44,10 @@ Result<std::unique_ptr<LedgerDirectory>> LedgerDirectory::Open(const LedgerDirec
   return dir;
 }
 
-bool LedgerDirectory::TryPut(uint64_t ledger, uint64_t entry, std::string_view payload,
+bool LedgerDirectory::TryPut(uint64_t ledger, uint64_t entry, const Payload& payload,
                              bool* flush_due) {
   std::unique_lock<std::shared_mutex> lock(mu_);
-  if (!filling_->Fits(payload.size())) {
+  if (!filling_->Fits(payload->size())) {
     *flush_due = true;
     return false;
   }
@@ -175,9 +175,12 @@ Status LedgerDirectory::FlushSwapped(const std::vector<std::pair<uint64_t, Ledge
 }
 
 void LedgerDirectory::FinishFlush() {
+  // The flushed cache is swapped for an empty one under the lock and freed outside it: freeing up
+  // to a million payloads takes milliseconds that adds (which take the lock) must not wait for.
+  auto empty = std::make_unique<WriteCache>(options_.write_cache_bytes / 2);
   {
     std::unique_lock<std::shared_mutex> lock(mu_);
-    flushing_->Clear();
+    std::swap(flushing_, empty);
   }
   room_.notify_all();
 }

@@ -51,7 +51,7 @@ class LedgerDirectory {
 
   // Stores the entry if the filling cache has room; false if not (wait with WaitForRoom, retry).
   // Sets *flush_due when the filling cache is half full.
-  bool TryPut(uint64_t ledger, uint64_t entry, std::string_view payload, bool* flush_due);
+  bool TryPut(uint64_t ledger, uint64_t entry, const Payload& payload, bool* flush_due);
   // Waits until the filling cache could take `size` bytes, or `deadline` (kTooManyRequests).
   Status WaitForRoom(size_t size, std::chrono::steady_clock::time_point deadline);
 

@@ -211,13 +211,13 @@ Status Unauthorized(uint64_t ledger) {
 }  // namespace
 
 bool StorageEngine::TryAddEntry(uint64_t ledger, uint64_t entry, std::string_view master_key,
-                                std::string& payload, bool recovery, Callback& done) {
+                                const Payload& payload, bool recovery, Callback& done) {
   if (!writable_.load(std::memory_order_relaxed)) {
     Reply(std::move(done), NotWritable(health()));
     return true;
   }
   LedgerDirectory* dir = DirectoryFor(ledger);
-  size_t size = payload.size();
+  size_t size = payload->size();
   bool flush_due = false;
   {
     LedgerTable::Shard& shard = ledgers_->ShardFor(ledger);
@@ -246,7 +246,7 @@ bool StorageEngine::TryAddEntry(uint64_t ledger, uint64_t entry, std::string_vie
       writes.emplace_back(JournalRecordType::kMasterKey, ledger, 0, std::string(master_key),
                           nullptr);
     }
-    writes.emplace_back(JournalRecordType::kAdd, ledger, entry, std::move(payload),
+    writes.emplace_back(JournalRecordType::kAdd, ledger, entry, payload,
                         [this, size, done = std::move(done)](Status s) {
                           if (s.ok()) {
                             adds_.fetch_add(1, std::memory_order_relaxed);
@@ -264,10 +264,10 @@ bool StorageEngine::TryAddEntry(uint64_t ledger, uint64_t entry, std::string_vie
 }
 
 void StorageEngine::AddEntry(uint64_t ledger, uint64_t entry, std::string_view master_key,
-                             std::string payload, bool recovery, Callback done) {
+                             Payload payload, bool recovery, Callback done) {
   auto deadline = std::chrono::steady_clock::now() +
                   std::chrono::milliseconds(options_.write_cache_max_wait_ms);
-  size_t size = payload.size();
+  size_t size = payload->size();
   while (!TryAddEntry(ledger, entry, master_key, payload, recovery, done)) {
     write_cache_waits_.fetch_add(1, std::memory_order_relaxed);
     Status room = DirectoryFor(ledger)->WaitForRoom(size, deadline);
@@ -398,11 +398,12 @@ Status StorageEngine::ApplyReplayed(const JournalRecord& r) {
     }
   }
   bool flush_due = false;
-  if (dir->TryPut(r.ledger_id, r.entry_id, r.data, &flush_due)) return Status::Ok();
+  Payload payload = MakePayload(std::string(r.data));
+  if (dir->TryPut(r.ledger_id, r.entry_id, payload, &flush_due)) return Status::Ok();
   // The journal holds more than the write cache: flush to the entry logs (the journal marks stay
   // where they are, so a crash now simply replays again).
   QUIRE_RETURN_IF_ERROR(FlushOnce(false));
-  if (!dir->TryPut(r.ledger_id, r.entry_id, r.data, &flush_due)) {
+  if (!dir->TryPut(r.ledger_id, r.entry_id, payload, &flush_due)) {
     return Internal("write cache refused an entry right after a flush");
   }
   return Status::Ok();

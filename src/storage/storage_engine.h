@@ -36,6 +36,7 @@
 #include "common/histogram.h"
 #include "storage/journal.h"
 #include "storage/ledger_directory.h"
+#include "storage/payload.h"
 #include "storage/storage_options.h"
 
 namespace quire::storage {
@@ -78,14 +79,19 @@ class StorageEngine {
   // writes must carry the same key (kUnauthorized otherwise, and nothing is stored). A normal add
   // to a fenced ledger fails with kFenced; a recovery add is accepted. Re-adding an entry is
   // idempotent. `done` runs exactly once, on the callback executor.
-  void AddEntry(uint64_t ledger, uint64_t entry, std::string_view master_key, std::string payload,
+  // The payload is shared, not copied, by the journal and the write cache; it must not change.
+  void AddEntry(uint64_t ledger, uint64_t entry, std::string_view master_key, Payload payload,
                 bool recovery, Callback done);
+  void AddEntry(uint64_t ledger, uint64_t entry, std::string_view master_key, std::string payload,
+                bool recovery, Callback done) {
+    AddEntry(ledger, entry, master_key, MakePayload(std::move(payload)), recovery, std::move(done));
+  }
 
-  // AddEntry without waiting: if the write cache has no room it returns false and leaves
-  // `payload` and `done` untouched (the caller may then call AddEntry on a thread that can wait);
-  // otherwise it takes both and returns true. For callers that must not block (I/O threads).
+  // AddEntry without waiting: if the write cache has no room it returns false and leaves `done`
+  // untouched (the caller may then call AddEntry on a thread that can wait); otherwise it takes
+  // it and returns true. For callers that must not block (I/O threads).
   bool TryAddEntry(uint64_t ledger, uint64_t entry, std::string_view master_key,
-                   std::string& payload, bool recovery, Callback& done);
+                   const Payload& payload, bool recovery, Callback& done);
 
   // Fences the ledger (creating it with this master key if the bookie has never seen it): once
   // `done` reports OK the fence is durable and every later normal add is refused, and every add

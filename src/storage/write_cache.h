@@ -1,8 +1,9 @@
 // Entries that are journaled but not yet in an entry log.
 //
-// A WriteCache is an append-only arena plus a hash index from (ledger, entry) to bytes. A ledger
-// directory holds two: one taking adds, one being flushed. Not synchronized: the owner (the
-// ledger directory) guards it; while a cache is being flushed it is only read.
+// A WriteCache is a hash index from (ledger, entry) to the entry's payload, held by reference: the
+// bytes the journal wrote are not copied again. A ledger directory holds two: one taking adds, one
+// being flushed. Not synchronized: the owner (the ledger directory) guards it; while a cache is
+// being flushed it is only read.
 #pragma once
 
 #include <cstdint>
@@ -14,6 +15,8 @@
 #include <string_view>
 #include <unordered_map>
 #include <vector>
+
+#include "storage/payload.h"
 
 namespace quire::storage {
 
@@ -37,9 +40,9 @@ class WriteCache {
   bool Fits(size_t payload_size) const {
     return count_ == 0 || bytes_ + Cost(payload_size) <= max_bytes_;
   }
-  // Stores a copy of the payload. A second put of the same (ledger, entry) keeps the first: adds
-  // are idempotent.
-  void Put(uint64_t ledger, uint64_t entry, std::string_view payload);
+  // Keeps a reference to the payload (not null). A second put of the same (ledger, entry) keeps
+  // the first: adds are idempotent.
+  void Put(uint64_t ledger, uint64_t entry, Payload payload);
   std::optional<std::string_view> Get(uint64_t ledger, uint64_t entry) const;
   std::optional<uint64_t> LastEntry(uint64_t ledger) const;
   // Appends the entry ids of `ledger` held here (in no order).
@@ -50,9 +53,8 @@ class WriteCache {
     uint64_t entry;
     std::string_view payload;
   };
-  // Every entry, sorted by (ledger, entry); views stay valid until Clear().
+  // Every entry, sorted by (ledger, entry); views stay valid while the cache lives.
   std::vector<Item> Sorted() const;
-  void Clear();
 
   size_t bytes() const { return bytes_; }
   size_t count() const { return count_; }
@@ -60,16 +62,12 @@ class WriteCache {
   size_t max_bytes() const { return max_bytes_; }
 
  private:
-  static constexpr size_t kChunkSize = 4 << 20;
-  static constexpr size_t kPerEntryOverhead = 48;  // index slot, roughly
+  // Index slot, the shared string and its control block, and their allocations, roughly.
+  static constexpr size_t kPerEntryOverhead = 128;
   static size_t Cost(size_t payload) { return payload + kPerEntryOverhead; }
 
   const size_t max_bytes_;
-  std::vector<std::unique_ptr<char[]>> chunks_;
-  std::vector<std::unique_ptr<char[]>> large_;
-  std::vector<std::unique_ptr<char[]>> spare_;  // cleared chunks, reused before allocating
-  size_t chunk_used_ = kChunkSize;  // bytes used in chunks_.back()
-  std::unordered_map<EntryKey, std::string_view, EntryKeyHash> index_;
+  std::unordered_map<EntryKey, Payload, EntryKeyHash> index_;
   std::unordered_map<uint64_t, uint64_t> last_entry_;  // ledger -> highest entry id here
   size_t bytes_ = 0;
   size_t count_ = 0;
