@@ -152,7 +152,10 @@ struct CaseResult {
 class Load {
  public:
   Load(storage::StorageEngine* engine, size_t writers, size_t size, uint64_t ledger_base)
-      : engine_(engine), payload_(storage::MakePayload(std::string(size, 'q'))), slots_(writers), ledger_base_(ledger_base) {}
+      : engine_(engine),
+        payload_(storage::MakePayload(std::string(size, 'q'))),
+        slots_(writers),
+        ledger_base_(ledger_base) {}
 
   void Start() {
     stopping_ = false;

@@ -79,7 +79,8 @@ class StorageEngine {
   // writes must carry the same key (kUnauthorized otherwise, and nothing is stored). A normal add
   // to a fenced ledger fails with kFenced; a recovery add is accepted. Re-adding an entry is
   // idempotent. `done` runs exactly once, on the callback executor.
-  // The payload is shared, not copied, by the journal and the write cache; it must not change.
+  // The payload (not null) is shared, not copied, by the journal and the write cache; it must
+  // not change.
   void AddEntry(uint64_t ledger, uint64_t entry, std::string_view master_key, Payload payload,
                 bool recovery, Callback done);
   void AddEntry(uint64_t ledger, uint64_t entry, std::string_view master_key, std::string payload,
