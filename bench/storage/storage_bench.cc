@@ -239,6 +239,13 @@ Result<CaseResult> RunCase(FileSystem* fs, const Settings& s, size_t size, size_
            load.errors() == 0) {
       std::this_thread::sleep_for(std::chrono::milliseconds(50));
     }
+    if (engine->stats().journals[0].files_reused == 0 && load.errors() == 0) {
+      fmt::print(stderr,
+                 "--steady-journal: {} B x {} writers: the journal reached no reused file within "
+                 "120 s; measuring a fresh journal (smaller files get there sooner: --set "
+                 "journalMaxSizeMB=256)\n",
+                 size, writers);
+    }
   }
   storage::StorageStats before = engine->stats();
   load.ResetStats();
@@ -346,7 +353,8 @@ int Main(int argc, char** argv) {
   app.add_flag("--steady-journal", s.steady_journal,
                "Warm up each case until the journal writes over a checkpointed file (at most "
                "120 s), as a bookie does once it has run for a while; without it a case measures "
-               "a fresh directory, whose journal fills new, preallocated files");
+               "a fresh directory, whose journal fills new, preallocated files. Small entries "
+               "need small journal files to get there in time: --set journalMaxSizeMB=256");
   app.add_option("--sizes", sizes, "Entry sizes in bytes, comma-separated (default 100,1024,16384)");
   app.add_option("--writers", writers, "Concurrent writers, comma-separated (default 1,16,256)");
   app.add_option("--stream-mb", s.stream_mb, "Size of the streaming-write floor")
