@@ -1,9 +1,11 @@
 #include "client/bookie_client.h"
 
+#include <algorithm>
 #include <atomic>
 #include <condition_variable>
 #include <optional>
 #include <deque>
+#include <thread>
 #include <unordered_map>
 
 #include <boost/asio/connect.hpp>
@@ -338,6 +340,30 @@ std::vector<Result<proto::Response>> CallAll(
   out.reserve(requests.size());
   for (auto& a : state->answers) out.push_back(std::move(*a));
   return out;
+}
+
+std::vector<Result<proto::Response>> CallAllRetryingBusy(
+    BookieClient& client, const std::vector<std::pair<BookieId, proto::Request>>& requests,
+    std::chrono::milliseconds timeout, const BusyRetry& retry) {
+  std::vector<Result<proto::Response>> answers = CallAll(client, requests, timeout);
+  for (int attempt = 0; attempt < retry.max_retries; ++attempt) {
+    std::vector<size_t> busy;
+    for (size_t i = 0; i < answers.size(); ++i) {
+      if (answers[i].ok() && answers[i]->status() == proto::TOO_MANY_REQUESTS) busy.push_back(i);
+    }
+    if (busy.empty()) break;
+    auto pause = std::min(retry.pause * (1 << attempt), retry.max_pause);
+    spdlog::debug("{} of {} requests answered TOO_MANY_REQUESTS (first: bookie {}); sending them "
+                  "again in {} ms",
+                  busy.size(), answers.size(), requests[busy[0]].first, pause.count());
+    std::this_thread::sleep_for(pause);
+    std::vector<std::pair<BookieId, proto::Request>> again;
+    again.reserve(busy.size());
+    for (size_t i : busy) again.push_back(requests[i]);
+    std::vector<Result<proto::Response>> answered = CallAll(client, std::move(again), timeout);
+    for (size_t k = 0; k < busy.size(); ++k) answers[busy[k]] = std::move(answered[k]);
+  }
+  return answers;
 }
 
 proto::Request ReadEntryRequest(LedgerId ledger, EntryId entry) {

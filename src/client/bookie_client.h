@@ -77,6 +77,22 @@ std::vector<Result<proto::Response>> CallAll(
     BookieClient& client, std::vector<std::pair<BookieId, proto::Request>> requests,
     std::chrono::milliseconds timeout);
 
+// How adds that a bookie answers TOO_MANY_REQUESTS are sent again: after a pause that doubles
+// from `pause` up to `max_pause`, at most `max_retries` times.
+struct BusyRetry {
+  std::chrono::milliseconds pause;
+  std::chrono::milliseconds max_pause;
+  int max_retries = 6;
+};
+
+// CallAll for the adds of the slow paths (recovery, re-replication). TOO_MANY_REQUESTS is
+// back-pressure from a live bookie whose write cache stayed full, not a failure: such requests
+// are sent again as `retry` says, as the writer does; every other answer is final. Blocks the
+// calling thread for the pauses.
+std::vector<Result<proto::Response>> CallAllRetryingBusy(
+    BookieClient& client, const std::vector<std::pair<BookieId, proto::Request>>& requests,
+    std::chrono::milliseconds timeout, const BusyRetry& retry);
+
 // The requests the client sends in more than one place.
 proto::Request ReadEntryRequest(LedgerId ledger, EntryId entry);
 proto::Request ReadLacRequest(LedgerId ledger);

@@ -27,6 +27,10 @@ class ClientContext {
   metadata::MetadataStore& store() { return *store_; }
   boost::asio::io_context& io() { return io_; }
   BookieClient& bookies() { return *bookies_; }
+  // How every path that writes retries adds a busy bookie refused (TOO_MANY_REQUESTS).
+  BusyRetry busy_retry() const {
+    return {options_.reconnect_backoff_min, options_.reconnect_backoff_max};
+  }
   // Application callbacks, one at a time, in submission order.
   Executor& callbacks() { return *callbacks_; }
   // Blocking background work (metadata updates of ensemble changes), off the I/O threads.

@@ -185,7 +185,8 @@ Result<metadata::Versioned<LedgerMetadata>> RecoverLedger(ClientContext& ctx, Le
         adds.emplace_back(b, RecoveryAddRequest(id, e, key, body));
       }
     }
-    auto added = CallAll(ctx.bookies(), std::move(adds), ctx.options().add_timeout);
+    auto added = CallAllRetryingBusy(ctx.bookies(), adds, ctx.options().add_timeout,
+                                     ctx.busy_retry());
     for (size_t k = 0; k < found.size(); ++k) {
       EntryId e = found[k].first;
       std::vector<BookieId> write_set = m.WriteSet(e);

@@ -91,7 +91,8 @@ Result<int64_t> ReplaceBookie(ClientContext& ctx, LedgerId id, const BookieId& b
         // A recovery add: the ledger is closed, and its bookies may have fenced it.
         adds.emplace_back(replacement, RecoveryAddRequest(id, e, key, body->second));
       }
-      auto added = CallAll(ctx.bookies(), std::move(adds), ctx.options().add_timeout);
+      auto added = CallAllRetryingBusy(ctx.bookies(), adds, ctx.options().add_timeout,
+                                       ctx.busy_retry());
       for (size_t i = 0; i < added.size(); ++i) {
         QUIRE_RETURN_IF_ERROR(ResponseStatus(replacement, added[i]).WithContext(
             fmt::format("ledger {}: copying entry {} to {}", id, todo[from + i], replacement)));

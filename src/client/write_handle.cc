@@ -181,15 +181,14 @@ class Writer : public std::enable_shared_from_this<Writer> {
   // full for writeCacheMaxWaitMs). That is back-pressure from a live bookie, not a failure, and
   // replacing it would only move the load: the same add goes to it again after a pause that
   // doubles each time (reconnect_backoff_min up to reconnect_backoff_max). Only a bookie still
-  // busy after kMaxBusyRetries pauses is treated as failed.
+  // busy after busy_retry().max_retries pauses is treated as failed.
   void RetryBusy(EntryId entry, int pos, const BookieId& bookie, const Status& why) {
-    constexpr int kMaxBusyRetries = 6;
+    const BusyRetry retry = ctx_.busy_retry();
     PendingAdd* add = FindPending(entry);
     if (add == nullptr) return;
     uint8_t& tries = add->busy[static_cast<size_t>(pos)];
-    if (tries >= kMaxBusyRetries) return BookieFailed(pos, bookie, why);
-    auto delay = std::min(ctx_.options().reconnect_backoff_min * (1 << tries),
-                          ctx_.options().reconnect_backoff_max);
+    if (tries >= retry.max_retries) return BookieFailed(pos, bookie, why);
+    auto delay = std::min(retry.pause * (1 << tries), retry.max_pause);
     ++tries;
     spdlog::debug("ledger {}: bookie {} is busy ({}); entry {} again in {} ms", id_, bookie,
                   why.message(), entry, delay.count());

@@ -1,6 +1,7 @@
 // The client under failures, against real bookie processes: bookies killed mid-write (ensemble
 // changes), the fencing race between a writer and a recovering process, recovery with bookies
-// down or entries on too few of them, a bookie that missed the fence, tailing, a corrupt replica.
+// down or entries on too few of them, a bookie that missed the fence, busy bookies (writer,
+// recovery, re-replication), tailing, a corrupt replica.
 #include <signal.h>
 
 #include <atomic>
@@ -38,6 +39,19 @@ class FaultTest : public ClusterTest {
     auto got = (*reader)->Read(0, last);
     ASSERT_TRUE(got.ok()) << got.status().ToString();
     for (const Entry& e : *got) ASSERT_EQ(e.payload, Payload(e.id, max_extra)) << e.id;
+  }
+
+  // How many adds bookie `i` found its write cache full for (its /metrics): with
+  // writeCacheMaxWaitMs = 0, each was answered TOO_MANY_REQUESTS.
+  double WriteCacheWaits(int i) {
+    std::string body;
+    auto code = bookie::testing::HttpGet(cluster_->bookie(i).http_port(), "/metrics", &body);
+    EXPECT_TRUE(code.ok() && *code == 200) << code.status().ToString();
+    const std::string name = "quire_storage_write_cache_waits_total ";
+    size_t at = body.find("\n" + name);
+    EXPECT_NE(at, std::string::npos) << body;
+    if (at == std::string::npos) return 0;
+    return std::stod(body.substr(at + 1 + name.size()));
   }
 
   // The ledgers of these tests: E3/Qw3/Qa2, password "pw".
@@ -109,15 +123,7 @@ TEST_P(FaultTest, BusyBookiesSlowTheWriterDownWithoutAnEnsembleChange) {
   // The bookies did push back: adds found their write cache full (and, with no wait allowed,
   // were answered TOO_MANY_REQUESTS).
   double waits = 0;
-  for (int i = 0; i < 3; ++i) {
-    std::string body;
-    auto code = bookie::testing::HttpGet(cluster_->bookie(i).http_port(), "/metrics", &body);
-    ASSERT_TRUE(code.ok() && *code == 200) << code.status().ToString();
-    const std::string name = "quire_storage_write_cache_waits_total ";
-    size_t at = body.find("\n" + name);
-    ASSERT_NE(at, std::string::npos) << body;
-    waits += std::stod(body.substr(at + 1 + name.size()));
-  }
+  for (int i = 0; i < 3; ++i) waits += WriteCacheWaits(i);
   EXPECT_GT(waits, 0) << "no bookie was ever busy: the test did not test back-pressure";
 }
 
@@ -388,6 +394,107 @@ TEST_P(FaultTest, RecoveryKeepsEntriesFoundOnFewerThanQaBookies) {
     EXPECT_EQ(held->size(), 22u) << b;
   }
   ExpectEntries(id, 21);
+}
+
+// Recovery re-writes what it found 64 entries at a time to every bookie of their write sets; a
+// bookie whose write cache is full answers TOO_MANY_REQUESTS, which is back-pressure, not a
+// failure: recovery sends those adds again after a pause and completes.
+TEST_P(FaultTest, RecoveryRewritesThroughBusyBookies) {
+  ASSERT_NO_FATAL_FAILURE(
+      StartCluster(3, {"writeCacheMaxSizeMB = 2", "writeCacheMaxWaitMs = 0"}));
+  auto client = NewClient();
+  auto writer = CreateLedger332(*client);
+  ASSERT_TRUE(writer.ok());
+  LedgerId id = (*writer)->id();
+  std::vector<BookieId> ensemble = (*writer)->metadata().ensembles[0].bookies;
+  writer->reset();  // the writer "crashes" before anything reached the other two bookies
+  // ~50 KiB entries on bookie 0 only, none confirmed: recovery re-writes all of them, 64 at a
+  // time (~3 MiB per bookie per window against a 2 MiB write cache).
+  constexpr int kMaxExtra = 100'000;
+  constexpr EntryId kEntries = 320;
+  int seeder = cluster_->IndexOf(ensemble[0]);
+  auto raw = bookie::testing::RawClient::Connect("127.0.0.1", cluster_->bookie(seeder).port());
+  ASSERT_TRUE(raw.ok());
+  Digest digest(DigestType::kCrc32c, "pw");
+  uint64_t length = 0;
+  uint64_t request_id = 0;
+  for (EntryId e = 0; e < kEntries; ++e) {
+    length += Payload(e, kMaxExtra).size();
+    proto::Request add;
+    add.mutable_header()->set_operation(proto::ADD_ENTRY);
+    add.mutable_add()->set_ledger_id(id);
+    add.mutable_add()->set_entry_id(e);
+    add.mutable_add()->set_master_key(MasterKey("pw"));
+    add.mutable_add()->set_body(digest.EncodeEntry(id, e, -1, length, Payload(e, kMaxExtra)));
+    // Bookie 0's own write cache may push back too: send again until it takes the entry.
+    proto::Status status = proto::TOO_MANY_REQUESTS;
+    for (int attempt = 0; attempt < 10'000 && status == proto::TOO_MANY_REQUESTS; ++attempt) {
+      add.mutable_header()->set_request_id(++request_id);
+      ASSERT_TRUE(raw->Send(add).ok());
+      auto resp = raw->Receive();
+      ASSERT_TRUE(resp.ok());
+      status = resp->status();
+    }
+    ASSERT_EQ(status, proto::OK) << "entry " << e;
+  }
+  auto recovered = NewClient()->RecoverLedger(id, "pw");
+  ASSERT_TRUE(recovered.ok()) << recovered.status().ToString();
+  EXPECT_EQ((*recovered)->last_add_confirmed(), kEntries - 1);
+  EXPECT_EQ((*recovered)->metadata().length, length);
+  for (const BookieId& b : ensemble) {
+    auto held = ListEntriesOn(b, id);
+    ASSERT_TRUE(held.ok());
+    EXPECT_EQ(held->size(), static_cast<size_t>(kEntries)) << b;
+  }
+  ExpectEntries(id, kEntries - 1, "pw", kMaxExtra);
+  // The two bookies that only recovery wrote to did push back.
+  EXPECT_GT(WriteCacheWaits(cluster_->IndexOf(ensemble[1])) +
+                WriteCacheWaits(cluster_->IndexOf(ensemble[2])),
+            0)
+      << "no bookie was ever busy: the test did not test back-pressure";
+}
+
+// Re-replication copies 64 entries at a time to the replacement; when its write cache is full it
+// answers TOO_MANY_REQUESTS and the copy is sent again after a pause, so the replacement
+// completes.
+TEST_P(FaultTest, ReplacingABookieCopiesThroughABusyReplacement) {
+  ASSERT_NO_FATAL_FAILURE(
+      StartCluster(4, {"writeCacheMaxSizeMB = 2", "writeCacheMaxWaitMs = 0"}));
+  auto client = NewClient();
+  auto writer = client->CreateLedger(
+      {.ensemble_size = 3, .write_quorum_size = 3, .ack_quorum_size = 3, .password = "pw"});
+  ASSERT_TRUE(writer.ok()) << writer.status().ToString();
+  LedgerId id = (*writer)->id();
+  constexpr int kMaxExtra = 100'000;
+  constexpr EntryId kEntries = 320;
+  Completions done;
+  for (EntryId e = 0; e < kEntries; ++e) {
+    (*writer)->AppendAsync(Payload(e, kMaxExtra), done.Callback());
+  }
+  ASSERT_TRUE(done.WaitForEnded(kEntries));
+  ASSERT_EQ(done.failed(), 0) << done.error().ToString();
+  ASSERT_TRUE((*writer)->Close().ok());
+  std::vector<BookieId> ensemble = (*writer)->metadata().ensembles[0].bookies;
+  ASSERT_EQ((*writer)->metadata().ensembles.size(), 1u) << (*writer)->metadata().Summary();
+  int spare = -1;
+  for (int i = 0; i < 4; ++i) {
+    if (std::count(ensemble.begin(), ensemble.end(), cluster_->bookie_id(i)) == 0) spare = i;
+  }
+  ASSERT_GE(spare, 0);
+  const double waits_before = WriteCacheWaits(spare);  // the spare took no adds so far
+
+  auto copied = client->ReplaceBookie(id, ensemble[1], "pw");
+  ASSERT_TRUE(copied.ok()) << copied.status().ToString();
+  EXPECT_EQ(*copied, kEntries);
+  auto md = client->ReadLedgerMetadata(id);
+  ASSERT_TRUE(md.ok());
+  EXPECT_EQ(md->ensembles[0].bookies[1], cluster_->bookie_id(spare)) << md->Summary();
+  auto held = ListEntriesOn(cluster_->bookie_id(spare), id);
+  ASSERT_TRUE(held.ok()) << held.status().ToString();
+  EXPECT_EQ(held->size(), static_cast<size_t>(kEntries));
+  ExpectEntries(id, kEntries - 1, "pw", kMaxExtra);
+  EXPECT_GT(WriteCacheWaits(spare), waits_before)
+      << "the replacement was never busy: the test did not test back-pressure";
 }
 
 TEST_P(FaultTest, RecoveryThatCannotDecideFailsThenSucceeds) {
