@@ -352,7 +352,7 @@ std::vector<Result<proto::Response>> CallAllRetryingBusy(
       if (answers[i].ok() && answers[i]->status() == proto::TOO_MANY_REQUESTS) busy.push_back(i);
     }
     if (busy.empty()) break;
-    auto pause = std::min(retry.pause * (1 << attempt), retry.max_pause);
+    auto pause = retry.PauseBefore(attempt);
     spdlog::debug("{} of {} requests answered TOO_MANY_REQUESTS (first: bookie {}); sending them "
                   "again in {} ms",
                   busy.size(), answers.size(), requests[busy[0]].first, pause.count());

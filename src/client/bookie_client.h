@@ -16,6 +16,7 @@
 // must not block.
 #pragma once
 
+#include <algorithm>
 #include <chrono>
 #include <functional>
 #include <map>
@@ -83,6 +84,11 @@ struct BusyRetry {
   std::chrono::milliseconds pause;
   std::chrono::milliseconds max_pause;
   int max_retries = 6;
+
+  // The pause before retry number `retry` (0 for the first).
+  std::chrono::milliseconds PauseBefore(int retry) const {
+    return std::min(pause * (1 << retry), max_pause);
+  }
 };
 
 // CallAll for the adds of the slow paths (recovery, re-replication). TOO_MANY_REQUESTS is

@@ -188,7 +188,7 @@ class Writer : public std::enable_shared_from_this<Writer> {
     if (add == nullptr) return;
     uint8_t& tries = add->busy[static_cast<size_t>(pos)];
     if (tries >= retry.max_retries) return BookieFailed(pos, bookie, why);
-    auto delay = std::min(retry.pause * (1 << tries), retry.max_pause);
+    auto delay = retry.PauseBefore(tries);
     ++tries;
     spdlog::debug("ledger {}: bookie {} is busy ({}); entry {} again in {} ms", id_, bookie,
                   why.message(), entry, delay.count());
