@@ -7,6 +7,7 @@
 #include <spdlog/spdlog.h>
 
 #include "bookie/http/admin_http_server.h"
+#include "bookie/ledger_catalog.h"
 #include "common/clock.h"
 #include "common/logging.h"
 #include "common/metrics.h"
@@ -111,8 +112,12 @@ Status Bookie::Init() {
     registration_ = std::move(*reg);
   }
 
-  // 6. Serve.
+  // 6. Serve, and collect garbage.
   server_->StartAccepting(processor_.get());
+  catalog_ = std::make_unique<MetadataLedgerCatalog>(metadata_.get(), cluster->instance_id);
+  gc_ = storage::GarbageCollector::Start(
+      engine_.get(), catalog_.get(), options_.storage.gc,
+      [this](const std::vector<uint64_t>& deleted) { processor_->ForgetLedgers(deleted); });
   ready_.store(true, std::memory_order_release);
   monitor_ = std::thread([this] { MonitorLoop(); });
   spdlog::info("bookie {} is up ({}): protocol port {}, admin HTTP port {}", options_.bookie_id,
@@ -227,32 +232,45 @@ void Bookie::CheckDisksAndHealth() {
       spdlog::error("bookie {} is read-only until restarted: {}", options_.bookie_id,
                     health.ToString());
     }
-  } else {
-    double worst = 0;
-    std::string worst_dir;
-    for (const std::string& dir : options_.storage.ledger_dirs) {
-      auto space = fs_->Space(dir);
-      if (!space.ok() || space->total_bytes == 0) continue;
-      double used = 1.0 - static_cast<double>(space->available_bytes) /
-                              static_cast<double>(space->total_bytes);
-      if (used >= worst) {
-        worst = used;
-        worst_dir = dir;
-      }
+    if (changed) ApplyMode();
+    return;
+  }
+  double worst = 0;
+  std::string worst_dir;
+  for (const std::string& dir : options_.storage.ledger_dirs) {
+    auto space = fs_->Space(dir);
+    if (!space.ok() || space->total_bytes == 0) continue;
+    double used = 1.0 - static_cast<double>(space->available_bytes) /
+                            static_cast<double>(space->total_bytes);
+    if (used >= worst) {
+      worst = used;
+      worst_dir = dir;
     }
-    if (worst > options_.disk_usage_threshold) {
-      changed = status_.SetReadOnly(
-          fmt::format("ledger directory {} is {:.1f}% full (diskUsageThreshold {:.1f}%)",
-                      worst_dir, 100 * worst, 100 * options_.disk_usage_threshold),
-          false);
-      if (changed) spdlog::warn("bookie {} is read-only: {}", options_.bookie_id,
-                                status_.read_only_reason());
-    } else if (worst < options_.disk_usage_lwm_threshold && status_.SetWritable()) {
-      changed = true;
-      spdlog::info("bookie {} is writable again: disk usage {:.1f}% is below "
-                   "diskUsageLwmThreshold",
-                   options_.bookie_id, 100 * worst);
+  }
+  Status full = engine_ ? engine_->disk_full() : Status::Ok();
+  if (!full.ok()) {
+    // The engine logs the full disk itself, once; this says what it means for the bookie.
+    changed = status_.SetReadOnly(fmt::format("a full ledger disk holds flushes back: {}",
+                                              full.message()),
+                                  false);
+    if (changed) {
+      spdlog::warn("bookie {} is read-only until its flushes succeed and disk usage is below "
+                   "diskUsageLwmThreshold ({:.1f}%); garbage collection reclaims space",
+                   options_.bookie_id, 100 * options_.disk_usage_lwm_threshold);
     }
+  } else if (worst > options_.disk_usage_threshold) {
+    changed = status_.SetReadOnly(
+        fmt::format("ledger directory {} is {:.1f}% full (diskUsageThreshold {:.1f}%)", worst_dir,
+                    100 * worst, 100 * options_.disk_usage_threshold),
+        false);
+    if (changed) {
+      spdlog::warn("bookie {} is read-only: {}", options_.bookie_id, status_.read_only_reason());
+    }
+  } else if (worst < options_.disk_usage_lwm_threshold && status_.SetWritable()) {
+    changed = true;
+    spdlog::info("bookie {} is writable again: disk usage {:.1f}% is below "
+                 "diskUsageLwmThreshold",
+                 options_.bookie_id, 100 * worst);
   }
   if (changed) ApplyMode();
 }
@@ -272,12 +290,20 @@ void Bookie::ApplyMode() {
 
 void Bookie::MonitorLoop() {
   SetThreadName("q-monitor");
+  // How often the LACs of idle ledgers are forgotten (RequestProcessor::SweepIdle).
+  constexpr uint64_t kLacSweepIntervalMs = 30'000;
+  uint64_t last_sweep = MonotonicNanos() / 1'000'000;
   std::unique_lock<std::mutex> lock(monitor_mu_);
   while (!stopping_) {
     monitor_cv_.wait_for(lock, options_.disk_check_interval, [this] { return stopping_; });
     if (stopping_) break;
     lock.unlock();
     CheckDisksAndHealth();
+    uint64_t now = MonotonicNanos() / 1'000'000;
+    if (now - last_sweep >= kLacSweepIntervalMs) {
+      last_sweep = now;
+      processor_->SweepIdle();
+    }
     {
       // Registration lagging behind the state (a failed SetMode earlier): try again.
       std::lock_guard<std::mutex> rl(registration_mu_);
@@ -301,6 +327,7 @@ void Bookie::Stop() {
   // The admin endpoint goes first: its handlers read what is torn down below.
   ready_.store(false, std::memory_order_release);
   if (http_) http_->Stop();
+  gc_.reset();  // stops at its next safe point; it uses the engine and the metadata store
   if (server_) {
     server_->StopAccepting();
     if (processor_) processor_->AbortLongPolls();
@@ -320,6 +347,20 @@ void Bookie::Stop() {
   }
   metadata_.reset();
   spdlog::info("bookie {} stopped", options_.bookie_id);
+}
+
+Result<uint64_t> Bookie::TriggerGc(storage::CompactionKind compaction) {
+  if (!ready_.load(std::memory_order_acquire) || !gc_) {
+    return FailedPrecondition("the bookie is starting or stopping");
+  }
+  return gc_->Trigger(compaction);
+}
+
+Result<storage::GcStatus> Bookie::GcStatus() {
+  if (!ready_.load(std::memory_order_acquire) || !gc_) {
+    return FailedPrecondition("the bookie is starting or stopping");
+  }
+  return gc_->status();
 }
 
 std::string Bookie::MetricsText() {

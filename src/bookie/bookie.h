@@ -13,9 +13,13 @@
 // flight, close connections, flush and checkpoint storage, deregister.
 //
 // Read-only mode: the disk monitor (every diskCheckIntervalMs) turns the bookie read-only when a
-// ledger directory's disk is fuller than diskUsageThreshold, and writable again below
+// ledger directory's disk is fuller than diskUsageThreshold or a flush is held back by a full
+// disk (storage_engine.h), and writable again once flushes succeed and usage is below
 // diskUsageLwmThreshold; a storage I/O error makes it read-only for good. Each change moves the
 // registration between the writable and read-only lists.
+//
+// Garbage collection (storage/garbage_collector.h) runs from step 6 on, against the metadata
+// store; TriggerGc() asks for a pass now (admin HTTP PUT /api/v1/bookie/gc).
 #pragma once
 
 #include <atomic>
@@ -35,6 +39,7 @@
 #include "bookie/request_processor.h"
 #include "bookie/server.h"
 #include "metadata/metadata_store.h"
+#include "storage/garbage_collector.h"
 #include "storage/storage_engine.h"
 
 namespace quire::bookie {
@@ -59,6 +64,11 @@ class Bookie {
   // For /metrics and tests.
   std::string MetricsText();
 
+  // Garbage collection: asks for a pass now (see GarbageCollector::Trigger) and reports on them.
+  // kFailedPrecondition while the bookie is starting or stopping.
+  Result<uint64_t> TriggerGc(storage::CompactionKind compaction);
+  Result<storage::GcStatus> GcStatus();
+
  private:
   explicit Bookie(BookieOptions options);
   Status Init();
@@ -72,6 +82,8 @@ class Bookie {
   std::unique_ptr<FileSystem> fs_;
   std::unique_ptr<metadata::MetadataStore> metadata_;
   std::unique_ptr<storage::StorageEngine> engine_;
+  std::unique_ptr<storage::LedgerCatalog> catalog_;
+  std::unique_ptr<storage::GarbageCollector> gc_;
   BookieStatus status_;
 
   boost::asio::io_context io_;

@@ -25,11 +25,13 @@ class BookieStatus {
     return sticky_;
   }
 
-  // Returns true if this changed the state.
+  // Returns true if this changed the state (became read-only, or the cause became sticky), so
+  // that the caller logs each change once. A new reason for a state that did not change (a disk
+  // a little fuller) replaces the old one silently; a sticky reason is never replaced.
   bool SetReadOnly(const std::string& reason, bool sticky) {
     std::lock_guard<std::mutex> lock(mu_);
-    if (sticky) sticky_ = true;
-    if (!writable_.load(std::memory_order_relaxed) && !sticky) return false;
+    if (sticky_) return false;
+    sticky_ = sticky;
     bool changed = writable_.exchange(false);
     reason_ = reason;
     return changed || sticky;

@@ -185,10 +185,21 @@ void RequestProcessor::LongPoll(proto::Request request, Responder respond) {
   reads_->Submit([this, request = std::move(request), respond = std::move(respond)]() mutable {
     const proto::ReadRequest& read = request.read();
     auto ledger = static_cast<uint64_t>(read.ledger_id());
+    // The waiter must be registered while the ledger's LAC is known (AdvanceLac wakes waiters
+    // only through it). If SweepIdle forgot it between the load and the registration, an add
+    // may have been missed: load again (a sweep runs every 30 s, so once is nearly always enough).
     Result<int64_t> lac = CurrentLac(ledger);
-    if (!lac.ok()) return respond(MakeResponse(request.header(), lac.status()));
-    if (*lac > read.previous_lac()) {
-      return AnswerLongPoll(request.header(), ledger, read.previous_lac(), *lac, std::move(respond));
+    std::unique_lock<std::mutex> lock(mu_, std::defer_lock);
+    for (int attempt = 0;; ++attempt) {
+      if (!lac.ok()) return respond(MakeResponse(request.header(), lac.status()));
+      if (*lac > read.previous_lac()) {
+        return AnswerLongPoll(request.header(), ledger, read.previous_lac(), *lac,
+                              std::move(respond));
+      }
+      lock.lock();
+      if (lacs_.count(ledger) > 0 || attempt >= 3) break;
+      lock.unlock();
+      lac = CurrentLac(ledger);
     }
     auto waiter = std::make_shared<Waiter>();
     waiter->header = request.header();
@@ -197,8 +208,8 @@ void RequestProcessor::LongPoll(proto::Request request, Responder respond) {
     waiter->respond = std::move(respond);
     waiter->timer = std::make_shared<boost::asio::steady_timer>(*io_);
     auto timeout = std::min(options_.max_long_poll, std::chrono::milliseconds(read.timeout_ms()));
-    std::unique_lock<std::mutex> lock(mu_);
-    int64_t now = lacs_.count(ledger) ? lacs_[ledger] : *lac;
+    auto known = lacs_.find(ledger);
+    int64_t now = known != lacs_.end() ? known->second.lac : *lac;
     if (now > waiter->previous_lac) {  // advanced while we looked
       lock.unlock();
       return AnswerLongPoll(waiter->header, ledger, waiter->previous_lac, now,
@@ -217,7 +228,8 @@ void RequestProcessor::LongPoll(proto::Request request, Responder respond) {
                                  [&](const auto& e) { return e.second == waiter; });
           if (it == range.second) return;
           waiters_.erase(it);
-          current = lacs_.count(waiter->ledger) ? lacs_[waiter->ledger] : -1;
+          auto known = lacs_.find(waiter->ledger);
+          current = known != lacs_.end() ? known->second.lac : -1;
         }
         proto::Response r = MakeResponse(waiter->header, proto::TIMEOUT,
                                          "the LAC did not advance within the long-poll timeout");
@@ -247,7 +259,10 @@ Result<int64_t> RequestProcessor::CurrentLac(uint64_t ledger) {
   {
     std::lock_guard<std::mutex> lock(mu_);
     auto it = lacs_.find(ledger);
-    if (it != lacs_.end()) return it->second;
+    if (it != lacs_.end()) {
+      it->second.used = epoch_;
+      return it->second.lac;
+    }
   }
   QUIRE_ASSIGN_OR_RETURN(storage::LedgerInfo info, engine_->GetLedgerInfo(ledger));
   int64_t lac = ExplicitLacValue(info.explicit_lac).value_or(-1);
@@ -260,9 +275,10 @@ Result<int64_t> RequestProcessor::CurrentLac(uint64_t ledger) {
     return last.status();
   }
   std::lock_guard<std::mutex> lock(mu_);
-  int64_t& known = lacs_.emplace(ledger, lac).first->second;
-  known = std::max(known, lac);
-  return known;
+  KnownLac& known = lacs_.emplace(ledger, KnownLac{lac, epoch_}).first->second;
+  known.lac = std::max(known.lac, lac);
+  known.used = epoch_;
+  return known.lac;
 }
 
 void RequestProcessor::AdvanceLac(uint64_t ledger, int64_t lac) {
@@ -271,8 +287,9 @@ void RequestProcessor::AdvanceLac(uint64_t ledger, int64_t lac) {
     std::lock_guard<std::mutex> lock(mu_);
     auto it = lacs_.find(ledger);
     // Not loaded yet: the next CurrentLac() reads it from storage, which holds this entry.
-    if (it == lacs_.end() || lac <= it->second) return;
-    it->second = lac;
+    if (it == lacs_.end() || lac <= it->second.lac) return;
+    it->second.lac = lac;
+    it->second.used = epoch_;
     auto range = waiters_.equal_range(ledger);
     for (auto w = range.first; w != range.second;) {
       if (w->second->previous_lac < lac) {
@@ -289,6 +306,27 @@ void RequestProcessor::AdvanceLac(uint64_t ledger, int64_t lac) {
       AnswerLongPoll(w->header, w->ledger, w->previous_lac, lac, std::move(w->respond));
     });
   }
+}
+
+void RequestProcessor::ForgetLedgers(const std::vector<uint64_t>& ledgers) {
+  std::lock_guard<std::mutex> lock(mu_);
+  // A ledger with waiting long polls keeps its LAC: AdvanceLac wakes them through it.
+  for (uint64_t ledger : ledgers) {
+    if (waiters_.count(ledger) == 0) lacs_.erase(ledger);
+  }
+}
+
+void RequestProcessor::SweepIdle() {
+  std::lock_guard<std::mutex> lock(mu_);
+  uint64_t epoch = epoch_++;
+  std::erase_if(lacs_, [&](const auto& kv) {
+    return kv.second.used < epoch && waiters_.count(kv.first) == 0;
+  });
+}
+
+size_t RequestProcessor::known_lacs() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return lacs_.size();
 }
 
 void RequestProcessor::ReadLac(proto::Request request, Responder respond) {

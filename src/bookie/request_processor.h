@@ -21,6 +21,8 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <unordered_map>
+#include <vector>
 
 #include <boost/asio/io_context.hpp>
 
@@ -58,6 +60,13 @@ class RequestProcessor {
   // Long polls waiting now (a metric).
   size_t long_polls() const;
 
+  // Memory follows the ledgers in use: the LACs known of ledgers without waiting long polls are
+  // forgotten when garbage collection deleted the ledgers, and by SweepIdle() when they were not
+  // used since the previous sweep (the next read loads them from storage again).
+  void ForgetLedgers(const std::vector<uint64_t>& ledgers);
+  void SweepIdle();
+  size_t known_lacs() const;
+
  private:
   struct Waiter;
 
@@ -86,8 +95,13 @@ class RequestProcessor {
   BookieStatus* status_;
   const RequestProcessorOptions options_;
 
+  struct KnownLac {
+    int64_t lac;
+    uint64_t used;  // sweep epoch of the last use
+  };
   mutable std::mutex mu_;
-  std::map<uint64_t, int64_t> lacs_;                            // guarded by mu_
+  std::unordered_map<uint64_t, KnownLac> lacs_;                 // guarded by mu_
+  uint64_t epoch_ = 0;                                          // guarded by mu_
   std::multimap<uint64_t, std::shared_ptr<Waiter>> waiters_;   // by ledger; guarded by mu_
 
   // Last members: drained first on destruction.

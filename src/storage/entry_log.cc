@@ -12,6 +12,88 @@
 
 namespace quire::storage {
 
+namespace {
+constexpr std::string_view kCompactingSuffix = ".compacting";
+
+std::string CompactingFileName(uint64_t log_id) {
+  return fmt::format("{:016x}{}", log_id, kCompactingSuffix);
+}
+}  // namespace
+
+// --- EntryLogWriter ---
+
+Result<std::unique_ptr<EntryLogWriter>> EntryLogWriter::Create(const EntryLogOptions& options,
+                                                               const std::string& path,
+                                                               uint64_t log_id) {
+  std::unique_ptr<EntryLogWriter> w(new EntryLogWriter(options, path, log_id));
+  OpenOptions o{.create = true, .exclusive = true, .direct = options.direct_io};
+  QUIRE_ASSIGN_OR_RETURN(w->file_, options.fs->Open(path, o));
+  EntryLogHeader header;
+  header.log_id = log_id;
+  header.created_unix_ms = UnixMillis();
+  EncodeEntryLogHeader(header, &w->pending_);
+  // The name must survive a crash before the index may point into the file.
+  Status synced = options.fs->SyncDir(options.current_dir);
+  if (!synced.ok()) {
+    w->file_.reset();
+    options.fs->Unlink(path).IgnoreError();
+    return synced;
+  }
+  spdlog::debug("entry log: started {}{}", path,
+                w->file_->direct() ? "" : " (buffered: no O_DIRECT on this file system)");
+  return w;
+}
+
+Status EntryLogWriter::Add(uint64_t ledger, uint64_t entry, std::string_view payload,
+                           uint64_t* offset) {
+  *offset = size();
+  AppendEntryLogRecord(&pending_, ledger, entry, payload);
+  if (pending_.size() >= options_.write_chunk_bytes) return WriteChunks(false);
+  return Status::Ok();
+}
+
+Status EntryLogWriter::WriteChunks(bool everything) {
+  if (everything) PadEntryLog(&pending_);
+  size_t n = everything ? pending_.size() : AlignDown(pending_.size(), kEntryLogAlignment);
+  if (n == 0) return Status::Ok();
+  QUIRE_RETURN_IF_ERROR(file_->Write(written_, std::string_view(pending_.data(), n)));
+  if (!file_->direct()) QUIRE_RETURN_IF_ERROR(file_->StartWriteback(written_, n));
+  written_ += n;
+  size_t rest = pending_.size() - n;
+  if (rest > 0) std::memmove(pending_.data(), pending_.data() + n, rest);
+  pending_.Resize(rest);
+  return Status::Ok();
+}
+
+Status EntryLogWriter::Commit() {
+  // A padding record ends each batch, so every batch starts at an aligned offset.
+  if (written_ == committed_end_ && pending_.size() == 0) return Status::Ok();
+  QUIRE_RETURN_IF_ERROR(WriteChunks(true).WithContext(fmt::format("entry log {}", path_)));
+  QUIRE_RETURN_IF_ERROR(file_->Sync().WithContext(fmt::format("entry log {}", path_)));
+  committed_end_ = written_;
+  return Status::Ok();
+}
+
+Status EntryLogWriter::Abandon() {
+  pending_.Clear();
+  if (!file_) return Status::Ok();
+  Status s;
+  if (committed_end_ == 0) {
+    // Nothing in it was ever durable: the file goes.
+    file_.reset();
+    s = options_.fs->Unlink(path_);
+  } else {
+    // The committed prefix was synced before the failure, so it is still what the index points
+    // at; only the failed batch is cut off. Truncating needs no free space.
+    s = file_->Truncate(committed_end_);
+    file_.reset();
+  }
+  written_ = committed_end_;
+  return s.WithContext(fmt::format("abandoning entry log {}", path_));
+}
+
+// --- EntryLogger ---
+
 Result<std::vector<uint64_t>> EntryLogger::ListLogs(FileSystem* fs, const std::string& current_dir) {
   QUIRE_ASSIGN_OR_RETURN(auto names, fs->List(current_dir));
   std::vector<uint64_t> ids;
@@ -25,8 +107,22 @@ Result<std::vector<uint64_t>> EntryLogger::ListLogs(FileSystem* fs, const std::s
 
 Result<std::unique_ptr<EntryLogger>> EntryLogger::Open(const EntryLogOptions& options) {
   std::unique_ptr<EntryLogger> logger(new EntryLogger(options));
-  QUIRE_ASSIGN_OR_RETURN(auto ids, ListLogs(options.fs, options.current_dir));
-  QUIRE_RETURN_IF_ERROR(logger->StartLog(ids.empty() ? 1 : ids.back() + 1));
+  QUIRE_ASSIGN_OR_RETURN(auto names, options.fs->List(options.current_dir));
+  uint64_t max_id = 0;
+  for (const std::string& name : names) {
+    uint64_t id = 0;
+    if (ParseEntryLogFileName(name, &id)) {
+      max_id = std::max(max_id, id);
+    } else if (ParseHexFileName(name, kCompactingSuffix, &id)) {
+      // Compaction had not published it: nothing in the index points into it.
+      max_id = std::max(max_id, id);
+      std::string path = JoinPath(options.current_dir, name);
+      QUIRE_RETURN_IF_ERROR(options.fs->Unlink(path));
+      spdlog::info("entry log: removed {}, left over by a compaction that did not finish", path);
+    }
+  }
+  logger->next_log_id_ = max_id + 1;
+  QUIRE_RETURN_IF_ERROR(logger->StartLog());
   return logger;
 }
 
@@ -34,63 +130,102 @@ std::string EntryLogger::LogPath(uint64_t log_id) const {
   return JoinPath(options_.current_dir, EntryLogFileName(log_id));
 }
 
-Status EntryLogger::StartLog(uint64_t log_id) {
-  std::string path = LogPath(log_id);
-  OpenOptions o{.create = true, .exclusive = true, .direct = options_.direct_io};
-  QUIRE_ASSIGN_OR_RETURN(file_, options_.fs->Open(path, o));
-  log_id_ = log_id;
-  EntryLogHeader header;
-  header.log_id = log_id;
-  header.created_unix_ms = UnixMillis();
-  EncodeEntryLogHeader(header, &pending_);
-  written_ = 0;
-  dirty_ = true;
-  // The name must survive a crash before the index may point into the file.
-  QUIRE_RETURN_IF_ERROR(options_.fs->SyncDir(options_.current_dir));
-  spdlog::debug("entry log: started {}{}", path,
-                file_->direct() ? "" : " (buffered: no O_DIRECT on this file system)");
+Status EntryLogger::StartLog() {
+  uint64_t id = AllocateLogId();
+  QUIRE_ASSIGN_OR_RETURN(current_, EntryLogWriter::Create(options_, LogPath(id), id));
+  current_log_id_.store(id, std::memory_order_release);
+  started_.push_back(id);
+  return Status::Ok();
+}
+
+Status EntryLogger::CommitCurrent() {
+  QUIRE_RETURN_IF_ERROR(current_->Commit());
+  if (committed_.empty() || committed_.back().log_id != current_->log_id()) {
+    committed_.push_back({current_->log_id(), current_->committed_end()});
+  } else {
+    committed_.back().end = current_->committed_end();
+  }
   return Status::Ok();
 }
 
 Status EntryLogger::Add(uint64_t ledger, uint64_t entry, std::string_view payload,
                         EntryLocation* location) {
+  if (!current_) QUIRE_RETURN_IF_ERROR(StartLog());
   uint64_t size = kEntryLogRecordHeader + payload.size();
-  if (written_ + pending_.size() + size > options_.size_limit &&
-      written_ + pending_.size() > kEntryLogHeaderSize) {
-    QUIRE_RETURN_IF_ERROR(FinishLog());
-    QUIRE_RETURN_IF_ERROR(StartLog(log_id_ + 1));
+  if (current_->size() + size > options_.size_limit && current_->size() > kEntryLogHeaderSize) {
+    QUIRE_RETURN_IF_ERROR(CommitCurrent());
+    QUIRE_RETURN_IF_ERROR(StartLog());
   }
-  *location = {log_id_, written_ + pending_.size(), static_cast<uint32_t>(size)};
-  AppendEntryLogRecord(&pending_, ledger, entry, payload);
-  if (pending_.size() >= options_.write_chunk_bytes) return WriteFullChunks(false);
-  return Status::Ok();
-}
-
-// Writes the aligned prefix of pending_ (or all of it, padded, when `everything`).
-Status EntryLogger::WriteFullChunks(bool everything) {
-  if (everything) PadEntryLog(&pending_);
-  size_t n = everything ? pending_.size() : AlignDown(pending_.size(), kEntryLogAlignment);
-  if (n == 0) return Status::Ok();
-  QUIRE_RETURN_IF_ERROR(file_->Write(written_, std::string_view(pending_.data(), n)));
-  if (!file_->direct()) QUIRE_RETURN_IF_ERROR(file_->StartWriteback(written_, n));
-  written_ += n;
-  dirty_ = true;
-  size_t rest = pending_.size() - n;
-  if (rest > 0) std::memmove(pending_.data(), pending_.data() + n, rest);
-  pending_.Resize(rest);
-  return Status::Ok();
-}
-
-Status EntryLogger::FinishLog() {
-  QUIRE_RETURN_IF_ERROR(WriteFullChunks(true));
-  if (dirty_) QUIRE_RETURN_IF_ERROR(file_->Sync());
-  dirty_ = false;
+  uint64_t offset = 0;
+  QUIRE_RETURN_IF_ERROR(current_->Add(ledger, entry, payload, &offset)
+                            .WithContext(fmt::format("entry log {}", current_->path())));
+  *location = {current_->log_id(), offset, static_cast<uint32_t>(size)};
   return Status::Ok();
 }
 
 Status EntryLogger::Commit() {
-  // A padding record ends each batch, so every batch starts at an aligned offset.
-  return FinishLog().WithContext(fmt::format("entry log {}", LogPath(log_id_)));
+  if (!current_) return Status::Ok();
+  return CommitCurrent();
+}
+
+void EntryLogger::Accept() {
+  committed_.clear();
+  started_.clear();
+  if (current_) accepted_ = {current_->log_id(), current_->committed_end()};
+}
+
+Status EntryLogger::RollBack() {
+  current_.reset();
+  committed_.clear();
+  Status first;
+  auto keep = [&first](Status s) {
+    if (!s.ok() && !s.Is(StatusCode::kNotFound) && first.ok()) first = s;
+  };
+  for (uint64_t id : std::exchange(started_, {})) {
+    if (id != accepted_.log_id) keep(options_.fs->Unlink(LogPath(id)));
+  }
+  if (accepted_.log_id != 0) {
+    std::string path = LogPath(accepted_.log_id);
+    if (accepted_.end == 0) {
+      keep(options_.fs->Unlink(path));
+    } else {
+      auto file = options_.fs->Open(path, {});
+      if (file.ok()) {
+        keep((*file)->Truncate(accepted_.end));
+      } else {
+        keep(file.status());
+      }
+    }
+  }
+  keep(options_.fs->SyncDir(options_.current_dir));
+  {
+    std::lock_guard<std::mutex> lock(readers_mu_);
+    readers_.erase(accepted_.log_id);  // a cached descriptor may have seen the cut-off tail
+  }
+  accepted_ = {};
+  if (!first.ok()) spdlog::warn("entry log: rolling back a failed flush: {}", first.ToString());
+  return first;
+}
+
+Result<std::unique_ptr<EntryLogWriter>> EntryLogger::CreateCompactionLog() {
+  uint64_t id = AllocateLogId();
+  return EntryLogWriter::Create(options_, JoinPath(options_.current_dir, CompactingFileName(id)),
+                                id);
+}
+
+Status EntryLogger::Publish(EntryLogWriter* writer) {
+  QUIRE_RETURN_IF_ERROR(options_.fs->Rename(writer->path(), LogPath(writer->log_id())));
+  return options_.fs->SyncDir(options_.current_dir);
+}
+
+Status EntryLogger::DeleteLog(uint64_t log_id) {
+  {
+    std::lock_guard<std::mutex> lock(readers_mu_);
+    readers_.erase(log_id);
+  }
+  Status s = options_.fs->Unlink(LogPath(log_id));
+  if (!s.ok() && !s.Is(StatusCode::kNotFound)) return s;
+  return options_.fs->SyncDir(options_.current_dir);
 }
 
 Result<std::shared_ptr<File>> EntryLogger::Reader(uint64_t log_id) {

@@ -1,10 +1,13 @@
 #include "storage/ledger_directory.h"
 
 #include <algorithm>
+#include <cerrno>
+#include <map>
 #include <mutex>
 
 #include <fmt/format.h>
 
+#include "common/check.h"
 #include "storage/entry_log_format.h"
 
 namespace quire::storage {
@@ -41,7 +44,19 @@ Result<std::unique_ptr<LedgerDirectory>> LedgerDirectory::Open(const LedgerDirec
   lo.size_limit = o.entry_log_size_limit;
   lo.direct_io = o.entry_log_direct_io;
   QUIRE_ASSIGN_OR_RETURN(dir->logger_, EntryLogger::Open(lo));
+  QUIRE_RETURN_IF_ERROR(dir->LoadUsage());
   return dir;
+}
+
+Status LedgerDirectory::LoadUsage() {
+  QUIRE_RETURN_IF_ERROR(index_->ForEachLogSummary([&](uint64_t log, const LogSummary& summary) {
+    usage_.SetTotal(log, summary.total_bytes);
+    return true;
+  }));
+  return index_->ForEachLogLedger([&](uint64_t log, uint64_t ledger, uint64_t bytes) {
+    usage_.Add(log, ledger, bytes);
+    return true;
+  });
 }
 
 bool LedgerDirectory::TryPut(uint64_t ledger, uint64_t entry, const Payload& payload,
@@ -54,6 +69,16 @@ bool LedgerDirectory::TryPut(uint64_t ledger, uint64_t entry, const Payload& pay
   filling_->Put(ledger, entry, payload);
   *flush_due = filling_->bytes() >= filling_->max_bytes() / 2;
   return true;
+}
+
+void LedgerDirectory::ForcePut(uint64_t ledger, uint64_t entry, const Payload& payload) {
+  std::unique_lock<std::shared_mutex> lock(mu_);
+  filling_->Put(ledger, entry, payload);
+}
+
+bool LedgerDirectory::HasPendingFlush() {
+  std::shared_lock<std::shared_mutex> lock(mu_);
+  return !flushing_->empty();
 }
 
 Status LedgerDirectory::WaitForRoom(size_t size, std::chrono::steady_clock::time_point deadline) {
@@ -83,13 +108,25 @@ Result<std::string> LedgerDirectory::Read(uint64_t ledger, uint64_t entry) {
     read_cache_hits_.fetch_add(1, std::memory_order_relaxed);
     return std::move(*hit);
   }
-  QUIRE_ASSIGN_OR_RETURN(auto loc, index_->Find(ledger, entry));
-  if (!loc) {
-    return Status(StatusCode::kNoSuchEntry,
-                  fmt::format("ledger {} entry {} is not stored here", ledger, entry));
+  // Compaction may move the entry and delete its old log between the lookup and the read: the
+  // read then fails with kNotFound, and the entry is looked up again. Each retry needs another
+  // compaction of the same entry in between, so a few are plenty.
+  std::optional<EntryLocation> previous;
+  for (int attempt = 0;; ++attempt) {
+    QUIRE_ASSIGN_OR_RETURN(auto loc, index_->Find(ledger, entry));
+    if (!loc) {
+      return Status(StatusCode::kNoSuchEntry,
+                    fmt::format("ledger {} entry {} is not stored here", ledger, entry));
+    }
+    entry_log_reads_.fetch_add(1, std::memory_order_relaxed);
+    Result<std::string> r = ReadFromLog(ledger, entry, *loc);
+    bool moved = previous && (previous->log_id != loc->log_id || previous->offset != loc->offset);
+    if (r.ok() || !r.status().Is(StatusCode::kNotFound) || attempt >= 3 ||
+        (previous && !moved)) {
+      return r;
+    }
+    previous = loc;
   }
-  entry_log_reads_.fetch_add(1, std::memory_order_relaxed);
-  return ReadFromLog(ledger, entry, *loc);
 }
 
 Result<std::string> LedgerDirectory::ReadFromLog(uint64_t ledger, uint64_t entry,
@@ -160,18 +197,59 @@ size_t LedgerDirectory::SwapCaches() {
   return count;
 }
 
+Status LedgerDirectory::CheckRoom(uint64_t bytes) {
+  if (options_.reserved_bytes == 0) return Status::Ok();
+  auto space = options_.fs->Space(options_.directory);
+  if (!space.ok()) return Status::Ok();  // cannot tell; the write itself will say
+  if (space->available_bytes >= bytes + options_.reserved_bytes) return Status::Ok();
+  return IOError(fmt::format("ledger directory {}: {} bytes free, and writing {} more would leave "
+                             "less than the {} reserved for garbage collection "
+                             "(ledgerDirReservedSpaceMB)",
+                             options_.directory, space->available_bytes, bytes,
+                             options_.reserved_bytes),
+                 ENOSPC);
+}
+
 Status LedgerDirectory::FlushSwapped(const std::vector<std::pair<uint64_t, LedgerInfo>>& infos) {
   // flushing_ is not modified until FinishFlush(), so it is read here without the lock.
   std::vector<WriteCache::Item> items = flushing_->Sorted();
+  if (items.empty() && infos.empty()) return Status::Ok();
+  uint64_t bytes = 0;
+  for (const WriteCache::Item& item : items) bytes += kEntryLogRecordHeader + item.payload.size();
+  QUIRE_RETURN_IF_ERROR(CheckRoom(bytes));
+
   LedgerIndex::Batch batch = index_->NewBatch();
-  for (const WriteCache::Item& item : items) {
-    EntryLocation loc;
-    QUIRE_RETURN_IF_ERROR(logger_->Add(item.ledger, item.entry, item.payload, &loc));
-    batch.PutLocation(item.ledger, item.entry, loc);
+  std::map<std::pair<uint64_t, uint64_t>, uint64_t> added;  // (log, ledger) -> bytes
+  auto write = [&]() -> Status {
+    for (const WriteCache::Item& item : items) {
+      EntryLocation loc;
+      QUIRE_RETURN_IF_ERROR(logger_->Add(item.ledger, item.entry, item.payload, &loc));
+      batch.PutLocation(item.ledger, item.entry, loc);
+      added[{loc.log_id, item.ledger}] += loc.size;
+    }
+    if (!items.empty()) QUIRE_RETURN_IF_ERROR(logger_->Commit());
+    // The usage rows hold totals, so they are computed from the table without changing it: the
+    // table changes only once the batch is in.
+    for (const auto& [key, n] : added) {
+      batch.PutLogLedgerBytes(key.first, key.second, usage_.Bytes(key.first, key.second) + n);
+    }
+    for (const CommittedLog& log : logger_->committed()) {
+      batch.PutLogSummary(log.log_id, {log.end - kEntryLogHeaderSize});
+    }
+    for (const auto& [ledger, info] : infos) batch.PutLedgerInfo(ledger, info);
+    return index_->Write(batch);
+  };
+  Status s = write();
+  if (!s.ok()) {
+    logger_->RollBack().IgnoreError();  // RollBack logs its own failure; `s` is what counts
+    return s;
   }
-  if (!items.empty()) QUIRE_RETURN_IF_ERROR(logger_->Commit());
-  for (const auto& [ledger, info] : infos) batch.PutLedgerInfo(ledger, info);
-  return index_->Write(batch);
+  for (const auto& [key, n] : added) usage_.Add(key.first, key.second, n);
+  for (const CommittedLog& log : logger_->committed()) {
+    usage_.SetTotal(log.log_id, log.end - kEntryLogHeaderSize);
+  }
+  logger_->Accept();
+  return Status::Ok();
 }
 
 void LedgerDirectory::FinishFlush() {
@@ -183,6 +261,81 @@ void LedgerDirectory::FinishFlush() {
     std::swap(flushing_, empty);
   }
   room_.notify_all();
+}
+
+bool LedgerDirectory::HasCachedEntries(uint64_t ledger) {
+  std::shared_lock<std::shared_mutex> lock(mu_);
+  return filling_->LastEntry(ledger).has_value() || flushing_->LastEntry(ledger).has_value();
+}
+
+Status LedgerDirectory::DeleteLedgers(const std::vector<uint64_t>& ledgers) {
+  if (ledgers.empty()) return Status::Ok();
+  LedgerIndex::Batch batch = index_->NewBatch();
+  for (uint64_t ledger : ledgers) {
+    batch.DeleteLedger(ledger);
+    for (uint64_t log : usage_.LogsOf(ledger)) batch.DeleteLogLedger(log, ledger);
+  }
+  QUIRE_RETURN_IF_ERROR(index_->Write(batch));
+  for (uint64_t ledger : ledgers) usage_.RemoveLedger(ledger);
+  read_cache_.EraseLedgers(ledgers);
+  return Status::Ok();
+}
+
+Result<std::vector<uint64_t>> LedgerDirectory::UnknownLogs() {
+  uint64_t current = logger_->current_log_id();
+  QUIRE_ASSIGN_OR_RETURN(std::vector<uint64_t> ids,
+                         EntryLogger::ListLogs(options_.fs, JoinPath(options_.directory, "current")));
+  std::erase_if(ids, [&](uint64_t id) { return id == current || usage_.Known(id); });
+  return ids;
+}
+
+Status LedgerDirectory::RecordScannedUsage(uint64_t log, std::mutex* index_writer) {
+  std::string path = logger_->LogPath(log);
+  QUIRE_ASSIGN_OR_RETURN(auto file, options_.fs->Open(path, {.read_only = true}));
+  QUIRE_ASSIGN_OR_RETURN(uint64_t size, file->Size());
+  std::string head(std::min<uint64_t>(size, kEntryLogHeaderSize), '\0');
+  QUIRE_ASSIGN_OR_RETURN(size_t n, file->Read(0, head.data(), head.size()));
+  file.reset();
+  head.resize(n);
+  std::map<uint64_t, uint64_t> live;  // ledger -> bytes the index points at
+  uint64_t end = kEntryLogHeaderSize;
+  // A header that never became durable (a crash right after the log was created) reads as zeros
+  // or not at all: the index cannot point into such a log, since it points only into committed
+  // batches, and a commit syncs the header with the first batch.
+  bool never_written = head.find_first_not_of('\0') == std::string::npos;
+  if (!never_written) {
+    QUIRE_RETURN_IF_ERROR(ScanEntryLog(options_.fs, path,
+                                       [&](const EntryLogRecord& r, uint64_t offset) -> Status {
+      end = offset + r.size;
+      QUIRE_ASSIGN_OR_RETURN(auto loc, index_->Find(r.ledger_id, r.entry_id));
+      if (loc && loc->log_id == log && loc->offset == offset) live[r.ledger_id] += r.size;
+      return Status::Ok();
+    }));
+    end = std::max(end, AlignUp(end, kEntryLogAlignment));
+  }
+  uint64_t total = std::min(size, end) > kEntryLogHeaderSize ? std::min(size, end) - kEntryLogHeaderSize : 0;
+  std::lock_guard<std::mutex> lock(*index_writer);
+  LedgerIndex::Batch batch = index_->NewBatch();
+  batch.PutLogSummary(log, {total});
+  for (const auto& [ledger, bytes] : live) batch.PutLogLedgerBytes(log, ledger, bytes);
+  QUIRE_RETURN_IF_ERROR(index_->Write(batch));
+  usage_.SetTotal(log, total);
+  for (const auto& [ledger, bytes] : live) usage_.Add(log, ledger, bytes);
+  return Status::Ok();
+}
+
+Status LedgerDirectory::DeleteLog(uint64_t log, std::mutex* index_writer) {
+  QUIRE_CHECK(log != logger_->current_log_id());
+  QUIRE_CHECK(usage_.LedgersIn(log).empty());
+  // The file goes first: a crash before the rows go leaves rows of a missing log, which the next
+  // pass removes (the other order would leave an unknown log to scan again).
+  QUIRE_RETURN_IF_ERROR(logger_->DeleteLog(log));
+  std::lock_guard<std::mutex> lock(*index_writer);
+  LedgerIndex::Batch batch = index_->NewBatch();
+  batch.DeleteLog(log);
+  QUIRE_RETURN_IF_ERROR(index_->Write(batch));
+  usage_.RemoveLog(log);
+  return Status::Ok();
 }
 
 LedgerDirectoryStats LedgerDirectory::stats() {

@@ -1,28 +1,36 @@
-// One ledger directory: its write caches, entry logs, RocksDB index and read-ahead cache.
+// One ledger directory: its write caches, entry logs, RocksDB index, entry-log usage and
+// read-ahead cache.
 //
 // Write path: TryPut() stores a journaled entry in the filling write cache. The flush thread
 // swaps the caches (SwapCaches), appends the swapped one sorted to the entry log and fdatasyncs it,
-// writes the locations (and ledger infos) to the index in one synced batch (FlushSwapped), then
-// drops the swapped cache (FinishFlush). An entry is always findable: in a cache until the index
-// has it.
+// writes the locations, the entry logs' usage and the ledger infos to the index in one synced batch
+// (FlushSwapped), then drops the swapped cache (FinishFlush). An entry is always findable: in a
+// cache until the index has it. A flush that fails on a full disk (or that would leave less free
+// space than reserved_bytes) gives the space it took back and keeps the swapped cache, so the
+// next FlushSwapped tries the same entries again.
 //
 // Read path: write caches, then the read-ahead cache, then index + pread; a miss reads ahead the
-// following entries of the same ledger from the same log.
+// following entries of the same ledger from the same log. A read that finds its log deleted
+// (compaction moved the entry meanwhile) looks the entry up again.
 //
 // Threads: TryPut/WaitForRoom/Read/LastEntry from any thread; SwapCaches/FlushSwapped/FinishFlush
-// from the flush thread only.
+// from the flush thread only. Methods that write the index (FlushSwapped, DeleteLedgers,
+// RecordScannedUsage, ForgetLog, and the compactor's batches) are called with the storage engine's
+// index-writer lock held.
 #pragma once
 
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <shared_mutex>
 #include <string>
 #include <vector>
 
 #include "storage/entry_log.h"
+#include "storage/entry_log_usage.h"
 #include "storage/ledger_index.h"
 #include "storage/write_cache.h"
 
@@ -36,6 +44,7 @@ struct LedgerDirectoryOptions {
   uint64_t read_ahead_bytes = 128ull << 10;
   uint64_t entry_log_size_limit = 1024ull << 20;
   bool entry_log_direct_io = true;
+  uint64_t reserved_bytes = 0;  // free space a flush never takes (ledgerDirReservedSpaceMB)
 };
 
 struct LedgerDirectoryStats {
@@ -52,6 +61,11 @@ class LedgerDirectory {
   // Stores the entry if the filling cache has room; false if not (wait with WaitForRoom, retry).
   // Sets *flush_due when the filling cache is half full.
   bool TryPut(uint64_t ledger, uint64_t entry, const Payload& payload, bool* flush_due);
+  // Stores the entry whether or not the cache has room: journal replay on a full disk, where
+  // nothing can be flushed yet and the journal bounds what comes (about one write cache).
+  void ForcePut(uint64_t ledger, uint64_t entry, const Payload& payload);
+  // True while a swapped cache waits to be flushed (the last flush of it failed).
+  bool HasPendingFlush();
   // Waits until the filling cache could take `size` bytes, or `deadline` (kTooManyRequests).
   Status WaitForRoom(size_t size, std::chrono::steady_clock::time_point deadline);
 
@@ -67,21 +81,46 @@ class LedgerDirectory {
   // Flush thread. Swaps the caches unless the previous flush has not finished; returns the number
   // of entries now waiting to be flushed.
   size_t SwapCaches();
+  // Flush thread. Writes the swapped cache to the entry log and the index. On failure nothing of
+  // it is in the index and the swapped cache is kept (call again later).
   Status FlushSwapped(const std::vector<std::pair<uint64_t, LedgerInfo>>& infos);
   void FinishFlush();
 
+  // --- Garbage collection ---
+  // True while a write cache holds entries of the ledger (not yet in the index).
+  bool HasCachedEntries(uint64_t ledger);
+  // Removes the ledgers' entry locations, infos, usage rows and read-ahead entries, in one synced
+  // batch. The caller makes sure no flush writes them back (storage_engine.cc).
+  Status DeleteLedgers(const std::vector<uint64_t>& ledgers);
+  // Entry logs on disk whose usage the index does not record, except the flush thread's current
+  // one.
+  Result<std::vector<uint64_t>> UnknownLogs();
+  // Scans an unknown log and records its usage: the bytes of each record the index points at.
+  // A log that never had a durable header is recorded as empty; a damaged one is left unknown
+  // (kCorruption), never deleted.
+  Status RecordScannedUsage(uint64_t log, std::mutex* index_writer);
+  // Deletes a log the usage says nothing points into, then its usage rows.
+  Status DeleteLog(uint64_t log, std::mutex* index_writer);
+
   LedgerDirectoryStats stats();
   const std::string& directory() const { return options_.directory; }
+  const LedgerDirectoryOptions& options() const { return options_; }
   LedgerIndex* index() { return index_.get(); }
   EntryLogger* entry_logger() { return logger_.get(); }
+  EntryLogUsage* usage() { return &usage_; }
+  FileSystem* fs() const { return options_.fs; }
 
  private:
   explicit LedgerDirectory(const LedgerDirectoryOptions& options);
+  Status LoadUsage();
+  // Fails like a full disk when writing `bytes` would leave less than reserved_bytes free.
+  Status CheckRoom(uint64_t bytes);
   Result<std::string> ReadFromLog(uint64_t ledger, uint64_t entry, const EntryLocation& loc);
 
   const LedgerDirectoryOptions options_;
   std::unique_ptr<LedgerIndex> index_;
   std::unique_ptr<EntryLogger> logger_;
+  EntryLogUsage usage_;
   ReadCache read_cache_;
 
   std::shared_mutex mu_;

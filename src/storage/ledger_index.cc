@@ -5,6 +5,9 @@
 #include <rocksdb/table.h>
 #include <rocksdb/write_batch.h>
 
+#include <algorithm>
+#include <cerrno>
+
 #include <fmt/format.h>
 
 #include "common/coding.h"
@@ -14,7 +17,9 @@ namespace {
 
 constexpr uint8_t kLocationVersion = 1;
 constexpr uint8_t kLedgerInfoVersion = 1;
+constexpr uint8_t kLogRowVersion = 1;  // `logs` and `log_ledgers` values
 constexpr size_t kLocationSize = 1 + 8 + 8 + 4;
+constexpr size_t kLogRowSize = 1 + 8;
 
 std::string EntryKey(uint64_t ledger, uint64_t entry) {
   std::string k;
@@ -29,9 +34,30 @@ std::string LedgerKey(uint64_t ledger) {
   return k;
 }
 
+// Sorts after every 16-byte key that starts with BE64(prefix): the end of a range deletion that
+// takes them all (without computing prefix + 1, which overflows for 2^64 - 1).
+std::string PastPrefix(uint64_t prefix) { return LedgerKey(prefix) + std::string(9, '\xff'); }
+
+std::string U64Value(uint64_t v) {
+  std::string out;
+  out.push_back(static_cast<char>(kLogRowVersion));
+  PutFixed64(&out, v);
+  return out;
+}
+
+Result<uint64_t> DecodeU64Value(std::string_view b, std::string_view what) {
+  if (b.size() != kLogRowSize || static_cast<uint8_t>(b[0]) != kLogRowVersion) {
+    return Corruption(fmt::format("{}: bad entry-log usage record ({} bytes)", what, b.size()));
+  }
+  return DecodeFixed64(b.data() + 1);
+}
+
 Status FromRocks(const rocksdb::Status& s, std::string_view what) {
   if (s.ok()) return Status::Ok();
   if (s.IsCorruption()) return Corruption(fmt::format("{}: {}", what, s.ToString()));
+  // A full disk is a state the bookie recovers from (storage_engine.h), so callers must be able
+  // to tell it from other I/O errors.
+  if (s.IsNoSpace()) return IOError(fmt::format("{}: {}", what, s.ToString()), ENOSPC);
   return IOError(fmt::format("{}: {}", what, s.ToString()));
 }
 
@@ -111,7 +137,7 @@ Result<EntryLocation> DecodeEntryLocation(std::string_view b, std::string_view w
 
 LedgerIndex::~LedgerIndex() {
   if (db_) {
-    for (auto* cf : {default_cf_, entries_cf_, ledgers_cf_}) {
+    for (auto* cf : {default_cf_, entries_cf_, ledgers_cf_, logs_cf_, log_ledgers_cf_}) {
       if (cf != nullptr) db_->DestroyColumnFamilyHandle(cf).PermitUncheckedError();
     }
     db_->Close().PermitUncheckedError();
@@ -141,11 +167,22 @@ Result<std::unique_ptr<LedgerIndex>> LedgerIndex::OpenWith(const std::string& pa
   entries_options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
   entries_options.write_buffer_size = 64 << 20;
 
-  std::vector<rocksdb::ColumnFamilyDescriptor> cfs = {
-      {rocksdb::kDefaultColumnFamilyName, rocksdb::ColumnFamilyOptions()},
-      {"entries", entries_options},
-      {"ledgers", rocksdb::ColumnFamilyOptions()},
-  };
+  // A version 1 index has no `logs` / `log_ledgers`: opening it for writing creates them (the
+  // upgrade); a read-only open takes the column families that exist.
+  std::vector<std::string> wanted = {rocksdb::kDefaultColumnFamilyName, "entries", "ledgers",
+                                     "logs", "log_ledgers"};
+  if (read_only) {
+    std::vector<std::string> existing;
+    QUIRE_RETURN_IF_ERROR(FromRocks(rocksdb::DB::ListColumnFamilies(options, path, &existing),
+                                    "opening index " + path));
+    std::erase_if(wanted, [&](const std::string& name) {
+      return std::find(existing.begin(), existing.end(), name) == existing.end();
+    });
+  }
+  std::vector<rocksdb::ColumnFamilyDescriptor> cfs;
+  for (const std::string& name : wanted) {
+    cfs.emplace_back(name, name == "entries" ? entries_options : rocksdb::ColumnFamilyOptions());
+  }
   std::vector<rocksdb::ColumnFamilyHandle*> handles;
   rocksdb::DB* raw = nullptr;
   rocksdb::Status opened =
@@ -155,27 +192,39 @@ Result<std::unique_ptr<LedgerIndex>> LedgerIndex::OpenWith(const std::string& pa
   std::unique_ptr<LedgerIndex> index(new LedgerIndex());
   index->path_ = path;
   index->db_.reset(raw);
-  index->default_cf_ = handles[0];
-  index->entries_cf_ = handles[1];
-  index->ledgers_cf_ = handles[2];
+  for (size_t i = 0; i < wanted.size(); ++i) {
+    const std::string& name = wanted[i];
+    if (name == rocksdb::kDefaultColumnFamilyName) index->default_cf_ = handles[i];
+    if (name == "entries") index->entries_cf_ = handles[i];
+    if (name == "ledgers") index->ledgers_cf_ = handles[i];
+    if (name == "logs") index->logs_cf_ = handles[i];
+    if (name == "log_ledgers") index->log_ledgers_cf_ = handles[i];
+  }
+  if (index->entries_cf_ == nullptr || index->ledgers_cf_ == nullptr) {
+    return Corruption(fmt::format("index {}: the entries or ledgers column family is missing", path));
+  }
 
   std::string version;
-  rocksdb::Status s = raw->Get(rocksdb::ReadOptions(), handles[0], "format", &version);
+  rocksdb::Status s = raw->Get(rocksdb::ReadOptions(), index->default_cf_, "format", &version);
   if (s.IsNotFound() && read_only) {
     return Corruption(fmt::format("index {}: no format version recorded", path));
   }
-  if (s.IsNotFound()) {
-    rocksdb::WriteOptions w;
-    w.sync = true;
-    QUIRE_RETURN_IF_ERROR(FromRocks(
-        raw->Put(w, handles[0], "format", std::to_string(kIndexFormatVersion)), "index " + path));
-  } else {
+  if (!s.IsNotFound()) {
     QUIRE_RETURN_IF_ERROR(FromRocks(s, "index " + path));
-    if (std::to_string(kIndexFormatVersion) != version) {
+    bool known = version == std::to_string(kIndexFormatVersion) || version == "1";
+    if (!known) {
       return Status(StatusCode::kUnimplemented,
                     fmt::format("index {}: format version '{}' is not supported (this Quire has {})",
                                 path, version, kIndexFormatVersion));
     }
+  }
+  if (!read_only && version != std::to_string(kIndexFormatVersion)) {
+    // New, or version 1 upgraded: its column families were created above.
+    rocksdb::WriteOptions w;
+    w.sync = true;
+    QUIRE_RETURN_IF_ERROR(FromRocks(raw->Put(w, index->default_cf_, "format",
+                                             std::to_string(kIndexFormatVersion)),
+                                    "index " + path));
   }
   return index;
 }
@@ -229,6 +278,37 @@ void LedgerIndex::Batch::PutLedgerInfo(uint64_t ledger, const LedgerInfo& info) 
   ++count_;
 }
 
+void LedgerIndex::Batch::DeleteLedger(uint64_t ledger) {
+  batch_->Delete(index_->ledgers_cf_, LedgerKey(ledger)).PermitUncheckedError();
+  batch_->DeleteRange(index_->entries_cf_, EntryKey(ledger, 0), PastPrefix(ledger))
+      .PermitUncheckedError();
+  ++count_;
+}
+
+void LedgerIndex::Batch::PutLogSummary(uint64_t log, const LogSummary& summary) {
+  batch_->Put(index_->logs_cf_, LedgerKey(log), U64Value(summary.total_bytes))
+      .PermitUncheckedError();
+  ++count_;
+}
+
+void LedgerIndex::Batch::PutLogLedgerBytes(uint64_t log, uint64_t ledger, uint64_t bytes) {
+  batch_->Put(index_->log_ledgers_cf_, EntryKey(log, ledger), U64Value(bytes))
+      .PermitUncheckedError();
+  ++count_;
+}
+
+void LedgerIndex::Batch::DeleteLogLedger(uint64_t log, uint64_t ledger) {
+  batch_->Delete(index_->log_ledgers_cf_, EntryKey(log, ledger)).PermitUncheckedError();
+  ++count_;
+}
+
+void LedgerIndex::Batch::DeleteLog(uint64_t log) {
+  batch_->Delete(index_->logs_cf_, LedgerKey(log)).PermitUncheckedError();
+  batch_->DeleteRange(index_->log_ledgers_cf_, EntryKey(log, 0), PastPrefix(log))
+      .PermitUncheckedError();
+  ++count_;
+}
+
 LedgerIndex::Batch LedgerIndex::NewBatch() const {
   Batch b;
   b.index_ = this;
@@ -237,9 +317,28 @@ LedgerIndex::Batch LedgerIndex::NewBatch() const {
 
 Status LedgerIndex::Write(Batch& batch) {
   if (batch.count_ == 0) return Status::Ok();
+  if (needs_resume_) {
+    // After a failed write on a full disk RocksDB refuses every write until it is resumed; once
+    // space is back, Resume() clears the error (it fails again while the disk is still full).
+    QUIRE_RETURN_IF_ERROR(FromRocks(db_->Resume(), "resuming index " + path_));
+    needs_resume_ = false;
+  }
   rocksdb::WriteOptions w;
   w.sync = true;
-  return FromRocks(db_->Write(w, batch.batch_.get()), "writing index " + path_);
+  Status s = FromRocks(db_->Write(w, batch.batch_.get()), "writing index " + path_);
+  if (!s.ok()) needs_resume_ = true;
+  return s;
+}
+
+Status LedgerIndex::CompactAll() {
+  rocksdb::CompactRangeOptions o;
+  o.bottommost_level_compaction = rocksdb::BottommostLevelCompaction::kForce;
+  for (auto* cf : {entries_cf_, ledgers_cf_, logs_cf_, log_ledgers_cf_}) {
+    if (cf == nullptr) continue;
+    QUIRE_RETURN_IF_ERROR(
+        FromRocks(db_->CompactRange(o, cf, nullptr, nullptr), "compacting index " + path_));
+  }
+  return Status::Ok();
 }
 
 Status LedgerIndex::ForEachLedger(
@@ -267,6 +366,40 @@ Status LedgerIndex::ForEachEntry(
 Status LedgerIndex::ForEachLocation(
     const std::function<bool(uint64_t, uint64_t, const EntryLocation&)>& fn) const {
   return VisitEntries(db_.get(), entries_cf_, path_, {}, std::nullopt, fn);
+}
+
+Status LedgerIndex::ForEachLogSummary(
+    const std::function<bool(uint64_t, const LogSummary&)>& fn) const {
+  if (logs_cf_ == nullptr) return Status::Ok();  // a read-only version 1 index
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), logs_cf_));
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    if (it->key().size() != 8) return Corruption(fmt::format("index {}: bad log key", path_));
+    uint64_t log = DecodeBigEndian64(it->key().data());
+    QUIRE_ASSIGN_OR_RETURN(
+        uint64_t total,
+        DecodeU64Value(it->value().ToStringView(), fmt::format("index {} log {}", path_, log)));
+    if (!fn(log, LogSummary{total})) break;
+  }
+  return FromRocks(it->status(), "index " + path_);
+}
+
+Status LedgerIndex::ForEachLogLedger(
+    const std::function<bool(uint64_t, uint64_t, uint64_t)>& fn) const {
+  if (log_ledgers_cf_ == nullptr) return Status::Ok();
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), log_ledgers_cf_));
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    if (it->key().size() != 16) {
+      return Corruption(fmt::format("index {}: bad log usage key", path_));
+    }
+    uint64_t log = DecodeBigEndian64(it->key().data());
+    uint64_t ledger = DecodeBigEndian64(it->key().data() + 8);
+    QUIRE_ASSIGN_OR_RETURN(
+        uint64_t bytes,
+        DecodeU64Value(it->value().ToStringView(),
+                       fmt::format("index {} log {} ledger {}", path_, log, ledger)));
+    if (!fn(log, ledger, bytes)) break;
+  }
+  return FromRocks(it->status(), "index " + path_);
 }
 
 }  // namespace quire::storage

@@ -1,16 +1,20 @@
-// The index of one ledger directory, in RocksDB: where each entry is, and what the bookie knows
-// about each ledger (master key, fence, explicit LAC). Formats in docs/formats.md, "Index".
+// The index of one ledger directory, in RocksDB: where each entry is, what the bookie knows about
+// each ledger (master key, fence, explicit LAC), and how many bytes each ledger holds in each entry
+// log (what garbage collection decides with). Formats in docs/formats.md, "Index".
 //
 // Column families:
-//   entries: BE64(ledger) BE64(entry) -> version:u8(1) log:u64 offset:u64 size:u32
-//            Big-endian keys make RocksDB's byte order the numeric order, so a ledger's entries are
-//            contiguous and "last entry of ledger L" is one SeekForPrev.
-//   ledgers: BE64(ledger) -> LedgerInfo (see EncodeLedgerInfo)
-//   default: "format" -> the index format version, as decimal text
+//   entries:     BE64(ledger) BE64(entry) -> version:u8(1) log:u64 offset:u64 size:u32
+//                Big-endian keys make RocksDB's byte order the numeric order, so a ledger's entries
+//                are contiguous and "last entry of ledger L" is one SeekForPrev.
+//   ledgers:     BE64(ledger) -> LedgerInfo (see EncodeLedgerInfo)
+//   logs:        BE64(log) -> version:u8(1) total_bytes:u64   (the log's usage is recorded)
+//   log_ledgers: BE64(log) BE64(ledger) -> version:u8(1) bytes:u64
+//   default:     "format" -> the index format version, as decimal text
 //
-// Writes come only from the flush thread, in one synced batch per flush; reads from any thread.
-// RocksDB does its own I/O (not through quire::FileSystem): every batch is written with sync=true,
-// so after a crash the index holds exactly the batches that completed.
+// Writes come from the flush thread and the garbage collector, serialized by the storage engine's
+// index-writer lock, each one synced batch; reads from any thread. RocksDB does its own I/O (not
+// through quire::FileSystem): every batch is written with sync=true, so after a crash the index
+// holds exactly the batches that completed.
 #pragma once
 
 #include <cstdint>
@@ -30,7 +34,9 @@ class WriteBatch;
 
 namespace quire::storage {
 
-inline constexpr uint32_t kIndexFormatVersion = 1;
+// 2 added the `logs` and `log_ledgers` column families; a version 1 index is upgraded when a
+// bookie opens it (its entry logs' usage is then rebuilt by scanning them).
+inline constexpr uint32_t kIndexFormatVersion = 2;
 
 // What a bookie stores about a ledger besides its entries.
 struct LedgerInfo {
@@ -46,6 +52,13 @@ Result<LedgerInfo> DecodeLedgerInfo(std::string_view bytes, std::string_view wha
 
 std::string EncodeEntryLocation(const EntryLocation& location);
 Result<EntryLocation> DecodeEntryLocation(std::string_view bytes, std::string_view what);
+
+// What the index records about one entry log: the bytes of records (padding included) written to
+// it. Its presence means the log's per-ledger usage rows are complete.
+struct LogSummary {
+  uint64_t total_bytes = 0;
+  bool operator==(const LogSummary&) const = default;
+};
 
 class LedgerIndex {
  public:
@@ -69,6 +82,13 @@ class LedgerIndex {
     Batch& operator=(Batch&&) noexcept;
     void PutLocation(uint64_t ledger, uint64_t entry, const EntryLocation& location);
     void PutLedgerInfo(uint64_t ledger, const LedgerInfo& info);
+    // Removes the ledger's info and every entry location (one range deletion).
+    void DeleteLedger(uint64_t ledger);
+    void PutLogSummary(uint64_t log, const LogSummary& summary);
+    void PutLogLedgerBytes(uint64_t log, uint64_t ledger, uint64_t bytes);
+    void DeleteLogLedger(uint64_t log, uint64_t ledger);
+    // Removes the log's summary and every usage row of it.
+    void DeleteLog(uint64_t log);
     size_t count() const { return count_; }
 
    private:
@@ -78,7 +98,8 @@ class LedgerIndex {
     size_t count_ = 0;
   };
   Batch NewBatch() const;
-  // Writes the batch atomically and durably (WAL + fsync).
+  // Writes the batch atomically and durably (WAL + fsync). A full disk fails with kIOError and
+  // sys_errno ENOSPC; the next Write first asks RocksDB to resume from it.
   Status Write(Batch& batch);
 
   // Visits ledgers / a ledger's entries in order; `fn` returning false stops.
@@ -88,7 +109,14 @@ class LedgerIndex {
   // Visits every entry of every ledger, in (ledger, entry) order, ledger info or not.
   Status ForEachLocation(
       const std::function<bool(uint64_t ledger, uint64_t entry, const EntryLocation&)>& fn) const;
+  // Visits the entry logs' summaries / usage rows, in log (then ledger) order.
+  Status ForEachLogSummary(const std::function<bool(uint64_t log, const LogSummary&)>& fn) const;
+  Status ForEachLogLedger(
+      const std::function<bool(uint64_t log, uint64_t ledger, uint64_t bytes)>& fn) const;
 
+  // Asks RocksDB to compact the whole index now, so that the space of deleted rows comes back
+  // (garbage collection calls it after deleting ledgers). Blocks until done.
+  Status CompactAll();
   const std::string& path() const { return path_; }
 
  private:
@@ -100,6 +128,9 @@ class LedgerIndex {
   rocksdb::ColumnFamilyHandle* default_cf_ = nullptr;
   rocksdb::ColumnFamilyHandle* entries_cf_ = nullptr;
   rocksdb::ColumnFamilyHandle* ledgers_cf_ = nullptr;
+  rocksdb::ColumnFamilyHandle* logs_cf_ = nullptr;         // null in a read-only version 1 index
+  rocksdb::ColumnFamilyHandle* log_ledgers_cf_ = nullptr;  // likewise
+  bool needs_resume_ = false;  // a write failed on a full disk; Write() only
 };
 
 }  // namespace quire::storage

@@ -1,6 +1,7 @@
 #include "storage/storage_engine.h"
 
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
 #include <unordered_map>
 
@@ -13,14 +14,20 @@
 
 namespace quire::storage {
 
-// What the engine knows about each ledger it has seen, in memory, sharded by ledger id. A shard's
+// How often idle ledgers' states are forgotten: a ledger idle for one to two intervals is.
+constexpr uint64_t kLedgerSweepIntervalMs = 30'000;
+
+// What the engine knows about the ledgers in use, in memory, sharded by ledger id. A shard's
 // mutex is "the ledger's lock": adds, fences and LAC writes hold it from the key/fence check until
-// their journal record is queued.
+// their journal record is queued. A state that is in the index (not dirty) may be forgotten and
+// loaded again; Sweep() forgets those idle for two sweeps, so memory follows the ledgers in use,
+// not every ledger the bookie ever held.
 class StorageEngine::LedgerTable {
  public:
   struct State {
     LedgerInfo info;
-    bool dirty = false;  // changed since the last flush persisted it
+    bool dirty = false;     // changed since the last flush persisted it
+    uint64_t used = 0;      // the sweep epoch of the last access
   };
   struct Shard {
     std::mutex mu;
@@ -30,20 +37,31 @@ class StorageEngine::LedgerTable {
 
   Shard& ShardFor(uint64_t ledger) { return shards_[ledger % kShards]; }
 
-  // The ledger's state, loaded from the index on first use; nullptr if the bookie has never seen
-  // the ledger. Caller holds shard.mu.
-  Result<State*> Find(Shard& shard, uint64_t ledger, LedgerDirectory* dir) {
+  // The ledger's state; nullptr if the bookie has never seen the ledger. A state not in memory is
+  // loaded from the index, unless `may_load` is false: then *must_load is set and nullptr
+  // returned. Caller holds shard.mu.
+  Result<State*> Find(Shard& shard, uint64_t ledger, LedgerDirectory* dir, bool may_load = true,
+                      bool* must_load = nullptr) {
+    uint64_t epoch = epoch_.load(std::memory_order_relaxed);
     auto it = shard.map.find(ledger);
-    if (it != shard.map.end()) return &it->second;
+    if (it != shard.map.end()) {
+      it->second.used = epoch;
+      return &it->second;
+    }
+    if (!may_load) {
+      *must_load = true;
+      return static_cast<State*>(nullptr);
+    }
     QUIRE_ASSIGN_OR_RETURN(auto info, dir->LoadLedgerInfo(ledger));
     if (!info) return static_cast<State*>(nullptr);
-    return &shard.map.emplace(ledger, State{std::move(*info), false}).first->second;
+    return &shard.map.emplace(ledger, State{std::move(*info), false, epoch}).first->second;
   }
 
   // Caller holds shard.mu; the ledger is not in the table.
   State* Create(Shard& shard, uint64_t ledger, std::string_view master_key) {
     State* s = &shard.map.emplace(ledger, State{}).first->second;
     s->info.master_key = master_key;
+    s->used = epoch_.load(std::memory_order_relaxed);
     MarkDirty(shard, ledger, s);
     return s;
   }
@@ -70,9 +88,47 @@ class StorageEngine::LedgerTable {
     return out;
   }
 
+  // After a flush of these infos failed: they are dirty again, so the next flush writes them.
+  // (Nothing forgot them meanwhile: Sweep and Forget run under the same index-writer lock as the
+  // flush.)
+  void Requeue(const std::vector<std::pair<uint64_t, LedgerInfo>>& infos) {
+    for (const auto& [ledger, info] : infos) {
+      Shard& shard = ShardFor(ledger);
+      std::lock_guard<std::mutex> lock(shard.mu);
+      auto it = shard.map.find(ledger);
+      if (it != shard.map.end()) MarkDirty(shard, ledger, &it->second);
+    }
+  }
+
+  // Garbage collection: forgets a deleted ledger. Caller holds shard.mu; the state is not dirty.
+  void Forget(Shard& shard, uint64_t ledger) { shard.map.erase(ledger); }
+
+  // Forgets the states in the index that were not used since the previous sweep; returns how many.
+  size_t Sweep() {
+    uint64_t epoch = epoch_.fetch_add(1, std::memory_order_relaxed);
+    size_t forgotten = 0;
+    for (Shard& shard : shards_) {
+      std::lock_guard<std::mutex> lock(shard.mu);
+      forgotten += std::erase_if(shard.map, [&](const auto& kv) {
+        return !kv.second.dirty && kv.second.used < epoch;  // not used since the last sweep
+      });
+    }
+    return forgotten;
+  }
+
+  size_t size() {
+    size_t n = 0;
+    for (Shard& shard : shards_) {
+      std::lock_guard<std::mutex> lock(shard.mu);
+      n += shard.map.size();
+    }
+    return n;
+  }
+
  private:
   static constexpr size_t kShards = 64;
   Shard shards_[kShards];
+  std::atomic<uint64_t> epoch_{1};
 };
 
 StorageEngine::StorageEngine(const StorageOptions& options)
@@ -105,6 +161,7 @@ Status StorageEngine::Start() {
     o.read_ahead_bytes = options_.read_ahead_bytes;
     o.entry_log_size_limit = options_.entry_log_size_limit;
     o.entry_log_direct_io = options_.entry_log_direct_io;
+    o.reserved_bytes = options_.ledger_dir_reserved_bytes;
     QUIRE_ASSIGN_OR_RETURN(auto dir, LedgerDirectory::Open(o));
     directories_.push_back(std::move(dir));
   }
@@ -185,6 +242,32 @@ Status StorageEngine::health() const {
   return error_;
 }
 
+Status StorageEngine::disk_full() const {
+  std::lock_guard<std::mutex> lock(error_mu_);
+  return disk_full_;
+}
+
+void StorageEngine::SetDiskFull(const Status& status) {
+  flush_failures_.fetch_add(1, std::memory_order_relaxed);
+  {
+    std::lock_guard<std::mutex> lock(error_mu_);
+    bool first = disk_full_.ok();
+    disk_full_ = status;
+    if (!first) return;  // reported once, when it starts
+  }
+  spdlog::warn(
+      "storage: flushing to the entry logs is held back by a full disk: {}. The entries stay in "
+      "the journal and the write cache; the flush is retried every {} ms and garbage collection "
+      "frees space",
+      status.ToString(), options_.flush_interval_ms);
+}
+
+namespace {
+bool IsDiskFull(const Status& s) {
+  return s.Is(StatusCode::kIOError) && (s.sys_errno() == ENOSPC || s.sys_errno() == EDQUOT);
+}
+}  // namespace
+
 void StorageEngine::SetError(const Status& status) {
   {
     std::lock_guard<std::mutex> lock(error_mu_);
@@ -212,6 +295,11 @@ Status Unauthorized(uint64_t ledger) {
 
 bool StorageEngine::TryAddEntry(uint64_t ledger, uint64_t entry, std::string_view master_key,
                                 const Payload& payload, bool recovery, Callback& done) {
+  return TryAdd(ledger, entry, master_key, payload, recovery, done, /*may_load=*/false);
+}
+
+bool StorageEngine::TryAdd(uint64_t ledger, uint64_t entry, std::string_view master_key,
+                           const Payload& payload, bool recovery, Callback& done, bool may_load) {
   if (!writable_.load(std::memory_order_relaxed)) {
     Reply(std::move(done), NotWritable(health()));
     return true;
@@ -222,11 +310,13 @@ bool StorageEngine::TryAddEntry(uint64_t ledger, uint64_t entry, std::string_vie
   {
     LedgerTable::Shard& shard = ledgers_->ShardFor(ledger);
     std::lock_guard<std::mutex> lock(shard.mu);
-    auto found = ledgers_->Find(shard, ledger, dir);
+    bool must_load = false;
+    auto found = ledgers_->Find(shard, ledger, dir, may_load, &must_load);
     if (!found.ok()) {
       Reply(std::move(done), found.status());
       return true;
     }
+    if (must_load) return false;  // an index read: not on this thread
     LedgerTable::State* state = *found;
     if (state != nullptr && state->info.master_key != master_key) {
       Reply(std::move(done), Unauthorized(ledger));
@@ -268,7 +358,7 @@ void StorageEngine::AddEntry(uint64_t ledger, uint64_t entry, std::string_view m
   auto deadline = std::chrono::steady_clock::now() +
                   std::chrono::milliseconds(options_.write_cache_max_wait_ms);
   size_t size = payload->size();
-  while (!TryAddEntry(ledger, entry, master_key, payload, recovery, done)) {
+  while (!TryAdd(ledger, entry, master_key, payload, recovery, done, /*may_load=*/true)) {
     write_cache_waits_.fetch_add(1, std::memory_order_relaxed);
     Status room = DirectoryFor(ledger)->WaitForRoom(size, deadline);
     if (!room.ok()) return Reply(std::move(done), room);
@@ -402,9 +492,13 @@ Status StorageEngine::ApplyReplayed(const JournalRecord& r) {
   if (dir->TryPut(r.ledger_id, r.entry_id, payload, &flush_due)) return Status::Ok();
   // The journal holds more than the write cache: flush to the entry logs (the journal marks stay
   // where they are, so a crash now simply replays again).
-  QUIRE_RETURN_IF_ERROR(FlushOnce(false));
+  Status flushed = FlushOnce(false);
+  if (!flushed.ok() && !IsDiskFull(flushed)) return flushed;
   if (!dir->TryPut(r.ledger_id, r.entry_id, payload, &flush_due)) {
-    return Internal("write cache refused an entry right after a flush");
+    // A full disk: nothing can be flushed yet. The rest of the journal goes into the cache
+    // anyway (it is about one write cache at most: adds stop when the cache is full), and the
+    // flush thread writes it out once space is back.
+    dir->ForcePut(r.ledger_id, r.entry_id, payload);
   }
   return Status::Ok();
 }
@@ -429,11 +523,23 @@ void StorageEngine::FlushLoop() {
     lock.unlock();
     Status s = FlushOnce(true);
     lock.lock();
-    if (!s.ok()) break;  // the engine is read-only now; reads are served from the caches
+    // A full disk is retried on the next round; any other failure made the engine read-only for
+    // good, and reads are served from the caches.
+    if (!s.ok() && !IsDiskFull(s)) break;
   }
 }
 
 Status StorageEngine::Flush() { return FlushOnce(true); }
+
+Status StorageEngine::FlushDirectory(size_t i, std::vector<std::pair<uint64_t, LedgerInfo>> infos) {
+  Status s = directories_[i]->FlushSwapped(infos);
+  if (!s.ok()) {
+    ledgers_->Requeue(infos);
+    return s;
+  }
+  directories_[i]->FinishFlush();
+  return Status::Ok();
+}
 
 Status StorageEngine::FlushOnce(bool checkpoint) {
   std::lock_guard<std::mutex> lock(flush_mu_);
@@ -445,19 +551,40 @@ Status StorageEngine::FlushOnce(bool checkpoint) {
   if (checkpoint) {
     for (auto& j : journals_) marks.push_back(j->SyncedPosition());
   }
-  size_t entries = 0;
-  for (auto& dir : directories_) entries += dir->SwapCaches();
-  auto infos = ledgers_->TakeDirty(directories_.size());
-
   for (auto& j : journals_) j->SetFlushActive(true);
+  // A cache whose last flush failed (a full disk) is flushed first, so that the swap below takes
+  // every entry journaled before the marks.
   Status s;
   for (size_t i = 0; i < directories_.size() && s.ok(); ++i) {
-    s = directories_[i]->FlushSwapped(infos[i]);
+    if (directories_[i]->HasPendingFlush()) s = FlushDirectory(i, {});
+  }
+  size_t entries = 0;
+  if (s.ok()) {
+    for (auto& dir : directories_) entries += dir->SwapCaches();
+    auto infos = ledgers_->TakeDirty(directories_.size());
+    for (size_t i = 0; i < directories_.size(); ++i) {
+      // After a failure the other directories are still flushed (their caches must not wait for
+      // the full one), but nothing is checkpointed.
+      Status d = FlushDirectory(i, std::move(infos[i]));
+      if (s.ok()) s = d;
+    }
   }
   for (auto& j : journals_) j->SetFlushActive(false);
   if (!s.ok()) {
+    if (IsDiskFull(s)) {
+      SetDiskFull(s.WithContext("flushing ledger storage"));
+      return disk_full();
+    }
     SetError(s.WithContext("flushing ledger storage"));
     return health();
+  }
+  {
+    std::lock_guard<std::mutex> error_lock(error_mu_);
+    if (!disk_full_.ok()) {
+      spdlog::info("storage: flushes succeed again; the entries held back by the full disk are in "
+                   "the entry logs");
+      disk_full_ = Status::Ok();
+    }
   }
   if (checkpoint) {
     for (size_t i = 0; i < journals_.size(); ++i) {
@@ -470,13 +597,74 @@ Status StorageEngine::FlushOnce(bool checkpoint) {
       checkpointed_[i] = marks[i];
     }
   }
-  for (auto& dir : directories_) dir->FinishFlush();
   if (entries > 0) {
     flushes_.fetch_add(1, std::memory_order_relaxed);
     flushed_entries_.fetch_add(entries, std::memory_order_relaxed);
     flush_latency_.Record(MonotonicNanos() - start);
   }
+  // Idle ledgers' states are in the index now; forget them (under the index-writer lock, so no
+  // flush is between TakeDirty and its index write).
+  uint64_t now = MonotonicNanos() / 1'000'000;
+  if (now - last_sweep_ms_ >= kLedgerSweepIntervalMs) {
+    last_sweep_ms_ = now;
+    ledgers_->Sweep();
+  }
   return Status::Ok();
+}
+
+Result<std::vector<uint64_t>> StorageEngine::HeldLedgers() {
+  std::vector<uint64_t> held;
+  for (auto& dir : directories_) {
+    QUIRE_RETURN_IF_ERROR(dir->index()->ForEachLedger([&](uint64_t ledger, const LedgerInfo&) {
+      held.push_back(ledger);
+      return true;
+    }));
+  }
+  std::sort(held.begin(), held.end());
+  return held;
+}
+
+Result<std::vector<uint64_t>> StorageEngine::DeleteLedgers(const std::vector<uint64_t>& ledgers) {
+  std::vector<uint64_t> deleted;
+  // A bounded number per round: the shard locks (the ledgers' locks) are held across one synced
+  // index write per directory.
+  constexpr size_t kPerRound = 1024;
+  std::lock_guard<std::mutex> writer(flush_mu_);
+  for (size_t begin = 0; begin < ledgers.size(); begin += kPerRound) {
+    size_t end = std::min(ledgers.size(), begin + kPerRound);
+    std::vector<uint64_t> round(ledgers.begin() + static_cast<std::ptrdiff_t>(begin),
+                                ledgers.begin() + static_cast<std::ptrdiff_t>(end));
+    // Lock the shards involved in index order (adds take one shard at a time, so no cycle).
+    std::vector<LedgerTable::Shard*> shards;
+    for (uint64_t ledger : round) shards.push_back(&ledgers_->ShardFor(ledger));
+    std::sort(shards.begin(), shards.end());
+    shards.erase(std::unique(shards.begin(), shards.end()), shards.end());
+    std::vector<std::unique_lock<std::mutex>> locks;
+    for (LedgerTable::Shard* shard : shards) locks.emplace_back(shard->mu);
+
+    std::vector<std::vector<uint64_t>> by_dir(directories_.size());
+    for (uint64_t ledger : round) {
+      LedgerTable::Shard& shard = ledgers_->ShardFor(ledger);
+      auto it = shard.map.find(ledger);
+      bool unflushed = (it != shard.map.end() && it->second.dirty) ||
+                       DirectoryFor(ledger)->HasCachedEntries(ledger);
+      if (unflushed) {
+        spdlog::info("garbage collection: ledger {} is deleted from the metadata but was written "
+                     "to since the last flush; it is left for the next pass",
+                     ledger);
+        continue;
+      }
+      by_dir[ledger % directories_.size()].push_back(ledger);
+    }
+    for (size_t d = 0; d < directories_.size(); ++d) {
+      QUIRE_RETURN_IF_ERROR(directories_[d]->DeleteLedgers(by_dir[d]));
+      for (uint64_t ledger : by_dir[d]) {
+        ledgers_->Forget(ledgers_->ShardFor(ledger), ledger);
+        deleted.push_back(ledger);
+      }
+    }
+  }
+  return deleted;
 }
 
 StorageStats StorageEngine::stats() const {
@@ -493,6 +681,8 @@ StorageStats StorageEngine::stats() const {
   s.flush_latency_ns = flush_latency_.Take();
   s.write_cache_waits = write_cache_waits_.load(std::memory_order_relaxed);
   s.callback_queue = callbacks_ ? callbacks_->QueueDepth() : 0;
+  s.cached_ledgers = ledgers_->size();
+  s.flush_failures = flush_failures_.load(std::memory_order_relaxed);
   return s;
 }
 

@@ -19,7 +19,16 @@
 // Threads: every public method is thread-safe. Callbacks run on the callback executor threads
 // ("q-callback-N"), in journal order per journal; they may call back into the engine.
 // Failure: a journal or flush I/O error makes the engine unwritable for good (health() says why):
-// adds, fences and LAC writes fail with kReadOnly; reads go on.
+// adds, fences and LAC writes fail with kReadOnly; reads go on. A full ledger disk is not such an
+// error: the flush that hit it (ENOSPC, or a flush that would eat into ledgerDirReservedSpaceMB)
+// gives back the space it took, keeps its entries in the write cache (they are in the journal
+// too, and the journal is not checkpointed past them), and is retried every flushIntervalMs;
+// disk_full() reports the state until a flush succeeds. The bookie turns read-only meanwhile, and
+// garbage collection frees space.
+//
+// Memory: the engine keeps the state of the ledgers in use (master key, fence, LAC) in memory and
+// forgets a ledger idle for about a minute once its state is in the index; the next access loads
+// it back (not on an I/O thread: TryAddEntry declines instead, and AddEntry loads it).
 #pragma once
 
 #include <atomic>
@@ -54,6 +63,8 @@ struct StorageStats {
   Histogram::Snapshot flush_latency_ns;
   uint64_t write_cache_waits = 0;  // adds that had to wait for write-cache room
   size_t callback_queue = 0;
+  size_t cached_ledgers = 0;       // ledger states held in memory
+  uint64_t flush_failures = 0;     // flushes held back by a full disk (then retried)
 };
 
 // Summary of start-up recovery.
@@ -88,9 +99,10 @@ class StorageEngine {
     AddEntry(ledger, entry, master_key, MakePayload(std::move(payload)), recovery, std::move(done));
   }
 
-  // AddEntry without waiting: if the write cache has no room it returns false and leaves `done`
-  // untouched (the caller may then call AddEntry on a thread that can wait); otherwise it takes
-  // it and returns true. For callers that must not block (I/O threads).
+  // AddEntry without waiting: if the write cache has no room, or the ledger's state must first be
+  // loaded from the index, it returns false and leaves `done` untouched (the caller may then call
+  // AddEntry on a thread that can wait); otherwise it takes it and returns true. For callers that
+  // must not block (I/O threads).
   bool TryAddEntry(uint64_t ledger, uint64_t entry, std::string_view master_key,
                    const Payload& payload, bool recovery, Callback& done);
 
@@ -122,13 +134,31 @@ class StorageEngine {
 
   // OK while writable; otherwise the error that made the engine read-only.
   Status health() const;
+  // OK unless the last flush failed on a full ledger disk (kIOError, sys_errno ENOSPC, naming the
+  // directory); cleared by the next flush that succeeds.
+  Status disk_full() const;
   StorageStats stats() const;
   const RecoverySummary& recovery() const { return recovery_; }
   const StorageOptions& options() const { return options_; }
 
  private:
+  friend class GarbageCollector;  // drives the primitives below
   class LedgerTable;
   explicit StorageEngine(const StorageOptions& options);
+
+  // --- For the garbage collector ---
+  // The ledgers this bookie holds (their info is in an index), ascending. Call after Flush().
+  Result<std::vector<uint64_t>> HeldLedgers();
+  // Deletes the ledgers' entries, info and cached state, except those with adds, fences or LAC
+  // writes not yet flushed (a writer still at work: they are left for the next pass). Returns the
+  // ledgers deleted.
+  Result<std::vector<uint64_t>> DeleteLedgers(const std::vector<uint64_t>& ledgers);
+  // Serializes every writer of the indexes: flushes and garbage collection.
+  std::mutex& index_writer() { return flush_mu_; }
+  const std::vector<std::unique_ptr<LedgerDirectory>>& directories() const { return directories_; }
+
+  bool TryAdd(uint64_t ledger, uint64_t entry, std::string_view master_key, const Payload& payload,
+              bool recovery, Callback& done, bool may_load);
 
   Status Start();
   // Fence and explicit LAC: checks the key, changes the ledger's state and journals the record,
@@ -143,7 +173,10 @@ class StorageEngine {
   void FlushLoop();
   // One flush: swap caches, write entry logs + index, then (if `checkpoint`) the journal marks.
   Status FlushOnce(bool checkpoint);
+  // Flushes the cache swapped out of `dir` (with the ledger infos of `infos`) and drops it.
+  Status FlushDirectory(size_t dir, std::vector<std::pair<uint64_t, LedgerInfo>> infos);
   void SetError(const Status& status);
+  void SetDiskFull(const Status& status);
 
   StorageOptions options_;
   FileSystem* fs_;
@@ -157,10 +190,11 @@ class StorageEngine {
   RecoverySummary recovery_;
 
   mutable std::mutex error_mu_;
-  Status error_;  // guarded by error_mu_
+  Status error_;      // guarded by error_mu_
+  Status disk_full_;  // guarded by error_mu_
   std::atomic<bool> writable_{false};
 
-  std::mutex flush_mu_;  // serializes flushes (flush thread vs Flush())
+  std::mutex flush_mu_;  // serializes flushes (flush thread vs Flush()) and GC's index writes
   std::mutex flush_wait_mu_;
   std::condition_variable flush_cv_;
   bool flush_requested_ = false;  // guarded by flush_wait_mu_
@@ -169,6 +203,8 @@ class StorageEngine {
 
   std::atomic<uint64_t> adds_{0}, add_bytes_{0}, add_errors_{0}, reads_{0}, read_bytes_{0};
   std::atomic<uint64_t> flushes_{0}, flushed_entries_{0}, write_cache_waits_{0};
+  std::atomic<uint64_t> flush_failures_{0};
+  uint64_t last_sweep_ms_ = 0;  // flush thread (under flush_mu_): the last idle-ledger sweep
   Histogram flush_latency_;
 };
 

@@ -1,5 +1,7 @@
 #include "storage/storage_options.h"
 
+#include <fmt/format.h>
+
 namespace quire::storage {
 
 const ConfigSchema& StorageConfigSchema() {
@@ -74,6 +76,43 @@ const ConfigSchema& StorageConfigSchema() {
     s.Add({.name = "numCallbackThreads", .type = ConfigType::kInt, .default_value = "1",
            .description = "Threads that run completion callbacks of journaled requests.",
            .min_int = 1, .max_int = 64});
+    s.Add({.name = "ledgerDirReservedSpaceMB", .type = ConfigType::kInt, .default_value = "64",
+           .description = "Free space on each ledger directory's disk that flushes never take: "
+                          "kept for the index and for garbage collection, so that a bookie whose "
+                          "disk filled up can still delete and compact. A flush that would eat "
+                          "into it waits as if the disk were full (the bookie turns read-only).",
+           .min_int = 0, .max_int = 1 << 20});
+    s.Add({.name = "gcWaitTime", .type = ConfigType::kInt, .default_value = "600000",
+           .description = "Milliseconds between garbage-collection passes (BookKeeper's key and "
+                          "default). A pass deletes the ledgers the metadata store confirms are "
+                          "gone, deletes entry logs nothing points into, and compacts when due. "
+                          "`quire bookie gc` starts one at once.",
+           .min_int = 1000, .max_int = INT64_C(1) << 40});
+    s.Add({.name = "minorCompactionThreshold", .type = ConfigType::kDouble, .default_value = "0.2",
+           .description = "Minor compaction rewrites entry logs whose live fraction is below this "
+                          "(0 disables it).",
+           .min_double = 0, .max_double = 1});
+    s.Add({.name = "minorCompactionIntervalMs", .type = ConfigType::kInt,
+           .default_value = "3600000",
+           .description = "Milliseconds between minor compactions (0 disables them).",
+           .min_int = 0, .max_int = INT64_C(1) << 40});
+    s.Add({.name = "majorCompactionThreshold", .type = ConfigType::kDouble, .default_value = "0.8",
+           .description = "Major compaction rewrites entry logs whose live fraction is below this "
+                          "(0 disables it); at least minorCompactionThreshold.",
+           .min_double = 0, .max_double = 1});
+    s.Add({.name = "majorCompactionIntervalMs", .type = ConfigType::kInt,
+           .default_value = "86400000",
+           .description = "Milliseconds between major compactions (0 disables them).",
+           .min_int = 0, .max_int = INT64_C(1) << 40});
+    s.Add({.name = "compactionRateByBytes", .type = ConfigType::kInt, .default_value = "67108864",
+           .description = "Bytes per second compaction copies at most, so that adds keep their "
+                          "latency (0: unthrottled). BookKeeper's default is 1000000; "
+                          "docs/performance.md shows what a compaction at this rate costs adds.",
+           .min_int = 0, .max_int = INT64_C(1) << 40});
+    s.Add({.name = "gcMetadataOpRateLimit", .type = ConfigType::kInt, .default_value = "1000",
+           .description = "Metadata reads per second garbage collection makes to confirm that a "
+                          "ledger is gone (0: no limit).",
+           .min_int = 0, .max_int = 1000000});
     s.Add({.name = "ioBackend", .type = ConfigType::kString, .default_value = "auto",
            .description = "File I/O back end: auto (io_uring if the kernel allows it, else plain "
                           "system calls), io_uring, or syscalls.",
@@ -106,6 +145,20 @@ Result<StorageOptions> StorageOptionsFromConfig(const Config& c) {
   o.read_ahead_cache_bytes = mb("readAheadCacheMaxSizeMB");
   o.read_ahead_bytes = static_cast<uint64_t>(c.GetInt("readAheadBatchSizeKB")) << 10;
   o.callback_threads = static_cast<size_t>(c.GetInt("numCallbackThreads"));
+  o.ledger_dir_reserved_bytes = mb("ledgerDirReservedSpaceMB");
+  o.gc.wait_time_ms = static_cast<uint64_t>(c.GetInt("gcWaitTime"));
+  o.gc.minor_threshold = c.GetDouble("minorCompactionThreshold");
+  o.gc.minor_interval_ms = static_cast<uint64_t>(c.GetInt("minorCompactionIntervalMs"));
+  o.gc.major_threshold = c.GetDouble("majorCompactionThreshold");
+  o.gc.major_interval_ms = static_cast<uint64_t>(c.GetInt("majorCompactionIntervalMs"));
+  o.gc.compaction_rate_bytes = static_cast<uint64_t>(c.GetInt("compactionRateByBytes"));
+  o.gc.metadata_op_rate = static_cast<uint64_t>(c.GetInt("gcMetadataOpRateLimit"));
+  if (o.gc.major_threshold > 0 && o.gc.minor_threshold > o.gc.major_threshold) {
+    return InvalidArgument(fmt::format(
+        "minorCompactionThreshold ({}) is above majorCompactionThreshold ({}): a minor "
+        "compaction would rewrite more than a major one",
+        o.gc.minor_threshold, o.gc.major_threshold));
+  }
   return o;
 }
 

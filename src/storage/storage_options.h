@@ -13,6 +13,17 @@
 
 namespace quire::storage {
 
+// Garbage collection and compaction (storage/garbage_collector.h).
+struct GcOptions {
+  uint64_t wait_time_ms = 600'000;                // gcWaitTime
+  double minor_threshold = 0.2;                   // minorCompactionThreshold
+  uint64_t minor_interval_ms = 3'600'000;         // minorCompactionIntervalMs
+  double major_threshold = 0.8;                   // majorCompactionThreshold
+  uint64_t major_interval_ms = 86'400'000;        // majorCompactionIntervalMs
+  uint64_t compaction_rate_bytes = 64ull << 20;   // compactionRateByBytes; 0: unthrottled
+  uint64_t metadata_op_rate = 1000;               // gcMetadataOpRateLimit; 0: unlimited
+};
+
 struct StorageOptions {
   std::vector<std::string> journal_dirs;     // journalDirectories
   std::vector<std::string> ledger_dirs;      // ledgerDirectories
@@ -37,6 +48,9 @@ struct StorageOptions {
   uint64_t read_ahead_bytes = 128ull << 10;             // readAheadBatchSizeKB
 
   size_t callback_threads = 1;                          // numCallbackThreads
+  uint64_t ledger_dir_reserved_bytes = 64ull << 20;     // ledgerDirReservedSpaceMB
+
+  GcOptions gc;
 };
 
 // The storage keys of the bookie configuration.

@@ -67,6 +67,20 @@ std::optional<std::string> ReadCache::Get(uint64_t ledger, uint64_t entry) {
   return it->second;
 }
 
+void ReadCache::EraseLedgers(const std::vector<uint64_t>& ledgers) {
+  std::unordered_set<uint64_t> gone(ledgers.begin(), ledgers.end());
+  std::lock_guard<std::mutex> lock(mu_);
+  std::erase_if(order_, [&](const EntryKey& key) { return gone.count(key.ledger) > 0; });
+  for (auto it = map_.begin(); it != map_.end();) {
+    if (gone.count(it->first.ledger) > 0) {
+      bytes_ -= it->second.size();
+      it = map_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+}
+
 size_t ReadCache::bytes() {
   std::lock_guard<std::mutex> lock(mu_);
   return bytes_;

@@ -14,6 +14,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "storage/payload.h"
@@ -80,6 +81,8 @@ class ReadCache {
   explicit ReadCache(size_t max_bytes) : max_bytes_(max_bytes) {}
   void Put(uint64_t ledger, uint64_t entry, std::string_view payload);
   std::optional<std::string> Get(uint64_t ledger, uint64_t entry);
+  // Drops every entry of the ledgers (garbage collection deleted them).
+  void EraseLedgers(const std::vector<uint64_t>& ledgers);
   size_t bytes();
 
  private:

@@ -196,8 +196,9 @@ TEST_F(EngineTest, FailedEntryLogWriteMakesTheEngineReadOnlyButKeepsServing) {
   for (uint64_t e = 0; e < 10; ++e) {
     ASSERT_TRUE(AddSync(engine_.get(), 2, e, "k", TestPayload(2, e)).ok());
   }
+  // EIO (a full disk is not an error of this kind: see FullDiskHoldsFlushesBackUntilThereIsRoom).
   faults_.AddFault(FaultRule{.kind = FaultKind::kFailWrite, .nth = 1, .path_contains = ".log",
-                             .error = ENOSPC});
+                             .error = EIO});
   Status s = engine_->Flush();
   EXPECT_EQ(s.code(), StatusCode::kIOError);
   EXPECT_EQ(AddSync(engine_.get(), 2, 10, "k", "x").code(), StatusCode::kReadOnly);

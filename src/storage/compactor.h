@@ -1,0 +1,82 @@
+// Compaction of entry logs: copies the entries the index still points at out of mostly-dead logs
+// into a new log, switches the index to the copies, and deletes the old logs.
+//
+// Crash safety, step by step (every step leaves each entry readable at an index location that
+// exists, byte for byte):
+//  1. Live entries are appended to <id>.compacting (no index entry can point there: readers and
+//     ListLogs see only .log names). A crash here leaves the .compacting file, which EntryLogger
+//     removes at start-up.
+//  2. Every chunk (compactionChunk bytes) is fdatasync'd; before the first switch the file is
+//     renamed to <id>.log and the directory synced.
+//  3. Under the index-writer lock, one synced batch points each copied entry at its copy, but only
+//     if the index still points at the record that was copied (an entry written again meanwhile
+//     keeps its newer location), and moves the entries' bytes from the old log's usage to the new
+//     one's. A crash before the batch leaves the copies unreferenced: the new log's usage is
+//     unknown, the next pass scans it, finds nothing live and deletes it.
+//  4. Once a whole old log is scanned and switched, nothing points into it: it is deleted, then its
+//     usage rows. A crash in between leaves rows of a missing file, which the next pass drops.
+//
+// Throttling: `pace(bytes)` is called before each entry is copied and may sleep; it returns false
+// when garbage collection must stop (shutdown), and compaction then stops between two steps.
+//
+// Threads: the garbage-collection thread only.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <vector>
+
+#include "storage/entry_log.h"
+#include "storage/ledger_directory.h"
+
+namespace quire::storage {
+
+struct CompactionStats {
+  uint64_t logs_compacted = 0;   // old logs emptied and deleted
+  uint64_t entries_moved = 0;
+  uint64_t bytes_moved = 0;      // record bytes copied (and switched)
+  uint64_t bytes_scanned = 0;    // record bytes read from the old logs
+  uint64_t bytes_deleted = 0;    // file bytes of the deleted logs
+  uint64_t bytes_written = 0;    // file bytes of the new logs
+};
+
+class Compactor {
+ public:
+  // `index_writer` is the storage engine's index-writer lock.
+  Compactor(LedgerDirectory* dir, std::mutex* index_writer,
+            std::function<bool(uint64_t bytes)> pace, uint64_t chunk_bytes = 16ull << 20);
+  ~Compactor();
+
+  // Compacts `logs` in order. Before each one, checks that the disk has room for its live bytes
+  // plus `margin` and skips it if not. Stops early (OK) when pace() says so.
+  Status Compact(const std::vector<uint64_t>& logs, uint64_t margin, CompactionStats* stats);
+
+ private:
+  struct Move {
+    uint64_t ledger;
+    uint64_t entry;
+    EntryLocation from;
+    EntryLocation to;
+  };
+  Status CompactOne(uint64_t log, CompactionStats* stats, bool* stopped);
+  // Syncs the new log, publishes it on first use, and switches the pending moves.
+  Status Switch(CompactionStats* stats);
+  // Switches what is pending and closes the new log (removing it if nothing went into it).
+  Status FinishOutput(CompactionStats* stats);
+  // Removes the usage rows the old log still has (entries that were dead already) and the log.
+  Status DropOld(uint64_t log, CompactionStats* stats);
+
+  LedgerDirectory* dir_;
+  std::mutex* index_writer_;
+  std::function<bool(uint64_t)> pace_;
+  const uint64_t chunk_bytes_;
+
+  std::unique_ptr<EntryLogWriter> out_;
+  bool published_ = false;
+  std::vector<Move> pending_;
+  uint64_t pending_bytes_ = 0;
+};
+
+}  // namespace quire::storage
