@@ -126,6 +126,10 @@ Result<std::unique_ptr<EntryLogger>> EntryLogger::Open(const EntryLogOptions& op
   return logger;
 }
 
+EntryLogger::~EntryLogger() {
+  if (current_ && current_->committed_end() == 0) current_->Abandon().IgnoreError();
+}
+
 std::string EntryLogger::LogPath(uint64_t log_id) const {
   return JoinPath(options_.current_dir, EntryLogFileName(log_id));
 }

@@ -98,6 +98,9 @@ class EntryLogger {
   // starts a new current log whose id is above every existing one (a log is never appended to
   // after a restart).
   static Result<std::unique_ptr<EntryLogger>> Open(const EntryLogOptions& options);
+  // Removes the current log if nothing was ever committed to it (a bookie that stops without
+  // having written leaves no empty log behind).
+  ~EntryLogger();
 
   // Flush thread only. Adds an entry to the batch being built; `location` is where it will be
   // once Commit() returns OK. Starts a new log when the current one is full (or after RollBack).

@@ -80,7 +80,8 @@ LogPlan PlanLogs(std::vector<LogUsage> logs, uint64_t exclude, double threshold,
   }
   std::vector<LogUsage> candidates;
   for (const LogUsage& u : logs) {
-    if (u.live_bytes > 0 && u.live_fraction() < threshold) candidates.push_back(u);
+    bool worth_it = u.total_bytes >= u.live_bytes + kMinReclaimBytes;
+    if (u.live_bytes > 0 && u.live_fraction() < threshold && worth_it) candidates.push_back(u);
   }
   std::sort(candidates.begin(), candidates.end(), [](const LogUsage& a, const LogUsage& b) {
     if (a.live_fraction() != b.live_fraction()) return a.live_fraction() < b.live_fraction();

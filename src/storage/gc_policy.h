@@ -8,7 +8,10 @@
 //    ledger". A listing that failed, or that came back empty while the bookie holds ledgers,
 //    decides nothing (a metadata glitch must never delete live data).
 //  * A log nothing points into is deleted; a log whose live fraction is below the threshold is
-//    compacted, emptiest first, if the disk has room for what it must copy.
+//    compacted, emptiest first, if the disk has room for what it must copy, and if rewriting it
+//    gains anything: one with less than kMinReclaimBytes dead (a small compaction output, whose
+//    "dead" bytes are the padding of its last block) is left alone, or every pass would rewrite
+//    it again.
 //  * The flush thread's current log is never touched.
 #pragma once
 
@@ -18,6 +21,7 @@
 #include <vector>
 
 #include "quire/status.h"
+#include "storage/entry_log_format.h"
 #include "storage/entry_log_usage.h"
 
 namespace quire::storage {
@@ -54,6 +58,9 @@ CompactionKind DueCompaction(std::chrono::steady_clock::time_point now,
                              std::chrono::steady_clock::time_point last_minor,
                              std::chrono::steady_clock::time_point last_major,
                              const CompactionSchedule& schedule);
+
+// Dead bytes below which rewriting a log gains nothing: a rewrite pads to the alignment too.
+inline constexpr uint64_t kMinReclaimBytes = 2 * kEntryLogAlignment;
 
 struct LogPlan {
   std::vector<uint64_t> delete_logs;   // nothing live: delete

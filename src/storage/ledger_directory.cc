@@ -6,6 +6,7 @@
 #include <mutex>
 
 #include <fmt/format.h>
+#include <spdlog/spdlog.h>
 
 #include "common/check.h"
 #include "storage/entry_log_format.h"
@@ -49,10 +50,28 @@ Result<std::unique_ptr<LedgerDirectory>> LedgerDirectory::Open(const LedgerDirec
 }
 
 Status LedgerDirectory::LoadUsage() {
+  std::vector<std::pair<uint64_t, LogSummary>> summaries;
   QUIRE_RETURN_IF_ERROR(index_->ForEachLogSummary([&](uint64_t log, const LogSummary& summary) {
-    usage_.SetTotal(log, summary.total_bytes);
+    summaries.emplace_back(log, summary);
     return true;
   }));
+  for (const auto& [log, summary] : summaries) {
+    usage_.SetTotal(log, summary.total_bytes);
+    // Data past the recorded end is the tail of a flush or compaction that a crash cut short
+    // before its index batch: nothing points there, and only cutting it off gives its space back.
+    std::string path = logger_->LogPath(log);
+    auto file = options_.fs->Open(path, {});
+    if (!file.ok()) continue;  // a log deleted before its rows were (DeleteLog's order)
+    QUIRE_ASSIGN_OR_RETURN(uint64_t size, (*file)->Size());
+    uint64_t end = kEntryLogHeaderSize + summary.total_bytes;
+    if (size > end && summary.total_bytes > 0) {
+      spdlog::info("entry log {}: cutting off {} bytes after its recorded end {} (a flush or "
+                   "compaction interrupted by a crash)",
+                   path, size - end, end);
+      QUIRE_RETURN_IF_ERROR((*file)->Truncate(end));
+      QUIRE_RETURN_IF_ERROR((*file)->Sync());
+    }
+  }
   return index_->ForEachLogLedger([&](uint64_t log, uint64_t ledger, uint64_t bytes) {
     usage_.Add(log, ledger, bytes);
     return true;

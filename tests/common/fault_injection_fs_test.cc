@@ -304,6 +304,35 @@ TEST_F(FaultInjectionFsTest, FrozenAfterCrashUntilRestartAndOldFilesStayDead) {
   EXPECT_EQ(Contents("f"), "abcdef");
 }
 
+TEST_F(FaultInjectionFsTest, HaltStopsAtTheNthMutationOnMatchingPathsAndEverythingAfter) {
+  auto f = Create("a.log");
+  auto other = Create("other");
+  ASSERT_TRUE(f && other);
+  fs_.HaltAt(3, ".log");
+  ASSERT_TRUE(IsOk(f->Write(0, "one")));          // 1
+  ASSERT_TRUE(IsOk(other->WriteAndSync(0, "x")));  // not counted
+  ASSERT_TRUE(IsOk(f->Sync()));                    // 2
+  EXPECT_FALSE(fs_.halted());
+  Status st = fs_.Rename(Path("a.log"), Path("b.log"));  // 3: does not happen
+  EXPECT_EQ(st.code(), StatusCode::kIOError);
+  EXPECT_NE(st.message().find("simulated crash"), std::string::npos);
+  EXPECT_TRUE(fs_.halted());
+  EXPECT_TRUE(OnDisk("a.log"));
+  EXPECT_FALSE(OnDisk("b.log"));
+  // Everything after fails, on any path, reads included.
+  EXPECT_EQ(other->Write(1, "y").code(), StatusCode::kIOError);
+  EXPECT_EQ(fs_.List(dir_.path()).status().code(), StatusCode::kIOError);
+  // The crash then puts the files back as a power cut would.
+  EXPECT_EQ(f->Write(0, "two").code(), StatusCode::kIOError);
+  ASSERT_TRUE(IsOk(fs_.Crash(CrashMode::kDropUnsynced, 1)));
+  fs_.Restart();
+  EXPECT_FALSE(fs_.halted());
+  EXPECT_EQ(Contents("a.log"), "one");
+  EXPECT_EQ(Contents("other"), "x");
+  auto g = fs_.Open(Path("b.log"), {.create = true});  // no halt armed any more
+  EXPECT_TRUE(IsOk(g));
+}
+
 TEST_F(FaultInjectionFsTest, DirectIsReportedAsRequestedAndAlignmentIsChecked) {
   auto f = Create("d", /*direct=*/true);
   ASSERT_TRUE(f);

@@ -126,6 +126,7 @@ class FaultInjectionFile final : public File {
   Status Allocate(uint64_t offset, uint64_t len) override {
     std::shared_lock<std::shared_mutex> lock;
     QUIRE_RETURN_IF_ERROR(fs_->Enter(lock, epoch_));
+    QUIRE_RETURN_IF_ERROR(fs_->CountMutation(path_));
     std::lock_guard<std::mutex> l(state_->mu);
     QUIRE_ASSIGN_OR_RETURN(uint64_t size, base_->Size());
     if (offset + len > size) {
@@ -157,6 +158,7 @@ class FaultInjectionFile final : public File {
 
   // The caller holds the file system's shared lock.
   Status TruncateLocked(uint64_t new_size) {
+    QUIRE_RETURN_IF_ERROR(fs_->CountMutation(path_));
     std::lock_guard<std::mutex> l(state_->mu);
     QUIRE_ASSIGN_OR_RETURN(uint64_t size, base_->Size());
     if (new_size != size) {
@@ -171,6 +173,7 @@ class FaultInjectionFile final : public File {
 
   Status WriteLocked(uint64_t offset, std::string_view data) {
     QUIRE_RETURN_IF_ERROR(CheckAlignment("write", offset, data.size(), data.data()));
+    QUIRE_RETURN_IF_ERROR(fs_->CountMutation(path_));
     fs_->Count(path_, 1, 0, data.size());
     size_t durable = data.size();  // the prefix that can become durable
     FaultRule rule;
@@ -200,6 +203,7 @@ class FaultInjectionFile final : public File {
   }
 
   Status SyncLocked() {
+    QUIRE_RETURN_IF_ERROR(fs_->CountMutation(path_));
     fs_->Count(path_, 0, 1, 0);
     FaultRule rule;
     if (fs_->NextFault(Op::kSync, path_, &rule)) {
@@ -269,7 +273,8 @@ FaultInjectionFileSystem::~FaultInjectionFileSystem() = default;
 
 Status FaultInjectionFileSystem::Enter(std::shared_lock<std::shared_mutex>& lock,
                                        uint64_t file_epoch) const {
-  if (frozen_.load()) return Crashed();  // without waiting for a crash in progress
+  // Without waiting for a crash in progress.
+  if (frozen_.load() || halted_.load()) return Crashed();
   lock = std::shared_lock<std::shared_mutex>(crash_mu_);
   if (frozen_.load() || (file_epoch != kAnyEpoch && file_epoch != epoch_)) {
     lock.unlock();
@@ -302,6 +307,24 @@ void FaultInjectionFileSystem::AddFault(FaultRule rule) {
   rules_.push_back({std::move(rule)});
 }
 
+void FaultInjectionFileSystem::HaltAt(uint64_t nth, std::string path_contains) {
+  assert(nth >= 1);
+  std::lock_guard<std::mutex> l(halt_mu_);
+  halt_path_ = std::move(path_contains);
+  halt_seen_ = 0;
+  halt_at_ = nth;
+}
+
+Status FaultInjectionFileSystem::CountMutation(const std::string& path) {
+  if (halt_at_.load() == 0) return Status::Ok();
+  {
+    std::lock_guard<std::mutex> l(halt_mu_);
+    if (!Matches(path, halt_path_)) return Status::Ok();
+  }
+  if (halt_seen_.fetch_add(1) + 1 == halt_at_.load()) halted_ = true;
+  return halted_.load() ? Crashed() : Status::Ok();
+}
+
 void FaultInjectionFileSystem::ClearFaults() {
   std::lock_guard<std::mutex> l(mu_);
   rules_.clear();
@@ -332,6 +355,10 @@ Result<std::unique_ptr<File>> FaultInjectionFileSystem::Open(const std::string& 
   OpenOptions base_options = options;
   base_options.direct = false;    // so that the undo log can read old contents at any offset
   base_options.truncate = false;  // done below, with an undo record
+  if (options.create) {
+    QUIRE_ASSIGN_OR_RETURN(bool exists, base_->Exists(path));
+    if (!exists) QUIRE_RETURN_IF_ERROR(CountMutation(path));
+  }
   std::lock_guard<std::mutex> l(mu_);
   bool existed = true;
   if (options.create) {
@@ -363,6 +390,7 @@ Status FaultInjectionFileSystem::CopyFile(const std::string& from, const std::st
 Status FaultInjectionFileSystem::Rename(const std::string& from, const std::string& to) {
   std::shared_lock<std::shared_mutex> lock;
   QUIRE_RETURN_IF_ERROR(Enter(lock, kAnyEpoch));
+  QUIRE_RETURN_IF_ERROR(CountMutation(to));
   if (from == to) return base_->Rename(from, to);
   std::lock_guard<std::mutex> l(mu_);
   // A target created since the last SyncDir was never durable: undoing the rename leaves no
@@ -410,6 +438,7 @@ Status FaultInjectionFileSystem::Rename(const std::string& from, const std::stri
 Status FaultInjectionFileSystem::Unlink(const std::string& path) {
   std::shared_lock<std::shared_mutex> lock;
   QUIRE_RETURN_IF_ERROR(Enter(lock, kAnyEpoch));
+  QUIRE_RETURN_IF_ERROR(CountMutation(path));
   std::lock_guard<std::mutex> l(mu_);
   QUIRE_RETURN_IF_ERROR(base_->Unlink(path));
   // Durable at once: nothing a crash could bring back under this name.
@@ -428,6 +457,7 @@ Status FaultInjectionFileSystem::Unlink(const std::string& path) {
 Status FaultInjectionFileSystem::SyncDir(const std::string& path) {
   std::shared_lock<std::shared_mutex> lock;
   QUIRE_RETURN_IF_ERROR(Enter(lock, kAnyEpoch));
+  QUIRE_RETURN_IF_ERROR(CountMutation(path));
   QUIRE_RETURN_IF_ERROR(base_->SyncDir(path));
   std::string dir = path;
   while (dir.size() > 1 && dir.back() == '/') dir.pop_back();
@@ -511,6 +541,8 @@ Status FaultInjectionFileSystem::Crash(CrashMode mode, uint64_t seed) {
 void FaultInjectionFileSystem::Restart() {
   std::unique_lock<std::shared_mutex> lock(crash_mu_);
   frozen_ = false;
+  halted_ = false;
+  halt_at_ = 0;
 }
 
 Status FaultInjectionFileSystem::RevertFile(FileState& state, CrashMode mode,

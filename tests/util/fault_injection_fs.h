@@ -31,6 +31,11 @@
 //    With `sticky`, the rule also fires on every later matching operation. When two rules are
 //    due on the same operation, the one added first fires and the other on the next one. A
 //    WriteAndSync is matched by write rules, then (if the write succeeded) by sync rules.
+//  - HaltAt(nth, path_contains) arms a power cut at an exact point: the nth mutating operation
+//    (Write, WriteAndSync, Sync, Truncate, Allocate, an Open that creates, Rename, Unlink,
+//    SyncDir) on a path containing `path_contains`, counted from the call, does not happen; it
+//    and every operation after it fail with kIOError "simulated crash", as if the power went out
+//    just before it. Call Crash() next to put the files in the state the power cut left them in.
 //  - Crash(mode, seed) leaves the files as a power cut would, then freezes the file system:
 //      data       every file reverts to its state at its last successful Sync, except that in
 //                 kTornUnsynced each unsynced write independently survives whole, is lost, or
@@ -120,6 +125,10 @@ class FaultInjectionFileSystem : public FileSystem {
   // How many times a rule has fired since construction.
   uint64_t faults_fired() const { return faults_fired_.load(); }
 
+  // Arms a halt (see the header comment); `nth` >= 1. halted() says whether it fired.
+  void HaltAt(uint64_t nth, std::string path_contains = "");
+  bool halted() const { return halted_.load(); }
+
   // Crash simulation (see the header comment). Returns an error only if the base file system
   // failed while reverting; the file system is frozen either way. A no-op when already frozen.
   Status Crash(CrashMode mode, uint64_t seed);
@@ -158,6 +167,8 @@ class FaultInjectionFileSystem : public FileSystem {
   // creation epoch; kAnyEpoch for file-system calls) predates the last crash.
   static constexpr uint64_t kAnyEpoch = ~uint64_t{0};
   Status Enter(std::shared_lock<std::shared_mutex>& lock, uint64_t file_epoch) const;
+  // Counts a mutating operation for HaltAt; kIOError "simulated crash" when it is the halt point.
+  Status CountMutation(const std::string& path);
   // Counts an operation on `path`; returns the rule that fires, if any.
   bool NextFault(Op op, const std::string& path, FaultRule* fired);
   void Count(const std::string& path, uint64_t writes, uint64_t syncs, uint64_t bytes);
@@ -169,6 +180,11 @@ class FaultInjectionFileSystem : public FileSystem {
   // Shared by every operation, exclusive in Crash(), Restart() and ResetCounts().
   mutable std::shared_mutex crash_mu_;
   std::atomic<bool> frozen_{false};
+  std::atomic<bool> halted_{false};     // a HaltAt point was reached: every operation fails
+  std::atomic<uint64_t> halt_at_{0};    // 0: no halt armed
+  std::atomic<uint64_t> halt_seen_{0};
+  mutable std::mutex halt_mu_;          // a leaf lock: CountMutation runs under mu_ too
+  std::string halt_path_;               // guarded by halt_mu_
   uint64_t epoch_ = 0;        // guarded by crash_mu_; bumped by Crash()
   std::string count_filter_;  // guarded by crash_mu_
   std::atomic<uint64_t> writes_{0};
