@@ -28,6 +28,7 @@
 #include "storage/garbage_collector.h"
 #include "storage/gc_policy.h"
 #include "storage/ledger_index.h"
+#include "storage/test_catalog.h"
 #include "util/fault_injection_fs.h"
 #include "util/temp_dir.h"
 
@@ -44,36 +45,6 @@ constexpr int kDirsPerCase = 3;
 constexpr int kRoundsPerDir = 4;
 
 std::string KeyOf(uint64_t ledger) { return "key-" + std::to_string(ledger); }
-
-// The metadata store: which ledgers exist.
-class Catalog : public LedgerCatalog {
- public:
-  void Create(uint64_t l) {
-    std::lock_guard<std::mutex> lock(mu_);
-    ledgers_.insert(l);
-  }
-  void Delete(uint64_t l) {
-    std::lock_guard<std::mutex> lock(mu_);
-    ledgers_.erase(l);
-  }
-  Status ForEachLedger(const std::function<Status(uint64_t)>& fn) override {
-    std::set<uint64_t> copy;
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      copy = ledgers_;
-    }
-    for (uint64_t l : copy) QUIRE_RETURN_IF_ERROR(fn(l));
-    return Status::Ok();
-  }
-  LedgerExistence Exists(uint64_t l) override {
-    std::lock_guard<std::mutex> lock(mu_);
-    return ledgers_.count(l) ? LedgerExistence::kExists : LedgerExistence::kAbsent;
-  }
-
- private:
-  std::mutex mu_;
-  std::set<uint64_t> ledgers_;
-};
 
 // What the engine acknowledged (filled by callbacks).
 struct Acked {
@@ -130,7 +101,7 @@ TEST_P(GcCrashTest, PowerCutsDuringCollectionLoseNothingLiveAndBringNothingBack)
     options.gc.compaction_rate_bytes = 0;
     options.gc.metadata_op_rate = 0;
 
-    Catalog catalog;
+    testing::TestCatalog catalog;
     Acked acked;
     std::set<uint64_t> live, deleted, seen_gone;
     std::map<uint64_t, uint64_t> next_entry;

@@ -11,6 +11,7 @@
 #include <gtest/gtest.h>
 
 #include "storage/engine_test_util.h"
+#include "storage/test_catalog.h"
 #include "util/fault_injection_fs.h"
 #include "util/temp_dir.h"
 
@@ -19,76 +20,8 @@ namespace {
 
 using quire::testing::FaultInjectionFileSystem;
 using testing::AddSync;
+using testing::TestCatalog;
 using testing::TestPayload;
-
-// The metadata store as the garbage collector sees it. Thread-safe.
-class FakeCatalog : public LedgerCatalog {
- public:
-  enum class Listing { kNormal, kFail, kEmpty, kTimeoutHalfway };
-
-  void Create(uint64_t ledger) {
-    std::lock_guard<std::mutex> lock(mu_);
-    ledgers_.insert(ledger);
-  }
-  void Delete(uint64_t ledger) {
-    std::lock_guard<std::mutex> lock(mu_);
-    ledgers_.erase(ledger);
-  }
-  void SetListing(Listing l) {
-    std::lock_guard<std::mutex> lock(mu_);
-    listing_ = l;
-  }
-  void SetRereadFails(bool fails) {
-    std::lock_guard<std::mutex> lock(mu_);
-    reread_fails_ = fails;
-  }
-  uint64_t rereads() const {
-    std::lock_guard<std::mutex> lock(mu_);
-    return rereads_;
-  }
-
-  Status ForEachLedger(const std::function<Status(uint64_t)>& fn) override {
-    std::set<uint64_t> copy;
-    Listing listing;
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      copy = ledgers_;
-      listing = listing_;
-    }
-    switch (listing) {
-      case Listing::kFail:
-        return Status(StatusCode::kUnavailable, "metadata store unreachable (injected)");
-      case Listing::kEmpty:
-        return Status::Ok();
-      case Listing::kTimeoutHalfway: {
-        size_t n = 0;
-        for (uint64_t id : copy) {
-          if (n++ == copy.size() / 2) return Status(StatusCode::kTimeout, "listing timed out");
-          QUIRE_RETURN_IF_ERROR(fn(id));
-        }
-        return Status::Ok();
-      }
-      case Listing::kNormal:
-        for (uint64_t id : copy) QUIRE_RETURN_IF_ERROR(fn(id));
-        return Status::Ok();
-    }
-    return Status::Ok();
-  }
-
-  LedgerExistence Exists(uint64_t ledger) override {
-    std::lock_guard<std::mutex> lock(mu_);
-    ++rereads_;
-    if (reread_fails_) return LedgerExistence::kUnknown;
-    return ledgers_.count(ledger) ? LedgerExistence::kExists : LedgerExistence::kAbsent;
-  }
-
- private:
-  mutable std::mutex mu_;
-  std::set<uint64_t> ledgers_;
-  Listing listing_ = Listing::kNormal;
-  bool reread_fails_ = false;
-  uint64_t rereads_ = 0;
-};
 
 class GcTest : public ::testing::Test {
  protected:
@@ -155,7 +88,7 @@ class GcTest : public ::testing::Test {
   std::unique_ptr<FileSystem> real_ = NewPosixFileSystem();
   FaultInjectionFileSystem faults_{real_.get()};
   StorageOptions options_ = testing::TestStorageOptions(dir_.path(), &faults_);
-  FakeCatalog catalog_;
+  TestCatalog catalog_;
   std::unique_ptr<StorageEngine> engine_;
   std::unique_ptr<GarbageCollector> gc_;
   std::map<uint64_t, uint64_t> written_, sizes_;
@@ -204,7 +137,7 @@ TEST_F(GcTest, AnUntrustedListingDeletesNothing) {
   Open();
   Write({1, 2, 3, 4}, 50);
   for (uint64_t l = 1; l <= 3; ++l) catalog_.Delete(l);
-  for (auto listing : {FakeCatalog::Listing::kFail, FakeCatalog::Listing::kTimeoutHalfway}) {
+  for (auto listing : {TestCatalog::Listing::kFail, TestCatalog::Listing::kTimeoutHalfway}) {
     catalog_.SetListing(listing);
     GcPassReport r = Pass(CompactionKind::kMajor);
     EXPECT_EQ(r.ledgers_deleted, 0u);
@@ -213,7 +146,7 @@ TEST_F(GcTest, AnUntrustedListingDeletesNothing) {
   }
   // Every ledger deleted, and the store lists none: still not trusted.
   catalog_.Delete(4);
-  catalog_.SetListing(FakeCatalog::Listing::kEmpty);
+  catalog_.SetListing(TestCatalog::Listing::kEmpty);
   GcPassReport r = Pass(CompactionKind::kMajor);
   EXPECT_EQ(r.ledgers_deleted, 0u);
   EXPECT_NE(r.ledger_gc_skipped.find("listed no ledger"), std::string::npos)
