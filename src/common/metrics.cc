@@ -111,18 +111,20 @@ void MetricsWriter::Gauge(std::string_view name, std::string_view help, double v
   AppendSample(&f.samples, name, RenderLabels(labels), FormatValue(value));
 }
 
+void MetricsWriter::CheckBounds(std::string_view name, std::span<const double> bounds) {
+  bool ok =
+      std::all_of(bounds.begin(), bounds.end(), [](double b) { return std::isfinite(b); }) &&
+      std::adjacent_find(bounds.begin(), bounds.end(), std::greater_equal<>()) == bounds.end() &&
+      (bounds.empty() || bounds.front() >= 0);
+  if (!ok) Bug(fmt::format("histogram '{}': bounds must be >= 0 and strictly increasing", name));
+}
+
 void MetricsWriter::Histogram(std::string_view name, std::string_view help,
                               const ::quire::Histogram::Snapshot& snap, double scale,
                               const Labels& labels, std::span<const double> bounds) {
   // Snapshot values are unsigned, so a negative bound could hold nothing; "+Inf" is always added.
-  bool bounds_ok =
-      std::all_of(bounds.begin(), bounds.end(), [](double b) { return std::isfinite(b); }) &&
-      std::adjacent_find(bounds.begin(), bounds.end(), std::greater_equal<>()) == bounds.end() &&
-      (bounds.empty() || bounds.front() >= 0);
-  if (!(scale > 0) || !bounds_ok) {
-    Bug(fmt::format("histogram '{}': scale must be > 0, bounds >= 0 and strictly increasing",
-                    name));
-  }
+  CheckBounds(name, bounds);
+  if (!(scale > 0)) Bug(fmt::format("histogram '{}': scale must be > 0", name));
   // Each bound as the largest raw (unscaled) value it admits. Raw values are integers; the tiny
   // relative slack keeps 1e-3 / 1e-9 = 999999.9999999999 from excluding the value 1000000.
   std::vector<uint64_t> limits;
@@ -139,16 +141,34 @@ void MetricsWriter::Histogram(std::string_view name, std::string_view help,
   // Counts per bound (not yet cumulative): a snapshot bucket goes to the first bound that holds
   // its whole range. Bucket upper bounds grow with the index, so one pass suffices.
   std::vector<uint64_t> per_bound(bounds.size() + 1, 0);  // last slot: above every bound
-  uint64_t total = 0;
   size_t slot = 0;
   for (size_t i = 0; i < snap.counts.size(); ++i) {
     if (snap.counts[i] == 0) continue;
     uint64_t upper = ::quire::Histogram::BucketUpperBound(static_cast<int>(i));
     while (slot < limits.size() && limits[slot] < upper) ++slot;
     per_bound[slot] += snap.counts[i];
-    total += snap.counts[i];
   }
+  AppendHistogram(name, help, bounds, per_bound, static_cast<double>(snap.sum) * scale, labels);
+}
 
+void MetricsWriter::Histogram(std::string_view name, std::string_view help,
+                              std::span<const double> values, std::span<const double> bounds,
+                              const Labels& labels) {
+  CheckBounds(name, bounds);
+  std::vector<uint64_t> per_bound(bounds.size() + 1, 0);
+  double sum = 0;
+  for (double v : values) {
+    per_bound[static_cast<size_t>(std::lower_bound(bounds.begin(), bounds.end(), v) -
+                                  bounds.begin())] += 1;
+    sum += v;
+  }
+  AppendHistogram(name, help, bounds, per_bound, sum, labels);
+}
+
+void MetricsWriter::AppendHistogram(std::string_view name, std::string_view help,
+                                    std::span<const double> bounds,
+                                    const std::vector<uint64_t>& per_bound, double sum,
+                                    const Labels& labels) {
   Family& f = FamilyFor(name, help, "histogram");
   const std::string bucket = fmt::format("{}_bucket", name);
   uint64_t cumulative = 0;
@@ -157,12 +177,14 @@ void MetricsWriter::Histogram(std::string_view name, std::string_view help,
     AppendSample(&f.samples, bucket, RenderLabels(labels, "le", FormatValue(bounds[i])),
                  fmt::format("{}", cumulative));
   }
-  // _count is the sum of the buckets (not snap.count) so that it always equals le="+Inf".
-  AppendSample(&f.samples, bucket, RenderLabels(labels, "le", "+Inf"), fmt::format("{}", total));
+  // _count is the sum of the buckets so that it always equals le="+Inf".
+  cumulative += per_bound[bounds.size()];
+  AppendSample(&f.samples, bucket, RenderLabels(labels, "le", "+Inf"),
+               fmt::format("{}", cumulative));
   const std::string label_text = RenderLabels(labels);
-  AppendSample(&f.samples, fmt::format("{}_sum", name), label_text,
-               FormatValue(static_cast<double>(snap.sum) * scale));
-  AppendSample(&f.samples, fmt::format("{}_count", name), label_text, fmt::format("{}", total));
+  AppendSample(&f.samples, fmt::format("{}_sum", name), label_text, FormatValue(sum));
+  AppendSample(&f.samples, fmt::format("{}_count", name), label_text,
+               fmt::format("{}", cumulative));
 }
 
 std::string MetricsWriter::Text() const {

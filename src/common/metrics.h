@@ -53,6 +53,11 @@ class MetricsWriter {
                  const ::quire::Histogram::Snapshot& snap, double scale, const Labels& labels = {},
                  std::span<const double> bounds = kLatencySecondsBounds);
 
+  // A histogram of values the caller holds one by one (e.g. a fraction per file), exact at every
+  // bound: a value v counts toward every le=b with v <= b. `bounds` as above.
+  void Histogram(std::string_view name, std::string_view help, std::span<const double> values,
+                 std::span<const double> bounds, const Labels& labels = {});
+
   // The exposition text: every family in the order of its first sample, each ending in '\n'.
   std::string Text() const;
 
@@ -62,6 +67,12 @@ class MetricsWriter {
     std::string_view type;  // "counter", "gauge" or "histogram"
     std::string samples;    // rendered sample lines
   };
+  // Aborts unless `bounds` are finite, >= 0 and strictly increasing.
+  static void CheckBounds(std::string_view name, std::span<const double> bounds);
+  // The _bucket (cumulative), _sum and _count samples from counts per bound (`per_bound` has one
+  // more slot, for values above every bound).
+  void AppendHistogram(std::string_view name, std::string_view help, std::span<const double> bounds,
+                       const std::vector<uint64_t>& per_bound, double sum, const Labels& labels);
   // The family of `name`, created on first use; a second type for one name is a bug and aborts.
   Family& FamilyFor(std::string_view name, std::string_view help, std::string_view type);
 

@@ -166,6 +166,23 @@ TEST(MetricsWriterTest, HistogramNeverOverCountsAndMissesOnlyTheStraddlingBucket
   EXPECT_EQ(counts.at("+Inf"), values.size());
 }
 
+TEST(MetricsWriterTest, HistogramOfValuesCountsEachValueAtEveryBoundItIsWithin) {
+  // Exact at the bounds, unlike a snapshot: 0.1 is within le=0.1 and 1.0 within le=1.
+  const double values[] = {0.0, 0.1, 0.15, 0.5, 1.0, 2.5};
+  const double bounds[] = {0.1, 0.5, 1.0};
+  MetricsWriter w;
+  w.Histogram("live_fraction", "Live.", values, bounds, {{"dir", "0"}});
+  EXPECT_EQ(w.Text(),
+            "# HELP live_fraction Live.\n"
+            "# TYPE live_fraction histogram\n"
+            "live_fraction_bucket{dir=\"0\",le=\"0.1\"} 2\n"
+            "live_fraction_bucket{dir=\"0\",le=\"0.5\"} 4\n"
+            "live_fraction_bucket{dir=\"0\",le=\"1\"} 5\n"
+            "live_fraction_bucket{dir=\"0\",le=\"+Inf\"} 6\n"
+            "live_fraction_sum{dir=\"0\"} 4.25\n"
+            "live_fraction_count{dir=\"0\"} 6\n");
+}
+
 TEST(MetricsWriterTest, EmptyHistogramHasZeroBuckets) {
   MetricsWriter w;
   w.Histogram("e", "Empty.", Histogram::Snapshot{}, 1e-9, {}, std::span<const double>{});
