@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
+#include "bookie/gc_json.h"
 #include "bookie/http/admin_http_server.h"
 #include "bookie/ledger_catalog.h"
 #include "common/clock.h"
@@ -98,6 +99,7 @@ Status Bookie::Init() {
     }
     info->set_total_bytes(total);
     info->set_free_bytes(free);
+    info->set_http_port(http_port());  // 0 when the admin endpoint is off
   };
   processor_ = std::make_unique<RequestProcessor>(engine_.get(), &io_, &status_, po);
 
@@ -217,6 +219,26 @@ Status Bookie::StartHttp() {
     if (status_.writable()) return true;
     *reason = status_.read_only_reason();
     return false;
+  };
+  h.trigger_gc = [this](std::string_view compaction) -> Result<nlohmann::json> {
+    QUIRE_ASSIGN_OR_RETURN(storage::CompactionKind kind, ParseCompactionKind(compaction));
+    QUIRE_ASSIGN_OR_RETURN(uint64_t pass, TriggerGc(kind));
+    spdlog::info("bookie {}: garbage collection pass {} requested over admin HTTP ({} compaction)",
+                 options_.bookie_id, pass, compaction);
+    return nlohmann::json{{"bookieId", options_.bookie_id},
+                          {"passId", pass},
+                          {"compaction", compaction},
+                          {"message", "Triggered GC on BookieServer: " + options_.bookie_id}};
+  };
+  h.gc_state = [this]() -> Result<nlohmann::json> {
+    QUIRE_ASSIGN_OR_RETURN(storage::GcStatus gc, GcStatus());
+    return GcStateJson(gc);
+  };
+  h.gc_details = [this]() -> Result<nlohmann::json> {
+    QUIRE_ASSIGN_OR_RETURN(storage::GcStatus gc, GcStatus());
+    nlohmann::json j = GcDetailsJson(gc);
+    j["bookieId"] = options_.bookie_id;
+    return j;
   };
   QUIRE_ASSIGN_OR_RETURN(http_, AdminHttpServer::Start(ho, std::move(h)));
   http_port_.store(http_->port(), std::memory_order_release);
@@ -363,6 +385,47 @@ Result<storage::GcStatus> Bookie::GcStatus() {
   return gc_->status();
 }
 
+namespace {
+
+// The garbage collector's part of /metrics (storage/garbage_collector.h).
+void GcMetrics(const storage::GcStatus& g, MetricsWriter* w) {
+  struct Counter {
+    const char* name;
+    const char* help;
+    uint64_t storage::GcStatus::*value;
+  };
+  static constexpr Counter kCounters[] = {
+      {"quire_gc_passes_total", "Garbage-collection passes finished", &storage::GcStatus::passes},
+      {"quire_gc_ledgers_deleted_total",
+       "Ledgers deleted because the metadata store confirmed them gone",
+       &storage::GcStatus::ledgers_deleted},
+      {"quire_gc_logs_deleted_total", "Entry logs deleted with nothing live in them",
+       &storage::GcStatus::logs_deleted},
+      {"quire_gc_logs_compacted_total",
+       "Entry logs emptied by compaction (live entries copied), then deleted",
+       &storage::GcStatus::logs_compacted},
+      {"quire_gc_entries_moved_total", "Entries compaction copied to new entry logs",
+       &storage::GcStatus::entries_moved},
+      {"quire_gc_bytes_moved_total", "Entry bytes compaction copied to new entry logs",
+       &storage::GcStatus::bytes_moved},
+      {"quire_gc_bytes_reclaimed_total",
+       "Bytes of entry logs given back: deleted minus what compaction wrote",
+       &storage::GcStatus::bytes_reclaimed},
+  };
+  // Passes take from milliseconds (nothing to do) to hours (a throttled major compaction).
+  static constexpr double kPassSecondsBounds[] = {0.01, 0.1, 1, 10, 60, 300, 1800, 3600, 14400};
+  static constexpr double kFractionBounds[] = {0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0};
+  for (const Counter& c : kCounters) w->Counter(c.name, c.help, static_cast<double>(g.*c.value));
+  w->Histogram("quire_gc_pass_duration_seconds", "Garbage-collection pass duration",
+               g.pass_duration_ms, 1e-3, {}, kPassSecondsBounds);
+  w->Histogram("quire_gc_entry_log_live_fraction",
+               "Live fraction of each entry log now (the current one excepted): compaction "
+               "rewrites those below the thresholds",
+               g.live_fractions, kFractionBounds);
+}
+
+}  // namespace
+
 std::string Bookie::MetricsText() {
   using Labels = MetricsWriter::Labels;
   static constexpr double kCountBounds[] = {1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 4096};
@@ -403,7 +466,11 @@ std::string Bookie::MetricsText() {
   if (processor_) {
     w.Gauge("quire_bookie_long_polls", "Long-poll reads waiting for the LAC to advance",
             static_cast<double>(processor_->long_polls()));
+    w.Gauge("quire_bookie_known_lacs",
+            "Ledgers whose last add confirmed the bookie keeps in memory (idle ones are forgotten)",
+            static_cast<double>(processor_->known_lacs()));
   }
+  if (gc_) GcMetrics(gc_->status(), &w);
   if (engine_) {
     storage::StorageStats s = engine_->stats();
     w.Counter("quire_storage_added_entries_total", "Entries made durable",
@@ -421,6 +488,13 @@ std::string Bookie::MetricsText() {
               "Adds that waited for write-cache room", static_cast<double>(s.write_cache_waits));
     w.Gauge("quire_storage_callback_queue", "Completions waiting for the callback threads",
             static_cast<double>(s.callback_queue));
+    w.Gauge("quire_storage_cached_ledgers",
+            "Ledger states held in memory (idle ones are evicted and reloaded from the index)",
+            static_cast<double>(s.cached_ledgers));
+    w.Counter("quire_storage_flushes_held_back_total",
+              "Write-cache flushes held back by a full ledger disk (retried; the bookie is "
+              "read-only meanwhile)",
+              static_cast<double>(s.flush_failures));
     for (size_t i = 0; i < s.journals.size(); ++i) {
       const storage::JournalStats& j = s.journals[i];
       Labels l{{"journal", std::to_string(i)}};

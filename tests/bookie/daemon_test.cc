@@ -108,9 +108,17 @@ TEST_F(DaemonTest, AdminEndpointsAndCleanShutdown) {
                            "quire_bookie_read_latency_seconds_count",
                            "quire_journal_sync_latency_seconds_sum",
                            "quire_journal_records_per_sync_bucket", "quire_bookie_connections",
-                           "quire_storage_added_bytes_total", "quire_bookie_writable 1"}) {
+                           "quire_storage_added_bytes_total", "quire_bookie_writable 1",
+                           "quire_gc_passes_total 0", "quire_gc_bytes_reclaimed_total",
+                           "quire_gc_pass_duration_seconds_count",
+                           "quire_gc_entry_log_live_fraction_bucket{le=\"1\"}",
+                           "quire_storage_cached_ledgers", "quire_bookie_known_lacs",
+                           "quire_storage_flushes_held_back_total 0"}) {
     EXPECT_NE(body.find(name), std::string::npos) << name << " missing from /metrics";
   }
+  status = HttpGet(bookie_->http_port(), "/api/v1/bookie/gc", &body);
+  EXPECT_EQ(*status, 200);
+  EXPECT_NE(body.find("\"is_in_force_gc\":\"false\""), std::string::npos) << body;
   // SIGTERM: a clean exit, the registration gone.
   c.Close();
   int exit_status = bookie_->Stop();

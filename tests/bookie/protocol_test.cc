@@ -63,6 +63,7 @@ TEST_F(ProtocolTest, EveryOperation) {
   EXPECT_EQ(r.bookie_info().bookie_id(), bookie_->bookie_id());
   EXPECT_EQ(r.bookie_info().state(), proto::BookieInfoResponse::WRITABLE);
   EXPECT_GT(r.bookie_info().total_bytes(), 0u);
+  EXPECT_EQ(r.bookie_info().http_port(), bookie_->http_port());
   r = Call(c, ListEntriesRequest(14, 11));
   ASSERT_EQ(r.status(), proto::OK);
   EXPECT_EQ(std::vector<int64_t>(r.list_entries().entry_ids().begin(),

@@ -1,12 +1,22 @@
-// What the admin HTTP server answers, without any I/O: a request line in, a response out.
+// What the admin HTTP server answers, without any I/O: a request in, a response out.
 //
 // Routes (GET; HEAD gets the same status and headers without a body):
-//   /metrics             200, Prometheus text 0.0.4 from AdminHandlers::metrics_text
-//   /api/v1/bookie/info  200, JSON from AdminHandlers::info
-//   /api/v1/bookie/state 200, JSON from AdminHandlers::state
-//   /health              200 {"status":"writable"} or 503 {"status":"read-only","reason":...}
-// A known path with another method is 405 (with Allow), anything else 404; a handler that throws
-// is 500. Error bodies are JSON: {"error": "...", ...}. The query string is ignored.
+//   /metrics                  200, Prometheus text 0.0.4 from AdminHandlers::metrics_text
+//   /api/v1/bookie/info       200, JSON from AdminHandlers::info
+//   /api/v1/bookie/state      200, JSON from AdminHandlers::state
+//   /health                   200 {"status":"writable"} or 503 {"status":"read-only","reason":...}
+//   /api/v1/bookie/gc         200, JSON from AdminHandlers::gc_state ({"is_in_force_gc": ...})
+//   /api/v1/bookie/gc_details 200, JSON from AdminHandlers::gc_details (the recent passes)
+// and PUT /api/v1/bookie/gc (BookKeeper's endpoint): asks for a garbage-collection pass through
+// AdminHandlers::trigger_gc and answers 200 with its JSON (the id of the pass that will serve the
+// request). Its body is optional; without one the pass runs a major compaction. Otherwise it is a
+// JSON object with either BookKeeper's {"forceMajor": bool, "forceMinor": bool} (forceMajor wins;
+// both false: no compaction) or {"compaction": "none"|"minor"|"major"}; anything else is 400.
+//
+// A known path with a method it does not take is 405, with an Allow header listing the ones it
+// does; anything else is 404. A handler's error is 503 when it means "not now" (kUnavailable,
+// kFailedPrecondition: the bookie is starting or stopping), else 500; a handler that throws is
+// 500. Error bodies are JSON: {"error": "...", ...}. The query string is ignored.
 #pragma once
 
 #include <functional>
@@ -14,9 +24,11 @@
 #include <string>
 #include <string_view>
 
+#include "quire/status.h"
+
 namespace quire::bookie {
 
-// Callbacks supplied by the daemon. All four are required. They run on the server's "q-http-N"
+// Callbacks supplied by the daemon. All are required. They run on the server's "q-http-N"
 // threads, one request at a time per connection but concurrently across connections when the
 // server has several threads, so they must be thread-safe and should not block for long.
 // An exception they throw becomes a 500 answer; it never escapes the server.
@@ -25,22 +37,27 @@ struct AdminHandlers {
   std::function<nlohmann::json()> info;               // static facts: id, version, ports, dirs
   std::function<nlohmann::json()> state;              // dynamic state: writable, ledgers, disks
   std::function<bool(std::string* reason)> writable;  // false: sets *reason (e.g. "disk full")
+  // Garbage collection. `compaction` is "none", "minor" or "major" (the routes parse the body).
+  std::function<Result<nlohmann::json>(std::string_view compaction)> trigger_gc;
+  std::function<Result<nlohmann::json>()> gc_state;    // GET /api/v1/bookie/gc
+  std::function<Result<nlohmann::json>()> gc_details;  // GET /api/v1/bookie/gc_details
 };
 
 struct AdminResponse {
   int status = 200;
   std::string content_type;
   std::string body;
-  bool allow_header = false;  // a 405: the server adds "Allow: GET, HEAD"
+  std::string allow;  // a 405: the methods the path takes, for the Allow header ("GET, HEAD")
 };
 
 inline constexpr std::string_view kPrometheusContentType =
     "text/plain; version=0.0.4; charset=utf-8";
 inline constexpr std::string_view kJsonContentType = "application/json";
 
-// `method` as sent ("GET"), `target` the request target ("/metrics?x=1").
+// `method` as sent ("GET"), `target` the request target ("/metrics?x=1"), `body` the request
+// body (empty if none).
 AdminResponse RouteAdminRequest(std::string_view method, std::string_view target,
-                                const AdminHandlers& handlers);
+                                std::string_view body, const AdminHandlers& handlers);
 
 // A JSON error body {"error": message} with the given status.
 AdminResponse AdminError(int status, std::string_view message);

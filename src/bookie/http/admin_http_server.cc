@@ -18,6 +18,7 @@
 #include <boost/beast/http.hpp>
 #include <exception>
 #include <mutex>
+#include <nlohmann/json.hpp>  // complete for the handlers' Result<json>
 #include <optional>
 #include <system_error>
 #include <thread>
@@ -159,7 +160,7 @@ asio::awaitable<void> AdminHttpServer::Impl::Serve(std::shared_ptr<beast::tcp_st
       break;
     }
     const auto& req = parser.get();
-    AdminResponse r = RouteAdminRequest(req.method_string(), req.target(), handlers);
+    AdminResponse r = RouteAdminRequest(req.method_string(), req.target(), req.body(), handlers);
     spdlog::debug("admin HTTP {} {} {} -> {}", peer, std::string_view(req.method_string()),
                   std::string_view(req.target()), r.status);
     keep_alive = req.keep_alive();
@@ -176,7 +177,7 @@ asio::awaitable<bool> AdminHttpServer::Impl::Write(beast::tcp_stream& stream, Ad
   http::response<http::string_body> res{static_cast<http::status>(r.status), version};
   res.set(http::field::server, "quire-bookie");
   res.set(http::field::content_type, r.content_type);
-  if (r.allow_header) res.set(http::field::allow, "GET, HEAD");
+  if (!r.allow.empty()) res.set(http::field::allow, r.allow);
   res.keep_alive(keep_alive);
   // A HEAD answer announces the GET body's length but carries no body.
   res.content_length(r.body.size());
@@ -236,10 +237,11 @@ void AdminHttpServer::Impl::Stop() {
 
 Result<std::unique_ptr<AdminHttpServer>> AdminHttpServer::Start(const AdminHttpOptions& options,
                                                                 AdminHandlers handlers) {
-  if (!handlers.metrics_text || !handlers.info || !handlers.state || !handlers.writable) {
+  if (!handlers.metrics_text || !handlers.info || !handlers.state || !handlers.writable ||
+      !handlers.trigger_gc || !handlers.gc_state || !handlers.gc_details) {
     return InvalidArgument(
-        "admin HTTP server: every handler (metrics_text, info, state, "
-        "writable) is required");
+        "admin HTTP server: every handler (metrics_text, info, state, writable, trigger_gc, "
+        "gc_state, gc_details) is required");
   }
   if (options.threads == 0) return InvalidArgument("admin HTTP server: threads must be >= 1");
   beast::error_code ec;

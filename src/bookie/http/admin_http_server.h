@@ -1,5 +1,5 @@
 // The bookie's admin HTTP endpoint (httpServerPort): /metrics, /api/v1/bookie/{info,state},
-// /health; routes and bodies are in admin_http_routes.h.
+// /health, /api/v1/bookie/{gc,gc_details}; routes and bodies are in admin_http_routes.h.
 //
 // The server owns its io_context and runs it on its own threads ("q-http-N"), so a slow scrape
 // never delays the bookie protocol's I/O threads. Each connection is one coroutine: read a
@@ -32,7 +32,7 @@ struct AdminHttpOptions {
   size_t threads = 1;                             // "q-http-N" threads
   std::chrono::milliseconds read_timeout{10000};  // to receive a whole request / send an answer
   size_t max_header_bytes = 8 * 1024;             // request line and headers
-  size_t max_body_bytes = 8 * 1024;               // our routes take no body; room for a probe's
+  size_t max_body_bytes = 8 * 1024;               // PUT /api/v1/bookie/gc takes ~40 bytes
 };
 
 class AdminHttpServer {

@@ -11,6 +11,7 @@
 #include <boost/beast/http.hpp>
 #include <chrono>
 #include <memory>
+#include <mutex>
 #include <nlohmann/json.hpp>
 #include <stdexcept>
 #include <string>
@@ -42,14 +43,21 @@ class Client {
 
   // Sends a request and reads its answer; `error` is set when no complete answer came.
   Response Call(http::verb method, std::string target, bool keep_alive = true,
-                beast::error_code* error = nullptr) {
+                beast::error_code* error = nullptr, std::string body = "") {
     http::request<http::string_body> req{method, target, 11};
     req.set(http::field::host, "127.0.0.1");
     req.keep_alive(keep_alive);
+    if (!body.empty() || method == http::verb::put) {
+      req.body() = std::move(body);
+      req.prepare_payload();
+    }
     http::write(stream_, req);
     return Read(method == http::verb::head, error);
   }
   Response Get(std::string target) { return Call(http::verb::get, std::move(target)); }
+  Response Put(std::string target, std::string body) {
+    return Call(http::verb::put, std::move(target), true, nullptr, std::move(body));
+  }
 
   void SendRaw(std::string_view bytes) { asio::write(stream_.socket(), asio::buffer(bytes)); }
 
@@ -101,7 +109,27 @@ class AdminHttpServerTest : public ::testing::Test {
       if (!writable_) *reason = "disk full: /data/ledgers at 96%";
       return writable_.load();
     };
+    h.trigger_gc = [this](std::string_view compaction) -> Result<nlohmann::json> {
+      if (!gc_error_.ok()) return gc_error_;
+      std::lock_guard<std::mutex> lock(mu_);
+      asked_.emplace_back(compaction);
+      return nlohmann::json{{"passId", asked_.size()}, {"compaction", compaction}};
+    };
+    h.gc_state = [this]() -> Result<nlohmann::json> {
+      if (!gc_error_.ok()) return gc_error_;
+      return nlohmann::json{{"is_in_force_gc", "true"}, {"requestedPass", 2}};
+    };
+    h.gc_details = [this]() -> Result<nlohmann::json> {
+      if (!gc_error_.ok()) return gc_error_;
+      return nlohmann::json{{"passes", nlohmann::json::array({{{"id", 2}}})}};
+    };
     return h;
+  }
+
+  // The compactions trigger_gc was asked for, in order.
+  std::vector<std::string> Asked() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return asked_;
   }
 
   std::unique_ptr<AdminHttpServer> Start(AdminHttpOptions options = {}) {
@@ -117,6 +145,9 @@ class AdminHttpServerTest : public ::testing::Test {
 
   std::atomic<bool> writable_{true};
   std::atomic<bool> state_throws_{false};
+  Status gc_error_;  // set before the server starts: what the gc handlers fail with
+  std::mutex mu_;
+  std::vector<std::string> asked_;  // guarded by mu_
 };
 
 TEST_F(AdminHttpServerTest, ServesMetricsAsPrometheusText) {
@@ -177,6 +208,100 @@ TEST_F(AdminHttpServerTest, UnknownPathIs404AndOtherMethodsAre405) {
     EXPECT_EQ(r[http::field::allow], "GET, HEAD");
     EXPECT_EQ(nlohmann::json::parse(r.body())["error"], "method not allowed");
   }
+}
+
+TEST_F(AdminHttpServerTest, GcRoutesAnswerTheHandlersJson) {
+  auto server = Start();
+  ASSERT_NE(server, nullptr);
+  Client c(server->port());
+  Response state = c.Get("/api/v1/bookie/gc");
+  EXPECT_EQ(state.result_int(), 200);
+  EXPECT_EQ(state[http::field::content_type], "application/json");
+  EXPECT_EQ(nlohmann::json::parse(state.body())["is_in_force_gc"], "true");
+  Response details = c.Get("/api/v1/bookie/gc_details");
+  EXPECT_EQ(details.result_int(), 200);
+  EXPECT_EQ(nlohmann::json::parse(details.body())["passes"][0]["id"], 2);
+  Response head = c.Call(http::verb::head, "/api/v1/bookie/gc");
+  EXPECT_EQ(head.result_int(), 200);
+  EXPECT_EQ(head.body(), "");
+  EXPECT_TRUE(Asked().empty());  // GET and HEAD never trigger a pass
+}
+
+TEST_F(AdminHttpServerTest, PutGcTriggersAPassWithTheCompactionTheBodyAsksFor) {
+  auto server = Start();
+  ASSERT_NE(server, nullptr);
+  Client c(server->port());
+  // BookKeeper's clients send no body, or {"forceMajor": ..., "forceMinor": ...}.
+  Response r = c.Put("/api/v1/bookie/gc", "");
+  EXPECT_EQ(r.result_int(), 200);
+  EXPECT_EQ(nlohmann::json::parse(r.body()),
+            (nlohmann::json{{"passId", 1}, {"compaction", "major"}}));
+  EXPECT_EQ(c.Put("/api/v1/bookie/gc", R"({"forceMinor": true})").result_int(), 200);
+  EXPECT_EQ(c.Put("/api/v1/bookie/gc", R"({"forceMajor": true, "forceMinor": true})")
+                .result_int(), 200);
+  EXPECT_EQ(c.Put("/api/v1/bookie/gc", R"({"forceMajor": false, "forceMinor": false})")
+                .result_int(), 200);
+  EXPECT_EQ(c.Put("/api/v1/bookie/gc", R"({"compaction": "minor"})").result_int(), 200);
+  EXPECT_EQ(c.Put("/api/v1/bookie/gc", " {} \n").result_int(), 200);
+  EXPECT_EQ(Asked(), (std::vector<std::string>{"major", "minor", "major", "none", "minor", "major"}));
+}
+
+TEST_F(AdminHttpServerTest, ABadGcBodyIs400WithAClearMessageAndTriggersNothing) {
+  auto server = Start();
+  ASSERT_NE(server, nullptr);
+  Client c(server->port());
+  const std::pair<std::string, std::string> cases[] = {
+      {"{forceMajor: true}", "the body is not JSON: "},
+      {"[true]", "the body must be a JSON object"},
+      {R"({"forceMajor": "yes"})", "forceMajor must be true or false"},
+      {R"({"forcemajor": true})", "unknown key \"forcemajor\""},
+      {R"({"compaction": "full"})", "compaction must be \"none\", \"minor\" or \"major\", not \"full\""},
+      {R"({"compaction": 2})", "compaction must be"},
+      {R"({"compaction": "minor", "forceMajor": true})", "give either compaction or forceMajor"},
+  };
+  for (const auto& [body, message] : cases) {
+    Response r = c.Put("/api/v1/bookie/gc", body);
+    EXPECT_EQ(r.result_int(), 400) << body;
+    std::string error = nlohmann::json::parse(r.body())["error"];
+    EXPECT_EQ(error.rfind(message, 0), 0u) << body << " -> " << error;
+  }
+  EXPECT_TRUE(Asked().empty());
+  EXPECT_EQ(c.Get("/health").result_int(), 200);  // the connection is still usable
+}
+
+TEST_F(AdminHttpServerTest, GcRoutesAre503WhileTheBookieStartsOrStopsAnd500OnOtherErrors) {
+  gc_error_ = FailedPrecondition("the bookie is starting or stopping");
+  auto server = Start();
+  ASSERT_NE(server, nullptr);
+  Client c(server->port());
+  for (Response r : {c.Put("/api/v1/bookie/gc", ""), c.Get("/api/v1/bookie/gc"),
+                     c.Get("/api/v1/bookie/gc_details")}) {
+    EXPECT_EQ(r.result_int(), 503);
+    EXPECT_EQ(nlohmann::json::parse(r.body())["error"], "the bookie is starting or stopping");
+  }
+  server.reset();
+  gc_error_ = Status(StatusCode::kIOError, "index: EIO");
+  server = Start();
+  ASSERT_NE(server, nullptr);
+  Client d(server->port());
+  Response r = d.Get("/api/v1/bookie/gc_details");
+  EXPECT_EQ(r.result_int(), 500);
+  EXPECT_EQ(nlohmann::json::parse(r.body())["error"], "index: EIO");
+}
+
+TEST_F(AdminHttpServerTest, OtherMethodsOnTheGcRoutesAre405WithTheirAllowHeader) {
+  auto server = Start();
+  ASSERT_NE(server, nullptr);
+  Client c(server->port());
+  for (http::verb method : {http::verb::post, http::verb::delete_, http::verb::patch}) {
+    Response r = c.Call(method, "/api/v1/bookie/gc");
+    EXPECT_EQ(r.result_int(), 405) << method;
+    EXPECT_EQ(r[http::field::allow], "GET, HEAD, PUT");
+  }
+  Response details = c.Put("/api/v1/bookie/gc_details", "");
+  EXPECT_EQ(details.result_int(), 405);
+  EXPECT_EQ(details[http::field::allow], "GET, HEAD");
+  EXPECT_TRUE(Asked().empty());
 }
 
 TEST_F(AdminHttpServerTest, HeadAnswersTheHeadersWithoutTheBody) {
@@ -346,11 +471,15 @@ TEST_F(AdminHttpServerTest, BadOptionsAreInvalidArguments) {
   EXPECT_EQ(AdminHttpServer::Start(no_threads, Handlers()).status().code(),
             StatusCode::kInvalidArgument);
 
-  AdminHandlers missing = Handlers();
-  missing.state = nullptr;
   AdminHttpOptions any_port;
   any_port.port = 0;
+  AdminHandlers missing = Handlers();
+  missing.state = nullptr;
   EXPECT_EQ(AdminHttpServer::Start(any_port, missing).status().code(),
+            StatusCode::kInvalidArgument);
+  AdminHandlers no_gc = Handlers();
+  no_gc.gc_details = nullptr;
+  EXPECT_EQ(AdminHttpServer::Start(any_port, no_gc).status().code(),
             StatusCode::kInvalidArgument);
 }
 
