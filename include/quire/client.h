@@ -119,6 +119,9 @@ struct BookieInfo {
   uint64_t free_bytes = 0;
   bool writable = false;
   std::string read_only_reason;
+  // Its admin HTTP port (/metrics, /api/v1/bookie/*) on the host of bookie_id; 0 when the bookie
+  // runs without the admin endpoint or is too old to say.
+  uint16_t http_port = 0;
 };
 
 // Live bookies as the registry lists them, each list sorted.
@@ -218,7 +221,9 @@ class Client {
   // retried) when too many bookies are unreachable to decide.
   virtual Result<std::unique_ptr<ReadHandle>> RecoverLedger(LedgerId id,
                                                             std::string_view password) = 0;
-  // Removes the ledger's metadata; bookies reclaim its space later.
+  // Removes the ledger's metadata. Bookies give its space back in their next garbage-collection
+  // pass (every gcWaitTime, default 10 minutes; entry logs shared with live ledgers at their next
+  // compaction), or at once with `quire bookie gc` (docs/operations.md, "Space reclamation").
   virtual Status DeleteLedger(LedgerId id) = 0;
   // Up to `max` ledger ids >= `from`, ascending; page by calling again from the last + 1.
   virtual Result<std::vector<LedgerId>> ListLedgers(LedgerId from, size_t max) = 0;

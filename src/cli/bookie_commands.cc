@@ -1,4 +1,4 @@
-// quire bookie list|info|format|sanity|decommission.
+// quire bookie list|info|format|sanity|decommission (and gc: bookie_gc.cc).
 #include <algorithm>
 #include <filesystem>
 
@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "bookie/bookie_config.h"
+#include "cli/admin_http_client.h"
 #include "cli/cli.h"
 #include "common/file_system.h"
 #include "metadata/metadata_store.h"
@@ -46,15 +47,19 @@ void AddInfo(CLI::App& bookie, GlobalOptions& g) {
                               {"writable", info->writable},
                               {"read_only_reason", info->read_only_reason},
                               {"total_bytes", info->total_bytes},
-                              {"free_bytes", info->free_bytes}}
+                              {"free_bytes", info->free_bytes},
+                              {"http_port", info->http_port}}
                              .dump(2));
       return;
     }
-    fmt::print("bookie        {}\nstate         {}{}\ndisk          {:.1f} GiB free of {:.1f} GiB\n",
+    fmt::print("bookie        {}\nstate         {}{}\ndisk          {:.1f} GiB free of {:.1f} GiB\n"
+               "admin http    {}\n",
                info->bookie_id, info->writable ? "writable" : "read-only",
                info->read_only_reason.empty() ? "" : " (" + info->read_only_reason + ")",
                static_cast<double>(info->free_bytes) / (1 << 30),
-               static_cast<double>(info->total_bytes) / (1 << 30));
+               static_cast<double>(info->total_bytes) / (1 << 30),
+               info->http_port == 0 ? std::string("off (or not reported)")
+                                    : AdminEndpointOf(info->bookie_id, info->http_port).ToString());
   });
 }
 
@@ -214,11 +219,13 @@ void AddDecommission(CLI::App& bookie, GlobalOptions& g) {
 }  // namespace
 
 void AddBookieCommands(CLI::App& app, GlobalOptions& g) {
-  auto* bookie = app.add_subcommand("bookie", "Bookies: list, info, sanity check, format, decommission");
+  auto* bookie = app.add_subcommand(
+      "bookie", "Bookies: list, info, sanity check, garbage collection, format, decommission");
   bookie->require_subcommand(1);
   AddList(*bookie, g);
   AddInfo(*bookie, g);
   AddSanity(*bookie, g);
+  AddBookieGcCommand(*bookie, g);
   AddFormat(*bookie, g);
   AddDecommission(*bookie, g);
 }

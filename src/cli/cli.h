@@ -51,6 +51,7 @@ std::unique_ptr<Client> OpenClient(const GlobalOptions& g, std::string_view comm
 
 void AddClusterCommands(CLI::App& app, GlobalOptions& g);
 void AddBookieCommands(CLI::App& app, GlobalOptions& g);
+void AddBookieGcCommand(CLI::App& bookie, GlobalOptions& g);  // bookie_gc.cc, under `bookie`
 void AddLedgerCommands(CLI::App& app, GlobalOptions& g);
 void AddOfflineCommands(CLI::App& app, GlobalOptions& g);  // journal, entrylog, index
 void AddStandaloneCommand(CLI::App& app, GlobalOptions& g);

@@ -156,7 +156,10 @@ void AddCreate(CLI::App& ledger, GlobalOptions& g) {
 
 void AddDelete(CLI::App& ledger, GlobalOptions& g) {
   auto* cmd = ledger.add_subcommand(
-      "delete", "Delete a ledger's metadata (bookies reclaim its space later)");
+      "delete",
+      "Delete a ledger's metadata. Bookies give its space back in their next garbage-collection "
+      "pass (within gcWaitTime, default 10 minutes; entry logs shared with live ledgers at their "
+      "next compaction); `quire bookie gc --all` runs one now");
   auto id = std::make_shared<LedgerId>(-1);
   cmd->add_option("id", *id, "Ledger id")->required();
   cmd->callback([&g, id] {

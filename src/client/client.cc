@@ -227,6 +227,11 @@ class ClientImpl : public Client {
     info.free_bytes = r.free_bytes();
     info.writable = r.state() == proto::BookieInfoResponse::WRITABLE;
     info.read_only_reason = r.read_only_reason();
+    if (r.http_port() > UINT16_MAX) {
+      return Status(StatusCode::kCorruption,
+                    fmt::format("bookie {} reported admin HTTP port {}", bookie, r.http_port()));
+    }
+    info.http_port = static_cast<uint16_t>(r.http_port());
     return info;
   }
 
