@@ -157,20 +157,25 @@ void WaitForPasses(std::vector<Target>& targets, Clock::time_point deadline) {
   }
 }
 
+// "major compaction", "minor compaction", "no compaction".
+std::string Compaction(std::string_view kind) {
+  return kind == "none" ? "no compaction" : fmt::format("{} compaction", kind);
+}
+
 std::string MiB(int64_t bytes) {
   return fmt::format("{:.1f} MiB", static_cast<double>(bytes) / (1 << 20));
 }
 
 std::string Summary(const Target& t, std::string_view compaction, bool wait) {
-  if (!wait) return fmt::format("{}: pass {} requested ({} compaction)", t.bookie, t.pass, compaction);
+  if (!wait) return fmt::format("{}: pass {} requested ({})", t.bookie, t.pass, Compaction(compaction));
   if (t.report_gone) {
     return fmt::format("{}: pass {} finished (its report is no longer kept)", t.bookie, t.pass);
   }
   const storage::GcPassReport& r = *t.report;
   std::string line = fmt::format(
-      "{}: pass {} ({} compaction) in {:.1f} s: {} ledger(s) deleted; {} entry log(s) deleted, "
+      "{}: pass {} ({}) in {:.1f} s: {} ledger(s) deleted; {} entry log(s) deleted, "
       "{} compacted ({} entries moved); {} reclaimed",
-      t.bookie, r.id, storage::CompactionKindName(r.compaction),
+      t.bookie, r.id, Compaction(storage::CompactionKindName(r.compaction)),
       static_cast<double>(r.duration_ms) / 1000, r.ledgers_deleted, r.logs_deleted,
       r.logs_compacted, r.entries_moved, MiB(r.bytes_reclaimed()));
   if (!r.ledger_gc_skipped.empty()) line += "; no ledger deleted: " + r.ledger_gc_skipped;

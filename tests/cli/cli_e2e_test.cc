@@ -10,6 +10,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "cli/run_quire.h"
 #include "client/test_cluster.h"
 #include "util/ports.h"
 #include "util/subprocess.h"
@@ -22,11 +23,7 @@ using quire::testing::Subprocess;
 using std::chrono::milliseconds;
 using std::chrono::seconds;
 
-struct Outcome {
-  int status = -1;  // wait status
-  std::vector<std::string> lines;
-  int exit_code() const { return WIFEXITED(status) ? WEXITSTATUS(status) : -1; }
-};
+using quire::cli::testing::Outcome;
 
 class CliTest : public ::testing::Test {
  protected:
@@ -85,20 +82,7 @@ class CliTest : public ::testing::Test {
 
   // Runs `quire --metadata <uri> args...` (stdin from `input_file` if given) to its end.
   Outcome Quire(std::vector<std::string> args, const std::string& input_file = "") {
-    std::string cmd = fmt::format("exec '{}' --metadata '{}'", QUIRE_CLI_BINARY, uri_);
-    for (const std::string& a : args) cmd += " '" + a + "'";
-    cmd += input_file.empty() ? " < /dev/null" : " < '" + input_file + "'";
-    auto p = Subprocess::Start({"/bin/sh", "-c", cmd});
-    EXPECT_TRUE(p.ok());
-    Outcome run;
-    if (!p.ok()) return run;
-    for (size_t i = 0; i < 10'000'000; ++i) {
-      auto line = p->ReadLine(milliseconds(120'000));
-      if (!line) break;
-      run.lines.push_back(*line);
-    }
-    run.status = p->Wait(milliseconds(60'000));
-    return run;
+    return quire::cli::testing::RunQuire(uri_, args, input_file);
   }
 
   std::string WriteLines(const std::string& name, int n) {
