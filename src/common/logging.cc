@@ -1,5 +1,7 @@
 #include "common/logging.h"
 
+#include <chrono>
+
 #include <pthread.h>
 
 #include <fmt/format.h>
@@ -31,6 +33,9 @@ Status InitLogging(const LoggingOptions& options) {
   logger->set_level(level);
   logger->flush_on(spdlog::level::warn);
   spdlog::set_default_logger(std::move(logger));
+  // A file is written in blocks; without this an operator tailing it would see info lines only
+  // when a warning or a full buffer flushes them.
+  if (!options.file.empty()) spdlog::flush_every(std::chrono::seconds(1));
   return Status::Ok();
 }
 

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <map>
+#include <unordered_set>
 #include <mutex>
 
 #include <fmt/format.h>
@@ -282,13 +283,8 @@ void LedgerDirectory::FinishFlush() {
   room_.notify_all();
 }
 
-bool LedgerDirectory::HasCachedEntries(uint64_t ledger) {
-  std::shared_lock<std::shared_mutex> lock(mu_);
-  return filling_->LastEntry(ledger).has_value() || flushing_->LastEntry(ledger).has_value();
-}
-
-Status LedgerDirectory::DeleteLedgers(const std::vector<uint64_t>& ledgers) {
-  if (ledgers.empty()) return Status::Ok();
+Result<size_t> LedgerDirectory::DeleteLedgers(const std::vector<uint64_t>& ledgers) {
+  if (ledgers.empty()) return 0;
   LedgerIndex::Batch batch = index_->NewBatch();
   for (uint64_t ledger : ledgers) {
     batch.DeleteLedger(ledger);
@@ -297,7 +293,16 @@ Status LedgerDirectory::DeleteLedgers(const std::vector<uint64_t>& ledgers) {
   QUIRE_RETURN_IF_ERROR(index_->Write(batch));
   for (uint64_t ledger : ledgers) usage_.RemoveLedger(ledger);
   read_cache_.EraseLedgers(ledgers);
-  return Status::Ok();
+  // No flush runs (the caller holds the index-writer lock), so the swapped cache may change too.
+  std::unordered_set<uint64_t> gone(ledgers.begin(), ledgers.end());
+  size_t dropped = 0;
+  {
+    std::unique_lock<std::shared_mutex> lock(mu_);
+    dropped += filling_->EraseLedgers(gone);
+    dropped += flushing_->EraseLedgers(gone);
+  }
+  room_.notify_all();
+  return dropped;
 }
 
 Result<std::vector<uint64_t>> LedgerDirectory::UnknownLogs() {

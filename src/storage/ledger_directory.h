@@ -87,11 +87,11 @@ class LedgerDirectory {
   void FinishFlush();
 
   // --- Garbage collection ---
-  // True while a write cache holds entries of the ledger (not yet in the index).
-  bool HasCachedEntries(uint64_t ledger);
-  // Removes the ledgers' entry locations, infos, usage rows and read-ahead entries, in one synced
-  // batch. The caller makes sure no flush writes them back (storage_engine.cc).
-  Status DeleteLedgers(const std::vector<uint64_t>& ledgers);
+  // Removes the ledgers' entry locations, infos, usage rows, read-ahead entries and the entries
+  // the write caches still hold (on a full disk they may never be flushed otherwise), in one
+  // synced batch. The caller holds the index-writer lock (no flush runs) and the ledgers' locks
+  // (no add comes in). Returns how many cached entries were dropped.
+  Result<size_t> DeleteLedgers(const std::vector<uint64_t>& ledgers);
   // Entry logs on disk whose usage the index does not record, except the flush thread's current
   // one.
   Result<std::vector<uint64_t>> UnknownLogs();

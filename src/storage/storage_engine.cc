@@ -100,8 +100,12 @@ class StorageEngine::LedgerTable {
     }
   }
 
-  // Garbage collection: forgets a deleted ledger. Caller holds shard.mu; the state is not dirty.
-  void Forget(Shard& shard, uint64_t ledger) { shard.map.erase(ledger); }
+  // Garbage collection: forgets a deleted ledger, dirty or not. Caller holds shard.mu and the
+  // index-writer lock (no TakeDirty runs).
+  void Forget(Shard& shard, uint64_t ledger) {
+    shard.map.erase(ledger);
+    std::erase(shard.dirty, ledger);
+  }
 
   // Forgets the states in the index that were not used since the previous sweep; returns how many.
   size_t Sweep() {
@@ -643,21 +647,14 @@ Result<std::vector<uint64_t>> StorageEngine::DeleteLedgers(const std::vector<uin
     for (LedgerTable::Shard* shard : shards) locks.emplace_back(shard->mu);
 
     std::vector<std::vector<uint64_t>> by_dir(directories_.size());
-    for (uint64_t ledger : round) {
-      LedgerTable::Shard& shard = ledgers_->ShardFor(ledger);
-      auto it = shard.map.find(ledger);
-      bool unflushed = (it != shard.map.end() && it->second.dirty) ||
-                       DirectoryFor(ledger)->HasCachedEntries(ledger);
-      if (unflushed) {
-        spdlog::info("garbage collection: ledger {} is deleted from the metadata but was written "
-                     "to since the last flush; it is left for the next pass",
-                     ledger);
-        continue;
-      }
-      by_dir[ledger % directories_.size()].push_back(ledger);
-    }
+    for (uint64_t ledger : round) by_dir[ledger % directories_.size()].push_back(ledger);
     for (size_t d = 0; d < directories_.size(); ++d) {
-      QUIRE_RETURN_IF_ERROR(directories_[d]->DeleteLedgers(by_dir[d]));
+      QUIRE_ASSIGN_OR_RETURN(size_t dropped, directories_[d]->DeleteLedgers(by_dir[d]));
+      if (dropped > 0) {
+        // A writer still at work on a deleted ledger, or a full disk that held its flush back.
+        spdlog::info("garbage collection: dropped {} unflushed entries of deleted ledgers",
+                     dropped);
+      }
       for (uint64_t ledger : by_dir[d]) {
         ledgers_->Forget(ledgers_->ShardFor(ledger), ledger);
         deleted.push_back(ledger);

@@ -149,9 +149,10 @@ class StorageEngine {
   // --- For the garbage collector ---
   // The ledgers this bookie holds (their info is in an index), ascending. Call after Flush().
   Result<std::vector<uint64_t>> HeldLedgers();
-  // Deletes the ledgers' entries, info and cached state, except those with adds, fences or LAC
-  // writes not yet flushed (a writer still at work: they are left for the next pass). Returns the
-  // ledgers deleted.
+  // Deletes the ledgers' entries, info and cached state, unflushed writes included (a full disk
+  // may hold them back for good; a writer still at work on a deleted ledger makes it anew, and
+  // the next pass deletes that). Their journal records stay until the next checkpoint: a crash
+  // before it brings such writes back for the next pass to delete. Returns the ledgers deleted.
   Result<std::vector<uint64_t>> DeleteLedgers(const std::vector<uint64_t>& ledgers);
   // Serializes every writer of the indexes: flushes and garbage collection.
   std::mutex& index_writer() { return flush_mu_; }

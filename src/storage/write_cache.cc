@@ -32,6 +32,25 @@ void WriteCache::EntriesOf(uint64_t ledger, std::vector<uint64_t>* out) const {
   }
 }
 
+size_t WriteCache::EraseLedgers(const std::unordered_set<uint64_t>& ledgers) {
+  bool any = std::any_of(ledgers.begin(), ledgers.end(),
+                         [&](uint64_t l) { return last_entry_.count(l) > 0; });
+  if (!any) return 0;
+  size_t erased = 0;
+  for (auto it = index_.begin(); it != index_.end();) {
+    if (ledgers.count(it->first.ledger) == 0) {
+      ++it;
+      continue;
+    }
+    bytes_ -= Cost(it->second->size());
+    --count_;
+    ++erased;
+    it = index_.erase(it);
+  }
+  for (uint64_t l : ledgers) last_entry_.erase(l);
+  return erased;
+}
+
 std::vector<WriteCache::Item> WriteCache::Sorted() const {
   std::vector<Item> items;
   items.reserve(index_.size());

@@ -48,6 +48,8 @@ class WriteCache {
   std::optional<uint64_t> LastEntry(uint64_t ledger) const;
   // Appends the entry ids of `ledger` held here (in no order).
   void EntriesOf(uint64_t ledger, std::vector<uint64_t>* out) const;
+  // Drops every entry of the ledgers (garbage collection deleted them); returns how many.
+  size_t EraseLedgers(const std::unordered_set<uint64_t>& ledgers);
 
   struct Item {
     uint64_t ledger;
