@@ -2,6 +2,10 @@
 
 #include <chrono>
 
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
 #include <pthread.h>
 
 #include <fmt/format.h>
@@ -37,6 +41,14 @@ Status InitLogging(const LoggingOptions& options) {
   // when a warning or a full buffer flushes them.
   if (!options.file.empty()) spdlog::flush_every(std::chrono::seconds(1));
   return Status::Ok();
+}
+
+void SetThreadBackground() {
+  // Linux applies nice and the I/O priority to the calling thread alone (its thread id).
+  pid_t tid = static_cast<pid_t>(syscall(SYS_gettid));
+  setpriority(PRIO_PROCESS, static_cast<id_t>(tid), 19);
+  constexpr int kIoprioClassIdle = 3, kIoprioClassShift = 13, kIoprioWhoProcess = 1;
+  syscall(SYS_ioprio_set, kIoprioWhoProcess, tid, kIoprioClassIdle << kIoprioClassShift);
 }
 
 void SetThreadName(std::string_view name) {

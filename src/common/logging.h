@@ -22,5 +22,9 @@ Status InitLogging(const LoggingOptions& options);
 
 // Names the calling thread (visible in top, perf and gdb); at most 15 characters are kept.
 void SetThreadName(std::string_view name);
+// Gives the calling thread the lowest CPU priority (nice 19) and, where the I/O scheduler honours
+// it, the idle I/O class: for background work (garbage collection) that must not take CPU or disk
+// time from adds. Best effort; failures are ignored.
+void SetThreadBackground();
 
 }  // namespace quire

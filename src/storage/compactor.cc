@@ -1,6 +1,7 @@
 #include "storage/compactor.h"
 
 #include <map>
+#include <unordered_set>
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
@@ -19,6 +20,7 @@ Compactor::~Compactor() {
 
 Status Compactor::Compact(const std::vector<uint64_t>& logs, uint64_t margin,
                           CompactionStats* stats) {
+
   Status result;
   for (uint64_t log : logs) {
     uint64_t live = 0;
@@ -48,13 +50,46 @@ Status Compactor::Compact(const std::vector<uint64_t>& logs, uint64_t margin,
 Status Compactor::CompactOne(uint64_t log, CompactionStats* stats, bool* stopped) {
   EntryLogger* logger = dir_->entry_logger();
   QUIRE_CHECK(log != logger->current_log_id());
-  const uint64_t limit = logger->options().size_limit;
   std::string path = logger->LogPath(log);
+  // Records of ledgers the log's usage no longer counts (deleted ones) are skipped at once; the
+  // others are staged, and copied if the index points at them (one batched lookup per stage: a
+  // record written again later, a duplicate, is not copied).
+  std::unordered_set<uint64_t> held;
+  for (const auto& [ledger, bytes] : dir_->usage()->LedgersIn(log)) held.insert(ledger);
   Status scanned = ScanEntryLog(dir_->fs(), path, [&](const EntryLogRecord& r,
                                                       uint64_t offset) -> Status {
     stats->bytes_scanned += r.size;
-    QUIRE_ASSIGN_OR_RETURN(auto loc, dir_->index()->Find(r.ledger_id, r.entry_id));
-    if (!loc || loc->log_id != log || loc->offset != offset) return Status::Ok();  // dead
+    if (held.count(r.ledger_id) == 0) return Status::Ok();
+    staged_.push_back({r.ledger_id, r.entry_id, offset, r.size, staged_bytes_.size()});
+    staged_bytes_.append(r.payload);
+    if (staged_.size() >= kStageRecords || staged_bytes_.size() >= kStageBytes) {
+      return CopyStaged(log, stats, stopped);
+    }
+    return Status::Ok();
+  }, /*prefetch=*/true);
+  if (scanned.ok()) scanned = CopyStaged(log, stats, stopped);
+  staged_.clear();
+  staged_bytes_.clear();
+  if (*stopped) return Switch(stats);  // what is copied is kept; the old log stays
+  if (!scanned.ok()) {
+    return scanned.WithContext(fmt::format("compacting {}", path));
+  }
+  QUIRE_RETURN_IF_ERROR(Switch(stats));
+  return DropOld(log, stats);
+}
+
+Status Compactor::CopyStaged(uint64_t log, CompactionStats* stats, bool* stopped) {
+  if (staged_.empty()) return Status::Ok();
+  std::vector<std::pair<uint64_t, uint64_t>> keys;
+  keys.reserve(staged_.size());
+  for (const Staged& r : staged_) keys.emplace_back(r.ledger, r.entry);
+  QUIRE_ASSIGN_OR_RETURN(auto locations, dir_->index()->FindMany(keys));
+  EntryLogger* logger = dir_->entry_logger();
+  const uint64_t limit = logger->options().size_limit;
+  for (size_t i = 0; i < staged_.size(); ++i) {
+    const Staged& r = staged_[i];
+    const std::optional<EntryLocation>& loc = locations[i];
+    if (!loc || loc->log_id != log || loc->offset != r.offset) continue;  // dead
     if (!pace_(r.size)) {
       *stopped = true;
       return Status(StatusCode::kAborted, "garbage collection is stopping");
@@ -66,19 +101,16 @@ Status Compactor::CompactOne(uint64_t log, CompactionStats* stats, bool* stopped
       QUIRE_ASSIGN_OR_RETURN(out_, logger->CreateCompactionLog());
       published_ = false;
     }
+    std::string_view payload(staged_bytes_.data() + r.payload_at, r.size - kEntryLogRecordHeader);
     uint64_t to = 0;
-    QUIRE_RETURN_IF_ERROR(out_->Add(r.ledger_id, r.entry_id, r.payload, &to));
-    pending_.push_back({r.ledger_id, r.entry_id, *loc, {out_->log_id(), to, r.size}});
+    QUIRE_RETURN_IF_ERROR(out_->Add(r.ledger, r.entry, payload, &to));
+    pending_.push_back({r.ledger, r.entry, {log, r.offset, r.size}, {out_->log_id(), to, r.size}});
     pending_bytes_ += r.size;
     if (pending_bytes_ >= chunk_bytes_) QUIRE_RETURN_IF_ERROR(Switch(stats));
-    return Status::Ok();
-  });
-  if (*stopped) return Switch(stats);  // what is copied is kept; the old log stays
-  if (!scanned.ok()) {
-    return scanned.WithContext(fmt::format("compacting {}", path));
   }
-  QUIRE_RETURN_IF_ERROR(Switch(stats));
-  return DropOld(log, stats);
+  staged_.clear();
+  staged_bytes_.clear();
+  return Status::Ok();
 }
 
 Status Compactor::Switch(CompactionStats* stats) {
@@ -97,8 +129,15 @@ Status Compactor::Switch(CompactionStats* stats) {
   std::map<uint64_t, uint64_t> into;                            // ledger -> bytes, new log
   std::map<std::pair<uint64_t, uint64_t>, uint64_t> out_of;     // (old log, ledger) -> bytes
   uint64_t moved = 0;
-  for (const Move& m : pending_) {
-    QUIRE_ASSIGN_OR_RETURN(auto now, index->Find(m.ledger, m.entry));
+  std::vector<std::pair<uint64_t, uint64_t>> keys;
+  keys.reserve(pending_.size());
+  for (const Move& m : pending_) keys.emplace_back(m.ledger, m.entry);
+  QUIRE_ASSIGN_OR_RETURN(auto locations, index->FindMany(keys));
+  for (size_t i = 0; i < pending_.size(); ++i) {
+    const Move& m = pending_[i];
+    const std::optional<EntryLocation>& now = locations[i];
+    // Only a copy of the record the index still points at replaces it: an entry written again
+    // since it was staged keeps its newer location.
     if (!now || now->log_id != m.from.log_id || now->offset != m.from.offset) continue;
     batch.PutLocation(m.ledger, m.entry, m.to);
     into[m.ledger] += m.to.size;

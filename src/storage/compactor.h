@@ -3,10 +3,11 @@
 //
 // Crash safety, step by step (every step leaves each entry readable at an index location that
 // exists, byte for byte):
-//  1. Live entries are appended to <id>.compacting (no index entry can point there: readers and
-//     ListLogs see only .log names). A crash here leaves the .compacting file, which EntryLogger
+//  1. The records the index points at are appended to <id>.compacting (no index entry can point
+//     there: readers and ListLogs see only .log names); the old log is read ahead with O_DIRECT
+//     and the copy written behind, so reading and writing overlap. A crash here leaves the .compacting file, which EntryLogger
 //     removes at start-up.
-//  2. Every chunk (compactionChunk bytes) is fdatasync'd; before the first switch the file is
+//  2. Every chunk (64 MiB of copies) is fdatasync'd; before the first switch the file is
 //     renamed to <id>.log and the directory synced.
 //  3. Under the index-writer lock, one synced batch points each copied entry at its copy, but only
 //     if the index still points at the record that was copied (an entry written again meanwhile
@@ -26,6 +27,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <string>
 #include <vector>
 
 #include "storage/entry_log.h"
@@ -46,7 +48,7 @@ class Compactor {
  public:
   // `index_writer` is the storage engine's index-writer lock.
   Compactor(LedgerDirectory* dir, std::mutex* index_writer,
-            std::function<bool(uint64_t bytes)> pace, uint64_t chunk_bytes = 16ull << 20);
+            std::function<bool(uint64_t bytes)> pace, uint64_t chunk_bytes = 64ull << 20);
   ~Compactor();
 
   // Compacts `logs` in order. Before each one, checks that the disk has room for its live bytes
@@ -60,7 +62,20 @@ class Compactor {
     EntryLocation from;
     EntryLocation to;
   };
+  // A record of the old log waiting for its index lookup; its payload is in staged_bytes_.
+  struct Staged {
+    uint64_t ledger;
+    uint64_t entry;
+    uint64_t offset;
+    uint32_t size;  // the record's, header included
+    size_t payload_at;
+  };
+  static constexpr size_t kStageRecords = 4096;
+  static constexpr size_t kStageBytes = 8u << 20;
+
   Status CompactOne(uint64_t log, CompactionStats* stats, bool* stopped);
+  // Copies the staged records the index points at (one batched lookup).
+  Status CopyStaged(uint64_t log, CompactionStats* stats, bool* stopped);
   // Syncs the new log, publishes it on first use, and switches the pending moves.
   Status Switch(CompactionStats* stats);
   // Switches what is pending and closes the new log (removing it if nothing went into it).
@@ -75,8 +90,10 @@ class Compactor {
 
   std::unique_ptr<EntryLogWriter> out_;
   bool published_ = false;
-  std::vector<Move> pending_;
+  std::vector<Move> pending_;  // copied, not yet switched
   uint64_t pending_bytes_ = 0;
+  std::vector<Staged> staged_;
+  std::string staged_bytes_;
 };
 
 }  // namespace quire::storage

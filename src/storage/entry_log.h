@@ -16,12 +16,14 @@
 #include <atomic>
 #include <cstdint>
 #include <functional>
+#include <future>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <string>
 #include <vector>
 
+#include "common/executor.h"
 #include "common/file_system.h"
 #include "storage/entry_log_format.h"
 
@@ -40,6 +42,9 @@ struct EntryLogOptions {
   uint64_t size_limit = 1024ull << 20;       // entryLogSizeLimitMB
   bool direct_io = true;
   uint64_t write_chunk_bytes = 1ull << 20;   // one write call's size during a flush
+  // Full chunks are written by another thread while the writer goes on buffering (one write in
+  // flight at a time); Commit() waits for it. Compaction uses it to read and write at once.
+  bool write_behind = false;
 };
 
 // Writes one entry log file: the header, then batches of records, each batch padded to the
@@ -51,6 +56,7 @@ class EntryLogWriter {
   // before anything may point into the file.
   static Result<std::unique_ptr<EntryLogWriter>> Create(const EntryLogOptions& options,
                                                         const std::string& path, uint64_t log_id);
+  ~EntryLogWriter();
 
   // Buffers a record; `*offset` is where it will be once Commit() returns OK. Writes full chunks
   // as they fill.
@@ -76,6 +82,8 @@ class EntryLogWriter {
       : options_(options), path_(std::move(path)), log_id_(log_id) {}
   // Writes the aligned prefix of the buffer (or all of it, padded, when `everything`).
   Status WriteChunks(bool everything);
+  // Waits for the write in flight (write_behind) and returns its status.
+  Status WaitInFlight();
 
   const EntryLogOptions options_;
   const std::string path_;
@@ -84,6 +92,9 @@ class EntryLogWriter {
   uint64_t written_ = 0;        // bytes of the file already written (aligned)
   uint64_t committed_end_ = 0;  // end of the last synced batch
   AlignedBuffer pending_;       // bytes after written_, not yet written
+  AlignedBuffer in_flight_buf_;          // write_behind: what the write in flight writes
+  std::future<Status> in_flight_;        // write_behind: that write
+  std::unique_ptr<Executor> writer_;     // write_behind: the thread that writes it
 };
 
 // A log whose data was made durable, and where its data ends now.
@@ -163,9 +174,11 @@ class EntryLogger {
   std::map<uint64_t, std::shared_ptr<File>> readers_;  // guarded by readers_mu_
 };
 
-// Scans a whole entry log (dump, index rebuild). Stops at the end of data; a damaged record is
-// reported as kCorruption with its offset unless it is the last thing in the file.
+// Scans a whole entry log (dump, index rebuild, compaction). Stops at the end of data; a damaged
+// record is reported as kCorruption with its offset unless it is the last thing in the file.
+// With `prefetch`, the next chunk is read while `fn` works on this one (FileWindow).
 Status ScanEntryLog(FileSystem* fs, const std::string& path,
-                    const std::function<Status(const EntryLogRecord&, uint64_t offset)>& fn);
+                    const std::function<Status(const EntryLogRecord&, uint64_t offset)>& fn,
+                    bool prefetch = false);
 
 }  // namespace quire::storage

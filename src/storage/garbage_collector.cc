@@ -100,6 +100,7 @@ void GarbageCollector::Publish(const GcPassReport& report) {
 
 void GarbageCollector::Loop() {
   SetThreadName("q-gc");
+  SetThreadBackground();
   auto next_timer = std::chrono::steady_clock::now() +
                     std::chrono::milliseconds(options_.wait_time_ms);
   while (true) {
@@ -248,7 +249,9 @@ Status GarbageCollector::CollectLogs(GcPassReport* report) {
     Compactor compactor(dir.get(), &writer, [&](uint64_t bytes) {
       return Pace(bytes, options_.compaction_rate_bytes, &next);
     });
+    uint64_t started = MonotonicNanos();
     Status compacted = compactor.Compact(plan.compact_logs, CompactionMargin(*dir), &stats);
+    report->compaction_ms += (MonotonicNanos() - started) / 1'000'000;
     report->logs_compacted += stats.logs_compacted;
     report->entries_moved += stats.entries_moved;
     report->bytes_moved += stats.bytes_moved;

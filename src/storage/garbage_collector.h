@@ -55,6 +55,7 @@ struct GcPassReport {
   CompactionKind compaction = CompactionKind::kNone;
   uint64_t start_unix_ms = 0;
   uint64_t duration_ms = 0;
+  uint64_t compaction_ms = 0;        // of which compacting
   bool finished = false;             // false while it runs
   Status status;                     // why the pass stopped early, if it did
   std::string ledger_gc_skipped;     // why no ledger was deleted (an untrusted listing), if so

@@ -56,13 +56,18 @@ Status LedgerDirectory::LoadUsage() {
     summaries.emplace_back(log, summary);
     return true;
   }));
+  LedgerIndex::Batch missing = index_->NewBatch();
   for (const auto& [log, summary] : summaries) {
-    usage_.SetTotal(log, summary.total_bytes);
     // Data past the recorded end is the tail of a flush or compaction that a crash cut short
     // before its index batch: nothing points there, and only cutting it off gives its space back.
     std::string path = logger_->LogPath(log);
     auto file = options_.fs->Open(path, {});
-    if (!file.ok()) continue;  // a log deleted before its rows were (DeleteLog's order)
+    if (!file.ok() && file.status().Is(StatusCode::kNotFound)) {
+      missing.DeleteLog(log);  // deleted before its rows were (DeleteLog's order)
+      continue;
+    }
+    QUIRE_RETURN_IF_ERROR(file.status());
+    usage_.SetTotal(log, summary.total_bytes);
     QUIRE_ASSIGN_OR_RETURN(uint64_t size, (*file)->Size());
     uint64_t end = kEntryLogHeaderSize + summary.total_bytes;
     if (size > end && summary.total_bytes > 0) {
@@ -73,8 +78,9 @@ Status LedgerDirectory::LoadUsage() {
       QUIRE_RETURN_IF_ERROR((*file)->Sync());
     }
   }
+  QUIRE_RETURN_IF_ERROR(index_->Write(missing));
   return index_->ForEachLogLedger([&](uint64_t log, uint64_t ledger, uint64_t bytes) {
-    usage_.Add(log, ledger, bytes);
+    if (usage_.Known(log)) usage_.Add(log, ledger, bytes);
     return true;
   });
 }
@@ -351,13 +357,15 @@ Status LedgerDirectory::RecordScannedUsage(uint64_t log, std::mutex* index_write
 Status LedgerDirectory::DeleteLog(uint64_t log, std::mutex* index_writer) {
   QUIRE_CHECK(log != logger_->current_log_id());
   QUIRE_CHECK(usage_.LedgersIn(log).empty());
-  // The file goes first: a crash before the rows go leaves rows of a missing log, which the next
-  // pass removes (the other order would leave an unknown log to scan again).
+  // The file goes first, then its rows, without an fsync of either: a crash may leave the rows
+  // of a missing log, which the next start removes (LoadUsage), or bring the file back without
+  // rows, which the next pass scans and deletes. Neither can lose an entry: nothing points into
+  // the log.
   QUIRE_RETURN_IF_ERROR(logger_->DeleteLog(log));
   std::lock_guard<std::mutex> lock(*index_writer);
   LedgerIndex::Batch batch = index_->NewBatch();
   batch.DeleteLog(log);
-  QUIRE_RETURN_IF_ERROR(index_->Write(batch));
+  QUIRE_RETURN_IF_ERROR(index_->Write(batch, /*sync=*/false));
   usage_.RemoveLog(log);
   return Status::Ok();
 }

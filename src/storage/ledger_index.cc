@@ -240,6 +240,31 @@ Result<std::optional<EntryLocation>> LedgerIndex::Find(uint64_t ledger, uint64_t
   return std::optional<EntryLocation>(loc);
 }
 
+Result<std::vector<std::optional<EntryLocation>>> LedgerIndex::FindMany(
+    const std::vector<std::pair<uint64_t, uint64_t>>& keys) const {
+  std::vector<std::string> encoded;
+  encoded.reserve(keys.size());
+  for (const auto& [ledger, entry] : keys) encoded.push_back(EntryKey(ledger, entry));
+  std::vector<rocksdb::Slice> slices(encoded.begin(), encoded.end());
+  std::vector<rocksdb::PinnableSlice> values(keys.size());
+  std::vector<rocksdb::Status> statuses(keys.size());
+  bool sorted = std::is_sorted(encoded.begin(), encoded.end());
+  db_->MultiGet(rocksdb::ReadOptions(), entries_cf_, keys.size(), slices.data(), values.data(),
+                statuses.data(), sorted);
+  std::vector<std::optional<EntryLocation>> out(keys.size());
+  for (size_t i = 0; i < keys.size(); ++i) {
+    if (statuses[i].IsNotFound()) continue;
+    QUIRE_RETURN_IF_ERROR(FromRocks(statuses[i], "index " + path_));
+    QUIRE_ASSIGN_OR_RETURN(
+        EntryLocation loc,
+        DecodeEntryLocation(values[i].ToStringView(),
+                            fmt::format("index {} ledger {} entry {}", path_, keys[i].first,
+                                        keys[i].second)));
+    out[i] = loc;
+  }
+  return out;
+}
+
 Result<std::optional<uint64_t>> LedgerIndex::LastEntry(uint64_t ledger) const {
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), entries_cf_));
   it->SeekForPrev(EntryKey(ledger, UINT64_MAX));
@@ -315,7 +340,7 @@ LedgerIndex::Batch LedgerIndex::NewBatch() const {
   return b;
 }
 
-Status LedgerIndex::Write(Batch& batch) {
+Status LedgerIndex::Write(Batch& batch, bool sync) {
   if (batch.count_ == 0) return Status::Ok();
   if (needs_resume_) {
     // After a failed write on a full disk RocksDB refuses every write until it is resumed; once
@@ -324,7 +349,7 @@ Status LedgerIndex::Write(Batch& batch) {
     needs_resume_ = false;
   }
   rocksdb::WriteOptions w;
-  w.sync = true;
+  w.sync = sync;
   Status s = FromRocks(db_->Write(w, batch.batch_.get()), "writing index " + path_);
   if (!s.ok()) needs_resume_ = true;
   return s;

@@ -104,7 +104,7 @@ const ConfigSchema& StorageConfigSchema() {
            .default_value = "86400000",
            .description = "Milliseconds between major compactions (0 disables them).",
            .min_int = 0, .max_int = INT64_C(1) << 40});
-    s.Add({.name = "compactionRateByBytes", .type = ConfigType::kInt, .default_value = "67108864",
+    s.Add({.name = "compactionRateByBytes", .type = ConfigType::kInt, .default_value = "16777216",
            .description = "Bytes per second compaction copies at most, so that adds keep their "
                           "latency (0: unthrottled). BookKeeper's default is 1000000; "
                           "docs/performance.md shows what a compaction at this rate costs adds.",

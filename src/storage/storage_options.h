@@ -20,7 +20,7 @@ struct GcOptions {
   uint64_t minor_interval_ms = 3'600'000;         // minorCompactionIntervalMs
   double major_threshold = 0.8;                   // majorCompactionThreshold
   uint64_t major_interval_ms = 86'400'000;        // majorCompactionIntervalMs
-  uint64_t compaction_rate_bytes = 64ull << 20;   // compactionRateByBytes; 0: unthrottled
+  uint64_t compaction_rate_bytes = 16ull << 20;   // compactionRateByBytes; 0: unthrottled
   uint64_t metadata_op_rate = 1000;               // gcMetadataOpRateLimit; 0: unlimited
 };
 
