@@ -228,8 +228,8 @@ void RequestProcessor::LongPoll(proto::Request request, Responder respond) {
                                  [&](const auto& e) { return e.second == waiter; });
           if (it == range.second) return;
           waiters_.erase(it);
-          auto known = lacs_.find(waiter->ledger);
-          current = known != lacs_.end() ? known->second.lac : -1;
+          auto found = lacs_.find(waiter->ledger);
+          current = found != lacs_.end() ? found->second.lac : -1;
         }
         proto::Response r = MakeResponse(waiter->header, proto::TIMEOUT,
                                          "the LAC did not advance within the long-poll timeout");

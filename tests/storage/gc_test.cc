@@ -52,7 +52,9 @@ class GcTest : public ::testing::Test {
         written_[l] = e + 1;
         sizes_[l] = size;
       }
-      if (e % 10 == 9) ASSERT_TRUE(engine_->Flush().ok());
+      if (e % 10 == 9) {
+        ASSERT_TRUE(engine_->Flush().ok());
+      }
     }
     ASSERT_TRUE(engine_->Flush().ok());
   }
