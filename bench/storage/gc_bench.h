@@ -6,9 +6,11 @@
 //     went through the old logs (MB of old log rewritten per second) and how fast it wrote the
 //     copies, against the streaming-write floor (target: rewriting at >= 50% of it).
 //  2. What compaction costs adds. On a second, identical data set, 16 writers keep one 1 KiB add
-//     in flight each for --seconds without garbage collection, then for --seconds while a major
-//     compaction runs at compactionRateByBytes (its default, or --set); it reports both add p99s
-//     (target: with <= 1.5 x without) and whether the compaction was still running at the end.
+//     in flight each while a major compaction runs at compactionRateByBytes (its default, or
+//     --set), suspended and resumed every half second (a disk's latency drifts over seconds on
+//     shared machines; alternating windows see the same drift); it reports the add p99 of each
+//     kind of window over --seconds of each (target: with <= 1.5 x without), and whether the
+//     compaction was still running at the end.
 #pragma once
 
 #include "storage_bench.h"

@@ -102,6 +102,12 @@ void Trigger(Client& client, Target* t, std::string_view compaction, millisecond
   t->pass = id->get<uint64_t>();
 }
 
+// A counter of the bookie's answer, or 0 when it has none.
+uint64_t CountIn(const json& j, const char* key) {
+  auto it = j.find(key);
+  return it != j.end() && it->is_number_unsigned() ? it->get<uint64_t>() : 0;
+}
+
 // Reads `t`'s bookie's recent passes once; sets t->report when its pass has finished.
 void Poll(Target* t, milliseconds timeout) {
   auto details = CallAdminJson(*t->endpoint, "GET", "/api/v1/bookie/gc_details", "", timeout);
@@ -110,8 +116,12 @@ void Poll(Target* t, milliseconds timeout) {
     return;
   }
   const json& d = *details;
-  uint64_t requested = d.value("requestedPass", uint64_t{0});
-  uint64_t completed = d.value("completedPass", uint64_t{0});
+  if (!d.is_object() || !d.contains("passes") || !d["passes"].is_array()) {
+    t->error = Status(StatusCode::kBadRequest, "its gc_details answer lists no passes");
+    return;
+  }
+  uint64_t requested = CountIn(d, "requestedPass");
+  uint64_t completed = CountIn(d, "completedPass");
   if (requested < t->pass) {
     // Pass ids start again at 1 when a bookie starts.
     t->error = Status(StatusCode::kAborted,
@@ -119,8 +129,8 @@ void Poll(Target* t, milliseconds timeout) {
                                   "again", t->pass));
     return;
   }
-  for (const json& p : d.value("passes", json::array())) {
-    if (!p.is_object() || p.value("id", uint64_t{0}) != t->pass) continue;
+  for (const json& p : d["passes"]) {
+    if (!p.is_object() || CountIn(p, "id") != t->pass) continue;
     auto report = bookie::GcPassFromJson(p);
     if (!report.ok()) {
       t->error = report.status();

@@ -238,11 +238,11 @@ Status EntryLogger::RollBack() {
   return first;
 }
 
-Result<std::unique_ptr<EntryLogWriter>> EntryLogger::CreateCompactionLog() {
+Result<std::unique_ptr<EntryLogWriter>> EntryLogger::CreateCompactionLog(size_t io_bytes) {
   uint64_t id = AllocateLogId();
   EntryLogOptions o = options_;
   o.write_behind = true;
-  o.write_chunk_bytes = 1ull << 20;
+  o.write_chunk_bytes = io_bytes;
   return EntryLogWriter::Create(o, JoinPath(options_.current_dir, CompactingFileName(id)), id);
 }
 
@@ -298,6 +298,21 @@ Result<std::string> EntryLogger::Read(const EntryLocation& loc, uint64_t ledger,
   return buf;
 }
 
+namespace {
+
+// Decodes the record at `off` of a scanned log (a length word, then that many bytes and the
+// rest of the record, bounded by the largest payload).
+Result<EntryLogDecode> DecodeAt(FileWindow& w, uint64_t off, EntryLogRecord* record,
+                                std::string* detail) {
+  QUIRE_ASSIGN_OR_RETURN(std::string_view head, w.At(off, 8));
+  uint32_t length = head.size() >= 8 ? DecodeFixed32(head.data()) : 0;
+  QUIRE_ASSIGN_OR_RETURN(std::string_view bytes,
+                         w.At(off, 8 + std::min<size_t>(length, kEntryLogMaxPayload + 16)));
+  return DecodeEntryLogRecord(bytes, record, detail);
+}
+
+}  // namespace
+
 Status ScanEntryLog(FileSystem* fs, const std::string& path,
                     const std::function<Status(const EntryLogRecord&, uint64_t offset)>& fn,
                     bool prefetch) {
@@ -311,13 +326,9 @@ Status ScanEntryLog(FileSystem* fs, const std::string& path,
 
   uint64_t off = kEntryLogHeaderSize;
   while (off < size) {
-    QUIRE_ASSIGN_OR_RETURN(std::string_view head, w.At(off, 8));
-    uint32_t length = head.size() >= 8 ? DecodeFixed32(head.data()) : 0;
-    QUIRE_ASSIGN_OR_RETURN(std::string_view bytes,
-                           w.At(off, 8 + std::min<size_t>(length, kEntryLogMaxPayload + 16)));
     EntryLogRecord record;
     std::string detail;
-    EntryLogDecode d = DecodeEntryLogRecord(bytes, &record, &detail);
+    QUIRE_ASSIGN_OR_RETURN(EntryLogDecode d, DecodeAt(w, off, &record, &detail));
     if (d == EntryLogDecode::kRecord) {
       if (!record.padding()) QUIRE_RETURN_IF_ERROR(fn(record, off));
       off += record.size;
@@ -329,13 +340,10 @@ Status ScanEntryLog(FileSystem* fs, const std::string& path,
     // crash, which the index never pointed to.
     for (uint64_t next = AlignUp(off + 1, kEntryLogAlignment); next < size;
          next += kEntryLogAlignment) {
-      QUIRE_ASSIGN_OR_RETURN(std::string_view h, w.At(next, 8));
-      uint32_t len = h.size() >= 8 ? DecodeFixed32(h.data()) : 0;
-      QUIRE_ASSIGN_OR_RETURN(std::string_view b,
-                             w.At(next, 8 + std::min<size_t>(len, kEntryLogMaxPayload + 16)));
       EntryLogRecord r;
       std::string ignored;
-      if (DecodeEntryLogRecord(b, &r, &ignored) == EntryLogDecode::kRecord) {
+      QUIRE_ASSIGN_OR_RETURN(EntryLogDecode later, DecodeAt(w, next, &r, &ignored));
+      if (later == EntryLogDecode::kRecord) {
         return Corruption(fmt::format("entry log {} offset {}: {}", path, off,
                                       detail.empty() ? "record cut short" : detail));
       }
@@ -343,6 +351,32 @@ Status ScanEntryLog(FileSystem* fs, const std::string& path,
     spdlog::warn("entry log {}: incomplete data at offset {} at the end (an interrupted flush)",
                  path, off);
     return Status::Ok();
+  }
+  return Status::Ok();
+}
+
+Status ScanEntryLogRanges(FileSystem* fs, const std::string& path,
+                          const std::vector<ByteRange>& ranges,
+                          const std::function<Status(const EntryLogRecord&, uint64_t offset)>& fn,
+                          size_t io_bytes) {
+  if (ranges.empty()) return Status::Ok();
+  QUIRE_ASSIGN_OR_RETURN(auto file, fs->Open(path, {.read_only = true, .direct = true}));
+  QUIRE_ASSIGN_OR_RETURN(uint64_t size, file->Size());
+  FileWindow w(file.get(), size, /*prefetch=*/true, ranges, io_bytes);
+  for (const ByteRange& r : ranges) {
+    uint64_t off = r.begin;
+    while (off < r.end) {
+      EntryLogRecord record;
+      std::string detail;
+      QUIRE_ASSIGN_OR_RETURN(EntryLogDecode d, DecodeAt(w, off, &record, &detail));
+      if (d != EntryLogDecode::kRecord || record.padding() || off + record.size > r.end) {
+        return Corruption(fmt::format("entry log {} offset {}: not the record the index points "
+                                      "at{}{}",
+                                      path, off, detail.empty() ? "" : ": ", detail));
+      }
+      QUIRE_RETURN_IF_ERROR(fn(record, off));
+      off += record.size;
+    }
   }
   return Status::Ok();
 }

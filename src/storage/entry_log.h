@@ -26,6 +26,7 @@
 #include "common/executor.h"
 #include "common/file_system.h"
 #include "storage/entry_log_format.h"
+#include "storage/file_window.h"
 
 namespace quire::storage {
 
@@ -142,8 +143,8 @@ class EntryLogger {
   uint64_t AllocateLogId() { return next_log_id_.fetch_add(1); }
 
   // Compaction: a new log named <id>.compacting, invisible to ListLogs and to readers until
-  // Publish renames it to its .log name.
-  Result<std::unique_ptr<EntryLogWriter>> CreateCompactionLog();
+  // Publish renames it to its .log name; written behind, `io_bytes` at a time.
+  Result<std::unique_ptr<EntryLogWriter>> CreateCompactionLog(size_t io_bytes);
   Status Publish(EntryLogWriter* writer);
   // Removes a log that nothing in the index points into any more. Readers that opened it before
   // keep reading it until they close it.
@@ -180,5 +181,12 @@ class EntryLogger {
 Status ScanEntryLog(FileSystem* fs, const std::string& path,
                     const std::function<Status(const EntryLogRecord&, uint64_t offset)>& fn,
                     bool prefetch = false);
+// Reads the records in `ranges` of an entry log (ascending, each a run of whole records), ahead
+// and with O_DIRECT. Every record there must be intact: anything else is kCorruption with the file
+// and offset.
+Status ScanEntryLogRanges(FileSystem* fs, const std::string& path,
+                          const std::vector<ByteRange>& ranges,
+                          const std::function<Status(const EntryLogRecord&, uint64_t offset)>& fn,
+                          size_t io_bytes);
 
 }  // namespace quire::storage

@@ -13,6 +13,7 @@ namespace quire::storage {
 namespace {
 
 constexpr size_t kRecentPasses = 16;
+constexpr size_t kThrottledIoBytes = 256u << 10;
 
 // Compaction keeps this much free beyond what it copies: room for the index's writes.
 uint64_t CompactionMargin(const LedgerDirectory& dir) {
@@ -62,6 +63,27 @@ bool GarbageCollector::WaitFor(uint64_t id, std::chrono::milliseconds timeout) {
   std::unique_lock<std::mutex> lock(mu_);
   return cv_.wait_for(lock, timeout, [&] { return completed_ >= id || stopping_; }) &&
          completed_ >= id;
+}
+
+void GarbageCollector::SuspendCompaction(bool suspended) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (compaction_suspended_ == suspended) return;
+    compaction_suspended_ = suspended;
+  }
+  cv_.notify_all();
+  spdlog::info("garbage collection: compaction {}", suspended ? "suspended" : "resumed");
+}
+
+bool GarbageCollector::compaction_suspended() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return compaction_suspended_;
+}
+
+bool GarbageCollector::WaitWhileSuspended() {
+  std::unique_lock<std::mutex> lock(mu_);
+  cv_.wait(lock, [&] { return stopping_ || !compaction_suspended_; });
+  return !stopping_;
 }
 
 bool GarbageCollector::stopping() const {
@@ -246,9 +268,16 @@ Status GarbageCollector::CollectLogs(GcPassReport* report) {
     report->logs_skipped_no_room += plan.no_room.size();
     if (plan.compact_logs.empty()) continue;
     CompactionStats stats;
-    Compactor compactor(dir.get(), &writer, [&](uint64_t bytes) {
-      return Pace(bytes, options_.compaction_rate_bytes, &next);
-    });
+    // Throttled, a switch batches about a second of copies (short index-writer lock holds and
+    // RocksDB bursts) and I/O goes in small pieces, which disturb the journal's fdatasyncs less;
+    // unthrottled, both are large, which goes faster (docs/performance.md has both).
+    const uint64_t rate = options_.compaction_rate_bytes;
+    uint64_t chunk = rate == 0 ? 64ull << 20 : std::clamp<uint64_t>(rate, 4ull << 20, 64ull << 20);
+    size_t io = rate == 0 ? 4u << 20 : kThrottledIoBytes;
+    Compactor compactor(
+        dir.get(), &writer,
+        [&](uint64_t bytes) { return WaitWhileSuspended() && Pace(bytes, rate, &next); }, chunk,
+        io);
     uint64_t started = MonotonicNanos();
     Status compacted = compactor.Compact(plan.compact_logs, CompactionMargin(*dir), &stats);
     report->compaction_ms += (MonotonicNanos() - started) / 1'000'000;
@@ -268,13 +297,13 @@ Status GarbageCollector::CollectLogs(GcPassReport* report) {
 
 bool GarbageCollector::Pace(uint64_t amount, uint64_t rate,
                             std::chrono::steady_clock::time_point* next) {
-  if (rate == 0) return !stopping();
+  std::unique_lock<std::mutex> lock(mu_);
+  if (rate == 0 || stopping_) return !stopping_;
   // `*next` is when the budget spent so far is earned back; sleeping until then keeps the
   // average at `rate` (a burst of one second's budget is allowed after an idle spell).
   auto now = std::chrono::steady_clock::now();
   if (*next < now - std::chrono::seconds(1)) *next = now - std::chrono::seconds(1);
   *next += std::chrono::nanoseconds(amount * 1'000'000'000ull / rate);
-  std::unique_lock<std::mutex> lock(mu_);
   if (*next > now) cv_.wait_until(lock, *next, [&] { return stopping_; });
   return !stopping_;
 }

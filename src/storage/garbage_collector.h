@@ -109,6 +109,10 @@ class GarbageCollector {
   uint64_t Trigger(CompactionKind compaction);
   // Waits until pass `id` finished; false on timeout.
   bool WaitFor(uint64_t id, std::chrono::milliseconds timeout);
+  // Suspends compaction (a compaction in progress waits before its next copy; passes still
+  // delete ledgers and empty logs) until resumed (BookKeeper's suspend/resume_compaction).
+  void SuspendCompaction(bool suspended);
+  bool compaction_suspended() const;
   GcStatus status() const;
 
  private:
@@ -118,6 +122,8 @@ class GarbageCollector {
   void RunPass(GcPassReport* report);
   Status CollectLedgers(GcPassReport* report);
   Status CollectLogs(GcPassReport* report);
+  // Waits while compaction is suspended; false when stopping.
+  bool WaitWhileSuspended();
   // Sleeps as the throttle requires for `bytes` more; false when stopping.
   bool Pace(uint64_t bytes, uint64_t rate, std::chrono::steady_clock::time_point* next);
   bool stopping() const;
@@ -131,6 +137,7 @@ class GarbageCollector {
   mutable std::mutex mu_;
   std::condition_variable cv_;
   bool stopping_ = false;                          // guarded by mu_
+  bool compaction_suspended_ = false;              // guarded by mu_
   uint64_t requested_ = 0;                         // guarded by mu_
   uint64_t started_ = 0;                           // guarded by mu_
   uint64_t completed_ = 0;                         // guarded by mu_

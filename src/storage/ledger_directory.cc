@@ -270,6 +270,7 @@ Status LedgerDirectory::FlushSwapped(const std::vector<std::pair<uint64_t, Ledge
     logger_->RollBack().IgnoreError();  // RollBack logs its own failure; `s` is what counts
     return s;
   }
+  if (!items.empty()) flush_generation_.fetch_add(1, std::memory_order_acq_rel);
   for (const auto& [key, n] : added) usage_.Add(key.first, key.second, n);
   for (const CommittedLog& log : logger_->committed()) {
     usage_.SetTotal(log.log_id, log.end - kEntryLogHeaderSize);

@@ -102,6 +102,10 @@ class LedgerDirectory {
   // Deletes a log the usage says nothing points into, then its usage rows.
   Status DeleteLog(uint64_t log, std::mutex* index_writer);
 
+  // Incremented each time a flush has written entry locations (under the index-writer lock):
+  // compaction knows that locations it looked up are unchanged while it stays the same.
+  uint64_t flush_generation() const { return flush_generation_.load(std::memory_order_acquire); }
+
   LedgerDirectoryStats stats();
   const std::string& directory() const { return options_.directory; }
   const LedgerDirectoryOptions& options() const { return options_; }
@@ -129,6 +133,7 @@ class LedgerDirectory {
   std::unique_ptr<WriteCache> flushing_;  // swapped under mu_; read-only while flushing
 
   std::atomic<uint64_t> write_cache_hits_{0}, read_cache_hits_{0}, entry_log_reads_{0};
+  std::atomic<uint64_t> flush_generation_{0};
 };
 
 }  // namespace quire::storage
