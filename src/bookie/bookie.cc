@@ -240,6 +240,21 @@ Status Bookie::StartHttp() {
     j["bookieId"] = options_.bookie_id;
     return j;
   };
+  h.suspend_compaction = [this](bool suspend, bool major,
+                                bool minor) -> Result<nlohmann::json> {
+    QUIRE_ASSIGN_OR_RETURN(storage::GarbageCollector * gc, Gc());
+    const storage::CompactionSuspension which{.major = major, .minor = minor};
+    if (suspend) {
+      gc->SuspendCompaction(which);
+    } else {
+      gc->ResumeCompaction(which);
+    }
+    return CompactionSuspensionJson(gc->compaction_suspension());
+  };
+  h.compaction_suspension = [this]() -> Result<nlohmann::json> {
+    QUIRE_ASSIGN_OR_RETURN(storage::GarbageCollector * gc, Gc());
+    return CompactionSuspensionJson(gc->compaction_suspension());
+  };
   QUIRE_ASSIGN_OR_RETURN(http_, AdminHttpServer::Start(ho, std::move(h)));
   http_port_.store(http_->port(), std::memory_order_release);
   return Status::Ok();
@@ -371,18 +386,21 @@ void Bookie::Stop() {
   spdlog::info("bookie {} stopped", options_.bookie_id);
 }
 
-Result<uint64_t> Bookie::TriggerGc(storage::CompactionKind compaction) {
+Result<storage::GarbageCollector*> Bookie::Gc() {
   if (!ready_.load(std::memory_order_acquire) || !gc_) {
     return FailedPrecondition("the bookie is starting or stopping");
   }
-  return gc_->Trigger(compaction);
+  return gc_.get();
+}
+
+Result<uint64_t> Bookie::TriggerGc(storage::CompactionKind compaction) {
+  QUIRE_ASSIGN_OR_RETURN(storage::GarbageCollector * gc, Gc());
+  return gc->Trigger(compaction);
 }
 
 Result<storage::GcStatus> Bookie::GcStatus() {
-  if (!ready_.load(std::memory_order_acquire) || !gc_) {
-    return FailedPrecondition("the bookie is starting or stopping");
-  }
-  return gc_->status();
+  QUIRE_ASSIGN_OR_RETURN(storage::GarbageCollector * gc, Gc());
+  return gc->status();
 }
 
 namespace {

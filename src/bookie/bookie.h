@@ -73,6 +73,8 @@ class Bookie {
   explicit Bookie(BookieOptions options);
   Status Init();
   Status CheckIdentity(const std::string& instance_id);
+  // The garbage collector; kFailedPrecondition while the bookie is starting or stopping.
+  Result<storage::GarbageCollector*> Gc();
   Status StartHttp();
   void CheckDisksAndHealth();
   void MonitorLoop();

@@ -25,6 +25,7 @@ constexpr std::pair<const char*, uint64_t GcPassReport::*> kPassCounts[] = {
     {"bytesMoved", &GcPassReport::bytes_moved},
     {"bytesDeleted", &GcPassReport::bytes_deleted},
     {"bytesWritten", &GcPassReport::bytes_written},
+    {"compactionMs", &GcPassReport::compaction_ms},
 };
 
 // "2026-12-04T10:00:00.123Z"
@@ -80,6 +81,11 @@ json GcDetailsJson(const storage::GcStatus& s) {
                 {"bytesReclaimed", s.bytes_reclaimed}}}};
 }
 
+json CompactionSuspensionJson(const storage::CompactionSuspension& s) {
+  return json{{"isMajorGcSuspended", s.major ? "true" : "false"},
+              {"isMinorGcSuspended", s.minor ? "true" : "false"}};
+}
+
 json GcPassJson(const GcPassReport& r) {
   json j{{"id", r.id},
          {"trigger", r.trigger},
@@ -90,7 +96,8 @@ json GcPassJson(const GcPassReport& r) {
          {"finished", r.finished},
          {"status", StatusCodeName(r.status.code())},
          {"error", r.status.ok() ? json(nullptr) : json(r.status.message())},
-         {"ledgerGcSkipped", OrNull(r.ledger_gc_skipped)}};
+         {"ledgerGcSkipped", OrNull(r.ledger_gc_skipped)},
+         {"compactionSuspended", OrNull(r.compaction_suspended)}};
   for (const auto& [name, field] : kPassCounts) j[name] = r.*field;
   j["bytesReclaimed"] = r.bytes_reclaimed();
   return j;
@@ -123,6 +130,7 @@ Result<GcPassReport> GcPassFromJson(const json& j) {
   }
   if (!text("trigger", &r.trigger)) return bad("trigger");
   if (!text("ledgerGcSkipped", &r.ledger_gc_skipped)) return bad("ledgerGcSkipped");
+  if (!text("compactionSuspended", &r.compaction_suspended)) return bad("compactionSuspended");
   auto finished = j.find("finished");
   if (finished == j.end() || !finished->is_boolean()) return bad("finished");
   r.finished = finished->get<bool>();

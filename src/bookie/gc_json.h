@@ -9,10 +9,12 @@
 //    "ledgersHeld": 20, "ledgersDeleted": 16, "ledgersKeptUnconfirmed": 0,
 //    "logsScanned": 0, "logsDeleted": 3, "logsCompacted": 9, "logsSkippedNoRoom": 0,
 //    "entriesMoved": 4096, "bytesMoved": 16908288, "bytesDeleted": 50331648,
-//    "bytesWritten": 16924672, "bytesReclaimed": 33406976}
+//    "bytesWritten": 16924672, "compactionMs": 610, "compactionSuspended": null,
+//    "bytesReclaimed": 33406976}
 // "status" is "ok" or the error code's name (quire/status.h), with "error" its message, when the
 // pass stopped early; "ledgerGcSkipped" says why no ledger was deleted when the metadata listing
-// could not be trusted. Sizes are bytes of files; bytesReclaimed = bytesDeleted - bytesWritten.
+// could not be trusted; "compactionSuspended" what a suspension took from the compaction.
+// Sizes are bytes of files; bytesReclaimed = bytesDeleted - bytesWritten.
 #pragma once
 
 #include <nlohmann/json.hpp>
@@ -31,6 +33,9 @@ nlohmann::json GcStateJson(const storage::GcStatus& status);
 // included), "totals": {"passes", "ledgersDeleted", "logsDeleted", "logsCompacted",
 // "entriesMoved", "bytesMoved", "bytesReclaimed"} since the bookie started}.
 nlohmann::json GcDetailsJson(const storage::GcStatus& status);
+
+// {"isMajorGcSuspended": "true"|"false", "isMinorGcSuspended": ...} (BookKeeper's, as strings).
+nlohmann::json CompactionSuspensionJson(const storage::CompactionSuspension& suspension);
 
 nlohmann::json GcPassJson(const storage::GcPassReport& pass);
 // The inverse of GcPassJson; kBadRequest naming the field when `j` is not one.

@@ -189,6 +189,7 @@ std::string Summary(const Target& t, std::string_view compaction, bool wait) {
       static_cast<double>(r.duration_ms) / 1000, r.ledgers_deleted, r.logs_deleted,
       r.logs_compacted, r.entries_moved, MiB(r.bytes_reclaimed()));
   if (!r.ledger_gc_skipped.empty()) line += "; no ledger deleted: " + r.ledger_gc_skipped;
+  if (!r.compaction_suspended.empty()) line += "; " + r.compaction_suspended;
   if (r.ledgers_kept_unconfirmed > 0) {
     line += fmt::format("; {} ledger(s) kept until the metadata store confirms them gone",
                         r.ledgers_kept_unconfirmed);

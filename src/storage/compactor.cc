@@ -184,7 +184,7 @@ Status Compactor::Copy(uint64_t log, uint64_t ledger, uint64_t entry, uint64_t o
                        bool* stopped) {
   if (!pace_(size)) {
     *stopped = true;
-    return Status(StatusCode::kAborted, "garbage collection is stopping");
+    return Status(StatusCode::kAborted, "compaction stopped (shutdown or suspension)");
   }
   EntryLogger* logger = dir_->entry_logger();
   const uint64_t limit = logger->options().size_limit;

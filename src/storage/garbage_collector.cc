@@ -65,25 +65,33 @@ bool GarbageCollector::WaitFor(uint64_t id, std::chrono::milliseconds timeout) {
          completed_ >= id;
 }
 
-void GarbageCollector::SuspendCompaction(bool suspended) {
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    if (compaction_suspended_ == suspended) return;
-    compaction_suspended_ = suspended;
-  }
-  cv_.notify_all();
-  spdlog::info("garbage collection: compaction {}", suspended ? "suspended" : "resumed");
-}
-
-bool GarbageCollector::compaction_suspended() const {
+void GarbageCollector::SuspendCompaction(CompactionSuspension which) {
   std::lock_guard<std::mutex> lock(mu_);
-  return compaction_suspended_;
+  suspension_.major = suspension_.major || which.major;
+  suspension_.minor = suspension_.minor || which.minor;
+  cv_.notify_all();  // a throttled compaction of a suspended kind stops now, not after its sleep
+  spdlog::info("garbage collection: major compaction {}, minor compaction {}",
+               suspension_.major ? "suspended" : "allowed",
+               suspension_.minor ? "suspended" : "allowed");
 }
 
-bool GarbageCollector::WaitWhileSuspended() {
-  std::unique_lock<std::mutex> lock(mu_);
-  cv_.wait(lock, [&] { return stopping_ || !compaction_suspended_; });
-  return !stopping_;
+void GarbageCollector::ResumeCompaction(CompactionSuspension which) {
+  std::lock_guard<std::mutex> lock(mu_);
+  suspension_.major = suspension_.major && !which.major;
+  suspension_.minor = suspension_.minor && !which.minor;
+  spdlog::info("garbage collection: major compaction {}, minor compaction {}",
+               suspension_.major ? "suspended" : "allowed",
+               suspension_.minor ? "suspended" : "allowed");
+}
+
+CompactionSuspension GarbageCollector::compaction_suspension() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return suspension_;
+}
+
+bool GarbageCollector::MayCompact(CompactionKind kind) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return !stopping_ && !suspension_.Suspends(kind);
 }
 
 bool GarbageCollector::stopping() const {
@@ -145,6 +153,12 @@ void GarbageCollector::Loop() {
                                     std::chrono::milliseconds(options_.major_interval_ms)};
         report.compaction = DueCompaction(now, last_minor_, last_major_, schedule);
       }
+      CompactionKind allowed = AllowedCompaction(report.compaction, suspension_);
+      if (allowed != report.compaction) {
+        report.compaction_suspended =
+            fmt::format("{} compaction suspended", CompactionKindName(report.compaction));
+        report.compaction = allowed;
+      }
       next_timer = now + std::chrono::milliseconds(options_.wait_time_ms);
     }
     report.start_unix_ms = UnixMillis();
@@ -154,17 +168,25 @@ void GarbageCollector::Loop() {
     report.duration_ms = (MonotonicNanos() - start) / 1'000'000;
     report.finished = true;
     pass_duration_ms_.Record(report.duration_ms);
-    if (report.compaction == CompactionKind::kMajor) last_major_ = std::chrono::steady_clock::now();
-    if (report.compaction == CompactionKind::kMinor) last_minor_ = std::chrono::steady_clock::now();
+    // A compaction a suspension cut short is still due: the next pass after the resumption
+    // runs it.
+    bool cut_short = !report.compaction_suspended.empty();
+    if (report.compaction == CompactionKind::kMajor && !cut_short) {
+      last_major_ = std::chrono::steady_clock::now();
+    }
+    if (report.compaction == CompactionKind::kMinor && !cut_short) {
+      last_minor_ = std::chrono::steady_clock::now();
+    }
     spdlog::log(
         report.status.ok() ? spdlog::level::info : spdlog::level::warn,
         "garbage collection pass {} ({}, {} compaction) in {} ms: {} ledger(s) deleted of {} "
         "held; {} log(s) deleted, {} compacted ({} entries, {} bytes moved); {} bytes "
-        "reclaimed{}{}",
+        "reclaimed{}{}{}",
         report.id, report.trigger, CompactionKindName(report.compaction), report.duration_ms,
         report.ledgers_deleted, report.ledgers_held, report.logs_deleted, report.logs_compacted,
         report.entries_moved, report.bytes_moved, report.bytes_reclaimed(),
         report.ledger_gc_skipped.empty() ? "" : "; ledgers kept: " + report.ledger_gc_skipped,
+        report.compaction_suspended.empty() ? "" : "; " + report.compaction_suspended,
         report.status.ok() ? "" : "; stopped: " + report.status.ToString());
     Publish(report);
     std::lock_guard<std::mutex> lock(mu_);
@@ -239,6 +261,8 @@ Status GarbageCollector::CollectLogs(GcPassReport* report) {
   const double threshold = ThresholdOf(
       report->compaction, {options_.minor_threshold, options_.major_threshold});
   auto next = std::chrono::steady_clock::now();
+  const CompactionKind kind = report->compaction;
+  bool suspended = false;  // a suspension stopped the compaction
   for (const auto& dir : engine_->directories()) {
     // 3. Logs whose usage the index does not record.
     QUIRE_ASSIGN_OR_RETURN(std::vector<uint64_t> unknown, dir->UnknownLogs());
@@ -267,6 +291,10 @@ Status GarbageCollector::CollectLogs(GcPassReport* report) {
     }
     report->logs_skipped_no_room += plan.no_room.size();
     if (plan.compact_logs.empty()) continue;
+    if (!MayCompact(kind)) {
+      suspended = suspended || !stopping();
+      continue;
+    }
     CompactionStats stats;
     // Throttled, a switch batches about a second of copies (short index-writer lock holds and
     // RocksDB bursts) and I/O goes in small pieces, which disturb the journal's fdatasyncs less;
@@ -276,8 +304,12 @@ Status GarbageCollector::CollectLogs(GcPassReport* report) {
     size_t io = rate == 0 ? 4u << 20 : kThrottledIoBytes;
     Compactor compactor(
         dir.get(), &writer,
-        [&](uint64_t bytes) { return WaitWhileSuspended() && Pace(bytes, rate, &next); }, chunk,
-        io);
+        [&](uint64_t bytes) {
+          if (Pace(bytes, rate, &next, kind)) return true;
+          suspended = !stopping();
+          return false;
+        },
+        chunk, io);
     uint64_t started = MonotonicNanos();
     Status compacted = compactor.Compact(plan.compact_logs, CompactionMargin(*dir), &stats);
     report->compaction_ms += (MonotonicNanos() - started) / 1'000'000;
@@ -288,6 +320,10 @@ Status GarbageCollector::CollectLogs(GcPassReport* report) {
     report->bytes_written += stats.bytes_written;
     QUIRE_RETURN_IF_ERROR(compacted);
   }
+  if (suspended) {
+    report->compaction_suspended =
+        fmt::format("{} compaction suspended while it ran", CompactionKindName(kind));
+  }
   if (report->ledgers_deleted > 0 && !stopping()) {
     // The index's own space: rows of deleted ledgers are gone only once RocksDB compacts them.
     for (const auto& dir : engine_->directories()) QUIRE_RETURN_IF_ERROR(dir->index()->CompactAll());
@@ -296,16 +332,17 @@ Status GarbageCollector::CollectLogs(GcPassReport* report) {
 }
 
 bool GarbageCollector::Pace(uint64_t amount, uint64_t rate,
-                            std::chrono::steady_clock::time_point* next) {
+                            std::chrono::steady_clock::time_point* next, CompactionKind kind) {
   std::unique_lock<std::mutex> lock(mu_);
-  if (rate == 0 || stopping_) return !stopping_;
+  auto go_on = [&] { return !stopping_ && !suspension_.Suspends(kind); };
+  if (rate == 0 || !go_on()) return go_on();
   // `*next` is when the budget spent so far is earned back; sleeping until then keeps the
   // average at `rate` (a burst of one second's budget is allowed after an idle spell).
   auto now = std::chrono::steady_clock::now();
   if (*next < now - std::chrono::seconds(1)) *next = now - std::chrono::seconds(1);
   *next += std::chrono::nanoseconds(amount * 1'000'000'000ull / rate);
-  if (*next > now) cv_.wait_until(lock, *next, [&] { return stopping_; });
-  return !stopping_;
+  if (*next > now) cv_.wait_until(lock, *next, [&] { return !go_on(); });
+  return go_on();
 }
 
 }  // namespace quire::storage

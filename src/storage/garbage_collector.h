@@ -58,6 +58,7 @@ struct GcPassReport {
   uint64_t compaction_ms = 0;        // of which compacting
   bool finished = false;             // false while it runs
   Status status;                     // why the pass stopped early, if it did
+  std::string compaction_suspended;  // what a suspension took from the compaction, if anything
   std::string ledger_gc_skipped;     // why no ledger was deleted (an untrusted listing), if so
   uint64_t ledgers_held = 0;
   uint64_t ledgers_deleted = 0;
@@ -109,10 +110,14 @@ class GarbageCollector {
   uint64_t Trigger(CompactionKind compaction);
   // Waits until pass `id` finished; false on timeout.
   bool WaitFor(uint64_t id, std::chrono::milliseconds timeout);
-  // Suspends compaction (a compaction in progress waits before its next copy; passes still
-  // delete ledgers and empty logs) until resumed (BookKeeper's suspend/resume_compaction).
-  void SuspendCompaction(bool suspended);
-  bool compaction_suspended() const;
+  // Suspends the kinds of compaction named (BookKeeper's suspend_compaction) until they are
+  // resumed: a compaction of a suspended kind in progress stops before its next copy (what it
+  // copied stays), and later passes run a minor compaction instead of a suspended major one, or
+  // none. Passes still delete ledgers and the logs with nothing live. Not persisted: a restarted
+  // bookie compacts again.
+  void SuspendCompaction(CompactionSuspension which);
+  void ResumeCompaction(CompactionSuspension which);
+  CompactionSuspension compaction_suspension() const;
   GcStatus status() const;
 
  private:
@@ -122,10 +127,12 @@ class GarbageCollector {
   void RunPass(GcPassReport* report);
   Status CollectLedgers(GcPassReport* report);
   Status CollectLogs(GcPassReport* report);
-  // Waits while compaction is suspended; false when stopping.
-  bool WaitWhileSuspended();
-  // Sleeps as the throttle requires for `bytes` more; false when stopping.
-  bool Pace(uint64_t bytes, uint64_t rate, std::chrono::steady_clock::time_point* next);
+  // Whether a compaction of `kind` may copy on: false when stopping or when `kind` is suspended.
+  bool MayCompact(CompactionKind kind) const;
+  // Sleeps as the throttle requires for `bytes` more; false (at once) when stopping or when
+  // compaction of `kind` is suspended.
+  bool Pace(uint64_t bytes, uint64_t rate, std::chrono::steady_clock::time_point* next,
+            CompactionKind kind = CompactionKind::kNone);
   bool stopping() const;
   void Publish(const GcPassReport& report);
 
@@ -137,7 +144,7 @@ class GarbageCollector {
   mutable std::mutex mu_;
   std::condition_variable cv_;
   bool stopping_ = false;                          // guarded by mu_
-  bool compaction_suspended_ = false;              // guarded by mu_
+  CompactionSuspension suspension_;                // guarded by mu_
   uint64_t requested_ = 0;                         // guarded by mu_
   uint64_t started_ = 0;                           // guarded by mu_
   uint64_t completed_ = 0;                         // guarded by mu_

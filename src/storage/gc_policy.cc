@@ -65,6 +65,12 @@ CompactionKind DueCompaction(std::chrono::steady_clock::time_point now,
   return CompactionKind::kNone;
 }
 
+CompactionKind AllowedCompaction(CompactionKind asked, const CompactionSuspension& suspension) {
+  if (asked == CompactionKind::kMajor && suspension.major) asked = CompactionKind::kMinor;
+  if (asked == CompactionKind::kMinor && suspension.minor) asked = CompactionKind::kNone;
+  return asked;
+}
+
 LogPlan PlanLogs(std::vector<LogUsage> logs, uint64_t exclude, double threshold,
                  uint64_t free_bytes, uint64_t margin) {
   LogPlan plan;

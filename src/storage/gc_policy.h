@@ -59,6 +59,18 @@ CompactionKind DueCompaction(std::chrono::steady_clock::time_point now,
                              std::chrono::steady_clock::time_point last_major,
                              const CompactionSchedule& schedule);
 
+// Which kinds of compaction an operator suspended (BookKeeper's suspend_compaction endpoint).
+struct CompactionSuspension {
+  bool major = false;
+  bool minor = false;
+  bool Suspends(CompactionKind kind) const {
+    return (kind == CompactionKind::kMajor && major) || (kind == CompactionKind::kMinor && minor);
+  }
+};
+// The compaction a pass runs when `asked` (due or requested) meets a suspension: a suspended
+// major one becomes a minor one unless that is suspended too (as BookKeeper's GC thread does).
+CompactionKind AllowedCompaction(CompactionKind asked, const CompactionSuspension& suspension);
+
 // Dead bytes below which rewriting a log gains nothing: a rewrite pads to the alignment too.
 inline constexpr uint64_t kMinReclaimBytes = 2 * kEntryLogAlignment;
 

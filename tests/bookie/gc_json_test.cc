@@ -31,6 +31,7 @@ GcPassReport FinishedPass() {
   r.bytes_moved = 16'908'288;
   r.bytes_deleted = 50'331'648;
   r.bytes_written = 16'924'672;
+  r.compaction_ms = 610;
   return r;
 }
 
@@ -46,6 +47,7 @@ TEST(GcJsonTest, APassHasEveryFieldUnderItsDocumentedName) {
                      {"status", "ok"},
                      {"error", nullptr},
                      {"ledgerGcSkipped", nullptr},
+                     {"compactionSuspended", nullptr},
                      {"ledgersHeld", 20},
                      {"ledgersDeleted", 16},
                      {"ledgersKeptUnconfirmed", 1},
@@ -57,6 +59,7 @@ TEST(GcJsonTest, APassHasEveryFieldUnderItsDocumentedName) {
                      {"bytesMoved", 16'908'288},
                      {"bytesDeleted", 50'331'648},
                      {"bytesWritten", 16'924'672},
+                     {"compactionMs", 610},
                      {"bytesReclaimed", 33'406'976}}));
 }
 
@@ -64,12 +67,14 @@ TEST(GcJsonTest, APassReadsBackAsItWasWithItsErrorAndSkipReason) {
   GcPassReport r = FinishedPass();
   r.status = Status(StatusCode::kIOError, "entry log 12: EIO");
   r.ledger_gc_skipped = "the ledger listing came back empty";
+  r.compaction_suspended = "major compaction suspended while it ran";
   auto back = GcPassFromJson(GcPassJson(r));
   ASSERT_TRUE(back.ok()) << back.status().ToString();
   EXPECT_EQ(GcPassJson(*back), GcPassJson(r));
   EXPECT_EQ(back->status.code(), StatusCode::kIOError);
   EXPECT_EQ(back->status.message(), "entry log 12: EIO");
   EXPECT_EQ(back->ledger_gc_skipped, "the ledger listing came back empty");
+  EXPECT_EQ(back->compaction_suspended, "major compaction suspended while it ran");
   EXPECT_EQ(back->compaction, CompactionKind::kMajor);
   EXPECT_EQ(back->bytes_reclaimed(), r.bytes_reclaimed());
 }

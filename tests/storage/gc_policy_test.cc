@@ -49,6 +49,18 @@ TEST(GcPolicyTest, CompactionIsDueByInterval) {
 
 LogUsage Log(uint64_t id, uint64_t total, uint64_t live) { return {id, total, live}; }
 
+TEST(GcPolicyTest, ASuspendedMajorCompactionBecomesMinorAndASuspendedMinorOneNone) {
+  using K = CompactionKind;
+  const CompactionSuspension none, major{true, false}, minor{false, true}, both{true, true};
+  EXPECT_EQ(AllowedCompaction(K::kMajor, none), K::kMajor);
+  EXPECT_EQ(AllowedCompaction(K::kMajor, major), K::kMinor);
+  EXPECT_EQ(AllowedCompaction(K::kMajor, minor), K::kMajor);
+  EXPECT_EQ(AllowedCompaction(K::kMajor, both), K::kNone);
+  EXPECT_EQ(AllowedCompaction(K::kMinor, major), K::kMinor);
+  EXPECT_EQ(AllowedCompaction(K::kMinor, minor), K::kNone);
+  EXPECT_EQ(AllowedCompaction(K::kNone, none), K::kNone);
+}
+
 TEST(GcPolicyTest, EmptyLogsAreDeletedAndSparseOnesCompactedEmptiestFirst) {
   std::vector<LogUsage> logs = {Log(1, 100'000, 0), Log(2, 100'000, 50'000),
                                 Log(3, 100'000, 10'000), Log(4, 100'000, 90'000),

@@ -135,6 +135,65 @@ TEST_F(GcTest, DeletedLedgersAreCollectedAndTheirSpaceComesBack) {
   EXPECT_EQ(third.logs_compacted + third.logs_deleted + third.ledgers_deleted, 0u);
 }
 
+TEST_F(GcTest, SuspendedCompactionCopiesNothingUntilResumed) {
+  Open();
+  std::vector<uint64_t> all;
+  for (uint64_t l = 1; l <= 10; ++l) all.push_back(l);
+  Write(all, 100);
+  for (uint64_t l = 1; l <= 8; ++l) catalog_.Delete(l);
+
+  gc_->SuspendCompaction({.major = true, .minor = true});
+  GcPassReport suspended = Pass(CompactionKind::kMajor);
+  EXPECT_TRUE(suspended.status.ok()) << suspended.status.ToString();
+  EXPECT_EQ(suspended.ledgers_deleted, 8u) << "ledgers are still collected";
+  EXPECT_EQ(suspended.compaction, CompactionKind::kNone);
+  EXPECT_EQ(suspended.compaction_suspended, "major compaction suspended");
+  EXPECT_EQ(suspended.entries_moved + suspended.logs_compacted, 0u);
+
+  // Major suspended alone: the pass runs a minor compaction instead.
+  gc_->ResumeCompaction({.major = false, .minor = true});
+  EXPECT_EQ(Pass(CompactionKind::kMajor).compaction, CompactionKind::kMinor);
+
+  gc_->ResumeCompaction({.major = true, .minor = true});
+  GcPassReport resumed = Pass(CompactionKind::kMajor);
+  EXPECT_EQ(resumed.compaction, CompactionKind::kMajor);
+  EXPECT_TRUE(resumed.compaction_suspended.empty());
+  EXPECT_GT(resumed.logs_compacted, 0u);
+  ExpectLedger(9);
+  ExpectLedger(10);
+}
+
+TEST_F(GcTest, ASuspensionStopsAThrottledCompactionAndTheNextPassFinishesIt) {
+  options_.gc.compaction_rate_bytes = 16 << 10;  // the live fifth (200 KB) would take 12 s
+  Open();
+  std::vector<uint64_t> all;
+  for (uint64_t l = 1; l <= 10; ++l) all.push_back(l);
+  Write(all, 100);
+  for (uint64_t l = 1; l <= 8; ++l) catalog_.Delete(l);
+
+  uint64_t id = gc_->Trigger(CompactionKind::kMajor);
+  gc_->SuspendCompaction({.major = true, .minor = true});
+  // Whether the pass began before or after the suspension, it ends without finishing the
+  // compaction, and says so.
+  ASSERT_TRUE(gc_->WaitFor(id, std::chrono::seconds(60)));
+  GcPassReport stopped = gc_->status().recent.front();
+  ASSERT_EQ(stopped.id, id);
+  EXPECT_TRUE(stopped.status.ok()) << stopped.status.ToString();
+  EXPECT_FALSE(stopped.compaction_suspended.empty());
+  ExpectLedger(9);
+  ExpectLedger(10);
+
+  Close();
+  options_.gc.compaction_rate_bytes = 0;
+  Open();  // a suspension is not persisted
+  GcPassReport finished = Pass(CompactionKind::kMajor);
+  EXPECT_TRUE(finished.compaction_suspended.empty());
+  EXPECT_GT(finished.logs_compacted, 0u);
+  EXPECT_EQ(Pass(CompactionKind::kMajor).logs_compacted, 0u) << "nothing left to compact";
+  ExpectLedger(9);
+  ExpectLedger(10);
+}
+
 TEST_F(GcTest, AnUntrustedListingDeletesNothing) {
   Open();
   Write({1, 2, 3, 4}, 50);

@@ -29,9 +29,12 @@ AdminResponse FromResult(const Result<nlohmann::json>& r) {
   return AdminError(not_now ? 503 : 500, s.message());
 }
 
-// The compaction a PUT /api/v1/bookie/gc body asks for (see the header), or why the body is bad.
-Result<std::string_view> CompactionAsked(std::string_view body) {
-  if (body.find_first_not_of(" \t\r\n") == std::string_view::npos) return "major"sv;
+// A PUT body: nullopt when empty (blanks only), else a JSON object; anything else is kBadRequest,
+// with `example` in the message.
+Result<std::optional<nlohmann::json>> ObjectBody(std::string_view body, std::string_view example) {
+  if (body.find_first_not_of(" \t\r\n") == std::string_view::npos) {
+    return std::optional<nlohmann::json>();
+  }
   nlohmann::json j;
   try {
     j = nlohmann::json::parse(body);
@@ -40,12 +43,20 @@ Result<std::string_view> CompactionAsked(std::string_view body) {
   }
   if (!j.is_object()) {
     return Status(StatusCode::kBadRequest,
-                  "the body must be a JSON object, e.g. {\"forceMajor\": true} or "
-                  "{\"compaction\": \"minor\"}");
+                  fmt::format("the body must be a JSON object, e.g. {}", example));
   }
+  return std::optional<nlohmann::json>(std::move(j));
+}
+
+// The compaction a PUT /api/v1/bookie/gc body asks for (see the header), or why the body is bad.
+Result<std::string_view> CompactionAsked(std::string_view body) {
+  QUIRE_ASSIGN_OR_RETURN(
+      std::optional<nlohmann::json> j,
+      ObjectBody(body, R"({"forceMajor": true} or {"compaction": "minor"})"));
+  if (!j) return "major"sv;
   std::optional<bool> force_major, force_minor;
   std::optional<std::string> compaction;
-  for (const auto& [key, value] : j.items()) {
+  for (const auto& [key, value] : j->items()) {
     if (key == "forceMajor" || key == "forceMinor") {
       if (!value.is_boolean()) {
         return Status(StatusCode::kBadRequest, fmt::format("{} must be true or false", key));
@@ -81,6 +92,39 @@ Result<std::string_view> CompactionAsked(std::string_view body) {
   return "major"sv;
 }
 
+// The kinds of compaction a suspend_compaction (`verb` "suspend") or resume_compaction ("resume")
+// body names: BookKeeper's {"<verb>Major": "true", "<verb>Minor": "true"} (a JSON boolean is
+// taken too); an empty body names both.
+struct KindsNamed {
+  bool major = true;
+  bool minor = true;
+};
+Result<KindsNamed> CompactionKindsNamed(std::string_view body, std::string_view verb) {
+  const std::string major_key = fmt::format("{}Major", verb);
+  const std::string minor_key = fmt::format("{}Minor", verb);
+  QUIRE_ASSIGN_OR_RETURN(
+      std::optional<nlohmann::json> j,
+      ObjectBody(body, fmt::format(R"({{"{}": "true", "{}": "true"}})", major_key, minor_key)));
+  if (!j) return KindsNamed{};
+  KindsNamed kinds{false, false};
+  for (const auto& [key, value] : j->items()) {
+    if (key != major_key && key != minor_key) {
+      return Status(StatusCode::kBadRequest,
+                    fmt::format("unknown key \"{}\" (known: {}, {})", key, major_key, minor_key));
+    }
+    bool yes = false;
+    if (value.is_boolean()) {
+      yes = value.get<bool>();
+    } else if (value.is_string() && (value == "true" || value == "false")) {
+      yes = value == "true";
+    } else {
+      return Status(StatusCode::kBadRequest, fmt::format("{} must be \"true\" or \"false\"", key));
+    }
+    (key == major_key ? kinds.major : kinds.minor) = yes;
+  }
+  return kinds;
+}
+
 AdminResponse Metrics(const AdminHandlers& h) {
   return {200, std::string(kPrometheusContentType), h.metrics_text(), {}};
 }
@@ -99,6 +143,21 @@ AdminResponse TriggerGc(const AdminHandlers& h, std::string_view body) {
   return FromResult(h.trigger_gc(*compaction));
 }
 
+AdminResponse CompactionSuspension(const AdminHandlers& h) {
+  return FromResult(h.compaction_suspension());
+}
+AdminResponse SuspendOrResume(const AdminHandlers& h, std::string_view body, bool suspend) {
+  Result<KindsNamed> kinds = CompactionKindsNamed(body, suspend ? "suspend" : "resume");
+  if (!kinds.ok()) return AdminError(400, kinds.status().message());
+  return FromResult(h.suspend_compaction(suspend, kinds->major, kinds->minor));
+}
+AdminResponse SuspendCompaction(const AdminHandlers& h, std::string_view body) {
+  return SuspendOrResume(h, body, true);
+}
+AdminResponse ResumeCompaction(const AdminHandlers& h, std::string_view body) {
+  return SuspendOrResume(h, body, false);
+}
+
 struct Route {
   std::string_view path;
   AdminResponse (*get)(const AdminHandlers&);                    // GET and HEAD
@@ -111,6 +170,8 @@ constexpr Route kRoutes[] = {
     {"/health", Health, nullptr},
     {"/api/v1/bookie/gc", GcState, TriggerGc},
     {"/api/v1/bookie/gc_details", GcDetails, nullptr},
+    {"/api/v1/bookie/gc/suspend_compaction", CompactionSuspension, SuspendCompaction},
+    {"/api/v1/bookie/gc/resume_compaction", CompactionSuspension, ResumeCompaction},
 };
 
 AdminResponse Serve(const Route& route, std::string_view method, std::string_view body,

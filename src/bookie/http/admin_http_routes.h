@@ -7,11 +7,17 @@
 //   /health                   200 {"status":"writable"} or 503 {"status":"read-only","reason":...}
 //   /api/v1/bookie/gc         200, JSON from AdminHandlers::gc_state ({"is_in_force_gc": ...})
 //   /api/v1/bookie/gc_details 200, JSON from AdminHandlers::gc_details (the recent passes)
+//   /api/v1/bookie/gc/suspend_compaction, /api/v1/bookie/gc/resume_compaction
+//                             200, JSON from AdminHandlers::compaction_suspension
 // and PUT /api/v1/bookie/gc (BookKeeper's endpoint): asks for a garbage-collection pass through
 // AdminHandlers::trigger_gc and answers 200 with its JSON (the id of the pass that will serve the
 // request). Its body is optional; without one the pass runs a major compaction. Otherwise it is a
 // JSON object with either BookKeeper's {"forceMajor": bool, "forceMinor": bool} (forceMajor wins;
 // both false: no compaction) or {"compaction": "none"|"minor"|"major"}; anything else is 400.
+// PUT /api/v1/bookie/gc/suspend_compaction and .../resume_compaction (BookKeeper's) suspend or
+// resume compaction through AdminHandlers::suspend_compaction: the body is BookKeeper's
+// {"suspendMajor": "true", "suspendMinor": "true"} (resumeMajor/resumeMinor to resume; true or
+// "true"), or empty for both kinds; they answer as GET does.
 //
 // A known path with a method it does not take is 405, with an Allow header listing the ones it
 // does; anything else is 404. A handler's error is 503 when it means "not now" (kUnavailable,
@@ -41,6 +47,9 @@ struct AdminHandlers {
   std::function<Result<nlohmann::json>(std::string_view compaction)> trigger_gc;
   std::function<Result<nlohmann::json>()> gc_state;    // GET /api/v1/bookie/gc
   std::function<Result<nlohmann::json>()> gc_details;  // GET /api/v1/bookie/gc_details
+  // Suspends (or resumes) the kinds of compaction named; answers like compaction_suspension.
+  std::function<Result<nlohmann::json>(bool suspend, bool major, bool minor)> suspend_compaction;
+  std::function<Result<nlohmann::json>()> compaction_suspension;  // which kinds are suspended
 };
 
 struct AdminResponse {

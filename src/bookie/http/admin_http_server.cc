@@ -238,10 +238,11 @@ void AdminHttpServer::Impl::Stop() {
 Result<std::unique_ptr<AdminHttpServer>> AdminHttpServer::Start(const AdminHttpOptions& options,
                                                                 AdminHandlers handlers) {
   if (!handlers.metrics_text || !handlers.info || !handlers.state || !handlers.writable ||
-      !handlers.trigger_gc || !handlers.gc_state || !handlers.gc_details) {
+      !handlers.trigger_gc || !handlers.gc_state || !handlers.gc_details ||
+      !handlers.suspend_compaction || !handlers.compaction_suspension) {
     return InvalidArgument(
         "admin HTTP server: every handler (metrics_text, info, state, writable, trigger_gc, "
-        "gc_state, gc_details) is required");
+        "gc_state, gc_details, suspend_compaction, compaction_suspension) is required");
   }
   if (options.threads == 0) return InvalidArgument("admin HTTP server: threads must be >= 1");
   beast::error_code ec;

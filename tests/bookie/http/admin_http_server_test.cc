@@ -123,7 +123,24 @@ class AdminHttpServerTest : public ::testing::Test {
       if (!gc_error_.ok()) return gc_error_;
       return nlohmann::json{{"passes", nlohmann::json::array({{{"id", 2}}})}};
     };
+    h.suspend_compaction = [this](bool suspend, bool major, bool minor) -> Result<nlohmann::json> {
+      if (!gc_error_.ok()) return gc_error_;
+      std::lock_guard<std::mutex> lock(mu_);
+      if (major) major_suspended_ = suspend;
+      if (minor) minor_suspended_ = suspend;
+      return SuspensionLocked();
+    };
+    h.compaction_suspension = [this]() -> Result<nlohmann::json> {
+      if (!gc_error_.ok()) return gc_error_;
+      std::lock_guard<std::mutex> lock(mu_);
+      return SuspensionLocked();
+    };
     return h;
+  }
+
+  nlohmann::json SuspensionLocked() const {
+    return {{"isMajorGcSuspended", major_suspended_ ? "true" : "false"},
+            {"isMinorGcSuspended", minor_suspended_ ? "true" : "false"}};
   }
 
   // The compactions trigger_gc was asked for, in order.
@@ -148,6 +165,8 @@ class AdminHttpServerTest : public ::testing::Test {
   Status gc_error_;  // set before the server starts: what the gc handlers fail with
   std::mutex mu_;
   std::vector<std::string> asked_;  // guarded by mu_
+  bool major_suspended_ = false;     // guarded by mu_
+  bool minor_suspended_ = false;     // guarded by mu_
 };
 
 TEST_F(AdminHttpServerTest, ServesMetricsAsPrometheusText) {
@@ -267,6 +286,38 @@ TEST_F(AdminHttpServerTest, ABadGcBodyIs400WithAClearMessageAndTriggersNothing) 
   }
   EXPECT_TRUE(Asked().empty());
   EXPECT_EQ(c.Get("/health").result_int(), 200);  // the connection is still usable
+}
+
+TEST_F(AdminHttpServerTest, CompactionIsSuspendedAndResumedWithBookKeepersBodies) {
+  auto server = Start();
+  ASSERT_NE(server, nullptr);
+  Client c(server->port());
+  auto suspended = [](const Response& r) {
+    nlohmann::json j = nlohmann::json::parse(r.body());
+    return std::pair<std::string, std::string>(j["isMajorGcSuspended"], j["isMinorGcSuspended"]);
+  };
+  using Pair = std::pair<std::string, std::string>;
+  Response r = c.Get("/api/v1/bookie/gc/suspend_compaction");
+  EXPECT_EQ(r.result_int(), 200);
+  EXPECT_EQ(suspended(r), Pair("false", "false"));
+  r = c.Put("/api/v1/bookie/gc/suspend_compaction", R"({"suspendMajor": "true"})");
+  EXPECT_EQ(r.result_int(), 200);
+  EXPECT_EQ(suspended(r), Pair("true", "false"));
+  r = c.Put("/api/v1/bookie/gc/suspend_compaction", "");  // no body: both
+  EXPECT_EQ(suspended(r), Pair("true", "true"));
+  r = c.Put("/api/v1/bookie/gc/resume_compaction", R"({"resumeMajor": true, "resumeMinor": false})");
+  EXPECT_EQ(r.result_int(), 200);
+  EXPECT_EQ(suspended(r), Pair("false", "true"));
+  EXPECT_EQ(suspended(c.Get("/api/v1/bookie/gc/resume_compaction")), Pair("false", "true"));
+  for (const char* body : {R"({"resumeMajor": "yes"})", R"({"suspendMajor": "true"})", "[1]",
+                           "{"}) {
+    r = c.Put("/api/v1/bookie/gc/resume_compaction", body);
+    EXPECT_EQ(r.result_int(), 400) << body;
+  }
+  r = c.Put("/api/v1/bookie/gc/resume_compaction", R"({"suspendMajor": "true"})");
+  EXPECT_EQ(nlohmann::json::parse(r.body())["error"],
+            "unknown key \"suspendMajor\" (known: resumeMajor, resumeMinor)");
+  EXPECT_EQ(suspended(c.Put("/api/v1/bookie/gc/resume_compaction", "")), Pair("false", "false"));
 }
 
 TEST_F(AdminHttpServerTest, GcRoutesAre503WhileTheBookieStartsOrStopsAnd500OnOtherErrors) {
