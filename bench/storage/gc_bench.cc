@@ -201,7 +201,10 @@ int RunGcBench(FileSystem* fs, const Settings& s, const Floors& floors) {
         } else {
           gc->SuspendCompaction(both);
         }
-        std::this_thread::sleep_for(std::chrono::milliseconds(100));  // let it take effect
+        // Let it take effect: a resumed compaction starts with a pass's own work (a flush, the
+        // listing, the walk over the index that finds the live records), which a real pass does
+        // once per compaction, not every second; a suspended one stops at its next copy.
+        std::this_thread::sleep_for(std::chrono::milliseconds(300));
         load.ResetStats();
         std::this_thread::sleep_for(std::chrono::milliseconds(500));
         (compacting ? with : without).Merge(load.latency());
