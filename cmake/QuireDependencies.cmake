@@ -10,6 +10,8 @@ find_package(nlohmann_json REQUIRED CONFIG)
 find_package(OpenSSL REQUIRED)
 find_package(PkgConfig REQUIRED)
 pkg_check_modules(URING REQUIRED IMPORTED_TARGET liburing)
+# sd_notify for quire-bookie under systemd (Type=notify, watchdog): src/bookie/systemd_notify.h.
+pkg_check_modules(SYSTEMD REQUIRED IMPORTED_TARGET libsystemd)
 
 find_path(ZOOKEEPER_INCLUDE_DIR zookeeper/zookeeper.h REQUIRED)
 find_library(ZOOKEEPER_MT_LIBRARY zookeeper_mt REQUIRED)

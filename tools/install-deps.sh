@@ -20,6 +20,7 @@ packages=(
   liburing-dev
   libssl-dev
   libcli11-dev nlohmann-json3-dev
+  libsystemd-dev                  # sd_notify: quire-bookie under systemd (Type=notify, watchdog)
   # metadata: ZooKeeper C client and the server the tests start
   libzookeeper-mt-dev zookeeper
   # tests and benchmarks
