@@ -4,19 +4,29 @@
 # directory, and checks from there what an operator and a developer get: `quire --help`,
 # `quire-bookie --print-default-conf` equal to the installed /etc/quire/bookie.conf, the systemd
 # unit naming the installed binary, the man pages, quire's bash completion, the headers, libquire.so
-# and quire.pc through pkg-config, and the packages' dependencies and conffiles. The temporary tree
-# is removed at exit (unless QUIRE_KEEP_TEST_DATA is set).
+# and quire.pc through pkg-config (examples/producer.cc built with its flags alone), and the
+# packages' dependencies and conffiles. The temporary tree is removed at exit (unless
+# QUIRE_KEEP_TEST_DATA is set).
 #
-#   tests/packaging/package_test.sh <build dir>
+#   tests/packaging/package_test.sh <build dir> <source dir> [c++ compiler] [sanitizers]
+#
+# The sanitizers are the build's (QUIRE_SANITIZE): a program linking a sanitized libquire.so
+# needs them too.
 #
 # Run by CTest as packaging_test (label "packaging": ctest -L packaging).
 set -euo pipefail
 
-if [ $# -ne 1 ]; then
-  echo "usage: $0 <build dir>" >&2
+if [ $# -lt 2 ]; then
+  echo "usage: $0 <build dir> <source dir> [c++ compiler] [sanitizers]" >&2
   exit 2
 fi
 build="$(cd "$1" && pwd)"
+src="$(cd "$2" && pwd)"
+cxx="${3:-c++}"
+sanitize=()
+if [ -n "${4:-}" ]; then
+  sanitize=("-fsanitize=$4")
+fi
 source "$(dirname "$0")/../util/shell_test.sh"
 begin_test package_test
 
@@ -95,7 +105,9 @@ pc="$(find "$root/usr/lib" -name quire.pc)"
 # --define-prefix: the prefix is where the tree is, not /usr.
 flags="$(PKG_CONFIG_PATH="$(dirname "$pc")" pkg-config --define-prefix --cflags --libs quire)"
 [[ "$flags" == *"-I$root/usr/include"* && "$flags" == *"-lquire"* ]] || fail "pkg-config quire: $flags"
-libdir="$(sed -n 's/^-L\([^ ]*\).*/\1/p' <<<"$(PKG_CONFIG_PATH="$(dirname "$pc")" pkg-config --define-prefix --libs-only-L quire)")"
-[ -e "$libdir/libquire.so" ] || fail "pkg-config's library directory $libdir has no libquire.so"
+# An application built with nothing but those flags links and runs.
+"$cxx" -std=c++20 "${sanitize[@]}" "$src/examples/producer.cc" $flags -o "$work/producer" ||
+  fail "examples/producer.cc does not build with pkg-config quire's flags: $flags"
+LD_LIBRARY_PATH="$root/usr/lib" "$work/producer" --help >/dev/null || fail "producer --help failed"
 
 echo "package_test: OK ($(cd "$work/packages" && ls ./*.deb | tr '\n' ' '))" >&2
