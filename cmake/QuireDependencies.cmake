@@ -1,6 +1,11 @@
 # Every dependency comes from Debian 12 packages (tools/install-deps.sh); nothing is downloaded.
 find_package(Threads REQUIRED)
-find_package(Boost 1.81.0 EXACT REQUIRED CONFIG)
+# 1.81 or newer (Debian 12: libboost1.81-dev; docs/deploy.md, "Other distributions").
+find_package(Boost 1.81 REQUIRED CONFIG)
+# Boost 1.87 removed Asio's deprecated interfaces. Hidden here too, a use of one fails on Debian 12
+# already instead of on a newer distribution. (Beast hides its own unless asked for them.)
+set_property(TARGET Boost::headers APPEND PROPERTY
+             INTERFACE_COMPILE_DEFINITIONS BOOST_ASIO_NO_DEPRECATED)
 find_package(Protobuf REQUIRED)
 find_package(RocksDB REQUIRED CONFIG)
 find_package(fmt REQUIRED CONFIG)
@@ -10,6 +15,8 @@ find_package(nlohmann_json REQUIRED CONFIG)
 find_package(OpenSSL REQUIRED)
 find_package(PkgConfig REQUIRED)
 pkg_check_modules(URING REQUIRED IMPORTED_TARGET liburing)
+# sd_notify for quire-bookie under systemd (Type=notify, watchdog): src/bookie/systemd_notify.h.
+pkg_check_modules(SYSTEMD REQUIRED IMPORTED_TARGET libsystemd)
 
 find_path(ZOOKEEPER_INCLUDE_DIR zookeeper/zookeeper.h REQUIRED)
 find_library(ZOOKEEPER_MT_LIBRARY zookeeper_mt REQUIRED)

@@ -20,11 +20,15 @@ packages=(
   liburing-dev
   libssl-dev
   libcli11-dev nlohmann-json3-dev
+  libsystemd-dev                  # sd_notify: quire-bookie under systemd (Type=notify, watchdog)
   # metadata: ZooKeeper C client and the server the tests start
   libzookeeper-mt-dev zookeeper
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev
   procps util-linux e2fsprogs iproute2
+  # the Debian packages (cmake/QuirePackaging.cmake): man pages from --help; tests/packaging
+  # renders them with man
+  help2man man-db
 )
 
 export DEBIAN_FRONTEND=noninteractive

@@ -1,7 +1,9 @@
 #include "bookie/bookie.h"
 
 #include <algorithm>
+#include <future>
 
+#include <boost/asio/post.hpp>
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
@@ -41,6 +43,14 @@ Bookie::~Bookie() { Stop(); }
 
 uint16_t Bookie::port() const { return server_ ? server_->port() : 0; }
 uint16_t Bookie::http_port() const { return http_port_.load(std::memory_order_acquire); }
+
+bool Bookie::Responsive(std::chrono::milliseconds timeout) {
+  // Shared: a task that runs after the wait gave up must still find its promise.
+  auto ran = std::make_shared<std::promise<void>>();
+  std::future<void> done = ran->get_future();
+  boost::asio::post(io_, [ran] { ran->set_value(); });
+  return done.wait_for(timeout) == std::future_status::ready;
+}
 
 Status Bookie::Init() {
   fs_ = NewPosixFileSystem(options_.io_backend);

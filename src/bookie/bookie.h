@@ -23,6 +23,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <memory>
 #include <mutex>
@@ -60,6 +61,9 @@ class Bookie {
   uint16_t port() const;
   uint16_t http_port() const;
   const BookieStatus& status() const { return status_; }
+  // True if the network threads run a task posted to them within `timeout`: what the systemd
+  // watchdog is fed on (systemd_notify.h). Call only between Start() and Stop().
+  bool Responsive(std::chrono::milliseconds timeout);
 
   // For /metrics and tests.
   std::string MetricsText();

@@ -5,7 +5,7 @@
 // Exit codes: 0 after a clean shutdown (SIGTERM/SIGINT), 1 when start-up fails (the reason is
 // logged and printed), 2 for command-line or configuration errors. Logs go to standard error (or
 // logFile); once serving, one line "quire-bookie <id> ready: port <p> http <h>" goes to standard
-// output.
+// output, and READY=1 to systemd when it started the bookie (systemd_notify.h).
 #include <signal.h>
 
 #include <cstdio>
@@ -16,6 +16,7 @@
 
 #include "bookie/bookie.h"
 #include "bookie/bookie_config.h"
+#include "bookie/systemd_notify.h"
 #include "common/logging.h"
 
 int main(int argc, char** argv) {
@@ -92,9 +93,13 @@ int main(int argc, char** argv) {
   fmt::print("quire-bookie {} ready: port {} http {}\n", (*bookie)->bookie_id(), (*bookie)->port(),
              (*bookie)->http_port());
   std::fflush(stdout);
-  int received = 0;
-  sigwait(&signals, &received);
+  SystemdNotifier systemd;
+  systemd.Ready(fmt::format("bookie {} serving on port {}", (*bookie)->bookie_id(),
+                            (*bookie)->port()));
+  int received = systemd.WaitForSignal(
+      signals, [&](std::chrono::milliseconds timeout) { return (*bookie)->Responsive(timeout); });
   spdlog::info("received {}, shutting down", received == SIGTERM ? "SIGTERM" : "SIGINT");
+  systemd.Stopping();
   (*bookie)->Stop();
   return 0;
 }

@@ -20,20 +20,8 @@ src="$(cd "$1" && pwd)"
 cxx="${2:-c++}"
 cc="${3:-cc}"
 
-work="$(mktemp -d "${TMPDIR:-/tmp}/quire-install-test.XXXXXX")"
-cleanup() {
-  if [ -n "${QUIRE_KEEP_TEST_DATA:-}" ]; then
-    echo "install_test: kept $work" >&2
-  else
-    rm -rf "$work"
-  fi
-}
-trap cleanup EXIT
-
-fail() {
-  echo "install_test: FAIL: $*" >&2
-  exit 1
-}
+source "$(dirname "$0")/../util/shell_test.sh"
+begin_test install_test
 
 # The package must not depend on flags from the environment (or on a sanitizer runtime).
 unset CFLAGS CXXFLAGS LDFLAGS CMAKE_PREFIX_PATH
