@@ -16,6 +16,7 @@
 
 #include "bookie/bookie.h"
 #include "bookie/bookie_config.h"
+#include "common/build_info.h"
 #include "common/logging.h"
 
 int main(int argc, char** argv) {
@@ -28,6 +29,8 @@ int main(int argc, char** argv) {
       "quire-bookie: a Quire storage server. It keeps ledger entries durable (journal + entry "
       "logs), serves them to clients, and registers itself in the metadata store.\n"
       "Every configuration key, with its default, is documented in conf/bookie.conf."};
+  app.set_version_flag("--version", VersionLine("quire-bookie"),
+                       "Print the version and the git commit it was built from, then exit");
   app.add_option("-c,--conf", conf_path, "Configuration file (key = value lines)");
   app.add_option("-s,--set", overrides, "Override one key: --set bookiePort=3182 (repeatable)");
   bool print_conf = false;

@@ -287,5 +287,30 @@ TEST_F(CliTest, DecommissionLeavesEveryLedgerFullyReplicatedOnTheOthers) {
   }
 }
 
+TEST(CliVersionTest, EveryProgramPrintsItsVersionAndCommitAndExitsZero) {
+  for (const auto& [program, path] :
+       std::vector<std::pair<std::string, std::string>>{{"quire", QUIRE_CLI_BINARY},
+                                                        {"quire-bookie", QUIRE_BOOKIE_BINARY},
+                                                        {"quire-bench", QUIRE_BENCH_BINARY}}) {
+    Outcome v = quire::cli::testing::RunProgram({path, "--version"});
+    EXPECT_EQ(v.exit_code(), 0) << program;
+    ASSERT_EQ(v.lines.size(), 1u) << program << ": " << v.text();
+    // "quire 0.1.0 (commit ea4ff94c8a30)": the commit is hex, or "unknown" without git.
+    const std::string& line = v.lines[0];
+    size_t open = line.find(" (commit ");
+    ASSERT_NE(open, std::string::npos) << line;
+    std::string version = line.substr(program.size() + 1, open - program.size() - 1);
+    std::string commit = line.substr(open + 9, line.size() - open - 10);
+    EXPECT_EQ(line.substr(0, program.size() + 1), program + " ") << line;
+    EXPECT_EQ(std::count(version.begin(), version.end(), '.'), 2) << line;
+    EXPECT_EQ(version.find_first_not_of("0123456789."), std::string::npos) << line;
+    EXPECT_TRUE(commit == "unknown" || (commit.size() >= 7 &&
+                                        commit.find_first_not_of("0123456789abcdef") ==
+                                            std::string::npos))
+        << line;
+    EXPECT_EQ(line.back(), ')') << line;
+  }
+}
+
 }  // namespace
 }  // namespace quire::cli
