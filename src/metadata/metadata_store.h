@@ -280,6 +280,10 @@ class MetadataStore {
   virtual Result<std::optional<std::string>> LockOwner(const std::string& name) = 0;
 };
 
+// For a file:// URI, the directory of the store (which OpenMetadataStore creates if it does not
+// exist); nullopt for other URIs. kInvalidArgument for a malformed file:// URI.
+Result<std::optional<std::string>> FileStoreRoot(const std::string& uri);
+
 // Opens the store named by `uri`. Does not require the cluster to be initialised.
 // kInvalidArgument for a malformed URI, kUnavailable if the service cannot be reached in
 // operation_timeout.
