@@ -4,8 +4,8 @@
 //
 // Exit codes: 0 after a clean shutdown (SIGTERM/SIGINT), 1 when start-up fails (the reason is
 // logged and printed), 2 for command-line or configuration errors. Logs go to standard error (or
-// logFile); once serving, one line "quire-bookie <id> ready: port <p> http <h>" goes to standard
-// output.
+// logFile, reopened on SIGHUP); once serving, one line "quire-bookie <id> ready: port <p> http
+// <h>" goes to standard output.
 #include <signal.h>
 
 #include <cstdio>
@@ -63,7 +63,7 @@ int main(int argc, char** argv) {
     fmt::print(stderr, "quire-bookie: {}\n", options.status().message());
     return 2;
   }
-  if (Status s = InitLogging({options->log_level, options->log_file}); !s.ok()) {
+  if (Status s = InitLogging(options->logging); !s.ok()) {
     fmt::print(stderr, "quire-bookie: {}\n", s.message());
     return 2;
   }
@@ -73,6 +73,7 @@ int main(int argc, char** argv) {
   sigemptyset(&signals);
   sigaddset(&signals, SIGTERM);
   sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGHUP);  // reopen the log file
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   signal(SIGPIPE, SIG_IGN);
 
@@ -96,7 +97,15 @@ int main(int argc, char** argv) {
              (*bookie)->http_port());
   std::fflush(stdout);
   int received = 0;
-  sigwait(&signals, &received);
+  while (sigwait(&signals, &received) == 0 && received == SIGHUP) {
+    if (Status s = ReopenLogs(); !s.ok()) {
+      // Lines go on to the old file; the next SIGHUP tries again.
+      fmt::print(stderr, "quire-bookie: SIGHUP: {}\n", s.ToString());
+      spdlog::error("SIGHUP: could not reopen the log: {}", s.ToString());
+    } else {
+      spdlog::info("SIGHUP: log file reopened");
+    }
+  }
   spdlog::info("received {}, shutting down", received == SIGTERM ? "SIGTERM" : "SIGINT");
   (*bookie)->Stop();
   return 0;
