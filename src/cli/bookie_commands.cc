@@ -19,19 +19,33 @@ namespace {
 using nlohmann::json;
 
 void AddList(CLI::App& bookie, GlobalOptions& g) {
-  auto* cmd = bookie.add_subcommand("list", "List the writable bookies (or the read-only ones)");
+  auto* cmd = bookie.add_subcommand(
+      "list",
+      "List the writable bookies (or the read-only ones); with --json, each one's Quire version "
+      "too");
   auto readonly = std::make_shared<bool>(false);
   cmd->add_flag("--readonly", *readonly, "List the read-only bookies instead");
   cmd->callback([&g, readonly] {
-    auto client = OpenClient(g, "bookie list");
-    auto list = client->ListBookies();
-    if (!list.ok()) Fail("bookie list", list.status());
-    const std::vector<BookieId>& ids = *readonly ? list->read_only : list->writable;
+    const char* name = "bookie list";
     if (g.json) {
-      fmt::print("{}\n", json(ids).dump());
+      // What each bookie's registration says, its version included.
+      auto registrations = OpenStore(g, name)->ListRegistrations();
+      if (!registrations.ok()) Fail(name, registrations.status());
+      json out = json::array();
+      auto wanted = *readonly ? metadata::BookieMode::kReadOnly : metadata::BookieMode::kWritable;
+      for (const metadata::RegisteredBookie& r : *registrations) {
+        if (r.mode != wanted) continue;
+        out.push_back({{"bookie", r.bookie_id},
+                       {"mode", metadata::BookieModeName(r.mode)},
+                       {"version", r.version.empty() ? json(nullptr) : json(r.version)}});
+      }
+      fmt::print("{}\n", out.dump());
       return;
     }
-    for (const BookieId& id : ids) fmt::print("{}\n", id);
+    auto client = OpenClient(g, name);
+    auto list = client->ListBookies();
+    if (!list.ok()) Fail(name, list.status());
+    for (const BookieId& id : *readonly ? list->read_only : list->writable) fmt::print("{}\n", id);
   });
 }
 

@@ -96,6 +96,15 @@ struct BookieList {
   friend bool operator==(const BookieList&, const BookieList&) = default;
 };
 
+// A live bookie as its registration record describes it.
+struct RegisteredBookie {
+  BookieId bookie_id;
+  BookieMode mode = BookieMode::kWritable;
+  std::string version;  // its Quire version; empty when it is older than the record's field
+  std::string owner;    // "host:pid"
+  friend bool operator==(const RegisteredBookie&, const RegisteredBookie&) = default;
+};
+
 // A bookie's identity, kept both in the metadata store and in each of its directories
 // (SEMANTICS.md): a bookie whose directories do not match refuses to start.
 struct Cookie {
@@ -250,6 +259,9 @@ class MetadataStore {
   virtual Result<std::unique_ptr<BookieRegistration>> RegisterBookie(const BookieId& bookie_id,
                                                                      BookieMode mode) = 0;
   virtual Result<BookieList> ListBookies() = 0;
+  // The live bookies with what their registration records say, sorted by id. Reads every record
+  // (ListBookies may not): for operators, not for hot paths.
+  virtual Result<std::vector<RegisteredBookie>> ListRegistrations() = 0;
   virtual Result<std::unique_ptr<Watch>> WatchBookies(BookieWatchFn callback) = 0;
 
   // --- Cookies (persistent, one per bookie id) ---

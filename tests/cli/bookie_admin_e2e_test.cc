@@ -2,6 +2,8 @@
 // real quire-bookie processes (test_cluster.h).
 #include <gtest/gtest.h>
 
+#include <tuple>
+
 #include <nlohmann/json.hpp>
 
 #include "cli/run_quire.h"
@@ -51,6 +53,24 @@ TEST_F(BookieAdminCliTest, ReadOnlyOnMovesABookieToTheReadOnlyListUntilOff) {
   EXPECT_EQ(Quire({"bookie", "readonly", "--on", "--off", id}).exit_code(), 2);
   EXPECT_EQ(Quire({"bookie", "readonly", "--on", "127.0.0.1:1"}).exit_code(), 1)
       << "no bookie there";
+}
+
+TEST_F(BookieAdminCliTest, ListJsonGivesEachBookiesVersionFromItsRegistration) {
+  Outcome version = quire::cli::testing::RunProgram({QUIRE_BOOKIE_BINARY, "--version"});
+  ASSERT_EQ(version.exit_code(), 0);
+  // "quire-bookie 0.1.0 (commit ...)"
+  std::string expected = version.lines.at(0).substr(13, version.lines[0].find(" (") - 13);
+  ASSERT_EQ(Quire({"bookie", "readonly", "--on", cluster_->bookie_id(1)}).exit_code(), 0);
+  for (const auto& [args, id, mode] :
+       std::vector<std::tuple<std::vector<std::string>, BookieId, std::string>>{
+           {{"--json", "bookie", "list"}, cluster_->bookie_id(0), "writable"},
+           {{"--json", "bookie", "list", "--readonly"}, cluster_->bookie_id(1), "read-only"}}) {
+    Outcome list = Quire(args);
+    ASSERT_EQ(list.exit_code(), 0) << list.text();
+    EXPECT_EQ(nlohmann::json::parse(list.text()),
+              (nlohmann::json::array({{{"bookie", id}, {"mode", mode}, {"version", expected}}})))
+        << list.text();
+  }
 }
 
 }  // namespace
