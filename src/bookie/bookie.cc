@@ -11,6 +11,7 @@
 #include "bookie/gc_json.h"
 #include "bookie/http/admin_http_server.h"
 #include "bookie/ledger_catalog.h"
+#include "common/build_info.h"
 #include "common/clock.h"
 #include "common/logging.h"
 #include "common/metrics.h"
@@ -89,6 +90,7 @@ Status Bookie::Init() {
   auto engine = storage::StorageEngine::Open(options_.storage);
   if (!engine.ok()) return engine.status().WithContext("opening storage");
   engine_ = std::move(*engine);
+  LoadManualReadOnly();
 
   work_.emplace(io_.get_executor());
   for (size_t i = 0; i < options_.io_threads; ++i) {
@@ -100,15 +102,9 @@ Status Bookie::Init() {
   RequestProcessorOptions po = options_.processor;
   po.fill_info = [this](proto::BookieInfoResponse* info) {
     info->set_bookie_id(options_.bookie_id);
-    uint64_t total = 0, free = 0;
-    for (const std::string& dir : options_.storage.ledger_dirs) {
-      auto space = fs_->Space(dir);
-      if (!space.ok()) continue;
-      total += space->total_bytes;
-      free += space->available_bytes;
-    }
-    info->set_total_bytes(total);
-    info->set_free_bytes(free);
+    DiskSpace space = LedgerDiskSpace();
+    info->set_total_bytes(space.total_bytes);
+    info->set_free_bytes(space.free_bytes);
     info->set_http_port(http_port());  // 0 when the admin endpoint is off
   };
   processor_ = std::make_unique<RequestProcessor>(engine_.get(), &io_, &status_, po);
@@ -122,6 +118,7 @@ Status Bookie::Init() {
                                                                  : metadata::BookieMode::kReadOnly);
     if (!reg.ok()) return reg.status().WithContext("registering the bookie");
     registration_ = std::move(*reg);
+    NoteRegisteredModeLocked();
   }
 
   // 6. Serve, and collect garbage.
@@ -186,90 +183,6 @@ Status Bookie::CheckIdentity(const std::string& instance_id) {
   return Status::Ok();
 }
 
-Status Bookie::StartHttp() {
-  if (!options_.http_enabled) return Status::Ok();
-  AdminHttpOptions ho;
-  ho.bind_address = options_.http_address;
-  ho.port = options_.http_port;
-  AdminHandlers h;
-  h.metrics_text = [this] { return MetricsText(); };
-  h.info = [this] {
-    return nlohmann::json{{"bookieId", options_.bookie_id},
-                          {"bookiePort", port()},
-                          {"httpServerPort", http_port()},
-                          {"metadataServiceUri", options_.metadata_uri},
-                          {"journalDirectories", options_.storage.journal_dirs},
-                          {"ledgerDirectories", options_.storage.ledger_dirs}};
-  };
-  h.state = [this] {
-    if (!ready_.load(std::memory_order_acquire)) {
-      return nlohmann::json{{"bookieId", options_.bookie_id},
-                            {"writable", false},
-                            {"readOnlyReason", "starting"}};
-    }
-    nlohmann::json disks = nlohmann::json::array();
-    for (const std::string& dir : options_.storage.ledger_dirs) {
-      auto space = fs_->Space(dir);
-      if (!space.ok()) continue;
-      disks.push_back({{"directory", dir},
-                       {"totalBytes", space->total_bytes},
-                       {"availableBytes", space->available_bytes}});
-    }
-    return nlohmann::json{{"bookieId", options_.bookie_id},
-                          {"writable", status_.writable()},
-                          {"readOnlyReason", status_.read_only_reason()},
-                          {"storageHealthy", engine_ && engine_->health().ok()},
-                          {"ledgerDisks", disks}};
-  };
-  h.writable = [this](std::string* reason) {
-    if (!ready_.load(std::memory_order_acquire)) {
-      *reason = "starting";
-      return false;
-    }
-    if (status_.writable()) return true;
-    *reason = status_.read_only_reason();
-    return false;
-  };
-  h.trigger_gc = [this](std::string_view compaction) -> Result<nlohmann::json> {
-    QUIRE_ASSIGN_OR_RETURN(storage::CompactionKind kind, ParseCompactionKind(compaction));
-    QUIRE_ASSIGN_OR_RETURN(uint64_t pass, TriggerGc(kind));
-    spdlog::info("bookie {}: garbage collection pass {} requested over admin HTTP ({} compaction)",
-                 options_.bookie_id, pass, compaction);
-    return nlohmann::json{{"bookieId", options_.bookie_id},
-                          {"passId", pass},
-                          {"compaction", compaction},
-                          {"message", "Triggered GC on BookieServer: " + options_.bookie_id}};
-  };
-  h.gc_state = [this]() -> Result<nlohmann::json> {
-    QUIRE_ASSIGN_OR_RETURN(storage::GcStatus gc, GcStatus());
-    return GcStateJson(gc);
-  };
-  h.gc_details = [this]() -> Result<nlohmann::json> {
-    QUIRE_ASSIGN_OR_RETURN(storage::GcStatus gc, GcStatus());
-    nlohmann::json j = GcDetailsJson(gc);
-    j["bookieId"] = options_.bookie_id;
-    return j;
-  };
-  h.suspend_compaction = [this](bool suspend, bool major,
-                                bool minor) -> Result<nlohmann::json> {
-    QUIRE_ASSIGN_OR_RETURN(storage::GarbageCollector * gc, Gc());
-    const storage::CompactionSuspension which{.major = major, .minor = minor};
-    if (suspend) {
-      gc->SuspendCompaction(which);
-    } else {
-      gc->ResumeCompaction(which);
-    }
-    return CompactionSuspensionJson(gc->compaction_suspension());
-  };
-  h.compaction_suspension = [this]() -> Result<nlohmann::json> {
-    QUIRE_ASSIGN_OR_RETURN(storage::GarbageCollector * gc, Gc());
-    return CompactionSuspensionJson(gc->compaction_suspension());
-  };
-  QUIRE_ASSIGN_OR_RETURN(http_, AdminHttpServer::Start(ho, std::move(h)));
-  http_port_.store(http_->port(), std::memory_order_release);
-  return Status::Ok();
-}
-
 void Bookie::CheckDisksAndHealth() {
   bool changed = false;
   Status health = engine_ ? engine_->health() : Status::Ok();
@@ -315,9 +228,15 @@ void Bookie::CheckDisksAndHealth() {
     }
   } else if (worst < options_.disk_usage_lwm_threshold && status_.SetWritable()) {
     changed = true;
-    spdlog::info("bookie {} is writable again: disk usage {:.1f}% is below "
-                 "diskUsageLwmThreshold",
-                 options_.bookie_id, 100 * worst);
+    if (status_.writable()) {
+      spdlog::info("bookie {} is writable again: disk usage {:.1f}% is below "
+                   "diskUsageLwmThreshold",
+                   options_.bookie_id, 100 * worst);
+    } else {
+      spdlog::info("bookie {}: disk usage {:.1f}% is below diskUsageLwmThreshold; still "
+                   "read-only: {}",
+                   options_.bookie_id, 100 * worst, status_.read_only_reason());
+    }
   }
   if (changed) ApplyMode();
 }
@@ -327,12 +246,19 @@ void Bookie::ApplyMode() {
   if (!registration_) return;
   auto mode = status_.writable() ? metadata::BookieMode::kWritable : metadata::BookieMode::kReadOnly;
   Status s = registration_->SetMode(mode);
+  NoteRegisteredModeLocked();
   if (!s.ok()) {
     // The monitor tries again on its next round (ApplyMode runs on every change and the mode is
     // compared below).
     spdlog::warn("bookie {}: could not update its registration: {}", options_.bookie_id,
                  s.ToString());
   }
+}
+
+void Bookie::NoteRegisteredModeLocked() {
+  registered_writable_.store(registration_ &&
+                                 registration_->mode() == metadata::BookieMode::kWritable,
+                             std::memory_order_release);
 }
 
 void Bookie::MonitorLoop() {
@@ -356,7 +282,10 @@ void Bookie::MonitorLoop() {
       std::lock_guard<std::mutex> rl(registration_mu_);
       auto want = status_.writable() ? metadata::BookieMode::kWritable
                                      : metadata::BookieMode::kReadOnly;
-      if (registration_ && registration_->mode() != want) registration_->SetMode(want).IgnoreError();
+      if (registration_ && registration_->mode() != want) {
+        registration_->SetMode(want).IgnoreError();
+        NoteRegisteredModeLocked();
+      }
     }
     lock.lock();
   }
@@ -391,6 +320,7 @@ void Bookie::Stop() {
   {
     std::lock_guard<std::mutex> lock(registration_mu_);
     registration_.reset();  // deregister
+    NoteRegisteredModeLocked();
   }
   metadata_.reset();
   spdlog::info("bookie {} stopped", options_.bookie_id);
@@ -458,6 +388,9 @@ std::string Bookie::MetricsText() {
   using Labels = MetricsWriter::Labels;
   static constexpr double kCountBounds[] = {1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 4096};
   MetricsWriter w;
+  // Prometheus's "info" idiom: a constant 1 whose labels say what runs, for joins and dashboards.
+  w.Gauge("quire_build_info", "Always 1; the labels are the Quire version and git commit",
+          1, {{"version", std::string(QuireVersion())}, {"commit", std::string(QuireCommit())}});
   bool ready = ready_.load(std::memory_order_acquire);
   w.Gauge("quire_bookie_writable", "1 when the bookie takes writes, 0 when read-only",
           ready && status_.writable() ? 1 : 0);

@@ -7,7 +7,8 @@
 //     store must agree (SEMANTICS.md: a wiped disk must not answer "no such entry"); a new bookie
 //     writes its cookie to the metadata store first;
 //  4. open the storage engine: lock the directories, replay the journals;
-//  5. register in the metadata store (writable, or read-only if the disks are full);
+//  5. register in the metadata store (writable, or read-only if the disks are full or an operator
+//     made it read-only);
 //  6. accept connections; start the admin HTTP server and the disk monitor.
 // Stop(): stop accepting, answer long polls, wait (shutdownDrainTimeoutMs) for requests in
 // flight, close connections, flush and checkpoint storage, deregister.
@@ -15,8 +16,13 @@
 // Read-only mode: the disk monitor (every diskCheckIntervalMs) turns the bookie read-only when a
 // ledger directory's disk is fuller than diskUsageThreshold or a flush is held back by a full
 // disk (storage_engine.h), and writable again once flushes succeed and usage is below
-// diskUsageLwmThreshold; a storage I/O error makes it read-only for good. Each change moves the
-// registration between the writable and read-only lists.
+// diskUsageLwmThreshold; a storage I/O error makes it read-only for good. An operator can also make
+// it read-only (PUT /api/v1/bookie/state/readonly), until they lift it, across restarts
+// (bookie_status.h, read_only_format.h). Each change moves the registration between the writable
+// and read-only lists.
+//
+// Health (admin HTTP): /health/live answers 200 while the process serves, read-only or not;
+// /health/ready answers 200 only when the bookie is writable and registered as writable.
 //
 // Garbage collection (storage/garbage_collector.h) runs from step 6 on, against the metadata
 // store; TriggerGc() asks for a pass now (admin HTTP PUT /api/v1/bookie/gc).
@@ -32,6 +38,7 @@
 #include <thread>
 #include <vector>
 
+#include <nlohmann/json_fwd.hpp>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 
@@ -79,10 +86,22 @@ class Bookie {
   Status CheckIdentity(const std::string& instance_id);
   // The garbage collector; kFailedPrecondition while the bookie is starting or stopping.
   Result<storage::GarbageCollector*> Gc();
+  // The admin endpoint and what it calls (bookie_admin.cc).
   Status StartHttp();
+  bool Ready(std::string* reason) const;
+  nlohmann::json ReadOnlyJson() const;
+  Result<nlohmann::json> SetManualReadOnly(bool on);
+  void LoadManualReadOnly();  // at start-up, from the flag on disk
+  struct DiskSpace {
+    uint64_t total_bytes = 0;
+    uint64_t free_bytes = 0;
+  };
+  DiskSpace LedgerDiskSpace() const;  // summed over the ledger directories
+
   void CheckDisksAndHealth();
   void MonitorLoop();
   void ApplyMode();
+  void NoteRegisteredModeLocked();  // registered_writable_ from registration_ (registration_mu_ held)
 
   BookieOptions options_;
   std::unique_ptr<FileSystem> fs_;
@@ -100,6 +119,10 @@ class Bookie {
 
   std::mutex registration_mu_;
   std::unique_ptr<metadata::BookieRegistration> registration_;  // guarded by registration_mu_
+  // Whether the metadata store lists the bookie as writable, for /health/ready without waiting
+  // for registration_mu_ (held across metadata calls). Set after each registration change.
+  std::atomic<bool> registered_writable_{false};
+  std::mutex manual_mu_;  // serializes manual read-only changes (flag on disk, then state)
 
   std::unique_ptr<AdminHttpServer> http_;
   std::atomic<uint16_t> http_port_{0};  // read by the admin handlers while Init() runs

@@ -76,7 +76,23 @@ ConfigSchema BookieKeys() {
          .description = "trace, debug, info, warn, error, critical or off.",
          .choices = {"trace", "debug", "info", "warn", "error", "critical", "off"}});
   s.Add({.name = "logFile", .type = ConfigType::kString, .default_value = "",
-         .description = "Log to this file; empty: standard error."});
+         .description = "Log to this file; empty: standard error. SIGHUP makes the bookie close "
+                        "and reopen it (after logrotate moved it)."});
+  s.Add({.name = "logFormat", .type = ConfigType::kString, .default_value = "text",
+         .description = "text: one line per event, \"<ISO 8601 UTC time> <level> [<thread>] "
+                        "<message>\"; json: one JSON object per line with time, level, thread "
+                        "and message (for log shippers).",
+         .choices = {"text", "json"}});
+  s.Add({.name = "logMaxSizeMB", .type = ConfigType::kInt, .default_value = "100",
+         .description = "With logFile: when the log would grow past this size it is renamed with "
+                        "an index before its extension (bookie.log to bookie.1.log; older ones "
+                        "shift to .2, ...) and a new one is started. 0: never (leave rotation to "
+                        "logrotate, with SIGHUP).",
+         .min_int = 0, .max_int = 1 << 20});
+  s.Add({.name = "logMaxFiles", .type = ConfigType::kInt, .default_value = "10",
+         .description = "With logFile and logMaxSizeMB: rotated files kept; the oldest beyond "
+                        "this is deleted.",
+         .min_int = 1, .max_int = 1000});
   return s;
 }
 
@@ -178,8 +194,11 @@ Result<BookieOptions> BookieOptionsFromConfig(const Config& c) {
   }
   o.disk_check_interval = std::chrono::milliseconds(c.GetInt("diskCheckIntervalMs"));
   o.shutdown_drain = std::chrono::milliseconds(c.GetInt("shutdownDrainTimeoutMs"));
-  o.log_level = c.GetString("logLevel");
-  o.log_file = c.GetString("logFile");
+  o.logging.level = c.GetString("logLevel");
+  o.logging.file = c.GetString("logFile");
+  o.logging.format = c.GetString("logFormat");
+  o.logging.max_file_bytes = static_cast<uint64_t>(c.GetInt("logMaxSizeMB")) << 20;
+  o.logging.max_files = static_cast<size_t>(c.GetInt("logMaxFiles"));
   std::string address = c.GetString("advertisedAddress");
   if (address.empty()) address = HostName();
   // With bookiePort 0 the id is completed once the port is known (Bookie::Start).

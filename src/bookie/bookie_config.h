@@ -9,6 +9,7 @@
 #include "bookie/request_processor.h"
 #include "bookie/server.h"
 #include "common/config.h"
+#include "common/logging.h"
 #include "metadata/metadata_store.h"
 #include "storage/storage_options.h"
 
@@ -30,8 +31,7 @@ struct BookieOptions {
   double disk_usage_lwm_threshold = 0.90;
   std::chrono::milliseconds disk_check_interval{5000};
   std::chrono::milliseconds shutdown_drain{10000};
-  std::string log_level = "info";
-  std::string log_file;
+  LoggingOptions logging;  // logLevel, logFile, logFormat, logMaxSizeMB, logMaxFiles
 };
 
 // Every key quire-bookie accepts.

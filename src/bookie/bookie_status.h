@@ -1,55 +1,91 @@
-// Whether the bookie takes writes, and why not. Read by every request; changed by the disk monitor
-// and on storage errors.
+// Whether the bookie takes writes, and why not. Read by every request; changed by the disk monitor,
+// on storage errors and by an operator.
 //
-// Read-only for a full disk is lifted when usage falls below the low-water mark; read-only after an
-// I/O error is sticky (the journal may have lost data the page cache held: only a restart, after
-// an operator looked, brings the bookie back).
+// Three causes make a bookie read-only, each kept on its own so that lifting one does not lift
+// another:
+//  - a full disk (automatic): lifted when usage falls below the low-water mark;
+//  - an I/O error (automatic, sticky): the journal may have lost data the page cache held, so
+//    only a restart, after an operator looked, brings the bookie back;
+//  - an operator's request (manual: PUT /api/v1/bookie/state/readonly, `quire bookie readonly
+//    --on`), e.g. before a decommission: lifted only by the operator. The bookie keeps it on disk
+//    (read_only_format.h) so that it survives restarts.
+// The bookie is writable when none holds.
 #pragma once
 
 #include <atomic>
-#include <functional>
 #include <mutex>
 #include <string>
 
 namespace quire::bookie {
 
+// The reason given while the manual read-only mode is on.
+inline constexpr const char* kManualReadOnlyReason =
+    "read-only by operator request (PUT /api/v1/bookie/state/readonly)";
+
 class BookieStatus {
  public:
   bool writable() const { return writable_.load(std::memory_order_acquire); }
+  // Why the bookie is read-only: the I/O error, else the operator's request, else the disk.
+  // Empty when writable.
   std::string read_only_reason() const {
     std::lock_guard<std::mutex> lock(mu_);
-    return reason_;
+    if (sticky_) return auto_reason_;
+    if (manual_) return kManualReadOnlyReason;
+    return auto_reason_;
   }
   bool sticky() const {
     std::lock_guard<std::mutex> lock(mu_);
     return sticky_;
   }
+  bool manual() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return manual_;
+  }
 
-  // Returns true if this changed the state (became read-only, or the cause became sticky), so
-  // that the caller logs each change once. A new reason for a state that did not change (a disk
-  // a little fuller) replaces the old one silently; a sticky reason is never replaced.
+  // An automatic cause (full disk; an I/O error when `sticky`). Returns true if this changed that
+  // cause (it was not set, or it became sticky), so that the caller logs each change once. A new
+  // reason for a cause already set (a disk a little fuller) replaces the old one silently; a
+  // sticky reason is never replaced.
   bool SetReadOnly(const std::string& reason, bool sticky) {
     std::lock_guard<std::mutex> lock(mu_);
     if (sticky_) return false;
+    bool changed = !auto_read_only_ || sticky;
+    auto_read_only_ = true;
     sticky_ = sticky;
-    bool changed = writable_.exchange(false);
-    reason_ = reason;
-    return changed || sticky;
+    auto_reason_ = reason;
+    UpdateLocked();
+    return changed;
   }
-  // Returns true if this changed the state; refused (false) after a sticky cause.
+  // Lifts the automatic, non-sticky cause. Returns true if it was set (the bookie may still be
+  // read-only for the operator: see writable()).
   bool SetWritable() {
     std::lock_guard<std::mutex> lock(mu_);
-    if (sticky_ || writable_.load(std::memory_order_relaxed)) return false;
-    writable_.store(true, std::memory_order_release);
-    reason_.clear();
+    if (sticky_ || !auto_read_only_) return false;
+    auto_read_only_ = false;
+    auto_reason_.clear();
+    UpdateLocked();
+    return true;
+  }
+  // The operator's cause. Returns true if it changed.
+  bool SetManual(bool on) {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (manual_ == on) return false;
+    manual_ = on;
+    UpdateLocked();
     return true;
   }
 
  private:
+  void UpdateLocked() {
+    writable_.store(!auto_read_only_ && !manual_, std::memory_order_release);
+  }
+
   std::atomic<bool> writable_{true};
   mutable std::mutex mu_;
-  std::string reason_;  // guarded by mu_
-  bool sticky_ = false;  // guarded by mu_
+  bool auto_read_only_ = false;  // guarded by mu_: a full disk, or an I/O error (sticky_)
+  bool sticky_ = false;          // guarded by mu_
+  std::string auto_reason_;      // guarded by mu_
+  bool manual_ = false;          // guarded by mu_
 };
 
 }  // namespace quire::bookie

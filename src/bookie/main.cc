@@ -4,8 +4,9 @@
 //
 // Exit codes: 0 after a clean shutdown (SIGTERM/SIGINT), 1 when start-up fails (the reason is
 // logged and printed), 2 for command-line or configuration errors. Logs go to standard error (or
-// logFile); once serving, one line "quire-bookie <id> ready: port <p> http <h>" goes to standard
-// output, and READY=1 to systemd when it started the bookie (systemd_notify.h).
+// logFile, reopened on SIGHUP); once serving, one line "quire-bookie <id> ready: port <p> http
+// <h>" goes to standard output, and READY=1 to systemd when it started the bookie
+// (systemd_notify.h).
 #include <signal.h>
 
 #include <cstdio>
@@ -17,6 +18,7 @@
 #include "bookie/bookie.h"
 #include "bookie/bookie_config.h"
 #include "bookie/systemd_notify.h"
+#include "common/build_info.h"
 #include "common/logging.h"
 
 int main(int argc, char** argv) {
@@ -29,6 +31,8 @@ int main(int argc, char** argv) {
       "quire-bookie: a Quire storage server. It keeps ledger entries durable (journal + entry "
       "logs), serves them to clients, and registers itself in the metadata store.\n"
       "Every configuration key, with its default, is documented in conf/bookie.conf."};
+  app.set_version_flag("--version", VersionLine("quire-bookie"),
+                       "Print the version and the git commit it was built from, then exit");
   app.add_option("-c,--conf", conf_path, "Configuration file (key = value lines)");
   app.add_option("-s,--set", overrides, "Override one key: --set bookiePort=3182 (repeatable)");
   bool print_conf = false;
@@ -61,7 +65,7 @@ int main(int argc, char** argv) {
     fmt::print(stderr, "quire-bookie: {}\n", options.status().message());
     return 2;
   }
-  if (Status s = InitLogging({options->log_level, options->log_file}); !s.ok()) {
+  if (Status s = InitLogging(options->logging); !s.ok()) {
     fmt::print(stderr, "quire-bookie: {}\n", s.message());
     return 2;
   }
@@ -71,6 +75,7 @@ int main(int argc, char** argv) {
   sigemptyset(&signals);
   sigaddset(&signals, SIGTERM);
   sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGHUP);  // reopen the log file
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   signal(SIGPIPE, SIG_IGN);
 
@@ -96,8 +101,18 @@ int main(int argc, char** argv) {
   SystemdNotifier systemd;
   systemd.Ready(fmt::format("bookie {} serving on port {}", (*bookie)->bookie_id(),
                             (*bookie)->port()));
-  int received = systemd.WaitForSignal(
-      signals, [&](std::chrono::milliseconds timeout) { return (*bookie)->Responsive(timeout); });
+  int received = 0;
+  while ((received = systemd.WaitForSignal(signals, [&](std::chrono::milliseconds timeout) {
+            return (*bookie)->Responsive(timeout);
+          })) == SIGHUP) {
+    if (Status s = ReopenLogs(); !s.ok()) {
+      // Lines go on to the old file; the next SIGHUP tries again.
+      fmt::print(stderr, "quire-bookie: SIGHUP: {}\n", s.ToString());
+      spdlog::error("SIGHUP: could not reopen the log: {}", s.ToString());
+    } else {
+      spdlog::info("SIGHUP: log file reopened");
+    }
+  }
   spdlog::info("received {}, shutting down", received == SIGTERM ? "SIGTERM" : "SIGINT");
   systemd.Stopping();
   (*bookie)->Stop();

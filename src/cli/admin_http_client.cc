@@ -82,6 +82,17 @@ AdminEndpoint AdminEndpointOf(std::string_view bookie_id, uint16_t http_port) {
   return AdminEndpoint{std::string(host), http_port};
 }
 
+Result<AdminEndpoint> FindAdminEndpoint(Client& client, const BookieId& bookie_id) {
+  auto info = client.GetBookieInfo(bookie_id);
+  if (!info.ok()) return info.status().WithContext("asking for its admin HTTP port");
+  if (info->http_port == 0) {
+    return FailedPrecondition(
+        "it reports no admin HTTP port: its admin endpoint is off (httpServerEnabled), or it is "
+        "older than this command");
+  }
+  return AdminEndpointOf(bookie_id, info->http_port);
+}
+
 Result<nlohmann::json> CallAdminJson(const AdminEndpoint& endpoint, std::string_view method,
                                      std::string_view target, std::string_view body,
                                      std::chrono::milliseconds timeout) {

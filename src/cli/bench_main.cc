@@ -30,6 +30,7 @@
 // Exit codes: 0 ok; 1 error (a failed add or read, a lost entry, an interrupted run; with
 #include "cli/bench_support.h"
 #include "cli/bench_writer.h"
+#include "common/build_info.h"
 
 namespace quire::bench {
 namespace {
@@ -459,6 +460,8 @@ int Main(int argc, char** argv) {
       "run), 2 usage."};
   app.name("quire-bench");  // in usage lines, whatever the path it was started by
   app.require_subcommand(1, 1);
+  app.set_version_flag("--version", VersionLine("quire-bench"),
+                       "Print the version and the git commit it was built from, then exit");
   app.footer("Run `quire-bench <command> --help` for a command's options.");
 
   CLI::App* write = app.add_subcommand(

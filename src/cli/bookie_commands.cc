@@ -1,5 +1,6 @@
-// quire bookie list|info|format|sanity|decommission (and gc: bookie_gc.cc).
+// quire bookie list|info|readonly|format|sanity|decommission (and gc: bookie_gc.cc).
 #include <algorithm>
+#include <chrono>
 #include <filesystem>
 
 #include <fmt/format.h>
@@ -18,19 +19,33 @@ namespace {
 using nlohmann::json;
 
 void AddList(CLI::App& bookie, GlobalOptions& g) {
-  auto* cmd = bookie.add_subcommand("list", "List the writable bookies (or the read-only ones)");
+  auto* cmd = bookie.add_subcommand(
+      "list",
+      "List the writable bookies (or the read-only ones); with --json, each one's Quire version "
+      "too");
   auto readonly = std::make_shared<bool>(false);
   cmd->add_flag("--readonly", *readonly, "List the read-only bookies instead");
   cmd->callback([&g, readonly] {
-    auto client = OpenClient(g, "bookie list");
-    auto list = client->ListBookies();
-    if (!list.ok()) Fail("bookie list", list.status());
-    const std::vector<BookieId>& ids = *readonly ? list->read_only : list->writable;
+    const char* name = "bookie list";
     if (g.json) {
-      fmt::print("{}\n", json(ids).dump());
+      // What each bookie's registration says, its version included.
+      auto registrations = OpenStore(g, name)->ListRegistrations();
+      if (!registrations.ok()) Fail(name, registrations.status());
+      json out = json::array();
+      auto wanted = *readonly ? metadata::BookieMode::kReadOnly : metadata::BookieMode::kWritable;
+      for (const metadata::RegisteredBookie& r : *registrations) {
+        if (r.mode != wanted) continue;
+        out.push_back({{"bookie", r.bookie_id},
+                       {"mode", metadata::BookieModeName(r.mode)},
+                       {"version", r.version.empty() ? json(nullptr) : json(r.version)}});
+      }
+      fmt::print("{}\n", out.dump());
       return;
     }
-    for (const BookieId& id : ids) fmt::print("{}\n", id);
+    auto client = OpenClient(g, name);
+    auto list = client->ListBookies();
+    if (!list.ok()) Fail(name, list.status());
+    for (const BookieId& id : *readonly ? list->read_only : list->writable) fmt::print("{}\n", id);
   });
 }
 
@@ -60,6 +75,49 @@ void AddInfo(CLI::App& bookie, GlobalOptions& g) {
                static_cast<double>(info->total_bytes) / (1 << 30),
                info->http_port == 0 ? std::string("off (or not reported)")
                                     : AdminEndpointOf(info->bookie_id, info->http_port).ToString());
+  });
+}
+
+void AddReadOnly(CLI::App& bookie, GlobalOptions& g) {
+  auto* cmd = bookie.add_subcommand(
+      "readonly",
+      "Make a bookie read-only by hand (--on), e.g. before a decommission, or lift that (--off)");
+  cmd->footer(
+      "A read-only bookie refuses new entries (clients write to other bookies) and goes on\n"
+      "serving reads. The manual mode is kept on the bookie's disk, so it survives restarts until\n"
+      "--off lifts it; --off does not make writable a bookie that is read-only for another\n"
+      "reason (a full disk, an I/O error): the answer says why it still is. Through the bookie's\n"
+      "admin HTTP endpoint (PUT /api/v1/bookie/state/readonly, as BookKeeper's).");
+  auto id = std::make_shared<std::string>();
+  auto on = std::make_shared<bool>(false);
+  auto off = std::make_shared<bool>(false);
+  cmd->add_option("id", *id, "Bookie id (host:port)")->required();
+  auto* on_flag = cmd->add_flag("--on", *on, "Make the bookie read-only until --off");
+  auto* off_flag = cmd->add_flag("--off", *off, "Lift the manual read-only mode");
+  on_flag->excludes(off_flag);
+  cmd->callback([&g, id, on, off] {
+    const char* name = "bookie readonly";
+    if (!*on && !*off) FailUsage(name, "give --on or --off");
+    auto client = OpenClient(g, name);
+    auto endpoint = FindAdminEndpoint(*client, *id);
+    if (!endpoint.ok()) Fail(name, endpoint.status().WithContext("bookie " + *id));
+    auto answer = CallAdminJson(*endpoint, "PUT", "/api/v1/bookie/state/readonly",
+                                json{{"readOnly", *on}}.dump(), std::chrono::seconds(30));
+    if (!answer.ok()) Fail(name, answer.status().WithContext("bookie " + *id));
+    if (g.json) {
+      fmt::print("{}\n", answer->dump(2));
+      return;
+    }
+    bool read_only = answer->value("readOnly", *on);
+    std::string reason = answer->value("reason", std::string());
+    if (*on) {
+      fmt::print("bookie {} is read-only until `quire bookie readonly --off {}`\n", *id, *id);
+    } else if (read_only) {
+      fmt::print("bookie {}: manual read-only mode lifted, but it is still read-only: {}\n", *id,
+                 reason);
+    } else {
+      fmt::print("bookie {} is writable\n", *id);
+    }
   });
 }
 
@@ -220,10 +278,13 @@ void AddDecommission(CLI::App& bookie, GlobalOptions& g) {
 
 void AddBookieCommands(CLI::App& app, GlobalOptions& g) {
   auto* bookie = app.add_subcommand(
-      "bookie", "Bookies: list, info, sanity check, garbage collection, format, decommission");
+      "bookie",
+      "Bookies: list, info, read-only mode, sanity check, garbage collection, format, "
+      "decommission");
   bookie->require_subcommand(1);
   AddList(*bookie, g);
   AddInfo(*bookie, g);
+  AddReadOnly(*bookie, g);
   AddSanity(*bookie, g);
   AddBookieGcCommand(*bookie, g);
   AddFormat(*bookie, g);

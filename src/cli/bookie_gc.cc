@@ -76,18 +76,12 @@ std::vector<BookieId> Bookies(Client& client, const Args& a) {
 
 // Asks `t`'s bookie for a pass; sets t->pass or t->error.
 void Trigger(Client& client, Target* t, std::string_view compaction, milliseconds timeout) {
-  auto info = client.GetBookieInfo(t->bookie);
-  if (!info.ok()) {
-    t->error = info.status().WithContext("asking for its admin HTTP port");
+  auto endpoint = FindAdminEndpoint(client, t->bookie);
+  if (!endpoint.ok()) {
+    t->error = endpoint.status();
     return;
   }
-  if (info->http_port == 0) {
-    t->error = FailedPrecondition(
-        "it reports no admin HTTP port: its admin endpoint is off (httpServerEnabled), or it is "
-        "older than this command");
-    return;
-  }
-  t->endpoint = AdminEndpointOf(t->bookie, info->http_port);
+  t->endpoint = *endpoint;
   auto answer = CallAdminJson(*t->endpoint, "PUT", "/api/v1/bookie/gc",
                               json{{"compaction", compaction}}.dump(), timeout);
   if (!answer.ok()) {

@@ -45,9 +45,18 @@ struct GlobalOptions {
 [[noreturn]] void Fail(std::string_view command, const Status& status);
 [[noreturn]] void FailUsage(std::string_view command, std::string_view message);
 
-// Opening the metadata store and the client, with the error reported for `command`.
-std::unique_ptr<metadata::MetadataStore> OpenStore(const GlobalOptions& g, std::string_view command);
+// Opening the metadata store and the client, with the error reported for `command`. A file://
+// store must exist already: opening one creates its directory, and a command that only reads (or
+// a typo in --metadata) must not leave an empty store behind. Only `cluster init` creates one.
+enum class IfNoStore { kFail, kCreate };
+std::unique_ptr<metadata::MetadataStore> OpenStore(const GlobalOptions& g, std::string_view command,
+                                                   IfNoStore if_none = IfNoStore::kFail);
 std::unique_ptr<Client> OpenClient(const GlobalOptions& g, std::string_view command);
+
+// When `args` (the command line without the program name) names a command that `app` does not
+// have, e.g. `ledgr list`: the message that says so, with the nearest command's name and the
+// commands there are. Empty when every command word is known.
+std::string UnknownCommandMessage(CLI::App& app, const std::vector<std::string>& args);
 
 void AddClusterCommands(CLI::App& app, GlobalOptions& g);
 void AddBookieCommands(CLI::App& app, GlobalOptions& g);

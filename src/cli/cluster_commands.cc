@@ -40,7 +40,7 @@ void AddClusterCommands(CLI::App& app, GlobalOptions& g) {
 
   cluster->add_subcommand("init", "Initialise the metadata (harmless if already done)")
       ->callback([&g] {
-        auto store = OpenStore(g, "cluster init");
+        auto store = OpenStore(g, "cluster init", IfNoStore::kCreate);
         auto info = store->InitCluster();
         if (!info.ok()) Fail("cluster init", info.status());
         PrintInfo(g, *info, nullptr);

@@ -9,6 +9,7 @@
 #include <fmt/format.h>
 
 #include "cli/cli.h"
+#include "common/build_info.h"
 #include "common/logging.h"
 
 int main(int argc, char** argv) {
@@ -22,6 +23,8 @@ int main(int argc, char** argv) {
   app.name("quire");  // in usage lines, whatever the path it was started by
   app.require_subcommand(1);
   app.fallthrough();
+  app.set_version_flag("--version", quire::VersionLine("quire"),
+                       "Print the version and the git commit it was built from, then exit");
   app.add_option("--metadata", g.metadata_uri,
                  "Metadata service URI: zk://host:port[,host:port]/path or file:///path");
   app.add_option("--log-level", g.log_level, "trace, debug, info, warn, error, off")
@@ -44,6 +47,14 @@ int main(int argc, char** argv) {
   } catch (const CLI::RuntimeError& e) {
     return e.get_exit_code();
   } catch (const CLI::ParseError& e) {
+    if (e.get_exit_code() != 0) {
+      // CLI11 would say "A subcommand is required" for a misspelt command: name it instead.
+      std::string unknown = UnknownCommandMessage(app, std::vector<std::string>(argv + 1, argv + argc));
+      if (!unknown.empty()) {
+        fmt::print(stderr, "{}\n", unknown);
+        return kExitUsage;
+      }
+    }
     int code = app.exit(e);
     return code == 0 ? kExitOk : kExitUsage;
   }

@@ -10,6 +10,8 @@
 
 #include <fmt/format.h>
 
+#include "common/closest_name.h"
+
 namespace quire {
 namespace {
 
@@ -19,20 +21,6 @@ std::string_view Trim(std::string_view s) {
   if (b == std::string_view::npos) return {};
   size_t e = s.find_last_not_of(ws);
   return s.substr(b, e - b + 1);
-}
-
-size_t EditDistance(std::string_view a, std::string_view b) {
-  std::vector<size_t> prev(b.size() + 1), cur(b.size() + 1);
-  for (size_t j = 0; j <= b.size(); ++j) prev[j] = j;
-  for (size_t i = 1; i <= a.size(); ++i) {
-    cur[0] = i;
-    for (size_t j = 1; j <= b.size(); ++j) {
-      size_t sub = prev[j - 1] + (std::tolower(a[i - 1]) == std::tolower(b[j - 1]) ? 0 : 1);
-      cur[j] = std::min({prev[j] + 1, cur[j - 1] + 1, sub});
-    }
-    std::swap(prev, cur);
-  }
-  return prev[b.size()];
 }
 
 bool ParseBool(std::string_view v, bool* out) {
@@ -102,16 +90,9 @@ const ConfigKey* ConfigSchema::Find(std::string_view name) const {
 }
 
 std::string ConfigSchema::Suggest(std::string_view name) const {
-  std::string best;
-  size_t best_distance = std::max<size_t>(3, name.size() / 3) + 1;
-  for (const ConfigKey& k : keys_) {
-    size_t d = EditDistance(name, k.name);
-    if (d < best_distance) {
-      best_distance = d;
-      best = k.name;
-    }
-  }
-  return best;
+  std::vector<std::string_view> names;
+  for (const ConfigKey& k : keys_) names.push_back(k.name);
+  return ClosestName(name, names);
 }
 
 Status ValidateConfigValue(const ConfigKey& key, std::string_view value) {

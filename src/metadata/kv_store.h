@@ -50,6 +50,7 @@ class KvMetadataStore final : public MetadataStore {
   Result<std::unique_ptr<BookieRegistration>> RegisterBookie(const BookieId& bookie_id,
                                                              BookieMode mode) override;
   Result<BookieList> ListBookies() override;
+  Result<std::vector<RegisteredBookie>> ListRegistrations() override;
   Result<std::unique_ptr<Watch>> WatchBookies(BookieWatchFn callback) override;
 
   Result<Versioned<Cookie>> ReadCookie(const BookieId& bookie_id) override;

@@ -312,10 +312,19 @@ void KvMetadataStore::Unregister(const BookieId& bookie_id) {
 }
 
 Result<BookieList> KvMetadataStore::ListBookies() {
+  QUIRE_ASSIGN_OR_RETURN(std::vector<RegisteredBookie> registrations, ListRegistrations());
+  BookieList list;
+  for (const RegisteredBookie& r : registrations) {
+    (r.mode == BookieMode::kWritable ? list.writable : list.read_only).push_back(r.bookie_id);
+  }
+  return list;  // sorted, as `registrations` is
+}
+
+Result<std::vector<RegisteredBookie>> KvMetadataStore::ListRegistrations() {
   Result<std::vector<std::string>> names = kv_->List(std::string(kBookiesDir));
   if (!names.ok() && names.status().Is(StatusCode::kNotFound)) return NotInitialised();
   QUIRE_RETURN_IF_ERROR(names.status());
-  BookieList list;
+  std::vector<RegisteredBookie> list;
   std::map<std::string, bool> alive;
   for (const std::string& name : *names) {
     std::string key = RegistrationKey(name);
@@ -327,11 +336,11 @@ Result<BookieList> KvMetadataStore::ListBookies() {
       continue;
     }
     if (!LooksAlive(info->session_id, &alive)) continue;
-    (info->mode == BookieMode::kWritable ? list.writable : list.read_only)
-        .push_back(info->bookie_id);
+    list.push_back({info->bookie_id, info->mode, info->version, info->owner});
   }
-  std::sort(list.writable.begin(), list.writable.end());
-  std::sort(list.read_only.begin(), list.read_only.end());
+  std::sort(list.begin(), list.end(), [](const RegisteredBookie& a, const RegisteredBookie& b) {
+    return a.bookie_id < b.bookie_id;
+  });
   return list;
 }
 

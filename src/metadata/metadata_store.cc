@@ -92,6 +92,14 @@ Status ValidateName(std::string_view what, std::string_view name) {
   return Status::Ok();
 }
 
+Result<std::optional<std::string>> FileStoreRoot(const std::string& uri) {
+  std::string_view rest = uri;
+  if (!ConsumePrefix(&rest, "file://")) return std::optional<std::string>();
+  QUIRE_ASSIGN_OR_RETURN(std::string root, CleanPath(uri, rest));
+  if (root.empty()) return BadUri(uri, "the file store cannot be the root directory");
+  return std::optional<std::string>(std::move(root));
+}
+
 Result<std::unique_ptr<MetadataStore>> OpenMetadataStore(const std::string& uri,
                                                          const MetadataOptions& options) {
   std::string_view rest = uri;
@@ -100,10 +108,9 @@ Result<std::unique_ptr<MetadataStore>> OpenMetadataStore(const std::string& uri,
     return std::unique_ptr<MetadataStore>(
         std::make_unique<KvMetadataStore>(uri, OpenMemBackend(std::string(rest)), options));
   }
-  if (ConsumePrefix(&rest, "file://")) {
-    QUIRE_ASSIGN_OR_RETURN(std::string root, CleanPath(uri, rest));
-    if (root.empty()) return BadUri(uri, "the file store cannot be the root directory");
-    QUIRE_ASSIGN_OR_RETURN(auto backend, OpenFileBackend(root, options.file_system));
+  QUIRE_ASSIGN_OR_RETURN(std::optional<std::string> file_root, FileStoreRoot(uri));
+  if (file_root) {
+    QUIRE_ASSIGN_OR_RETURN(auto backend, OpenFileBackend(*file_root, options.file_system));
     return std::unique_ptr<MetadataStore>(
         std::make_unique<KvMetadataStore>(uri, std::move(backend), options));
   }

@@ -96,6 +96,15 @@ struct BookieList {
   friend bool operator==(const BookieList&, const BookieList&) = default;
 };
 
+// A live bookie as its registration record describes it.
+struct RegisteredBookie {
+  BookieId bookie_id;
+  BookieMode mode = BookieMode::kWritable;
+  std::string version;  // its Quire version; empty when it is older than the record's field
+  std::string owner;    // "host:pid"
+  friend bool operator==(const RegisteredBookie&, const RegisteredBookie&) = default;
+};
+
 // A bookie's identity, kept both in the metadata store and in each of its directories
 // (SEMANTICS.md): a bookie whose directories do not match refuses to start.
 struct Cookie {
@@ -250,6 +259,9 @@ class MetadataStore {
   virtual Result<std::unique_ptr<BookieRegistration>> RegisterBookie(const BookieId& bookie_id,
                                                                      BookieMode mode) = 0;
   virtual Result<BookieList> ListBookies() = 0;
+  // The live bookies with what their registration records say, sorted by id. Reads every record
+  // (ListBookies may not): for operators, not for hot paths.
+  virtual Result<std::vector<RegisteredBookie>> ListRegistrations() = 0;
   virtual Result<std::unique_ptr<Watch>> WatchBookies(BookieWatchFn callback) = 0;
 
   // --- Cookies (persistent, one per bookie id) ---
@@ -279,6 +291,10 @@ class MetadataStore {
   // The owner of lock `name`, or nullopt if free.
   virtual Result<std::optional<std::string>> LockOwner(const std::string& name) = 0;
 };
+
+// For a file:// URI, the directory of the store (which OpenMetadataStore creates if it does not
+// exist); nullopt for other URIs. kInvalidArgument for a malformed file:// URI.
+Result<std::optional<std::string>> FileStoreRoot(const std::string& uri);
 
 // Opens the store named by `uri`. Does not require the cluster to be initialised.
 // kInvalidArgument for a malformed URI, kUnavailable if the service cannot be reached in

@@ -237,6 +237,7 @@ std::string EncodeRegistration(const RegistrationInfo& info) {
   r.set_mode(ToProto(info.mode));
   r.set_session_id(info.session_id);
   r.set_owner(info.owner);
+  r.set_version(info.version);
   return Serialize(r);
 }
 
@@ -260,6 +261,7 @@ Result<RegistrationInfo> DecodeRegistration(std::string_view bytes, std::string_
   info.bookie_id = r.bookie_id();
   info.session_id = r.session_id();
   info.owner = r.owner();
+  info.version = r.version();
   return info;
 }
 

@@ -10,6 +10,7 @@
 #include <string>
 #include <string_view>
 
+#include "common/build_info.h"
 #include "metadata/metadata_store.h"
 #include "quire/ledger_metadata.h"
 #include "quire/status.h"
@@ -48,6 +49,9 @@ struct RegistrationInfo {
   BookieMode mode = BookieMode::kWritable;
   std::string session_id;  // file/mem stores
   std::string owner;       // "host:pid"
+  // The registering process's Quire version: this build's when it registers; as stored (empty
+  // from a bookie older than the field) when read.
+  std::string version{QuireVersion()};
 };
 std::string EncodeRegistration(const RegistrationInfo& info);
 Result<RegistrationInfo> DecodeRegistration(std::string_view bytes, std::string_view where);

@@ -198,6 +198,31 @@ Result<BookieList> ZkMetadataStore::ListBookiesImpl(bool watch) {
 
 Result<BookieList> ZkMetadataStore::ListBookies() { return ListBookiesImpl(false); }
 
+Result<std::vector<RegisteredBookie>> ZkMetadataStore::ListRegistrations() {
+  QUIRE_ASSIGN_OR_RETURN(BookieList list, ListBookiesImpl(false));
+  Deadline deadline = NewDeadline();
+  std::vector<RegisteredBookie> out;
+  for (BookieMode mode : {BookieMode::kWritable, BookieMode::kReadOnly}) {
+    for (const BookieId& id : mode == BookieMode::kWritable ? list.writable : list.read_only) {
+      const std::string path = RegistrationPath(id, mode);
+      ZkSession::Reply r = ReadRetrying("get", path, deadline,
+                                        [&] { return session_->Get(path, false, deadline); });
+      if (r.rc == ZNONODE) continue;  // it left (or moved) since the listing
+      if (r.rc != ZOK) return Error(r.rc, "get", path);
+      Result<RegistrationInfo> info = DecodeRegistration(r.data, "znode " + path);
+      if (!info.ok()) {
+        spdlog::warn("skipping a registration: {}", info.status().ToString());
+        continue;
+      }
+      out.push_back({id, mode, info->version, info->owner});
+    }
+  }
+  std::sort(out.begin(), out.end(), [](const RegisteredBookie& a, const RegisteredBookie& b) {
+    return a.bookie_id < b.bookie_id;
+  });
+  return out;
+}
+
 Result<std::unique_ptr<Watch>> ZkMetadataStore::WatchBookies(BookieWatchFn callback) {
   auto refresh = MakeBookiesRefresh([this] { return ListBookiesImpl(true); }, std::move(callback));
   return watches_.MakeHandle(

@@ -18,6 +18,7 @@
 #include "metadata/metadata_store.h"
 
 #include <fmt/format.h>
+#include <nlohmann/json.hpp>
 
 namespace quire::bookie::testing {
 namespace {
@@ -130,6 +131,122 @@ TEST_F(DaemonTest, AdminEndpointsAndCleanShutdown) {
   EXPECT_TRUE(bookies->writable.empty() && bookies->read_only.empty());
 }
 
+// The status and JSON body of an admin HTTP call to the test's bookie; a failed call fails the test.
+struct HttpAnswer {
+  int status = 0;
+  nlohmann::json json;
+  std::string body;
+};
+HttpAnswer Http(const BookieProcess& bookie, std::string_view method, const std::string& path,
+                std::string_view body = "") {
+  HttpAnswer a;
+  auto status = HttpCall(bookie.http_port(), method, path, body, &a.body);
+  EXPECT_TRUE(status.ok()) << path << ": " << status.status().ToString();
+  if (!status.ok()) return a;
+  a.status = *status;
+  a.json = nlohmann::json::parse(a.body, nullptr, /*allow_exceptions=*/false);
+  return a;
+}
+
+// Where the registry lists the bookie now: "writable", "read-only" or "" (not registered).
+std::string RegisteredAs(const std::string& metadata_uri, const BookieId& id) {
+  auto store = metadata::OpenMetadataStore(metadata_uri, {});
+  EXPECT_TRUE(store.ok()) << store.status().ToString();
+  if (!store.ok()) return "";
+  auto list = (*store)->ListBookies();
+  EXPECT_TRUE(list.ok()) << list.status().ToString();
+  if (!list.ok()) return "";
+  auto has = [&](const std::vector<BookieId>& v) { return std::count(v.begin(), v.end(), id) > 0; };
+  return has(list->writable) ? "writable" : has(list->read_only) ? "read-only" : "";
+}
+
+// An operator makes the bookie read-only by hand (as before a decommission), and lifts it later:
+// adds are refused while it is on and reads go on; the bookie is live but not ready; the registry
+// follows at once (the answer comes after the registration moved); a restart keeps the mode.
+TEST_F(DaemonTest, ManualReadOnlyRefusesAddsUntilLiftedAndSurvivesARestart) {
+  RawClient c = Connect();
+  ASSERT_EQ(Call(c, AddRequest(1, 1, 0, "k", "before")).status(), proto::OK);
+  EXPECT_EQ(Http(*bookie_, "GET", "/api/v1/bookie/state/readonly").json["readOnly"], false);
+
+  HttpAnswer on = Http(*bookie_, "PUT", "/api/v1/bookie/state/readonly", R"({"readOnly": true})");
+  ASSERT_EQ(on.status, 200) << on.body;
+  EXPECT_EQ(on.json["readOnly"], true);
+  EXPECT_EQ(on.json["manual"], true);
+  auto expect_read_only = [&](RawClient& client, uint64_t request_id) {
+    EXPECT_EQ(Call(client, AddRequest(request_id, 1, 1, "k", "refused", 0)).status(),
+              proto::READ_ONLY);
+    EXPECT_EQ(Call(client, ReadRequest(request_id + 1, 1, 0)).status(), proto::OK)
+        << "reads go on while read-only";
+    EXPECT_EQ(Http(*bookie_, "GET", "/health/live").status, 200);
+    HttpAnswer ready = Http(*bookie_, "GET", "/health/ready");
+    EXPECT_EQ(ready.status, 503);
+    EXPECT_NE(ready.json.value("reason", "").find("operator"), std::string::npos) << ready.body;
+    EXPECT_EQ(Http(*bookie_, "GET", "/health").status, 503) << "/health is ready's alias";
+    EXPECT_EQ(Http(*bookie_, "GET", "/heartbeat").status, 200);
+    EXPECT_EQ(Http(*bookie_, "GET", "/api/v1/bookie/state/readonly").json["readOnly"], true);
+    EXPECT_EQ(RegisteredAs(metadata_uri_, bookie_->bookie_id()), "read-only");
+  };
+  expect_read_only(c, 2);
+
+  // The mode is on the bookie's disk: a restart comes back read-only.
+  c.Close();
+  ASSERT_EQ(bookie_->Stop(), 0);
+  ASSERT_TRUE(bookie_->Restart().ok());
+  c = Connect();
+  expect_read_only(c, 4);
+
+  HttpAnswer off = Http(*bookie_, "PUT", "/api/v1/bookie/state/readonly", R"({"readOnly": false})");
+  ASSERT_EQ(off.status, 200) << off.body;
+  EXPECT_EQ(off.json["readOnly"], false);
+  EXPECT_EQ(Call(c, AddRequest(6, 1, 1, "k", "after", 0)).status(), proto::OK);
+  EXPECT_EQ(Http(*bookie_, "GET", "/health/ready").status, 200);
+  EXPECT_EQ(RegisteredAs(metadata_uri_, bookie_->bookie_id()), "writable");
+  // Lifted for good: the next start is writable.
+  c.Close();
+  ASSERT_EQ(bookie_->Stop(), 0);
+  ASSERT_TRUE(bookie_->Restart().ok());
+  c = Connect();
+  EXPECT_EQ(Call(c, AddRequest(7, 1, 2, "k", "later", 1)).status(), proto::OK);
+  EXPECT_EQ(Http(*bookie_, "GET", "/health/ready").status, 200);
+}
+
+// BookKeeper's read endpoints on a real bookie: info (with the version), list_bookies,
+// list_ledger; and the version in /metrics.
+TEST_F(DaemonTest, InfoListBookiesAndListLedgerAnswerInBookKeepersShape) {
+  HttpAnswer info = Http(*bookie_, "GET", "/api/v1/bookie/info");
+  ASSERT_EQ(info.status, 200) << info.body;
+  EXPECT_EQ(info.json["bookieId"], bookie_->bookie_id());
+  EXPECT_TRUE(info.json["version"].is_string() && !info.json["version"].get<std::string>().empty())
+      << info.body;
+  EXPECT_TRUE(info.json["commit"].is_string()) << info.body;
+  EXPECT_GT(info.json.value("totalSpace", uint64_t{0}), 0u) << info.body;
+  EXPECT_TRUE(info.json["freeSpace"].is_number_unsigned()) << info.body;
+
+  EXPECT_EQ(Http(*bookie_, "GET", "/api/v1/bookie/list_bookies").json,
+            (nlohmann::json{{bookie_->bookie_id(), nullptr}}));
+  EXPECT_EQ(Http(*bookie_, "GET", "/api/v1/bookie/list_bookies?type=rw&print_hostnames=true").json,
+            (nlohmann::json{{bookie_->bookie_id(), "127.0.0.1"}}));
+  EXPECT_EQ(Http(*bookie_, "GET", "/api/v1/bookie/list_bookies?type=ro").json,
+            nlohmann::json::object());
+
+  auto store = metadata::OpenMetadataStore(metadata_uri_, {});
+  ASSERT_TRUE(store.ok());
+  EXPECT_EQ(Http(*bookie_, "GET", "/api/v1/bookie/list_ledger").json, nlohmann::json::object());
+  LedgerMetadata md;
+  md.ensemble_size = md.write_quorum_size = md.ack_quorum_size = 1;
+  md.ensembles = {Ensemble{0, {bookie_->bookie_id()}}};
+  for (LedgerId id : {LedgerId{5}, LedgerId{70000}}) ASSERT_TRUE((*store)->CreateLedger(id, md).ok());
+  nlohmann::json ledgers{{"5", nullptr}, {"70000", nullptr}};
+  EXPECT_EQ(Http(*bookie_, "GET", "/api/v1/bookie/list_ledger").json, ledgers);
+  EXPECT_EQ(Http(*bookie_, "GET", "/api/v1/ledger/list").json, ledgers);
+
+  HttpAnswer metrics = Http(*bookie_, "GET", "/metrics");
+  std::string build_info = fmt::format("quire_build_info{{version=\"{}\",commit=\"{}\"}} 1",
+                                       info.json["version"].get<std::string>(),
+                                       info.json["commit"].get<std::string>());
+  EXPECT_NE(metrics.body.find(build_info), std::string::npos) << metrics.body;
+}
+
 TEST_F(DaemonTest, ASecondDaemonOnTheSameDirectoriesIsRefused) {
   // The same bookie id (so the cookie checks pass), listening on another loopback address: only
   // the directory lock can stop it.
@@ -221,10 +338,12 @@ TEST_F(ReadOnlyTest, AFullLedgerDiskTurnsTheBookieReadOnlyAndBack) {
   }
   ASSERT_TRUE(WaitForMode(/*read_only=*/true)) << "the registry never showed the bookie read-only";
   std::string body;
-  auto status = HttpGet(bookie_->http_port(), "/health", &body);
+  auto status = HttpGet(bookie_->http_port(), "/health/ready", &body);
   ASSERT_TRUE(status.ok());
   EXPECT_EQ(*status, 503);
   EXPECT_NE(body.find("full"), std::string::npos) << body;
+  status = HttpGet(bookie_->http_port(), "/health/live", &body);
+  EXPECT_EQ(*status, 200) << "a full bookie still serves reads: it must not be restarted";
   EXPECT_EQ(Call(c, AddRequest(2, 1, 1, "k", "refused", 0)).status(), proto::READ_ONLY);
   proto::Response r = Call(c, ReadRequest(3, 1, 0));
   EXPECT_EQ(r.status(), proto::OK) << "reads go on while read-only";

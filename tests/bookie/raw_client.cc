@@ -220,9 +220,15 @@ proto::Request ListEntriesRequest(uint64_t id, int64_t ledger) {
 }
 
 Result<int> HttpGet(uint16_t port, const std::string& path, std::string* body) {
+  return HttpCall(port, "GET", path, "", body);
+}
+
+Result<int> HttpCall(uint16_t port, std::string_view method, const std::string& path,
+                     std::string_view request_body, std::string* body) {
   QUIRE_ASSIGN_OR_RETURN(RawClient c, RawClient::Connect("127.0.0.1", port));
   QUIRE_RETURN_IF_ERROR(c.SendRaw(fmt::format(
-      "GET {} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n", path)));
+      "{} {} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nContent-Length: {}\r\n\r\n{}",
+      method, path, request_body.size(), request_body)));
   std::string response;
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
   while (std::chrono::steady_clock::now() < deadline) {

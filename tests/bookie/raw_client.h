@@ -35,7 +35,8 @@ class RawClient {
   void SetSendTimeout(std::chrono::milliseconds timeout);
 
  private:
-  friend Result<int> HttpGet(uint16_t port, const std::string& path, std::string* body);
+  friend Result<int> HttpCall(uint16_t port, std::string_view method, const std::string& path,
+                              std::string_view request_body, std::string* body);
   explicit RawClient(int fd) : fd_(fd) {}
   int fd_ = -1;
   std::string buffer_;
@@ -59,5 +60,8 @@ proto::Request ListEntriesRequest(uint64_t request_id, int64_t ledger);
 
 // GET http://127.0.0.1:port/path; returns the status code and fills *body (bounded: 30 s).
 Result<int> HttpGet(uint16_t port, const std::string& path, std::string* body);
+// `method` (PUT, ...) with `request_body`, likewise.
+Result<int> HttpCall(uint16_t port, std::string_view method, const std::string& path,
+                     std::string_view request_body, std::string* body);
 
 }  // namespace quire::bookie::testing

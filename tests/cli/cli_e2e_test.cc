@@ -287,5 +287,86 @@ TEST_F(CliTest, DecommissionLeavesEveryLedgerFullyReplicatedOnTheOthers) {
   }
 }
 
+TEST(CliVersionTest, EveryProgramPrintsItsVersionAndCommitAndExitsZero) {
+  for (const auto& [program, path] :
+       std::vector<std::pair<std::string, std::string>>{{"quire", QUIRE_CLI_BINARY},
+                                                        {"quire-bookie", QUIRE_BOOKIE_BINARY},
+                                                        {"quire-bench", QUIRE_BENCH_BINARY}}) {
+    Outcome v = quire::cli::testing::RunProgram({path, "--version"});
+    EXPECT_EQ(v.exit_code(), 0) << program;
+    ASSERT_EQ(v.lines.size(), 1u) << program << ": " << v.text();
+    // "quire 0.1.0 (commit ea4ff94c8a30)": the commit is hex, or "unknown" without git.
+    const std::string& line = v.lines[0];
+    size_t open = line.find(" (commit ");
+    ASSERT_NE(open, std::string::npos) << line;
+    std::string version = line.substr(program.size() + 1, open - program.size() - 1);
+    std::string commit = line.substr(open + 9, line.size() - open - 10);
+    EXPECT_EQ(line.substr(0, program.size() + 1), program + " ") << line;
+    EXPECT_EQ(std::count(version.begin(), version.end(), '.'), 2) << line;
+    EXPECT_EQ(version.find_first_not_of("0123456789."), std::string::npos) << line;
+    EXPECT_TRUE(commit == "unknown" || (commit.size() >= 7 &&
+                                        commit.find_first_not_of("0123456789abcdef") ==
+                                            std::string::npos))
+        << line;
+    EXPECT_EQ(line.back(), ')') << line;
+  }
+}
+
+// Runs `quire args...` through the shell with HOME set to `home` and no QUIRE_METADATA_URI, so
+// that it uses the default standalone store under `home`; standard error comes with the output.
+Outcome RunQuireAtHome(const std::string& home, const std::string& args) {
+  return quire::cli::testing::RunProgram(
+      {"/bin/sh", "-c",
+       fmt::format("HOME='{}' exec env -u QUIRE_METADATA_URI '{}' {} 2>&1 < /dev/null", home,
+                   QUIRE_CLI_BINARY, args)});
+}
+
+TEST(CliUsageTest, AMisspeltCommandIsNamedWithTheNearestOne) {
+  quire::testing::TempDir home("quire-cli-home");
+  struct Case {
+    std::string args, unknown, nearest;
+  };
+  for (const Case& c : {Case{"ledgr list", "ledgr", "ledger"},
+                        Case{"ledger lsit", "lsit", "list"},
+                        Case{"--log-level info bokie readonly --on x", "bokie", "bookie"},
+                        Case{"--metadata file:///nonexistent cluster inot", "inot", "init"}}) {
+    Outcome run = RunQuireAtHome(home.path(), c.args);
+    EXPECT_EQ(run.exit_code(), 2) << c.args;
+    EXPECT_NE(run.text().find(fmt::format("unknown command '{}'; did you mean '{}'?", c.unknown,
+                                          c.nearest)),
+              std::string::npos)
+        << c.args << ":\n" << run.text();
+  }
+  Outcome far = RunQuireAtHome(home.path(), "xyzzyqq");
+  EXPECT_EQ(far.exit_code(), 2);
+  EXPECT_NE(far.text().find("unknown command 'xyzzyqq'"), std::string::npos) << far.text();
+  EXPECT_EQ(far.text().find("did you mean"), std::string::npos) << "nothing is near: " << far.text();
+  // A command's own arguments are not commands.
+  EXPECT_EQ(RunQuireAtHome(home.path(), "ledger read notanumber").text().find("unknown command"),
+            std::string::npos);
+}
+
+TEST(CliUsageTest, ReadOnlyCommandsOnAMissingStoreFailClearlyAndCreateNothing) {
+  quire::testing::TempDir home("quire-cli-home");
+  for (const char* args : {"ledger list", "ledger read 1", "ledger metadata 1", "bookie list",
+                           "cluster info", "bookie info 127.0.0.1:3181"}) {
+    Outcome run = RunQuireAtHome(home.path(), args);
+    EXPECT_EQ(run.exit_code(), 1) << args << ":\n" << run.text();
+    EXPECT_NE(run.text().find("no metadata store at file://" + home.path() +
+                              "/.quire/standalone/metadata"),
+              std::string::npos)
+        << args << ":\n" << run.text();
+    std::error_code ec;
+    EXPECT_FALSE(std::filesystem::exists(home.path() + "/.quire", ec))
+        << args << " created " << home.path() << "/.quire";
+  }
+  // `cluster init` is how a file:// store is made.
+  Outcome init = RunQuireAtHome(home.path(), "cluster init");
+  EXPECT_EQ(init.exit_code(), 0) << init.text();
+  EXPECT_TRUE(std::filesystem::exists(home.path() + "/.quire/standalone/metadata"));
+  Outcome list = RunQuireAtHome(home.path(), "ledger list");
+  EXPECT_EQ(list.exit_code(), 0) << list.text();
+}
+
 }  // namespace
 }  // namespace quire::cli

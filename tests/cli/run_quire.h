@@ -25,15 +25,11 @@ struct Outcome {
   }
 };
 
-// Runs `quire --metadata <uri> args...` (stdin from `input_file` if given) to its end, each line
-// of output bounded by two minutes and the exit by one more.
-inline Outcome RunQuire(const std::string& metadata_uri, const std::vector<std::string>& args,
-                        const std::string& input_file = "") {
+// Runs `argv` (no shell) to its end, each line of output bounded by two minutes and the exit by
+// one more. Standard error goes to the test's.
+inline Outcome RunProgram(const std::vector<std::string>& argv) {
   using std::chrono::milliseconds;
-  std::string cmd = fmt::format("exec '{}' --metadata '{}'", QUIRE_CLI_BINARY, metadata_uri);
-  for (const std::string& a : args) cmd += " '" + a + "'";
-  cmd += input_file.empty() ? " < /dev/null" : " < '" + input_file + "'";
-  auto p = quire::testing::Subprocess::Start({"/bin/sh", "-c", cmd});
+  auto p = quire::testing::Subprocess::Start(argv);
   EXPECT_TRUE(p.ok());
   Outcome run;
   if (!p.ok()) return run;
@@ -44,6 +40,16 @@ inline Outcome RunQuire(const std::string& metadata_uri, const std::vector<std::
   }
   run.status = p->Wait(milliseconds(60'000));
   return run;
+}
+
+// Runs `quire --metadata <uri> args...` (stdin from `input_file` if given) to its end, bounded as
+// RunProgram.
+inline Outcome RunQuire(const std::string& metadata_uri, const std::vector<std::string>& args,
+                        const std::string& input_file = "") {
+  std::string cmd = fmt::format("exec '{}' --metadata '{}'", QUIRE_CLI_BINARY, metadata_uri);
+  for (const std::string& a : args) cmd += " '" + a + "'";
+  cmd += input_file.empty() ? " < /dev/null" : " < '" + input_file + "'";
+  return RunProgram({"/bin/sh", "-c", cmd});
 }
 
 }  // namespace quire::cli::testing

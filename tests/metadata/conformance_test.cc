@@ -9,6 +9,7 @@
 
 #include <gtest/gtest.h>
 
+#include "common/build_info.h"
 #include "metadata.pb.h"
 #include "metadata/store_harness.h"
 #include "util/subprocess.h"
@@ -319,6 +320,18 @@ TEST_P(ConformanceTest, BookieRegistryListsAndWatches) {
   auto listed = observer->ListBookies();
   ASSERT_TRUE(listed.ok());
   EXPECT_EQ(*listed, both);
+  // The records say each bookie's mode and the version of the process that registered it.
+  auto registrations = observer->ListRegistrations();
+  ASSERT_TRUE(registrations.ok()) << registrations.status().ToString();
+  ASSERT_EQ(registrations->size(), 2u);
+  EXPECT_EQ((*registrations)[0].bookie_id, "bk1:3181");
+  EXPECT_EQ((*registrations)[0].mode, BookieMode::kWritable);
+  EXPECT_EQ((*registrations)[1].bookie_id, "bk2:3181");
+  EXPECT_EQ((*registrations)[1].mode, BookieMode::kReadOnly);
+  for (const RegisteredBookie& r : *registrations) {
+    EXPECT_EQ(r.version, QuireVersion()) << r.bookie_id;
+    EXPECT_FALSE(r.owner.empty()) << r.bookie_id;
+  }
   ASSERT_TRUE(seen.WaitFor([&](const BookieList& l) { return l == both; }));
 
   ASSERT_TRUE((*bk1)->SetMode(BookieMode::kReadOnly).ok());

@@ -237,12 +237,14 @@ void AdminHttpServer::Impl::Stop() {
 
 Result<std::unique_ptr<AdminHttpServer>> AdminHttpServer::Start(const AdminHttpOptions& options,
                                                                 AdminHandlers handlers) {
-  if (!handlers.metrics_text || !handlers.info || !handlers.state || !handlers.writable ||
-      !handlers.trigger_gc || !handlers.gc_state || !handlers.gc_details ||
-      !handlers.suspend_compaction || !handlers.compaction_suspension) {
+  if (!handlers.metrics_text || !handlers.info || !handlers.state || !handlers.ready ||
+      !handlers.read_only || !handlers.set_read_only || !handlers.list_bookies ||
+      !handlers.list_ledgers || !handlers.trigger_gc || !handlers.gc_state ||
+      !handlers.gc_details || !handlers.suspend_compaction || !handlers.compaction_suspension) {
     return InvalidArgument(
-        "admin HTTP server: every handler (metrics_text, info, state, writable, trigger_gc, "
-        "gc_state, gc_details, suspend_compaction, compaction_suspension) is required");
+        "admin HTTP server: every handler (metrics_text, info, state, ready, read_only, "
+        "set_read_only, list_bookies, list_ledgers, trigger_gc, gc_state, gc_details, "
+        "suspend_compaction, compaction_suspension) is required");
   }
   if (options.threads == 0) return InvalidArgument("admin HTTP server: threads must be >= 1");
   beast::error_code ec;

@@ -1,5 +1,6 @@
-// The bookie's admin HTTP endpoint (httpServerPort): /metrics, /api/v1/bookie/{info,state},
-// /health, /api/v1/bookie/{gc,gc_details}; routes and bodies are in admin_http_routes.h.
+// The bookie's admin HTTP endpoint (httpServerPort): /metrics, /health/{live,ready},
+// /api/v1/bookie/... (info, state, state/readonly, list_bookies, list_ledger, gc, gc_details);
+// routes and bodies are in admin_http_routes.h.
 //
 // The server owns its io_context and runs it on its own threads ("q-http-N"), so a slow scrape
 // never delays the bookie protocol's I/O threads. Each connection is one coroutine: read a

@@ -105,9 +105,24 @@ class AdminHttpServerTest : public ::testing::Test {
       if (state_throws_) throw std::runtime_error("state is broken");
       return nlohmann::json{{"writable", writable_.load()}, {"ledgers", 3}};
     };
-    h.writable = [this](std::string* reason) {
+    h.ready = [this](std::string* reason) {
       if (!writable_) *reason = "disk full: /data/ledgers at 96%";
       return writable_.load();
+    };
+    h.read_only = [this]() -> Result<nlohmann::json> {
+      return nlohmann::json{{"readOnly", !writable_.load()}};
+    };
+    h.set_read_only = [this](bool on) -> Result<nlohmann::json> {
+      writable_ = !on;
+      return nlohmann::json{{"readOnly", on}};
+    };
+    h.list_bookies = [](bool read_only, bool hostnames) -> Result<nlohmann::json> {
+      std::string id = read_only ? "10.0.0.2:3181" : "10.0.0.1:3181";
+      return nlohmann::json{
+          {id, hostnames ? nlohmann::json(id.substr(0, id.find(':'))) : nlohmann::json()}};
+    };
+    h.list_ledgers = []() -> Result<nlohmann::json> {
+      return nlohmann::json{{"1", nullptr}, {"7", nullptr}};
     };
     h.trigger_gc = [this](std::string_view compaction) -> Result<nlohmann::json> {
       if (!gc_error_.ok()) return gc_error_;
@@ -197,20 +212,78 @@ TEST_F(AdminHttpServerTest, ServesInfoAndStateAsJson) {
             (nlohmann::json{{"writable", true}, {"ledgers", 3}}));
 }
 
-TEST_F(AdminHttpServerTest, HealthIs200WhenWritableAnd503WithTheReasonOtherwise) {
+TEST_F(AdminHttpServerTest, ReadyIs503WithTheReasonWhileLiveStays200) {
   auto server = Start();
   ASSERT_NE(server, nullptr);
   Client c(server->port());
-  Response ok = c.Get("/health");
-  EXPECT_EQ(ok.result_int(), 200);
-  EXPECT_EQ(nlohmann::json::parse(ok.body())["status"], "writable");
+  for (const char* ready : {"/health/ready", "/health"}) {  // /health is the older name of ready
+    Response ok = c.Get(ready);
+    EXPECT_EQ(ok.result_int(), 200) << ready;
+    EXPECT_EQ(nlohmann::json::parse(ok.body())["status"], "ready") << ready;
+  }
+  EXPECT_EQ(c.Get("/health/live").result_int(), 200);
   writable_ = false;
-  Response down = c.Get("/health");
-  EXPECT_EQ(down.result_int(), 503);
-  EXPECT_EQ(down[http::field::content_type], "application/json");
-  nlohmann::json body = nlohmann::json::parse(down.body());
-  EXPECT_EQ(body["status"], "read-only");
-  EXPECT_EQ(body["reason"], "disk full: /data/ledgers at 96%");
+  for (const char* ready : {"/health/ready", "/health"}) {
+    Response down = c.Get(ready);
+    EXPECT_EQ(down.result_int(), 503) << ready;
+    EXPECT_EQ(down[http::field::content_type], "application/json");
+    nlohmann::json body = nlohmann::json::parse(down.body());
+    EXPECT_EQ(body["status"], "not-ready");
+    EXPECT_EQ(body["reason"], "disk full: /data/ledgers at 96%");
+  }
+  Response live = c.Get("/health/live");
+  EXPECT_EQ(live.result_int(), 200) << "a read-only bookie still serves reads: it is alive";
+  EXPECT_EQ(nlohmann::json::parse(live.body())["status"], "live");
+  // BookKeeper's liveness URL answers as BookKeeper's does.
+  Response heartbeat = c.Get("/heartbeat");
+  EXPECT_EQ(heartbeat.result_int(), 200);
+  EXPECT_EQ(heartbeat.body(), "OK\n");
+}
+
+TEST_F(AdminHttpServerTest, PutReadOnlyTakesBookKeepersBodyAndAnswersTheNewState) {
+  auto server = Start();
+  ASSERT_NE(server, nullptr);
+  Client c(server->port());
+  EXPECT_EQ(nlohmann::json::parse(c.Get("/api/v1/bookie/state/readonly").body()),
+            (nlohmann::json{{"readOnly", false}}));
+  Response on = c.Put("/api/v1/bookie/state/readonly", R"({"readOnly": true})");
+  EXPECT_EQ(on.result_int(), 200);
+  EXPECT_EQ(nlohmann::json::parse(on.body())["readOnly"], true);
+  EXPECT_FALSE(writable_.load());
+  EXPECT_EQ(nlohmann::json::parse(c.Get("/api/v1/bookie/state/readonly").body())["readOnly"],
+            true);
+  for (const char* bad : {"", "[]", R"({"readOnly": "yes"})", R"({"readonly": false})",
+                          R"({"readOnly": false, "other": 1})", "not json"}) {
+    Response r = c.Put("/api/v1/bookie/state/readonly", bad);
+    EXPECT_EQ(r.result_int(), 400) << bad;
+    EXPECT_TRUE(nlohmann::json::parse(r.body()).contains("error")) << bad;
+  }
+  EXPECT_FALSE(writable_.load()) << "a refused body changed nothing";
+  Response off = c.Put("/api/v1/bookie/state/readonly", R"({"readOnly": false})");
+  EXPECT_EQ(off.result_int(), 200);
+  EXPECT_TRUE(writable_.load());
+}
+
+TEST_F(AdminHttpServerTest, ListBookiesAndLedgersInBookKeepersShape) {
+  auto server = Start();
+  ASSERT_NE(server, nullptr);
+  Client c(server->port());
+  auto get = [&](const std::string& target) {
+    Response r = c.Get(target);
+    EXPECT_EQ(r.result_int(), 200) << target;
+    return nlohmann::json::parse(r.body());
+  };
+  EXPECT_EQ(get("/api/v1/bookie/list_bookies"), (nlohmann::json{{"10.0.0.1:3181", nullptr}}));
+  EXPECT_EQ(get("/api/v1/bookie/list_bookies?type=rw"),
+            (nlohmann::json{{"10.0.0.1:3181", nullptr}}));
+  EXPECT_EQ(get("/api/v1/bookie/list_bookies?type=ro&print_hostnames=true"),
+            (nlohmann::json{{"10.0.0.2:3181", "10.0.0.2"}}));
+  EXPECT_EQ(c.Get("/api/v1/bookie/list_bookies?type=all").result_int(), 400);
+  EXPECT_EQ(c.Get("/api/v1/bookie/list_bookies?print_hostnames=1").result_int(), 400);
+  nlohmann::json ledgers{{"1", nullptr}, {"7", nullptr}};
+  EXPECT_EQ(get("/api/v1/bookie/list_ledger"), ledgers);
+  EXPECT_EQ(get("/api/v1/ledger/list"), ledgers);  // BookKeeper's path
+  EXPECT_EQ(c.Get("/api/v1/bookie/list_ledger?print_metadata=true").result_int(), 400);
 }
 
 TEST_F(AdminHttpServerTest, UnknownPathIs404AndOtherMethodsAre405) {
