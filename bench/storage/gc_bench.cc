@@ -10,6 +10,7 @@
 
 #include "common/config.h"
 #include "storage/garbage_collector.h"
+#include "storage/test_catalog.h"  // tests/: the same stand-in for the metadata store
 
 namespace quire::bench {
 namespace {
@@ -17,41 +18,11 @@ namespace {
 constexpr uint64_t kLedgers = 20;
 constexpr uint64_t kLoadLedgerBase = 1'000'000;
 
-// The metadata store as garbage collection sees it: the ledgers that exist.
-class Catalog : public storage::LedgerCatalog {
- public:
-  void Create(uint64_t l) {
-    std::lock_guard<std::mutex> lock(mu_);
-    ledgers_.insert(l);
-  }
-  void Delete(uint64_t l) {
-    std::lock_guard<std::mutex> lock(mu_);
-    ledgers_.erase(l);
-  }
-  Status ForEachLedger(const std::function<Status(uint64_t)>& fn) override {
-    std::set<uint64_t> copy;
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      copy = ledgers_;
-    }
-    for (uint64_t l : copy) QUIRE_RETURN_IF_ERROR(fn(l));
-    return Status::Ok();
-  }
-  storage::LedgerExistence Exists(uint64_t l) override {
-    std::lock_guard<std::mutex> lock(mu_);
-    return ledgers_.count(l) ? storage::LedgerExistence::kExists : storage::LedgerExistence::kAbsent;
-  }
-
- private:
-  std::mutex mu_;
-  std::set<uint64_t> ledgers_;
-};
-
 // A data set: an engine holding `mb` of 4 KiB entries of kLedgers ledgers, of which all but a
 // `live` fraction are deleted from the catalog.
 struct DataSet {
   std::unique_ptr<storage::StorageEngine> engine;
-  Catalog catalog;
+  storage::testing::TestCatalog catalog;  // the metadata store, as GC sees it
   uint64_t live_bytes = 0;
   double fill_seconds = 0;
 };
