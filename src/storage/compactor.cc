@@ -152,12 +152,12 @@ Status Compactor::CompactOne(uint64_t log, const std::vector<ByteRange>* ranges,
     staged_.clear();
     staged_bytes_.clear();
   }
-  if (*stopped) return Switch(stats);  // what is copied is kept; the old log stays
+  if (*stopped) return Switch();  // what is copied is kept; the old log stays
   if (!scanned.ok()) {
     return scanned.WithContext(fmt::format("compacting {}", path));
   }
-  QUIRE_RETURN_IF_ERROR(Switch(stats));
-  return DropOld(log, stats);
+  QUIRE_RETURN_IF_ERROR(Switch());
+  return DropOld(log);
 }
 
 Status Compactor::CopyStaged(uint64_t log, CompactionStats* stats, bool* stopped) {
@@ -199,11 +199,11 @@ Status Compactor::Copy(uint64_t log, uint64_t ledger, uint64_t entry, uint64_t o
   QUIRE_RETURN_IF_ERROR(out_->Add(ledger, entry, payload, &to));
   pending_.push_back({ledger, entry, {log, offset, size}, {out_->log_id(), to, size}, looked_up_});
   pending_bytes_ += size;
-  if (pending_bytes_ >= chunk_bytes_) QUIRE_RETURN_IF_ERROR(Switch(stats));
+  if (pending_bytes_ >= chunk_bytes_) QUIRE_RETURN_IF_ERROR(Switch());
   return Status::Ok();
 }
 
-Status Compactor::Switch(CompactionStats* stats) {
+Status Compactor::Switch() {
   if (pending_.empty()) return Status::Ok();
   // One switch at a time: the next chunk is copied while this one is switched.
   QUIRE_RETURN_IF_ERROR(WaitSwitches());
@@ -219,7 +219,6 @@ Status Compactor::Switch(CompactionStats* stats) {
   });
   pending_.clear();
   pending_bytes_ = 0;
-  (void)stats;
   return Status::Ok();
 }
 
@@ -317,7 +316,7 @@ Status Compactor::WaitSwitches() {
 
 Status Compactor::FinishOutput(CompactionStats* stats) {
   if (!out_) return WaitSwitches();
-  Status s = Switch(stats);
+  Status s = Switch();
   Status waited = WaitSwitches();
   if (s.ok()) s = waited;
   if (!published_) {
@@ -332,8 +331,7 @@ Status Compactor::FinishOutput(CompactionStats* stats) {
   return s;
 }
 
-Status Compactor::DropOld(uint64_t log, CompactionStats* stats) {
-  (void)stats;
+Status Compactor::DropOld(uint64_t log) {
   // After the switches of its records (the switcher runs in order).
   Background([this, log] { return ApplyDrop(log); });
   return Status::Ok();

@@ -104,7 +104,7 @@ class Compactor {
               std::string_view payload, CompactionStats* stats, bool* stopped);
   // Syncs the new log, publishes it on first use, and hands the pending moves to the switcher
   // thread (waiting for the switch before, if it still runs).
-  Status Switch(CompactionStats* stats);
+  Status Switch();
   // On the switcher thread: points the index at the copies (one synced batch, under the
   // index-writer lock) and moves their bytes in the usage.
   Status ApplySwitch(const std::vector<Move>& moves, uint64_t out_log, uint64_t total);
@@ -119,7 +119,7 @@ class Compactor {
   Status FinishOutput(CompactionStats* stats);
   // Removes the usage rows the old log still has (entries that were dead already) and the log,
   // on the switcher thread.
-  Status DropOld(uint64_t log, CompactionStats* stats);
+  Status DropOld(uint64_t log);
 
   LedgerDirectory* dir_;
   std::mutex* index_writer_;
