@@ -119,7 +119,7 @@ Result<std::optional<Compactor::LiveRanges>> Compactor::FindLiveRanges(
 Status Compactor::CompactOne(uint64_t log, const std::vector<ByteRange>* ranges,
                              CompactionStats* stats, bool* stopped) {
   EntryLogger* logger = dir_->entry_logger();
-  QUIRE_CHECK(log != logger->current_log_id());
+  QUIRE_CHECK(!logger->Unsettled(log));
   std::string path = logger->LogPath(log);
   Status scanned;
   if (ranges != nullptr) {

@@ -163,8 +163,12 @@ std::string EntryLogger::LogPath(uint64_t log_id) const {
 
 Status EntryLogger::StartLog() {
   uint64_t id = AllocateLogId();
+  {
+    // Before the file exists: garbage collection lists the files first, then this set.
+    std::lock_guard<std::mutex> lock(unsettled_mu_);
+    unsettled_.push_back(id);
+  }
   QUIRE_ASSIGN_OR_RETURN(current_, EntryLogWriter::Create(options_, LogPath(id), id));
-  current_log_id_.store(id, std::memory_order_release);
   started_.push_back(id);
   return Status::Ok();
 }
@@ -203,6 +207,19 @@ void EntryLogger::Accept() {
   committed_.clear();
   started_.clear();
   if (current_) accepted_ = {current_->log_id(), current_->committed_end()};
+  std::lock_guard<std::mutex> lock(unsettled_mu_);
+  unsettled_.clear();
+  if (current_) unsettled_.push_back(current_->log_id());
+}
+
+std::vector<uint64_t> EntryLogger::UnsettledLogs() const {
+  std::lock_guard<std::mutex> lock(unsettled_mu_);
+  return unsettled_;
+}
+
+bool EntryLogger::Unsettled(uint64_t log_id) const {
+  std::lock_guard<std::mutex> lock(unsettled_mu_);
+  return std::find(unsettled_.begin(), unsettled_.end(), log_id) != unsettled_.end();
 }
 
 Status EntryLogger::RollBack() {
@@ -234,6 +251,12 @@ Status EntryLogger::RollBack() {
     readers_.erase(accepted_.log_id);  // a cached descriptor may have seen the cut-off tail
   }
   accepted_ = {};
+  {
+    // After the undo: the logs started since the last Accept() are gone, the one current then is
+    // back to what the index records, and the next Add starts a new log.
+    std::lock_guard<std::mutex> lock(unsettled_mu_);
+    unsettled_.clear();
+  }
   if (!first.ok()) spdlog::warn("entry log: rolling back a failed flush: {}", first.ToString());
   return first;
 }

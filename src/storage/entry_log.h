@@ -137,8 +137,14 @@ class EntryLogger {
   // Any thread. Reads raw bytes of a log (read-ahead).
   Result<size_t> ReadRaw(uint64_t log_id, uint64_t offset, char* buf, size_t n);
 
-  // Any thread. The log the flush thread writes to now (garbage collection never touches it).
-  uint64_t current_log_id() const { return current_log_id_.load(std::memory_order_acquire); }
+  // Any thread. The logs the flush thread may still write into, or has written into without the
+  // index and the usage knowing yet: the current log and those it rolled over from in a flush
+  // whose index batch is not in. Garbage collection must not judge them (their usage is not
+  // final) and never touches them. A log joins before its file is created and leaves only once
+  // the index and the usage record everything in it (Accept) or its writes were undone
+  // (RollBack); so a reader that sees a log outside this set, then reads its usage, sees it whole.
+  std::vector<uint64_t> UnsettledLogs() const;
+  bool Unsettled(uint64_t log_id) const;
   // Any thread. A fresh log id (above every log that exists or existed since start-up).
   uint64_t AllocateLogId() { return next_log_id_.fetch_add(1); }
 
@@ -163,13 +169,15 @@ class EntryLogger {
 
   const EntryLogOptions options_;
   std::atomic<uint64_t> next_log_id_{1};
-  std::atomic<uint64_t> current_log_id_{0};
 
   // Flush thread only.
   std::unique_ptr<EntryLogWriter> current_;  // null after RollBack() until the next Add
   std::vector<CommittedLog> committed_;      // since the last Accept()
   CommittedLog accepted_;                    // the current log at the last Accept(), its end then
   std::vector<uint64_t> started_;            // logs started since the last Accept()
+
+  mutable std::mutex unsettled_mu_;
+  std::vector<uint64_t> unsettled_;  // guarded by unsettled_mu_; see UnsettledLogs()
 
   std::mutex readers_mu_;
   std::map<uint64_t, std::shared_ptr<File>> readers_;  // guarded by readers_mu_

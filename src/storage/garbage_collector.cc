@@ -110,10 +110,7 @@ GcStatus GarbageCollector::status() const {
   }
   s.pass_duration_ms = pass_duration_ms_.Take();
   for (const auto& dir : engine_->directories()) {
-    uint64_t current = dir->entry_logger()->current_log_id();
-    for (const LogUsage& u : dir->usage()->Logs()) {
-      if (u.log_id != current) s.live_fractions.push_back(u.live_fraction());
-    }
+    for (const LogUsage& u : dir->SettledUsage()) s.live_fractions.push_back(u.live_fraction());
   }
   return s;
 }
@@ -280,8 +277,7 @@ Status GarbageCollector::CollectLogs(GcPassReport* report) {
     // 4 and 5.
     auto space = dir->fs()->Space(dir->directory());
     uint64_t free = space.ok() ? space->available_bytes : 0;
-    LogPlan plan = PlanLogs(dir->usage()->Logs(), dir->entry_logger()->current_log_id(), threshold,
-                            free, CompactionMargin(*dir));
+    LogPlan plan = PlanLogs(dir->SettledUsage(), threshold, free, CompactionMargin(*dir));
     for (uint64_t log : plan.delete_logs) {
       if (stopping()) return Status::Ok();
       uint64_t size = dir->usage()->Total(log) + kEntryLogHeaderSize;

@@ -71,10 +71,9 @@ CompactionKind AllowedCompaction(CompactionKind asked, const CompactionSuspensio
   return asked;
 }
 
-LogPlan PlanLogs(std::vector<LogUsage> logs, uint64_t exclude, double threshold,
-                 uint64_t free_bytes, uint64_t margin) {
+LogPlan PlanLogs(const std::vector<LogUsage>& logs, double threshold, uint64_t free_bytes,
+                 uint64_t margin) {
   LogPlan plan;
-  std::erase_if(logs, [&](const LogUsage& u) { return u.log_id == exclude; });
   for (const LogUsage& u : logs) {
     if (u.live_bytes == 0) plan.delete_logs.push_back(u.log_id);
   }

@@ -84,8 +84,8 @@ struct LogPlan {
 // Plans the logs of one directory. `threshold` is the live fraction below which a log is
 // compacted (<= 0: none). `free_bytes` is what the disk has for copies now; each compacted log
 // gives back its total minus its live bytes before the next one is copied, and `margin` is kept
-// free throughout (for the index). `exclude` (the current log) is never planned.
-LogPlan PlanLogs(std::vector<LogUsage> logs, uint64_t exclude, double threshold,
-                 uint64_t free_bytes, uint64_t margin);
+// free throughout (for the index). `logs` are the settled ones (LedgerDirectory::SettledUsage).
+LogPlan PlanLogs(const std::vector<LogUsage>& logs, double threshold, uint64_t free_bytes,
+                 uint64_t margin);
 
 }  // namespace quire::storage

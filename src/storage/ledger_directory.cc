@@ -313,11 +313,27 @@ Result<size_t> LedgerDirectory::DeleteLedgers(const std::vector<uint64_t>& ledge
 }
 
 Result<std::vector<uint64_t>> LedgerDirectory::UnknownLogs() {
-  uint64_t current = logger_->current_log_id();
+  // The order matters. A log the flush thread creates after the listing is not listed; one
+  // created before it is unsettled by then; one that settled since is known by then.
   QUIRE_ASSIGN_OR_RETURN(std::vector<uint64_t> ids,
                          EntryLogger::ListLogs(options_.fs, JoinPath(options_.directory, "current")));
-  std::erase_if(ids, [&](uint64_t id) { return id == current || usage_.Known(id); });
+  std::vector<uint64_t> unsettled = logger_->UnsettledLogs();
+  std::erase_if(ids, [&](uint64_t id) {
+    return std::find(unsettled.begin(), unsettled.end(), id) != unsettled.end() ||
+           usage_.Known(id);
+  });
   return ids;
+}
+
+std::vector<LogUsage> LedgerDirectory::SettledUsage() const {
+  // The unsettled set first, then the usage: a log outside the set had its usage complete
+  // before it left the set (EntryLogger::UnsettledLogs).
+  std::vector<uint64_t> unsettled = logger_->UnsettledLogs();
+  std::vector<LogUsage> logs = usage_.Logs();
+  std::erase_if(logs, [&](const LogUsage& u) {
+    return std::find(unsettled.begin(), unsettled.end(), u.log_id) != unsettled.end();
+  });
+  return logs;
 }
 
 Status LedgerDirectory::RecordScannedUsage(uint64_t log, std::mutex* index_writer) {
@@ -356,7 +372,7 @@ Status LedgerDirectory::RecordScannedUsage(uint64_t log, std::mutex* index_write
 }
 
 Status LedgerDirectory::DeleteLog(uint64_t log, std::mutex* index_writer) {
-  QUIRE_CHECK(log != logger_->current_log_id());
+  QUIRE_CHECK(!logger_->Unsettled(log));
   QUIRE_CHECK(usage_.LedgersIn(log).empty());
   // The file goes first, then its rows, without an fsync of either: a crash may leave the rows
   // of a missing log, which the next start removes (LoadUsage), or bring the file back without

@@ -92,9 +92,14 @@ class LedgerDirectory {
   // synced batch. The caller holds the index-writer lock (no flush runs) and the ledgers' locks
   // (no add comes in). Returns how many cached entries were dropped.
   Result<size_t> DeleteLedgers(const std::vector<uint64_t>& ledgers);
-  // Entry logs on disk whose usage the index does not record, except the flush thread's current
-  // one.
+  // Entry logs on disk whose usage the index does not record, except the flush thread's
+  // unsettled ones (EntryLogger::UnsettledLogs).
   Result<std::vector<uint64_t>> UnknownLogs();
+  // The usage of every known log except the unsettled ones: what garbage collection may judge,
+  // delete and compact. (The flush thread may roll over from its current log at any time; the
+  // log it left is then complete on disk, but its usage is not until the flush's index batch is
+  // in, so a log judged by it could be deleted with acknowledged entries in it.)
+  std::vector<LogUsage> SettledUsage() const;
   // Scans an unknown log and records its usage: the bytes of each record the index points at.
   // A log that never had a durable header is recorded as empty; a damaged one is left unknown
   // (kCorruption), never deleted.

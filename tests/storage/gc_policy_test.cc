@@ -63,16 +63,15 @@ TEST(GcPolicyTest, ASuspendedMajorCompactionBecomesMinorAndASuspendedMinorOneNon
 
 TEST(GcPolicyTest, EmptyLogsAreDeletedAndSparseOnesCompactedEmptiestFirst) {
   std::vector<LogUsage> logs = {Log(1, 100'000, 0), Log(2, 100'000, 50'000),
-                                Log(3, 100'000, 10'000), Log(4, 100'000, 90'000),
-                                Log(5, 100'000, 0)};
-  LogPlan plan = PlanLogs(logs, /*exclude=*/5, /*threshold=*/0.8, /*free=*/1 << 30, 0);
-  EXPECT_EQ(plan.delete_logs, (Ids{1}));  // 5 is the current log
+                                Log(3, 100'000, 10'000), Log(4, 100'000, 90'000)};
+  LogPlan plan = PlanLogs(logs, /*threshold=*/0.8, /*free=*/1 << 30, 0);
+  EXPECT_EQ(plan.delete_logs, (Ids{1}));
   EXPECT_EQ(plan.compact_logs, (Ids{3, 2}));
   EXPECT_EQ(plan.bytes_to_copy, 60'000u);
   // Minor: only the emptiest.
-  EXPECT_EQ(PlanLogs(logs, 5, 0.2, 1 << 30, 0).compact_logs, (Ids{3}));
+  EXPECT_EQ(PlanLogs(logs, 0.2, 1 << 30, 0).compact_logs, (Ids{3}));
   // No compaction asked for: deletion only.
-  LogPlan none = PlanLogs(logs, 5, 0, 1 << 30, 0);
+  LogPlan none = PlanLogs(logs, 0, 1 << 30, 0);
   EXPECT_EQ(none.delete_logs, (Ids{1}));
   EXPECT_TRUE(none.compact_logs.empty());
 }
@@ -81,10 +80,10 @@ TEST(GcPolicyTest, ALogIsCompactedOnlyIfTheDiskTakesItsCopy) {
   // 5,000 free plus the deleted log's 100,000; a margin of 1,000 stays free.
   std::vector<LogUsage> logs = {Log(1, 100'000, 0), Log(2, 200'000, 150'000),
                                 Log(3, 200'000, 20'000), Log(4, 200'000, 100'000)};
-  LogPlan plan = PlanLogs(logs, 0, 0.8, 5'000, 1'000);
+  LogPlan plan = PlanLogs(logs, 0.8, 5'000, 1'000);
   // 3 fits (104,000 free); afterwards 104,000 - 20,000 + 200,000 = 284,000: 4 fits, then 2.
   EXPECT_EQ(plan.compact_logs, (Ids{3, 4, 2}));
-  LogPlan tight = PlanLogs({Log(2, 200'000, 150'000)}, 0, 0.8, 100'000, 1'000);
+  LogPlan tight = PlanLogs({Log(2, 200'000, 150'000)}, 0.8, 100'000, 1'000);
   EXPECT_TRUE(tight.compact_logs.empty());
   EXPECT_EQ(tight.no_room, (Ids{2}));
 }
@@ -92,9 +91,9 @@ TEST(GcPolicyTest, ALogIsCompactedOnlyIfTheDiskTakesItsCopy) {
 TEST(GcPolicyTest, ALogWithLessThanTwoBlocksDeadIsNotWorthRewriting) {
   // A small compaction output: its "dead" bytes are the padding of its last block.
   LogPlan plan = PlanLogs({Log(7, 4096, 1500), Log(8, 3 * 4096, 3 * 4096 - kMinReclaimBytes + 1)},
-                          0, 0.8, 1 << 30, 0);
+                          0.8, 1 << 30, 0);
   EXPECT_TRUE(plan.compact_logs.empty());
-  EXPECT_EQ(PlanLogs({Log(9, 4 * 4096, 4096)}, 0, 0.8, 1 << 30, 0).compact_logs, (Ids{9}));
+  EXPECT_EQ(PlanLogs({Log(9, 4 * 4096, 4096)}, 0.8, 1 << 30, 0).compact_logs, (Ids{9}));
 }
 
 }  // namespace

@@ -4,6 +4,7 @@
 #include "storage/garbage_collector.h"
 
 #include <filesystem>
+#include <future>
 #include <map>
 #include <mutex>
 #include <set>
@@ -11,6 +12,7 @@
 #include <gtest/gtest.h>
 
 #include "storage/engine_test_util.h"
+#include "storage/ledger_directory.h"
 #include "storage/test_catalog.h"
 #include "util/fault_injection_fs.h"
 #include "util/temp_dir.h"
@@ -231,6 +233,85 @@ TEST_F(GcTest, ACandidateIsDeletedOnlyWhenTheReReadConfirmsIt) {
   ExpectGone(2);
   ExpectLedger(1);
   ExpectLedger(3);
+}
+
+
+// A flush that rolls over from one entry log to the next leaves the first complete on disk, but its
+// usage is recorded only with the flush's index batch, and garbage collection does not wait for
+// flushes. Judged in between, a log whose old usage counted nothing would be deleted with the
+// flush's acknowledged entries in it, and a log scanned then would have its usage recorded without
+// them (the batch overwrites the scan's rows, or the scan the batch's).
+TEST(GcUnsettledLogsTest, LogsAFlushIsStillWritingAreNeitherJudgedNorScanned) {
+  quire::testing::TempDir dir("quire-gc-unsettled");
+  auto real = NewPosixFileSystem();
+  FaultInjectionFileSystem fs(real.get());
+  LedgerDirectoryOptions o;
+  o.directory = dir.Sub("ledgers");
+  o.fs = &fs;
+  o.write_cache_bytes = 8 << 20;
+  o.entry_log_size_limit = 64 << 10;
+  auto opened = LedgerDirectory::Open(o);
+  ASSERT_TRUE(opened.ok()) << opened.status().ToString();
+  LedgerDirectory& d = **opened;
+  auto flush = [&d](uint64_t ledger, uint64_t entries) {
+    for (uint64_t e = 0; e < entries; ++e) d.ForcePut(ledger, e, MakePayload(TestPayload(ledger, e, 1000)));
+    d.SwapCaches();
+    Status s = d.FlushSwapped({});
+    d.FinishFlush();
+    return s;
+  };
+  auto has = [](const std::vector<uint64_t>& ids, uint64_t id) {
+    return std::find(ids.begin(), ids.end(), id) != ids.end();
+  };
+  auto ids = [](const std::vector<LogUsage>& logs) {
+    std::vector<uint64_t> out;
+    for (const LogUsage& u : logs) out.push_back(u.log_id);
+    return out;
+  };
+
+  // The first log gets ledger 1, which is then deleted: by its usage, the log holds nothing.
+  ASSERT_TRUE(flush(1, 10).ok());
+  std::vector<LogUsage> known = d.usage()->Logs();
+  ASSERT_EQ(known.size(), 1u);
+  const uint64_t first = known[0].log_id;
+  ASSERT_TRUE(d.DeleteLedgers({1}).ok());
+  EXPECT_FALSE(has(ids(d.SettledUsage()), first)) << "the current log is judged";
+
+  // Ledger 2's 150 KB fill the first log, a second one and part of a third: the flush is stopped
+  // at the third's sync, with the first two complete on disk and not yet indexed.
+  std::promise<void> paused, resume;
+  std::shared_future<void> go = resume.get_future().share();
+  fs.BeforeNextSync(EntryLogFileName(first + 2), [&paused, go] {
+    paused.set_value();
+    go.wait();
+  });
+  std::future<Status> flushed = std::async(std::launch::async, [&] { return flush(2, 150); });
+  ASSERT_EQ(paused.get_future().wait_for(std::chrono::seconds(60)), std::future_status::ready)
+      << "the flush did not reach its third log";
+  std::vector<uint64_t> settled = ids(d.SettledUsage());
+  auto unknown = d.UnknownLogs();
+  resume.set_value();
+  ASSERT_TRUE(flushed.get().ok());
+  ASSERT_TRUE(unknown.ok()) << unknown.status().ToString();
+  EXPECT_FALSE(has(settled, first))
+      << "garbage collection would delete a log that holds the flush's acknowledged entries";
+  EXPECT_FALSE(has(*unknown, first + 1))
+      << "garbage collection would scan a log before the flush's index batch points into it";
+  EXPECT_FALSE(has(*unknown, first + 2));
+
+  // Once the batch is in, the logs the flush left are judged by their whole usage.
+  std::vector<LogUsage> after = d.SettledUsage();
+  EXPECT_EQ(ids(after), (std::vector<uint64_t>{first, first + 1}));
+  for (const LogUsage& u : after) EXPECT_GT(u.live_bytes, 0u) << "log " << u.log_id;
+  EXPECT_EQ(d.usage()->Bytes(first, 1), 0u);
+  auto none = d.UnknownLogs();
+  ASSERT_TRUE(none.ok());
+  EXPECT_TRUE(none->empty());
+  for (uint64_t e = 0; e < 150; ++e) {
+    auto r = d.Read(2, e);
+    ASSERT_TRUE(r.ok()) << e << ": " << r.status().ToString();
+    ASSERT_EQ(*r, TestPayload(2, e, 1000)) << e;
+  }
 }
 
 }  // namespace

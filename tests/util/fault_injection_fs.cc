@@ -111,12 +111,14 @@ class FaultInjectionFile final : public File {
   }
 
   Status Sync() override {
+    fs_->RunSyncHook(path_);
     std::shared_lock<std::shared_mutex> lock;
     QUIRE_RETURN_IF_ERROR(fs_->Enter(lock, epoch_));
     return SyncLocked();
   }
 
   Status WriteAndSync(uint64_t offset, std::string_view data) override {
+    fs_->RunSyncHook(path_);
     std::shared_lock<std::shared_mutex> lock;
     QUIRE_RETURN_IF_ERROR(fs_->Enter(lock, epoch_));
     QUIRE_RETURN_IF_ERROR(WriteLocked(offset, data));
@@ -313,6 +315,23 @@ void FaultInjectionFileSystem::HaltAt(uint64_t nth, std::string path_contains) {
   halt_path_ = std::move(path_contains);
   halt_seen_ = 0;
   halt_at_ = nth;
+}
+
+void FaultInjectionFileSystem::BeforeNextSync(std::string path_contains,
+                                              std::function<void()> hook) {
+  std::lock_guard<std::mutex> l(hook_mu_);
+  sync_hook_path_ = std::move(path_contains);
+  sync_hook_ = std::move(hook);
+}
+
+void FaultInjectionFileSystem::RunSyncHook(const std::string& path) {
+  std::function<void()> hook;
+  {
+    std::lock_guard<std::mutex> l(hook_mu_);
+    if (!sync_hook_ || !Matches(path, sync_hook_path_)) return;
+    hook = std::exchange(sync_hook_, nullptr);
+  }
+  hook();
 }
 
 Status FaultInjectionFileSystem::CountMutation(const std::string& path) {

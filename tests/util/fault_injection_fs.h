@@ -69,6 +69,7 @@
 #include <atomic>
 #include <cerrno>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -125,6 +126,11 @@ class FaultInjectionFileSystem : public FileSystem {
   // How many times a rule has fired since construction.
   uint64_t faults_fired() const { return faults_fired_.load(); }
 
+  // Calls `hook` once, on the syncing thread, just before the next Sync or WriteAndSync of a file
+  // whose path contains `path_contains`, outside any lock of this object: a test stops a writer at
+  // an exact point with it (the hook may block until the test lets it go).
+  void BeforeNextSync(std::string path_contains, std::function<void()> hook);
+
   // Arms a halt (see the header comment); `nth` >= 1. halted() says whether it fired.
   void HaltAt(uint64_t nth, std::string path_contains = "");
   bool halted() const { return halted_.load(); }
@@ -169,6 +175,7 @@ class FaultInjectionFileSystem : public FileSystem {
   Status Enter(std::shared_lock<std::shared_mutex>& lock, uint64_t file_epoch) const;
   // Counts a mutating operation for HaltAt; kIOError "simulated crash" when it is the halt point.
   Status CountMutation(const std::string& path);
+  void RunSyncHook(const std::string& path);
   // Counts an operation on `path`; returns the rule that fires, if any.
   bool NextFault(Op op, const std::string& path, FaultRule* fired);
   void Count(const std::string& path, uint64_t writes, uint64_t syncs, uint64_t bytes);
@@ -185,6 +192,9 @@ class FaultInjectionFileSystem : public FileSystem {
   std::atomic<uint64_t> halt_seen_{0};
   mutable std::mutex halt_mu_;          // a leaf lock: CountMutation runs under mu_ too
   std::string halt_path_;               // guarded by halt_mu_
+  std::mutex hook_mu_;
+  std::string sync_hook_path_;          // guarded by hook_mu_
+  std::function<void()> sync_hook_;     // guarded by hook_mu_; empty: none armed
   uint64_t epoch_ = 0;        // guarded by crash_mu_; bumped by Crash()
   std::string count_filter_;  // guarded by crash_mu_
   std::atomic<uint64_t> writes_{0};
