@@ -142,6 +142,12 @@ int RunGcBench(FileSystem* fs, const Settings& s, const Floors& floors) {
     constexpr size_t kWriters = 16;
     for (uint64_t l = 0; l < kWriters; ++l) d.catalog.Create(kLoadLedgerBase + l);
     Load load(d.engine.get(), kWriters, 1024, kLoadLedgerBase);
+    if (!s.gc_timeline.empty()) load.KeepTrace(4u << 20);
+    struct Event {
+      uint64_t ns;
+      std::string what;
+    };
+    std::vector<Event> events;  // --gc-timeline
     load.Start();
     std::this_thread::sleep_for(std::chrono::duration<double>(s.warmup));
 
@@ -172,12 +178,15 @@ int RunGcBench(FileSystem* fs, const Settings& s, const Floors& floors) {
         } else {
           gc->SuspendCompaction(both);
         }
+        events.push_back({MonotonicNanos(), compacting ? "resume" : "suspend"});
         // Let it take effect: a resumed compaction starts with a pass's own work (a flush, the
         // listing, the walk over the index that finds the live records), which a real pass does
         // once per compaction, not every second; a suspended one stops at its next copy.
         std::this_thread::sleep_for(std::chrono::milliseconds(300));
         load.ResetStats();
+        events.push_back({MonotonicNanos(), compacting ? "measure_with" : "measure_without"});
         std::this_thread::sleep_for(std::chrono::milliseconds(500));
+        events.push_back({MonotonicNanos(), "measure_end"});
         (compacting ? with : without).Merge(load.latency());
         (compacting ? adds_with : adds_without) += load.completed();
       }
@@ -192,6 +201,17 @@ int RunGcBench(FileSystem* fs, const Settings& s, const Floors& floors) {
       }
     }
     load.Stop();
+    if (!s.gc_timeline.empty()) {
+      std::FILE* f = std::fopen(s.gc_timeline.c_str(), "w");
+      if (f == nullptr) return fail("--gc-timeline", IOError("cannot create " + s.gc_timeline));
+      for (const Event& e : events) {
+        fmt::print(f, "{}\n", nlohmann::json{{"ns", e.ns}, {"event", e.what}}.dump());
+      }
+      for (const Load::TracePoint& t : load.Trace()) {
+        fmt::print(f, "{{\"ns\":{},\"add_us\":{}}}\n", t.done_ns, t.latency_ns / 1000);
+      }
+      std::fclose(f);
+    }
     gc.reset();  // stops the pass at its next safe point
     uint64_t errors = load.errors();
     if (errors > 0) return fail("adds", Internal(fmt::format("{} adds failed", errors)));

@@ -207,6 +207,9 @@ int Main(int argc, char** argv) {
   app.add_option("--gc-live", s.gc_live, "--gc: the fraction of the ledgers that stays live")
       ->capture_default_str()
       ->check(CLI::Range(0.05, 0.95));
+  app.add_option("--gc-timeline", s.gc_timeline,
+                 "--gc: write every add's completion time and latency during the with/without "
+                 "windows, and the windows' bounds, to this file (JSON lines)");
   CLI11_PARSE(app, argc, argv);
   auto parse_list = [](const std::string& text, std::vector<size_t>* out) {
     if (text.empty()) return;

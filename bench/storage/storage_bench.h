@@ -40,6 +40,7 @@ struct Settings {
   size_t gc_mb = 1024;      // data written before the ledgers are deleted
   double gc_live = 0.5;     // the fraction of it that stays live
   size_t gc_entry_bytes = 4096;
+  std::string gc_timeline;  // --gc: every add's completion and latency, and the windows, as JSON
 };
 
 struct Floors {
@@ -149,6 +150,20 @@ class Load {
     completed_ = 0;
     errors_ = 0;
   }
+  // Keeps the completion time and latency of up to `capacity` adds from now on (a timeline for
+  // finding what the slow ones coincide with).
+  void KeepTrace(size_t capacity) {
+    trace_.assign(capacity, {});
+    traced_ = 0;
+  }
+  struct TracePoint {
+    uint64_t done_ns = 0;
+    uint64_t latency_ns = 0;
+  };
+  std::vector<TracePoint> Trace() const {
+    size_t n = std::min(traced_.load(), trace_.size());
+    return {trace_.begin(), trace_.begin() + static_cast<std::ptrdiff_t>(n)};
+  }
   uint64_t completed() const { return completed_.load(); }
   uint64_t errors() const { return errors_.load(); }
   Histogram::Snapshot latency() const { return latency_.Take(); }
@@ -166,7 +181,11 @@ class Load {
     in_flight_++;
     engine_->AddEntry(ledger_base_ + i, slot.next_entry++, "bench", payload_, false,
                       [this, i](Status s) {
-                        latency_.Record(MonotonicNanos() - slots_[i].start_ns);
+                        uint64_t now = MonotonicNanos();
+                        latency_.Record(now - slots_[i].start_ns);
+                        if (size_t at = traced_.fetch_add(1); at < trace_.size()) {
+                          trace_[at] = {now, now - slots_[i].start_ns};
+                        }
                         if (s.ok()) {
                           completed_++;
                         } else {
@@ -189,6 +208,8 @@ class Load {
   std::atomic<int64_t> in_flight_{0};
   std::atomic<uint64_t> completed_{0}, errors_{0};
   Histogram latency_;
+  std::vector<TracePoint> trace_;  // sized before Start(); slots claimed through traced_
+  std::atomic<size_t> traced_{0};
 };
 
 
