@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs every build, test and run-time dependency of Quire from Debian 12 packages.
-# Run as root on a fresh Debian 12 (bookworm) machine. Safe to run again.
+# Run as root on a fresh Debian 12 (bookworm) machine (newer Debian releases: see docs/deploy.md,
+# "Other distributions"). Safe to run again.
 set -euo pipefail
 
 if [ "$(id -u)" -ne 0 ]; then
@@ -8,12 +9,23 @@ if [ "$(id -u)" -ne 0 ]; then
   exit 1
 fi
 
+# Debian 12 is the reference; newer Debian and Ubuntu releases differ in two package names.
+. /etc/os-release
+case "${VERSION_CODENAME:-}" in
+  bookworm)
+    boost=libboost1.81-dev         # the versioned 1.81 family: libboost-dev is 1.74 there
+    clang_rt=libclang-rt-14-dev ;;
+  *)
+    boost=libboost-dev             # 1.83 on Debian 13; CMake checks for >= 1.81
+    clang_rt=libclang-rt-dev ;;
+esac
+
 packages=(
   # toolchain
   build-essential cmake ninja-build ccache pkg-config git
-  clang libclang-rt-14-dev        # libFuzzer and sanitizer runtimes for clang
-  # libraries on the design card (Boost from the versioned 1.81 family; libboost-dev is 1.74)
-  libboost1.81-dev
+  clang "$clang_rt"               # libFuzzer and sanitizer runtimes for clang
+  # libraries on the design card
+  "$boost"
   libprotobuf-dev protobuf-compiler
   librocksdb-dev
   libspdlog-dev libfmt-dev

@@ -8,7 +8,8 @@
 // Exceptions never cross a module boundary; bugs (broken invariants) abort instead.
 #pragma once
 
-#include <cassert>
+#include <cstdio>
+#include <cstdlib>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -95,13 +96,22 @@ inline Status FailedPrecondition(std::string m) {
 // An I/O error from errno: "<what>: <strerror(e)>".
 Status ErrnoStatus(std::string_view what, int e);
 
+namespace detail {
+// A Result used against its contract is a bug in the caller: it stops the process in every build
+// (undefined behaviour otherwise).
+[[noreturn]] inline void ResultMisuse(const char* what, const std::string& status) {
+  std::fprintf(stderr, "quire::Result: %s%s%s\n", what, status.empty() ? "" : ": ", status.c_str());
+  std::abort();
+}
+}  // namespace detail
+
 // A value or an error.
 template <typename T>
 class [[nodiscard]] Result {
  public:
   Result(T value) : value_(std::move(value)) {}  // NOLINT(google-explicit-constructor)
   Result(Status status) : status_(std::move(status)) {  // NOLINT(google-explicit-constructor)
-    assert(!status_.ok() && "a Result built from a Status must carry an error");
+    if (status_.ok()) detail::ResultMisuse("built from an OK Status: it must carry an error", {});
   }
 
   bool ok() const { return value_.has_value(); }
@@ -118,11 +128,11 @@ class [[nodiscard]] Result {
 
  private:
   T* checked() {
-    assert(value_.has_value() && "value() on an error Result");
+    if (!value_.has_value()) detail::ResultMisuse("value() on an error Result", status_.ToString());
     return &*value_;
   }
   const T* checked() const {
-    assert(value_.has_value() && "value() on an error Result");
+    if (!value_.has_value()) detail::ResultMisuse("value() on an error Result", status_.ToString());
     return &*value_;
   }
 

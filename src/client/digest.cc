@@ -8,6 +8,7 @@
 
 #include "common/coding.h"
 #include "common/crc32c.h"
+#include "common/check.h"
 
 namespace quire::client {
 namespace {
@@ -18,9 +19,8 @@ std::string Sha256(std::string_view label, std::string_view password) {
   input.append(password);
   unsigned char out[EVP_MAX_MD_SIZE];
   unsigned int len = 0;
-  if (EVP_Digest(input.data(), input.size(), out, &len, EVP_sha256(), nullptr) != 1) {
-    std::abort();  // OpenSSL cannot fail SHA-256 on memory short of a broken installation
-  }
+  // OpenSSL cannot fail SHA-256 over memory short of a broken installation.
+  QUIRE_CHECK(EVP_Digest(input.data(), input.size(), out, &len, EVP_sha256(), nullptr) == 1);
   return std::string(reinterpret_cast<const char*>(out), len);
 }
 
@@ -43,7 +43,7 @@ Digest::Digest(DigestType type, std::string_view password) : type_(type) {
   if (type_ == DigestType::kHmacSha256) {
     mac_key_ = Sha256("quire-entry-mac", password);
     mac_ = std::shared_ptr<EVP_MAC>(EVP_MAC_fetch(nullptr, "HMAC", nullptr), EVP_MAC_free);
-    if (!mac_) std::abort();  // an OpenSSL without HMAC is a broken installation
+    QUIRE_CHECK_MSG(mac_ != nullptr, "OpenSSL has no HMAC: a broken installation");
   }
 }
 
@@ -69,7 +69,7 @@ std::string Digest::Compute(std::string_view a, std::string_view b) const {
             EVP_MAC_update(ctx, reinterpret_cast<const unsigned char*>(b.data()), b.size()) == 1 &&
             EVP_MAC_final(ctx, mac, &len, sizeof(mac)) == 1;
   EVP_MAC_CTX_free(ctx);
-  if (!ok) std::abort();
+  QUIRE_CHECK_MSG(ok, "HMAC-SHA256 failed: a broken OpenSSL installation");
   return std::string(reinterpret_cast<const char*>(mac), len);
 }
 

@@ -11,6 +11,7 @@
 #include <fmt/format.h>
 
 #include "common/closest_name.h"
+#include "common/check.h"
 
 namespace quire {
 namespace {
@@ -64,15 +65,9 @@ std::vector<std::string> SplitList(std::string_view v) {
 }  // namespace
 
 ConfigSchema& ConfigSchema::Add(ConfigKey key) {
-  if (Find(key.name) != nullptr) {
-    fmt::print(stderr, "bug: config key '{}' declared twice\n", key.name);
-    std::abort();
-  }
+  QUIRE_CHECK_MSG(Find(key.name) == nullptr, "config key '{}' declared twice", key.name);
   Status s = ValidateConfigValue(key, key.default_value);
-  if (!s.ok()) {
-    fmt::print(stderr, "bug: default of config key '{}' is invalid: {}\n", key.name, s.ToString());
-    std::abort();
-  }
+  QUIRE_CHECK_MSG(s.ok(), "default of config key '{}' is invalid: {}", key.name, s.ToString());
   keys_.push_back(std::move(key));
   return *this;
 }
@@ -188,10 +183,8 @@ Status Config::Set(std::string_view key, std::string_view value, std::string_vie
 
 const std::string& Config::Raw(std::string_view key, ConfigType expected) const {
   const ConfigKey* k = schema_->Find(key);
-  if (k == nullptr || k->type != expected) {
-    fmt::print(stderr, "bug: config key '{}' read with the wrong type or not declared\n", key);
-    std::abort();
-  }
+  QUIRE_CHECK_MSG(k != nullptr && k->type == expected,
+                  "config key '{}' read with the wrong type or not declared", key);
   auto it = values_.find(key);
   return it == values_.end() ? k->default_value : it->second;
 }

@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 
 #include "common/file_system.h"
+#include "common/check.h"
 
 namespace quire {
 
@@ -64,10 +65,7 @@ void AlignedBuffer::Reserve(size_t capacity) {
   if (capacity <= capacity_) return;
   size_t cap = AlignUp(std::max(capacity, capacity_ * 2), kDirectIoAlignment);
   void* p = std::aligned_alloc(kDirectIoAlignment, cap);
-  if (p == nullptr) {
-    fmt::print(stderr, "out of memory allocating {} bytes\n", cap);
-    std::abort();
-  }
+  QUIRE_CHECK_MSG(p != nullptr, "out of memory allocating {} bytes", cap);
   if (size_ > 0) std::memcpy(p, data_, size_);
   std::free(data_);
   data_ = static_cast<char*>(p);

@@ -10,6 +10,7 @@
 
 #include "metadata/layout.h"
 #include "metadata/records.h"
+#include "common/check.h"
 
 namespace quire::metadata {
 namespace {
@@ -41,8 +42,8 @@ KvMetadataStore::~KvMetadataStore() {
   watches_.Stop();
   {
     std::lock_guard<std::mutex> lock(mu_);
-    assert(registrations_.empty() && locks_.empty() &&
-           "registrations and locks must be destroyed before their store");
+    QUIRE_CHECK_MSG(registrations_.empty() && locks_.empty(),
+                    "registrations and locks must be destroyed before their store");
     stop_ = true;
   }
   lease_cv_.notify_all();

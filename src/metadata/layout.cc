@@ -1,7 +1,7 @@
 #include "metadata/layout.h"
+#include "common/check.h"
 
 #include <algorithm>
-#include <cassert>
 #include <cctype>
 
 #include <fmt/format.h>
@@ -71,7 +71,7 @@ struct Walk {
 }  // namespace
 
 std::string LedgerIdPath(LedgerId id) {
-  assert(id >= 0);
+  QUIRE_CHECK_GE(id, 0);
   std::string d = Digits(id);
   return fmt::format("{}/{}/{}/{}/L{}", d.substr(0, 3), d.substr(3, 4), d.substr(7, 4),
                      d.substr(11, 4), d.substr(15, 4));

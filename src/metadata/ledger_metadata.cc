@@ -1,9 +1,9 @@
 #include "quire/ledger_metadata.h"
+#include "common/check.h"
 
 #include <openssl/evp.h>
 
 #include <algorithm>
-#include <cassert>
 #include <set>
 
 #include <fmt/format.h>
@@ -101,17 +101,21 @@ Status LedgerMetadata::Validate() const {
 }
 
 const Ensemble& LedgerMetadata::EnsembleFor(EntryId e) const {
-  assert(!ensembles.empty() && e >= 0);
+  // Validate() guarantees a first ensemble from entry 0 in every metadata read or written.
+  QUIRE_CHECK(!ensembles.empty());
+  QUIRE_CHECK_GE(e, 0);
   // The last ensemble whose first entry is <= e.
   auto it = std::upper_bound(
       ensembles.begin(), ensembles.end(), e,
       [](EntryId entry, const Ensemble& ens) { return entry < ens.first_entry_id; });
-  assert(it != ensembles.begin());
+  QUIRE_CHECK(it != ensembles.begin());
   return *(it - 1);
 }
 
 std::vector<int> LedgerMetadata::WriteSetPositions(EntryId e) const {
-  assert(e >= 0 && ensemble_size > 0 && write_quorum_size <= ensemble_size);
+  QUIRE_CHECK_GE(e, 0);
+  QUIRE_CHECK_GT(ensemble_size, 0);
+  QUIRE_CHECK_LE(write_quorum_size, ensemble_size);
   std::vector<int> positions;
   positions.reserve(static_cast<size_t>(write_quorum_size));
   const auto base = static_cast<int>(e % ensemble_size);
@@ -144,8 +148,8 @@ std::string HashLedgerPassword(std::string_view password) {
   unsigned char digest[EVP_MAX_MD_SIZE];
   unsigned int len = 0;
   int ok = EVP_Digest(input.data(), input.size(), digest, &len, EVP_sha256(), nullptr);
-  assert(ok == 1 && len == 32);
-  (void)ok;
+  // OpenSSL cannot fail SHA-256 over memory short of a broken installation.
+  QUIRE_CHECK(ok == 1 && len == 32);
   return std::string(reinterpret_cast<const char*>(digest), len);
 }
 

@@ -3,7 +3,6 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <cassert>
 #include <chrono>
 #include <climits>
 #include <cstdio>
@@ -13,6 +12,7 @@
 #include <fmt/ranges.h>
 
 #include "metadata.pb.h"
+#include "common/check.h"
 
 namespace quire::metadata {
 namespace {
@@ -49,8 +49,7 @@ template <typename Msg>
 std::string Serialize(const Msg& msg) {
   std::string out;
   bool ok = msg.SerializeToString(&out);
-  assert(ok && "serializing a metadata record cannot fail");
-  (void)ok;
+  QUIRE_CHECK_MSG(ok, "serializing a metadata record cannot fail");
   return out;
 }
 

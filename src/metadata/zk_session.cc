@@ -1,6 +1,5 @@
 #include "metadata/zk_session.h"
 
-#include <cassert>
 #include <cstring>
 #include <mutex>
 
@@ -8,6 +7,7 @@
 #include <spdlog/spdlog.h>
 
 #include "common/logging.h"
+#include "common/check.h"
 
 namespace quire::metadata {
 
@@ -209,7 +209,7 @@ Result<std::unique_ptr<ZkSession>> ZkSession::Open(const std::string& hosts,
 }
 
 void ZkSession::Start() {
-  assert(!session_thread_.joinable());
+  QUIRE_CHECK(!session_thread_.joinable());
   session_thread_ = std::thread([this] { SessionLoop(); });
 }
 

@@ -11,6 +11,7 @@
 
 #include "metadata/layout.h"
 #include "metadata/records.h"
+#include "common/check.h"
 
 namespace quire::metadata {
 namespace {
@@ -73,8 +74,8 @@ ZkMetadataStore::~ZkMetadataStore() {
   watches_.Stop();
   if (session_) session_->Stop();
   std::lock_guard<std::mutex> lock(mu_);
-  assert(registrations_.empty() && locks_.empty() &&
-         "registrations and locks must be destroyed before their store");
+  QUIRE_CHECK_MSG(registrations_.empty() && locks_.empty(),
+                  "registrations and locks must be destroyed before their store");
 }
 
 Deadline ZkMetadataStore::NewDeadline() const { return Clock::now() + options_.operation_timeout; }

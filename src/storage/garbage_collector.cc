@@ -14,6 +14,7 @@ namespace {
 
 constexpr size_t kRecentPasses = 16;
 constexpr size_t kThrottledIoBytes = 256u << 10;
+constexpr std::chrono::milliseconds kPaceBurst{50};
 
 // Compaction keeps this much free beyond what it copies: room for the index's writes.
 uint64_t CompactionMargin(const LedgerDirectory& dir) {
@@ -333,9 +334,11 @@ bool GarbageCollector::Pace(uint64_t amount, uint64_t rate,
   auto go_on = [&] { return !stopping_ && !suspension_.Suspends(kind); };
   if (rate == 0 || !go_on()) return go_on();
   // `*next` is when the budget spent so far is earned back; sleeping until then keeps the
-  // average at `rate` (a burst of one second's budget is allowed after an idle spell).
+  // average at `rate`. Budget left unspent (while the pass walked the index, waited for a switch
+  // or read slowly) is kept for kPaceBurst only: a catch-up burst at full disk speed is what
+  // foreground adds would feel.
   auto now = std::chrono::steady_clock::now();
-  if (*next < now - std::chrono::seconds(1)) *next = now - std::chrono::seconds(1);
+  if (*next < now - kPaceBurst) *next = now - kPaceBurst;
   *next += std::chrono::nanoseconds(amount * 1'000'000'000ull / rate);
   if (*next > now) cv_.wait_until(lock, *next, [&] { return !go_on(); });
   return go_on();

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include "common/check.h"
+
 namespace quire {
 namespace {
 
@@ -52,6 +54,21 @@ TEST(StatusTest, EveryCodeHasAName) {
   for (int c = 0; c <= static_cast<int>(StatusCode::kLedgerClosed); ++c) {
     EXPECT_NE(StatusCodeName(static_cast<StatusCode>(c)), "unknown") << c;
   }
+}
+
+
+// Invariants hold in every build the tests run in (CI's is a release build with NDEBUG): a
+// misused Result and a broken QUIRE_CHECK stop the process and say where and with what values.
+TEST(StatusDeathTest, ValueOfAnErrorResultAbortsAndNamesTheError) {
+  Result<int> r = Quarter(6);
+  EXPECT_DEATH((void)r.value(), "value\\(\\) on an error Result: .*odd");
+}
+
+TEST(StatusDeathTest, BrokenChecksAbortWithTheirValues) {
+  int a = 3, b = 4;
+  EXPECT_DEATH(QUIRE_CHECK_EQ(a, b), "invariant broken: a == b \\(3 vs 4\\)");
+  EXPECT_DEATH(QUIRE_CHECK_MSG(a > b, "{} items", 7), "invariant broken: a > b \\(7 items\\)");
+  QUIRE_CHECK_LT(a, b);  // holds: nothing happens
 }
 
 }  // namespace
