@@ -401,10 +401,10 @@ std::string Bookie::MetricsText() {
             static_cast<double>(m.connections_open.load()));
     w.Counter("quire_bookie_connections_accepted_total", "Client connections accepted",
               static_cast<double>(m.connections_accepted.load()));
-    w.Counter("quire_bookie_requests_total", "Requests received",
-              static_cast<double>(m.requests.load()));
-    w.Counter("quire_bookie_request_errors_total", "Requests answered with an error",
-              static_cast<double>(m.request_errors.load()));
+    m.requests.Write(
+        &w, "quire_bookie_requests_total", "Requests answered, by operation and status",
+        "quire_bookie_request_latency_seconds",
+        "Requests by operation and status: from the request read to its answer queued");
     w.Counter("quire_bookie_bad_frames_total", "Frames refused (bad length); connection closed",
               static_cast<double>(m.bad_frames.load()));
     w.Counter("quire_bookie_network_read_bytes_total", "Bytes read from clients",
@@ -417,12 +417,6 @@ std::string Bookie::MetricsText() {
     w.Counter("quire_bookie_read_pauses_total",
               "Times a connection stopped being read because of back-pressure",
               static_cast<double>(m.paused_reads.load()));
-    w.Histogram("quire_bookie_add_latency_seconds",
-                "Add requests: from the request read to its answer queued",
-                m.add_latency_ns.Take(), 1e-9);
-    w.Histogram("quire_bookie_read_latency_seconds",
-                "Read requests: from the request read to its answer queued",
-                m.read_latency_ns.Take(), 1e-9);
   }
   if (processor_) {
     w.Gauge("quire_bookie_long_polls", "Long-poll reads waiting for the LAC to advance",
