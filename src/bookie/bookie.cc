@@ -200,8 +200,8 @@ void Bookie::CheckDisksAndHealth() {
   for (const std::string& dir : options_.storage.ledger_dirs) {
     auto space = fs_->Space(dir);
     if (!space.ok() || space->total_bytes == 0) continue;
-    double used = 1.0 - static_cast<double>(space->available_bytes) /
-                            static_cast<double>(space->total_bytes);
+    double used = static_cast<double>(space->used_bytes()) /
+                  static_cast<double>(space->total_bytes);
     if (used >= worst) {
       worst = used;
       worst_dir = dir;
@@ -382,6 +382,26 @@ void GcMetrics(const storage::GcStatus& g, MetricsWriter* w) {
                g.live_fractions, kFractionBounds);
 }
 
+// Used and free space of the disk of each journal and ledger directory. A directory whose disk
+// cannot be asked is left out: its series go missing rather than read 0.
+void DiskMetrics(FileSystem* fs, const storage::StorageOptions& o, MetricsWriter* w) {
+  for (const auto& [kind, dirs] : {std::pair{"journal", &o.journal_dirs},
+                                   std::pair{"ledger", &o.ledger_dirs}}) {
+    for (const std::string& dir : *dirs) {
+      auto space = fs->Space(dir);
+      if (!space.ok()) continue;
+      MetricsWriter::Labels l{{"kind", kind}, {"directory", dir}};
+      w->Gauge("quire_bookie_disk_used_bytes",
+               "Bytes of the directory's disk an unprivileged writer cannot use (used / (used + "
+               "free) is what diskUsageThreshold is compared with)",
+               static_cast<double>(space->used_bytes()), l);
+      w->Gauge("quire_bookie_disk_free_bytes",
+               "Bytes of the directory's disk available to an unprivileged writer",
+               static_cast<double>(space->available_bytes), l);
+    }
+  }
+}
+
 }  // namespace
 
 std::string Bookie::MetricsText() {
@@ -426,7 +446,19 @@ std::string Bookie::MetricsText() {
             static_cast<double>(processor_->known_lacs()));
   }
   if (gc_) GcMetrics(gc_->status(), &w);
+  DiskMetrics(fs_.get(), options_.storage, &w);
   if (engine_) {
+    // Left out if an index cannot be read (the bookie reports that error where it matters).
+    auto inventory = engine_->Inventory();
+    for (size_t i = 0; inventory.ok() && i < inventory->size(); ++i) {
+      Labels l{{"directory", options_.storage.ledger_dirs[i]}};
+      w.Gauge("quire_storage_ledgers",
+              "Ledgers in the ledger directory's index (a new ledger counts from its first flush)",
+              static_cast<double>((*inventory)[i].ledgers), l);
+      w.Gauge("quire_storage_entry_logs",
+              "Entry log files in the ledger directory, the one being written included",
+              static_cast<double>((*inventory)[i].entry_logs), l);
+    }
     storage::StorageStats s = engine_->stats();
     w.Counter("quire_storage_added_entries_total", "Entries made durable",
               static_cast<double>(s.adds));

@@ -312,10 +312,13 @@ Result<size_t> LedgerDirectory::DeleteLedgers(const std::vector<uint64_t>& ledge
   return dropped;
 }
 
+Result<std::vector<uint64_t>> LedgerDirectory::ListLogs() const {
+  return EntryLogger::ListLogs(options_.fs, logger_->options().current_dir);
+}
+
 Result<std::vector<uint64_t>> LedgerDirectory::UnknownLogs() {
   uint64_t current = logger_->current_log_id();
-  QUIRE_ASSIGN_OR_RETURN(std::vector<uint64_t> ids,
-                         EntryLogger::ListLogs(options_.fs, JoinPath(options_.directory, "current")));
+  QUIRE_ASSIGN_OR_RETURN(std::vector<uint64_t> ids, ListLogs());
   std::erase_if(ids, [&](uint64_t id) { return id == current || usage_.Known(id); });
   return ids;
 }
@@ -369,6 +372,14 @@ Status LedgerDirectory::DeleteLog(uint64_t log, std::mutex* index_writer) {
   QUIRE_RETURN_IF_ERROR(index_->Write(batch, /*sync=*/false));
   usage_.RemoveLog(log);
   return Status::Ok();
+}
+
+Result<LedgerDirectoryInventory> LedgerDirectory::Inventory() const {
+  LedgerDirectoryInventory inv;
+  QUIRE_ASSIGN_OR_RETURN(inv.ledgers, index_->CountLedgers());
+  QUIRE_ASSIGN_OR_RETURN(std::vector<uint64_t> logs, ListLogs());
+  inv.entry_logs = logs.size();
+  return inv;
 }
 
 LedgerDirectoryStats LedgerDirectory::stats() {

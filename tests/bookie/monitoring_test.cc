@@ -1,7 +1,9 @@
 // A real bookie's /metrics as Prometheus meets it: requests counted and timed by operation and
-// status; the exposition accepted by promtool.
+// status; disk, ledger and entry-log gauges; the exposition accepted by promtool.
 #include <fstream>
 #include <string>
+
+#include <fmt/format.h>
 
 #include "bookie/bookie_test_fixture.h"
 #include "bookie/protocol.h"
@@ -66,6 +68,32 @@ TEST_F(MonitoringTest, RequestsAreCountedAndTimedByOperationAndStatus) {
                               "status=\"no-such-entry\",le=\"+Inf\"}"),
             1)
       << text;
+}
+
+TEST_F(MonitoringTest, DiskLedgerAndEntryLogGaugesPerDirectory) {
+  const std::string journal = dir_.Sub("bookie/journal"), ledgers = dir_.Sub("bookie/ledgers");
+  RawClient c = Connect();
+  for (int64_t ledger : {11, 12, 13}) {
+    ASSERT_EQ(Call(c, AddRequest(1, ledger, 0, "key", "x")).status(), proto::OK);
+  }
+  c.Close();
+  // A clean stop flushes the write cache: the ledgers are in the index after the restart.
+  ASSERT_EQ(bookie_->Stop(), 0);
+  ASSERT_TRUE(bookie_->Restart().ok());
+  std::string text = Scrape();
+  for (const auto& [kind, dir] : {std::pair{"journal", journal}, std::pair{"ledger", ledgers}}) {
+    std::string labels = fmt::format("{{kind=\"{}\",directory=\"{}\"}}", kind, dir);
+    std::optional<double> used = SampleValue(text, "quire_bookie_disk_used_bytes" + labels);
+    std::optional<double> free = SampleValue(text, "quire_bookie_disk_free_bytes" + labels);
+    ASSERT_TRUE(used && free) << labels << " missing from\n" << text;
+    EXPECT_GT(*used, 0);
+    EXPECT_GT(*free, 0);
+  }
+  std::string dir_label = fmt::format("{{directory=\"{}\"}}", ledgers);
+  EXPECT_EQ(SampleValue(text, "quire_storage_ledgers" + dir_label), 3) << text;
+  // The log the three entries were flushed to, and the one the restarted bookie writes to.
+  EXPECT_EQ(SampleValue(text, "quire_storage_entry_logs" + dir_label), 2) << text;
+  EXPECT_EQ(SampleValue(text, "quire_journal_queue{journal=\"0\"}"), 0) << text;
 }
 
 TEST_F(MonitoringTest, PromtoolAcceptsTheBookiesMetrics) {
