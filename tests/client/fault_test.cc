@@ -17,6 +17,7 @@
 #include "client/digest.h"
 #include "client/recovery.h"
 #include "metadata/metadata_store.h"
+#include "util/prometheus.h"
 #include "util/subprocess.h"
 
 namespace quire::client::testing {
@@ -54,6 +55,11 @@ class FaultTest : public ClusterTest {
     return std::stod(body.substr(at + 1 + name.size()));
   }
 
+  // A sample of the client's metrics (Client::MetricsText), or -1 if it has none of that name.
+  static double ClientMetric(const Client& client, const std::string& series) {
+    return quire::testing::SampleValue(client.MetricsText(), series).value_or(-1);
+  }
+
   // The ledgers of these tests: E3/Qw3/Qa2, password "pw".
   static Result<std::unique_ptr<WriteHandle>> CreateLedger332(Client& client) {
     return client.CreateLedger({.ensemble_size = 3, .write_quorum_size = 3, .ack_quorum_size = 2,
@@ -82,6 +88,7 @@ TEST_P(FaultTest, BookieKilledMidWriteIsReplacedBySpare) {
   EXPECT_EQ(std::count(now.bookies.begin(), now.bookies.end(), first[1]), 0);
   EXPECT_EQ(now.bookies[0], first[0]);
   EXPECT_EQ(now.bookies[2], first[2]);
+  EXPECT_EQ(ClientMetric(*client, "quire_client_ensemble_changes_total"), 1);
   ASSERT_TRUE((*writer)->Close().ok());
   // The metadata store agrees, and every entry reads back.
   auto stored = client->ReadLedgerMetadata((*writer)->id());
@@ -606,6 +613,8 @@ TEST_P(FaultTest, SpeculativeReadGoesAroundAStalledBookie) {
   auto got = read.get();
   ASSERT_TRUE(got.ok()) << got.status().ToString();
   for (const Entry& e : *got) EXPECT_EQ(e.payload, Payload(e.id));
+  // At least the ten entries whose first replica is the stalled bookie went around it.
+  EXPECT_GE(ClientMetric(*client, "quire_client_speculative_reads_total"), 10);
   // Connections to the stalled bookie still hold requests; the client's teardown aborts them.
 }
 
@@ -636,6 +645,7 @@ TEST_P(FaultTest, CorruptReplicaIsSkippedAndReported) {
   auto got = (*reader)->Read(0, 29);
   ASSERT_TRUE(got.ok()) << got.status().ToString();
   for (const Entry& e : *got) EXPECT_EQ(e.payload, Payload(e.id));
+  EXPECT_EQ(ClientMetric(*client, "quire_client_bad_copies_total"), 1);
   reader->reset();
   writer->reset();
   client.reset();  // the last owner: drains the callback thread
