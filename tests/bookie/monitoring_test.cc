@@ -1,9 +1,14 @@
-// A real bookie's /metrics as Prometheus meets it: requests counted and timed by operation and
-// status; disk, ledger and entry-log gauges; the exposition accepted by promtool.
+// A real bookie's /metrics as Prometheus and Grafana meet it: requests counted and timed by
+// operation and status; disk, ledger and entry-log gauges; the exposition accepted by promtool;
+// and conf/monitoring's dashboard and alert rules, which must name only metrics a bookie exports.
+#include <cctype>
 #include <fstream>
+#include <set>
+#include <sstream>
 #include <string>
 
 #include <fmt/format.h>
+#include <nlohmann/json.hpp>
 
 #include "bookie/bookie_test_fixture.h"
 #include "bookie/protocol.h"
@@ -14,7 +19,15 @@ namespace {
 
 using quire::testing::FindPromtool;
 using quire::testing::RunPromtool;
+using quire::testing::SampleNames;
 using quire::testing::SampleValue;
+
+std::string ReadSource(const std::string& relative) {
+  std::ifstream in(std::string(QUIRE_SOURCE_DIR) + "/" + relative);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
 
 class MonitoringTest : public BookieTest {
  protected:
@@ -106,6 +119,75 @@ TEST_F(MonitoringTest, PromtoolAcceptsTheBookiesMetrics) {
   ASSERT_TRUE(run.ok()) << run.status().ToString();
   EXPECT_EQ(run->exit_code, 0) << run->output;
   EXPECT_EQ(run->output, "") << "promtool's lint findings";
+}
+
+TEST_F(MonitoringTest, PromtoolAcceptsAndTestsTheAlertRules) {
+  std::optional<std::string> promtool = FindPromtool();
+  if (!promtool) GTEST_SKIP() << "promtool is not installed (Debian: apt-get install prometheus)";
+  const std::string dir = std::string(QUIRE_SOURCE_DIR) + "/conf/monitoring/";
+  auto check = RunPromtool(*promtool, {"check", "rules", dir + "quire-alerts.yml"});
+  ASSERT_TRUE(check.ok()) << check.status().ToString();
+  EXPECT_EQ(check->exit_code, 0) << check->output;
+  // When each rule fires and what it says (conf/monitoring/quire-alerts-test.yml).
+  auto test = RunPromtool(*promtool, {"test", "rules", dir + "quire-alerts-test.yml"});
+  ASSERT_TRUE(test.ok()) << test.status().ToString();
+  EXPECT_EQ(test->exit_code, 0) << test->output;
+}
+
+// The metric names in a text: every identifier that starts with quire_.
+std::set<std::string> QuireNames(const std::string& text) {
+  auto is_name_char = [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '_';
+  };
+  std::set<std::string> names;
+  for (size_t at = text.find("quire_"); at != std::string::npos; at = text.find("quire_", at)) {
+    size_t end = at;
+    while (end < text.size() && is_name_char(text[end])) ++end;
+    if (at == 0 || !is_name_char(text[at - 1])) names.insert(text.substr(at, end - at));
+    at = end;
+  }
+  return names;
+}
+
+// Every "expr" of the dashboard's panels (nested rows included).
+void CollectExprs(const nlohmann::json& j, std::vector<std::string>* out) {
+  if (j.is_object()) {
+    for (const auto& [key, value] : j.items()) {
+      if (key == "expr" && value.is_string()) out->push_back(value.get<std::string>());
+      CollectExprs(value, out);
+    }
+  } else if (j.is_array()) {
+    for (const auto& v : j) CollectExprs(v, out);
+  }
+}
+
+TEST_F(MonitoringTest, DashboardAndAlertRulesNameOnlyMetricsTheBookieExports) {
+  ASSERT_NO_FATAL_FAILURE(SendTraffic());
+  // A histogram's samples carry its _bucket, _sum and _count names: a query may use any of them.
+  std::set<std::string> exported = SampleNames(Scrape());
+
+  nlohmann::json dashboard = nlohmann::json::parse(
+      ReadSource("conf/monitoring/quire-bookie.json"), nullptr, /*allow_exceptions=*/false);
+  ASSERT_TRUE(dashboard.is_object()) << "quire-bookie.json is not valid JSON";
+  std::vector<std::string> exprs;
+  CollectExprs(dashboard["panels"], &exprs);
+  std::set<std::string> in_dashboard;
+  for (const std::string& e : exprs) {
+    std::set<std::string> names = QuireNames(e);
+    in_dashboard.insert(names.begin(), names.end());
+  }
+  std::set<std::string> in_rules = QuireNames(ReadSource("conf/monitoring/quire-alerts.yml"));
+  // Enough to show the parsing found the queries.
+  EXPECT_GE(exprs.size(), 20u);
+  EXPECT_GE(in_dashboard.size(), 15u);
+  EXPECT_GE(in_rules.size(), 5u);
+  for (const auto& [file, names] : {std::pair{"quire-bookie.json", &in_dashboard},
+                                    std::pair{"quire-alerts.yml", &in_rules}}) {
+    for (const std::string& name : *names) {
+      EXPECT_TRUE(exported.count(name)) << file << " names " << name
+                                        << ", which the bookie does not export";
+    }
+  }
 }
 
 }  // namespace
