@@ -3,6 +3,7 @@
 // down or entries on too few of them, a bookie that missed the fence, busy bookies (writer,
 // recovery, re-replication), tailing, a corrupt replica.
 #include <signal.h>
+#include <sys/wait.h>
 
 #include <atomic>
 #include <future>
@@ -605,6 +606,11 @@ TEST_P(FaultTest, SpeculativeReadGoesAroundAStalledBookie) {
   // Every entry's write set holds the stalled bookie, first for a third of them.
   pid_t stalled = cluster_->bookie(0).pid();
   ASSERT_EQ(::kill(stalled, SIGSTOP), 0);
+  // Stopped before the reads go out: kill() only sends the signal, and a bookie thread still
+  // running for a moment could answer them (the bookie is this process's child).
+  int stop_status = 0;
+  ASSERT_EQ(::waitpid(stalled, &stop_status, WUNTRACED), stalled);
+  ASSERT_TRUE(WIFSTOPPED(stop_status)) << stop_status;
   auto read = std::async(std::launch::async, [&] { return (*reader)->Read(0, 29); });
   // Bounded well below the read timeout: only speculation can answer in time.
   bool answered = read.wait_for(seconds(60)) == std::future_status::ready;
