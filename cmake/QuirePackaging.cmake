@@ -2,7 +2,7 @@
 #
 #   quire-bookie  (component bookie)  bin/quire-bookie, its systemd unit, /etc/quire/bookie.conf
 #                                     (conf/bookie.conf: every key commented out, at its default),
-#                                     the operator's docs, quire-bookie(1)
+#                                     the operator's docs and conf/monitoring, quire-bookie(1)
 #   quire         (component cli)     bin/quire, bin/quire-bench, quire(1), quire-bench(1), bash
 #                                     completion of quire, the CLI docs
 #   libquire-dev  (component client)  libquire.so, include/quire/*.h, the CMake package
@@ -67,6 +67,11 @@ install(FILES
   "${PROJECT_SOURCE_DIR}/docs/operations.md"
   "${PROJECT_SOURCE_DIR}/docs/coming-from-bookkeeper.md"
   DESTINATION "${_quire_doc}/quire-bookie" COMPONENT bookie)
+install(FILES
+  "${PROJECT_SOURCE_DIR}/conf/monitoring/quire-alerts.yml"
+  "${PROJECT_SOURCE_DIR}/conf/monitoring/quire-alerts-test.yml"
+  "${PROJECT_SOURCE_DIR}/conf/monitoring/quire-bookie.json"
+  DESTINATION "${_quire_doc}/quire-bookie/monitoring" COMPONENT bookie)
 quire_install_man_page(quire-bookie "Quire storage server (bookie)" bookie)
 
 # quire

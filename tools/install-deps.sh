@@ -38,6 +38,9 @@ packages=(
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev
   procps util-linux e2fsprogs iproute2
+  # promtool, which checks /metrics and conf/monitoring's alert rules (Debian ships it only in
+  # the server's package, whose service the tests never use)
+  prometheus
   # the Debian packages (cmake/QuirePackaging.cmake): man pages from --help; tests/packaging
   # renders them with man
   help2man man-db

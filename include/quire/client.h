@@ -240,6 +240,13 @@ class Client {
   // The registered bookies, and one bookie's own report of its disks and state.
   virtual Result<BookieListing> ListBookies() = 0;
   virtual Result<BookieInfo> GetBookieInfo(const BookieId& bookie) = 0;
+
+  // This client's metrics since Open(), in the Prometheus text format (version 0.0.4), for the
+  // application to append to what its own /metrics endpoint serves: appends and entry reads by
+  // status with their latency, ensemble changes, speculative reads, bad copies. Every name
+  // starts with quire_client_ (docs/client.md, "Metrics"). Two clients in one process export the
+  // same names: serve one client's.
+  virtual std::string MetricsText() const = 0;
 };
 
 // The custom-metadata key that names a ledger's writer (set by CreateLedger and

@@ -200,8 +200,8 @@ void Bookie::CheckDisksAndHealth() {
   for (const std::string& dir : options_.storage.ledger_dirs) {
     auto space = fs_->Space(dir);
     if (!space.ok() || space->total_bytes == 0) continue;
-    double used = 1.0 - static_cast<double>(space->available_bytes) /
-                            static_cast<double>(space->total_bytes);
+    double used = static_cast<double>(space->used_bytes()) /
+                  static_cast<double>(space->total_bytes);
     if (used >= worst) {
       worst = used;
       worst_dir = dir;
@@ -382,6 +382,26 @@ void GcMetrics(const storage::GcStatus& g, MetricsWriter* w) {
                g.live_fractions, kFractionBounds);
 }
 
+// Used and free space of the disk of each journal and ledger directory. A directory whose disk
+// cannot be asked is left out: its series go missing rather than read 0.
+void DiskMetrics(FileSystem* fs, const storage::StorageOptions& o, MetricsWriter* w) {
+  for (const auto& [kind, dirs] : {std::pair{"journal", &o.journal_dirs},
+                                   std::pair{"ledger", &o.ledger_dirs}}) {
+    for (const std::string& dir : *dirs) {
+      auto space = fs->Space(dir);
+      if (!space.ok()) continue;
+      MetricsWriter::Labels l{{"kind", kind}, {"directory", dir}};
+      w->Gauge("quire_bookie_disk_used_bytes",
+               "Bytes of the directory's disk an unprivileged writer cannot use (used / (used + "
+               "free) is what diskUsageThreshold is compared with)",
+               static_cast<double>(space->used_bytes()), l);
+      w->Gauge("quire_bookie_disk_free_bytes",
+               "Bytes of the directory's disk available to an unprivileged writer",
+               static_cast<double>(space->available_bytes), l);
+    }
+  }
+}
+
 }  // namespace
 
 std::string Bookie::MetricsText() {
@@ -401,10 +421,10 @@ std::string Bookie::MetricsText() {
             static_cast<double>(m.connections_open.load()));
     w.Counter("quire_bookie_connections_accepted_total", "Client connections accepted",
               static_cast<double>(m.connections_accepted.load()));
-    w.Counter("quire_bookie_requests_total", "Requests received",
-              static_cast<double>(m.requests.load()));
-    w.Counter("quire_bookie_request_errors_total", "Requests answered with an error",
-              static_cast<double>(m.request_errors.load()));
+    m.requests.Write(
+        &w, "quire_bookie_requests_total", "Requests answered, by operation and status",
+        "quire_bookie_request_latency_seconds",
+        "Requests by operation and status: from the request read to its answer queued");
     w.Counter("quire_bookie_bad_frames_total", "Frames refused (bad length); connection closed",
               static_cast<double>(m.bad_frames.load()));
     w.Counter("quire_bookie_network_read_bytes_total", "Bytes read from clients",
@@ -417,12 +437,6 @@ std::string Bookie::MetricsText() {
     w.Counter("quire_bookie_read_pauses_total",
               "Times a connection stopped being read because of back-pressure",
               static_cast<double>(m.paused_reads.load()));
-    w.Histogram("quire_bookie_add_latency_seconds",
-                "Add requests: from the request read to its answer queued",
-                m.add_latency_ns.Take(), 1e-9);
-    w.Histogram("quire_bookie_read_latency_seconds",
-                "Read requests: from the request read to its answer queued",
-                m.read_latency_ns.Take(), 1e-9);
   }
   if (processor_) {
     w.Gauge("quire_bookie_long_polls", "Long-poll reads waiting for the LAC to advance",
@@ -432,7 +446,19 @@ std::string Bookie::MetricsText() {
             static_cast<double>(processor_->known_lacs()));
   }
   if (gc_) GcMetrics(gc_->status(), &w);
+  DiskMetrics(fs_.get(), options_.storage, &w);
   if (engine_) {
+    // Left out if an index cannot be read (the bookie reports that error where it matters).
+    auto inventory = engine_->Inventory();
+    for (size_t i = 0; inventory.ok() && i < inventory->size(); ++i) {
+      Labels l{{"directory", options_.storage.ledger_dirs[i]}};
+      w.Gauge("quire_storage_ledgers",
+              "Ledgers in the ledger directory's index (a new ledger counts from its first flush)",
+              static_cast<double>((*inventory)[i].ledgers), l);
+      w.Gauge("quire_storage_entry_logs",
+              "Entry log files in the ledger directory, the one being written included",
+              static_cast<double>((*inventory)[i].entry_logs), l);
+    }
     storage::StorageStats s = engine_->stats();
     w.Counter("quire_storage_added_entries_total", "Entries made durable",
               static_cast<double>(s.adds));

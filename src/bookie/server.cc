@@ -38,7 +38,26 @@ bool IsRead(const proto::Request& r) {
 }
 constexpr size_t kMaxFramesPerWrite = 64;
 
+// The request metrics' operation index (ServerMetrics::RequestMetricsOperations): operation N of
+// the protocol at N - 1, then long polls; anything else is past them ("unknown").
+constexpr size_t kLongPollMetricsIndex = static_cast<size_t>(proto::Operation_MAX);
+size_t MetricsOperation(const proto::Request& r) {
+  proto::Operation op = r.header().operation();
+  if (op == proto::READ_ENTRY && r.read().long_poll()) return kLongPollMetricsIndex;
+  if (op < 1 || op > proto::Operation_MAX) return kLongPollMetricsIndex + 1;
+  return static_cast<size_t>(op) - 1;
+}
+
 }  // namespace
+
+std::vector<std::string> ServerMetrics::RequestMetricsOperations() {
+  std::vector<std::string> names;
+  for (int op = 1; op <= proto::Operation_MAX; ++op) {
+    names.emplace_back(OperationName(static_cast<proto::Operation>(op)));
+  }
+  names.emplace_back("long-poll");  // at kLongPollMetricsIndex
+  return names;
+}
 
 // One client connection. All its state is touched only on its strand (the socket's executor).
 class Connection : public std::enable_shared_from_this<Connection> {
@@ -65,17 +84,12 @@ class Connection : public std::enable_shared_from_this<Connection> {
     asio::post(socket_.get_executor(), [self = shared_from_this()] { self->Close(); });
   }
 
-  // Any thread: the request that cost `cost` bytes is answered.
-  void Complete(uint64_t cost, bool read, proto::Response response, uint64_t start_ns) {
-    uint64_t latency = MonotonicNanos() - start_ns;
-    proto::Operation op = response.header().operation();
-    ServerMetrics& m = server_->metrics_;
-    if (op == proto::ADD_ENTRY || op == proto::BATCH_ADD) {
-      m.add_latency_ns.Record(latency);
-    } else if (op == proto::READ_ENTRY) {
-      m.read_latency_ns.Record(latency);
-    }
-    if (response.status() != proto::OK) m.request_errors.fetch_add(1, std::memory_order_relaxed);
+  // Any thread: the request that cost `cost` bytes is answered; `operation` is its request
+  // metrics' index (MetricsOperation).
+  void Complete(uint64_t cost, bool read, proto::Response response, size_t operation,
+                uint64_t start_ns) {
+    server_->metrics_.requests.Record(operation, FromProtoStatus(response.status()),
+                                      MonotonicNanos() - start_ns);
     std::string frame = EncodeFrame(response);
     // Completions arrive in bursts (one fdatasync acknowledges many adds): gather them and hand
     // them to the strand with one post, so a burst costs one wake-up and one write.
@@ -168,25 +182,20 @@ class Connection : public std::enable_shared_from_this<Connection> {
     if (read) ++reads_in_flight_;
     Charge(cost);
     ++requests_in_flight_;
-    server_->metrics_.requests.fetch_add(1, std::memory_order_relaxed);
+    size_t operation = MetricsOperation(parsed.request);
     if (!parsed.ok()) {
       spdlog::debug("connection {}: request {}: {}", peer_, parsed.request.header().request_id(),
                     parsed.error_message);
       Complete(cost, false, MakeResponse(parsed.request.header(), parsed.error,
                                          parsed.error_message),
-               start);
+               operation, start);
       return;
     }
-    proto::Operation op = parsed.request.header().operation();
-    if (op == proto::ADD_ENTRY || op == proto::BATCH_ADD) {
-      server_->metrics_.adds.fetch_add(1, std::memory_order_relaxed);
-    } else if (op == proto::READ_ENTRY) {
-      server_->metrics_.reads.fetch_add(1, std::memory_order_relaxed);
-    }
-    server_->processor_->Process(std::move(parsed.request),
-                                 [self = shared_from_this(), cost, read, start](proto::Response r) {
-                                   self->Complete(cost, read, std::move(r), start);
-                                 });
+    server_->processor_->Process(
+        std::move(parsed.request),
+        [self = shared_from_this(), cost, read, operation, start](proto::Response r) {
+          self->Complete(cost, read, std::move(r), operation, start);
+        });
   }
 
   // Strand: takes the gathered completions.

@@ -27,12 +27,13 @@
 #include <mutex>
 #include <set>
 #include <string>
+#include <vector>
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 
 #include "bookie/request_processor.h"
-#include "common/histogram.h"
+#include "common/request_metrics.h"
 
 namespace quire::bookie {
 
@@ -46,16 +47,19 @@ struct ServerOptions {
   std::chrono::milliseconds idle_timeout{600000};           // connectionIdleTimeoutMs
 };
 
-// Counters and latencies for /metrics. Latency runs from a request's last byte read to its
-// response being queued for writing.
+// Counters and latencies for /metrics.
 struct ServerMetrics {
   std::atomic<uint64_t> connections_open{0}, connections_accepted{0};
-  std::atomic<uint64_t> requests{0}, request_errors{0}, bad_frames{0};
+  std::atomic<uint64_t> bad_frames{0};
   std::atomic<uint64_t> bytes_read{0}, bytes_written{0};
   std::atomic<uint64_t> inflight_bytes{0};  // requests in flight + responses not yet written
   std::atomic<uint64_t> paused_reads{0};    // times a connection stopped reading (back-pressure)
-  std::atomic<uint64_t> adds{0}, reads{0};
-  Histogram add_latency_ns, read_latency_ns;
+  // Requests answered, by operation and status, with their latency: from the request's last byte
+  // read to its response queued for writing. The operations are the protocol's (OperationName),
+  // with long polls apart from reads: they wait for the writer by design, and would otherwise
+  // hide the reads' latency.
+  RequestMetrics requests{RequestMetricsOperations()};
+  static std::vector<std::string> RequestMetricsOperations();
 };
 
 class Connection;

@@ -48,6 +48,7 @@ ClientContext::~ClientContext() {
 }
 
 void ClientContext::ReportBadCopy(BadCopy bad) {
+  metrics_.bad_copies.fetch_add(1, std::memory_order_relaxed);
   spdlog::error("ledger {}: bookie {} returned a bad copy of entry {}: {}", bad.ledger_id,
                 bad.bookie_id, bad.entry_id, bad.what);
   if (options_.on_bad_copy) {
@@ -203,6 +204,8 @@ class ClientImpl : public Client {
                                 std::string_view password) override {
     return client::ReplaceBookie(*ctx_, id, bookie, password);
   }
+
+  std::string MetricsText() const override { return ctx_->metrics().Text(); }
 
   Result<BookieListing> ListBookies() override {
     QUIRE_ASSIGN_OR_RETURN(BookieList list, ctx_->store().ListBookies());

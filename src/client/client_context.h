@@ -10,6 +10,7 @@
 #include <boost/asio/io_context.hpp>
 
 #include "client/bookie_client.h"
+#include "client/client_metrics.h"
 #include "common/executor.h"
 #include "metadata/metadata_store.h"
 #include "quire/client.h"
@@ -36,11 +37,15 @@ class ClientContext {
   // Blocking background work (metadata updates of ensemble changes), off the I/O threads.
   Executor& workers() { return *workers_; }
 
-  // Reports a bad replica: logs it and calls options.on_bad_copy on the callback thread.
+  // Reports a bad replica: logs it, counts it and calls options.on_bad_copy on the callback
+  // thread.
   void ReportBadCopy(BadCopy bad);
+
+  ClientMetrics& metrics() { return metrics_; }
 
  private:
   const ClientOptions options_;
+  ClientMetrics metrics_;  // before the threads below: they record into it until they stop
   std::unique_ptr<metadata::MetadataStore> store_;
   boost::asio::io_context io_;
   boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work_;

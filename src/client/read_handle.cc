@@ -9,6 +9,8 @@
 #include <fmt/ranges.h>
 #include <spdlog/spdlog.h>
 
+#include "common/clock.h"
+
 namespace quire::client {
 namespace {
 
@@ -47,7 +49,10 @@ class EntryRead : public std::enable_shared_from_this<EntryRead> {
       timer_.async_wait([self = shared_from_this()](boost::system::error_code ec) {
         if (ec) return;
         std::lock_guard<std::mutex> lock(self->mu_);
-        if (!self->finished_ && self->next_ < self->bookies_.size()) self->TryNext();
+        if (!self->finished_ && self->next_ < self->bookies_.size()) {
+          self->ctx_.metrics().speculative_reads.fetch_add(1, std::memory_order_relaxed);
+          self->TryNext();
+        }
       });
     }
   }
@@ -412,8 +417,13 @@ class ReadHandleImpl : public ReadHandle {
 void ReadEntryAsync(ClientContext& context, const LedgerMetadata& metadata, LedgerId id,
                     const Digest& digest, EntryId entry,
                     std::function<void(Result<Digest::DecodedEntry>)> done) {
+  auto measured = [&metrics = context.metrics(), start = MonotonicNanos(),
+                   caller = std::move(done)](Result<Digest::DecodedEntry> r) {
+    metrics.operations.Record(ClientMetrics::kRead, r.status().code(), MonotonicNanos() - start);
+    caller(std::move(r));
+  };
   auto read = std::make_shared<EntryRead>(context, id, entry, metadata.WriteSet(entry), digest,
-                                          std::move(done));
+                                          std::move(measured));
   read->Start();
 }
 

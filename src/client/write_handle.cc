@@ -13,6 +13,7 @@
 
 #include "client/digest.h"
 #include "client/placement.h"
+#include "common/clock.h"
 
 namespace quire::client {
 namespace {
@@ -55,6 +56,14 @@ class Writer : public std::enable_shared_from_this<Writer> {
   }
 
   void Append(std::string payload, WriteHandle::AddCallback callback) {
+    // Every append ends in exactly one call of its callback, so it is measured there: from this
+    // call (back-pressure included) to the callback, as the application waits.
+    callback = [&metrics = ctx_.metrics(), start = MonotonicNanos(),
+                application = std::move(callback)](Result<EntryId> r) {
+      metrics.operations.Record(ClientMetrics::kAppend, r.status().code(),
+                                MonotonicNanos() - start);
+      application(std::move(r));
+    };
     std::unique_lock<std::mutex> lock(mu_);
     if (error_.ok() && pending_.size() >= MaxOutstanding()) {
       ++waiters_;
@@ -338,6 +347,7 @@ class Writer : public std::enable_shared_from_this<Writer> {
         break;
       }
       metadata_ = std::move(*updated);
+      ctx_.metrics().ensemble_changes.fetch_add(1, std::memory_order_relaxed);
       spdlog::info("ledger {}: ensemble change from entry {}: {}", id_, ensemble.first_entry_id,
                    fmt::join(ensemble.bookies, ","));
       for (auto& [pos, b] : replacements) failed_.erase(pos);

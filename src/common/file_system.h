@@ -67,6 +67,9 @@ class File {
 struct SpaceInfo {
   uint64_t total_bytes = 0;
   uint64_t available_bytes = 0;  // to an unprivileged writer
+  // What an unprivileged writer can no longer use (blocks reserved for root count as used): the
+  // bookie's disk thresholds compare used / total.
+  uint64_t used_bytes() const { return total_bytes - available_bytes; }
 };
 
 // An advisory, exclusive lock on a file; released when destroyed (or when the process dies).

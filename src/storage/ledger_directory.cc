@@ -312,11 +312,14 @@ Result<size_t> LedgerDirectory::DeleteLedgers(const std::vector<uint64_t>& ledge
   return dropped;
 }
 
+Result<std::vector<uint64_t>> LedgerDirectory::ListLogs() const {
+  return EntryLogger::ListLogs(options_.fs, logger_->options().current_dir);
+}
+
 Result<std::vector<uint64_t>> LedgerDirectory::UnknownLogs() {
   // The order matters. A log the flush thread creates after the listing is not listed; one
   // created before it is unsettled by then; one that settled since is known by then.
-  QUIRE_ASSIGN_OR_RETURN(std::vector<uint64_t> ids,
-                         EntryLogger::ListLogs(options_.fs, JoinPath(options_.directory, "current")));
+  QUIRE_ASSIGN_OR_RETURN(std::vector<uint64_t> ids, ListLogs());
   std::vector<uint64_t> unsettled = logger_->UnsettledLogs();
   std::erase_if(ids, [&](uint64_t id) {
     return std::find(unsettled.begin(), unsettled.end(), id) != unsettled.end() ||
@@ -385,6 +388,14 @@ Status LedgerDirectory::DeleteLog(uint64_t log, std::mutex* index_writer) {
   QUIRE_RETURN_IF_ERROR(index_->Write(batch, /*sync=*/false));
   usage_.RemoveLog(log);
   return Status::Ok();
+}
+
+Result<LedgerDirectoryInventory> LedgerDirectory::Inventory() const {
+  LedgerDirectoryInventory inv;
+  QUIRE_ASSIGN_OR_RETURN(inv.ledgers, index_->CountLedgers());
+  QUIRE_ASSIGN_OR_RETURN(std::vector<uint64_t> logs, ListLogs());
+  inv.entry_logs = logs.size();
+  return inv;
 }
 
 LedgerDirectoryStats LedgerDirectory::stats() {

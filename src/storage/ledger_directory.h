@@ -54,6 +54,12 @@ struct LedgerDirectoryStats {
   uint64_t entry_log_reads = 0;    // reads that went to disk
 };
 
+// What /metrics reports of a ledger directory.
+struct LedgerDirectoryInventory {
+  uint64_t ledgers = 0;     // with an info row in the index (a new ledger: from its first flush)
+  uint64_t entry_logs = 0;  // entry log files, the current one included
+};
+
 class LedgerDirectory {
  public:
   static Result<std::unique_ptr<LedgerDirectory>> Open(const LedgerDirectoryOptions& options);
@@ -112,6 +118,8 @@ class LedgerDirectory {
   uint64_t flush_generation() const { return flush_generation_.load(std::memory_order_acquire); }
 
   LedgerDirectoryStats stats();
+  // Any thread. Counts the index's ledger rows and lists the directory: not for hot paths.
+  Result<LedgerDirectoryInventory> Inventory() const;
   const std::string& directory() const { return options_.directory; }
   const LedgerDirectoryOptions& options() const { return options_; }
   LedgerIndex* index() { return index_.get(); }
@@ -122,6 +130,8 @@ class LedgerDirectory {
  private:
   explicit LedgerDirectory(const LedgerDirectoryOptions& options);
   Status LoadUsage();
+  // Entry logs in the directory, ascending, the current one included.
+  Result<std::vector<uint64_t>> ListLogs() const;
   // Fails like a full disk when writing `bytes` would leave less than reserved_bytes free.
   Status CheckRoom(uint64_t bytes);
   Result<std::string> ReadFromLog(uint64_t ledger, uint64_t entry, const EntryLocation& loc);

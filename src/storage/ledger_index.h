@@ -108,6 +108,10 @@ class LedgerIndex {
   // one), never a part of it; for changes whose loss the next start repairs.
   Status Write(Batch& batch, bool sync = true);
 
+  // How many ledgers have an info row. Reads every ledger key: the cost grows with the ledgers
+  // held (for /metrics, not for hot paths).
+  Result<uint64_t> CountLedgers() const;
+
   // Visits ledgers / a ledger's entries in order; `fn` returning false stops.
   Status ForEachLedger(const std::function<bool(uint64_t, const LedgerInfo&)>& fn) const;
   Status ForEachEntry(uint64_t ledger,

@@ -664,6 +664,15 @@ Result<std::vector<uint64_t>> StorageEngine::DeleteLedgers(const std::vector<uin
   return deleted;
 }
 
+Result<std::vector<LedgerDirectoryInventory>> StorageEngine::Inventory() const {
+  std::vector<LedgerDirectoryInventory> out;
+  for (const auto& d : directories_) {
+    QUIRE_ASSIGN_OR_RETURN(LedgerDirectoryInventory inv, d->Inventory());
+    out.push_back(inv);
+  }
+  return out;
+}
+
 StorageStats StorageEngine::stats() const {
   StorageStats s;
   for (const auto& j : journals_) s.journals.push_back(j->stats());

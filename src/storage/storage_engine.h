@@ -138,6 +138,9 @@ class StorageEngine {
   // directory); cleared by the next flush that succeeds.
   Status disk_full() const;
   StorageStats stats() const;
+  // Each ledger directory's inventory, in options().ledger_dirs order (LedgerDirectory::
+  // Inventory: scans the indexes' ledger rows, so for /metrics, not for hot paths).
+  Result<std::vector<LedgerDirectoryInventory>> Inventory() const;
   const RecoverySummary& recovery() const { return recovery_; }
   const StorageOptions& options() const { return options_; }
 

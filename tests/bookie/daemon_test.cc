@@ -105,8 +105,8 @@ TEST_F(DaemonTest, AdminEndpointsAndCleanShutdown) {
   ASSERT_EQ(Call(c, ReadRequest(2, 1, 0)).status(), proto::OK);
   status = HttpGet(bookie_->http_port(), "/metrics", &body);
   EXPECT_EQ(*status, 200);
-  for (const char* name : {"quire_bookie_add_latency_seconds_bucket",
-                           "quire_bookie_read_latency_seconds_count",
+  for (const char* name : {"quire_bookie_request_latency_seconds_bucket{operation=\"add\"",
+                           "quire_bookie_request_latency_seconds_count{operation=\"read\"",
                            "quire_journal_sync_latency_seconds_sum",
                            "quire_journal_records_per_sync_bucket", "quire_bookie_connections",
                            "quire_storage_added_bytes_total", "quire_bookie_writable 1",

@@ -3,6 +3,7 @@
 // down or entries on too few of them, a bookie that missed the fence, busy bookies (writer,
 // recovery, re-replication), tailing, a corrupt replica.
 #include <signal.h>
+#include <sys/wait.h>
 
 #include <atomic>
 #include <future>
@@ -17,6 +18,7 @@
 #include "client/digest.h"
 #include "client/recovery.h"
 #include "metadata/metadata_store.h"
+#include "util/prometheus.h"
 #include "util/subprocess.h"
 
 namespace quire::client::testing {
@@ -54,6 +56,11 @@ class FaultTest : public ClusterTest {
     return std::stod(body.substr(at + 1 + name.size()));
   }
 
+  // A sample of the client's metrics (Client::MetricsText), or -1 if it has none of that name.
+  static double ClientMetric(const Client& client, const std::string& series) {
+    return quire::testing::SampleValue(client.MetricsText(), series).value_or(-1);
+  }
+
   // The ledgers of these tests: E3/Qw3/Qa2, password "pw".
   static Result<std::unique_ptr<WriteHandle>> CreateLedger332(Client& client) {
     return client.CreateLedger({.ensemble_size = 3, .write_quorum_size = 3, .ack_quorum_size = 2,
@@ -82,6 +89,7 @@ TEST_P(FaultTest, BookieKilledMidWriteIsReplacedBySpare) {
   EXPECT_EQ(std::count(now.bookies.begin(), now.bookies.end(), first[1]), 0);
   EXPECT_EQ(now.bookies[0], first[0]);
   EXPECT_EQ(now.bookies[2], first[2]);
+  EXPECT_EQ(ClientMetric(*client, "quire_client_ensemble_changes_total"), 1);
   ASSERT_TRUE((*writer)->Close().ok());
   // The metadata store agrees, and every entry reads back.
   auto stored = client->ReadLedgerMetadata((*writer)->id());
@@ -598,6 +606,11 @@ TEST_P(FaultTest, SpeculativeReadGoesAroundAStalledBookie) {
   // Every entry's write set holds the stalled bookie, first for a third of them.
   pid_t stalled = cluster_->bookie(0).pid();
   ASSERT_EQ(::kill(stalled, SIGSTOP), 0);
+  // Stopped before the reads go out: kill() only sends the signal, and a bookie thread still
+  // running for a moment could answer them (the bookie is this process's child).
+  int stop_status = 0;
+  ASSERT_EQ(::waitpid(stalled, &stop_status, WUNTRACED), stalled);
+  ASSERT_TRUE(WIFSTOPPED(stop_status)) << stop_status;
   auto read = std::async(std::launch::async, [&] { return (*reader)->Read(0, 29); });
   // Bounded well below the read timeout: only speculation can answer in time.
   bool answered = read.wait_for(seconds(60)) == std::future_status::ready;
@@ -606,6 +619,8 @@ TEST_P(FaultTest, SpeculativeReadGoesAroundAStalledBookie) {
   auto got = read.get();
   ASSERT_TRUE(got.ok()) << got.status().ToString();
   for (const Entry& e : *got) EXPECT_EQ(e.payload, Payload(e.id));
+  // At least the ten entries whose first replica is the stalled bookie went around it.
+  EXPECT_GE(ClientMetric(*client, "quire_client_speculative_reads_total"), 10);
   // Connections to the stalled bookie still hold requests; the client's teardown aborts them.
 }
 
@@ -636,6 +651,7 @@ TEST_P(FaultTest, CorruptReplicaIsSkippedAndReported) {
   auto got = (*reader)->Read(0, 29);
   ASSERT_TRUE(got.ok()) << got.status().ToString();
   for (const Entry& e : *got) EXPECT_EQ(e.payload, Payload(e.id));
+  EXPECT_EQ(ClientMetric(*client, "quire_client_bad_copies_total"), 1);
   reader->reset();
   writer->reset();
   client.reset();  // the last owner: drains the callback thread

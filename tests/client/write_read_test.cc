@@ -1,8 +1,10 @@
 // Quorum writes and reads against real bookies: every entry comes back byte-exact and lives on
 // exactly the bookies of its write set.
+#include <fstream>
 #include <set>
 
 #include "client/client_test_util.h"
+#include "util/prometheus.h"
 
 namespace quire::client::testing {
 namespace {
@@ -111,6 +113,65 @@ TEST_P(WriteReadTest, PlacementNeedsEnoughWritableBookies) {
                                    .ack_quorum_size = 2});
   EXPECT_TRUE(bad.status().Is(StatusCode::kInvalidArgument)) << bad.status().ToString();
 }
+
+// Client::MetricsText(): every append and entry read counted by status and timed.
+class ClientMetricsTest : public ClusterTest {
+ protected:
+  // Appends `entries`, closes, appends once more (refused: closed), reads them all back;
+  // returns the client's metrics text.
+  std::string Exercise(EntryId entries) {
+    auto client = NewClient();
+    auto writer = client->CreateLedger({.ensemble_size = 3, .write_quorum_size = 3,
+                                        .ack_quorum_size = 2, .password = "pw"});
+    EXPECT_TRUE(writer.ok()) << writer.status().ToString();
+    if (!writer.ok()) return "";
+    for (EntryId e = 0; e < entries; ++e) EXPECT_TRUE((*writer)->Append(Payload(e)).ok());
+    EXPECT_TRUE((*writer)->Close().ok());
+    EXPECT_TRUE((*writer)->Append("late").status().Is(StatusCode::kLedgerClosed));
+    auto reader = client->OpenLedger((*writer)->id(), "pw");
+    EXPECT_TRUE(reader.ok()) << reader.status().ToString();
+    if (!reader.ok()) return "";
+    auto got = (*reader)->Read(0, entries - 1);
+    EXPECT_TRUE(got.ok()) << got.status().ToString();
+    return client->MetricsText();
+  }
+};
+
+TEST_P(ClientMetricsTest, AppendsAndReadsAreCountedByStatusAndTimed) {
+  ASSERT_NO_FATAL_FAILURE(StartCluster(3));
+  std::string text = Exercise(100);
+  auto operations = [&](const std::string& op, const std::string& status) {
+    return quire::testing::SampleValue(
+        text, "quire_client_operations_total{operation=\"" + op + "\",status=\"" + status +
+                  "\"}");
+  };
+  EXPECT_EQ(operations("append", "ok"), 100) << text;
+  EXPECT_EQ(operations("append", "ledger-closed"), 1) << text;
+  EXPECT_EQ(operations("read", "ok"), 100) << text;
+  EXPECT_EQ(quire::testing::SampleValue(
+                text, "quire_client_operation_latency_seconds_count{operation=\"read\","
+                      "status=\"ok\"}"),
+            100)
+      << text;
+  EXPECT_EQ(quire::testing::SampleValue(text, "quire_client_ensemble_changes_total"), 0) << text;
+  EXPECT_EQ(quire::testing::SampleValue(text, "quire_client_bad_copies_total"), 0) << text;
+  EXPECT_TRUE(quire::testing::SampleValue(text, "quire_client_speculative_reads_total")) << text;
+}
+
+TEST_P(ClientMetricsTest, PromtoolAcceptsTheClientsMetrics) {
+  std::optional<std::string> promtool = quire::testing::FindPromtool();
+  if (!promtool) GTEST_SKIP() << "promtool is not installed (Debian: apt-get install prometheus)";
+  ASSERT_NO_FATAL_FAILURE(StartCluster(3));
+  std::string path = cluster_->dir() + "/client-metrics.txt";
+  std::ofstream(path) << Exercise(10);
+  auto run = quire::testing::RunPromtool(*promtool, {"check", "metrics"}, path);
+  ASSERT_TRUE(run.ok()) << run.status().ToString();
+  EXPECT_EQ(run->exit_code, 0) << run->output;
+  EXPECT_EQ(run->output, "") << "promtool's lint findings";
+}
+
+INSTANTIATE_TEST_SUITE_P(Metadata, ClientMetricsTest,
+                         ::testing::Values(ClusterOptions::Metadata::kFile), MetadataName);
 
 INSTANTIATE_TEST_SUITE_P(Metadata, WriteReadTest,
                          ::testing::Values(ClusterOptions::Metadata::kFile,

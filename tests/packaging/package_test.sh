@@ -74,6 +74,11 @@ for doc in $(grep -o 'file://[^ ]*' "$unit" | sed 's|^file://||'); do
   [ -f "$root$doc" ] || fail "the unit's Documentation $doc is not installed"
 done
 
+# The dashboard and alert rules docs/operations.md points at.
+for file in quire-alerts.yml quire-alerts-test.yml quire-bookie.json; do
+  [ -f "$root/usr/share/doc/quire-bookie/monitoring/$file" ] || fail "monitoring/$file is not installed"
+done
+
 # Man pages render without warnings; quire's holds every subcommand.
 for program in quire quire-bookie quire-bench; do
   page="$root/usr/share/man/man1/$program.1.gz"
