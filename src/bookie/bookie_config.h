@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <string>
+#include <vector>
 
 #include "bookie/request_processor.h"
 #include "bookie/server.h"
@@ -34,8 +35,13 @@ struct BookieOptions {
   LoggingOptions logging;  // logLevel, logFile, logFormat, logMaxSizeMB, logMaxFiles
 };
 
-// Every key quire-bookie accepts.
+// Every key quire-bookie accepts, and BookKeeperKeyNames() as aliases.
 const ConfigSchema& BookieConfigSchema();
+
+// The bk_server.conf names quire-bookie accepts for keys that mean the same thing, unit
+// included: the one table of them. docs/coming-from-bookkeeper.md lists each (a test checks
+// it); quire-bookie logs a note for each one a configuration uses.
+const std::vector<ConfigAlias>& BookKeeperKeyNames();
 
 // The documented default configuration: every key with its description and default, grouped by
 // layer. conf/bookie.conf is exactly this text (a test checks it); `quire-bookie

@@ -69,6 +69,7 @@ int main(int argc, char** argv) {
     fmt::print(stderr, "quire-bookie: {}\n", s.message());
     return 2;
   }
+  for (const ConfigAlias& alias : config->aliases_used()) spdlog::info("{}", alias.Note());
 
   // Signals are taken by sigwait on this thread; every thread started later inherits the mask.
   sigset_t signals;
