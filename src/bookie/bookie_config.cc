@@ -6,6 +6,7 @@
 #include <utility>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 namespace quire::bookie {
 
@@ -155,6 +156,11 @@ std::string DocumentedDefaultConfig() {
   AppendSection(&out, "Metadata store", metadata::MetadataConfigSchema());
   AppendSection(&out, "Storage: journal and ledger storage", storage::StorageConfigSchema());
   return out;
+}
+
+std::string RegistrationTakeoverKey(const BookieOptions& o) {
+  return fmt::format("{}|journal={}|ledgers={}", HostName(), fmt::join(o.storage.journal_dirs, ","),
+                     fmt::join(o.storage.ledger_dirs, ","));
 }
 
 const std::vector<ConfigAlias>& BookKeeperKeyNames() {

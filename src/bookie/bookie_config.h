@@ -51,4 +51,12 @@ std::string DocumentedDefaultConfig();
 // Options from a checked configuration; kInvalidArgument when keys disagree (e.g. thresholds).
 Result<BookieOptions> BookieOptionsFromConfig(const Config& config);
 
+// The takeover key of the bookie's registration (MetadataStore::RegisterBookie): this machine's
+// host name and the bookie's directories. A bookie registers only while it holds the locks of
+// those directories, so a registration carrying its key was left by a previous process of the
+// same bookie, now dead: a restart after kill -9 takes it over at once instead of waiting for
+// that process's session to expire. Another bookie configured with the same id on another
+// machine, or on other directories, has another key and is refused as before.
+std::string RegistrationTakeoverKey(const BookieOptions& options);
+
 }  // namespace quire::bookie
