@@ -187,6 +187,9 @@ void AddFormat(CLI::App& bookie, GlobalOptions& g) {
       FailUsage(name, fmt::format("this deletes every entry bookie {} holds; add --yes to confirm",
                                   options->bookie_id));
     }
+    // Checked before anything is wiped: a missing file:// store (a wrong metadataServiceUri) must
+    // not be created just to delete a cookie from it.
+    if (Status s = RequireExistingStore(options->metadata_uri); !s.ok()) Fail(name, s);
     std::vector<std::string> dirs = options->storage.journal_dirs;
     dirs.insert(dirs.end(), options->storage.ledger_dirs.begin(), options->storage.ledger_dirs.end());
     // Hold every directory's lock while wiping: a running bookie holds them.

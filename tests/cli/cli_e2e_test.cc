@@ -437,5 +437,27 @@ TEST(CliUsageTest, ReadOnlyCommandsOnAMissingStoreFailClearlyAndCreateNothing) {
   EXPECT_EQ(list.exit_code(), 0) << list.text();
 }
 
+// `bookie format` changes state, but not a metadata store that does not exist: a wrong
+// metadataServiceUri is refused before anything is wiped.
+TEST(CliUsageTest, FormatRefusesAMissingStoreBeforeWipingAnything) {
+  quire::testing::TempDir dir("quire-cli-format");
+  std::string conf = dir.Sub("bookie.conf");
+  std::filesystem::create_directories(dir.Sub("ledgers"));
+  std::ofstream(dir.Sub("ledgers/keep")) << "data";
+  std::ofstream(conf) << "metadataServiceUri = file://" << dir.Sub("no-store") << "\n"
+                      << "journalDirectories = " << dir.Sub("journal") << "\n"
+                      << "ledgerDirectories = " << dir.Sub("ledgers") << "\n";
+  Outcome run = quire::cli::testing::RunProgram(
+      {"/bin/sh", "-c",
+       fmt::format("exec '{}' bookie format --conf '{}' --yes 2>&1 < /dev/null", QUIRE_CLI_BINARY,
+                   conf)});
+  EXPECT_EQ(run.exit_code(), 1) << run.text();
+  EXPECT_NE(run.text().find("no metadata store at file://" + dir.Sub("no-store")),
+            std::string::npos)
+      << run.text();
+  EXPECT_FALSE(std::filesystem::exists(dir.Sub("no-store")));
+  EXPECT_TRUE(std::filesystem::exists(dir.Sub("ledgers/keep")));
+}
+
 }  // namespace
 }  // namespace quire::cli
