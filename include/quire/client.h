@@ -124,6 +124,12 @@ struct BookieInfo {
   uint16_t http_port = 0;
 };
 
+// What Client::ReplaceBookie copied.
+struct CopiedEntries {
+  int64_t entries = 0;
+  int64_t bytes = 0;  // as stored and sent: each payload with its header and digest
+};
+
 // Live bookies as the registry lists them, each list sorted.
 struct BookieListing {
   std::vector<BookieId> writable;
@@ -232,10 +238,10 @@ class Client {
   // Moves every copy that `bookie` holds (or should hold) of a CLOSED ledger to other writable
   // bookies: each entry whose write set includes it is read from another replica, written to a
   // replacement chosen per ensemble, and the ensembles are updated by compare-and-set. Returns
-  // how many entries were copied. kFailedPrecondition for an open ledger (its writer, or a
-  // recovery, owns its ensembles); kUnavailable if no replacement or no good copy is available.
-  virtual Result<int64_t> ReplaceBookie(LedgerId id, const BookieId& bookie,
-                                        std::string_view password) = 0;
+  // how many entries (and bytes) were copied. kFailedPrecondition for an open ledger (its
+  // writer, or a recovery, owns its ensembles); kUnavailable if no replacement or no good copy is available.
+  virtual Result<CopiedEntries> ReplaceBookie(LedgerId id, const BookieId& bookie,
+                                              std::string_view password) = 0;
 
   // The registered bookies, and one bookie's own report of its disks and state.
   virtual Result<BookieListing> ListBookies() = 0;

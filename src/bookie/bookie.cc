@@ -109,13 +109,15 @@ Status Bookie::Init() {
   };
   processor_ = std::make_unique<RequestProcessor>(engine_.get(), &io_, &status_, po);
 
-  // 5. Register, in the mode the disks allow.
+  // 5. Register, in the mode the disks allow. Step 4 holds the directories' locks, so a
+  //    registration left by this bookie's previous (killed) process is taken over at once.
   CheckDisksAndHealth();
   {
     std::lock_guard<std::mutex> lock(registration_mu_);
-    auto reg = metadata_->RegisterBookie(options_.bookie_id, status_.writable()
-                                                                 ? metadata::BookieMode::kWritable
-                                                                 : metadata::BookieMode::kReadOnly);
+    auto reg = metadata_->RegisterBookie(
+        options_.bookie_id,
+        status_.writable() ? metadata::BookieMode::kWritable : metadata::BookieMode::kReadOnly,
+        RegistrationTakeoverKey(options_));
     if (!reg.ok()) return reg.status().WithContext("registering the bookie");
     registration_ = std::move(*reg);
     NoteRegisteredModeLocked();

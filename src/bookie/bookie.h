@@ -8,7 +8,8 @@
 //     writes its cookie to the metadata store first;
 //  4. open the storage engine: lock the directories, replay the journals;
 //  5. register in the metadata store (writable, or read-only if the disks are full or an operator
-//     made it read-only);
+//     made it read-only), taking over at once a registration its previous process left
+//     (RegistrationTakeoverKey: after kill -9 it does not wait for that session to expire);
 //  6. accept connections; start the admin HTTP server and the disk monitor.
 // Stop(): stop accepting, answer long polls, wait (shutdownDrainTimeoutMs) for requests in
 // flight, close connections, flush and checkpoint storage, deregister.

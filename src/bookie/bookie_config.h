@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <string>
+#include <vector>
 
 #include "bookie/request_processor.h"
 #include "bookie/server.h"
@@ -34,8 +35,13 @@ struct BookieOptions {
   LoggingOptions logging;  // logLevel, logFile, logFormat, logMaxSizeMB, logMaxFiles
 };
 
-// Every key quire-bookie accepts.
+// Every key quire-bookie accepts, and BookKeeperKeyNames() as aliases.
 const ConfigSchema& BookieConfigSchema();
+
+// The bk_server.conf names quire-bookie accepts for keys that mean the same thing, unit
+// included: the one table of them. docs/coming-from-bookkeeper.md lists each (a test checks
+// it); quire-bookie logs a note for each one a configuration uses.
+const std::vector<ConfigAlias>& BookKeeperKeyNames();
 
 // The documented default configuration: every key with its description and default, grouped by
 // layer. conf/bookie.conf is exactly this text (a test checks it); `quire-bookie
@@ -44,5 +50,13 @@ std::string DocumentedDefaultConfig();
 
 // Options from a checked configuration; kInvalidArgument when keys disagree (e.g. thresholds).
 Result<BookieOptions> BookieOptionsFromConfig(const Config& config);
+
+// The takeover key of the bookie's registration (MetadataStore::RegisterBookie): this machine's
+// host name and the bookie's directories. A bookie registers only while it holds the locks of
+// those directories, so a registration carrying its key was left by a previous process of the
+// same bookie, now dead: a restart after kill -9 takes it over at once instead of waiting for
+// that process's session to expire. Another bookie configured with the same id on another
+// machine, or on other directories, has another key and is refused as before.
+std::string RegistrationTakeoverKey(const BookieOptions& options);
 
 }  // namespace quire::bookie

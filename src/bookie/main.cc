@@ -65,12 +65,9 @@ int main(int argc, char** argv) {
     fmt::print(stderr, "quire-bookie: {}\n", options.status().message());
     return 2;
   }
-  if (Status s = InitLogging(options->logging); !s.ok()) {
-    fmt::print(stderr, "quire-bookie: {}\n", s.message());
-    return 2;
-  }
-
   // Signals are taken by sigwait on this thread; every thread started later inherits the mask.
+  // Before InitLogging: with logFile it starts spdlog's flush thread, and a SIGTERM delivered to
+  // a thread that does not block it would kill the bookie without a clean shutdown.
   sigset_t signals;
   sigemptyset(&signals);
   sigaddset(&signals, SIGTERM);
@@ -78,6 +75,12 @@ int main(int argc, char** argv) {
   sigaddset(&signals, SIGHUP);  // reopen the log file
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   signal(SIGPIPE, SIG_IGN);
+
+  if (Status s = InitLogging(options->logging); !s.ok()) {
+    fmt::print(stderr, "quire-bookie: {}\n", s.message());
+    return 2;
+  }
+  for (const ConfigAlias& alias : config->aliases_used()) spdlog::info("{}", alias.Note());
 
   if (init_cluster) {
     auto store = metadata::OpenMetadataStore(options->metadata_uri, options->metadata);

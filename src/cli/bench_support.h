@@ -28,6 +28,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "cli/cli.h"
 #include "common/clock.h"
 #include "common/histogram.h"
 #include "common/logging.h"
@@ -47,13 +48,6 @@ constexpr uint64_t kMissedNanos = 1'000'000'000;  // one not started this long a
 constexpr size_t kStampBytes = 16;                // intended start (8) + sequence number (8)
 constexpr uint64_t kDrainNanos = 60'000'000'000;  // bound on waiting for callbacks and tails
 constexpr uint64_t kNever = UINT64_MAX;
-
-// The metadata URI of `quire standalone`: the same as DefaultMetadataUri() in src/cli/cli.h
-// (quire-bench links nothing from src/cli, so the one line is repeated here; keep them in step).
-inline std::string DefaultMetadataUri() {
-  const char* home = std::getenv("HOME");
-  return fmt::format("file://{}/.quire/standalone/metadata", home && *home ? home : "/tmp");
-}
 
 inline double Seconds(uint64_t nanos) { return static_cast<double>(nanos) / 1e9; }
 
@@ -298,11 +292,7 @@ struct Options {
   size_t batch = 100;
   int concurrency = 1;
 
-  std::string MetadataUri() const {
-    if (!metadata.empty()) return metadata;
-    const char* env = std::getenv("QUIRE_METADATA_URI");
-    return env && *env ? env : DefaultMetadataUri();
-  }
+  std::string MetadataUri() const { return cli::MetadataUriOf(metadata); }
   DigestType Digest() const {
     return digest == "hmac" ? DigestType::kHmacSha256 : DigestType::kCrc32c;
   }
@@ -314,6 +304,9 @@ struct Options {
 inline Result<std::unique_ptr<Client>> OpenClient(const Options& o) {
   ClientOptions co;
   co.metadata_uri = o.MetadataUri();
+  // A benchmark only reads the cluster's metadata: a missing file:// store is an error (a typo,
+  // or no standalone cluster yet), not something to create, as for every `quire` command.
+  QUIRE_RETURN_IF_ERROR(cli::RequireExistingStore(co.metadata_uri));
   co.io_threads = o.io_threads;
   // quire-bench bounds adds in flight itself (one slot per add); the client's bound is the same
   // number, so AppendAsync never blocks: a waiting add waits in the benchmark, where it is seen.

@@ -2,6 +2,7 @@
 #include <algorithm>
 #include <chrono>
 #include <filesystem>
+#include <iostream>
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
@@ -10,6 +11,7 @@
 #include "bookie/bookie_config.h"
 #include "cli/admin_http_client.h"
 #include "cli/cli.h"
+#include "cli/progress.h"
 #include "common/file_system.h"
 #include "metadata/metadata_store.h"
 
@@ -150,6 +152,11 @@ void AddSanity(CLI::App& bookie, GlobalOptions& g) {
       }
     }
     if (Status s = client->DeleteLedger(ledger); !s.ok()) Fail(name, s);
+    if (g.json) {
+      fmt::print("{}\n", json{{"bookie", *id}, {"sane", true}, {"entries", *entries},
+                              {"ledger_id", ledger}}.dump());
+      return;
+    }
     fmt::print("bookie {} is sane: wrote, read back and deleted {} entries (ledger {})\n", *id,
                *entries, ledger);
   });
@@ -180,6 +187,9 @@ void AddFormat(CLI::App& bookie, GlobalOptions& g) {
       FailUsage(name, fmt::format("this deletes every entry bookie {} holds; add --yes to confirm",
                                   options->bookie_id));
     }
+    // Checked before anything is wiped: a missing file:// store (a wrong metadataServiceUri) must
+    // not be created just to delete a cookie from it.
+    if (Status s = RequireExistingStore(options->metadata_uri); !s.ok()) Fail(name, s);
     std::vector<std::string> dirs = options->storage.journal_dirs;
     dirs.insert(dirs.end(), options->storage.ledger_dirs.begin(), options->storage.ledger_dirs.end());
     // Hold every directory's lock while wiping: a running bookie holds them.
@@ -224,7 +234,9 @@ void AddDecommission(CLI::App& bookie, GlobalOptions& g) {
   cmd->callback([&g, id, password] {
     const char* name = "bookie decommission";
     auto client = OpenClient(g, name);
-    int64_t ledgers = 0, entries = 0, skipped = 0;
+    // First the ledgers to move, so that progress can say how many are left.
+    std::vector<LedgerId> todo;
+    int64_t listed = 0;
     LedgerId next = 0;
     for (;;) {
       auto page = client->ListLedgers(next, 1'000);
@@ -232,6 +244,7 @@ void AddDecommission(CLI::App& bookie, GlobalOptions& g) {
       if (page->empty()) break;
       next = page->back() + 1;
       for (LedgerId ledger : *page) {
+        ++listed;
         auto md = client->ReadLedgerMetadata(ledger);
         if (!md.ok()) {
           if (md.status().Is(StatusCode::kNoSuchLedger)) continue;  // deleted meanwhile
@@ -240,37 +253,71 @@ void AddDecommission(CLI::App& bookie, GlobalOptions& g) {
         bool uses = std::any_of(md->ensembles.begin(), md->ensembles.end(), [&](const Ensemble& e) {
           return std::find(e.bookies.begin(), e.bookies.end(), *id) != e.bookies.end();
         });
-        if (!uses) continue;
-        auto copied = client->ReplaceBookie(ledger, *id, *password);
-        if (!copied.ok()) {
-          fmt::print(stderr, "ledger {}: skipped: {}\n", ledger, copied.status().ToString());
-          ++skipped;
-          continue;
-        }
-        ++ledgers;
-        entries += *copied;
-        fmt::print("ledger {}: {} entries copied off {}\n", ledger, *copied, *id);
+        if (uses) todo.push_back(ledger);
       }
     }
-    fmt::print(stderr, "{} ledger(s) moved off bookie {} ({} entries), {} skipped\n", ledgers, *id,
-               entries, skipped);
-    if (skipped > 0) {
+    fmt::print(stderr, "{} of {} ledger(s) use bookie {}\n", todo.size(), listed, *id);
+    Progress progress(std::cerr, "decommission of " + *id, "ledgers",
+                      static_cast<int64_t>(todo.size()));
+    json moved = json::array(), skipped = json::array();
+    CopiedEntries total;
+    for (LedgerId ledger : todo) {
+      auto copied = client->ReplaceBookie(ledger, *id, *password);
+      if (!copied.ok()) {
+        fmt::print(stderr, "ledger {}: skipped: {}\n", ledger, copied.status().ToString());
+        skipped.push_back({{"ledger_id", ledger}, {"error", copied.status().ToString()}});
+        progress.Add(1, 0, 0);
+        continue;
+      }
+      total.entries += copied->entries;
+      total.bytes += copied->bytes;
+      moved.push_back(
+          {{"ledger_id", ledger}, {"entries", copied->entries}, {"bytes", copied->bytes}});
+      if (!g.json) {
+        fmt::print("ledger {}: {} entries ({} bytes) copied off {}\n", ledger, copied->entries,
+                   copied->bytes, *id);
+        std::fflush(stdout);
+      }
+      progress.Add(1, copied->entries, copied->bytes);
+    }
+    progress.Finish();
+    fmt::print(stderr, "{} ledger(s) moved off bookie {} ({} entries, {} bytes), {} skipped\n",
+               moved.size(), *id, total.entries, total.bytes, skipped.size());
+    // The cookie goes only once nothing is left on the bookie and it no longer runs.
+    bool registered = false, cookie_removed = false;
+    if (skipped.empty()) {
+      auto list = client->ListBookies();
+      registered = list.ok() && (std::count(list->writable.begin(), list->writable.end(), *id) ||
+                                 std::count(list->read_only.begin(), list->read_only.end(), *id));
+      if (registered) {
+        fmt::print(stderr, "bookie {} is still running: stop it; its cookie was left in place\n",
+                   *id);
+      } else {
+        Status s = OpenStore(g, name)->DeleteCookie(*id, metadata::kAnyVersion);
+        if (!s.ok() && !s.Is(StatusCode::kNotFound)) Fail(name, s);
+        cookie_removed = true;
+        fmt::print(stderr, "bookie {} decommissioned (cookie removed)\n", *id);
+      }
+    }
+    if (g.json) {
+      fmt::print("{}\n", json{{"bookie", *id},
+                              {"ledgers_using_bookie", todo.size()},
+                              {"ledgers_moved", moved.size()},
+                              {"entries", total.entries},
+                              {"bytes", total.bytes},
+                              {"moved", moved},
+                              {"skipped", skipped},
+                              {"still_registered", registered},
+                              {"cookie_removed", cookie_removed}}
+                             .dump(2));
+      std::fflush(stdout);
+    }
+    if (!skipped.empty()) {
       Fail(name, Status(StatusCode::kFailedPrecondition,
                         fmt::format("{} ledger(s) still use bookie {}; fix what is reported above "
                                     "and run again",
-                                    skipped, *id)));
+                                    skipped.size(), *id)));
     }
-    auto list = client->ListBookies();
-    bool registered = list.ok() && (std::count(list->writable.begin(), list->writable.end(), *id) ||
-                                    std::count(list->read_only.begin(), list->read_only.end(), *id));
-    if (registered) {
-      fmt::print(stderr, "bookie {} is still running: stop it; its cookie was left in place\n", *id);
-      return;
-    }
-    auto store = OpenStore(g, name);
-    Status s = store->DeleteCookie(*id, metadata::kAnyVersion);
-    if (!s.ok() && !s.Is(StatusCode::kNotFound)) Fail(name, s);
-    fmt::print(stderr, "bookie {} decommissioned (cookie removed)\n", *id);
   });
 }
 

@@ -30,14 +30,16 @@ inline constexpr int kExitUsage = 2;
 // metadata URI every command uses by default.
 std::string DefaultDataDir();
 std::string DefaultMetadataUri();
+// The metadata URI a program uses: `flag` (its --metadata) if given, else $QUIRE_METADATA_URI,
+// else DefaultMetadataUri(). quire-bench resolves it the same way.
+std::string MetadataUriOf(const std::string& flag);
 
 struct GlobalOptions {
   std::string metadata_uri;  // --metadata; empty: QUIRE_METADATA_URI, else the standalone default
   std::string log_level = "warn";
   bool json = false;  // --json where output is data
 
-  // --metadata, else $QUIRE_METADATA_URI, else DefaultMetadataUri().
-  std::string MetadataUri() const;
+  std::string MetadataUri() const;  // MetadataUriOf(metadata_uri)
 };
 
 // Thrown by commands: CLI11 turns it into the process's exit code (after printing the message).
@@ -45,9 +47,15 @@ struct GlobalOptions {
 [[noreturn]] void Fail(std::string_view command, const Status& status);
 [[noreturn]] void FailUsage(std::string_view command, std::string_view message);
 
-// Opening the metadata store and the client, with the error reported for `command`. A file://
-// store must exist already: opening one creates its directory, and a command that only reads (or
-// a typo in --metadata) must not leave an empty store behind. Only `cluster init` creates one.
+// A file:// store must exist already before a program opens it: opening one creates its
+// directory, and a command that only reads (or a typo in --metadata) must not leave an empty
+// store behind. Only `cluster init` and `quire standalone` create one. kNotFound, saying how to
+// get a store, when `uri` names a file:// store that does not exist; OK for any other URI.
+// quire-bench calls it too.
+Status RequireExistingStore(const std::string& uri);
+
+// Opening the metadata store and the client, with the error reported for `command`; both call
+// RequireExistingStore first (unless kCreate).
 enum class IfNoStore { kFail, kCreate };
 std::unique_ptr<metadata::MetadataStore> OpenStore(const GlobalOptions& g, std::string_view command,
                                                    IfNoStore if_none = IfNoStore::kFail);

@@ -15,12 +15,14 @@ std::string DefaultDataDir() {
 
 std::string DefaultMetadataUri() { return "file://" + DefaultDataDir() + "/metadata"; }
 
-std::string GlobalOptions::MetadataUri() const {
-  if (!metadata_uri.empty()) return metadata_uri;
+std::string MetadataUriOf(const std::string& flag) {
+  if (!flag.empty()) return flag;
   const char* env = std::getenv("QUIRE_METADATA_URI");
   if (env && *env) return env;
   return DefaultMetadataUri();
 }
+
+std::string GlobalOptions::MetadataUri() const { return MetadataUriOf(metadata_uri); }
 
 void Fail(std::string_view command, const Status& status) {
   fmt::print(stderr, "quire {}: {}\n", command, status.ToString());
@@ -32,30 +34,25 @@ void FailUsage(std::string_view command, std::string_view message) {
   throw CLI::RuntimeError(kExitUsage);
 }
 
-namespace {
-
-// Fails `command` when `uri` names a file:// store that does not exist (see OpenStore).
-void RequireExistingStore(const std::string& uri, std::string_view command) {
-  auto root = metadata::FileStoreRoot(uri);
-  if (!root.ok()) Fail(command, root.status());
-  if (!*root) return;
+Status RequireExistingStore(const std::string& uri) {
+  QUIRE_ASSIGN_OR_RETURN(std::optional<std::string> root, metadata::FileStoreRoot(uri));
+  if (!root) return Status::Ok();
   std::error_code ec;
-  if (std::filesystem::exists(**root, ec)) return;
-  if (ec) Fail(command, IOError(fmt::format("checking {}: {}", **root, ec.message())));
-  Fail(command,
-       Status(StatusCode::kNotFound,
-              fmt::format("no metadata store at {} ({} does not exist): start a local cluster with "
-                          "`quire standalone`, name one with --metadata or QUIRE_METADATA_URI, or "
-                          "create this one with `quire cluster init`",
-                          uri, **root)));
+  if (std::filesystem::exists(*root, ec)) return Status::Ok();
+  if (ec) return IOError(fmt::format("checking {}: {}", *root, ec.message()));
+  return Status(StatusCode::kNotFound,
+                fmt::format("no metadata store at {} ({} does not exist): start a local cluster "
+                            "with `quire standalone`, name one with --metadata or "
+                            "QUIRE_METADATA_URI, or create this one with `quire cluster init`",
+                            uri, *root));
 }
-
-}  // namespace
 
 std::unique_ptr<metadata::MetadataStore> OpenStore(const GlobalOptions& g, std::string_view command,
                                                    IfNoStore if_none) {
   std::string uri = g.MetadataUri();
-  if (if_none == IfNoStore::kFail) RequireExistingStore(uri, command);
+  if (if_none == IfNoStore::kFail) {
+    if (Status s = RequireExistingStore(uri); !s.ok()) Fail(command, s);
+  }
   auto store = metadata::OpenMetadataStore(uri, {});
   if (!store.ok()) Fail(command, store.status().WithContext("opening the metadata store " + uri));
   return std::move(*store);
@@ -64,7 +61,7 @@ std::unique_ptr<metadata::MetadataStore> OpenStore(const GlobalOptions& g, std::
 std::unique_ptr<Client> OpenClient(const GlobalOptions& g, std::string_view command) {
   ClientOptions options;
   options.metadata_uri = g.MetadataUri();
-  RequireExistingStore(options.metadata_uri, command);
+  if (Status s = RequireExistingStore(options.metadata_uri); !s.ok()) Fail(command, s);
   auto client = Client::Open(options);
   if (!client.ok()) Fail(command, client.status());
   return std::move(*client);

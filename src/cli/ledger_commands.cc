@@ -173,7 +173,8 @@ void AddWrite(CLI::App& ledger, GlobalOptions& g) {
   auto* cmd = ledger.add_subcommand(
       "write",
       "Append each line of standard input as an entry; print '<ledgerId> <entryId>' as each is "
-      "acknowledged; close the ledger at end of input");
+      "acknowledged (with --json: {\"ledger_id\": L, \"entry_id\": E} a line); close the "
+      "ledger at end of input");
   auto id = std::make_shared<LedgerId>(-1);
   auto is_new = std::make_shared<bool>(false);
   auto flags = std::make_shared<CreateFlags>();
@@ -194,19 +195,24 @@ void AddWrite(CLI::App& ledger, GlobalOptions& g) {
     fmt::print(stderr, "writing to ledger {}\n", ledger_id);
     std::mutex mu;
     Status first_error;
+    auto on_ack = [ledger_id, &mu, &first_error, as_json = g.json](Result<EntryId> r) {
+      if (r.ok()) {
+        // Acknowledgements arrive in order; flushed so a pipe sees each at once.
+        if (as_json) {
+          std::printf("{\"ledger_id\":%lld,\"entry_id\":%lld}\n",
+                      static_cast<long long>(ledger_id), static_cast<long long>(*r));
+        } else {
+          std::printf("%lld %lld\n", static_cast<long long>(ledger_id), static_cast<long long>(*r));
+        }
+        std::fflush(stdout);
+        return;
+      }
+      std::lock_guard<std::mutex> lock(mu);
+      if (first_error.ok()) first_error = r.status();
+    };
     std::string line;
     while (std::getline(std::cin, line)) {
-      (*writer)->AppendAsync(line, [ledger_id, &mu, &first_error](Result<EntryId> r) {
-        if (r.ok()) {
-          // Acknowledgements arrive in order; flushed so a pipe sees each at once.
-          std::printf("%lld %lld\n", static_cast<long long>(ledger_id),
-                      static_cast<long long>(*r));
-          std::fflush(stdout);
-          return;
-        }
-        std::lock_guard<std::mutex> lock(mu);
-        if (first_error.ok()) first_error = r.status();
-      });
+      (*writer)->AppendAsync(line, on_ack);
       std::lock_guard<std::mutex> lock(mu);
       if (!first_error.ok()) break;
     }
@@ -221,11 +227,19 @@ void AddWrite(CLI::App& ledger, GlobalOptions& g) {
 struct ReadFlags {
   std::string password;
   std::string format = "raw";
+  CLI::Option* format_option = nullptr;
   void Add(CLI::App* cmd) {
     cmd->add_option("-p,--password", password, "Ledger password");
-    cmd->add_option("--format", format, "raw (payload per line), hex, json (one object per line)")
-        ->check(CLI::IsMember({"raw", "hex", "json"}))
-        ->capture_default_str();
+    format_option =
+        cmd->add_option("--format", format,
+                        "raw (payload per line), hex, json (one object per line; the default "
+                        "with --json)")
+            ->check(CLI::IsMember({"raw", "hex", "json"}))
+            ->capture_default_str();
+  }
+  // --format if given, else json with --json, else raw.
+  std::string Format(const GlobalOptions& g) const {
+    return g.json && format_option->count() == 0 ? "json" : format;
   }
 };
 
@@ -263,7 +277,7 @@ void AddRead(CLI::App& ledger, GlobalOptions& g) {
     for (EntryId from = *first; from <= end; from += kChunk) {
       auto entries = (*reader)->Read(from, std::min(end, from + kChunk - 1));
       if (!entries.ok()) Fail(name, entries.status());
-      for (const Entry& e : *entries) PrintEntry(*id, e, flags->format);
+      for (const Entry& e : *entries) PrintEntry(*id, e, flags->Format(g));
     }
     std::fflush(stdout);
   });
@@ -288,7 +302,7 @@ void AddTail(CLI::App& ledger, GlobalOptions& g) {
     for (;;) {  // ends when the ledger is closed (or on an error)
       auto batch = (*reader)->ReadNext(next, 1'000, std::chrono::seconds(10));
       if (!batch.ok()) Fail(name, batch.status());
-      for (const Entry& e : batch->entries) PrintEntry(*id, e, flags->format);
+      for (const Entry& e : batch->entries) PrintEntry(*id, e, flags->Format(g));
       std::fflush(stdout);
       if (!batch->entries.empty()) next = batch->entries.back().id + 1;
       if (batch->end_of_ledger) break;

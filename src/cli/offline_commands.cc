@@ -135,6 +135,7 @@ void AddIndexCommands(CLI::App& app, GlobalOptions& g) {
   rebuild->callback([rebuild_args, &g] {
     RebuildOptions options = rebuild_args->options;
     options.json = rebuild_args->json || g.json;
+    options.progress = &std::cerr;
     if (!rebuild_args->yes && !options.dry_run) {
       if (!isatty(STDIN_FILENO)) {
         FailUsage("index rebuild",

@@ -25,6 +25,7 @@
 #include <set>
 
 #include "cli/offline_tools.h"
+#include "cli/progress.h"
 #include "storage/cookie.h"
 #include "storage/entry_log.h"
 #include "storage/journal_reader.h"
@@ -280,10 +281,15 @@ class BatchWriter {
   storage::LedgerIndex::Batch batch_;
 };
 
-// Scans every entry log into `writer`, in log order.
+// Scans every entry log into `writer`, in log order, with progress by log to `progress_out`.
 Status IndexEntryLogs(FileSystem* fs, const std::string& current, bool skip_damaged,
-                      BatchWriter* writer, Report* report) {
+                      std::ostream* progress_out, BatchWriter* writer, Report* report) {
   QUIRE_ASSIGN_OR_RETURN(std::vector<uint64_t> ids, storage::EntryLogger::ListLogs(fs, current));
+  std::optional<Progress> progress;
+  if (progress_out) {
+    progress.emplace(*progress_out, "index rebuild of " + current, "entry logs",
+                     static_cast<int64_t>(ids.size()));
+  }
   for (uint64_t id : ids) {
     std::string path = JoinPath(current, storage::EntryLogFileName(id));
     auto scan = ScanEntryLogRecords(fs, path, [&](const ScannedEntryRecord& r) -> Status {
@@ -304,7 +310,12 @@ Status IndexEntryLogs(FileSystem* fs, const std::string& current, bool skip_dama
                         "entry\" for what it held)");
     }
     report->logs.push_back({path, *scan});
+    if (progress) {
+      progress->Add(1, static_cast<int64_t>(scan->records),
+                    static_cast<int64_t>(scan->end_offset + scan->torn_bytes));
+    }
   }
+  if (progress) progress->Finish();
   return Status::Ok();
 }
 
@@ -421,7 +432,7 @@ Status RebuildIndex(FileSystem* fs, const RebuildOptions& o, std::ostream& out) 
     return s;
   };
   BatchWriter writer(index.get());
-  Status s = IndexEntryLogs(fs, current, o.skip_damaged, &writer, &report);
+  Status s = IndexEntryLogs(fs, current, o.skip_damaged, o.progress, &writer, &report);
   if (!s.ok()) return fail(s);
   for (const auto& [ledger, info] : RebuiltInfos(surviving, ShareOf(cookie, dir), &report)) {
     s = writer.PutLedgerInfo(ledger, info);

@@ -48,6 +48,8 @@ struct RebuildOptions {
   bool dry_run = false;       // scan and report; write nothing
   bool skip_damaged = false;  // index around damaged entry-log records instead of refusing
   bool json = false;
+  // Where progress lines and the scan's totals go (cli/progress.h), e.g. &std::cerr; null: none.
+  std::ostream* progress = nullptr;
   // Asked before the new index replaces the old one; false aborts (the new index is removed).
   // Not called for a dry run. Empty: yes.
   std::function<bool()> confirm;

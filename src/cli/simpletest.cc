@@ -2,6 +2,7 @@
 #include <chrono>
 
 #include <fmt/format.h>
+#include <nlohmann/json.hpp>
 
 #include "cli/cli.h"
 
@@ -56,6 +57,18 @@ void AddSimpleTestCommand(CLI::App& app, GlobalOptions& g) {
     auto ms = [](auto a, auto b) {
       return std::chrono::duration_cast<std::chrono::milliseconds>(b - a).count();
     };
+    if (g.json) {
+      fmt::print("{}\n", nlohmann::json{{"ok", true},
+                                        {"ledger_id", id},
+                                        {"ensemble_size", o.ensemble_size},
+                                        {"write_quorum_size", o.write_quorum_size},
+                                        {"ack_quorum_size", o.ack_quorum_size},
+                                        {"entries", *entries},
+                                        {"write_ms", ms(start, written)},
+                                        {"read_ms", ms(written, read)}}
+                             .dump());
+      return;
+    }
     fmt::print("simpletest OK: ledger {} (E/Qw/Qa {}/{}/{}) wrote {} entries in {} ms, read them "
                "back in {} ms, deleted it\n",
                id, o.ensemble_size, o.write_quorum_size, o.ack_quorum_size, *entries,

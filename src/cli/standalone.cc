@@ -5,6 +5,7 @@
 #include <filesystem>
 
 #include <fmt/format.h>
+#include <nlohmann/json.hpp>
 
 #include "bookie/bookie.h"
 #include "bookie/bookie_config.h"
@@ -76,16 +77,33 @@ void AddStandaloneCommand(CLI::App& app, GlobalOptions& g) {
         for (auto it = running.rbegin(); it != running.rend(); ++it) (*it)->Stop();
         Fail(name, b.status().WithContext(fmt::format("starting bookie {} (data in {})", i, root)));
       }
-      fmt::print("bookie {} (admin http {})\n", (*b)->bookie_id(),
-                 *http_port > 0 ? fmt::format("http://127.0.0.1:{}", (*b)->http_port())
-                                : std::string("off"));
       running.push_back(std::move(*b));
     }
-    fmt::print("metadata {}\n", uri);
-    fmt::print("Quire standalone is ready ({} bookies, data in {}). Ctrl-C stops it.\n",
-               running.size(), dir);
-    if (uri != DefaultMetadataUri()) {
-      fmt::print("Other commands: export QUIRE_METADATA_URI={}\n", uri);
+    if (g.json) {
+      // One line, once every bookie serves: what a script needs to reach the cluster.
+      nlohmann::json list = nlohmann::json::array();
+      for (const auto& b : running) {
+        list.push_back({{"bookie_id", b->bookie_id()},
+                        {"http_port", b->http_port() > 0 ? nlohmann::json(b->http_port())
+                                                         : nlohmann::json(nullptr)}});
+      }
+      fmt::print("{}\n", nlohmann::json{{"ready", true},
+                                        {"metadata_uri", uri},
+                                        {"data_dir", dir},
+                                        {"bookies", list}}
+                             .dump());
+    } else {
+      for (const auto& b : running) {
+        fmt::print("bookie {} (admin http {})\n", b->bookie_id(),
+                   b->http_port() > 0 ? fmt::format("http://127.0.0.1:{}", b->http_port())
+                                      : std::string("off"));
+      }
+      fmt::print("metadata {}\n", uri);
+      fmt::print("Quire standalone is ready ({} bookies, data in {}). Ctrl-C stops it.\n",
+                 running.size(), dir);
+      if (uri != DefaultMetadataUri()) {
+        fmt::print("Other commands: export QUIRE_METADATA_URI={}\n", uri);
+      }
     }
     std::fflush(stdout);
     int sig = 0;

@@ -200,8 +200,8 @@ class ClientImpl : public Client {
     return md.value;
   }
 
-  Result<int64_t> ReplaceBookie(LedgerId id, const BookieId& bookie,
-                                std::string_view password) override {
+  Result<CopiedEntries> ReplaceBookie(LedgerId id, const BookieId& bookie,
+                                      std::string_view password) override {
     return client::ReplaceBookie(*ctx_, id, bookie, password);
   }
 

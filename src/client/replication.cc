@@ -11,8 +11,8 @@
 
 namespace quire::client {
 
-Result<int64_t> ReplaceBookie(ClientContext& ctx, LedgerId id, const BookieId& bookie,
-                              std::string_view password) {
+Result<CopiedEntries> ReplaceBookie(ClientContext& ctx, LedgerId id, const BookieId& bookie,
+                                    std::string_view password) {
   metadata::MetadataStore& store = ctx.store();
   QUIRE_ASSIGN_OR_RETURN(metadata::Versioned<LedgerMetadata> md, store.ReadLedger(id));
   QUIRE_RETURN_IF_ERROR(CheckPassword(id, md.value, password));
@@ -25,7 +25,7 @@ Result<int64_t> ReplaceBookie(ClientContext& ctx, LedgerId id, const BookieId& b
   const std::string key = MasterKey(password);
   QUIRE_ASSIGN_OR_RETURN(BookieList live, WritableBookies(store));
   LedgerMetadata next = md.value;
-  int64_t copied = 0;
+  CopiedEntries copied;
   for (size_t k = 0; k < next.ensembles.size(); ++k) {
     Ensemble& ensemble = next.ensembles[k];
     auto it = std::find(ensemble.bookies.begin(), ensemble.bookies.end(), bookie);
@@ -90,6 +90,7 @@ Result<int64_t> ReplaceBookie(ClientContext& ctx, LedgerId id, const BookieId& b
         }
         // A recovery add: the ledger is closed, and its bookies may have fenced it.
         adds.emplace_back(replacement, RecoveryAddRequest(id, e, key, body->second));
+        copied.bytes += static_cast<int64_t>(body->second.size());
       }
       auto added = CallAllRetryingBusy(ctx.bookies(), adds, ctx.options().add_timeout,
                                        ctx.busy_retry());
@@ -97,7 +98,7 @@ Result<int64_t> ReplaceBookie(ClientContext& ctx, LedgerId id, const BookieId& b
         QUIRE_RETURN_IF_ERROR(ResponseStatus(replacement, added[i]).WithContext(
             fmt::format("ledger {}: copying entry {} to {}", id, todo[from + i], replacement)));
       }
-      copied += static_cast<int64_t>(to - from);
+      copied.entries += static_cast<int64_t>(to - from);
     }
     *it = replacement;
     spdlog::info("ledger {}: ensemble from entry {}: {} replaced by {} ({} entries copied)", id,

@@ -8,7 +8,7 @@
 
 namespace quire::client {
 
-Result<int64_t> ReplaceBookie(ClientContext& context, LedgerId id, const BookieId& bookie,
+Result<CopiedEntries> ReplaceBookie(ClientContext& context, LedgerId id, const BookieId& bookie,
                               std::string_view password);
 
 }  // namespace quire::client

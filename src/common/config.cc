@@ -72,8 +72,23 @@ ConfigSchema& ConfigSchema::Add(ConfigKey key) {
   return *this;
 }
 
+std::string ConfigAlias::Note() const {
+  return fmt::format("key '{}' is {}'s name for '{}'", alias, origin, key);
+}
+
+ConfigSchema& ConfigSchema::AddAlias(ConfigAlias alias) {
+  if (Find(alias.key) == nullptr || FindOrAlias(alias.alias) != nullptr) {
+    fmt::print(stderr, "bug: config alias '{}' of '{}': no such key, or the name is taken\n",
+               alias.alias, alias.key);
+    std::abort();
+  }
+  aliases_.push_back(std::move(alias));
+  return *this;
+}
+
 ConfigSchema& ConfigSchema::Merge(const ConfigSchema& other) {
   for (const ConfigKey& k : other.keys()) Add(k);
+  for (const ConfigAlias& a : other.aliases()) AddAlias(a);
   return *this;
 }
 
@@ -82,6 +97,18 @@ const ConfigKey* ConfigSchema::Find(std::string_view name) const {
     if (k.name == name) return &k;
   }
   return nullptr;
+}
+
+const ConfigAlias* ConfigSchema::FindAlias(std::string_view alias) const {
+  for (const ConfigAlias& a : aliases_) {
+    if (a.alias == alias) return &a;
+  }
+  return nullptr;
+}
+
+const ConfigKey* ConfigSchema::FindOrAlias(std::string_view name) const {
+  const ConfigAlias* a = FindAlias(name);
+  return Find(a ? std::string_view(a->key) : name);
 }
 
 std::string ConfigSchema::Suggest(std::string_view name) const {
@@ -144,7 +171,10 @@ Result<Config> Config::Parse(const ConfigSchema& schema, std::string_view text,
       return InvalidArgument(fmt::format("{}: expected 'key = value', got '{}'", where, line));
     }
     std::string_view key = Trim(line.substr(0, eq));
-    if (config.values_.count(key) > 0) {
+    // The same name twice; a key set by two names, Set() compares the values.
+    const ConfigKey* k = schema.FindOrAlias(key);
+    auto earlier = k ? config.set_by_.find(k->name) : config.set_by_.end();
+    if (earlier != config.set_by_.end() && earlier->second.name == key) {
       return InvalidArgument(fmt::format("{}: key '{}' is set twice", where, key));
     }
     QUIRE_RETURN_IF_ERROR(config.Set(key, Trim(line.substr(eq + 1)), where));
@@ -169,7 +199,7 @@ Status Config::SetFromString(std::string_view assignment, std::string_view sourc
 }
 
 Status Config::Set(std::string_view key, std::string_view value, std::string_view source) {
-  const ConfigKey* k = schema_->Find(key);
+  const ConfigKey* k = schema_->FindOrAlias(key);
   if (k == nullptr) {
     std::string hint = schema_->Suggest(key);
     return InvalidArgument(fmt::format("{}: unknown key '{}'{}", source, key,
@@ -177,7 +207,22 @@ Status Config::Set(std::string_view key, std::string_view value, std::string_vie
   }
   Status s = ValidateConfigValue(*k, value);
   if (!s.ok()) return s.WithContext(source);
-  values_[std::string(key)] = std::string(value);
+  auto earlier = set_by_.find(k->name);
+  if (earlier != set_by_.end() && earlier->second.name != key && values_[k->name] != value) {
+    // Two names for one key, two values: which one was meant cannot be known.
+    std::string_view alias = key == k->name ? std::string_view(earlier->second.name) : key;
+    return InvalidArgument(fmt::format(
+        "{}: {}, and both are set, to different values: '{}' here, '{}' by '{}' at {}; keep one",
+        source, schema_->FindAlias(alias)->Note(), value, values_[k->name], earlier->second.name,
+        earlier->second.source));
+  }
+  if (key != k->name) {
+    bool noted = std::any_of(aliases_used_.begin(), aliases_used_.end(),
+                             [&](const ConfigAlias& a) { return a.alias == key; });
+    if (!noted) aliases_used_.push_back(*schema_->FindAlias(key));
+  }
+  values_[k->name] = std::string(value);
+  set_by_[k->name] = SetBy{std::string(key), std::string(source)};
   return Status::Ok();
 }
 

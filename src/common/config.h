@@ -8,6 +8,11 @@
 //
 // Syntax: one `key = value` per line; blank lines and lines starting with '#' are ignored;
 // whitespace around key and value is trimmed. Lists are comma-separated. A key may appear once.
+//
+// Aliases: a schema may accept another name for a key (quire-bookie takes BookKeeper's names for
+// the keys that mean the same thing). Setting the alias sets the key; setting both names to
+// different values is an error, whichever comes first (the same value is accepted). The Config
+// remembers which aliases were used, so that the program can say so once its log is set up.
 #pragma once
 
 #include <cstdint>
@@ -34,20 +39,37 @@ struct ConfigKey {
   std::vector<std::string> choices;  // for kString: allowed values, if not empty
 };
 
+// Another name for a key, from another program's configuration (`origin`, e.g. "BookKeeper").
+struct ConfigAlias {
+  std::string alias;
+  std::string key;
+  std::string origin;
+  // "key 'zkTimeout' is BookKeeper's name for 'metadataSessionTimeoutMs'"
+  std::string Note() const;
+};
+
 class ConfigSchema {
  public:
   // Adds a key; a duplicate name is a bug and aborts.
   ConfigSchema& Add(ConfigKey key);
+  // Adds another name for `key`; an unknown key, or an alias that is already a name, aborts.
+  ConfigSchema& AddAlias(ConfigAlias alias);
+  // Adds the keys and aliases of `other`.
   ConfigSchema& Merge(const ConfigSchema& other);
 
+  // The key named `name`: by its own name only, or (FindOrAlias) by an alias too.
   const ConfigKey* Find(std::string_view name) const;
+  const ConfigKey* FindOrAlias(std::string_view name) const;
+  const ConfigAlias* FindAlias(std::string_view alias) const;
   const std::vector<ConfigKey>& keys() const { return keys_; }
+  const std::vector<ConfigAlias>& aliases() const { return aliases_; }
 
   // The closest key name to `name`, for "did you mean" hints; empty if none is close.
   std::string Suggest(std::string_view name) const;
 
  private:
   std::vector<ConfigKey> keys_;
+  std::vector<ConfigAlias> aliases_;
 };
 
 class Config {
@@ -59,9 +81,13 @@ class Config {
                               std::string_view source);
   static Result<Config> Load(const ConfigSchema& schema, const std::string& path);
 
-  // Sets one key from "key=value" (command-line overrides); same checks as the file.
+  // Sets one key from "key=value" (command-line overrides); same checks as the file. Setting a
+  // key again by the same name replaces its value; by its other name, see "Aliases" above.
   Status SetFromString(std::string_view assignment, std::string_view source = "--set");
   Status Set(std::string_view key, std::string_view value, std::string_view source = "--set");
+
+  // The aliases that were used to set keys, each once, in the order first used.
+  const std::vector<ConfigAlias>& aliases_used() const { return aliases_used_; }
 
   bool GetBool(std::string_view key) const;
   int64_t GetInt(std::string_view key) const;
@@ -79,6 +105,13 @@ class Config {
 
   const ConfigSchema* schema_;
   std::map<std::string, std::string, std::less<>> values_;
+  // For each key set: the name it was set by, and where ("bookie.conf:12", "--set").
+  struct SetBy {
+    std::string name;
+    std::string source;
+  };
+  std::map<std::string, SetBy, std::less<>> set_by_;
+  std::vector<ConfigAlias> aliases_used_;
 };
 
 // Checks `value` against `key`'s type and bounds; the error says what was expected.

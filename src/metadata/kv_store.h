@@ -47,8 +47,8 @@ class KvMetadataStore final : public MetadataStore {
   Result<std::vector<LedgerId>> ListLedgers(LedgerId from, size_t max) override;
   Result<std::unique_ptr<Watch>> WatchLedger(LedgerId id, LedgerWatchFn callback) override;
 
-  Result<std::unique_ptr<BookieRegistration>> RegisterBookie(const BookieId& bookie_id,
-                                                             BookieMode mode) override;
+  Result<std::unique_ptr<BookieRegistration>> RegisterBookie(
+      const BookieId& bookie_id, BookieMode mode, const std::string& takeover_key) override;
   Result<BookieList> ListBookies() override;
   Result<std::vector<RegisteredBookie>> ListRegistrations() override;
   Result<std::unique_ptr<Watch>> WatchBookies(BookieWatchFn callback) override;
@@ -84,6 +84,7 @@ class KvMetadataStore final : public MetadataStore {
   struct RegState {
     BookieMode mode;
     Version version;
+    std::string takeover_key;
   };
   struct LockState {
     std::string owner;
@@ -110,10 +111,11 @@ class KvMetadataStore final : public MetadataStore {
   void LeaseLoop();
   void CollectDeadSessions();
 
-  // Writes bookies/<id> for this session, taking it over from a dead session if needed.
-  // kAlreadyExists (with the holder) if a live session holds it.
+  // Writes bookies/<id> for this session, taking it over from a dead session, or from one whose
+  // record carries `takeover_key` (RegisterBookie), if needed. kAlreadyExists (with the holder)
+  // if another live session holds it.
   Result<Version> ClaimRegistrationLocked(const BookieId& bookie_id, BookieMode mode,
-                                          Deadline deadline);
+                                          const std::string& takeover_key, Deadline deadline);
 
   std::string RecordMissing(std::string_view what, std::string_view key) const;
 

@@ -140,7 +140,7 @@ Status KvMetadataStore::RestoreLocked(Deadline deadline) {
   QUIRE_ASSIGN_OR_RETURN(std::string sid, EnsureSessionLocked(deadline));
   Status result;
   for (auto& [id, reg] : registrations_) {
-    Result<Version> v = ClaimRegistrationLocked(id, reg.mode, deadline);
+    Result<Version> v = ClaimRegistrationLocked(id, reg.mode, reg.takeover_key, deadline);
     if (v.ok()) {
       reg.version = *v;
       continue;
@@ -226,6 +226,7 @@ void KvMetadataStore::PauseLeaseRenewalForTesting(bool paused) {
 // --- Bookie registry ---
 
 Result<Version> KvMetadataStore::ClaimRegistrationLocked(const BookieId& bookie_id, BookieMode mode,
+                                                         const std::string& takeover_key,
                                                          Deadline deadline) {
   QUIRE_ASSIGN_OR_RETURN(std::string sid, EnsureSessionLocked(deadline));
   std::string key = RegistrationKey(bookie_id);
@@ -237,16 +238,25 @@ Result<Version> KvMetadataStore::ClaimRegistrationLocked(const BookieId& bookie_
       if (!holder.ok()) {
         spdlog::warn("overwriting an unreadable registration: {}", holder.status().ToString());
       } else if (holder->session_id != sid) {
-        QUIRE_ASSIGN_OR_RETURN(Liveness liveness, ReapIfDead(holder->session_id, deadline));
-        if (liveness == Liveness::kAlive) {
-          return Status(StatusCode::kAlreadyExists,
-                        fmt::format("bookie {} is registered by another live session {} ({})",
-                                    bookie_id, holder->session_id, holder->owner));
+        if (!takeover_key.empty() && holder->takeover_key == takeover_key) {
+          // Left by a previous process of this bookie, gone though its lease may run on.
+          spdlog::info(
+              "metadata store {}: bookie {}: taking over the registration of its previous "
+              "process {} (session {}) without waiting for its lease",
+              uri_, bookie_id, holder->owner, holder->session_id);
+        } else {
+          QUIRE_ASSIGN_OR_RETURN(Liveness liveness, ReapIfDead(holder->session_id, deadline));
+          if (liveness == Liveness::kAlive) {
+            return Status(StatusCode::kAlreadyExists,
+                          fmt::format("bookie {} is registered by another live session {} ({})",
+                                      bookie_id, holder->session_id, holder->owner));
+          }
         }
       }
       expected = record->version;
     }
     RegistrationInfo info{bookie_id, mode, sid, owner_};
+    info.takeover_key = takeover_key;
     Result<Version> v = kv_->Put(key, EncodeRegistration(info), expected, deadline);
     if (v.ok() || !LostRace(v.status())) return v;
     if (std::chrono::steady_clock::now() > deadline) {
@@ -257,44 +267,32 @@ Result<Version> KvMetadataStore::ClaimRegistrationLocked(const BookieId& bookie_
 }
 
 Result<std::unique_ptr<BookieRegistration>> KvMetadataStore::RegisterBookie(
-    const BookieId& bookie_id, BookieMode mode) {
+    const BookieId& bookie_id, BookieMode mode, const std::string& takeover_key) {
   QUIRE_RETURN_IF_ERROR(ValidateName("bookie id", bookie_id));
-  // A registration left by this bookie's previous (killed) process lasts until its lease lapses.
-  const auto wait = std::max(options_.operation_timeout, options_.session_timeout * 3 / 2);
-  const Deadline wait_deadline = std::chrono::steady_clock::now() + wait;
-  const auto pause = std::clamp(options_.session_timeout / 10, std::chrono::milliseconds(10),
-                                std::chrono::milliseconds(200));
-  while (true) {
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      if (registrations_.count(bookie_id) > 0) {
-        return Status(StatusCode::kAlreadyExists,
-                      fmt::format("bookie {} is already registered by this store", bookie_id));
-      }
-      Result<Version> v = ClaimRegistrationLocked(bookie_id, mode, NewDeadline());
-      if (v.ok()) {
-        registrations_[bookie_id] = RegState{mode, *v};
-        spdlog::info("metadata store {}: registered bookie {} as {}", uri_, bookie_id,
-                     BookieModeName(mode));
-        watches_.TriggerAll();
-        return std::unique_ptr<BookieRegistration>(
-            std::make_unique<KvRegistration>(this, bookie_id, mode));
-      }
-      if (!v.status().Is(StatusCode::kAlreadyExists) ||
-          std::chrono::steady_clock::now() + pause > wait_deadline) {
-        return v.status();
-      }
-    }
-    std::this_thread::sleep_for(pause);  // the holder's lease has not lapsed yet
-  }
+  Status registered = ClaimWhileHeldElsewhere(
+      options_, bookie_id, mu_, [&] { return registrations_.count(bookie_id) > 0; },
+      [&]() -> Status {
+        QUIRE_ASSIGN_OR_RETURN(
+            Version v, ClaimRegistrationLocked(bookie_id, mode, takeover_key, NewDeadline()));
+        registrations_[bookie_id] = RegState{mode, v, takeover_key};
+        return Status::Ok();
+      });
+  QUIRE_RETURN_IF_ERROR(registered);
+  spdlog::info("metadata store {}: registered bookie {} as {}", uri_, bookie_id,
+               BookieModeName(mode));
+  watches_.TriggerAll();
+  return std::unique_ptr<BookieRegistration>(
+      std::make_unique<KvRegistration>(this, bookie_id, mode));
 }
 
 Status KvMetadataStore::SetRegistrationMode(const BookieId& bookie_id, BookieMode mode) {
   std::lock_guard<std::mutex> lock(mu_);
   auto it = registrations_.find(bookie_id);
   if (it == registrations_.end()) return Internal("SetMode on an unknown registration");
-  QUIRE_ASSIGN_OR_RETURN(Version v, ClaimRegistrationLocked(bookie_id, mode, NewDeadline()));
-  it->second = RegState{mode, v};
+  QUIRE_ASSIGN_OR_RETURN(
+      Version v, ClaimRegistrationLocked(bookie_id, mode, it->second.takeover_key, NewDeadline()));
+  it->second.mode = mode;
+  it->second.version = v;
   watches_.TriggerAll();
   return Status::Ok();
 }

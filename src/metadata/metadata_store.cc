@@ -1,6 +1,8 @@
 #include "metadata/metadata_store.h"
 
+#include <algorithm>
 #include <cctype>
+#include <thread>
 
 #include <fmt/format.h>
 
@@ -129,6 +131,30 @@ Result<std::unique_ptr<MetadataStore>> OpenMetadataStore(const std::string& uri,
     return OpenZkMetadataStore(uri, std::string(hosts), root, options);
   }
   return BadUri(uri, "expected zk://host:port[,host:port...]/path, file:///path or mem://name");
+}
+
+Status ClaimWhileHeldElsewhere(const MetadataOptions& options, const BookieId& bookie_id,
+                               std::mutex& mu, const std::function<bool()>& held_here,
+                               const std::function<Status()>& claim) {
+  const auto wait = std::max(options.operation_timeout, options.session_timeout * 3 / 2);
+  const auto deadline = std::chrono::steady_clock::now() + wait;
+  const auto pause = std::clamp(options.session_timeout / 10, std::chrono::milliseconds(10),
+                                std::chrono::milliseconds(200));
+  while (true) {
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      if (held_here()) {
+        return Status(StatusCode::kAlreadyExists,
+                      fmt::format("bookie {} is already registered by this store", bookie_id));
+      }
+      Status s = claim();
+      if (!s.Is(StatusCode::kAlreadyExists) ||
+          std::chrono::steady_clock::now() + pause > deadline) {
+        return s;
+      }
+    }
+    std::this_thread::sleep_for(pause);  // the holder's session has not expired yet
+  }
 }
 
 Status ForEachLedger(MetadataStore& store, const std::function<Status(LedgerId)>& fn,

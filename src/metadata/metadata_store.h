@@ -52,6 +52,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -253,11 +254,23 @@ class MetadataStore {
 
   // --- Bookie registry ---
   // Registers `bookie_id` in `mode` for as long as the returned handle lives and the session
-  // lasts. If the id is registered by another session (e.g. this bookie's previous, killed
-  // process), waits up to session_timeout for that registration to expire, then kAlreadyExists.
-  // kAlreadyExists at once if this store already holds the id.
-  virtual Result<std::unique_ptr<BookieRegistration>> RegisterBookie(const BookieId& bookie_id,
-                                                                     BookieMode mode) = 0;
+  // lasts. kAlreadyExists at once if this store already holds the id.
+  //
+  // If the id is registered by another session:
+  //  * whose record carries the same non-empty `takeover_key`, the registration is replaced at
+  //    once, though that session may not have expired yet. The key is the caller's proof that
+  //    the process that registered is gone: only a process that holds what the key names can
+  //    present it. A bookie's key names its host and its directories, whose locks it holds while
+  //    it runs (Bookie::Init), so a process presenting it is the only one using them, and a
+  //    registration with it was left by a previous process of the same bookie, now dead (e.g.
+  //    killed by SIGKILL). The replaced session keeps its other records until it expires.
+  //  * otherwise (another key, or none: possibly another live bookie configured with the same
+  //    id), waits up to 1.5 x session_timeout for that registration to expire, then
+  //    kAlreadyExists naming the holder.
+  // The key is stored with the registration and kept when it is restored after an expiry or
+  // moved by SetMode.
+  virtual Result<std::unique_ptr<BookieRegistration>> RegisterBookie(
+      const BookieId& bookie_id, BookieMode mode, const std::string& takeover_key) = 0;
   virtual Result<BookieList> ListBookies() = 0;
   // The live bookies with what their registration records say, sorted by id. Reads every record
   // (ListBookies may not): for operators, not for hot paths.
@@ -301,6 +314,15 @@ Result<std::optional<std::string>> FileStoreRoot(const std::string& uri);
 // operation_timeout.
 Result<std::unique_ptr<MetadataStore>> OpenMetadataStore(const std::string& uri,
                                                          const MetadataOptions& options);
+
+// The drivers' RegisterBookie around their own claim of the registration. Under `mu`: fails
+// with kAlreadyExists if `held_here()` (this store holds the id already), else calls `claim`.
+// While `claim` answers kAlreadyExists (another live session holds the id), calls it again after
+// a pause, for up to 1.5 x session_timeout (or operation_timeout if longer): a registration left
+// by a killed process without a matching takeover key lasts until its session expires.
+Status ClaimWhileHeldElsewhere(const MetadataOptions& options, const BookieId& bookie_id,
+                               std::mutex& mu, const std::function<bool()>& held_here,
+                               const std::function<Status()>& claim);
 
 // Calls `fn` for every ledger id, in ascending order, reading pages of `page_size`.
 Status ForEachLedger(MetadataStore& store, const std::function<Status(LedgerId)>& fn,

@@ -237,6 +237,7 @@ std::string EncodeRegistration(const RegistrationInfo& info) {
   r.set_session_id(info.session_id);
   r.set_owner(info.owner);
   r.set_version(info.version);
+  r.set_takeover_key(info.takeover_key);
   return Serialize(r);
 }
 
@@ -261,6 +262,7 @@ Result<RegistrationInfo> DecodeRegistration(std::string_view bytes, std::string_
   info.session_id = r.session_id();
   info.owner = r.owner();
   info.version = r.version();
+  info.takeover_key = r.takeover_key();
   return info;
 }
 

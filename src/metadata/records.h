@@ -52,6 +52,7 @@ struct RegistrationInfo {
   // The registering process's Quire version: this build's when it registers; as stored (empty
   // from a bookie older than the field) when read.
   std::string version{QuireVersion()};
+  std::string takeover_key;  // empty: none (RegisterBookie)
 };
 std::string EncodeRegistration(const RegistrationInfo& info);
 Result<RegistrationInfo> DecodeRegistration(std::string_view bytes, std::string_view where);

@@ -57,8 +57,8 @@ class ZkMetadataStore final : public MetadataStore, private ZkSession::Listener 
   Result<std::vector<LedgerId>> ListLedgers(LedgerId from, size_t max) override;
   Result<std::unique_ptr<Watch>> WatchLedger(LedgerId id, LedgerWatchFn callback) override;
 
-  Result<std::unique_ptr<BookieRegistration>> RegisterBookie(const BookieId& bookie_id,
-                                                             BookieMode mode) override;
+  Result<std::unique_ptr<BookieRegistration>> RegisterBookie(
+      const BookieId& bookie_id, BookieMode mode, const std::string& takeover_key) override;
   Result<BookieList> ListBookies() override;
   Result<std::vector<RegisteredBookie>> ListRegistrations() override;
   Result<std::unique_ptr<Watch>> WatchBookies(BookieWatchFn callback) override;
@@ -128,7 +128,18 @@ class ZkMetadataStore final : public MetadataStore, private ZkSession::Listener 
   Result<Versioned<LedgerMetadata>> ReadLedgerImpl(LedgerId id, bool watch);
   Result<BookieList> ListBookiesImpl(bool watch);
   Result<int64_t> CurrentEpoch(Deadline deadline);
-  Status RegisterLocked(const BookieId& bookie_id, BookieMode mode, Deadline deadline);
+  struct RegState {
+    BookieMode mode;
+    std::string takeover_key;
+  };
+  // Creates the registration znode of `bookie_id` for this session (RegisterBookie's contract:
+  // one of another session is removed first if it carries reg.takeover_key, else
+  // kAlreadyExists).
+  Status RegisterLocked(const BookieId& bookie_id, const RegState& reg, Deadline deadline);
+  // Before (re)creating a registration: removes `path` if it is ours (`ours_goes`) or carries
+  // `takeover_key`; kAlreadyExists if another session holds it.
+  Status ClearRegistrationPath(const BookieId& bookie_id, const std::string& path, bool ours_goes,
+                               const std::string& takeover_key, Deadline deadline);
   Status DeleteTree(const std::string& path, Deadline deadline);
 
   const std::string uri_;
@@ -145,7 +156,7 @@ class ZkMetadataStore final : public MetadataStore, private ZkSession::Listener 
     std::function<void()> on_lost;
   };
   std::mutex mu_;  // guards registrations_, locks_
-  std::map<BookieId, BookieMode> registrations_;
+  std::map<BookieId, RegState> registrations_;
   std::map<std::string, LockState> locks_;
   uint64_t next_lock_token_ = 1;
 

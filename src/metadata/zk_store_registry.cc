@@ -1,6 +1,5 @@
 // ZkMetadataStore: bookie registrations and locks (ephemeral znodes), watches, session events.
 #include <algorithm>
-#include <thread>
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
@@ -65,28 +64,48 @@ std::string ZkMetadataStore::RegistrationPath(const BookieId& id, BookieMode mod
 
 // --- Bookie registry ---
 
-Status ZkMetadataStore::RegisterLocked(const BookieId& bookie_id, BookieMode mode,
-                                       Deadline deadline) {
-  const std::string path = RegistrationPath(bookie_id, mode);
-  const std::string other = RegistrationPath(bookie_id, Other(mode));
-  // The same id in the other list, from another session, is a live bookie too.
-  ZkSession::Reply o = ReadRetrying("exists", other, deadline,
-                                    [&] { return session_->Exists(other, false, deadline); });
-  if (o.rc == ZOK) {
-    if (o.stat.ephemeralOwner != session_->session_id()) {
-      return Status(StatusCode::kAlreadyExists,
-                    fmt::format("bookie {} is registered ({}) by another live session {:#x}",
-                                bookie_id, other, o.stat.ephemeralOwner));
-    }
-    QUIRE_RETURN_IF_ERROR(DeleteNode(other, kAnyVersion, deadline));
-  } else if (o.rc != ZNONODE) {
-    return Error(o.rc, "exists", other);
+Status ZkMetadataStore::ClearRegistrationPath(const BookieId& bookie_id, const std::string& path,
+                                              bool ours_goes, const std::string& takeover_key,
+                                              Deadline deadline) {
+  ZkSession::Reply r =
+      ReadRetrying("get", path, deadline, [&] { return session_->Get(path, false, deadline); });
+  if (r.rc == ZNONODE) return Status::Ok();
+  if (r.rc != ZOK) return Error(r.rc, "get", path);
+  if (r.stat.ephemeralOwner == session_->session_id()) {
+    return ours_goes ? DeleteNode(path, r.stat.version, deadline) : Status::Ok();
   }
-  RegistrationInfo info{bookie_id, mode, "", owner_};
+  Result<RegistrationInfo> holder = DecodeRegistration(r.data, "znode " + path);
+  if (!takeover_key.empty() && holder.ok() && holder->takeover_key == takeover_key) {
+    // Left by a previous process of this bookie, gone though the server has not expired its
+    // session yet. ZooKeeper lets any session delete another's ephemeral znode.
+    spdlog::info(
+        "metadata store {}: bookie {}: taking over the registration of its previous process {} "
+        "(session {:#x}) without waiting for the session to expire",
+        uri_, bookie_id, holder->owner, r.stat.ephemeralOwner);
+    Status s = DeleteNode(path, r.stat.version, deadline);
+    return s.Is(StatusCode::kNotFound) ? Status::Ok() : s;
+  }
+  return Status(StatusCode::kAlreadyExists,
+                fmt::format("bookie {} is registered ({}) by another live session {:#x}", bookie_id,
+                            path, r.stat.ephemeralOwner));
+}
+
+Status ZkMetadataStore::RegisterLocked(const BookieId& bookie_id, const RegState& reg,
+                                       Deadline deadline) {
+  const std::string path = RegistrationPath(bookie_id, reg.mode);
+  const std::string other = RegistrationPath(bookie_id, Other(reg.mode));
+  // The same id in the other list is a live bookie too (or ours, left from before a move).
+  QUIRE_RETURN_IF_ERROR(
+      ClearRegistrationPath(bookie_id, other, /*ours_goes=*/true, reg.takeover_key, deadline));
+  QUIRE_RETURN_IF_ERROR(
+      ClearRegistrationPath(bookie_id, path, /*ours_goes=*/false, reg.takeover_key, deadline));
+  RegistrationInfo info{bookie_id, reg.mode, "", owner_};
+  info.takeover_key = reg.takeover_key;
   Result<Version> v = CreateNode(path, EncodeRegistration(info), ZOO_EPHEMERAL, deadline);
   if (v.ok()) return Status::Ok();
   if (v.status().Is(StatusCode::kNotFound)) return NotInitialised();
   if (!v.status().Is(StatusCode::kAlreadyExists)) return v.status();
+  // Ours already (a restore after a lost reply), or another process's made meanwhile.
   ZkSession::Reply r = ReadRetrying("exists", path, deadline,
                                     [&] { return session_->Exists(path, false, deadline); });
   if (r.rc == ZOK && r.stat.ephemeralOwner == session_->session_id()) return Status::Ok();
@@ -101,44 +120,33 @@ Status ZkMetadataStore::RegisterLocked(const BookieId& bookie_id, BookieMode mod
 }
 
 Result<std::unique_ptr<BookieRegistration>> ZkMetadataStore::RegisterBookie(
-    const BookieId& bookie_id, BookieMode mode) {
+    const BookieId& bookie_id, BookieMode mode, const std::string& takeover_key) {
   QUIRE_RETURN_IF_ERROR(ValidateName("bookie id", bookie_id));
-  // The registration of this bookie's previous, killed process lasts until the server expires
-  // its session.
-  const auto wait = std::max(options_.operation_timeout, options_.session_timeout * 3 / 2);
-  const Deadline wait_deadline = Clock::now() + wait;
-  const auto pause = std::clamp(options_.session_timeout / 10, std::chrono::milliseconds(10),
-                                std::chrono::milliseconds(200));
-  while (true) {
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      if (registrations_.count(bookie_id) > 0) {
-        return Status(StatusCode::kAlreadyExists,
-                      fmt::format("bookie {} is already registered by this store", bookie_id));
-      }
-      Status s = RegisterLocked(bookie_id, mode, NewDeadline());
-      if (s.ok()) {
-        registrations_[bookie_id] = mode;
-        spdlog::info("metadata store {}: registered bookie {} as {}", uri_, bookie_id,
-                     BookieModeName(mode));
-        return std::unique_ptr<BookieRegistration>(
-            std::make_unique<ZkRegistration>(this, bookie_id, mode));
-      }
-      if (!s.Is(StatusCode::kAlreadyExists) || Clock::now() + pause > wait_deadline) return s;
-    }
-    std::this_thread::sleep_for(pause);  // the holder's session has not expired yet
-  }
+  Status registered = ClaimWhileHeldElsewhere(
+      options_, bookie_id, mu_, [&] { return registrations_.count(bookie_id) > 0; },
+      [&]() -> Status {
+        RegState reg{mode, takeover_key};
+        QUIRE_RETURN_IF_ERROR(RegisterLocked(bookie_id, reg, NewDeadline()));
+        registrations_[bookie_id] = std::move(reg);
+        return Status::Ok();
+      });
+  QUIRE_RETURN_IF_ERROR(registered);
+  spdlog::info("metadata store {}: registered bookie {} as {}", uri_, bookie_id,
+               BookieModeName(mode));
+  return std::unique_ptr<BookieRegistration>(
+      std::make_unique<ZkRegistration>(this, bookie_id, mode));
 }
 
 Status ZkMetadataStore::SetRegistrationMode(const BookieId& bookie_id, BookieMode mode) {
   std::lock_guard<std::mutex> lock(mu_);
   auto it = registrations_.find(bookie_id);
   if (it == registrations_.end()) return Internal("SetMode on an unknown registration");
-  if (it->second == mode) return Status::Ok();
-  const std::string from = RegistrationPath(bookie_id, it->second);
+  if (it->second.mode == mode) return Status::Ok();
+  const std::string from = RegistrationPath(bookie_id, it->second.mode);
   const std::string to = RegistrationPath(bookie_id, mode);
   Deadline deadline = NewDeadline();
   RegistrationInfo info{bookie_id, mode, "", owner_};
+  info.takeover_key = it->second.takeover_key;
   std::vector<ZkSession::MultiOp> ops = {
       {ZkSession::MultiOp::Kind::kDelete, from, "", 0, -1},
       {ZkSession::MultiOp::Kind::kCreate, to, EncodeRegistration(info), ZOO_EPHEMERAL, -1},
@@ -151,7 +159,8 @@ Status ZkMetadataStore::SetRegistrationMode(const BookieId& bookie_id, BookieMod
       // E.g. the old registration is gone (lost with a session and not restored): register anew.
       spdlog::warn("metadata store {}: moving bookie {} to {}: {}; registering again", uri_,
                    bookie_id, BookieModeName(mode), zerror(r.rc));
-      QUIRE_RETURN_IF_ERROR(RegisterLocked(bookie_id, mode, deadline));
+      QUIRE_RETURN_IF_ERROR(
+          RegisterLocked(bookie_id, RegState{mode, it->second.takeover_key}, deadline));
       break;
     }
     if (Clock::now() >= deadline) return Error(r.rc, "move registration", to);
@@ -160,7 +169,7 @@ Status ZkMetadataStore::SetRegistrationMode(const BookieId& bookie_id, BookieMod
         ReadRetrying("exists", to, deadline, [&] { return session_->Exists(to, false, deadline); });
     if (now.rc == ZOK && now.stat.ephemeralOwner == session_->session_id()) break;  // applied
   }
-  it->second = mode;
+  it->second.mode = mode;
   spdlog::info("metadata store {}: bookie {} is now {}", uri_, bookie_id, BookieModeName(mode));
   return Status::Ok();
 }
@@ -169,7 +178,7 @@ void ZkMetadataStore::Unregister(const BookieId& bookie_id) {
   std::lock_guard<std::mutex> lock(mu_);
   auto it = registrations_.find(bookie_id);
   if (it == registrations_.end()) return;
-  const std::string path = RegistrationPath(bookie_id, it->second);
+  const std::string path = RegistrationPath(bookie_id, it->second.mode);
   registrations_.erase(it);
   Deadline deadline = NewDeadline();
   ZkSession::Reply r = ReadRetrying("exists", path, deadline,
@@ -314,8 +323,8 @@ void ZkMetadataStore::OnSessionExpired() {
 void ZkMetadataStore::OnSessionRestored() {
   std::lock_guard<std::mutex> lock(mu_);
   Status result;
-  for (const auto& [id, mode] : registrations_) {
-    Status s = RegisterLocked(id, mode, NewDeadline());
+  for (const auto& [id, reg] : registrations_) {
+    Status s = RegisterLocked(id, reg, NewDeadline());
     if (s.ok()) continue;
     spdlog::error("metadata store {}: could not restore the registration of bookie {}: {}", uri_,
                   id, s.ToString());

@@ -1,6 +1,7 @@
 // The bookie's configuration: conf/bookie.conf is the documented default configuration, every key
 // parses with its default, and bad values are refused with the key named.
 #include <fstream>
+#include <iterator>
 #include <set>
 #include <sstream>
 
@@ -66,6 +67,37 @@ TEST(BookieConfigTest, InconsistentThresholdsAreRefused) {
 
 namespace quire::bookie {
 namespace {
+
+// docs/coming-from-bookkeeper.md's table of the BookKeeper names quire-bookie accepts is exactly
+// BookKeeperKeyNames(), and every one of them sets its key.
+TEST(BookieConfigTest, BookKeeperNamesAreTheDocumentedOnesAndSetTheirKeys) {
+  std::ifstream in(QUIRE_SOURCE_DIR "/docs/coming-from-bookkeeper.md");
+  std::string doc((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const std::string heading = "### BookKeeper names that `quire-bookie` accepts";
+  size_t begin = doc.find(heading);
+  ASSERT_NE(begin, std::string::npos) << heading;
+  size_t end = doc.find("\n#", begin + heading.size());
+  std::istringstream section(doc.substr(begin, end - begin));
+  std::set<std::pair<std::string, std::string>> documented;
+  for (std::string line; std::getline(section, line);) {
+    // | `alias` | `key` | notes |
+    if (line.rfind("| `", 0) != 0) continue;
+    size_t a = line.find('`'), b = line.find('`', a + 1);
+    size_t c = line.find('`', b + 1), d = line.find('`', c + 1);
+    ASSERT_NE(d, std::string::npos) << line;
+    documented.emplace(line.substr(a + 1, b - a - 1), line.substr(c + 1, d - c - 1));
+  }
+  std::set<std::pair<std::string, std::string>> accepted;
+  for (const ConfigAlias& alias : BookKeeperKeyNames()) {
+    accepted.emplace(alias.alias, alias.key);
+    const ConfigKey* key = BookieConfigSchema().Find(alias.key);
+    ASSERT_NE(key, nullptr) << alias.key;
+    Config c(BookieConfigSchema());
+    ASSERT_TRUE(c.Set(alias.alias, key->default_value).ok()) << alias.alias;
+    EXPECT_TRUE(c.IsSet(alias.key)) << alias.alias;
+  }
+  EXPECT_EQ(documented, accepted);
+}
 
 // The example configurations of docs/deploy.md load and name three different bookies.
 TEST(BookieConfigTest, ClusterExampleConfigsLoad) {

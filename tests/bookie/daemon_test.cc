@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <condition_variable>
 #include <fstream>
+#include <iterator>
 #include <map>
 #include <mutex>
 #include <random>
@@ -259,6 +260,45 @@ TEST_F(DaemonTest, ASecondDaemonOnTheSameDirectoriesIsRefused) {
   EXPECT_FALSE(second.ok()) << "a second bookie process started on locked directories";
   RawClient c = Connect();  // the first one is unaffected
   EXPECT_EQ(Call(c, AddRequest(1, 1, 0, "k", "x")).status(), proto::OK);
+}
+
+// A bk_server.conf name for a key that means the same thing is accepted, with a note in the log
+// once per name; both names with different values refuse to start (exit 2, naming both).
+class BookKeeperNamesTest : public BookieTest {
+ protected:
+  BookKeeperNamesTest() {
+    settings_ = {"serverNumIOThreads = 3", "zkTimeout = 2000",  // the same value as the test's
+                 "metadataSessionTimeoutMs = 2000", "logFile = " + dir_.Sub("bookie.log")};
+  }
+};
+
+TEST_F(BookKeeperNamesTest, AreAcceptedWithANoteAndRefusedWhenTheyDisagree) {
+  ASSERT_EQ(bookie_->Stop(), 0);  // the log is complete
+  std::ifstream in(dir_.Sub("bookie.log"));
+  std::string log((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  for (const char* note : {"key 'serverNumIOThreads' is BookKeeper's name for 'numIoThreads'",
+                           "key 'zkTimeout' is BookKeeper's name for 'metadataSessionTimeoutMs'"}) {
+    size_t at = log.find(note);
+    EXPECT_NE(at, std::string::npos) << note << "\n" << log;
+    EXPECT_EQ(log.find(note, at + 1), std::string::npos) << "noted twice: " << note;
+  }
+  auto refused = quire::testing::Subprocess::Start(
+      {"/bin/sh", "-c",
+       fmt::format("exec '{}' --conf '{}' --set metadataSessionTimeoutMs=5000 2>&1",
+                   QUIRE_BOOKIE_BINARY, dir_.Sub("bookie/bookie.conf"))});
+  ASSERT_TRUE(refused.ok());
+  std::string out;
+  for (int i = 0; i < 100; ++i) {
+    auto line = refused->ReadLine(std::chrono::seconds(60));
+    if (!line) break;
+    out += *line + "\n";
+  }
+  int status = refused->Wait(std::chrono::seconds(60));
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 2) << status << "\n" << out;
+  EXPECT_NE(out.find("key 'zkTimeout' is BookKeeper's name for 'metadataSessionTimeoutMs', and "
+                     "both are set, to different values"),
+            std::string::npos)
+      << out;
 }
 
 TEST_F(DaemonTest, WipedDirectoriesOfAKnownBookieAreRefused) {

@@ -217,6 +217,41 @@ TEST_F(CliTest, ClusterAndBookieCommands) {
   EXPECT_EQ(Quire({"bookie", "info", "127.0.0.1:1"}).exit_code(), 1);
 }
 
+// --json on every command that prints data: each line of standard output parses as JSON.
+TEST_F(CliTest, CommandsThatPrintDataPrintJsonWithJson) {
+  auto parsed = [](const Outcome& run) {
+    std::vector<nlohmann::json> docs;
+    for (const std::string& line : run.lines) {
+      docs.push_back(nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false));
+      EXPECT_FALSE(docs.back().is_discarded()) << "not JSON: " << line;
+    }
+    return docs;
+  };
+  Outcome write = Quire({"--json", "ledger", "write", "--new"}, WriteLines("input", 20));
+  ASSERT_EQ(write.exit_code(), 0);
+  std::vector<nlohmann::json> acks = parsed(write);
+  ASSERT_EQ(acks.size(), 20u);
+  const int64_t id = acks[0]["ledger_id"].get<int64_t>();
+  for (size_t i = 0; i < acks.size(); ++i) EXPECT_EQ(acks[i]["entry_id"], i) << acks[i].dump();
+
+  Outcome read = Quire({"--json", "ledger", "read", std::to_string(id)});
+  ASSERT_EQ(read.exit_code(), 0);
+  std::vector<nlohmann::json> entries = parsed(read);
+  ASSERT_EQ(entries.size(), 20u);
+  EXPECT_EQ(entries[3]["payload"], "line 3 of the test input");
+  // An explicit --format still wins.
+  Outcome raw = Quire({"--json", "ledger", "read", std::to_string(id), "--format", "raw"});
+  ASSERT_EQ(raw.exit_code(), 0);
+  EXPECT_EQ(raw.lines.at(0), "line 0 of the test input");
+
+  Outcome sanity = Quire({"--json", "bookie", "sanity", BookieId(0)});
+  ASSERT_EQ(sanity.exit_code(), 0);
+  EXPECT_EQ(parsed(sanity).at(0)["sane"], true);
+  Outcome simple = Quire({"--json", "simpletest", "--entries", "50"});
+  ASSERT_EQ(simple.exit_code(), 0);
+  EXPECT_EQ(parsed(simple).at(0)["entries"], 50);
+}
+
 TEST_F(CliTest, TailFollowsAWriterUntilTheLedgerIsClosedAndDeleteRemovesIt) {
   Outcome created = Quire({"ledger", "create"});
   ASSERT_EQ(created.exit_code(), 0);
@@ -271,8 +306,29 @@ TEST_F(CliTest, DecommissionLeavesEveryLedgerFullyReplicatedOnTheOthers) {
     ids.push_back(write.lines[0].substr(0, write.lines[0].find(' ')));
   }
   std::string gone = BookieId(2);
-  Outcome decommission = Quire({"bookie", "decommission", gone});
+  // Data on standard output (--json), progress and totals on standard error.
+  std::string errors = dir_.Sub("decommission.err");
+  Outcome decommission = quire::cli::testing::RunProgram(
+      {"/bin/sh", "-c",
+       fmt::format("exec '{}' --metadata '{}' --json bookie decommission '{}' 2>'{}' < /dev/null",
+                   QUIRE_CLI_BINARY, uri_, gone, errors)});
   ASSERT_EQ(decommission.exit_code(), 0);
+  nlohmann::json report = nlohmann::json::parse(decommission.text());
+  const size_t using_it = report["ledgers_using_bookie"].get<size_t>();
+  EXPECT_GT(using_it, 0u) << report.dump();  // 4 ledgers on 3 of 4 bookies
+  EXPECT_EQ(report["ledgers_moved"], using_it);
+  EXPECT_EQ(report["moved"].size(), using_it);
+  EXPECT_TRUE(report["skipped"].empty());
+  EXPECT_GT(report["entries"].get<int64_t>(), 0);
+  EXPECT_GT(report["bytes"].get<int64_t>(), report["entries"].get<int64_t>());
+  EXPECT_EQ(report["still_registered"], true);  // it still runs: the cookie stays
+  EXPECT_EQ(report["cookie_removed"], false);
+  std::ifstream err(errors);
+  std::string err_text((std::istreambuf_iterator<char>(err)), std::istreambuf_iterator<char>());
+  EXPECT_NE(err_text.find(fmt::format("decommission of {}: done: {}/{} ledgers, {} entries", gone,
+                                      using_it, using_it, report["entries"].get<int64_t>())),
+            std::string::npos)
+      << err_text;
   for (const std::string& id : ids) {
     Outcome md = Quire({"--json", "ledger", "metadata", id});
     std::string text;
@@ -312,13 +368,15 @@ TEST(CliVersionTest, EveryProgramPrintsItsVersionAndCommitAndExitsZero) {
   }
 }
 
-// Runs `quire args...` through the shell with HOME set to `home` and no QUIRE_METADATA_URI, so
-// that it uses the default standalone store under `home`; standard error comes with the output.
-Outcome RunQuireAtHome(const std::string& home, const std::string& args) {
+// Runs `program args...` (by default quire) through the shell with HOME set to `home` and no
+// QUIRE_METADATA_URI, so that it uses the default standalone store under `home`; standard error
+// comes with the output.
+Outcome RunQuireAtHome(const std::string& home, const std::string& args,
+                       const char* program = QUIRE_CLI_BINARY) {
   return quire::cli::testing::RunProgram(
       {"/bin/sh", "-c",
        fmt::format("HOME='{}' exec env -u QUIRE_METADATA_URI '{}' {} 2>&1 < /dev/null", home,
-                   QUIRE_CLI_BINARY, args)});
+                   program, args)});
 }
 
 TEST(CliUsageTest, AMisspeltCommandIsNamedWithTheNearestOne) {
@@ -348,17 +406,28 @@ TEST(CliUsageTest, AMisspeltCommandIsNamedWithTheNearestOne) {
 
 TEST(CliUsageTest, ReadOnlyCommandsOnAMissingStoreFailClearlyAndCreateNothing) {
   quire::testing::TempDir home("quire-cli-home");
-  for (const char* args : {"ledger list", "ledger read 1", "ledger metadata 1", "bookie list",
-                           "cluster info", "bookie info 127.0.0.1:3181"}) {
-    Outcome run = RunQuireAtHome(home.path(), args);
-    EXPECT_EQ(run.exit_code(), 1) << args << ":\n" << run.text();
+  struct Case {
+    const char* program;
+    const char* args;
+  };
+  // quire-bench only reads the cluster's metadata too: its ledgers are its own, in a cluster that
+  // must exist.
+  const char* quire = QUIRE_CLI_BINARY;
+  const char* bench = QUIRE_BENCH_BINARY;
+  for (const Case& c : {Case{quire, "ledger list"}, Case{quire, "ledger read 1"},
+                        Case{quire, "ledger metadata 1"}, Case{quire, "bookie list"},
+                        Case{quire, "cluster info"}, Case{quire, "bookie info 127.0.0.1:3181"},
+                        Case{bench, "write --duration 1"}, Case{bench, "read --ledger 1"},
+                        Case{bench, "tail --duration 1"}}) {
+    Outcome run = RunQuireAtHome(home.path(), c.args, c.program);
+    EXPECT_EQ(run.exit_code(), 1) << c.program << " " << c.args << ":\n" << run.text();
     EXPECT_NE(run.text().find("no metadata store at file://" + home.path() +
                               "/.quire/standalone/metadata"),
               std::string::npos)
-        << args << ":\n" << run.text();
+        << c.program << " " << c.args << ":\n" << run.text();
     std::error_code ec;
     EXPECT_FALSE(std::filesystem::exists(home.path() + "/.quire", ec))
-        << args << " created " << home.path() << "/.quire";
+        << c.program << " " << c.args << " created " << home.path() << "/.quire";
   }
   // `cluster init` is how a file:// store is made.
   Outcome init = RunQuireAtHome(home.path(), "cluster init");
@@ -366,6 +435,28 @@ TEST(CliUsageTest, ReadOnlyCommandsOnAMissingStoreFailClearlyAndCreateNothing) {
   EXPECT_TRUE(std::filesystem::exists(home.path() + "/.quire/standalone/metadata"));
   Outcome list = RunQuireAtHome(home.path(), "ledger list");
   EXPECT_EQ(list.exit_code(), 0) << list.text();
+}
+
+// `bookie format` changes state, but not a metadata store that does not exist: a wrong
+// metadataServiceUri is refused before anything is wiped.
+TEST(CliUsageTest, FormatRefusesAMissingStoreBeforeWipingAnything) {
+  quire::testing::TempDir dir("quire-cli-format");
+  std::string conf = dir.Sub("bookie.conf");
+  std::filesystem::create_directories(dir.Sub("ledgers"));
+  std::ofstream(dir.Sub("ledgers/keep")) << "data";
+  std::ofstream(conf) << "metadataServiceUri = file://" << dir.Sub("no-store") << "\n"
+                      << "journalDirectories = " << dir.Sub("journal") << "\n"
+                      << "ledgerDirectories = " << dir.Sub("ledgers") << "\n";
+  Outcome run = quire::cli::testing::RunProgram(
+      {"/bin/sh", "-c",
+       fmt::format("exec '{}' bookie format --conf '{}' --yes 2>&1 < /dev/null", QUIRE_CLI_BINARY,
+                   conf)});
+  EXPECT_EQ(run.exit_code(), 1) << run.text();
+  EXPECT_NE(run.text().find("no metadata store at file://" + dir.Sub("no-store")),
+            std::string::npos)
+      << run.text();
+  EXPECT_FALSE(std::filesystem::exists(dir.Sub("no-store")));
+  EXPECT_TRUE(std::filesystem::exists(dir.Sub("ledgers/keep")));
 }
 
 }  // namespace

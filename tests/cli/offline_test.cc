@@ -294,6 +294,11 @@ TEST_F(OfflineTest, RebuildRestoresReadsAfterTheIndexIsDeleted) {
   EXPECT_EQ(report["entries"].get<size_t>(), written.size());
   EXPECT_EQ(report["fenced"].get<size_t>(), 3u);
   EXPECT_EQ(report["master_keys"]["from_old_index"].get<size_t>(), 3u);
+  // Progress and the scan's totals go to standard error, by entry log.
+  const size_t logs = Files(ledger_dir() + "/current", ".log").size();
+  EXPECT_THAT(again.err, HasSubstr(fmt::format("index rebuild of {}/current: done: {}/{} entry "
+                                               "logs, {} entries",
+                                               ledger_dir(), logs, logs, written.size())));
   std::string old = report["old_index"].get<std::string>();
   EXPECT_TRUE(fs::is_directory(old)) << old;
   EXPECT_THAT(old, HasSubstr("/current/index.old-"));

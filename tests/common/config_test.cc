@@ -83,5 +83,49 @@ TEST(ConfigTest, MissingFileIsAnIOError) {
   EXPECT_NE(r.status().message().find("/nonexistent/quire.conf"), std::string::npos);
 }
 
+// Another program's name for a key sets that key; the Config remembers it was used, once.
+TEST(ConfigTest, AnAliasSetsItsKeyAndIsRememberedOnce) {
+  ConfigSchema schema = TestSchema();
+  schema.AddAlias({"journalDirectory", "journalDirectories", "BookKeeper"});
+  auto c = Config::Parse(schema, "journalDirectory = /data/j\n", "bookie.conf");
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_EQ(c->GetList("journalDirectories"), std::vector<std::string>{"/data/j"});
+  EXPECT_TRUE(c->IsSet("journalDirectories"));
+  ASSERT_TRUE(c->SetFromString("journalDirectory=/data/j2").ok());  // an override, same name
+  EXPECT_EQ(c->GetList("journalDirectories"), std::vector<std::string>{"/data/j2"});
+  ASSERT_EQ(c->aliases_used().size(), 1u);
+  EXPECT_EQ(c->aliases_used()[0].Note(),
+            "key 'journalDirectory' is BookKeeper's name for 'journalDirectories'");
+}
+
+TEST(ConfigTest, BothNamesWithDifferentValuesAreRefusedAndWithTheSameAccepted) {
+  ConfigSchema schema = TestSchema();
+  schema.AddAlias({"maxJournalSizeMB", "journalMaxSizeMB", "BookKeeper"});
+  for (const char* text : {"journalMaxSizeMB = 100\nmaxJournalSizeMB = 200\n",
+                           "maxJournalSizeMB = 200\njournalMaxSizeMB = 100\n"}) {
+    auto c = Config::Parse(schema, text, "bookie.conf");
+    ASSERT_FALSE(c.ok()) << text;
+    EXPECT_EQ(c.status().code(), StatusCode::kInvalidArgument);
+    EXPECT_NE(c.status().message().find("bookie.conf:2: key 'maxJournalSizeMB' is BookKeeper's "
+                                        "name for 'journalMaxSizeMB'"),
+              std::string::npos)
+        << c.status().message();
+    EXPECT_NE(c.status().message().find("bookie.conf:1"), std::string::npos)
+        << c.status().message();
+  }
+  auto same = Config::Parse(schema, "journalMaxSizeMB = 100\nmaxJournalSizeMB = 100\n", "f");
+  ASSERT_TRUE(same.ok()) << same.status().ToString();
+  EXPECT_EQ(same->GetInt("journalMaxSizeMB"), 100);
+  // An override by the other name counts as the other name too.
+  auto file = Config::Parse(schema, "maxJournalSizeMB = 200\n", "f");
+  ASSERT_TRUE(file.ok());
+  EXPECT_EQ(file->SetFromString("journalMaxSizeMB=300").code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(file->GetInt("journalMaxSizeMB"), 200);
+  // An alias's value is checked as its key's.
+  EXPECT_FALSE(Config::Parse(schema, "maxJournalSizeMB = lots\n", "f").ok());
+  // The same name twice in one file is still an error.
+  EXPECT_FALSE(Config::Parse(schema, "maxJournalSizeMB = 1\nmaxJournalSizeMB = 1\n", "f").ok());
+}
+
 }  // namespace
 }  // namespace quire

@@ -24,11 +24,16 @@ class ConformanceTest : public ::testing::TestWithParam<Driver> {
  protected:
   ConformanceTest() : harness_(GetParam()) {}
 
-  // Starts the helper registering `bookie` and waits until it says it is registered.
-  quire::testing::Subprocess StartRegistrar(const std::string& bookie) {
-    auto child =
-        quire::testing::Subprocess::Start({HelperPath(), "register", harness_.uri(), bookie,
-                                           std::to_string(TestOptions().session_timeout.count())});
+  // Starts the helper registering `bookie` and waits until it says it is registered. With a
+  // takeover key, the helper also takes lock `witness`, which lasts as long as its session.
+  quire::testing::Subprocess StartRegistrar(const std::string& bookie,
+                                            milliseconds session = TestOptions().session_timeout,
+                                            const std::string& takeover_key = "",
+                                            const std::string& witness = "") {
+    std::vector<std::string> argv = {HelperPath(), "register", harness_.uri(), bookie,
+                                     std::to_string(session.count())};
+    if (!takeover_key.empty()) argv.insert(argv.end(), {takeover_key, witness});
+    auto child = quire::testing::Subprocess::Start(argv);
     EXPECT_TRUE(child.ok()) << child.status().ToString();
     auto line = child->ReadLine(seconds(60));
     EXPECT_EQ(line.value_or("<nothing>"), "registered " + bookie);
@@ -307,13 +312,13 @@ TEST_P(ConformanceTest, BookieRegistryListsAndWatches) {
   ASSERT_TRUE(watch.ok());
   ASSERT_TRUE(seen.WaitFor([](const BookieList& l) { return l == BookieList{}; }));
 
-  auto bk1 = store->RegisterBookie("bk1:3181", BookieMode::kWritable);
+  auto bk1 = store->RegisterBookie("bk1:3181", BookieMode::kWritable, "");
   ASSERT_TRUE(bk1.ok()) << bk1.status().ToString();
-  auto bk2 = store->RegisterBookie("bk2:3181", BookieMode::kReadOnly);
+  auto bk2 = store->RegisterBookie("bk2:3181", BookieMode::kReadOnly, "");
   ASSERT_TRUE(bk2.ok()) << bk2.status().ToString();
-  EXPECT_EQ(store->RegisterBookie("bk1:3181", BookieMode::kWritable).status().code(),
+  EXPECT_EQ(store->RegisterBookie("bk1:3181", BookieMode::kWritable, "").status().code(),
             StatusCode::kAlreadyExists);
-  EXPECT_EQ(store->RegisterBookie("bad/id", BookieMode::kWritable).status().code(),
+  EXPECT_EQ(store->RegisterBookie("bad/id", BookieMode::kWritable, "").status().code(),
             StatusCode::kInvalidArgument);
 
   BookieList both{{"bk1:3181"}, {"bk2:3181"}};
@@ -357,13 +362,13 @@ TEST_P(ConformanceTest, RegistrationOfLiveBookieIsRefusedToOthers) {
   quick.session_timeout = milliseconds(1000);
   auto a = harness_.OpenInitialised(quick);
   auto b = harness_.OpenInitialised(quick);
-  auto reg = a->RegisterBookie("bk1:3181", BookieMode::kWritable);
+  auto reg = a->RegisterBookie("bk1:3181", BookieMode::kWritable, "");
   ASSERT_TRUE(reg.ok());
   // b waits (bounded) for a's registration to expire; a is alive, so it never does.
-  auto refused = b->RegisterBookie("bk1:3181", BookieMode::kReadOnly);
+  auto refused = b->RegisterBookie("bk1:3181", BookieMode::kReadOnly, "");
   EXPECT_EQ(refused.status().code(), StatusCode::kAlreadyExists) << refused.status().ToString();
   reg->reset();
-  auto taken = b->RegisterBookie("bk1:3181", BookieMode::kReadOnly);
+  auto taken = b->RegisterBookie("bk1:3181", BookieMode::kReadOnly, "");
   EXPECT_TRUE(taken.ok()) << taken.status().ToString();
 }
 
@@ -384,7 +389,45 @@ TEST_P(ConformanceTest, RegistrationVanishesWhenItsProcessIsKilled) {
   ASSERT_TRUE(listed.ok());
   EXPECT_TRUE(listed->writable.empty());
   // The bookie can come back under the same id (its new process registers again).
-  auto again = store->RegisterBookie("bk9:3181", BookieMode::kWritable);
+  auto again = store->RegisterBookie("bk9:3181", BookieMode::kWritable, "");
+  EXPECT_TRUE(again.ok()) << again.status().ToString();
+}
+
+// A bookie that restarts after kill -9 presents the same takeover key (its host and directories,
+// whose locks it holds) and takes its registration over at once: while the killed process's
+// session is still alive, as the lock that process took, still held, shows. Another key (another
+// bookie under the same id) still has to wait for the holder's session, and is refused while
+// the holder lives.
+TEST_P(ConformanceTest, RegistrationOfAKilledProcessIsTakenOverAtOnceWithItsKey) {
+  if (!harness_.shared_across_processes()) GTEST_SKIP() << "mem:// is private to one process";
+  const std::string key = "host-a|/data/journal|/data/ledgers";
+  MetadataOptions quick = TestOptions();
+  quick.operation_timeout = seconds(2);  // bounds the wait of the refused registration below
+  auto store = harness_.OpenInitialised(quick);
+
+  // The holder alive, another key: refused after the bounded wait.
+  auto alive = StartRegistrar("bk7:3181", seconds(60), key, "witness-7");
+  auto refused = store->RegisterBookie("bk7:3181", BookieMode::kWritable, "host-b|/other");
+  EXPECT_EQ(refused.status().code(), StatusCode::kAlreadyExists) << refused.status().ToString();
+  alive.Kill(SIGKILL);
+  // Dead, but its session (60 s) lives on: a registration without its key still waits for it.
+  auto still = store->RegisterBookie("bk7:3181", BookieMode::kWritable, "");
+  EXPECT_EQ(still.status().code(), StatusCode::kAlreadyExists) << still.status().ToString();
+
+  // With its key: taken over at once, while the killed process's session still holds its lock.
+  auto taken = store->RegisterBookie("bk7:3181", BookieMode::kReadOnly, key);
+  ASSERT_TRUE(taken.ok()) << taken.status().ToString();
+  auto owner = store->LockOwner("witness-7");
+  ASSERT_TRUE(owner.ok()) << owner.status().ToString();
+  EXPECT_EQ(owner->value_or("<free>"), "helper") << "the killed process's session had expired";
+  auto listed = store->ListRegistrations();
+  ASSERT_TRUE(listed.ok()) << listed.status().ToString();
+  ASSERT_EQ(listed->size(), 1u);
+  EXPECT_EQ((*listed)[0].mode, BookieMode::kReadOnly);  // ours, not the killed one's
+  // The key stays with the registration: a move keeps it, and so a later restart takes it too.
+  ASSERT_TRUE((*taken)->SetMode(BookieMode::kWritable).ok());
+  auto other = harness_.OpenInitialised(quick);
+  auto again = other->RegisterBookie("bk7:3181", BookieMode::kWritable, key);
   EXPECT_TRUE(again.ok()) << again.status().ToString();
 }
 
@@ -517,7 +560,7 @@ TEST_P(ConformanceTest, CorruptOrFutureRecordsAreCorruption) {
 TEST_P(ConformanceTest, NukeRefusesWhileBookiesAreRegistered) {
   auto store = harness_.OpenInitialised();
   ASSERT_TRUE(store->CreateLedger(1, SampleLedger()).ok());
-  auto reg = store->RegisterBookie("bk1:3181", BookieMode::kWritable);
+  auto reg = store->RegisterBookie("bk1:3181", BookieMode::kWritable, "");
   ASSERT_TRUE(reg.ok());
   Status refused = store->Nuke(false);
   EXPECT_EQ(refused.code(), StatusCode::kFailedPrecondition);
@@ -536,7 +579,7 @@ TEST_P(ConformanceTest, NukeRefusesWhileBookiesAreRegistered) {
 TEST_P(ConformanceTest, ForcedNukeRemovesEverything) {
   auto store = harness_.OpenInitialised();
   auto other = harness_.OpenInitialised();
-  auto reg = other->RegisterBookie("bk1:3181", BookieMode::kWritable);
+  auto reg = other->RegisterBookie("bk1:3181", BookieMode::kWritable, "");
   ASSERT_TRUE(reg.ok());
   for (LedgerId id = 0; id < 50; ++id)
     ASSERT_TRUE(store->CreateLedger(id * 977, SampleLedger()).ok());

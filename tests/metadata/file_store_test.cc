@@ -102,7 +102,7 @@ TEST_P(LeaseTest, LapsedLeaseLosesLockAndRestoresRegistration) {
   auto sleeper = harness.OpenInitialised(options);
   auto other = harness.OpenInitialised();
 
-  auto reg = sleeper->RegisterBookie("bk1:3181", BookieMode::kWritable);
+  auto reg = sleeper->RegisterBookie("bk1:3181", BookieMode::kWritable, "");
   ASSERT_TRUE(reg.ok()) << reg.status().ToString();
   Awaited<bool> lost;
   auto lock = sleeper->TryLock("auditor", "sleeper", [&] { lost.Set(true); });

@@ -134,7 +134,7 @@ TEST_F(ZkFaultTest, LostRepliesOfCreateDeleteAndRegisterAreSuccess) {
   auto* zk = AsZk(plain_.get());
   OneFault reg{zk->root() + "/bookies/writable/bk1:3181", InjectedFault::kDropReply};
   auto registrar = FaultyStore(&reg);
-  auto handle = registrar->RegisterBookie("bk1:3181", BookieMode::kWritable);
+  auto handle = registrar->RegisterBookie("bk1:3181", BookieMode::kWritable, "");
   ASSERT_TRUE(handle.ok()) << handle.status().ToString();
   EXPECT_TRUE(reg.fired);
   EXPECT_EQ(plain_->ListBookies()->writable, std::vector<BookieId>{"bk1:3181"});
@@ -174,7 +174,7 @@ TEST_F(ZkServerTest, ForcedSessionExpiryRestoresRegistrationAndLosesLocks) {
   auto observer = OpenMetadataStore(uri_, TestOptions());
   ASSERT_TRUE(observer.ok());
 
-  auto reg = (*store)->RegisterBookie("bk1:3181", BookieMode::kReadOnly);
+  auto reg = (*store)->RegisterBookie("bk1:3181", BookieMode::kReadOnly, "");
   ASSERT_TRUE(reg.ok()) << reg.status().ToString();
   Awaited<bool> lost;
   auto lock = (*store)->TryLock("auditor", "me", [&] { lost.Set(true); });

@@ -99,7 +99,7 @@ Status ZookeeperServer::Launch() {
         << "maxSessionTimeout=" << options_.max_session_timeout_ms << "\n"
         << "maxClientCnxns=0\n"
         << "admin.enableServer=false\n"
-        << "4lw.commands.whitelist=ruok,srvr,stat,cons\n"
+        << "4lw.commands.whitelist=ruok,srvr,stat,cons,dump\n"
         << "preAllocSize=4096\n"
         << "forceSync=" << (options_.force_sync ? "yes" : "no") << "\n";
     if (!out) return IOError(fmt::format("cannot write {}", cfg));
@@ -244,6 +244,40 @@ Status ZookeeperServer::ExpireSession(int64_t session_id, std::string_view passw
   }
   return Status(StatusCode::kTimeout, fmt::format("could not end session {:#x} on {} in {} ms",
                                                   session_id, hosts, timeout.count()));
+}
+
+// "dump" answers (ZooKeeper 3.8):
+//   SessionTracker dump:
+//   Session Sets (2)/(1):
+//   0 expire at ...:
+//   1 expire at ...:
+//   	0x100003c5bd40000
+//   ephemeral nodes dump:
+//   Sessions with Ephemerals (1):
+//   0x100003c5bd40000:
+//   	/quire/bookies/writable/127.0.0.1:3181
+Result<bool> ZookeeperServer::HasSession(int64_t session_id) const {
+  std::string dump = FourLetterWord(port_, "dump");
+  size_t ephemerals = dump.find("ephemeral nodes dump:");
+  if (ephemerals == std::string::npos) return Status(StatusCode::kUnavailable, "no dump: " + dump);
+  std::string line = fmt::format("\t{:#x}\n", static_cast<uint64_t>(session_id));
+  return dump.substr(0, ephemerals).find(line) != std::string::npos;
+}
+
+Result<int64_t> ZookeeperServer::EphemeralOwner(const std::string& path) const {
+  std::string dump = FourLetterWord(port_, "dump");
+  size_t ephemerals = dump.find("Sessions with Ephemerals");
+  if (ephemerals == std::string::npos) return Status(StatusCode::kUnavailable, "no dump: " + dump);
+  std::istringstream in(dump.substr(ephemerals));
+  int64_t session = 0;
+  for (std::string line; std::getline(in, line);) {
+    if (line.rfind("0x", 0) == 0) {
+      session = static_cast<int64_t>(std::stoull(line.substr(2), nullptr, 16));
+    } else if (line == "\t" + path) {
+      return session;
+    }
+  }
+  return int64_t{0};
 }
 
 }  // namespace quire::testing

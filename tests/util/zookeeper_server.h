@@ -62,6 +62,12 @@ class ZookeeperServer {
   // SIGSTOP / SIGCONT.
   Status Pause();
   Status Resume();
+  // From the server's "dump" four-letter command: whether session `session_id` is alive on the
+  // server (neither expired nor closed), and the session that owns ephemeral znode `path` (0:
+  // none). kUnavailable if the server does not answer.
+  Result<bool> HasSession(int64_t session_id) const;
+  Result<int64_t> EphemeralOwner(const std::string& path) const;
+
   // Ends session `session_id` on the server as if it had expired; its client learns so when it
   // next talks to the server. `password` is the session's 16-byte password.
   Status ExpireSession(int64_t session_id, std::string_view password,
