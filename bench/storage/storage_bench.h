@@ -183,8 +183,10 @@ class Load {
                       [this, i](Status s) {
                         uint64_t now = MonotonicNanos();
                         latency_.Record(now - slots_[i].start_ns);
-                        if (size_t at = traced_.fetch_add(1); at < trace_.size()) {
-                          trace_[at] = {now, now - slots_[i].start_ns};
+                        if (!trace_.empty()) {  // no shared counter on the path unless asked
+                          if (size_t at = traced_.fetch_add(1); at < trace_.size()) {
+                            trace_[at] = {now, now - slots_[i].start_ns};
+                          }
                         }
                         if (s.ok()) {
                           completed_++;
