@@ -1,0 +1,69 @@
+package quire.compare;
+
+import java.nio.charset.StandardCharsets;
+import org.apache.bookkeeper.client.BKException;
+import org.apache.bookkeeper.client.BookKeeper;
+import org.apache.bookkeeper.client.BookKeeper.DigestType;
+import org.apache.bookkeeper.client.LedgerHandle;
+import org.apache.bookkeeper.conf.ClientConfiguration;
+
+/**
+ * Apache BookKeeper: one ledger (E/Qw/Qa as given, CRC32C digests), written with asyncAddEntry.
+ * The client uses the v2 wire protocol, as Pulsar's brokers do by default
+ * (bookkeeperUseV2WireProtocol=true); every other client setting is BookKeeper's default.
+ */
+final class BookKeeperTarget implements Target {
+  private final BookKeeper bk;
+  private final LedgerHandle ledger;
+
+  private BookKeeperTarget(BookKeeper bk, LedgerHandle ledger) {
+    this.bk = bk;
+    this.ledger = ledger;
+  }
+
+  /** metadataServiceUri: zk://host:port/ledgers. Waits up to 60 s for enough bookies. */
+  static BookKeeperTarget open(Options o) throws Exception {
+    ClientConfiguration conf = new ClientConfiguration();
+    conf.setMetadataServiceUri(o.target);
+    conf.setUseV2WireProtocol(true);
+    BookKeeper bk = new BookKeeper(conf);
+    byte[] password = "compare".getBytes(StandardCharsets.UTF_8);
+    long deadline = System.nanoTime() + 60_000_000_000L;
+    while (true) {
+      try {
+        LedgerHandle ledger =
+            bk.createLedger(o.ensemble, o.writeQuorum, o.ackQuorum, DigestType.CRC32C, password);
+        return new BookKeeperTarget(bk, ledger);
+      } catch (BKException.BKNotEnoughBookiesException e) {
+        // The bookies register in ZooKeeper a moment after they listen.
+        if (System.nanoTime() > deadline) {
+          bk.close();
+          throw e;
+        }
+        Thread.sleep(200);
+      }
+    }
+  }
+
+  @Override
+  public void append(byte[] payload, Completion done) {
+    ledger.asyncAddEntry(
+        payload,
+        (rc, lh, entryId, ctx) -> done.done(rc == BKException.Code.OK ? null : BKException.create(rc)),
+        null);
+  }
+
+  @Override
+  public String describe() {
+    return "ledger " + ledger.getId();
+  }
+
+  @Override
+  public void close() throws Exception {
+    try {
+      ledger.close();
+    } finally {
+      bk.close();
+    }
+  }
+}
