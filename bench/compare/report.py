@@ -21,6 +21,8 @@ HEADER = (f"{'system':<11} {'load':<22} {'adds/s':>9} {'p50 ms':>8} {'p99 ms':>8
 def row(system, load):
     r = load.get("results") or {}
     lat = r.get("latency_us") or {}
+    if not lat.get("count"):
+        lat = {}  # nothing measured: no percentiles
     cpu = load.get("cpu") or {}
     adds = r.get("adds")
     late = None
@@ -44,7 +46,7 @@ def table(doc):
             continue
         for load in s["loads"]:
             lines.append(row(name, load))
-        if s["status"] == "failed" and not s["loads"]:
+        if s["problems"]:  # the system's own, not a load's
             lines.append(f"{name:<11} FAILED: {'; '.join(s['problems'])}")
     lines.append("")
     for name, s in doc["systems"].items():
