@@ -214,7 +214,8 @@ class BookKeeper(System):
             "bookie_jvm": " ".join(BOOKIE_JVM),
             "metadata": "standalone ZooKeeper 3.8 (Debian), forceSync=yes",
             "driver": "Driver.java on the BookKeeper client API: one ledger, CRC32C, "
-                      "v2 wire protocol, throttle=0 (no 5,000 adds/s rate limit), asyncAddEntry",
+                      "v2 wire protocol, throttle=0 (no 5,000 adds/s rate limit), "
+                      "delayEnsembleChange=true, asyncAddEntry",
         }
 
     def driver(self, load):
