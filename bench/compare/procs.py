@@ -1,0 +1,239 @@
+"""Processes that bench/compare starts, their CPU time, loopback ports and the disk's floor.
+
+Every process started through Proc is registered; stop_all() ends them (SIGTERM, then SIGKILL),
+and `run` calls it on every exit path: normal end, an exception, Ctrl-C, SIGTERM. Each child is
+also started under `setpriv --pdeathsig SIGKILL`, so that it dies with the harness even if the
+harness itself is killed with SIGKILL.
+"""
+
+import mmap
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import threading
+import time
+
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+_SETPRIV = shutil.which("setpriv")
+_started = []  # every Proc ever started, in order
+
+
+class Failure(Exception):
+    """A system could not be started or measured; the message says why."""
+
+
+class Proc:
+    """One child process. Its stdout and stderr go to `log` unless `capture` is set, in which
+    case stdout is collected and each stderr line is passed to `on_line` and written to `log`."""
+
+    def __init__(self, name, argv, log, env=None, capture=False, on_line=None):
+        self.name = name
+        self.argv = [str(a) for a in argv]
+        self.log = log
+        self.last_cpu = 0.0
+        self._out = []
+        self._threads = []
+        prefix = [_SETPRIV, "--pdeathsig", "SIGKILL", "--"] if _SETPRIV else []
+        full_env = dict(os.environ, **(env or {}))
+        self._log_file = open(log, "ab")
+        self.popen = subprocess.Popen(
+            prefix + self.argv,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE if capture else self._log_file,
+            stderr=subprocess.PIPE if capture else self._log_file,
+            env=full_env,
+            start_new_session=True,  # Ctrl-C in the terminal reaches the harness only
+        )
+        _started.append(self)
+        if capture:
+            self._threads = [
+                threading.Thread(target=self._read_out, daemon=True),
+                threading.Thread(target=self._read_err, args=(on_line,), daemon=True),
+            ]
+            for t in self._threads:
+                t.start()
+
+    @property
+    def pid(self):
+        return self.popen.pid
+
+    def alive(self):
+        return self.popen.poll() is None
+
+    def cpu_seconds(self):
+        """utime + stime of the process (all its threads) so far; the last value read once it
+        has exited."""
+        try:
+            with open(f"/proc/{self.pid}/stat") as f:
+                fields = f.read().rpartition(")")[2].split()
+            # fields[0] is field 3 (state); utime and stime are fields 14 and 15.
+            self.last_cpu = (int(fields[11]) + int(fields[12])) / CLK_TCK
+        except (FileNotFoundError, ProcessLookupError, IndexError):
+            pass
+        return self.last_cpu
+
+    def wait(self, timeout):
+        try:
+            code = self.popen.wait(timeout)
+        except subprocess.TimeoutExpired:
+            raise Failure(f"{self.name} did not finish within {timeout:.0f} s") from None
+        for t in self._threads:
+            t.join(5)
+        return code
+
+    def stdout(self):
+        return b"".join(self._out).decode(errors="replace")
+
+    def stop(self, timeout=20):
+        if self.alive():
+            self.popen.send_signal(signal.SIGTERM)
+            try:
+                self.popen.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.popen.kill()
+                self.popen.wait(10)
+        for t in self._threads:  # the rest of its output
+            t.join(5)
+        self._log_file.close()
+
+    def log_tail(self, lines=15):
+        try:
+            with open(self.log, errors="replace") as f:
+                return "".join(f.readlines()[-lines:])
+        except OSError:
+            return ""
+
+    def _read_out(self):
+        for chunk in iter(lambda: self.popen.stdout.read(65536), b""):
+            self._out.append(chunk)
+
+    def _read_err(self, on_line):
+        for raw in self.popen.stderr:
+            self._log_file.write(raw)
+            self._log_file.flush()
+            if on_line:
+                on_line(raw.decode(errors="replace"))
+
+
+def stop_all():
+    """Stops every process started here that is still running, newest first."""
+    for p in reversed(_started):
+        try:
+            p.stop()
+        except Exception as e:  # keep stopping the others
+            print(f"compare: stopping {p.name} (pid {p.pid}): {e}")
+
+
+def run_to_end(name, argv, log, timeout, env=None):
+    """Runs a short helper process to its end; raises Failure if it fails."""
+    p = Proc(name, argv, log, env=env)
+    code = p.wait(timeout)
+    p.stop()
+    if code != 0:
+        raise Failure(f"{name} exited with status {code}; {log}:\n{p.log_tail()}")
+
+
+def wait_until(what, ready, procs, timeout):
+    """Polls ready() until true; fails at once if one of `procs` exits, or after `timeout` s."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for p in procs:
+            if not p.alive():
+                raise Failure(f"{p.name} exited while waiting for {what}; {p.log}:\n{p.log_tail()}")
+        if ready():
+            return
+        time.sleep(0.2)
+    logs = "\n".join(f"--- {p.log}\n{p.log_tail(8)}" for p in procs)
+    raise Failure(f"{what}: not ready after {timeout} s\n{logs}")
+
+
+class Ports:
+    """Hands out loopback ports, each checked to be free (nothing bound to it on 127.0.0.1 or on
+    all addresses) just before it is given."""
+
+    def __init__(self, first):
+        self.next = first
+
+    def take(self):
+        while self.next < 65535:
+            port = self.next
+            self.next += 1
+            if port_is_free(port):
+                return port
+        raise Failure("no free loopback port left")
+
+
+def port_is_free(port):
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        try:
+            s.bind(("127.0.0.1", port))
+            return True
+        except OSError:
+            return False
+
+
+def port_open(port):
+    """True if something accepts connections on 127.0.0.1:port."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.settimeout(1)
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+def four_letter_word(port, word):
+    """ZooKeeper's four-letter-word reply ('' if none)."""
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=2) as s:
+            s.sendall(word.encode())
+            out = b""
+            while chunk := s.recv(4096):
+                out += chunk
+            return out.decode(errors="replace")
+    except OSError:
+        return ""
+
+
+def disk_floor(directory, seconds=1.0):
+    """p50 and p99 of fdatasync'd 4 KiB writes (O_DIRECT when the file system allows it) into a
+    preallocated file in `directory`, in µs: what storage_bench calls the fdatasync floor."""
+    path = os.path.join(directory, "floor.tmp")
+    size = 64 << 20
+    flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC
+    try:
+        fd = os.open(path, flags | os.O_DIRECT, 0o644)
+        direct = True
+    except OSError:
+        fd = os.open(path, flags, 0o644)
+        direct = False
+    buf = mmap.mmap(-1, 4096)  # page-aligned, as O_DIRECT needs
+    samples = []
+    try:
+        os.posix_fallocate(fd, 0, size)
+        end = time.monotonic() + seconds
+        offset = 0
+        while time.monotonic() < end:
+            buf[0] = (offset >> 12) & 0xFF
+            t = time.perf_counter_ns()
+            os.pwrite(fd, buf, offset)
+            os.fdatasync(fd)
+            samples.append(time.perf_counter_ns() - t)
+            offset = (offset + 4096) % size
+    finally:
+        os.close(fd)
+        os.unlink(path)
+    samples.sort()
+
+    def q(x):
+        return round(samples[min(len(samples) - 1, int(x * len(samples)))] / 1e3, 1)
+
+    return {"p50_us": q(0.50), "p99_us": q(0.99), "writes": len(samples), "direct_io": direct}
+
+
+PROGRESS = re.compile(r"^\[\s*([0-9.]+)s (warm-up|measure|drain)\s*\]")
+
+
+def load_average():
+    with open("/proc/loadavg") as f:
+        return [float(x) for x in f.read().split()[:3]]

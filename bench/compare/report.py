@@ -1,0 +1,144 @@
+"""The table bench/compare prints, and Quire's ratios to BookKeeper against issue 19's targets.
+
+Ratios are computed only between systems whose every load ended without errors: a run that
+failed, or lost or failed adds, says nothing comparable.
+"""
+
+
+def fmt_ms(us):
+    return "-" if us is None else f"{us / 1e3:.2f}"
+
+
+def fmt_num(x, digits=0):
+    return "-" if x is None else f"{x:,.{digits}f}"
+
+
+HEADER = (f"{'system':<11} {'load':<22} {'adds/s':>9} {'p50 ms':>8} {'p99 ms':>8} "
+          f"{'p99.9 ms':>9} {'max ms':>8} {'late %':>7} {'missed':>7} {'CPU s/1k':>9} "
+          f"{'cores':>6} {'errors':>7}")
+
+
+def row(system, load):
+    r = load.get("results") or {}
+    lat = r.get("latency_us") or {}
+    if not lat.get("count"):
+        lat = {}  # nothing measured: no percentiles
+    cpu = load.get("cpu") or {}
+    adds = r.get("adds")
+    late = None
+    if load["rate"] and adds:
+        late = 100.0 * r.get("late_starts", 0) / max(1, adds)
+    status = "" if not load["problems"] else "  FAILED: " + "; ".join(load["problems"])
+    return (f"{system:<11} {load['label']:<22} {fmt_num(r.get('adds_per_s')):>9} "
+            f"{fmt_ms(lat.get('p50')):>8} {fmt_ms(lat.get('p99')):>8} "
+            f"{fmt_ms(lat.get('p999')):>9} {fmt_ms(lat.get('max')):>8} "
+            f"{fmt_num(late, 1) if load['rate'] else '-':>7} "
+            f"{fmt_num(r.get('missed')) if load['rate'] else '-':>7} "
+            f"{fmt_num(cpu.get('per_1000_adds'), 3):>9} {fmt_num(cpu.get('cores'), 2):>6} "
+            f"{fmt_num(r.get('errors')):>7}{status}")
+
+
+def table(doc):
+    lines = [HEADER]
+    for name, s in doc["systems"].items():
+        if s["status"] == "not run":
+            lines.append(f"{name:<11} not run: {'; '.join(s['problems'])}")
+            continue
+        for load in s["loads"]:
+            lines.append(row(name, load))
+        if s["problems"]:  # the system's own, not a load's
+            lines.append(f"{name:<11} FAILED: {'; '.join(s['problems'])}")
+    lines.append("")
+    for name, s in doc["systems"].items():
+        floor = s.get("disk_floor") or {}
+        la = s.get("load_average") or {}
+        if s["status"] != "not run":
+            lines.append(
+                f"{name}: disk floor (fdatasync'd 4 KiB) p50 {floor.get('p50_us', '-')} µs, "
+                f"p99 {floor.get('p99_us', '-')} µs; load average before {la.get('before')}, "
+                f"after {la.get('after')}; status {s['status']}")
+    return "\n".join(lines)
+
+
+def find(system, kind):
+    """The load of `system` named `kind`: 'max', a rate (int) or 'half'."""
+    for load in system.get("loads", []):
+        if load["kind"] == kind:
+            return load
+    return None
+
+
+def latency(load, q):
+    return ((load or {}).get("results") or {}).get("latency_us", {}).get(q)
+
+
+def ratio(a, b):
+    return None if a is None or b in (None, 0) else a / b
+
+
+def compare(doc):
+    """Quire's figures against BookKeeper's, each with issue 19's target and whether it is met."""
+    systems = doc["systems"]
+    q, bk = systems.get("quire"), systems.get("bookkeeper")
+    if not q or not bk:
+        return {"refused": "Quire and BookKeeper are not both in this run"}
+    bad = [n for n, s in (("quire", q), ("bookkeeper", bk)) if s["status"] != "ok"]
+    if bad:
+        return {"refused": f"{' and '.join(bad)} did not end cleanly: runs that ended with "
+                           "errors are not compared"}
+
+    def adds_per_s(load):
+        return ((load or {}).get("results") or {}).get("adds_per_s")
+
+    def cpu(load):
+        return ((load or {}).get("cpu") or {}).get("per_1000_adds")
+
+    qmax, bmax = find(q, "max"), find(bk, "max")
+    q1k, b1k, q10k, b10k = find(q, 1000), find(bk, 1000), find(q, 10000), find(bk, 10000)
+    qhalf = find(q, "half")
+    targets = [
+        ("max adds/s, Quire / BookKeeper", [qmax, bmax],
+         ratio(adds_per_s(qmax), adds_per_s(bmax)), ">=", 3, False),
+        ("p99 at 1,000/s, Quire / BookKeeper", [q1k, b1k],
+         ratio(latency(q1k, "p99"), latency(b1k, "p99")), "<=", 1 / 3, False),
+        ("p99 at 10,000/s, Quire / BookKeeper", [q10k, b10k],
+         ratio(latency(q10k, "p99"), latency(b10k, "p99")), "<=", 1 / 3, False),
+        ("p50 at 1,000/s, Quire / disk fdatasync'd 4 KiB p50", [q1k],
+         ratio(latency(q1k, "p50"), (q.get("disk_floor") or {}).get("p50_us")), "<=", 1.5,
+         False),
+        ("CPU s per 1,000 adds at max, Quire / BookKeeper", [qmax, bmax],
+         ratio(cpu(qmax), cpu(bmax)), "<=", 1 / 3, True),
+        ("CPU s per 1,000 adds at 10,000/s, Quire / BookKeeper", [q10k, b10k],
+         ratio(cpu(q10k), cpu(b10k)), "<=", 1 / 3, True),
+        ("Quire at 50% of its max: p99 / p50", [qhalf],
+         ratio(latency(qhalf, "p99"), latency(qhalf, "p50")), "<=", 10, False),
+    ]
+    rows = []
+    for what, loads, value, op, goal, needs_sustained in targets:
+        behind = [f"{who} did not sustain {load['label']} ({load['results']['missed']:,} adds "
+                  "missed)" for who, load in zip(("Quire", "BookKeeper"), loads)
+                  if load and load["rate"] and (load.get("results") or {}).get("missed")]
+        if behind and needs_sustained:
+            value = None  # CPU per add of a load the system fell behind on compares nothing
+        met = None if value is None else (value >= goal if op == ">=" else value <= goal)
+        rows.append({"what": what, "value": None if value is None else round(value, 3),
+                     "target": f"{op} {goal:.3g}", "met": met, "note": "; ".join(behind)})
+    sustained = None
+    if qhalf:
+        sustained = (qhalf.get("results") or {}).get("missed", 1) == 0
+    return {"targets": rows, "quire_half_max_sustained": sustained}
+
+
+def comparison_text(c):
+    if "refused" in c:
+        return f"Quire vs BookKeeper: not compared: {c['refused']}."
+    lines = ["Quire vs BookKeeper (issue 19's targets, ratios within this run):"]
+    for t in c["targets"]:
+        value = "-" if t["value"] is None else f"{t['value']:.3f}"
+        met = {True: "met", False: "NOT met", None: "not compared"}[t["met"]]
+        note = f"; {t['note']}" if t.get("note") else ""
+        lines.append(f"  {t['what']:<56} {value:>8}  (target {t['target']}: {met}{note})")
+    if c.get("quire_half_max_sustained") is not None:
+        lines.append(f"  Quire's open loop at 50% of its max sustained (no missed adds): "
+                     f"{'yes' if c['quire_half_max_sustained'] else 'NO'}")
+    return "\n".join(lines)
