@@ -221,6 +221,10 @@ class Client {
   // Opens a ledger for reading without disturbing its writer. kUnauthorized for a wrong
   // password.
   virtual Result<std::unique_ptr<ReadHandle>> OpenLedger(LedgerId id, std::string_view password) = 0;
+  // Opens a ledger for reading as an operator's tool does (`quire ledger check`): with the keys
+  // its metadata keeps (LedgerMetadata::master_key) instead of its password. kUnauthorized for a
+  // ledger whose metadata keeps none (written before they were kept); open it with its password.
+  virtual Result<std::unique_ptr<ReadHandle>> OpenLedgerForRepair(LedgerId id) = 0;
   // Opens a ledger that may still have a writer, making sure it has none: fences it, finds the
   // last entry that may have been acknowledged, re-replicates the tail and closes it
   // (SEMANTICS.md, "Fencing and recovery"). A closed ledger is just opened. Fails (and may be
@@ -240,6 +244,8 @@ class Client {
   // replacement chosen per ensemble, and the ensembles are updated by compare-and-set. Returns
   // how many entries (and bytes) were copied. kFailedPrecondition for an open ledger (its
   // writer, or a recovery, owns its ensembles); kUnavailable if no replacement or no good copy is available.
+  // No password is needed when the metadata keeps the ledger's keys (LedgerMetadata::master_key);
+  // `password`, when given, is checked; for older records it must be the ledger's.
   virtual Result<CopiedEntries> ReplaceBookie(LedgerId id, const BookieId& bookie,
                                               std::string_view password) = 0;
 

@@ -53,6 +53,14 @@ struct LedgerMetadata {
   // HashLedgerPassword(password): lets a client check a password without the metadata ever
   // holding it. Empty when the ledger has no password.
   std::string password_hash;
+  // The keys derived from the password that repairing the ledger needs, kept so that operators'
+  // tools (`quire bookie decommission`, `quire ledger check`) work without the password: the
+  // master key bookies check on adds and fences, and for HMAC ledgers the entries' digest key.
+  // Whoever reads the metadata can therefore write to the ledger, as in BookKeeper, which keeps
+  // the password itself (docs/security.md). Empty in records written before they were kept
+  // (docs/metadata.md); repairing such a ledger needs its password. Never printed.
+  std::string master_key;
+  std::string digest_key;
   // In order of first_entry_id, strictly increasing, the first one starting at entry 0.
   std::vector<Ensemble> ensembles;
   EntryId last_entry_id = kNoEntry;  // fixed when CLOSED; kNoEntry while OPEN or IN_RECOVERY
@@ -77,6 +85,8 @@ struct LedgerMetadata {
   std::vector<int> WriteSetPositions(EntryId e) const;
   // The bookies of the write set of entry `e`, in write-set order.
   std::vector<BookieId> WriteSet(EntryId e) const;
+  // Whether any ensemble names `bookie`.
+  bool UsesBookie(const BookieId& bookie) const;
 
   // One line for logs: "state=CLOSED E/Qw/Qa=3/2/2 lastEntryId=41 length=4096 ensembles=2".
   std::string Summary() const;
@@ -85,8 +95,8 @@ struct LedgerMetadata {
 };
 
 // SHA-256 of a domain-separation label followed by the password: what LedgerMetadata keeps in
-// `password_hash`. Deliberately different from the master key sent to bookies, so that reading
-// the metadata does not reveal the key.
+// `password_hash`. Different from the keys derived from the password, so that it reveals none of
+// them (the metadata keeps those too, see LedgerMetadata::master_key).
 std::string HashLedgerPassword(std::string_view password);
 
 }  // namespace quire

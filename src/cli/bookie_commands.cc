@@ -13,6 +13,7 @@
 #include "cli/cli.h"
 #include "cli/progress.h"
 #include "common/file_system.h"
+#include "metadata/ledger_scan.h"
 #include "metadata/metadata_store.h"
 
 namespace quire::cli {
@@ -173,8 +174,12 @@ void AddFormat(CLI::App& bookie, GlobalOptions& g) {
   auto yes = std::make_shared<bool>(false);
   cmd->add_option("-c,--conf", *conf, "The bookie's configuration file")->required();
   cmd->add_option("-s,--set", *sets, "Override one key, as for quire-bookie (repeatable)");
+  auto force = std::make_shared<bool>(false);
   cmd->add_flag("--yes", *yes, "Confirm: delete the bookie's data");
-  cmd->callback([&g, conf, sets, yes] {
+  cmd->add_flag("--force", *force,
+                "Format even though ledgers that are not closed list the bookie (printed as a "
+                "warning): a recovery may then cut acknowledged entries off");
+  cmd->callback([&g, conf, sets, yes, force] {
     const char* name = "bookie format";
     auto config = Config::Load(bookie::BookieConfigSchema(), *conf);
     if (!config.ok()) FailUsage(name, config.status().message());
@@ -190,6 +195,33 @@ void AddFormat(CLI::App& bookie, GlobalOptions& g) {
     // Checked before anything is wiped: a missing file:// store (a wrong metadataServiceUri) must
     // not be created just to delete a cookie from it.
     if (Status s = RequireExistingStore(options->metadata_uri); !s.ok()) Fail(name, s);
+    auto store = metadata::OpenMetadataStore(options->metadata_uri, options->metadata);
+    if (!store.ok()) Fail(name, store.status());
+    // A formatted bookie answers "no such entry" for what it held. While a ledger that lists it
+    // is not closed, a recovery counts such answers towards its end (Qw - Qa + 1 of them decide),
+    // so an entry acknowledged by this bookie and one unreachable bookie could be cut off.
+    auto using_it = metadata::LedgersUsingBookie(**store, options->bookie_id);
+    if (!using_it.ok()) Fail(name, using_it.status());
+    std::vector<std::string> open;
+    for (const metadata::LedgerOfBookie& l : *using_it) {
+      if (!l.metadata.closed()) {
+        open.push_back(fmt::format("{} ({})", l.id, LedgerStateName(l.metadata.state)));
+      }
+    }
+    if (!open.empty()) {
+      std::string which = fmt::format("{}", fmt::join(open, ", "));
+      if (!*force) {
+        Fail(name, FailedPrecondition(fmt::format(
+                       "{} ledger(s) that are not closed list bookie {}: {}; formatting it could "
+                       "let a recovery cut acknowledged entries off. Recover them first (quire "
+                       "ledger recover ID), or add --force",
+                       open.size(), options->bookie_id, which)));
+      }
+      fmt::print(stderr,
+                 "WARNING: formatting bookie {} although {} ledger(s) that are not closed list "
+                 "it: {}. A recovery of these may cut acknowledged entries off.\n",
+                 options->bookie_id, open.size(), which);
+    }
     std::vector<std::string> dirs = options->storage.journal_dirs;
     dirs.insert(dirs.end(), options->storage.ledger_dirs.begin(), options->storage.ledger_dirs.end());
     // Hold every directory's lock while wiping: a running bookie holds them.
@@ -210,8 +242,6 @@ void AddFormat(CLI::App& bookie, GlobalOptions& g) {
       }
     }
     locks.clear();
-    auto store = metadata::OpenMetadataStore(options->metadata_uri, options->metadata);
-    if (!store.ok()) Fail(name, store.status());
     Status s = (*store)->DeleteCookie(options->bookie_id, metadata::kAnyVersion);
     if (!s.ok() && !s.Is(StatusCode::kNotFound)) Fail(name, s);
     fmt::print(stderr, "formatted bookie {}: {} directories wiped, cookie removed\n",
@@ -229,33 +259,18 @@ void AddDecommission(CLI::App& bookie, GlobalOptions& g) {
   auto password = std::make_shared<std::string>();
   cmd->add_option("id", *id, "Bookie id (host:port)")->required();
   cmd->add_option("-p,--password", *password,
-                  "Password of the ledgers to move (ledgers with another password are reported "
-                  "and skipped)");
+                  "Needed only for ledgers whose metadata keeps no keys (written before "
+                  "2026-12-04): their password (ledgers with another one are reported and "
+                  "skipped)");
   cmd->callback([&g, id, password] {
     const char* name = "bookie decommission";
     auto client = OpenClient(g, name);
     // First the ledgers to move, so that progress can say how many are left.
-    std::vector<LedgerId> todo;
     int64_t listed = 0;
-    LedgerId next = 0;
-    for (;;) {
-      auto page = client->ListLedgers(next, 1'000);
-      if (!page.ok()) Fail(name, page.status());
-      if (page->empty()) break;
-      next = page->back() + 1;
-      for (LedgerId ledger : *page) {
-        ++listed;
-        auto md = client->ReadLedgerMetadata(ledger);
-        if (!md.ok()) {
-          if (md.status().Is(StatusCode::kNoSuchLedger)) continue;  // deleted meanwhile
-          Fail(name, md.status());
-        }
-        bool uses = std::any_of(md->ensembles.begin(), md->ensembles.end(), [&](const Ensemble& e) {
-          return std::find(e.bookies.begin(), e.bookies.end(), *id) != e.bookies.end();
-        });
-        if (uses) todo.push_back(ledger);
-      }
-    }
+    auto using_it = metadata::LedgersUsingBookie(*OpenStore(g, name), *id, &listed);
+    if (!using_it.ok()) Fail(name, using_it.status());
+    std::vector<LedgerId> todo;
+    for (const metadata::LedgerOfBookie& l : *using_it) todo.push_back(l.id);
     fmt::print(stderr, "{} of {} ledger(s) use bookie {}\n", todo.size(), listed, *id);
     Progress progress(std::cerr, "decommission of " + *id, "ledgers",
                       static_cast<int64_t>(todo.size()));

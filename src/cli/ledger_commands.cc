@@ -338,11 +338,14 @@ void AddCheck(CLI::App& ledger, GlobalOptions& g) {
   auto id = std::make_shared<LedgerId>(-1);
   auto password = std::make_shared<std::string>();
   cmd->add_option("id", *id, "Ledger id")->required();
-  cmd->add_option("-p,--password", *password, "Ledger password");
+  cmd->add_option("-p,--password", *password,
+                  "Ledger password; needed only for ledgers whose metadata keeps no keys (written "
+                  "before 2026-12-04)");
   cmd->callback([&g, id, password] {
     const char* name = "ledger check";
     auto client = OpenClient(g, name);
-    auto reader = client->OpenLedger(*id, *password);
+    auto reader =
+        password->empty() ? client->OpenLedgerForRepair(*id) : client->OpenLedger(*id, *password);
     if (!reader.ok()) Fail(name, reader.status());
     EntryId last = (*reader)->last_add_confirmed();
     if (!(*reader)->closed()) {

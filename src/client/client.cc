@@ -138,6 +138,9 @@ class ClientImpl : public Client {
     md.ack_quorum_size = o.ack_quorum_size;
     md.digest_type = o.digest_type;
     md.password_hash = StoredPasswordHash(o.password);
+    LedgerKeys keys = DeriveLedgerKeys(o.digest_type, o.password);
+    md.master_key = std::move(keys.master_key);
+    md.digest_key = std::move(keys.digest_key);
     md.creation_time_ms = static_cast<int64_t>(UnixMillis());
     md.creator = Creator();
     md.custom_metadata = o.custom_metadata;
@@ -177,14 +180,22 @@ class ClientImpl : public Client {
   Result<std::unique_ptr<ReadHandle>> OpenLedger(LedgerId id, std::string_view password) override {
     QUIRE_ASSIGN_OR_RETURN(metadata::Versioned<LedgerMetadata> md, ctx_->store().ReadLedger(id));
     QUIRE_RETURN_IF_ERROR(CheckPassword(id, md.value, password));
-    return NewReadHandle(ctx_, id, std::move(md), std::string(password));
+    LedgerKeys keys = DeriveLedgerKeys(md.value.digest_type, password);
+    return NewReadHandle(ctx_, id, std::move(md), keys);
+  }
+
+  Result<std::unique_ptr<ReadHandle>> OpenLedgerForRepair(LedgerId id) override {
+    QUIRE_ASSIGN_OR_RETURN(metadata::Versioned<LedgerMetadata> md, ctx_->store().ReadLedger(id));
+    QUIRE_ASSIGN_OR_RETURN(LedgerKeys keys, RepairKeys(id, md.value, {}));
+    return NewReadHandle(ctx_, id, std::move(md), keys);
   }
 
   Result<std::unique_ptr<ReadHandle>> RecoverLedger(LedgerId id,
                                                     std::string_view password) override {
     QUIRE_ASSIGN_OR_RETURN(metadata::Versioned<LedgerMetadata> md,
                            client::RecoverLedger(*ctx_, id, password));
-    return NewReadHandle(ctx_, id, std::move(md), std::string(password));
+    LedgerKeys keys = DeriveLedgerKeys(md.value.digest_type, password);
+    return NewReadHandle(ctx_, id, std::move(md), keys);
   }
 
   Status DeleteLedger(LedgerId id) override {

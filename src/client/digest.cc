@@ -39,9 +39,33 @@ Status CheckPassword(LedgerId id, const LedgerMetadata& metadata, std::string_vi
   return Status(StatusCode::kUnauthorized, fmt::format("wrong password for ledger {}", id));
 }
 
-Digest::Digest(DigestType type, std::string_view password) : type_(type) {
+LedgerKeys DeriveLedgerKeys(DigestType type, std::string_view password) {
+  LedgerKeys keys{MasterKey(password), {}};
+  if (type == DigestType::kHmacSha256) keys.digest_key = Sha256("quire-entry-mac", password);
+  return keys;
+}
+
+Result<LedgerKeys> RepairKeys(LedgerId id, const LedgerMetadata& metadata,
+                              std::string_view password) {
+  if (!metadata.master_key.empty()) {
+    if (!password.empty()) QUIRE_RETURN_IF_ERROR(CheckPassword(id, metadata, password));
+    return LedgerKeys{metadata.master_key, metadata.digest_key};
+  }
+  if (Status s = CheckPassword(id, metadata, password); !s.ok()) {
+    return Status(StatusCode::kUnauthorized,
+                  fmt::format("ledger {} was created before ledger metadata kept its keys: {}", id,
+                              password.empty() ? "give its password" : "wrong password"));
+  }
+  return DeriveLedgerKeys(metadata.digest_type, password);
+}
+
+Digest::Digest(DigestType type, std::string_view password)
+    : Digest(type, DeriveLedgerKeys(type, password)) {}
+
+Digest::Digest(DigestType type, const LedgerKeys& keys) : type_(type) {
   if (type_ == DigestType::kHmacSha256) {
-    mac_key_ = Sha256("quire-entry-mac", password);
+    QUIRE_CHECK_MSG(!keys.digest_key.empty(), "an HMAC digest needs its key");
+    mac_key_ = keys.digest_key;
     mac_ = std::shared_ptr<EVP_MAC>(EVP_MAC_fetch(nullptr, "HMAC", nullptr), EVP_MAC_free);
     QUIRE_CHECK_MSG(mac_ != nullptr, "OpenSSL has no HMAC: a broken installation");
   }

@@ -32,9 +32,22 @@ std::string StoredPasswordHash(std::string_view password);
 // kUnauthorized unless `password` is the ledger's.
 Status CheckPassword(LedgerId id, const LedgerMetadata& metadata, std::string_view password);
 
+// The keys derived from a ledger's password, which its metadata also keeps (docs/security.md).
+struct LedgerKeys {
+  std::string master_key;  // MasterKey(password)
+  std::string digest_key;  // keys the entries' HMAC; empty for CRC32C ledgers
+};
+LedgerKeys DeriveLedgerKeys(DigestType type, std::string_view password);
+// The keys an operator's tool (decommission, check, autorecovery) acts on ledger `id` with, no
+// password needed: the ones its metadata keeps, after checking `password` if one is given. A
+// record written before metadata kept keys has none: then `password` must be the ledger's, and
+// the error says so when it is not.
+Result<LedgerKeys> RepairKeys(LedgerId id, const LedgerMetadata& metadata, std::string_view password);
+
 class Digest {
  public:
   Digest(DigestType type, std::string_view password);
+  Digest(DigestType type, const LedgerKeys& keys);
 
   size_t size() const { return type_ == DigestType::kCrc32c ? 4 : 32; }
 

@@ -122,8 +122,8 @@ class EntryRead : public std::enable_shared_from_this<EntryRead> {
 class Reader : public std::enable_shared_from_this<Reader> {
  public:
   Reader(ClientContext& ctx, LedgerId id, metadata::Versioned<LedgerMetadata> metadata,
-         const std::string& password)
-      : ctx_(ctx), id_(id), digest_(metadata.value.digest_type, password) {
+         const LedgerKeys& keys)
+      : ctx_(ctx), id_(id), digest_(metadata.value.digest_type, keys) {
     SetMetadata(std::move(metadata));
   }
 
@@ -429,8 +429,8 @@ void ReadEntryAsync(ClientContext& context, const LedgerMetadata& metadata, Ledg
 
 std::unique_ptr<ReadHandle> NewReadHandle(std::shared_ptr<ClientContext> context, LedgerId id,
                                           metadata::Versioned<LedgerMetadata> metadata,
-                                          std::string password) {
-  auto reader = std::make_shared<Reader>(*context, id, std::move(metadata), password);
+                                          const LedgerKeys& keys) {
+  auto reader = std::make_shared<Reader>(*context, id, std::move(metadata), keys);
   Status watched = reader->Watch();
   if (!watched.ok()) {
     spdlog::warn("ledger {}: cannot watch its metadata ({}); a tailing reader will not see the "

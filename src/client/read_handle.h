@@ -14,7 +14,7 @@ namespace quire::client {
 // The handle keeps the context alive: an application may drop its Client before its handles.
 std::unique_ptr<ReadHandle> NewReadHandle(std::shared_ptr<ClientContext> context, LedgerId id,
                                           metadata::Versioned<LedgerMetadata> metadata,
-                                          std::string password);
+                                          const LedgerKeys& keys);
 
 // Reads one entry from its write set: the first replica first, the next one on an error, a bad
 // copy or after speculative_read_timeout; the first good copy wins. kNoSuchEntry only if every

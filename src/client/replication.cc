@@ -15,14 +15,14 @@ Result<CopiedEntries> ReplaceBookie(ClientContext& ctx, LedgerId id, const Booki
                                     std::string_view password) {
   metadata::MetadataStore& store = ctx.store();
   QUIRE_ASSIGN_OR_RETURN(metadata::Versioned<LedgerMetadata> md, store.ReadLedger(id));
-  QUIRE_RETURN_IF_ERROR(CheckPassword(id, md.value, password));
+  QUIRE_ASSIGN_OR_RETURN(const LedgerKeys keys, RepairKeys(id, md.value, password));
   if (!md.value.closed()) {
     return FailedPrecondition(fmt::format(
         "ledger {} is {}: its ensembles belong to its writer; recover it first", id,
         LedgerStateName(md.value.state)));
   }
-  const Digest digest(md.value.digest_type, password);
-  const std::string key = MasterKey(password);
+  const Digest digest(md.value.digest_type, keys);
+  const std::string& key = keys.master_key;
   QUIRE_ASSIGN_OR_RETURN(BookieList live, WritableBookies(store));
   LedgerMetadata next = md.value;
   CopiedEntries copied;

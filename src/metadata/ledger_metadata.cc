@@ -130,6 +130,12 @@ std::vector<BookieId> LedgerMetadata::WriteSet(EntryId e) const {
   return out;
 }
 
+bool LedgerMetadata::UsesBookie(const BookieId& bookie) const {
+  return std::any_of(ensembles.begin(), ensembles.end(), [&](const Ensemble& e) {
+    return std::find(e.bookies.begin(), e.bookies.end(), bookie) != e.bookies.end();
+  });
+}
+
 std::string LedgerMetadata::Summary() const {
   return fmt::format("state={} E/Qw/Qa={}/{}/{} lastEntryId={} length={} ensembles={}",
                      LedgerStateName(state), ensemble_size, write_quorum_size, ack_quorum_size,

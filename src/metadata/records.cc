@@ -81,6 +81,8 @@ std::string EncodeLedgerMetadata(const LedgerMetadata& md) {
                         ? pb::LedgerMetadataRecord::HMAC_SHA256
                         : pb::LedgerMetadataRecord::CRC32C);
   r.set_password_hash(md.password_hash);
+  r.set_master_key(md.master_key);
+  r.set_digest_key(md.digest_key);
   for (const Ensemble& ens : md.ensembles) {
     auto* e = r.add_ensembles();
     e->set_first_entry_id(ens.first_entry_id);
@@ -133,6 +135,8 @@ Result<LedgerMetadata> DecodeLedgerMetadata(std::string_view bytes, std::string_
   md.write_quorum_size = static_cast<int>(r.write_quorum_size());
   md.ack_quorum_size = static_cast<int>(r.ack_quorum_size());
   md.password_hash = r.password_hash();
+  md.master_key = r.master_key();
+  md.digest_key = r.digest_key();
   md.ensembles.reserve(static_cast<size_t>(r.ensembles_size()));
   for (const auto& e : r.ensembles()) {
     Ensemble ens;

@@ -79,6 +79,16 @@ class CliTest : public ::testing::Test {
 
   std::string BookieId(int i) const { return fmt::format("127.0.0.1:{}", port_ + i); }
   std::string BookieRoot(int i) const { return fmt::format("{}/bookie-{}", data_dir_, i); }
+  // A configuration file for standalone bookie `i`, as `quire bookie format --conf` reads it.
+  std::string BookieConf(int i) {
+    std::string path = dir_.Sub(fmt::format("bookie-{}.conf", i));
+    std::ofstream out(path);
+    out << "advertisedAddress = 127.0.0.1\nbookiePort = " << port_ + i << "\n"
+        << "metadataServiceUri = " << uri_ << "\n"
+        << "journalDirectories = " << BookieRoot(i) << "/journal\n"
+        << "ledgerDirectories = " << BookieRoot(i) << "/ledgers\n";
+    return path;
+  }
 
   // Runs `quire --metadata <uri> args...` (stdin from `input_file` if given) to its end.
   Outcome Quire(std::vector<std::string> args, const std::string& input_file = "") {
@@ -277,14 +287,7 @@ TEST_F(CliTest, TailFollowsAWriterUntilTheLedgerIsClosedAndDeleteRemovesIt) {
 }
 
 TEST_F(CliTest, FormatWipesAStoppedBookieAndRefusesARunningOne) {
-  std::string conf = dir_.Sub("bookie-2.conf");
-  {
-    std::ofstream out(conf);
-    out << "advertisedAddress = 127.0.0.1\nbookiePort = " << port_ + 2 << "\n"
-        << "metadataServiceUri = " << uri_ << "\n"
-        << "journalDirectories = " << BookieRoot(2) << "/journal\n"
-        << "ledgerDirectories = " << BookieRoot(2) << "/ledgers\n";
-  }
+  std::string conf = BookieConf(2);
   EXPECT_EQ(Quire({"bookie", "format", "--conf", conf}).exit_code(), 2);  // needs --yes
   EXPECT_EQ(Quire({"bookie", "format", "--conf", conf, "--yes"}).exit_code(), 1);  // running
   StopStandalone();
@@ -295,13 +298,49 @@ TEST_F(CliTest, FormatWipesAStoppedBookieAndRefusesARunningOne) {
   EXPECT_EQ(Quire({"bookie", "sanity", BookieId(2)}).exit_code(), 0);
 }
 
+// A formatted bookie answers "no such entry" for what it held, which a recovery of a ledger that
+// is not closed counts towards its end: format refuses while one lists the bookie, unless --force.
+TEST_F(CliTest, FormatRefusesWhileALedgerThatIsNotClosedListsTheBookie) {
+  Outcome created = Quire({"ledger", "create", "-e", "3", "-w", "3", "-a", "2"});
+  ASSERT_EQ(created.exit_code(), 0);
+  const std::string id = created.lines.at(0);
+  std::string conf = BookieConf(1);
+  StopStandalone();
+  auto format = [&](const std::string& extra, const std::string& err) {
+    return quire::cli::testing::RunProgram(
+        {"/bin/sh", "-c",
+         fmt::format("exec '{}' bookie format --conf '{}' --yes {} 2>'{}' < /dev/null",
+                     QUIRE_CLI_BINARY, conf, extra, err)});
+  };
+  auto text_of = [](const std::string& path) {
+    std::ifstream in(path);
+    return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  };
+  const std::string refused_err = dir_.Sub("format-refused.err");
+  EXPECT_EQ(format("", refused_err).exit_code(), 1);
+  std::string refused = text_of(refused_err);
+  EXPECT_NE(refused.find(fmt::format("{} (OPEN)", id)), std::string::npos) << refused;
+  EXPECT_NE(refused.find("--force"), std::string::npos) << refused;
+  EXPECT_FALSE(std::filesystem::is_empty(BookieRoot(1) + "/ledgers")) << "nothing is wiped";
+
+  const std::string forced_err = dir_.Sub("format-forced.err");
+  ASSERT_EQ(format("--force", forced_err).exit_code(), 0);
+  std::string forced = text_of(forced_err);
+  EXPECT_NE(forced.find("WARNING"), std::string::npos) << forced;
+  EXPECT_NE(forced.find(fmt::format("{} (OPEN)", id)), std::string::npos) << forced;
+  EXPECT_TRUE(std::filesystem::is_empty(BookieRoot(1) + "/ledgers"));
+}
+
 TEST_F(CliTest, DecommissionLeavesEveryLedgerFullyReplicatedOnTheOthers) {
   StopStandalone();
   StartStandalone(4);
   std::vector<std::string> ids;
+  // Written with passwords (half with HMAC digests); decommission and check need none of them.
   for (int l = 0; l < 4; ++l) {
-    Outcome write = Quire({"ledger", "write", "--new", "-e", "3", "-w", "2", "-a", "2"},
-                      WriteLines("input", 100));
+    std::vector<std::string> args = {"ledger", "write", "--new", "-e", "3", "-w", "2", "-a", "2",
+                                     "-p", fmt::format("secret-{}", l)};
+    if (l % 2 == 1) args.insert(args.end(), {"--digest", "hmac"});
+    Outcome write = Quire(args, WriteLines("input", 100));
     ASSERT_EQ(write.exit_code(), 0);
     ids.push_back(write.lines[0].substr(0, write.lines[0].find(' ')));
   }
@@ -337,6 +376,7 @@ TEST_F(CliTest, DecommissionLeavesEveryLedgerFullyReplicatedOnTheOthers) {
     for (const auto& e : metadata["ensembles"]) {
       for (const auto& b : e["bookies"]) EXPECT_NE(b.get<std::string>(), gone) << id;
     }
+    EXPECT_EQ(text.find("key"), std::string::npos) << "the ledger's keys are never printed: " << text;
     Outcome check = Quire({"ledger", "check", id});
     EXPECT_EQ(check.exit_code(), 0) << id;
     EXPECT_TRUE(check.lines.empty());

@@ -4,6 +4,7 @@
 #include <set>
 
 #include "client/client_test_util.h"
+#include "metadata/metadata_store.h"
 #include "util/prometheus.h"
 
 namespace quire::client::testing {
@@ -100,6 +101,62 @@ TEST_P(WriteReadTest, HmacDigestAndPasswords) {
   EXPECT_TRUE((*reader)->Read(0, 100).status().Is(StatusCode::kInvalidArgument));
   // Appends after close fail.
   EXPECT_TRUE((*writer)->Append("late").status().Is(StatusCode::kLedgerClosed));
+}
+
+// Operators' tools (decommission, check, autorecovery) need no password: the metadata keeps the
+// ledger's keys. A record written before it kept them needs the password, and says so.
+TEST_P(WriteReadTest, RepairUsesTheKeysTheMetadataKeepsAndOlderRecordsNeedThePassword) {
+  ASSERT_NO_FATAL_FAILURE(StartCluster(4));
+  auto client = NewClient();
+  auto writer = client->CreateLedger({.ensemble_size = 3,
+                                      .write_quorum_size = 3,
+                                      .ack_quorum_size = 2,
+                                      .digest_type = DigestType::kHmacSha256,
+                                      .password = "secret"});
+  ASSERT_TRUE(writer.ok()) << writer.status().ToString();
+  LedgerId id = (*writer)->id();
+  for (EntryId e = 0; e < 50; ++e) ASSERT_EQ(*(*writer)->Append(Payload(e)), e);
+  ASSERT_TRUE((*writer)->Close().ok());
+
+  auto md = client->ReadLedgerMetadata(id);
+  ASSERT_TRUE(md.ok());
+  EXPECT_FALSE(md->master_key.empty());
+  EXPECT_FALSE(md->digest_key.empty());
+  auto repair = client->OpenLedgerForRepair(id);
+  ASSERT_TRUE(repair.ok()) << repair.status().ToString();
+  auto got = (*repair)->Read(0, 49);  // the HMAC of every entry checks with the kept key
+  ASSERT_TRUE(got.ok()) << got.status().ToString();
+  for (const Entry& e : *got) EXPECT_EQ(e.payload, Payload(e.id));
+  // Applications still need the password.
+  EXPECT_TRUE(client->OpenLedger(id, "").status().Is(StatusCode::kUnauthorized));
+  // A bookie's copies move without it; a wrong one given is still refused.
+  const BookieId moved = md->ensembles[0].bookies[0];
+  EXPECT_TRUE(client->ReplaceBookie(id, moved, "guess").status().Is(StatusCode::kUnauthorized));
+  auto copied = client->ReplaceBookie(id, moved, "");
+  ASSERT_TRUE(copied.ok()) << copied.status().ToString();
+  EXPECT_EQ(copied->entries, 50);
+
+  // The same ledger as an older client wrote it: no keys.
+  auto store = metadata::OpenMetadataStore(cluster_->metadata_uri(), {});
+  ASSERT_TRUE(store.ok());
+  auto stored = (*store)->ReadLedger(id);
+  ASSERT_TRUE(stored.ok());
+  LedgerMetadata old = stored->value;
+  old.master_key.clear();
+  old.digest_key.clear();
+  ASSERT_TRUE((*store)->UpdateLedger(id, old, stored->version).ok());
+  Status refused = client->OpenLedgerForRepair(id).status();
+  EXPECT_TRUE(refused.Is(StatusCode::kUnauthorized)) << refused.ToString();
+  EXPECT_NE(refused.message().find("give its password"), std::string::npos) << refused.ToString();
+  const BookieId next = old.ensembles[0].bookies[1];
+  EXPECT_TRUE(client->ReplaceBookie(id, next, "").status().Is(StatusCode::kUnauthorized));
+  copied = client->ReplaceBookie(id, next, "secret");
+  ASSERT_TRUE(copied.ok()) << copied.status().ToString();
+  auto reader = client->OpenLedger(id, "secret");
+  ASSERT_TRUE(reader.ok());
+  got = (*reader)->Read(0, 49);
+  ASSERT_TRUE(got.ok()) << got.status().ToString();
+  for (const Entry& e : *got) EXPECT_EQ(e.payload, Payload(e.id));
 }
 
 TEST_P(WriteReadTest, PlacementNeedsEnoughWritableBookies) {

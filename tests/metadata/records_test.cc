@@ -26,6 +26,8 @@ TEST(RecordsTest, LedgerMetadataRoundTrips) {
   md.length = 1ull << 40;
   md.ensembles.push_back(Ensemble{500, {"bk1:3181", "bk5:3181", "bk3:3181"}});
   md.custom_metadata["binary"] = std::string("\0\1\2", 3);
+  md.master_key = std::string(32, '\x7f');
+  md.digest_key = std::string("\0key", 4);
   auto back = DecodeLedgerMetadata(EncodeLedgerMetadata(md), kWhere);
   ASSERT_TRUE(back.ok()) << back.status().ToString();
   EXPECT_EQ(*back, md);
