@@ -38,6 +38,7 @@ packages=(
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev
   procps util-linux e2fsprogs iproute2
+  openssl                         # the TLS tests make a throw-away CA with it (tests/util/test_ca.h)
   # promtool, which checks /metrics and conf/monitoring's alert rules (Debian ships it only in
   # the server's package, whose service the tests never use)
   prometheus

@@ -79,6 +79,18 @@ struct ClientOptions {
   // How long one long poll of a tailing reader waits at a bookie.
   std::chrono::milliseconds long_poll_timeout{5'000};
 
+  // TLS to the bookies (docs/security.md). With use_tls every bookie connection is TLS 1.2 or
+  // newer; the bookie's certificate must be signed by a CA of tls_ca_path (PEM bundle, required)
+  // and name the host of the bookie id (a DNS subject alt name, or an IP one for an address).
+  // tls_certificate_path and tls_key_path (PEM), both or neither, are this client's certificate
+  // for bookies with tlsClientAuthentication. A handshake the bookie or the client refuses fails
+  // the requests to that bookie with kUnauthenticated and OpenSSL's reason. Bad files make
+  // Client::Open fail (kInvalidArgument).
+  bool use_tls = false;
+  std::string tls_ca_path;
+  std::string tls_certificate_path;
+  std::string tls_key_path;
+
   // Recorded in the metadata of ledgers this client creates; empty means "<hostname>:<pid>".
   std::string creator;
   // Called (on the callback thread) for each bad replica a read finds. Also logged.

@@ -43,6 +43,7 @@ enum class StatusCode : uint8_t {
   kInternal = 18,         // a bug; the message says where
   kBadRequest = 19,       // a peer sent a request that cannot be honoured
   kLedgerClosed = 20,     // the ledger is closed: no more adds
+  kUnauthenticated = 21,  // the peer could not be authenticated (TLS handshake, TLS required)
 };
 
 // Stable, lower-case name of a code, e.g. "io-error".

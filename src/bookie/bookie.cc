@@ -439,6 +439,12 @@ std::string Bookie::MetricsText() {
     w.Counter("quire_bookie_read_pauses_total",
               "Times a connection stopped being read because of back-pressure",
               static_cast<double>(m.paused_reads.load()));
+    w.Counter("quire_bookie_tls_handshake_failures_total",
+              "TLS handshakes that failed (bad or missing client certificate, bad bytes)",
+              static_cast<double>(m.tls_handshake_failures.load()));
+    w.Counter("quire_bookie_plaintext_refused_total",
+              "Plaintext connections refused because of tlsRequired",
+              static_cast<double>(m.plaintext_refused.load()));
   }
   if (processor_) {
     w.Gauge("quire_bookie_long_polls", "Long-poll reads waiting for the LAC to advance",

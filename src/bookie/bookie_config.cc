@@ -55,6 +55,21 @@ ConfigSchema BookieKeys() {
   s.Add({.name = "longPollMaxTimeoutMs", .type = ConfigType::kInt, .default_value = "60000",
          .description = "Upper bound of the wait a long-poll read may ask for.", .min_int = 0,
          .max_int = 3600000});
+  s.Add({.name = "tlsCertificatePath", .type = ConfigType::kString, .default_value = "",
+         .description = "The bookie's TLS certificate chain (PEM). With tlsKeyPath it turns TLS on "
+                        "for the bookie port (docs/security.md); empty: no TLS."});
+  s.Add({.name = "tlsKeyPath", .type = ConfigType::kString, .default_value = "",
+         .description = "The private key of tlsCertificatePath (PEM, unencrypted; keep it "
+                        "readable by the bookie's user only)."});
+  s.Add({.name = "tlsTrustStorePath", .type = ConfigType::kString, .default_value = "",
+         .description = "CA certificates (PEM bundle) that sign client certificates. A client "
+                        "certificate that does not verify against it is refused."});
+  s.Add({.name = "tlsRequired", .type = ConfigType::kBool, .default_value = "false",
+         .description = "Refuse plaintext connections (answered with an unauthenticated error, "
+                        "then closed). false: plaintext and TLS on the same port."});
+  s.Add({.name = "tlsClientAuthentication", .type = ConfigType::kBool, .default_value = "false",
+         .description = "A TLS client must present a certificate signed by a CA of "
+                        "tlsTrustStorePath (mutual TLS)."});
   s.Add({.name = "httpServerEnabled", .type = ConfigType::kBool, .default_value = "true",
          .description = "Serve the admin HTTP endpoint (/metrics, /health, /api/v1/bookie/...)."});
   s.Add({.name = "httpServerAddress", .type = ConfigType::kString, .default_value = "0.0.0.0",
@@ -98,6 +113,33 @@ ConfigSchema BookieKeys() {
                         "this is deleted.",
          .min_int = 1, .max_int = 1000});
   return s;
+}
+
+// The TLS keys, checked together: a half-configured TLS must stop the bookie at start-up, naming
+// the key that is missing, rather than leave a port open in plaintext.
+Result<ServerTlsOptions> TlsOptionsFromConfig(const Config& c) {
+  ServerTlsOptions t;
+  t.files.certificate_path = c.GetString("tlsCertificatePath");
+  t.files.key_path = c.GetString("tlsKeyPath");
+  t.files.trust_store_path = c.GetString("tlsTrustStorePath");
+  t.required = c.GetBool("tlsRequired");
+  t.client_authentication = c.GetBool("tlsClientAuthentication");
+  bool any = !t.files.certificate_path.empty() || !t.files.key_path.empty() ||
+             !t.files.trust_store_path.empty() || t.required || t.client_authentication;
+  if (!any) return t;
+  auto missing = [](std::string_view key, std::string_view why) {
+    return InvalidArgument(fmt::format("TLS is half configured: {} is missing ({})", key, why));
+  };
+  if (t.files.certificate_path.empty()) {
+    return missing("tlsCertificatePath", "the bookie's certificate, with tlsKeyPath");
+  }
+  if (t.files.key_path.empty()) return missing("tlsKeyPath", "the key of tlsCertificatePath");
+  if (t.client_authentication && t.files.trust_store_path.empty()) {
+    return missing("tlsTrustStorePath",
+                   "tlsClientAuthentication = true checks client certificates against it");
+  }
+  t.enabled = true;
+  return t;
 }
 
 std::string HostName() {
@@ -218,6 +260,15 @@ Result<BookieOptions> BookieOptionsFromConfig(const Config& c) {
   o.server.max_reads_in_flight_per_connection =
       static_cast<uint64_t>(c.GetInt("maxReadsInFlightPerConnection"));
   o.server.idle_timeout = std::chrono::milliseconds(c.GetInt("connectionIdleTimeoutMs"));
+  QUIRE_ASSIGN_OR_RETURN(o.server.tls, TlsOptionsFromConfig(c));
+  // A frame length whose first byte is a TLS record's would be taken for a TLS handshake.
+  constexpr uint32_t kFirstTlsLookalike = uint32_t{kTlsHandshakeRecordType} << 24;
+  if (o.server.tls.enabled && o.server.max_frame_size >= kFirstTlsLookalike) {
+    return InvalidArgument(fmt::format(
+        "maxFrameSizeBytes ({}) must be below {} with TLS: a longer frame's first byte reads as "
+        "a TLS handshake (docs/protocol.md, \"TLS\")",
+        o.server.max_frame_size, kFirstTlsLookalike));
+  }
   o.io_threads = static_cast<size_t>(c.GetInt("numIoThreads"));
   o.processor.write_threads = static_cast<size_t>(c.GetInt("numAddWorkerThreads"));
   o.processor.read_threads = static_cast<size_t>(c.GetInt("numReadWorkerThreads"));

@@ -216,6 +216,7 @@ proto::Status ToProtoStatus(StatusCode code) {
     case StatusCode::kTooManyRequests: return proto::TOO_MANY_REQUESTS;
     case StatusCode::kCorruption: return proto::CORRUPTION;
     case StatusCode::kTimeout: return proto::TIMEOUT;
+    case StatusCode::kUnauthenticated: return proto::UNAUTHENTICATED;
     case StatusCode::kAborted:
     case StatusCode::kUnavailable: return proto::READ_ONLY;  // shutting down: go elsewhere
     default: return proto::INTERNAL;
@@ -236,6 +237,7 @@ StatusCode FromProtoStatus(proto::Status s) {
     case proto::TOO_MANY_REQUESTS: return StatusCode::kTooManyRequests;
     case proto::CORRUPTION: return StatusCode::kCorruption;
     case proto::TIMEOUT: return StatusCode::kTimeout;
+    case proto::UNAUTHENTICATED: return StatusCode::kUnauthenticated;
     default: return StatusCode::kInternal;
   }
 }

@@ -1,6 +1,7 @@
 #include "bookie/server.h"
 
 #include <deque>
+#include <optional>
 #include <thread>
 #include <vector>
 
@@ -10,6 +11,7 @@
 #include <boost/asio/detached.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/read.hpp>
+#include <boost/asio/ssl/stream.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -23,6 +25,7 @@
 namespace quire::bookie {
 
 namespace asio = boost::asio;
+namespace ssl = asio::ssl;
 using tcp = asio::ip::tcp;
 using Clock = std::chrono::steady_clock;
 
@@ -119,11 +122,73 @@ class Connection : public std::enable_shared_from_this<Connection> {
   }
 
  private:
+  // The connection's byte stream: the socket, or the TLS stream over it.
+  template <typename Fn>
+  auto OnStream(Fn&& fn) {
+    if (tls_) return fn(*tls_);
+    return fn(socket_);
+  }
+
+  // Strand: tells TLS from plaintext by the connection's first byte, peeked and left in the
+  // socket (docs/protocol.md, "TLS"), and does the TLS handshake. False when the connection is
+  // to be closed, or closes once its refusal is written (close_after_write_).
+  asio::awaitable<bool> Greet() {
+    // Without TLS nothing is sniffed: the connection is what it always was.
+    if (!server_->tls_context_) co_return true;
+    auto [wait_ec] = co_await socket_.async_wait(tcp::socket::wait_read,
+                                                 asio::as_tuple(asio::use_awaitable));
+    if (wait_ec) co_return false;
+    uint8_t first = 0;
+    boost::system::error_code ec;
+    size_t n = socket_.receive(asio::buffer(&first, 1), tcp::socket::message_peek, ec);
+    if (ec || n == 0) co_return false;  // closed before saying anything
+    if (first != kTlsHandshakeRecordType) {
+      if (!server_->options_.tls.required) co_return true;
+      RefusePlaintext();
+      co_return false;
+    }
+    tls_.emplace(socket_, *server_->tls_context_);
+    auto [handshake_ec] = co_await tls_->async_handshake(ssl::stream_base::server,
+                                                         asio::as_tuple(asio::use_awaitable));
+    if (handshake_ec) {
+      if (!closed_) {
+        server_->metrics_.tls_handshake_failures.fetch_add(1, std::memory_order_relaxed);
+        spdlog::warn("connection {}: TLS handshake failed: {}", peer_,
+                     TlsErrorReason(handshake_ec, SSL_get_verify_result(tls_->native_handle())));
+      }
+      co_return false;
+    }
+    co_return true;
+  }
+
+  // Strand: a plaintext connection to a bookie with tlsRequired: one UNAUTHENTICATED answer
+  // (request id 0) that says why, then the connection closes.
+  void RefusePlaintext() {
+    server_->metrics_.plaintext_refused.fetch_add(1, std::memory_order_relaxed);
+    spdlog::warn("connection {}: plaintext connection refused: this bookie requires TLS "
+                 "(tlsRequired = true)",
+                 peer_);
+    // Drop what the client sent already: closing a socket with unread bytes resets the
+    // connection, and the client could lose the answer. Bytes are waiting, so this cannot block.
+    std::string discard(kReadChunk, '\0');
+    boost::system::error_code ignored;
+    socket_.receive(asio::buffer(discard), 0, ignored);
+    close_after_write_ = true;
+    Queue(0, EncodeFrame(MakeResponse(proto::RequestHeader(), proto::UNAUTHENTICATED,
+                                      "this bookie requires TLS (tlsRequired = true): connect "
+                                      "with TLS (--tls-ca)")));
+  }
+
+  static constexpr size_t kReadChunk = 64 << 10;
+
   // Reads whatever the socket has (one system call for many pipelined frames) and dispatches
   // every complete frame in it.
   asio::awaitable<void> ReadLoop() {
     auto self = shared_from_this();
-    constexpr size_t kReadChunk = 64 << 10;
+    if (!co_await Greet()) {
+      if (!close_after_write_) Close();
+      co_return;
+    }
     std::string buf;   // bytes read and not yet consumed: buf[begin, size)
     size_t begin = 0;
     while (!closed_) {
@@ -165,8 +230,10 @@ class Connection : public std::enable_shared_from_this<Connection> {
       if (buf.empty() && buf.capacity() > (1u << 20)) std::string().swap(buf);  // after a big frame
       size_t have = buf.size();
       buf.resize(have + std::max(kReadChunk, needed - have));
-      auto [ec, n] = co_await socket_.async_read_some(
-          asio::buffer(buf.data() + have, buf.size() - have), asio::as_tuple(asio::use_awaitable));
+      auto [ec, n] = co_await OnStream([&](auto& stream) {
+        return stream.async_read_some(asio::buffer(buf.data() + have, buf.size() - have),
+                                      asio::as_tuple(asio::use_awaitable));
+      });
       buf.resize(have + n);
       if (ec) break;
       last_activity_ = Clock::now();
@@ -232,10 +299,13 @@ class Connection : public std::enable_shared_from_this<Connection> {
       buffers.emplace_back(asio::buffer(out_[i]));
     }
     size_t frames = buffers.size();
-    asio::async_write(socket_, buffers,
-                      [self = shared_from_this(), frames](boost::system::error_code ec, size_t n) {
-                        self->WriteDone(ec, n, frames);
-                      });
+    OnStream([&](auto& stream) {
+      asio::async_write(stream, buffers,
+                        [self = shared_from_this(), frames](boost::system::error_code ec,
+                                                           size_t n) {
+                          self->WriteDone(ec, n, frames);
+                        });
+    });
   }
 
   void WriteDone(boost::system::error_code ec, size_t n, size_t frames) {
@@ -317,6 +387,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
   BookieServer* server_;
   tcp::socket socket_;
+  // Set by Greet() when the client speaks TLS; reads and writes then go through it.
+  std::optional<ssl::stream<tcp::socket&>> tls_;
   asio::steady_timer resume_;
   asio::steady_timer idle_;
   std::string peer_;
@@ -353,6 +425,13 @@ Result<std::unique_ptr<BookieServer>> BookieServer::Listen(asio::io_context* io,
     return InvalidArgument(fmt::format("bookie server: bad bind address '{}': {}",
                                        options.bind_address, ec.message()));
   }
+  if (options.tls.enabled) {
+    TlsPeerCheck check = options.tls.client_authentication ? TlsPeerCheck::kRequired
+                         : options.tls.files.trust_store_path.empty() ? TlsPeerCheck::kNone
+                                                                      : TlsPeerCheck::kIfSent;
+    QUIRE_ASSIGN_OR_RETURN(server->tls_context_,
+                           MakeTlsContext(TlsSide::kServer, options.tls.files, check));
+  }
   tcp::endpoint endpoint(address, options.port);
   auto fail = [&](std::string_view step) {
     return Status(StatusCode::kIOError,
@@ -373,7 +452,10 @@ Result<std::unique_ptr<BookieServer>> BookieServer::Listen(asio::io_context* io,
 void BookieServer::StartAccepting(RequestProcessor* processor) {
   processor_ = processor;
   asio::post(*io_, [this] { Accept(); });
-  spdlog::info("bookie server accepting on {}:{}", options_.bind_address, port_);
+  spdlog::info("bookie server accepting on {}:{} ({})", options_.bind_address, port_,
+               !tls_context_          ? "plaintext"
+               : options_.tls.required ? "TLS only"
+                                       : "plaintext and TLS");
 }
 
 BookieServer::~BookieServer() { Shutdown(std::chrono::milliseconds(0)); }

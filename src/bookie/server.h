@@ -34,8 +34,17 @@
 
 #include "bookie/request_processor.h"
 #include "common/request_metrics.h"
+#include "common/tls.h"
 
 namespace quire::bookie {
+
+// TLS on the bookie port (docs/security.md); the files are read when the server starts listening.
+struct ServerTlsOptions {
+  bool enabled = false;  // tlsCertificatePath and tlsKeyPath are set
+  TlsFiles files;        // tlsCertificatePath, tlsKeyPath, tlsTrustStorePath
+  bool required = false;               // tlsRequired: plaintext connections are refused
+  bool client_authentication = false;  // tlsClientAuthentication
+};
 
 struct ServerOptions {
   std::string bind_address = "0.0.0.0";
@@ -45,6 +54,7 @@ struct ServerOptions {
   uint64_t max_inflight_bytes = 512ull << 20;               // maxInflightBytes
   uint64_t max_reads_in_flight_per_connection = 64;         // maxReadsInFlightPerConnection
   std::chrono::milliseconds idle_timeout{600000};           // connectionIdleTimeoutMs
+  ServerTlsOptions tls;
 };
 
 // Counters and latencies for /metrics.
@@ -54,6 +64,8 @@ struct ServerMetrics {
   std::atomic<uint64_t> bytes_read{0}, bytes_written{0};
   std::atomic<uint64_t> inflight_bytes{0};  // requests in flight + responses not yet written
   std::atomic<uint64_t> paused_reads{0};    // times a connection stopped reading (back-pressure)
+  std::atomic<uint64_t> tls_handshake_failures{0};
+  std::atomic<uint64_t> plaintext_refused{0};  // plaintext connections refused by tlsRequired
   // Requests answered, by operation and status, with their latency: from the request's last byte
   // read to its response queued for writing. The operations are the protocol's (OperationName),
   // with long polls apart from reads: they wait for the writer by design, and would otherwise
@@ -99,6 +111,7 @@ class BookieServer {
   const ServerOptions options_;
   RequestProcessor* processor_ = nullptr;
   boost::asio::ip::tcp::acceptor acceptor_;
+  std::shared_ptr<boost::asio::ssl::context> tls_context_;  // null: no TLS
   uint16_t port_ = 0;
   ServerMetrics metrics_;
 

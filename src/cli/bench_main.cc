@@ -385,6 +385,7 @@ void AddCommonOptions(CLI::App& c, Options& o) {
                "$QUIRE_METADATA_URI, else the standalone cluster's "
                "(file://$HOME/.quire/standalone/metadata)");
   c.add_option("--password", o.password, "Ledger password (needed to read an HMAC ledger)");
+  o.tls.AddTo(c);
   c.add_option("--io-threads", o.io_threads, "Client I/O threads")
       ->check(CLI::Range(1, 64))
       ->capture_default_str();

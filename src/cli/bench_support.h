@@ -278,6 +278,7 @@ struct Options {
   int write_quorum = 3;
   int ack_quorum = 2;
   std::string password;
+  cli::TlsFlags tls;
   std::string digest = "crc32c";
   // Load.
   int ledgers = 1;
@@ -304,6 +305,7 @@ struct Options {
 inline Result<std::unique_ptr<Client>> OpenClient(const Options& o) {
   ClientOptions co;
   co.metadata_uri = o.MetadataUri();
+  o.tls.ApplyTo(&co);
   // A benchmark only reads the cluster's metadata: a missing file:// store is an error (a typo,
   // or no standalone cluster yet), not something to create, as for every `quire` command.
   QUIRE_RETURN_IF_ERROR(cli::RequireExistingStore(co.metadata_uri));

@@ -34,10 +34,21 @@ std::string DefaultMetadataUri();
 // else DefaultMetadataUri(). quire-bench resolves it the same way.
 std::string MetadataUriOf(const std::string& flag);
 
+// TLS to the bookies, for `quire` and quire-bench alike: --tls-cert, --tls-key and --tls-ca, each
+// else $QUIRE_TLS_CERT, $QUIRE_TLS_KEY, $QUIRE_TLS_CA. Any of them set turns TLS on; the CA alone
+// is TLS without a client certificate (docs/security.md).
+struct TlsFlags {
+  std::string cert, key, ca;
+  void AddTo(CLI::App& app);
+  // Sets options->use_tls and the paths from the flags, else the environment.
+  void ApplyTo(ClientOptions* options) const;
+};
+
 struct GlobalOptions {
   std::string metadata_uri;  // --metadata; empty: QUIRE_METADATA_URI, else the standalone default
   std::string log_level = "warn";
   bool json = false;  // --json where output is data
+  TlsFlags tls;
 
   std::string MetadataUri() const;  // MetadataUriOf(metadata_uri)
 };

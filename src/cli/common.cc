@@ -24,6 +24,29 @@ std::string MetadataUriOf(const std::string& flag) {
 
 std::string GlobalOptions::MetadataUri() const { return MetadataUriOf(metadata_uri); }
 
+void TlsFlags::AddTo(CLI::App& app) {
+  app.add_option("--tls-cert", cert,
+                 "Client certificate (PEM) for bookies with tlsClientAuthentication; with "
+                 "--tls-key. Default: $QUIRE_TLS_CERT");
+  app.add_option("--tls-key", key, "Private key (PEM) of --tls-cert. Default: $QUIRE_TLS_KEY");
+  app.add_option("--tls-ca", ca,
+                 "CA bundle (PEM) that signs the bookies' certificates; turns TLS on. Default: "
+                 "$QUIRE_TLS_CA");
+}
+
+void TlsFlags::ApplyTo(ClientOptions* options) const {
+  auto flag_or_env = [](const std::string& flag, const char* env) {
+    if (!flag.empty()) return flag;
+    const char* value = std::getenv(env);
+    return std::string(value ? value : "");
+  };
+  options->tls_certificate_path = flag_or_env(cert, "QUIRE_TLS_CERT");
+  options->tls_key_path = flag_or_env(key, "QUIRE_TLS_KEY");
+  options->tls_ca_path = flag_or_env(ca, "QUIRE_TLS_CA");
+  options->use_tls = !options->tls_certificate_path.empty() || !options->tls_key_path.empty() ||
+                     !options->tls_ca_path.empty();
+}
+
 void Fail(std::string_view command, const Status& status) {
   fmt::print(stderr, "quire {}: {}\n", command, status.ToString());
   throw CLI::RuntimeError(kExitError);
@@ -61,6 +84,7 @@ std::unique_ptr<metadata::MetadataStore> OpenStore(const GlobalOptions& g, std::
 std::unique_ptr<Client> OpenClient(const GlobalOptions& g, std::string_view command) {
   ClientOptions options;
   options.metadata_uri = g.MetadataUri();
+  g.tls.ApplyTo(&options);
   if (Status s = RequireExistingStore(options.metadata_uri); !s.ok()) Fail(command, s);
   auto client = Client::Open(options);
   if (!client.ok()) Fail(command, client.status());

@@ -30,6 +30,7 @@ int main(int argc, char** argv) {
   app.add_option("--log-level", g.log_level, "trace, debug, info, warn, error, off")
       ->capture_default_str();
   app.add_flag("--json", g.json, "Print data as JSON (commands that print data)");
+  g.tls.AddTo(app);
   app.parse_complete_callback([&] {
     quire::InitLogging({.level = g.log_level}).IgnoreError();
   });

@@ -11,6 +11,7 @@
 #include <boost/asio/connect.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/ssl/stream.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/asio/write.hpp>
@@ -18,10 +19,12 @@
 #include <spdlog/spdlog.h>
 
 #include "bookie/protocol.h"
+#include "common/tls.h"
 
 namespace quire::client {
 
 namespace asio = boost::asio;
+namespace ssl = asio::ssl;
 using tcp = asio::ip::tcp;
 using Clock = std::chrono::steady_clock;
 
@@ -72,7 +75,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
     if (closed_) return done(Status(StatusCode::kAborted, "the client is shutting down"));
     if (state_ == State::kDown) {
       if (Clock::now() < retry_at_) {
-        return done(Status(StatusCode::kUnavailable,
+        return done(Status(last_code_,
                            fmt::format("bookie {} is unreachable ({}); next attempt in {} ms",
                                        bookie_, last_error_, MillisUntil(retry_at_))));
       }
@@ -99,7 +102,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
     if (colon == std::string::npos) {
       return Down(fmt::format("bookie id {} is not host:port", bookie_));
     }
-    std::string host = bookie_.substr(0, colon);
+    host_ = bookie_.substr(0, colon);
     std::string port = bookie_.substr(colon + 1);
     connect_timer_.expires_after(options_.connect_timeout);
     connect_timer_.async_wait([self = shared_from_this()](boost::system::error_code ec) {
@@ -110,14 +113,14 @@ class Connection : public std::enable_shared_from_this<Connection> {
     });
     timed_out_ = false;
     resolver_.async_resolve(
-        host, port,
+        host_, port,
         [self = shared_from_this()](boost::system::error_code ec,
                                     tcp::resolver::results_type endpoints) {
           if (ec) return self->ConnectFailed(ec);
           asio::async_connect(self->socket_, endpoints,
                               [self](boost::system::error_code error, const tcp::endpoint&) {
                                 if (error) return self->ConnectFailed(error);
-                                self->Connected();
+                                self->Handshake();
                               });
         });
   }
@@ -126,6 +129,28 @@ class Connection : public std::enable_shared_from_this<Connection> {
     connect_timer_.cancel();
     Down(timed_out_ ? fmt::format("connect timed out after {} ms", options_.connect_timeout.count())
                     : fmt::format("connect failed: {}", ec.message()));
+  }
+
+  // With TLS, the handshake is part of connecting (under the connect timeout); its failure is
+  // kUnauthenticated with OpenSSL's reason, so a bad certificate never looks like a dead bookie.
+  void Handshake() {
+    if (!options_.tls) return Connected();
+    tls_ = std::make_shared<ssl::stream<tcp::socket&>>(socket_, *options_.tls);
+    if (Status s = ExpectPeerHost(tls_->native_handle(), host_); !s.ok()) {
+      connect_timer_.cancel();
+      return Down(s.message(), StatusCode::kUnauthenticated);
+    }
+    tls_->async_handshake(
+        ssl::stream_base::client,
+        [self = shared_from_this(), tls = tls_, gen = generation_](boost::system::error_code ec) {
+          if (gen != self->generation_) return;
+          if (!ec) return self->Connected();
+          if (self->timed_out_) return self->ConnectFailed(ec);
+          self->connect_timer_.cancel();
+          self->Down(fmt::format("TLS handshake failed: {}",
+                                 TlsErrorReason(ec, SSL_get_verify_result(tls->native_handle()))),
+                     StatusCode::kUnauthenticated);
+        });
   }
 
   void Connected() {
@@ -141,19 +166,21 @@ class Connection : public std::enable_shared_from_this<Connection> {
   }
 
   // The connection is gone: everything in flight fails, and requests fail fast until retry_at_.
-  void Down(std::string why) {
+  void Down(std::string why, StatusCode code = StatusCode::kUnavailable) {
     if (state_ == State::kDown) return;
     boost::system::error_code ignored;
     socket_.close(ignored);
+    tls_.reset();  // its operations in flight keep it alive until they end
     if (!closed_) spdlog::warn("bookie {}: {}; retrying in {} ms", bookie_, why, backoff_.count());
     last_error_ = why;
+    last_code_ = code;
     state_ = State::kDown;
     retry_at_ = Clock::now() + backoff_;
     backoff_ = std::min(backoff_ * 2, options_.reconnect_backoff_max);
     out_.clear();
     in_.clear();
     ++generation_;
-    Fail(Status(StatusCode::kUnavailable, fmt::format("bookie {}: {}", bookie_, why)));
+    Fail(Status(code, fmt::format("bookie {}: {}", bookie_, why)));
   }
 
   void Fail(const Status& status) {
@@ -167,33 +194,50 @@ class Connection : public std::enable_shared_from_this<Connection> {
     writing_ = true;
     wire_.swap(out_);
     out_.clear();
-    asio::async_write(socket_, asio::buffer(wire_),
-                      [self = shared_from_this(), gen = generation_](boost::system::error_code ec,
-                                                                     size_t) {
-                        self->writing_ = false;
-                        self->wire_.clear();
-                        if (gen != self->generation_) return self->Flush();
-                        if (ec) return self->Down(fmt::format("write failed: {}", ec.message()));
-                        self->Flush();
-                      });
+    auto written = [self = shared_from_this(), gen = generation_, tls = tls_](
+                       boost::system::error_code ec, size_t) {
+      self->writing_ = false;
+      self->wire_.clear();
+      if (gen != self->generation_) return self->Flush();
+      if (ec) return self->StreamFailed("write", ec);
+      self->Flush();
+    };
+    if (tls_) {
+      asio::async_write(*tls_, asio::buffer(wire_), std::move(written));
+    } else {
+      asio::async_write(socket_, asio::buffer(wire_), std::move(written));
+    }
+  }
+
+  // A read or write failed. A TLS error after the handshake is the bookie refusing this client
+  // (with TLS 1.3 a client learns that its certificate was refused only then).
+  void StreamFailed(std::string_view op, boost::system::error_code ec) {
+    if (ec == asio::error::eof || ec == ssl::error::stream_truncated) {
+      return Down("the bookie closed the connection");
+    }
+    if (IsTlsError(ec)) {
+      return Down(fmt::format("TLS: {}", TlsErrorReason(ec, 0)), StatusCode::kUnauthenticated);
+    }
+    Down(fmt::format("{} failed: {}", op, ec.message()));
   }
 
   void ReadMore() {
     size_t old = in_.size();
     in_.resize(old + kReadChunk);
-    socket_.async_read_some(
-        asio::buffer(in_.data() + old, kReadChunk),
-        [self = shared_from_this(), old, gen = generation_](boost::system::error_code ec,
-                                                            size_t n) {
-          if (gen != self->generation_) return;
-          self->in_.resize(old + n);
-          if (ec) {
-            return self->Down(ec == asio::error::eof ? std::string("the bookie closed the connection")
-                                                     : fmt::format("read failed: {}", ec.message()));
-          }
-          if (!self->ParseFrames()) return;
-          self->ReadMore();
-        });
+    auto read = [self = shared_from_this(), old, gen = generation_, tls = tls_](
+                    boost::system::error_code ec, size_t n) {
+      if (gen != self->generation_) return;
+      self->in_.resize(old + n);
+      if (ec) return self->StreamFailed("read", ec);
+      if (!self->ParseFrames()) return;
+      self->ReadMore();
+    };
+    asio::mutable_buffer into(in_.data() + old, kReadChunk);
+    if (tls_) {
+      tls_->async_read_some(into, std::move(read));
+    } else {
+      socket_.async_read_some(into, std::move(read));
+    }
   }
 
   // Hands every complete frame in in_ to its request. False if the stream is broken.
@@ -213,6 +257,13 @@ class Connection : public std::enable_shared_from_this<Connection> {
         return false;
       }
       pos += bookie::kFrameHeaderSize + *length;
+      // Request id 0 is never sent: an error with it is about the connection (e.g. "this bookie
+      // requires TLS"), and the bookie closes it after this answer.
+      if (response.header().request_id() == 0 && response.status() != proto::OK) {
+        Down(fmt::format("the bookie refused the connection: {}", response.message()),
+             bookie::FromProtoStatus(response.status()));
+        return false;
+      }
       auto it = pending_.find(response.header().request_id());
       if (it == pending_.end()) continue;  // it timed out already
       BookieClient::ResponseFn done = std::move(it->second.done);
@@ -256,6 +307,10 @@ class Connection : public std::enable_shared_from_this<Connection> {
   const BookieId bookie_;
   const BookieClientOptions options_;
   tcp::socket socket_;
+  // The TLS stream over socket_ for the current connection (null without TLS). Shared with the
+  // operations in flight on it, which may end after a reconnect replaced it.
+  std::shared_ptr<ssl::stream<tcp::socket&>> tls_;
+  std::string host_;  // of bookie_, checked against the bookie's certificate
   tcp::resolver resolver_;
   asio::steady_timer connect_timer_;
   asio::steady_timer sweep_timer_;
@@ -273,6 +328,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   std::chrono::milliseconds backoff_;
   Clock::time_point retry_at_;
   std::string last_error_;
+  StatusCode last_code_ = StatusCode::kUnavailable;
 };
 
 BookieClient::BookieClient(asio::io_context& io, BookieClientOptions options)

@@ -2,8 +2,9 @@
 //
 // Send() frames a request, gives it a request id and a deadline, and calls `done` exactly once:
 // with the bookie's response (whatever its status), or with kTimeout (no answer by the deadline),
-// kUnavailable (not connected: connection refused or lost, or waiting out a reconnect backoff)
-// or kAborted (the client is shutting down). Many requests are in flight per connection;
+// kUnavailable (not connected: connection refused or lost, or waiting out a reconnect backoff),
+// kUnauthenticated (the TLS handshake failed, or the bookie refused the connection, with the
+// reason; docs/security.md) or kAborted (the client is shutting down). Many requests are in flight per connection;
 // responses are matched by request id. Requests queued while one write is on the wire go out
 // together in the next write.
 //
@@ -26,6 +27,7 @@
 #include <vector>
 
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/ssl/context.hpp>
 
 #include "bookie.pb.h"
 #include "quire/ledger_metadata.h"
@@ -38,6 +40,9 @@ struct BookieClientOptions {
   std::chrono::milliseconds reconnect_backoff_min{100};
   std::chrono::milliseconds reconnect_backoff_max{5'000};
   uint32_t max_frame_size = 64u << 20;  // largest response accepted
+  // TLS to every bookie when set: the bookie's certificate must verify against the context's CAs
+  // and name the host of the bookie id (a DNS or, for an address, an IP subject alt name).
+  std::shared_ptr<boost::asio::ssl::context> tls;
 };
 
 class Connection;

@@ -15,13 +15,16 @@
 #include "client/write_handle.h"
 #include "common/clock.h"
 #include "common/logging.h"
+#include "common/tls.h"
 
 namespace quire::client {
 
 ClientContext::ClientContext(const ClientOptions& options,
-                             std::unique_ptr<metadata::MetadataStore> store)
+                             std::unique_ptr<metadata::MetadataStore> store,
+                             std::shared_ptr<boost::asio::ssl::context> tls)
     : options_(options), store_(std::move(store)), work_(io_.get_executor()) {
   BookieClientOptions b;
+  b.tls = std::move(tls);
   b.connect_timeout = options.connect_timeout;
   b.reconnect_backoff_min = options.reconnect_backoff_min;
   b.reconnect_backoff_max = options.reconnect_backoff_max;
@@ -57,6 +60,26 @@ void ClientContext::ReportBadCopy(BadCopy bad) {
 }
 
 namespace {
+
+// The TLS context of the options (null without TLS): the bookie's certificate must verify
+// against tls_ca_path; tls_certificate_path and tls_key_path, when set, are this client's.
+Result<std::shared_ptr<boost::asio::ssl::context>> TlsContextFor(const ClientOptions& o) {
+  if (!o.use_tls) {
+    if (o.tls_ca_path.empty() && o.tls_certificate_path.empty() && o.tls_key_path.empty()) {
+      return std::shared_ptr<boost::asio::ssl::context>();
+    }
+    return InvalidArgument("ClientOptions: TLS files are set but use_tls is false");
+  }
+  if (o.tls_ca_path.empty()) {
+    return InvalidArgument("ClientOptions.use_tls needs tls_ca_path: the CA bundle that signs the "
+                           "bookies' certificates");
+  }
+  return MakeTlsContext(TlsSide::kClient,
+                        {.certificate_path = o.tls_certificate_path,
+                         .key_path = o.tls_key_path,
+                         .trust_store_path = o.tls_ca_path},
+                        TlsPeerCheck::kRequired);
+}
 
 std::string DefaultCreator() {
   char host[256] = {};
@@ -272,7 +295,8 @@ Result<std::unique_ptr<Client>> Client::Open(const ClientOptions& options) {
     return info.status().WithContext(
         fmt::format("metadata service {} (is the cluster initialised?)", options.metadata_uri));
   }
-  auto ctx = std::make_shared<client::ClientContext>(options, std::move(store));
+  QUIRE_ASSIGN_OR_RETURN(auto tls, client::TlsContextFor(options));
+  auto ctx = std::make_shared<client::ClientContext>(options, std::move(store), std::move(tls));
   return std::unique_ptr<Client>(std::make_unique<client::ClientImpl>(std::move(ctx)));
 }
 

@@ -169,8 +169,9 @@ class Writer : public std::enable_shared_from_this<Writer> {
                                         "bookie {} refused entry {}",
                                         id_, bookie, entry)));
     }
-    if (status.Is(StatusCode::kUnauthorized)) {
-      return FailAll(Status(StatusCode::kUnauthorized,
+    // A wrong password, or a TLS setup the bookie refuses: another bookie would not help.
+    if (status.Is(StatusCode::kUnauthorized) || status.Is(StatusCode::kUnauthenticated)) {
+      return FailAll(Status(status.code(),
                             fmt::format("bookie {} refused entry {} of ledger {}: {}", bookie,
                                         entry, id_, status.message())));
     }

@@ -29,6 +29,7 @@ std::string_view StatusCodeName(StatusCode code) {
     case StatusCode::kInternal: return "internal";
     case StatusCode::kBadRequest: return "bad-request";
     case StatusCode::kLedgerClosed: return "ledger-closed";
+    case StatusCode::kUnauthenticated: return "unauthenticated";
   }
   return "unknown";
 }

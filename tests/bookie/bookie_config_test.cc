@@ -62,6 +62,42 @@ TEST(BookieConfigTest, InconsistentThresholdsAreRefused) {
   EXPECT_EQ(c.SetFromString("bokiePort=3181").code(), StatusCode::kInvalidArgument);
 }
 
+// TLS half configured stops the bookie at start-up, naming the key that is missing.
+TEST(BookieConfigTest, PartialTlsConfigurationNamesTheMissingKey) {
+  struct Case {
+    std::vector<std::string> settings;
+    std::string missing;
+  };
+  const std::vector<Case> cases = {
+      {{"tlsCertificatePath=/c.pem"}, "tlsKeyPath"},
+      {{"tlsKeyPath=/k.pem"}, "tlsCertificatePath"},
+      {{"tlsTrustStorePath=/ca.pem"}, "tlsCertificatePath"},
+      {{"tlsRequired=true"}, "tlsCertificatePath"},
+      {{"tlsRequired=true", "tlsCertificatePath=/c.pem"}, "tlsKeyPath"},
+      {{"tlsClientAuthentication=true", "tlsCertificatePath=/c.pem", "tlsKeyPath=/k.pem"},
+       "tlsTrustStorePath"},
+  };
+  for (const Case& k : cases) {
+    Config c(BookieConfigSchema());
+    for (const std::string& s : k.settings) ASSERT_TRUE(c.SetFromString(s).ok()) << s;
+    auto o = BookieOptionsFromConfig(c);
+    ASSERT_FALSE(o.ok()) << k.missing;
+    EXPECT_EQ(o.status().code(), StatusCode::kInvalidArgument);
+    EXPECT_NE(o.status().message().find(k.missing + " is missing"), std::string::npos)
+        << o.status().message();
+  }
+  Config c(BookieConfigSchema());
+  ASSERT_TRUE(c.SetFromString("tlsCertificatePath=/c.pem").ok());
+  ASSERT_TRUE(c.SetFromString("tlsKeyPath=/k.pem").ok());
+  auto o = BookieOptionsFromConfig(c);
+  ASSERT_TRUE(o.ok()) << o.status().ToString();
+  EXPECT_TRUE(o->server.tls.enabled);
+  EXPECT_FALSE(o->server.tls.required);
+  auto plain = BookieOptionsFromConfig(Config(BookieConfigSchema()));
+  ASSERT_TRUE(plain.ok());
+  EXPECT_FALSE(plain->server.tls.enabled);
+}
+
 }  // namespace
 }  // namespace quire::bookie
 

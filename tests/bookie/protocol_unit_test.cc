@@ -477,8 +477,9 @@ TEST(StatusMappingTest, EveryStatusCodeHasAWireStatus) {
       {StatusCode::kInternal, proto::INTERNAL, StatusCode::kInternal},
       {StatusCode::kBadRequest, proto::BAD_REQUEST, StatusCode::kBadRequest},
       {StatusCode::kLedgerClosed, proto::INTERNAL, StatusCode::kInternal},
+      {StatusCode::kUnauthenticated, proto::UNAUTHENTICATED, StatusCode::kUnauthenticated},
   };
-  ASSERT_EQ(cases.size(), static_cast<size_t>(StatusCode::kLedgerClosed) + 1)
+  ASSERT_EQ(cases.size(), static_cast<size_t>(StatusCode::kUnauthenticated) + 1)
       << "a new StatusCode needs a row here (and a wire status, or INTERNAL on purpose)";
   for (const Case& c : cases) {
     EXPECT_EQ(ToProtoStatus(c.code), c.wire) << StatusCodeName(c.code);

@@ -1,0 +1,63 @@
+#include "util/test_ca.h"
+
+#include <cstdlib>
+#include <functional>
+#include <filesystem>
+#include <fstream>
+
+#include <fmt/format.h>
+
+namespace quire::testing {
+
+namespace {
+constexpr const char* kNewKey = "-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes";
+}  // namespace
+
+TestCa::TestCa(std::string dir, std::string name)
+    : dir_(std::move(dir)),
+      name_(std::move(name)),
+      certificate_path_(fmt::format("{}/{}.pem", dir_, name_)),
+      key_path_(fmt::format("{}/{}.key", dir_, name_)) {}
+
+Status TestCa::Run(const std::string& command) const {
+  std::string line = fmt::format("{} >>'{}/openssl.log' 2>&1", command, dir_);
+  int status = std::system(line.c_str());
+  if (status != 0) {
+    return IOError(fmt::format("`{}` failed (status {}); see {}/openssl.log", command, status, dir_));
+  }
+  return Status::Ok();
+}
+
+Result<TestCa> TestCa::Create(const std::string& dir, const std::string& name) {
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec) return IOError(fmt::format("cannot create {}: {}", dir, ec.message()));
+  TestCa ca(dir, name);
+  QUIRE_RETURN_IF_ERROR(ca.Run(fmt::format(
+      "openssl req -x509 {} -keyout '{}' -out '{}' -days 2 -subj '/CN={}' "
+      "-addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign",
+      kNewKey, ca.key_path_, ca.certificate_path_, name)));
+  return ca;
+}
+
+Result<TestCertificate> TestCa::Issue(const std::string& name, const std::string& san,
+                                      Validity validity) const {
+  TestCertificate out{fmt::format("{}/{}.pem", dir_, name), fmt::format("{}/{}.key", dir_, name)};
+  std::string csr = fmt::format("{}/{}.csr", dir_, name);
+  std::string ext = fmt::format("{}/{}.ext", dir_, name);
+  {
+    std::ofstream f(ext);
+    f << "subjectAltName=" << san << "\n";
+    if (!f) return IOError("cannot write " + ext);
+  }
+  QUIRE_RETURN_IF_ERROR(Run(fmt::format("openssl req -new {} -keyout '{}' -out '{}' -subj '/CN={}'",
+                                        kNewKey, out.key_path, csr, name)));
+  QUIRE_RETURN_IF_ERROR(Run(fmt::format(
+      "openssl x509 -req -in '{}' -CA '{}' -CAkey '{}' -set_serial {} -out '{}' -days {} "
+      "-extfile '{}'",
+      csr, certificate_path_, key_path_, std::hash<std::string>()(name) >> 1,
+      out.certificate_path, validity == Validity::kExpired ? -1 : 2, ext)));
+  return out;
+}
+
+}  // namespace quire::testing
