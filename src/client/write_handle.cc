@@ -112,7 +112,13 @@ class Writer : public std::enable_shared_from_this<Writer> {
 
   Status Close() {
     std::unique_lock<std::mutex> lock(mu_);
-    if (closed_) return close_status_;
+    if (closing_) {
+      // Another Close is under way (or done): this one ends as it does, once the metadata says.
+      ++waiters_;
+      cv_.wait(lock, [&] { return close_done_; });
+      --waiters_;
+      return close_status_;
+    }
     closing_ = true;
     // Every pending append ends (acknowledged or failed) and no ensemble change is running.
     ++waiters_;
@@ -121,19 +127,24 @@ class Writer : public std::enable_shared_from_this<Writer> {
     closed_ = true;
     lac_timer_.cancel();
     look_again_timer_.cancel();
-    if (!error_.ok() && !error_.Is(StatusCode::kUnavailable)) {
-      // Fenced or refused: someone else owns the ledger's end now.
-      close_status_ = error_;
-      return close_status_;
+    Status s = error_;
+    // Fenced: someone else recovered the ledger. CloseMetadata finds out whether they closed it
+    // at this writer's LAC, in which case the close succeeds (SEMANTICS.md, writing step 6).
+    // Refused (unauthorized): this writer never owned the ledger's end.
+    if (error_.ok() || error_.Is(StatusCode::kUnavailable) || error_.Is(StatusCode::kFenced)) {
+      if (!error_.Is(StatusCode::kFenced)) {
+        error_ = Status(StatusCode::kLedgerClosed, fmt::format("ledger {} is closed", id_));
+      }
+      EntryId last = lac_;
+      uint64_t length = lac_length_;
+      lock.unlock();
+      s = CloseMetadata(last, length);
+      lock.lock();
+      if (s.ok()) spdlog::debug("ledger {} closed at entry {}", id_, last);
     }
-    error_ = Status(StatusCode::kLedgerClosed, fmt::format("ledger {} is closed", id_));
-    EntryId last = lac_;
-    uint64_t length = lac_length_;
-    lock.unlock();
-    Status s = CloseMetadata(last, length);
-    lock.lock();
     close_status_ = s;
-    if (s.ok()) spdlog::debug("ledger {} closed at entry {}", id_, last);
+    close_done_ = true;
+    cv_.notify_all();
     return s;
   }
 
@@ -593,6 +604,7 @@ class Writer : public std::enable_shared_from_this<Writer> {
   Status error_;                    // once set, every append fails with it
   bool closing_ = false;
   bool closed_ = false;
+  bool close_done_ = false;  // close_status_ is final
   Status close_status_;
   Clock::time_point last_append_ = Clock::now();
   EntryId explicit_lac_sent_ = kNoEntry;
