@@ -73,6 +73,12 @@ struct ClientOptions {
   // Outstanding (sent, not yet completed) appends per WriteHandle. At the bound, Append and
   // AppendAsync block the calling thread until an earlier append completes.
   size_t max_outstanding_adds = 1'000;
+  // The bookies' maxFrameSizeBytes (conf/bookie.conf; this default is theirs): the largest request
+  // they accept. A bookie closes the connection on a larger one, so an append whose payload is
+  // more than this less 256 bytes (the add request's other fields and the entry's header and
+  // digest) is refused with kInvalidArgument, naming both sizes, before it gets an entry id; the
+  // ledger stays writable. Set it to the bookies' value if they were configured otherwise.
+  uint32_t bookie_max_frame_size = 5'242'880;
   // A writer that has been idle this long sends its LAC to the bookies (explicit LAC) so that
   // readers see its last entries. 0 disables.
   std::chrono::milliseconds explicit_lac_interval{1'000};

@@ -205,7 +205,14 @@ class Connection : public std::enable_shared_from_this<Connection> {
         if (!length.ok()) {
           // The stream cannot be trusted past a bad length: answer, then close.
           server_->metrics_.bad_frames.fetch_add(1, std::memory_order_relaxed);
-          spdlog::debug("connection {}: {}; closing", peer_, length.status().message());
+          if (uint64_t left_out = 0; server_->bad_frame_log_.Allow(Clock::now(), &left_out)) {
+            spdlog::warn("connection {}: {}; answered BAD_REQUEST and closing the connection "
+                         "(a request larger than this bookie accepts, or not the protocol){}",
+                         peer_, length.status().message(),
+                         left_out == 0 ? std::string()
+                                       : fmt::format(" ({} more closed so since the last line)",
+                                                     left_out));
+          }
           close_after_write_ = true;
           Queue(0, EncodeFrame(MakeResponse(proto::RequestHeader(), proto::BAD_REQUEST,
                                             length.status().message())));

@@ -13,7 +13,7 @@
 // reads its responses therefore only fills its own budget, and its reads cannot crowd the read
 // workers' queue for everyone else. A frame
 // larger than maxFrameSizeBytes gets a BAD_REQUEST answer and the connection is closed (its
-// stream can no longer be trusted). Connections idle (nothing read, nothing in flight) for
+// stream can no longer be trusted), with a warning in the log (rate-limited). Connections idle (nothing read, nothing in flight) for
 // connectionIdleTimeoutMs are closed.
 //
 // Threads: the io_context's threads ("q-io-N", run by the owner) do all socket work; nothing here
@@ -33,6 +33,7 @@
 #include <boost/asio/ip/tcp.hpp>
 
 #include "bookie/request_processor.h"
+#include "common/logging.h"
 #include "common/request_metrics.h"
 #include "common/tls.h"
 
@@ -114,6 +115,9 @@ class BookieServer {
   std::shared_ptr<boost::asio::ssl::context> tls_context_;  // null: no TLS
   uint16_t port_ = 0;
   ServerMetrics metrics_;
+  // Why a connection was closed on a bad frame goes to the log, but at most every 10 s: a client
+  // can send such frames as fast as it can connect.
+  LogLimiter bad_frame_log_{std::chrono::seconds(10)};
 
   std::mutex mu_;
   std::set<std::shared_ptr<Connection>> connections_;  // guarded by mu_

@@ -11,6 +11,7 @@
 #include <fmt/ranges.h>
 #include <spdlog/spdlog.h>
 
+#include "client/bookie_choice.h"
 #include "client/digest.h"
 #include "client/placement.h"
 #include "common/clock.h"
@@ -41,7 +42,9 @@ class Writer : public std::enable_shared_from_this<Writer> {
         digest_(metadata.value.digest_type, password),
         master_key_(MasterKey(password)),
         metadata_(std::move(metadata)),
-        lac_timer_(context.io()) {}
+        choice_(context.options().reconnect_backoff_min, context.options().reconnect_backoff_max),
+        lac_timer_(context.io()),
+        look_again_timer_(context.io()) {}
 
   LedgerId id() const { return id_; }
 
@@ -64,6 +67,18 @@ class Writer : public std::enable_shared_from_this<Writer> {
                                 MonotonicNanos() - start);
       application(std::move(r));
     };
+    // Refused before it gets an id: the bookies would close the connection on the request, and
+    // the writer would take that for every bookie failing.
+    if (payload.size() > MaxAppendPayload(ctx_.options().bookie_max_frame_size)) {
+      Status refused = InvalidArgument(fmt::format(
+          "ledger {}: an entry of {} bytes is larger than the bookies accept: an add request "
+          "carries at most {} bytes of payload with ClientOptions::bookie_max_frame_size = {} "
+          "(the bookies' maxFrameSizeBytes)",
+          id_, payload.size(), MaxAppendPayload(ctx_.options().bookie_max_frame_size),
+          ctx_.options().bookie_max_frame_size));
+      ctx_.callbacks().Submit([callback = std::move(callback), refused] { callback(refused); });
+      return;
+    }
     std::unique_lock<std::mutex> lock(mu_);
     if (error_.ok() && pending_.size() >= MaxOutstanding()) {
       ++waiters_;
@@ -97,7 +112,13 @@ class Writer : public std::enable_shared_from_this<Writer> {
 
   Status Close() {
     std::unique_lock<std::mutex> lock(mu_);
-    if (closed_) return close_status_;
+    if (closing_) {
+      // Another Close is under way (or done): this one ends as it does, once the metadata says.
+      ++waiters_;
+      cv_.wait(lock, [&] { return close_done_; });
+      --waiters_;
+      return close_status_;
+    }
     closing_ = true;
     // Every pending append ends (acknowledged or failed) and no ensemble change is running.
     ++waiters_;
@@ -105,19 +126,25 @@ class Writer : public std::enable_shared_from_this<Writer> {
     --waiters_;
     closed_ = true;
     lac_timer_.cancel();
-    if (!error_.ok() && !error_.Is(StatusCode::kUnavailable)) {
-      // Fenced or refused: someone else owns the ledger's end now.
-      close_status_ = error_;
-      return close_status_;
+    look_again_timer_.cancel();
+    Status s = error_;
+    // Fenced: someone else recovered the ledger. CloseMetadata finds out whether they closed it
+    // at this writer's LAC, in which case the close succeeds (SEMANTICS.md, writing step 6).
+    // Refused (unauthorized): this writer never owned the ledger's end.
+    if (error_.ok() || error_.Is(StatusCode::kUnavailable) || error_.Is(StatusCode::kFenced)) {
+      if (!error_.Is(StatusCode::kFenced)) {
+        error_ = Status(StatusCode::kLedgerClosed, fmt::format("ledger {} is closed", id_));
+      }
+      EntryId last = lac_;
+      uint64_t length = lac_length_;
+      lock.unlock();
+      s = CloseMetadata(last, length);
+      lock.lock();
+      if (s.ok()) spdlog::debug("ledger {} closed at entry {}", id_, last);
     }
-    error_ = Status(StatusCode::kLedgerClosed, fmt::format("ledger {} is closed", id_));
-    EntryId last = lac_;
-    uint64_t length = lac_length_;
-    lock.unlock();
-    Status s = CloseMetadata(last, length);
-    lock.lock();
     close_status_ = s;
-    if (s.ok()) spdlog::debug("ledger {} closed at entry {}", id_, last);
+    close_done_ = true;
+    cv_.notify_all();
     return s;
   }
 
@@ -129,14 +156,8 @@ class Writer : public std::enable_shared_from_this<Writer> {
   // Called with mu_ held.
   void SendAdd(const PendingAdd& add, int pos) {
     const BookieId& bookie = metadata_.value.LastEnsemble().bookies[static_cast<size_t>(pos)];
-    proto::Request request;
-    request.mutable_header()->set_operation(proto::ADD_ENTRY);
-    proto::AddRequest* r = request.mutable_add();
-    r->set_ledger_id(id_);
-    r->set_entry_id(add.id);
-    r->set_master_key(master_key_);
-    r->set_body(add.body);
-    ctx_.bookies().Send(bookie, std::move(request), ctx_.options().add_timeout,
+    ctx_.bookies().Send(bookie, AddEntryRequest(id_, add.id, master_key_, add.body),
+                        ctx_.options().add_timeout,
                         [self = shared_from_this(), entry = add.id, pos,
                          bookie](Result<proto::Response> response) {
                           self->OnAddResponse(entry, pos, bookie, response);
@@ -266,7 +287,7 @@ class Writer : public std::enable_shared_from_this<Writer> {
   void BookieFailed(int pos, const BookieId& bookie, const Status& why) {
     spdlog::warn("ledger {}: bookie {} failed ({}); replacing it", id_, bookie, why.ToString());
     failed_.insert(pos);
-    excluded_.insert(bookie);
+    choice_.Failed(bookie, Clock::now());
     // Its acknowledgements of entries not yet acknowledged to the application no longer count:
     // the new ensemble will name its replacement for those entries.
     for (PendingAdd& add : pending_) {
@@ -282,93 +303,138 @@ class Writer : public std::enable_shared_from_this<Writer> {
     }
   }
 
-  // On a worker thread: replaces the failed bookies (SEMANTICS.md, writing step 5), then
-  // re-sends what they should hold. Loops while bookies keep failing.
+  // On a worker thread: finds a bookie for every position whose bookie failed or that is written
+  // around (SEMANTICS.md, writing step 5; BookieChoice decides which), then re-sends what each
+  // should hold. Loops while bookies keep failing.
   void ChangeEnsemble() {
     constexpr int kMaxRounds = 32;
     for (int round = 0; round < kMaxRounds; ++round) {
       std::unique_lock<std::mutex> lock(mu_);
-      if (!error_.ok() || failed_.empty()) break;
-      std::set<int> failed = failed_;
-      std::set<BookieId> excluded = excluded_;
-      metadata::Versioned<LedgerMetadata> current = metadata_;
+      if (!error_.ok() || (failed_.empty() && !look_again_due_)) break;
+      look_again_due_ = false;
       lock.unlock();
 
-      Result<BookieList> candidates = WritableBookies(ctx_.store());
-      std::map<int, BookieId> replacements;
-      if (candidates.ok()) {
-        std::vector<BookieId> chosen;
-        for (const BookieId& b : current.value.LastEnsemble().bookies) excluded.insert(b);
-        Result<std::vector<BookieId>> picked =
-            PickBookies(*candidates, static_cast<int>(failed.size()), excluded);
-        if (picked.ok()) {
-          auto it = picked->begin();
-          for (int pos : failed) {
-            if (it == picked->end()) break;  // fewer spares than failures: the rest next round
-            replacements[pos] = *it++;
-          }
-        }
-      }
+      // Listed afresh for every decision: a bookie restarted since the last one is back in it.
+      Result<BookieList> listed = WritableBookies(ctx_.store());
+
       lock.lock();
       if (!error_.ok()) break;
-      if (replacements.empty()) {
-        // No spare: go on with fewer copies while every write set can still reach Qa.
-        degraded_.insert(failed_.begin(), failed_.end());
-        failed_.clear();
-        if (!WriteSetsViable()) {
-          FailAll(Status(
-              StatusCode::kUnavailable,
-              fmt::format("ledger {}: not enough bookies: a write set has fewer than Qa={} "
-                          "live bookies (failed: {}) and no writable spare is available{}",
-                          id_, Qa(), FailedNames(), candidates.ok() ? "" :
-                          ": " + candidates.status().ToString())));
-          break;
-        }
+      std::set<int> positions = failed_;
+      positions.insert(degraded_.begin(), degraded_.end());
+      metadata::Versioned<LedgerMetadata> current = metadata_;
+      BookieChoice::Decision decision =
+          choice_.Decide(current.value.LastEnsemble().bookies, positions, listed, Clock::now());
+      for (int pos : decision.in_place) ResumeInPlace(pos);
+      for (int pos : decision.without) {
+        failed_.erase(pos);
+        degraded_.insert(pos);
+      }
+      // A position written around that gets a spare waits for the change like a failed one.
+      for (const auto& [pos, b] : decision.replacements) {
+        degraded_.erase(pos);
+        failed_.insert(pos);
+      }
+      if (!decision.replacements.empty()) {
+        if (!ReplaceInMetadata(lock, current, decision.replacements)) break;
+      }
+      if (!failed_.empty()) continue;  // failed meanwhile: another round
+      if (!WriteSetsViable()) {
+        FailAll(Status(
+            StatusCode::kUnavailable,
+            fmt::format("ledger {}: not enough bookies: a write set has fewer than Qa={} "
+                        "live bookies (failed: {}) and no writable spare is available{}",
+                        id_, Qa(), FailedNames(),
+                        listed.ok() ? "" : ": " + listed.status().ToString())));
+        break;
+      }
+      if (!degraded_.empty()) {
         spdlog::warn("ledger {}: no writable spare for {}; writing to the rest of the ensemble",
                      id_, FailedNames());
-        CompleteAcknowledged();
-        break;
-      }
-      LedgerMetadata next = current.value;
-      Ensemble ensemble = next.LastEnsemble();
-      ensemble.first_entry_id = lac_ + 1;
-      for (auto& [pos, b] : replacements) ensemble.bookies[static_cast<size_t>(pos)] = b;
-      if (ensemble.first_entry_id == next.LastEnsemble().first_entry_id) {
-        next.ensembles.back() = ensemble;  // nothing acknowledged since the last change
-      } else {
-        next.ensembles.push_back(ensemble);
-      }
-      lock.unlock();
-
-      Result<metadata::Versioned<LedgerMetadata>> updated = UpdateEnsembles(current, next);
-
-      lock.lock();
-      if (!updated.ok()) {
-        FailAll(updated.status());
-        break;
-      }
-      metadata_ = std::move(*updated);
-      ctx_.metrics().ensemble_changes.fetch_add(1, std::memory_order_relaxed);
-      spdlog::info("ledger {}: ensemble change from entry {}: {}", id_, ensemble.first_entry_id,
-                   fmt::join(ensemble.bookies, ","));
-      for (auto& [pos, b] : replacements) failed_.erase(pos);
-      // Entries from the new ensemble's first on whose write set holds a replacement go to it.
-      for (const PendingAdd& add : pending_) {
-        if (add.id < ensemble.first_entry_id) continue;
-        for (int pos : metadata_.value.WriteSetPositions(add.id)) {
-          if (replacements.count(pos) && !failed_.count(pos)) SendAdd(add, pos);
-        }
+        ArmLookAgain(decision.look_again);
       }
       CompleteAcknowledged();
+      break;
     }
     std::lock_guard<std::mutex> lock(mu_);
     change_running_ = false;
     cv_.notify_all();
     // A failure that arrived after the loop's last look starts another change.
-    if (error_.ok() && !failed_.empty()) {
+    if (error_.ok() && (!failed_.empty() || look_again_due_)) {
       change_running_ = true;
       ctx_.workers().Submit([self = shared_from_this()] { self->ChangeEnsemble(); });
     }
+  }
+
+  // Called with mu_ held: the bookie at `pos` is back (BookieChoice: in place). It is still in
+  // the ensemble, so no metadata changes; it gets every pending entry of its write sets again
+  // (what it missed meanwhile keeps the copies it has elsewhere, as a position written around).
+  void ResumeInPlace(int pos) {
+    failed_.erase(pos);
+    degraded_.erase(pos);
+    spdlog::info("ledger {}: bookie {} is back; writing to it again", id_,
+                 metadata_.value.LastEnsemble().bookies[static_cast<size_t>(pos)]);
+    for (const PendingAdd& add : pending_) {
+      for (int p : metadata_.value.WriteSetPositions(add.id)) {
+        if (p == pos) SendAdd(add, pos);
+      }
+    }
+  }
+
+  // Called with mu_ held (`lock`, released during the update): appends an ensemble starting at
+  // LAC + 1 with `replacements`, or replaces the last one if nothing completed since it began,
+  // then re-sends to each replacement the pending entries of its write sets. False if the
+  // writer stopped.
+  bool ReplaceInMetadata(std::unique_lock<std::mutex>& lock,
+                         const metadata::Versioned<LedgerMetadata>& current,
+                         const std::map<int, BookieId>& replacements) {
+    LedgerMetadata next = current.value;
+    Ensemble ensemble = next.LastEnsemble();
+    ensemble.first_entry_id = lac_ + 1;
+    for (const auto& [pos, b] : replacements) ensemble.bookies[static_cast<size_t>(pos)] = b;
+    if (ensemble.first_entry_id == next.LastEnsemble().first_entry_id) {
+      next.ensembles.back() = ensemble;  // nothing acknowledged since the last change
+    } else {
+      next.ensembles.push_back(ensemble);
+    }
+    lock.unlock();
+
+    Result<metadata::Versioned<LedgerMetadata>> updated = UpdateEnsembles(current, next);
+
+    lock.lock();
+    if (!updated.ok()) {
+      FailAll(updated.status());
+      return false;
+    }
+    metadata_ = std::move(*updated);
+    ctx_.metrics().ensemble_changes.fetch_add(1, std::memory_order_relaxed);
+    spdlog::info("ledger {}: ensemble change from entry {}: {}", id_, ensemble.first_entry_id,
+                 fmt::join(ensemble.bookies, ","));
+    for (const auto& [pos, b] : replacements) failed_.erase(pos);
+    // Entries from the new ensemble's first on whose write set holds a replacement go to it.
+    for (const PendingAdd& add : pending_) {
+      if (add.id < ensemble.first_entry_id) continue;
+      for (int pos : metadata_.value.WriteSetPositions(add.id)) {
+        if (replacements.count(pos) && !failed_.count(pos)) SendAdd(add, pos);
+      }
+    }
+    CompleteAcknowledged();
+    return error_.ok();
+  }
+
+  // Positions are written around: look for bookies for them again at `when`.
+  void ArmLookAgain(Clock::time_point when) {
+    look_again_timer_.expires_at(when);
+    look_again_timer_.async_wait([weak = weak_from_this()](boost::system::error_code ec) {
+      auto self = weak.lock();
+      if (!self || ec) return;
+      std::lock_guard<std::mutex> lock(self->mu_);
+      if (self->closing_ || !self->error_.ok() || self->degraded_.empty()) return;
+      self->look_again_due_ = true;
+      if (!self->change_running_) {
+        self->change_running_ = true;
+        self->ctx_.workers().Submit([self] { self->ChangeEnsemble(); });
+      }
+    });
   }
 
   // Every write set of the last ensemble has at least Qa bookies not failed.
@@ -532,17 +598,20 @@ class Writer : public std::enable_shared_from_this<Writer> {
   uint64_t pushed_length_ = 0;
   std::deque<PendingAdd> pending_;  // ids lac_+1, lac_+2, ... in order
   std::set<int> failed_;            // ensemble positions waiting for a replacement
-  std::set<BookieId> excluded_;     // bookies this writer saw fail: never chosen again
-  std::set<int> degraded_;          // failed positions with no spare: written around
+  std::set<int> degraded_;          // failed positions with no bookie for now: written around
+  BookieChoice choice_;             // which bookies may fill failed positions, and when
+  bool look_again_due_ = false;     // time to look for bookies for degraded_ again
   bool change_running_ = false;
   Status error_;                    // once set, every append fails with it
   bool closing_ = false;
   bool closed_ = false;
+  bool close_done_ = false;  // close_status_ is final
   Status close_status_;
   Clock::time_point last_append_ = Clock::now();
   EntryId explicit_lac_sent_ = kNoEntry;
   bool lac_timer_armed_ = false;
   boost::asio::steady_timer lac_timer_;
+  boost::asio::steady_timer look_again_timer_;  // for degraded_
 };
 
 class WriteHandleImpl : public WriteHandle {
@@ -565,6 +634,18 @@ class WriteHandleImpl : public WriteHandle {
 };
 
 }  // namespace
+
+proto::Request AddEntryRequest(LedgerId ledger, EntryId entry, const std::string& master_key,
+                               std::string body) {
+  proto::Request request;
+  request.mutable_header()->set_operation(proto::ADD_ENTRY);
+  proto::AddRequest* r = request.mutable_add();
+  r->set_ledger_id(ledger);
+  r->set_entry_id(entry);
+  r->set_master_key(master_key);
+  r->set_body(std::move(body));
+  return request;
+}
 
 std::unique_ptr<WriteHandle> NewWriteHandle(std::shared_ptr<ClientContext> context, LedgerId id,
                                             metadata::Versioned<LedgerMetadata> metadata,

@@ -2,6 +2,8 @@
 // ensemble changes, fencing, close. docs/client.md describes the design.
 #pragma once
 
+#include <cstddef>
+#include <cstdint>
 #include <memory>
 #include <string>
 
@@ -16,5 +18,19 @@ namespace quire::client {
 std::unique_ptr<WriteHandle> NewWriteHandle(std::shared_ptr<ClientContext> context, LedgerId id,
                                             metadata::Versioned<LedgerMetadata> metadata,
                                             std::string password);
+
+// The room an add request takes besides its payload: the request's header, ids and master key,
+// and the entry body's header and digest (oversize_append_test checks that it is enough).
+inline constexpr size_t kAddRequestOverhead = 256;
+
+// The largest payload an append may carry to bookies that accept requests of up to
+// `max_frame_size` bytes (ClientOptions::bookie_max_frame_size).
+inline size_t MaxAppendPayload(uint32_t max_frame_size) {
+  return max_frame_size > kAddRequestOverhead ? max_frame_size - kAddRequestOverhead : 0;
+}
+
+// The ADD_ENTRY request of a writer: entry `entry` of `ledger`, its body as EncodeEntry built it.
+proto::Request AddEntryRequest(LedgerId ledger, EntryId entry, const std::string& master_key,
+                               std::string body);
 
 }  // namespace quire::client

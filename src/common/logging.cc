@@ -178,4 +178,17 @@ void SetThreadName(std::string_view name) {
   pthread_setname_np(pthread_self(), n.c_str());
 }
 
+bool LogLimiter::Allow(TimePoint now, uint64_t* left_out) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (logged_ && now - last_ < interval_) {
+    ++left_out_;
+    return false;
+  }
+  logged_ = true;
+  last_ = now;
+  *left_out = left_out_;
+  left_out_ = 0;
+  return true;
+}
+
 }  // namespace quire

@@ -12,6 +12,9 @@
 // mode); info = lifecycle (start, stop, recovery summary, rotation); debug/trace = for developers.
 #pragma once
 
+#include <chrono>
+#include <cstdint>
+#include <mutex>
 #include <string>
 #include <string_view>
 
@@ -45,5 +48,25 @@ void SetThreadName(std::string_view name);
 // it, the idle I/O class: for background work (garbage collection) that must not take CPU or disk
 // time from adds. Best effort; failures are ignored.
 void SetThreadBackground();
+
+// At most one log line per `interval` for an event that a peer can repeat at will (a client that
+// keeps sending over-size frames must not flood the log); the line that is written says how many
+// were left out before it. Thread-safe.
+class LogLimiter {
+ public:
+  using TimePoint = std::chrono::steady_clock::time_point;
+  explicit LogLimiter(std::chrono::milliseconds interval) : interval_(interval) {}
+
+  // Whether to log the event happening at `now`; if so, `*left_out` is the number of events not
+  // logged since the last line.
+  bool Allow(TimePoint now, uint64_t* left_out);
+
+ private:
+  const std::chrono::milliseconds interval_;
+  std::mutex mu_;
+  bool logged_ = false;     // guarded by mu_
+  TimePoint last_{};        // guarded by mu_: when the last line was allowed
+  uint64_t left_out_ = 0;   // guarded by mu_
+};
 
 }  // namespace quire

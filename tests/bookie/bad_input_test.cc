@@ -1,6 +1,8 @@
 // Bad input against a running quire-bookie: each case must leave the bookie serving a second,
 // well-behaved connection and keep every entry it stored.
 #include <csignal>
+#include <fstream>
+#include <iterator>
 #include <random>
 #include <thread>
 
@@ -64,6 +66,37 @@ TEST_F(BadInputTest, TwoGiBLengthPrefixIsRefusedAndTheConnectionClosed) {
   EXPECT_NE(r->message().find("maxFrameSizeBytes"), std::string::npos) << r->message();
   EXPECT_TRUE(c.WaitForClose(std::chrono::seconds(30)));
   ExpectHealthy();
+}
+
+// A connection closed on an over-size frame (a client sent a bigger entry than the bookie
+// accepts) is explained in the bookie's log, with the size and the limit: once per connection,
+// and not once per frame when a client keeps doing it.
+class OversizeFrameLogTest : public BookieTest {
+ protected:
+  OversizeFrameLogTest() { settings_ = {"logFile = " + dir_.Sub("bookie.log")}; }
+};
+
+TEST_F(OversizeFrameLogTest, TheBookieLogsWhyItClosedTheConnection) {
+  constexpr int kConnections = 3;
+  for (int i = 0; i < kConnections; ++i) {
+    RawClient c = Connect();
+    ASSERT_TRUE(c.SendRaw(std::string("\x00\xa0\x00\x00", 4)).ok());  // 10 MiB
+    auto r = c.Receive();
+    ASSERT_TRUE(r.ok()) << r.status().ToString();
+    EXPECT_EQ(r->status(), proto::BAD_REQUEST);
+    EXPECT_TRUE(c.WaitForClose(std::chrono::seconds(30)));
+  }
+  ASSERT_EQ(bookie_->Stop(), 0);  // the log is complete
+  std::ifstream in(dir_.Sub("bookie.log"));
+  std::string log((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const std::string why =
+      "frame of 10485760 bytes exceeds maxFrameSizeBytes (5242880); answered BAD_REQUEST and "
+      "closing the connection";
+  int lines = 0;
+  for (size_t at = log.find(why); at != std::string::npos; at = log.find(why, at + 1)) ++lines;
+  EXPECT_GE(lines, 1) << log;
+  EXPECT_LE(lines, kConnections) << log;
+  EXPECT_NE(log.find("warn"), std::string::npos) << log;
 }
 
 TEST_F(BadInputTest, TruncatedFrameThenClose) {

@@ -1,5 +1,6 @@
 // Log lines as operators and log shippers read them: ISO 8601 UTC times, JSON lines, size-based
-// rotation, and reopening the file after logrotate moved it (SIGHUP in quire-bookie).
+// rotation, reopening the file after logrotate moved it (SIGHUP in quire-bookie), and the limit on
+// lines a peer can repeat at will.
 #include "common/logging.h"
 
 #include <gtest/gtest.h>
@@ -119,6 +120,21 @@ TEST_F(LoggingTest, ReopenStartsANewFileAfterTheOldOneWasMoved) {
 TEST_F(LoggingTest, ReopenWithoutAFileDoesNothing) {
   ASSERT_TRUE(InitLogging({.level = "info"}).ok());
   EXPECT_TRUE(ReopenLogs().ok());
+}
+
+TEST(LogLimiterTest, AllowsOneLinePerIntervalAndCountsTheRest) {
+  using std::chrono::milliseconds;
+  LogLimiter limiter(milliseconds(1'000));
+  const LogLimiter::TimePoint t0 = LogLimiter::TimePoint{} + std::chrono::hours(1);
+  uint64_t left_out = 99;
+  ASSERT_TRUE(limiter.Allow(t0, &left_out));
+  EXPECT_EQ(left_out, 0u);
+  EXPECT_FALSE(limiter.Allow(t0, &left_out));
+  EXPECT_FALSE(limiter.Allow(t0 + milliseconds(999), &left_out));
+  ASSERT_TRUE(limiter.Allow(t0 + milliseconds(1'000), &left_out));
+  EXPECT_EQ(left_out, 2u);
+  ASSERT_TRUE(limiter.Allow(t0 + milliseconds(5'000), &left_out));
+  EXPECT_EQ(left_out, 0u);
 }
 
 }  // namespace
