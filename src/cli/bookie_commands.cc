@@ -267,7 +267,8 @@ void AddDecommission(CLI::App& bookie, GlobalOptions& g) {
     auto client = OpenClient(g, name);
     // First the ledgers to move, so that progress can say how many are left.
     int64_t listed = 0;
-    auto using_it = metadata::LedgersUsingBookie(*OpenStore(g, name), *id, &listed);
+    std::unique_ptr<metadata::MetadataStore> store = OpenStore(g, name);
+    auto using_it = metadata::LedgersUsingBookie(*store, *id, &listed);
     if (!using_it.ok()) Fail(name, using_it.status());
     std::vector<LedgerId> todo;
     for (const metadata::LedgerOfBookie& l : *using_it) todo.push_back(l.id);
@@ -308,7 +309,7 @@ void AddDecommission(CLI::App& bookie, GlobalOptions& g) {
         fmt::print(stderr, "bookie {} is still running: stop it; its cookie was left in place\n",
                    *id);
       } else {
-        Status s = OpenStore(g, name)->DeleteCookie(*id, metadata::kAnyVersion);
+        Status s = store->DeleteCookie(*id, metadata::kAnyVersion);
         if (!s.ok() && !s.Is(StatusCode::kNotFound)) Fail(name, s);
         cookie_removed = true;
         fmt::print(stderr, "bookie {} decommissioned (cookie removed)\n", *id);
