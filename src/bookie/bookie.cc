@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
+#include "autorecovery/autorecovery.h"
 #include "bookie/gc_json.h"
 #include "bookie/http/admin_http_server.h"
 #include "bookie/ledger_catalog.h"
@@ -131,10 +132,26 @@ Status Bookie::Init() {
       [this](const std::vector<uint64_t>& deleted) { processor_->ForgetLedgers(deleted); });
   ready_.store(true, std::memory_order_release);
   monitor_ = std::thread([this] { MonitorLoop(); });
+  StartAutoRecovery();
   spdlog::info("bookie {} is up ({}): protocol port {}, admin HTTP port {}", options_.bookie_id,
                status_.writable() ? "writable" : "read-only: " + status_.read_only_reason(),
                server_->port(), http_port());
   return Status::Ok();
+}
+
+void Bookie::StartAutoRecovery() {
+  if (!options_.autorecovery_enabled) return;
+  autorecovery::AutoRecoveryOptions o = options_.autorecovery;
+  o.name = "bookie " + options_.bookie_id;
+  Result<std::unique_ptr<autorecovery::AutoRecovery>> ar = autorecovery::AutoRecovery::Start(o);
+  if (!ar.ok()) {
+    // The bookie serves without it: autorecovery is the cluster's, and another process may run it.
+    spdlog::error("bookie {}: autorecovery not started: {}", options_.bookie_id,
+                  ar.status().ToString());
+    return;
+  }
+  std::lock_guard<std::mutex> lock(autorecovery_mu_);
+  autorecovery_ = std::move(*ar);
 }
 
 Status Bookie::CheckIdentity(const std::string& instance_id) {
@@ -305,6 +322,10 @@ void Bookie::Stop() {
   // The admin endpoint goes first: its handlers read what is torn down below.
   ready_.store(false, std::memory_order_release);
   if (http_) http_->Stop();
+  {
+    std::lock_guard<std::mutex> lock(autorecovery_mu_);
+    autorecovery_.reset();  // it speaks to other bookies, not to this one's storage
+  }
   gc_.reset();  // stops at its next safe point; it uses the engine and the metadata store
   if (server_) {
     server_->StopAccepting();
@@ -417,6 +438,10 @@ std::string Bookie::MetricsText() {
   w.Gauge("quire_bookie_writable", "1 when the bookie takes writes, 0 when read-only",
           ready && status_.writable() ? 1 : 0);
   if (!ready) return w.Text();  // starting or stopping: the rest is not built, or torn down
+  {
+    std::lock_guard<std::mutex> lock(autorecovery_mu_);
+    if (autorecovery_) autorecovery_->WriteMetrics(w);
+  }
   if (server_) {
     ServerMetrics& m = server_->metrics();
     w.Gauge("quire_bookie_connections", "Open client connections",

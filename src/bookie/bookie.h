@@ -51,6 +51,10 @@
 #include "storage/garbage_collector.h"
 #include "storage/storage_engine.h"
 
+namespace quire::autorecovery {
+class AutoRecovery;
+}
+
 namespace quire::bookie {
 
 class AdminHttpServer;
@@ -89,6 +93,7 @@ class Bookie {
   Result<storage::GarbageCollector*> Gc();
   // The admin endpoint and what it calls (bookie_admin.cc).
   Status StartHttp();
+  void StartAutoRecovery();
   bool Ready(std::string* reason) const;
   nlohmann::json ReadOnlyJson() const;
   Result<nlohmann::json> SetManualReadOnly(bool on);
@@ -125,6 +130,10 @@ class Bookie {
   std::atomic<bool> registered_writable_{false};
   std::mutex manual_mu_;  // serializes manual read-only changes (flag on disk, then state)
 
+  // Autorecovery (autoRecoveryDaemonEnabled), from step 6 on; under autorecovery_mu_ because
+  // the /metrics handler reads it while Init() and Stop() set it.
+  std::mutex autorecovery_mu_;
+  std::unique_ptr<autorecovery::AutoRecovery> autorecovery_;
   std::unique_ptr<AdminHttpServer> http_;
   std::atomic<uint16_t> http_port_{0};  // read by the admin handlers while Init() runs
   // Set once the bookie serves and is registered; until then the admin endpoint answers

@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
+#include "autorecovery/autorecovery.h"
 #include "bookie/bookie.h"
 #include "bookie/gc_json.h"
 #include "bookie/http/admin_http_server.h"
@@ -18,6 +19,8 @@ namespace {
 // `quire ledger list` pages through any number.
 constexpr size_t kMaxListedLedgers = 100'000;
 constexpr size_t kLedgerPage = 1'000;
+// GET /api/v1/autorecovery/list_under_replicated_ledger lists at most about this many.
+constexpr size_t kMaxListedMarkers = 10'000;
 
 Status NotServing() { return FailedPrecondition("the bookie is starting or stopping"); }
 
@@ -216,6 +219,44 @@ Status Bookie::StartHttp() {
   h.compaction_suspension = [this]() -> Result<nlohmann::json> {
     QUIRE_ASSIGN_OR_RETURN(storage::GarbageCollector * gc, Gc());
     return CompactionSuspensionJson(gc->compaction_suspension());
+  };
+  h.autorecovery_status = [this]() -> Result<nlohmann::json> {
+    if (!ready_.load(std::memory_order_acquire)) return NotServing();
+    QUIRE_ASSIGN_OR_RETURN(autorecovery::AutoRecoveryStatus status,
+                           autorecovery::ReadStatus(*metadata_));
+    nlohmann::json j = autorecovery::StatusToJson(
+        status, std::chrono::milliseconds(options_.autorecovery.lost_bookie_delay).count());
+    j["daemonEnabledHere"] = options_.autorecovery_enabled;
+    return j;
+  };
+  h.set_autorecovery = [this](bool enabled) -> Result<nlohmann::json> {
+    if (!ready_.load(std::memory_order_acquire)) return NotServing();
+    QUIRE_RETURN_IF_ERROR(autorecovery::SetEnabled(*metadata_, enabled));
+    spdlog::info("bookie {}: autorecovery {} cluster-wide over admin HTTP", options_.bookie_id,
+                 enabled ? "enabled" : "disabled");
+    QUIRE_ASSIGN_OR_RETURN(autorecovery::AutoRecoveryStatus status,
+                           autorecovery::ReadStatus(*metadata_));
+    return autorecovery::StatusToJson(status);
+  };
+  h.list_under_replicated = [this]() -> Result<nlohmann::json> {
+    if (!ready_.load(std::memory_order_acquire)) return NotServing();
+    nlohmann::json out = nlohmann::json::object();
+    LedgerId from = 0;
+    for (size_t listed = 0; listed < kMaxListedMarkers;) {
+      QUIRE_ASSIGN_OR_RETURN(std::vector<metadata::UnderReplicatedLedger> page,
+                             metadata_->ListUnderReplicated(from, kLedgerPage));
+      if (page.empty()) break;
+      listed += page.size();
+      for (const auto& m : page) out[std::to_string(m.ledger_id)] = m.lost_bookies;
+      from = page.back().ledger_id + 1;
+    }
+    return out;
+  };
+  h.who_is_auditor = [this]() -> Result<nlohmann::json> {
+    if (!ready_.load(std::memory_order_acquire)) return NotServing();
+    QUIRE_ASSIGN_OR_RETURN(std::optional<std::string> owner,
+                           metadata_->LockOwner(std::string(autorecovery::kAuditorLock)));
+    return nlohmann::json{{"auditor", owner ? nlohmann::json(*owner) : nlohmann::json()}};
   };
   QUIRE_ASSIGN_OR_RETURN(http_, AdminHttpServer::Start(ho, std::move(h)));
   http_port_.store(http_->port(), std::memory_order_release);

@@ -197,6 +197,8 @@ std::string DocumentedDefaultConfig() {
   AppendSection(&out, "Bookie: network, admin HTTP, read-only mode, logging", BookieKeys());
   AppendSection(&out, "Metadata store", metadata::MetadataConfigSchema());
   AppendSection(&out, "Storage: journal and ledger storage", storage::StorageConfigSchema());
+  AppendSection(&out, "Autorecovery (docs/autorecovery.md)",
+                autorecovery::AutoRecoveryConfigSchema());
   return out;
 }
 
@@ -239,6 +241,7 @@ const ConfigSchema& BookieConfigSchema() {
     ConfigSchema s = BookieKeys();
     s.Merge(metadata::MetadataConfigSchema());
     s.Merge(storage::StorageConfigSchema());
+    s.Merge(autorecovery::AutoRecoveryConfigSchema());
     for (const ConfigAlias& alias : BookKeeperKeyNames()) s.AddAlias(alias);
     return s;
   }();
@@ -295,6 +298,15 @@ Result<BookieOptions> BookieOptionsFromConfig(const Config& c) {
   // With bookiePort 0 the id is completed once the port is known (Bookie::Start).
   o.bookie_id = fmt::format("{}:{}", address, o.server.port);
   o.storage.bookie_id = o.bookie_id;
+  o.autorecovery_enabled = c.GetBool("autoRecoveryDaemonEnabled");
+  o.autorecovery = autorecovery::AutoRecoveryOptionsFromConfig(c);
+  // Autorecovery's client speaks to the other bookies as this bookie: its certificate, its CA.
+  if (o.server.tls.enabled && !o.server.tls.files.trust_store_path.empty()) {
+    o.autorecovery.client.use_tls = true;
+    o.autorecovery.client.tls_ca_path = o.server.tls.files.trust_store_path;
+    o.autorecovery.client.tls_certificate_path = o.server.tls.files.certificate_path;
+    o.autorecovery.client.tls_key_path = o.server.tls.files.key_path;
+  }
   return o;
 }
 

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "autorecovery/options.h"
 #include "bookie/request_processor.h"
 #include "bookie/server.h"
 #include "common/config.h"
@@ -33,6 +34,10 @@ struct BookieOptions {
   std::chrono::milliseconds disk_check_interval{5000};
   std::chrono::milliseconds shutdown_drain{10000};
   LoggingOptions logging;  // logLevel, logFile, logFormat, logMaxSizeMB, logMaxFiles
+  // autoRecoveryDaemonEnabled, and autorecovery's keys (docs/autorecovery.md). Its client
+  // reaches the other bookies with this bookie's TLS files.
+  bool autorecovery_enabled = true;
+  autorecovery::AutoRecoveryOptions autorecovery;
 };
 
 // Every key quire-bookie accepts, and BookKeeperKeyNames() as aliases.

@@ -1,4 +1,5 @@
-// quire bookie list|info|readonly|format|sanity|decommission (and gc: bookie_gc.cc).
+// quire bookie list|info|readonly|format|sanity|decommission (and gc: bookie_gc.cc; recover:
+// autorecovery_commands.cc).
 #include <algorithm>
 #include <chrono>
 #include <filesystem>
@@ -350,6 +351,7 @@ void AddBookieCommands(CLI::App& app, GlobalOptions& g) {
   AddReadOnly(*bookie, g);
   AddSanity(*bookie, g);
   AddBookieGcCommand(*bookie, g);
+  AddBookieRecoverCommand(*bookie, g);
   AddFormat(*bookie, g);
   AddDecommission(*bookie, g);
 }

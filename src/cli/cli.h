@@ -83,6 +83,8 @@ void AddBookieGcCommand(CLI::App& bookie, GlobalOptions& g);  // bookie_gc.cc, u
 void AddLedgerCommands(CLI::App& app, GlobalOptions& g);
 void AddOfflineCommands(CLI::App& app, GlobalOptions& g);  // journal, entrylog, index
 void AddStandaloneCommand(CLI::App& app, GlobalOptions& g);
+void AddAutoRecoveryCommands(CLI::App& app, GlobalOptions& g);  // autorecovery_commands.cc
+void AddBookieRecoverCommand(CLI::App& bookie, GlobalOptions& g);  // ditto, under `bookie`
 void AddSimpleTestCommand(CLI::App& app, GlobalOptions& g);
 
 }  // namespace quire::cli

@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/cli.h"
+#include "metadata/metadata_store.h"
 
 namespace quire::cli {
 namespace {
@@ -94,23 +95,49 @@ void PrintEntry(LedgerId id, const Entry& e, const std::string& format) {
 void AddList(CLI::App& ledger, GlobalOptions& g) {
   auto* cmd = ledger.add_subcommand("list", "List ledger ids, ascending (one per line)");
   auto from = std::make_shared<LedgerId>(0);
+  auto under_replicated = std::make_shared<bool>(false);
   cmd->add_option("--from", *from, "First ledger id to list");
-  cmd->callback([&g, from] {
-    auto client = OpenClient(g, "ledger list");
-    json ids = json::array();
-    LedgerId next = *from;
+  cmd->add_flag("--under-replicated", *under_replicated,
+                "Only the ledgers marked under-replicated (autorecovery), each with the bookies "
+                "it lost: \"ID lost BOOKIE[,BOOKIE...] since MS\" (docs/autorecovery.md)");
+  cmd->callback([&g, from, under_replicated] {
+    const char* name = "ledger list";
+    json out = json::array();
     constexpr size_t kPage = 10'000;
+    LedgerId next = *from;
+    if (*under_replicated) {
+      std::unique_ptr<metadata::MetadataStore> store = OpenStore(g, name);
+      for (;;) {
+        auto page = store->ListUnderReplicated(next, kPage);
+        if (!page.ok()) Fail(name, page.status());
+        if (page->empty()) break;
+        for (const metadata::UnderReplicatedLedger& m : *page) {
+          if (g.json) {
+            out.push_back({{"ledger_id", m.ledger_id},
+                           {"lost_bookies", m.lost_bookies},
+                           {"marked_time_ms", m.marked_time_ms}});
+          } else {
+            fmt::print("{} lost {} since {}\n", m.ledger_id, fmt::join(m.lost_bookies, ","),
+                       m.marked_time_ms);
+          }
+        }
+        next = page->back().ledger_id + 1;
+      }
+      if (g.json) fmt::print("{}\n", out.dump());
+      return;
+    }
+    auto client = OpenClient(g, name);
     for (;;) {
       auto page = client->ListLedgers(next, kPage);
-      if (!page.ok()) Fail("ledger list", page.status());
+      if (!page.ok()) Fail(name, page.status());
       if (page->empty()) break;
       for (LedgerId id : *page) {
-        if (g.json) ids.push_back(id);
+        if (g.json) out.push_back(id);
         else fmt::print("{}\n", id);
       }
       next = page->back() + 1;
     }
-    if (g.json) fmt::print("{}\n", ids.dump());
+    if (g.json) fmt::print("{}\n", out.dump());
   });
 }
 

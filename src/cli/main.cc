@@ -40,6 +40,7 @@ int main(int argc, char** argv) {
   AddClusterCommands(app, g);
   AddBookieCommands(app, g);
   AddLedgerCommands(app, g);
+  AddAutoRecoveryCommands(app, g);
   AddOfflineCommands(app, g);
   AddSimpleTestCommand(app, g);
 

@@ -65,7 +65,10 @@ void AddStandaloneCommand(CLI::App& app, GlobalOptions& g) {
           "journalDirectories=" + root + "/journal", "ledgerDirectories=" + root + "/ledgers",
           *http_port > 0 ? fmt::format("httpServerPort={}", *http_port + i)
                          : std::string("httpServerEnabled=false"),
-          "httpServerAddress=127.0.0.1", "logLevel=" + g.log_level};
+          "httpServerAddress=127.0.0.1", "logLevel=" + g.log_level,
+          // One process, one machine: its bookies die together, so there is nothing for
+          // autorecovery to heal (--set autoRecoveryDaemonEnabled=true turns it on).
+          "autoRecoveryDaemonEnabled=false"};
       kvs.insert(kvs.end(), sets->begin(), sets->end());
       for (const std::string& kv : kvs) {
         if (Status s = config.SetFromString(kv); !s.ok()) FailUsage(name, s.message());

@@ -281,7 +281,9 @@ class ClientImpl : public Client {
 
 namespace quire {
 
-Result<std::unique_ptr<Client>> Client::Open(const ClientOptions& options) {
+namespace client {
+
+Result<std::shared_ptr<ClientContext>> OpenClientContext(const ClientOptions& options) {
   if (options.metadata_uri.empty()) {
     return InvalidArgument("ClientOptions.metadata_uri is empty (e.g. zk://127.0.0.1:2181/quire)");
   }
@@ -295,8 +297,15 @@ Result<std::unique_ptr<Client>> Client::Open(const ClientOptions& options) {
     return info.status().WithContext(
         fmt::format("metadata service {} (is the cluster initialised?)", options.metadata_uri));
   }
-  QUIRE_ASSIGN_OR_RETURN(auto tls, client::TlsContextFor(options));
-  auto ctx = std::make_shared<client::ClientContext>(options, std::move(store), std::move(tls));
+  QUIRE_ASSIGN_OR_RETURN(auto tls, TlsContextFor(options));
+  return std::make_shared<ClientContext>(options, std::move(store), std::move(tls));
+}
+
+}  // namespace client
+
+Result<std::unique_ptr<Client>> Client::Open(const ClientOptions& options) {
+  QUIRE_ASSIGN_OR_RETURN(std::shared_ptr<client::ClientContext> ctx,
+                         client::OpenClientContext(options));
   return std::unique_ptr<Client>(std::make_unique<client::ClientImpl>(std::move(ctx)));
 }
 

@@ -57,4 +57,8 @@ class ClientContext {
   std::vector<std::thread> io_threads_;
 };
 
+// Opens the metadata store of options.metadata_uri, checks that the cluster is initialised and
+// builds a context (TLS from the options' files): what Client::Open and autorecovery share.
+Result<std::shared_ptr<ClientContext>> OpenClientContext(const ClientOptions& options);
+
 }  // namespace quire::client

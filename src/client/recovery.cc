@@ -33,16 +33,25 @@ proto::Request FencedRead(LedgerId id, EntryId entry, const std::string& key) {
   return r;
 }
 
+// The keys to fence and re-write with: the password's, checked against the metadata, or (no
+// password: an operator's tool) the ones the metadata keeps.
+Result<LedgerKeys> KeysFor(LedgerId id, const LedgerMetadata& md,
+                           std::optional<std::string_view> password) {
+  if (!password) return RepairKeys(id, md, "");
+  QUIRE_RETURN_IF_ERROR(CheckPassword(id, md, *password));
+  return DeriveLedgerKeys(md.digest_type, *password);
+}
+
 // Step 1: OPEN -> IN_RECOVERY, so that the writer's next metadata update (an ensemble change, its
 // close) fails and it learns it was fenced.
 Result<metadata::Versioned<LedgerMetadata>> MarkInRecovery(metadata::MetadataStore& store,
                                                            LedgerId id,
-                                                           std::string_view password) {
+                                                           std::optional<std::string_view> password) {
   constexpr int kAttempts = 10;
   Status last = Status::Ok();
   for (int attempt = 0; attempt < kAttempts; ++attempt) {
     QUIRE_ASSIGN_OR_RETURN(metadata::Versioned<LedgerMetadata> md, store.ReadLedger(id));
-    QUIRE_RETURN_IF_ERROR(CheckPassword(id, md.value, password));
+    QUIRE_RETURN_IF_ERROR(KeysFor(id, md.value, password).status());
     if (md.value.state != LedgerState::kOpen) return md;
     LedgerMetadata next = md.value;
     next.state = LedgerState::kInRecovery;
@@ -69,7 +78,7 @@ bool FencedEnough(const LedgerMetadata& md, const std::vector<bool>& answered) {
 }  // namespace
 
 Result<metadata::Versioned<LedgerMetadata>> RecoverLedger(ClientContext& ctx, LedgerId id,
-                                                          std::string_view password,
+                                                          std::optional<std::string_view> password,
                                                           const RecoveryHooks& hooks) {
   metadata::MetadataStore& store = ctx.store();
   QUIRE_ASSIGN_OR_RETURN(metadata::Versioned<LedgerMetadata> md,
@@ -77,8 +86,9 @@ Result<metadata::Versioned<LedgerMetadata>> RecoverLedger(ClientContext& ctx, Le
   if (md.value.closed()) return md;
   const LedgerMetadata& m = md.value;
   const Ensemble& last_ensemble = m.LastEnsemble();
-  const Digest digest(m.digest_type, password);
-  const std::string key = MasterKey(password);
+  QUIRE_ASSIGN_OR_RETURN(const LedgerKeys keys, KeysFor(id, m, password));
+  const Digest digest(m.digest_type, keys);
+  const std::string& key = keys.master_key;
   const auto timeout = ctx.options().read_timeout;
   spdlog::info("ledger {}: recovering ({})", id, m.Summary());
 

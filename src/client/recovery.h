@@ -3,6 +3,7 @@
 #pragma once
 
 #include <functional>
+#include <optional>
 #include <string_view>
 
 #include "client/client_context.h"
@@ -20,8 +21,12 @@ struct RecoveryHooks {
   std::function<void()> after_fencing;  // fencing is complete; the reads have not started
 };
 
+//
+// `password` is the ledger's (checked against its metadata). nullopt: an operator's tool
+// (autorecovery) recovering with the keys the metadata keeps (RepairKeys; kUnauthorized for an
+// older record that keeps none).
 Result<metadata::Versioned<LedgerMetadata>> RecoverLedger(ClientContext& context, LedgerId id,
-                                                          std::string_view password,
+                                                          std::optional<std::string_view> password,
                                                           const RecoveryHooks& hooks = {});
 
 }  // namespace quire::client

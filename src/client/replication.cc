@@ -12,7 +12,7 @@
 namespace quire::client {
 
 Result<CopiedEntries> ReplaceBookie(ClientContext& ctx, LedgerId id, const BookieId& bookie,
-                                    std::string_view password) {
+                                    std::string_view password, const ReplicationOptions& options) {
   metadata::MetadataStore& store = ctx.store();
   QUIRE_ASSIGN_OR_RETURN(metadata::Versioned<LedgerMetadata> md, store.ReadLedger(id));
   QUIRE_ASSIGN_OR_RETURN(const LedgerKeys keys, RepairKeys(id, md.value, password));
@@ -42,16 +42,17 @@ Result<CopiedEntries> ReplaceBookie(ClientContext& ctx, LedgerId id, const Booki
     EntryId first = ensemble.first_entry_id;
     EntryId last = k + 1 < next.ensembles.size() ? next.ensembles[k + 1].first_entry_id - 1
                                                  : next.last_entry_id;
-    // Entries of this ensemble that `bookie` should hold, 64 at a time: read from the other
+    // Entries of this ensemble that `bookie` should hold, a batch at a time: read from the other
     // replicas (the first good copy), write to the replacement.
     std::vector<EntryId> todo;
     for (EntryId e = first; e <= last; ++e) {
       std::vector<int> ws = md.value.WriteSetPositions(e);
       if (std::find(ws.begin(), ws.end(), pos) != ws.end()) todo.push_back(e);
     }
-    constexpr size_t kWindow = 64;
-    for (size_t from = 0; from < todo.size(); from += kWindow) {
-      size_t to = std::min(todo.size(), from + kWindow);
+    const size_t batch = std::max<size_t>(1, options.batch_entries);
+    for (size_t from = 0; from < todo.size(); from += batch) {
+      size_t to = std::min(todo.size(), from + batch);
+      CopiedEntries this_batch;
       std::vector<std::pair<BookieId, proto::Request>> reads;
       std::vector<std::pair<EntryId, BookieId>> asked;
       for (size_t i = from; i < to; ++i) {
@@ -90,7 +91,7 @@ Result<CopiedEntries> ReplaceBookie(ClientContext& ctx, LedgerId id, const Booki
         }
         // A recovery add: the ledger is closed, and its bookies may have fenced it.
         adds.emplace_back(replacement, RecoveryAddRequest(id, e, key, body->second));
-        copied.bytes += static_cast<int64_t>(body->second.size());
+        this_batch.bytes += static_cast<int64_t>(body->second.size());
       }
       auto added = CallAllRetryingBusy(ctx.bookies(), adds, ctx.options().add_timeout,
                                        ctx.busy_retry());
@@ -98,7 +99,13 @@ Result<CopiedEntries> ReplaceBookie(ClientContext& ctx, LedgerId id, const Booki
         QUIRE_RETURN_IF_ERROR(ResponseStatus(replacement, added[i]).WithContext(
             fmt::format("ledger {}: copying entry {} to {}", id, todo[from + i], replacement)));
       }
-      copied.entries += static_cast<int64_t>(to - from);
+      this_batch.entries = static_cast<int64_t>(to - from);
+      copied.entries += this_batch.entries;
+      copied.bytes += this_batch.bytes;
+      if (options.after_batch && !options.after_batch(this_batch)) {
+        return Status(StatusCode::kAborted,
+                      fmt::format("ledger {}: copy of {}'s entries stopped", id, bookie));
+      }
     }
     *it = replacement;
     spdlog::info("ledger {}: ensemble from entry {}: {} replaced by {} ({} entries copied)", id,

@@ -252,6 +252,38 @@ Status KvMetadataStore::DeleteCookie(const BookieId& bookie_id, Version expected
   return s;
 }
 
+Result<std::vector<BookieId>> KvMetadataStore::ListCookies() {
+  Result<std::vector<std::string>> names = kv_->List(std::string(kCookiesDir));
+  if (!names.ok() && names.status().Is(StatusCode::kNotFound)) return NotInitialised();
+  QUIRE_RETURN_IF_ERROR(names.status());
+  std::vector<BookieId> ids;
+  for (std::string& name : *names) {
+    if (ValidateName("bookie id", name).ok()) ids.push_back(std::move(name));  // not temp files
+  }
+  std::sort(ids.begin(), ids.end());
+  return ids;
+}
+
+// --- Autorecovery record ---
+
+Result<Versioned<AutoRecoveryState>> KvMetadataStore::ReadAutoRecovery() {
+  std::string key(kAutoRecoveryNode);
+  QUIRE_ASSIGN_OR_RETURN(std::optional<KvRecord> record, kv_->Get(key));
+  if (!record) return Versioned<AutoRecoveryState>{AutoRecoveryState{}, kNewRecord};
+  QUIRE_ASSIGN_OR_RETURN(AutoRecoveryState state,
+                         DecodeAutoRecovery(record->value, kv_->Describe(key)));
+  return Versioned<AutoRecoveryState>{std::move(state), record->version};
+}
+
+Result<Version> KvMetadataStore::WriteAutoRecovery(const AutoRecoveryState& state,
+                                                   Version expected) {
+  if (expected < kNewRecord) {
+    return InvalidArgument(fmt::format("autorecovery record version {}", expected));
+  }
+  return kv_->Put(std::string(kAutoRecoveryNode), EncodeAutoRecovery(state), expected,
+                  NewDeadline());
+}
+
 // --- Under-replication markers ---
 
 Status KvMetadataStore::MarkUnderReplicated(LedgerId ledger, const BookieId& lost_bookie) {

@@ -56,6 +56,9 @@ class KvMetadataStore final : public MetadataStore {
   Result<Versioned<Cookie>> ReadCookie(const BookieId& bookie_id) override;
   Result<Version> WriteCookie(const Cookie& cookie, Version expected) override;
   Status DeleteCookie(const BookieId& bookie_id, Version expected) override;
+  Result<std::vector<BookieId>> ListCookies() override;
+  Result<Versioned<AutoRecoveryState>> ReadAutoRecovery() override;
+  Result<Version> WriteAutoRecovery(const AutoRecoveryState& state, Version expected) override;
 
   Status MarkUnderReplicated(LedgerId ledger, const BookieId& lost_bookie) override;
   Result<std::vector<UnderReplicatedLedger>> ListUnderReplicated(LedgerId from,

@@ -30,6 +30,7 @@ inline constexpr std::string_view kBookiesDir = "bookies";
 inline constexpr std::string_view kCookiesDir = "cookies";
 inline constexpr std::string_view kUnderReplicatedDir = "underreplicated";
 inline constexpr std::string_view kLocksDir = "locks";
+inline constexpr std::string_view kAutoRecoveryNode = "autorecovery";
 inline constexpr std::string_view kSessionsDir = "sessions";  // file and mem stores
 
 // "ddd/dddd/dddd/dddd/Ldddd" for `id` (0 <= id).

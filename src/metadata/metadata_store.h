@@ -124,6 +124,24 @@ struct UnderReplicatedLedger {
   int64_t marked_time_ms = 0;
 };
 
+// A bookie with a cookie (formatted into the cluster, not decommissioned) but no registration.
+struct MissingBookie {
+  BookieId bookie_id;
+  int64_t missing_since_ms = 0;  // Unix time, ms
+  friend bool operator==(const MissingBookie&, const MissingBookie&) = default;
+};
+
+// Autorecovery's cluster-wide record (docs/autorecovery.md): the operator's switch and what the
+// auditor last saw.
+struct AutoRecoveryState {
+  bool enabled = true;
+  std::vector<MissingBookie> missing_bookies;  // sorted by id
+  int64_t audit_time_ms = 0;                   // when the auditor last wrote missing_bookies
+  std::string auditor;                         // the auditor that wrote them
+  int64_t last_check_time_ms = 0;              // when the last periodic replica check ended
+  friend bool operator==(const AutoRecoveryState&, const AutoRecoveryState&) = default;
+};
+
 enum class SessionEventKind {
   kExpired,   // the session expired: registrations vanished meanwhile, locks are lost
   kRestored,  // a new session is up and registrations were re-created (status says if all were)
@@ -284,6 +302,15 @@ class MetadataStore {
   // cookie.bookie_id; returns the new version. kAlreadyExists, kBadVersion, kNotFound.
   virtual Result<Version> WriteCookie(const Cookie& cookie, Version expected) = 0;
   virtual Status DeleteCookie(const BookieId& bookie_id, Version expected) = 0;
+  // The ids of every bookie that has a cookie, sorted: the bookies the cluster expects to see.
+  virtual Result<std::vector<BookieId>> ListCookies() = 0;
+
+  // --- Autorecovery record (one per cluster) ---
+  // The defaults at version kNewRecord when it was never written.
+  virtual Result<Versioned<AutoRecoveryState>> ReadAutoRecovery() = 0;
+  // Creates (expected == kNewRecord) or replaces (expected == the version read) the record;
+  // kBadVersion (or kAlreadyExists) when it changed since it was read.
+  virtual Result<Version> WriteAutoRecovery(const AutoRecoveryState& state, Version expected) = 0;
 
   // --- Under-replication markers ---
   // Records that `ledger` lost its replica on `lost_bookie` (adds to the set; idempotent).

@@ -233,6 +233,40 @@ Result<UnderReplicatedLedger> DecodeUnderReplicated(std::string_view bytes,
   return m;
 }
 
+std::string EncodeAutoRecovery(const AutoRecoveryState& state) {
+  pb::AutoRecoveryRecord r;
+  r.set_format_version(kAutoRecoveryFormatVersion);
+  r.set_disabled(!state.enabled);
+  for (const MissingBookie& m : state.missing_bookies) {
+    auto* b = r.add_missing_bookies();
+    b->set_bookie_id(m.bookie_id);
+    b->set_missing_since_ms(m.missing_since_ms);
+  }
+  r.set_audit_time_ms(state.audit_time_ms);
+  r.set_auditor(state.auditor);
+  r.set_last_check_time_ms(state.last_check_time_ms);
+  return Serialize(r);
+}
+
+Result<AutoRecoveryState> DecodeAutoRecovery(std::string_view bytes, std::string_view where) {
+  static constexpr std::string_view kWhat = "autorecovery record";
+  pb::AutoRecoveryRecord r;
+  QUIRE_RETURN_IF_ERROR(ParseRecord(bytes, where, kWhat, kAutoRecoveryFormatVersion, &r));
+  AutoRecoveryState state;
+  state.enabled = !r.disabled();
+  for (const auto& b : r.missing_bookies()) {
+    Status name = ValidateName("bookie id", b.bookie_id());
+    if (!name.ok()) return Bad(where, kWhat, name.message());
+    state.missing_bookies.push_back({b.bookie_id(), b.missing_since_ms()});
+  }
+  std::sort(state.missing_bookies.begin(), state.missing_bookies.end(),
+            [](const MissingBookie& a, const MissingBookie& b) { return a.bookie_id < b.bookie_id; });
+  state.audit_time_ms = r.audit_time_ms();
+  state.auditor = r.auditor();
+  state.last_check_time_ms = r.last_check_time_ms();
+  return state;
+}
+
 std::string EncodeRegistration(const RegistrationInfo& info) {
   pb::RegistrationRecord r;
   r.set_format_version(kRegistrationFormatVersion);

@@ -27,6 +27,7 @@ inline constexpr uint32_t kRegistrationFormatVersion = 1;
 inline constexpr uint32_t kLockFormatVersion = 1;
 inline constexpr uint32_t kSessionFormatVersion = 1;
 inline constexpr uint32_t kIdCounterFormatVersion = 1;
+inline constexpr uint32_t kAutoRecoveryFormatVersion = 1;
 // The layout of paths in the store (docs/metadata.md, "Layout").
 inline constexpr uint32_t kLayoutVersion = 1;
 
@@ -43,6 +44,9 @@ Result<ClusterInfo> DecodeClusterInfo(std::string_view bytes, std::string_view w
 // ledger_id is not stored (it is in the path).
 std::string EncodeUnderReplicated(const UnderReplicatedLedger& marker);
 Result<UnderReplicatedLedger> DecodeUnderReplicated(std::string_view bytes, std::string_view where);
+
+std::string EncodeAutoRecovery(const AutoRecoveryState& state);
+Result<AutoRecoveryState> DecodeAutoRecovery(std::string_view bytes, std::string_view where);
 
 struct RegistrationInfo {
   BookieId bookie_id;

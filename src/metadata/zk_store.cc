@@ -529,6 +529,41 @@ Status ZkMetadataStore::DeleteCookie(const BookieId& bookie_id, Version expected
   return DeleteNode(Path(fmt::format("{}/{}", kCookiesDir, bookie_id)), expected, NewDeadline());
 }
 
+Result<std::vector<BookieId>> ZkMetadataStore::ListCookies() {
+  Result<std::vector<std::string>> names = ChildrenOf(Path(kCookiesDir), false, NewDeadline());
+  if (!names.ok() && names.status().Is(StatusCode::kNotFound)) return NotInitialised();
+  QUIRE_RETURN_IF_ERROR(names.status());
+  std::sort(names->begin(), names->end());
+  return std::move(*names);
+}
+
+// --- Autorecovery record ---
+
+Result<Versioned<AutoRecoveryState>> ZkMetadataStore::ReadAutoRecovery() {
+  std::string path = Path(kAutoRecoveryNode);
+  Deadline deadline = NewDeadline();
+  ZkSession::Reply r =
+      ReadRetrying("get", path, deadline, [&] { return session_->Get(path, false, deadline); });
+  if (r.rc == ZNONODE) return Versioned<AutoRecoveryState>{AutoRecoveryState{}, kNewRecord};
+  if (r.rc != ZOK) return Error(r.rc, "get", path);
+  QUIRE_ASSIGN_OR_RETURN(AutoRecoveryState state, DecodeAutoRecovery(r.data, "znode " + path));
+  return Versioned<AutoRecoveryState>{std::move(state), r.stat.version};
+}
+
+Result<Version> ZkMetadataStore::WriteAutoRecovery(const AutoRecoveryState& state,
+                                                   Version expected) {
+  if (expected < kNewRecord) {
+    return InvalidArgument(fmt::format("autorecovery record version {}", expected));
+  }
+  std::string path = Path(kAutoRecoveryNode);
+  if (expected == kNewRecord) {
+    Result<Version> v = CreateNode(path, EncodeAutoRecovery(state), 0, NewDeadline());
+    if (!v.ok() && v.status().Is(StatusCode::kNotFound)) return NotInitialised();
+    return v;
+  }
+  return SetNode(path, EncodeAutoRecovery(state), expected, NewDeadline());
+}
+
 // --- Under-replication markers ---
 
 Status ZkMetadataStore::MarkUnderReplicated(LedgerId ledger, const BookieId& lost_bookie) {

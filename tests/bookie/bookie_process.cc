@@ -54,6 +54,9 @@ Status BookieProcess::Configure() {
       {"readAheadCacheMaxSizeMB", "16"},
       {"journalPreAllocSizeMB", "4"},
       {"metadataSessionTimeoutMs", "2000"},
+      // Off unless a test turns it on (tests/autorecovery): a test that kills a bookie must not
+      // see its ledgers re-replicated behind its back.
+      {"autoRecoveryDaemonEnabled", "false"},
   };
   for (const std::string& kv : options_.settings) {  // "key = value" overrides
     size_t eq = kv.find('=');

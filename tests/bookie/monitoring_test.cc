@@ -31,6 +31,9 @@ std::string ReadSource(const std::string& relative) {
 
 class MonitoringTest : public BookieTest {
  protected:
+  // Autorecovery on, as by default in production: its metrics are part of what is checked.
+  MonitoringTest() { settings_ = {"autoRecoveryDaemonEnabled = true"}; }
+
   std::string Scrape() {
     std::string body;
     auto status = HttpGet(bookie_->http_port(), "/metrics", &body);

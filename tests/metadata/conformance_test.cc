@@ -504,6 +504,46 @@ TEST_P(ConformanceTest, UnderReplicationMarkers) {
   EXPECT_EQ((*listed)[0].ledger_id, 50'000);
 }
 
+TEST_P(ConformanceTest, CookiesAreListedAndAutoRecoveryRecordIsCompareAndSet) {
+  auto store = harness_.OpenInitialised();
+  auto none = store->ListCookies();
+  ASSERT_TRUE(none.ok()) << none.status().ToString();
+  EXPECT_TRUE(none->empty());
+  for (const char* id : {"bk2:3181", "bk1:3181"}) {
+    Cookie c{.bookie_id = id, .instance_id = "i", .journal_dirs = {"/j"}, .ledger_dirs = {"/l"}};
+    ASSERT_TRUE(store->WriteCookie(c, metadata::kNewRecord).ok());
+  }
+  auto cookies = store->ListCookies();
+  ASSERT_TRUE(cookies.ok()) << cookies.status().ToString();
+  EXPECT_EQ(*cookies, (std::vector<BookieId>{"bk1:3181", "bk2:3181"}));
+  ASSERT_TRUE(store->DeleteCookie("bk1:3181", metadata::kAnyVersion).ok());
+  EXPECT_EQ(*store->ListCookies(), (std::vector<BookieId>{"bk2:3181"}));
+
+  // Never written: the defaults, to be created.
+  auto initial = store->ReadAutoRecovery();
+  ASSERT_TRUE(initial.ok()) << initial.status().ToString();
+  EXPECT_EQ(initial->version, metadata::kNewRecord);
+  EXPECT_TRUE(initial->value.enabled);
+  metadata::AutoRecoveryState state;
+  state.enabled = false;
+  state.missing_bookies = {{"bk2:3181", 1234}};
+  state.audit_time_ms = 99;
+  state.auditor = "bookie bk1:3181";
+  state.last_check_time_ms = 77;
+  auto v = store->WriteAutoRecovery(state, metadata::kNewRecord);
+  ASSERT_TRUE(v.ok()) << v.status().ToString();
+  // A second creation and a stale version both lose.
+  EXPECT_FALSE(store->WriteAutoRecovery(state, metadata::kNewRecord).ok());
+  auto read = store->ReadAutoRecovery();
+  ASSERT_TRUE(read.ok()) << read.status().ToString();
+  EXPECT_EQ(read->value, state);
+  EXPECT_EQ(read->version, *v);
+  state.enabled = true;
+  ASSERT_TRUE(store->WriteAutoRecovery(state, *v).ok());
+  EXPECT_EQ(store->WriteAutoRecovery(state, *v).status().code(), StatusCode::kBadVersion);
+  EXPECT_TRUE(store->ReadAutoRecovery()->value.enabled);
+}
+
 TEST_P(ConformanceTest, LockHasOneOwner) {
   auto a = harness_.OpenInitialised();
   auto b = harness_.OpenInitialised();

@@ -221,6 +221,26 @@ AdminResponse ResumeCompaction(const AdminHandlers& h, const Request& r) {
   return SuspendOrResume(h, r.body, false);
 }
 
+AdminResponse AutoRecoveryStatus(const AdminHandlers& h, const Request&) {
+  return FromResult(h.autorecovery_status());
+}
+AdminResponse SetAutoRecovery(const AdminHandlers& h, const Request& r) {
+  constexpr std::string_view kExample = "{\"enabled\": true}";
+  Result<nlohmann::json> j = BodyObject(r.body, kExample);
+  if (!j.ok()) return AdminError(400, j.status().message());
+  auto it = j->find("enabled");
+  if (j->size() != 1 || it == j->end() || !it->is_boolean()) {
+    return AdminError(400, fmt::format("the body must be {} or {{\"enabled\": false}}", kExample));
+  }
+  return FromResult(h.set_autorecovery(it->get<bool>()));
+}
+AdminResponse ListUnderReplicated(const AdminHandlers& h, const Request&) {
+  return FromResult(h.list_under_replicated());
+}
+AdminResponse WhoIsAuditor(const AdminHandlers& h, const Request&) {
+  return FromResult(h.who_is_auditor());
+}
+
 using Handler = AdminResponse (*)(const AdminHandlers&, const Request&);
 struct Route {
   std::string_view path;
@@ -243,6 +263,9 @@ constexpr Route kRoutes[] = {
     {"/api/v1/bookie/gc_details", GcDetails, nullptr},
     {"/api/v1/bookie/gc/suspend_compaction", CompactionSuspension, SuspendCompaction},
     {"/api/v1/bookie/gc/resume_compaction", CompactionSuspension, ResumeCompaction},
+    {"/api/v1/autorecovery/status", AutoRecoveryStatus, SetAutoRecovery},
+    {"/api/v1/autorecovery/list_under_replicated_ledger", ListUnderReplicated, nullptr},
+    {"/api/v1/autorecovery/who_is_auditor", WhoIsAuditor, nullptr},
 };
 
 AdminResponse Serve(const Route& route, std::string_view method, const Request& request,

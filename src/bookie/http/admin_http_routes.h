@@ -21,6 +21,12 @@
 //   /api/v1/bookie/gc_details    200, JSON from AdminHandlers::gc_details (the recent passes)
 //   /api/v1/bookie/gc/suspend_compaction, /api/v1/bookie/gc/resume_compaction
 //                                200, JSON from AdminHandlers::compaction_suspension
+//   /api/v1/autorecovery/status  200, JSON from AdminHandlers::autorecovery_status ({"enabled":
+//                                bool, "auditor": ..., "missingBookies": [...], ...})
+//   /api/v1/autorecovery/list_under_replicated_ledger
+//                                200 {"<ledger id>": ["<lost bookie>", ...], ...} (BookKeeper's
+//                                shape; at most 10,000 ledgers)
+//   /api/v1/autorecovery/who_is_auditor  200 {"auditor": "<owner>"|null}
 //
 // PUT routes:
 //   /api/v1/bookie/state/readonly  BookKeeper's body {"readOnly": true|false}: turns the manual
@@ -32,6 +38,8 @@
 //       Otherwise it is a JSON object with either BookKeeper's {"forceMajor": bool, "forceMinor":
 //       bool} (forceMajor wins; both false: no compaction) or {"compaction":
 //       "none"|"minor"|"major"}; anything else is 400.
+//   /api/v1/autorecovery/status (BookKeeper's): body {"enabled": true|false} turns autorecovery
+//       on or off cluster-wide through AdminHandlers::set_autorecovery; answers as GET does.
 //   /api/v1/bookie/gc/suspend_compaction and .../resume_compaction (BookKeeper's): suspend or
 //       resume compaction through AdminHandlers::suspend_compaction. The body is BookKeeper's
 //       {"suspendMajor": "true", "suspendMinor": "true"} (resumeMajor/resumeMinor to resume; true
@@ -77,6 +85,12 @@ struct AdminHandlers {
   // Suspends (or resumes) the kinds of compaction named; answers like compaction_suspension.
   std::function<Result<nlohmann::json>(bool suspend, bool major, bool minor)> suspend_compaction;
   std::function<Result<nlohmann::json>()> compaction_suspension;  // which kinds are suspended
+  // Autorecovery (docs/autorecovery.md): the cluster's state, its switch, the marked ledgers and
+  // the auditor.
+  std::function<Result<nlohmann::json>()> autorecovery_status;
+  std::function<Result<nlohmann::json>(bool enabled)> set_autorecovery;
+  std::function<Result<nlohmann::json>()> list_under_replicated;
+  std::function<Result<nlohmann::json>()> who_is_auditor;
 };
 
 struct AdminResponse {
