@@ -70,6 +70,13 @@ ConfigSchema BookieKeys() {
   s.Add({.name = "tlsClientAuthentication", .type = ConfigType::kBool, .default_value = "false",
          .description = "A TLS client must present a certificate signed by a CA of "
                         "tlsTrustStorePath (mutual TLS)."});
+  s.Add({.name = "tlsCertFilesRefreshDurationSeconds", .type = ConfigType::kInt,
+         .default_value = "300",
+         .description = "How often, at most, the bookie looks whether tlsCertificatePath, "
+                        "tlsKeyPath or tlsTrustStorePath changed; changed files are loaded for "
+                        "new connections (open ones keep theirs), files that cannot be used are "
+                        "logged and the old ones kept. 0: never (read once, at start-up).",
+         .min_int = 0, .max_int = 31536000});
   s.Add({.name = "httpServerEnabled", .type = ConfigType::kBool, .default_value = "true",
          .description = "Serve the admin HTTP endpoint (/metrics, /health, /api/v1/bookie/...)."});
   s.Add({.name = "httpServerAddress", .type = ConfigType::kString, .default_value = "0.0.0.0",
@@ -124,6 +131,7 @@ Result<ServerTlsOptions> TlsOptionsFromConfig(const Config& c) {
   t.files.trust_store_path = c.GetString("tlsTrustStorePath");
   t.required = c.GetBool("tlsRequired");
   t.client_authentication = c.GetBool("tlsClientAuthentication");
+  t.refresh = std::chrono::seconds(c.GetInt("tlsCertFilesRefreshDurationSeconds"));
   bool any = !t.files.certificate_path.empty() || !t.files.key_path.empty() ||
              !t.files.trust_store_path.empty() || t.required || t.client_authentication;
   if (!any) return t;

@@ -147,7 +147,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
       RefusePlaintext();
       co_return false;
     }
-    tls_.emplace(socket_, *server_->tls_context_);
+    tls_context_ = server_->tls_context_->Current();
+    tls_.emplace(socket_, *tls_context_);
     auto [handshake_ec] = co_await tls_->async_handshake(ssl::stream_base::server,
                                                          asio::as_tuple(asio::use_awaitable));
     if (handshake_ec) {
@@ -394,7 +395,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
   BookieServer* server_;
   tcp::socket socket_;
-  // Set by Greet() when the client speaks TLS; reads and writes then go through it.
+  // Set by Greet() when the client speaks TLS; reads and writes then go through it. The context
+  // it was made with stays this connection's when the files are reloaded.
+  std::shared_ptr<ssl::context> tls_context_;
   std::optional<ssl::stream<tcp::socket&>> tls_;
   asio::steady_timer resume_;
   asio::steady_timer idle_;
@@ -437,7 +440,8 @@ Result<std::unique_ptr<BookieServer>> BookieServer::Listen(asio::io_context* io,
                          : options.tls.files.trust_store_path.empty() ? TlsPeerCheck::kNone
                                                                       : TlsPeerCheck::kIfSent;
     QUIRE_ASSIGN_OR_RETURN(server->tls_context_,
-                           MakeTlsContext(TlsSide::kServer, options.tls.files, check));
+                           ReloadingTlsContext::Make(TlsSide::kServer, options.tls.files, check,
+                                                     options.tls.refresh, "bookie"));
   }
   tcp::endpoint endpoint(address, options.port);
   auto fail = [&](std::string_view step) {

@@ -36,15 +36,18 @@
 #include "common/logging.h"
 #include "common/request_metrics.h"
 #include "common/tls.h"
+#include "common/tls_reload.h"
 
 namespace quire::bookie {
 
-// TLS on the bookie port (docs/security.md); the files are read when the server starts listening.
+// TLS on the bookie port (docs/security.md); the files are read when the server starts listening,
+// and again when they change (ReloadingTlsContext, common/tls_reload.h).
 struct ServerTlsOptions {
   bool enabled = false;  // tlsCertificatePath and tlsKeyPath are set
   TlsFiles files;        // tlsCertificatePath, tlsKeyPath, tlsTrustStorePath
   bool required = false;               // tlsRequired: plaintext connections are refused
   bool client_authentication = false;  // tlsClientAuthentication
+  std::chrono::seconds refresh{300};   // tlsCertFilesRefreshDurationSeconds; 0: never
 };
 
 struct ServerOptions {
@@ -112,7 +115,7 @@ class BookieServer {
   const ServerOptions options_;
   RequestProcessor* processor_ = nullptr;
   boost::asio::ip::tcp::acceptor acceptor_;
-  std::shared_ptr<boost::asio::ssl::context> tls_context_;  // null: no TLS
+  std::shared_ptr<ReloadingTlsContext> tls_context_;  // null: no TLS
   uint16_t port_ = 0;
   ServerMetrics metrics_;
   // Why a connection was closed on a bad frame goes to the log, but at most every 10 s: a client
