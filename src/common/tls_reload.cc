@@ -91,7 +91,8 @@ uint64_t ReloadingTlsContext::failed_reloads() const {
 
 std::string DescribeCertificate(const boost::asio::ssl::context& ctx) {
   // SSL_CTX_get0_certificate takes a non-const context but changes nothing.
-  X509* cert = SSL_CTX_get0_certificate(const_cast<boost::asio::ssl::context&>(ctx).native_handle());
+  auto& mutable_ctx = const_cast<boost::asio::ssl::context&>(ctx);
+  X509* cert = SSL_CTX_get0_certificate(mutable_ctx.native_handle());
   if (cert == nullptr) return "no certificate";
   return DescribeCertificate(cert);
 }

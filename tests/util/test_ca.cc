@@ -69,7 +69,8 @@ Result<TestCertificate> TestCa::Issue(const std::string& name, const std::string
 
 Result<std::string> PresentedCertificate(uint16_t port, const TlsFiles& files) {
   namespace asio = boost::asio;
-  QUIRE_ASSIGN_OR_RETURN(auto ctx, MakeTlsContext(TlsSide::kClient, files, TlsPeerCheck::kRequired));
+  QUIRE_ASSIGN_OR_RETURN(auto ctx,
+                         MakeTlsContext(TlsSide::kClient, files, TlsPeerCheck::kRequired));
   asio::io_context io;
   asio::ip::tcp::socket socket(io);
   boost::system::error_code ec;
