@@ -159,6 +159,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
       }
       co_return false;
     }
+    X509* cert = SSL_get1_peer_certificate(tls_->native_handle());
+    principal_ = Principal::FromCertificate(cert);
+    X509_free(cert);
     co_return true;
   }
 
@@ -263,6 +266,19 @@ class Connection : public std::enable_shared_from_this<Connection> {
                     parsed.error_message);
       Complete(cost, false, MakeResponse(parsed.request.header(), parsed.error,
                                          parsed.error_message),
+               operation, start);
+      return;
+    }
+    if (std::string refusal = server_->authorizer_.Refusal(principal_, parsed.request);
+        !refusal.empty()) {
+      if (uint64_t left_out = 0; server_->unauthorized_log_.Allow(Clock::now(), &left_out)) {
+        spdlog::warn("connection {}: request refused: {}{}", peer_, refusal,
+                     left_out == 0 ? std::string()
+                                   : fmt::format(" ({} more refused since the last line)",
+                                                 left_out));
+      }
+      // Counted in the request metrics as the operation's UNAUTHORIZED answers.
+      Complete(cost, read, MakeResponse(parsed.request.header(), proto::UNAUTHORIZED, refusal),
                operation, start);
       return;
     }
@@ -399,6 +415,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // it was made with stays this connection's when the files are reloaded.
   std::shared_ptr<ssl::context> tls_context_;
   std::optional<ssl::stream<tcp::socket&>> tls_;
+  // Who the client is: the names of its verified certificate (authorization.h); anonymous
+  // without one.
+  Principal principal_;
   asio::steady_timer resume_;
   asio::steady_timer idle_;
   std::string peer_;
@@ -424,7 +443,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
 };
 
 BookieServer::BookieServer(asio::io_context* io, const ServerOptions& options)
-    : io_(io), options_(options), acceptor_(*io) {}
+    : io_(io), options_(options), acceptor_(*io), authorizer_(options.authorization) {}
 
 Result<std::unique_ptr<BookieServer>> BookieServer::Listen(asio::io_context* io,
                                                            const ServerOptions& options) {

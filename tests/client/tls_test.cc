@@ -325,6 +325,64 @@ TEST_F(TlsTest, CertificatesRotateUnderALiveWriter) {
   EXPECT_EQ(got->size(), static_cast<size_t>(next));
 }
 
+// Principals and permissions: a client whose certificate the write list does not name is refused
+// its adds (UNAUTHORIZED, naming it and the operation) and served its reads, on the same
+// connection; admin requests follow their own list, matched here by a URI alt name.
+TEST_F(TlsTest, APrincipalWithoutWritePermissionIsRefusedOnAddAndAllowedOnRead) {
+  TestCertificate reader_cert = Issue(*ca_, "reader", "DNS:reader.example");
+  TestCertificate ops_cert = Issue(*ca_, "ops", "URI:spiffe://quire/ops");
+  ASSERT_NO_FATAL_FAILURE(StartCluster(
+      1, {"tlsRequired = true", "tlsClientAuthentication = true", "authorizedWriteRoles = client",
+          "authorizedReadRoles = client, reader.example",
+          "authorizedAdminRoles = spiffe://quire/ops"}));
+  // CN=client may write (and read).
+  auto writer_client = Client::Open(TlsOptions(&client_cert_));
+  ASSERT_TRUE(writer_client.ok()) << writer_client.status().ToString();
+  auto writer = (*writer_client)->CreateLedger(
+      {.ensemble_size = 1, .write_quorum_size = 1, .ack_quorum_size = 1, .password = "pw"});
+  ASSERT_TRUE(writer.ok()) << writer.status().ToString();
+  for (EntryId e = 0; e < 5; ++e) ASSERT_TRUE((*writer)->Append(Payload(e)).ok());
+  ASSERT_TRUE((*writer)->Close().ok());
+  LedgerId ledger = (*writer)->id();
+
+  auto reader = Client::Open(TlsOptions(&reader_cert));
+  ASSERT_TRUE(reader.ok()) << reader.status().ToString();
+  auto read_all = [&] {
+    auto handle = (*reader)->OpenLedger(ledger, "pw");
+    ASSERT_TRUE(handle.ok()) << handle.status().ToString();
+    auto got = (*handle)->Read(0, 4);
+    ASSERT_TRUE(got.ok()) << got.status().ToString();
+    ASSERT_EQ(got->size(), 5u);
+    for (const Entry& entry : *got) EXPECT_EQ(entry.payload, Payload(entry.id));
+  };
+  ASSERT_NO_FATAL_FAILURE(read_all());  // allowed by its DNS alt name
+  double accepted = BookieCounter(0, "quire_bookie_connections_accepted_total");
+
+  Status refused = FirstAppendFails(**reader);
+  EXPECT_EQ(refused.code(), StatusCode::kUnauthorized) << refused.ToString();
+  for (const char* words : {"principal 'reader'", "add requests", "write permission",
+                            "authorizedWriteRoles"}) {
+    EXPECT_NE(refused.message().find(words), std::string::npos) << refused.ToString();
+  }
+  auto info = (*reader)->GetBookieInfo(cluster_->bookie_id(0));
+  ASSERT_FALSE(info.ok());
+  EXPECT_EQ(info.status().code(), StatusCode::kUnauthorized) << info.status().ToString();
+  EXPECT_NE(info.status().message().find("authorizedAdminRoles"), std::string::npos)
+      << info.status().ToString();
+
+  // The refusals left the reader's connection open and serving its reads.
+  ASSERT_NO_FATAL_FAILURE(read_all());
+  EXPECT_EQ(BookieCounter(0, "quire_bookie_connections_accepted_total"), accepted);
+  EXPECT_GE(BookieCounter(
+                0, R"(quire_bookie_requests_total{operation="add",status="unauthorized"})"),
+            1);
+
+  auto ops = Client::Open(TlsOptions(&ops_cert));
+  ASSERT_TRUE(ops.ok()) << ops.status().ToString();
+  auto ops_info = (*ops)->GetBookieInfo(cluster_->bookie_id(0));
+  EXPECT_TRUE(ops_info.ok()) << ops_info.status().ToString();
+}
+
 TEST_F(TlsTest, BadClientTlsFilesFailClientOpen) {
   ASSERT_NO_FATAL_FAILURE(StartCluster(1, {}));
   ClientOptions o = TlsOptions(nullptr);
