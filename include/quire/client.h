@@ -96,6 +96,11 @@ struct ClientOptions {
   std::string tls_ca_path;
   std::string tls_certificate_path;
   std::string tls_key_path;
+  // Certificate rotation: at most this often, a new connection looks whether the three files
+  // changed and, if so, uses them (connections already open keep theirs). Files that cannot be
+  // used (half written, a key that does not match) are logged and the old ones kept. Zero: the
+  // files are read once, by Client::Open. BookKeeper's tlsCertFilesRefreshDurationSeconds.
+  std::chrono::seconds tls_files_refresh_interval{300};
 
   // Recorded in the metadata of ledgers this client creates; empty means "<hostname>:<pid>".
   std::string creator;

@@ -29,7 +29,7 @@ enum class StatusCode : uint8_t {
   kNoSuchEntry = 4,       // the ledger exists but this entry is not stored
   kCorruption = 5,        // bytes from disk or network failed validation (CRC, framing, version)
   kIOError = 6,           // an I/O call failed (EIO, ENOSPC, ...); see the message
-  kUnauthorized = 7,      // wrong master key / password
+  kUnauthorized = 7,      // wrong master key / password, or a bookie refused the permission
   kFenced = 8,            // the ledger is fenced: normal adds are refused
   kBadVersion = 9,        // compare-and-set lost: the stored version differs
   kAlreadyExists = 10,    // create of something that exists

@@ -70,6 +70,25 @@ ConfigSchema BookieKeys() {
   s.Add({.name = "tlsClientAuthentication", .type = ConfigType::kBool, .default_value = "false",
          .description = "A TLS client must present a certificate signed by a CA of "
                         "tlsTrustStorePath (mutual TLS)."});
+  s.Add({.name = "tlsCertFilesRefreshDurationSeconds", .type = ConfigType::kInt,
+         .default_value = "300",
+         .description = "How often, at most, the bookie looks whether tlsCertificatePath, "
+                        "tlsKeyPath or tlsTrustStorePath changed; changed files are loaded for "
+                        "new connections (open ones keep theirs), files that cannot be used are "
+                        "logged and the old ones kept. 0: never (read once, at start-up).",
+         .min_int = 0, .max_int = 31536000});
+  s.Add({.name = "authorizedWriteRoles", .type = ConfigType::kString, .default_value = "",
+         .description = "Principals that may write: add entries, write LACs, force ledgers and "
+                        "fence them (recovery). Comma-separated names; a client certificate's "
+                        "names are its subject's CN and its DNS and URI subject alt names "
+                        "(docs/security.md). Empty: everyone. A list needs tlsTrustStorePath."});
+  s.Add({.name = "authorizedReadRoles", .type = ConfigType::kString, .default_value = "",
+         .description = "Principals that may read entries and LACs (long polls and entry "
+                        "listings included), as authorizedWriteRoles. Empty: everyone."});
+  s.Add({.name = "authorizedAdminRoles", .type = ConfigType::kString, .default_value = "",
+         .description = "Principals that may send admin requests on the bookie port (bookie "
+                        "info, as `quire bookie info`), as authorizedWriteRoles. Empty: "
+                        "everyone. The admin HTTP port is not covered."});
   s.Add({.name = "httpServerEnabled", .type = ConfigType::kBool, .default_value = "true",
          .description = "Serve the admin HTTP endpoint (/metrics, /health, /api/v1/bookie/...)."});
   s.Add({.name = "httpServerAddress", .type = ConfigType::kString, .default_value = "0.0.0.0",
@@ -124,6 +143,7 @@ Result<ServerTlsOptions> TlsOptionsFromConfig(const Config& c) {
   t.files.trust_store_path = c.GetString("tlsTrustStorePath");
   t.required = c.GetBool("tlsRequired");
   t.client_authentication = c.GetBool("tlsClientAuthentication");
+  t.refresh = std::chrono::seconds(c.GetInt("tlsCertFilesRefreshDurationSeconds"));
   bool any = !t.files.certificate_path.empty() || !t.files.key_path.empty() ||
              !t.files.trust_store_path.empty() || t.required || t.client_authentication;
   if (!any) return t;
@@ -264,6 +284,17 @@ Result<BookieOptions> BookieOptionsFromConfig(const Config& c) {
       static_cast<uint64_t>(c.GetInt("maxReadsInFlightPerConnection"));
   o.server.idle_timeout = std::chrono::milliseconds(c.GetInt("connectionIdleTimeoutMs"));
   QUIRE_ASSIGN_OR_RETURN(o.server.tls, TlsOptionsFromConfig(c));
+  o.server.authorization.write_roles = SplitRoles(c.GetString("authorizedWriteRoles"));
+  o.server.authorization.read_roles = SplitRoles(c.GetString("authorizedReadRoles"));
+  o.server.authorization.admin_roles = SplitRoles(c.GetString("authorizedAdminRoles"));
+  if (o.server.authorization.any() && o.server.tls.files.trust_store_path.empty()) {
+    // Principals come from verified client certificates only: without a trust store every
+    // client would be anonymous, and every listed permission refused to all.
+    return InvalidArgument(
+        "authorizedWriteRoles, authorizedReadRoles and authorizedAdminRoles name principals "
+        "from client certificates: they need TLS with tlsTrustStorePath (and, so that every "
+        "client has one, tlsClientAuthentication = true)");
+  }
   // A frame length whose first byte is a TLS record's would be taken for a TLS handshake.
   constexpr uint32_t kFirstTlsLookalike = uint32_t{kTlsHandshakeRecordType} << 24;
   if (o.server.tls.enabled && o.server.max_frame_size >= kFirstTlsLookalike) {

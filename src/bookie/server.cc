@@ -147,7 +147,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
       RefusePlaintext();
       co_return false;
     }
-    tls_.emplace(socket_, *server_->tls_context_);
+    tls_context_ = server_->tls_context_->Current();
+    tls_.emplace(socket_, *tls_context_);
     auto [handshake_ec] = co_await tls_->async_handshake(ssl::stream_base::server,
                                                          asio::as_tuple(asio::use_awaitable));
     if (handshake_ec) {
@@ -158,6 +159,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
       }
       co_return false;
     }
+    X509* cert = SSL_get1_peer_certificate(tls_->native_handle());
+    principal_ = Principal::FromCertificate(cert);
+    X509_free(cert);
     co_return true;
   }
 
@@ -262,6 +266,19 @@ class Connection : public std::enable_shared_from_this<Connection> {
                     parsed.error_message);
       Complete(cost, false, MakeResponse(parsed.request.header(), parsed.error,
                                          parsed.error_message),
+               operation, start);
+      return;
+    }
+    if (std::string refusal = server_->authorizer_.Refusal(principal_, parsed.request);
+        !refusal.empty()) {
+      if (uint64_t left_out = 0; server_->unauthorized_log_.Allow(Clock::now(), &left_out)) {
+        spdlog::warn("connection {}: request refused: {}{}", peer_, refusal,
+                     left_out == 0 ? std::string()
+                                   : fmt::format(" ({} more refused since the last line)",
+                                                 left_out));
+      }
+      // Counted in the request metrics as the operation's UNAUTHORIZED answers.
+      Complete(cost, read, MakeResponse(parsed.request.header(), proto::UNAUTHORIZED, refusal),
                operation, start);
       return;
     }
@@ -394,8 +411,13 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
   BookieServer* server_;
   tcp::socket socket_;
-  // Set by Greet() when the client speaks TLS; reads and writes then go through it.
+  // Set by Greet() when the client speaks TLS; reads and writes then go through it. The context
+  // it was made with stays this connection's when the files are reloaded.
+  std::shared_ptr<ssl::context> tls_context_;
   std::optional<ssl::stream<tcp::socket&>> tls_;
+  // Who the client is: the names of its verified certificate (authorization.h); anonymous
+  // without one.
+  Principal principal_;
   asio::steady_timer resume_;
   asio::steady_timer idle_;
   std::string peer_;
@@ -421,7 +443,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
 };
 
 BookieServer::BookieServer(asio::io_context* io, const ServerOptions& options)
-    : io_(io), options_(options), acceptor_(*io) {}
+    : io_(io), options_(options), acceptor_(*io), authorizer_(options.authorization) {}
 
 Result<std::unique_ptr<BookieServer>> BookieServer::Listen(asio::io_context* io,
                                                            const ServerOptions& options) {
@@ -437,7 +459,8 @@ Result<std::unique_ptr<BookieServer>> BookieServer::Listen(asio::io_context* io,
                          : options.tls.files.trust_store_path.empty() ? TlsPeerCheck::kNone
                                                                       : TlsPeerCheck::kIfSent;
     QUIRE_ASSIGN_OR_RETURN(server->tls_context_,
-                           MakeTlsContext(TlsSide::kServer, options.tls.files, check));
+                           ReloadingTlsContext::Make(TlsSide::kServer, options.tls.files, check,
+                                                     options.tls.refresh, "bookie"));
   }
   tcp::endpoint endpoint(address, options.port);
   auto fail = [&](std::string_view step) {

@@ -32,19 +32,23 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 
+#include "bookie/authorization.h"
 #include "bookie/request_processor.h"
 #include "common/logging.h"
 #include "common/request_metrics.h"
 #include "common/tls.h"
+#include "common/tls_reload.h"
 
 namespace quire::bookie {
 
-// TLS on the bookie port (docs/security.md); the files are read when the server starts listening.
+// TLS on the bookie port (docs/security.md); the files are read when the server starts listening,
+// and again when they change (ReloadingTlsContext, common/tls_reload.h).
 struct ServerTlsOptions {
   bool enabled = false;  // tlsCertificatePath and tlsKeyPath are set
   TlsFiles files;        // tlsCertificatePath, tlsKeyPath, tlsTrustStorePath
   bool required = false;               // tlsRequired: plaintext connections are refused
   bool client_authentication = false;  // tlsClientAuthentication
+  std::chrono::seconds refresh{300};   // tlsCertFilesRefreshDurationSeconds; 0: never
 };
 
 struct ServerOptions {
@@ -56,6 +60,7 @@ struct ServerOptions {
   uint64_t max_reads_in_flight_per_connection = 64;         // maxReadsInFlightPerConnection
   std::chrono::milliseconds idle_timeout{600000};           // connectionIdleTimeoutMs
   ServerTlsOptions tls;
+  AuthorizationOptions authorization;  // authorized{Write,Read,Admin}Roles
 };
 
 // Counters and latencies for /metrics.
@@ -112,12 +117,14 @@ class BookieServer {
   const ServerOptions options_;
   RequestProcessor* processor_ = nullptr;
   boost::asio::ip::tcp::acceptor acceptor_;
-  std::shared_ptr<boost::asio::ssl::context> tls_context_;  // null: no TLS
+  std::shared_ptr<ReloadingTlsContext> tls_context_;  // null: no TLS
+  const Authorizer authorizer_;
   uint16_t port_ = 0;
   ServerMetrics metrics_;
   // Why a connection was closed on a bad frame goes to the log, but at most every 10 s: a client
   // can send such frames as fast as it can connect.
   LogLimiter bad_frame_log_{std::chrono::seconds(10)};
+  LogLimiter unauthorized_log_{std::chrono::seconds(10)};  // refused requests, the same way
 
   std::mutex mu_;
   std::set<std::shared_ptr<Connection>> connections_;  // guarded by mu_

@@ -384,7 +384,7 @@ void AddCommonOptions(CLI::App& c, Options& o) {
                "Metadata service URI: zk://host:port[,host:port]/path or file:///path. Default: "
                "$QUIRE_METADATA_URI, else the standalone cluster's "
                "(file://$HOME/.quire/standalone/metadata)");
-  c.add_option("--password", o.password, "Ledger password (needed to read an HMAC ledger)");
+  o.password_flags.AddTo(&c, "Ledger password (needed to read an HMAC ledger)");
   o.tls.AddTo(c);
   c.add_option("--io-threads", o.io_threads, "Client I/O threads")
       ->check(CLI::Range(1, 64))
@@ -496,7 +496,7 @@ int Main(int argc, char** argv) {
       "its LAC, without fencing its writer.\n\n"
       "Examples:\n"
       "  quire-bench read --entries 200000 --size 1024 --batch 100\n"
-      "  quire-bench read --ledger 42 --password secret --concurrency 4 --json");
+      "  quire-bench read --ledger 42 --password-file ./password --concurrency 4 --json");
   AddCommonOptions(*read, o);
   AddLedgerOptions(*read, o);
   read->add_option("--ledger", o.ledger,
@@ -552,6 +552,9 @@ int Main(int argc, char** argv) {
     fmt::print(stderr, "quire-bench: --log-level: {}\n", s.ToString());
     return kExitUsage;
   }
+  auto password = o.password_flags.Resolve("quire-bench " + command);
+  if (!password.ok()) return Fail(command.c_str(), password.status());
+  o.password = std::move(*password);
   signal(SIGPIPE, SIG_IGN);
   if (command == "write") return WriteCommand(o);
   if (command == "read") return ReadCommand(o);

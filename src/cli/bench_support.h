@@ -277,7 +277,8 @@ struct Options {
   int ensemble = 3;
   int write_quorum = 3;
   int ack_quorum = 2;
-  std::string password;
+  std::string password;         // from password_flags, once the command line is parsed
+  cli::PasswordFlags password_flags;
   cli::TlsFlags tls;
   std::string digest = "crc32c";
   // Load.

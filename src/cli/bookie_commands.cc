@@ -257,14 +257,15 @@ void AddDecommission(CLI::App& bookie, GlobalOptions& g) {
       "Copy every entry a bookie holds of closed ledgers to other bookies, update the ensembles, "
       "then remove its cookie. Run it with the bookie stopped (or about to be)");
   auto id = std::make_shared<std::string>();
-  auto password = std::make_shared<std::string>();
+  auto password = std::make_shared<PasswordFlags>();
   cmd->add_option("id", *id, "Bookie id (host:port)")->required();
-  cmd->add_option("-p,--password", *password,
+  password->AddTo(cmd,
                   "Needed only for ledgers whose metadata keeps no keys (written before "
                   "2026-12-04): their password (ledgers with another one are reported and "
                   "skipped)");
   cmd->callback([&g, id, password] {
     const char* name = "bookie decommission";
+    std::string secret = password->Get(name);
     auto client = OpenClient(g, name);
     // First the ledgers to move, so that progress can say how many are left.
     int64_t listed = 0;
@@ -279,7 +280,7 @@ void AddDecommission(CLI::App& bookie, GlobalOptions& g) {
     json moved = json::array(), skipped = json::array();
     CopiedEntries total;
     for (LedgerId ledger : todo) {
-      auto copied = client->ReplaceBookie(ledger, *id, *password);
+      auto copied = client->ReplaceBookie(ledger, *id, secret);
       if (!copied.ok()) {
         fmt::print(stderr, "ledger {}: skipped: {}\n", ledger, copied.status().ToString());
         skipped.push_back({{"ledger_id", ledger}, {"error", copied.status().ToString()}});

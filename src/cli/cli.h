@@ -44,6 +44,24 @@ struct TlsFlags {
   void ApplyTo(ClientOptions* options) const;
 };
 
+// A ledger password, for every command that takes one: -p/--password, else the first line of
+// --password-file (its trailing newline stripped), else $QUIRE_LEDGER_PASSWORD, else none (""). A
+// password on the command line is visible to every user of the machine (`ps`), so -p warns on
+// standard error (docs/security.md).
+struct PasswordFlags {
+  std::string password;  // -p, --password
+  std::string file;      // --password-file
+  CLI::Option* password_option = nullptr;
+
+  // `help` describes the password; -p's warning, --password-file and the variable follow it.
+  void AddTo(CLI::App* cmd, const std::string& help = "Ledger password");
+  // The password as above. -p prints "<program>: warning: ..." on standard error. kIOError
+  // naming the file when --password-file cannot be read.
+  Result<std::string> Resolve(std::string_view program) const;
+  // Resolve("quire <command>"), failing `command` (exit 1) on an error.
+  std::string Get(std::string_view command) const;
+};
+
 struct GlobalOptions {
   std::string metadata_uri;  // --metadata; empty: QUIRE_METADATA_URI, else the standalone default
   std::string log_level = "warn";

@@ -1,5 +1,8 @@
+#include <cerrno>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
+#include <fstream>
 
 #include <fmt/format.h>
 
@@ -45,6 +48,46 @@ void TlsFlags::ApplyTo(ClientOptions* options) const {
   options->tls_ca_path = flag_or_env(ca, "QUIRE_TLS_CA");
   options->use_tls = !options->tls_certificate_path.empty() || !options->tls_key_path.empty() ||
                      !options->tls_ca_path.empty();
+}
+
+void PasswordFlags::AddTo(CLI::App* cmd, const std::string& help) {
+  password_option = cmd->add_option(
+      "-p,--password", password,
+      help + ". Visible to other users of this machine (ps): prefer --password-file or "
+             "$QUIRE_LEDGER_PASSWORD");
+  cmd->add_option("--password-file", file,
+                  "Read the ledger password from the first line of this file (used when -p is "
+                  "not given; else $QUIRE_LEDGER_PASSWORD)");
+}
+
+Result<std::string> PasswordFlags::Resolve(std::string_view program) const {
+  if (password_option != nullptr && password_option->count() > 0) {
+    fmt::print(stderr,
+               "{}: warning: a password given with -p/--password is visible to other users of "
+               "this machine (ps); use --password-file or QUIRE_LEDGER_PASSWORD\n",
+               program);
+    return password;
+  }
+  if (!file.empty()) {
+    std::ifstream in(file);
+    if (!in) {
+      return IOError(fmt::format("cannot read the password file {}: {}", file,
+                                 std::strerror(errno)));
+    }
+    std::string line;
+    std::getline(in, line);
+    if (in.bad()) return IOError(fmt::format("cannot read the password file {}", file));
+    if (!line.empty() && line.back() == '\r') line.pop_back();  // a file written on Windows
+    return line;
+  }
+  const char* env = std::getenv("QUIRE_LEDGER_PASSWORD");
+  return std::string(env ? env : "");
+}
+
+std::string PasswordFlags::Get(std::string_view command) const {
+  auto resolved = Resolve(fmt::format("quire {}", command));
+  if (!resolved.ok()) Fail(command, resolved.status());
+  return std::move(*resolved);
 }
 
 void Fail(std::string_view command, const Status& status) {

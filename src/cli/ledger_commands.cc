@@ -169,12 +169,13 @@ void AddCreate(CLI::App& ledger, GlobalOptions& g) {
   auto* cmd = ledger.add_subcommand(
       "create", "Create an empty ledger and print its id; `ledger write <id>` becomes its writer");
   auto flags = std::make_shared<CreateFlags>();
-  auto password = std::make_shared<std::string>();
+  auto password = std::make_shared<PasswordFlags>();
   flags->Add(cmd);
-  cmd->add_option("-p,--password", *password, "Ledger password");
+  password->AddTo(cmd);
   cmd->callback([&g, flags, password] {
     auto client = OpenClient(g, "ledger create");
-    auto id = client->CreateEmptyLedger(flags->Options(*password, "ledger create"));
+    auto id = client->CreateEmptyLedger(
+        flags->Options(password->Get("ledger create"), "ledger create"));
     if (!id.ok()) Fail("ledger create", id.status());
     if (g.json) fmt::print("{}\n", json{{"ledger_id", *id}}.dump());
     else fmt::print("{}\n", *id);
@@ -205,18 +206,19 @@ void AddWrite(CLI::App& ledger, GlobalOptions& g) {
   auto id = std::make_shared<LedgerId>(-1);
   auto is_new = std::make_shared<bool>(false);
   auto flags = std::make_shared<CreateFlags>();
-  auto password = std::make_shared<std::string>();
+  auto password = std::make_shared<PasswordFlags>();
   cmd->add_option("id", *id, "Ledger id made by `ledger create` (or use --new)");
   cmd->add_flag("--new", *is_new, "Create a new ledger");
   flags->Add(cmd);
-  cmd->add_option("-p,--password", *password, "Ledger password");
+  password->AddTo(cmd);
   cmd->callback([&g, id, is_new, flags, password] {
     const char* name = "ledger write";
     if (*is_new == (*id >= 0)) FailUsage(name, "give either a ledger id or --new");
+    std::string secret = password->Get(name);
     auto client = OpenClient(g, name);
     Result<std::unique_ptr<WriteHandle>> writer =
-        *is_new ? client->CreateLedger(flags->Options(*password, name))
-                : client->OpenLedgerForWriting(*id, *password);
+        *is_new ? client->CreateLedger(flags->Options(secret, name))
+                : client->OpenLedgerForWriting(*id, secret);
     if (!writer.ok()) Fail(name, writer.status());
     LedgerId ledger_id = (*writer)->id();
     fmt::print(stderr, "writing to ledger {}\n", ledger_id);
@@ -252,11 +254,11 @@ void AddWrite(CLI::App& ledger, GlobalOptions& g) {
 }
 
 struct ReadFlags {
-  std::string password;
+  PasswordFlags password;
   std::string format = "raw";
   CLI::Option* format_option = nullptr;
   void Add(CLI::App* cmd) {
-    cmd->add_option("-p,--password", password, "Ledger password");
+    password.AddTo(cmd);
     format_option =
         cmd->add_option("--format", format,
                         "raw (payload per line), hex, json (one object per line; the default "
@@ -283,8 +285,9 @@ void AddRead(CLI::App& ledger, GlobalOptions& g) {
   flags->Add(cmd);
   cmd->callback([&g, id, first, last, flags] {
     const char* name = "ledger read";
+    std::string secret = flags->password.Get(name);
     auto client = OpenClient(g, name);
-    auto reader = client->OpenLedger(*id, flags->password);
+    auto reader = client->OpenLedger(*id, secret);
     if (!reader.ok()) Fail(name, reader.status());
     EntryId end = (*reader)->last_add_confirmed();
     if (!(*reader)->closed()) {
@@ -322,8 +325,9 @@ void AddTail(CLI::App& ledger, GlobalOptions& g) {
   flags->Add(cmd);
   cmd->callback([&g, id, first, flags] {
     const char* name = "ledger tail";
+    std::string secret = flags->password.Get(name);
     auto client = OpenClient(g, name);
-    auto reader = client->OpenLedger(*id, flags->password);
+    auto reader = client->OpenLedger(*id, secret);
     if (!reader.ok()) Fail(name, reader.status());
     EntryId next = *first;
     for (;;) {  // ends when the ledger is closed (or on an error)
@@ -341,12 +345,13 @@ void AddRecover(CLI::App& ledger, GlobalOptions& g) {
   auto* cmd = ledger.add_subcommand(
       "recover", "Fence a ledger, recover its last entries and close it; print its lastEntryId");
   auto id = std::make_shared<LedgerId>(-1);
-  auto password = std::make_shared<std::string>();
+  auto password = std::make_shared<PasswordFlags>();
   cmd->add_option("id", *id, "Ledger id")->required();
-  cmd->add_option("-p,--password", *password, "Ledger password");
+  password->AddTo(cmd);
   cmd->callback([&g, id, password] {
+    std::string secret = password->Get("ledger recover");
     auto client = OpenClient(g, "ledger recover");
-    auto reader = client->RecoverLedger(*id, *password);
+    auto reader = client->RecoverLedger(*id, secret);
     if (!reader.ok()) Fail("ledger recover", reader.status());
     LedgerMetadata md = (*reader)->metadata();
     if (g.json) {
@@ -363,16 +368,17 @@ void AddCheck(CLI::App& ledger, GlobalOptions& g) {
       "check", "Read every entry from every replica; report missing or corrupt copies by bookie "
                "(exit 1 if there are any)");
   auto id = std::make_shared<LedgerId>(-1);
-  auto password = std::make_shared<std::string>();
+  auto password = std::make_shared<PasswordFlags>();
   cmd->add_option("id", *id, "Ledger id")->required();
-  cmd->add_option("-p,--password", *password,
+  password->AddTo(cmd,
                   "Ledger password; needed only for ledgers whose metadata keeps no keys (written "
                   "before 2026-12-04)");
   cmd->callback([&g, id, password] {
     const char* name = "ledger check";
+    std::string secret = password->Get(name);
     auto client = OpenClient(g, name);
     auto reader =
-        password->empty() ? client->OpenLedgerForRepair(*id) : client->OpenLedger(*id, *password);
+        secret.empty() ? client->OpenLedgerForRepair(*id) : client->OpenLedger(*id, secret);
     if (!reader.ok()) Fail(name, reader.status());
     EntryId last = (*reader)->last_add_confirmed();
     if (!(*reader)->closed()) {

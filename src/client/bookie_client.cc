@@ -135,7 +135,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // kUnauthenticated with OpenSSL's reason, so a bad certificate never looks like a dead bookie.
   void Handshake() {
     if (!options_.tls) return Connected();
-    tls_ = std::make_shared<ssl::stream<tcp::socket&>>(socket_, *options_.tls);
+    // The stream's SSL object holds a reference to its context's SSL_CTX: a context replaced
+    // by a reload stays alive for the connections made with it.
+    tls_ = std::make_shared<ssl::stream<tcp::socket&>>(socket_, *options_.tls->Current());
     if (Status s = ExpectPeerHost(tls_->native_handle(), host_); !s.ok()) {
       connect_timer_.cancel();
       return Down(s.message(), StatusCode::kUnauthenticated);

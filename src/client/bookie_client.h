@@ -27,9 +27,8 @@
 #include <vector>
 
 #include <boost/asio/io_context.hpp>
-#include <boost/asio/ssl/context.hpp>
-
 #include "bookie.pb.h"
+#include "common/tls_reload.h"
 #include "quire/ledger_metadata.h"
 #include "quire/status.h"
 
@@ -41,8 +40,9 @@ struct BookieClientOptions {
   std::chrono::milliseconds reconnect_backoff_max{5'000};
   uint32_t max_frame_size = 64u << 20;  // largest response accepted
   // TLS to every bookie when set: the bookie's certificate must verify against the context's CAs
-  // and name the host of the bookie id (a DNS or, for an address, an IP subject alt name).
-  std::shared_ptr<boost::asio::ssl::context> tls;
+  // and name the host of the bookie id (a DNS or, for an address, an IP subject alt name). Each
+  // new connection takes tls->Current(), so changed certificate files apply to new connections.
+  std::shared_ptr<ReloadingTlsContext> tls;
 };
 
 class Connection;

@@ -21,7 +21,7 @@ namespace quire::client {
 
 ClientContext::ClientContext(const ClientOptions& options,
                              std::unique_ptr<metadata::MetadataStore> store,
-                             std::shared_ptr<boost::asio::ssl::context> tls)
+                             std::shared_ptr<ReloadingTlsContext> tls)
     : options_(options), store_(std::move(store)), work_(io_.get_executor()) {
   BookieClientOptions b;
   b.tls = std::move(tls);
@@ -63,10 +63,10 @@ namespace {
 
 // The TLS context of the options (null without TLS): the bookie's certificate must verify
 // against tls_ca_path; tls_certificate_path and tls_key_path, when set, are this client's.
-Result<std::shared_ptr<boost::asio::ssl::context>> TlsContextFor(const ClientOptions& o) {
+Result<std::shared_ptr<ReloadingTlsContext>> TlsContextFor(const ClientOptions& o) {
   if (!o.use_tls) {
     if (o.tls_ca_path.empty() && o.tls_certificate_path.empty() && o.tls_key_path.empty()) {
-      return std::shared_ptr<boost::asio::ssl::context>();
+      return std::shared_ptr<ReloadingTlsContext>();
     }
     return InvalidArgument("ClientOptions: TLS files are set but use_tls is false");
   }
@@ -74,11 +74,15 @@ Result<std::shared_ptr<boost::asio::ssl::context>> TlsContextFor(const ClientOpt
     return InvalidArgument("ClientOptions.use_tls needs tls_ca_path: the CA bundle that signs the "
                            "bookies' certificates");
   }
-  return MakeTlsContext(TlsSide::kClient,
-                        {.certificate_path = o.tls_certificate_path,
-                         .key_path = o.tls_key_path,
-                         .trust_store_path = o.tls_ca_path},
-                        TlsPeerCheck::kRequired);
+  if (o.tls_files_refresh_interval.count() < 0) {
+    return InvalidArgument("ClientOptions.tls_files_refresh_interval must not be negative");
+  }
+  return ReloadingTlsContext::Make(TlsSide::kClient,
+                                   {.certificate_path = o.tls_certificate_path,
+                                    .key_path = o.tls_key_path,
+                                    .trust_store_path = o.tls_ca_path},
+                                   TlsPeerCheck::kRequired, o.tls_files_refresh_interval,
+                                   "client");
 }
 
 std::string DefaultCreator() {

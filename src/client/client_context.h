@@ -22,7 +22,7 @@ class ClientContext {
   // Starts options.io_threads I/O threads. `tls` (null: plaintext) is made from the options'
   // TLS files by Client::Open (TlsContextFor), where a bad file can still fail.
   ClientContext(const ClientOptions& options, std::unique_ptr<metadata::MetadataStore> store,
-                std::shared_ptr<boost::asio::ssl::context> tls = nullptr);
+                std::shared_ptr<ReloadingTlsContext> tls = nullptr);
   // Stops the threads; every request in flight fails with kAborted first.
   ~ClientContext();
 

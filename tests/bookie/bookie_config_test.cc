@@ -98,6 +98,24 @@ TEST(BookieConfigTest, PartialTlsConfigurationNamesTheMissingKey) {
   EXPECT_FALSE(plain->server.tls.enabled);
 }
 
+TEST(BookieConfigTest, RoleListsAreSplitAndNeedATrustStore) {
+  Config c(BookieConfigSchema());
+  ASSERT_TRUE(c.SetFromString("authorizedWriteRoles = writer, ops").ok());
+  auto refused = BookieOptionsFromConfig(c);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_NE(refused.status().message().find("tlsTrustStorePath"), std::string::npos)
+      << refused.status().ToString();
+  for (const char* s : {"tlsCertificatePath=/c.pem", "tlsKeyPath=/k.pem",
+                        "tlsTrustStorePath=/ca.pem", "authorizedReadRoles=reader"}) {
+    ASSERT_TRUE(c.SetFromString(s).ok()) << s;
+  }
+  auto o = BookieOptionsFromConfig(c);
+  ASSERT_TRUE(o.ok()) << o.status().ToString();
+  EXPECT_EQ(o->server.authorization.write_roles, (std::vector<std::string>{"writer", "ops"}));
+  EXPECT_EQ(o->server.authorization.read_roles, (std::vector<std::string>{"reader"}));
+  EXPECT_TRUE(o->server.authorization.admin_roles.empty());
+}
+
 }  // namespace
 }  // namespace quire::bookie
 

@@ -1,6 +1,7 @@
 // TLS on the bookie protocol, end to end: real quire-bookie processes with certificates from a
 // throw-away CA (util/test_ca.h), the real client library, and a raw socket for what a client
 // library would never send. Every refused connection leaves the bookie serving.
+#include <filesystem>
 #include <random>
 
 #include "bookie/raw_client.h"
@@ -230,6 +231,156 @@ TEST_F(TlsTest, RandomBytesAndTruncatedHandshakesOnTheTlsPort) {
   }
   EXPECT_GE(BookieCounter(0, "quire_bookie_tls_handshake_failures_total"), 5);
   ExpectBookieServes();
+}
+
+// Certificate rotation without a restart, under a live writer: the bookies' and the client's
+// certificates and CA bundles all move to a new CA while a writer appends. The writer's open
+// connection keeps going (no add fails); new connections present the new certificates on both
+// sides: a probe sees the bookies' new one, and a new connection of the same client is accepted
+// by a bookie that now trusts only the new CA.
+TEST_F(TlsTest, CertificatesRotateUnderALiveWriter) {
+  auto copy = [](const std::string& from, const std::string& to) {
+    std::filesystem::copy_file(from, to, std::filesystem::copy_options::overwrite_existing);
+  };
+  auto install = [&](const TestCertificate& cert, const TestCa& ca, const std::string& prefix) {
+    copy(cert.certificate_path, dir_.Sub(prefix + ".pem"));
+    copy(cert.key_path, dir_.Sub(prefix + ".key"));
+    copy(ca.certificate_path(), dir_.Sub(prefix + "-ca.pem"));
+  };
+  TestCertificate new_bookie = Issue(*other_ca_, "bookie-rotated", "IP:127.0.0.1");
+  TestCertificate new_client = Issue(*other_ca_, "client-rotated", "DNS:client");
+  install(bookie_cert_, *ca_, "bookie");
+  install(client_cert_, *ca_, "client");
+  TestCertificate live_bookie{dir_.Sub("bookie.pem"), dir_.Sub("bookie.key")};
+  ASSERT_NO_FATAL_FAILURE(StartCluster(
+      2,
+      {"tlsTrustStorePath = " + dir_.Sub("bookie-ca.pem"), "tlsRequired = true",
+       "tlsClientAuthentication = true", "tlsCertFilesRefreshDurationSeconds = 1"},
+      &live_bookie));
+  ClientOptions o = TestClientOptions(cluster_->metadata_uri());
+  o.use_tls = true;
+  o.tls_certificate_path = dir_.Sub("client.pem");
+  o.tls_key_path = dir_.Sub("client.key");
+  o.tls_ca_path = dir_.Sub("client-ca.pem");
+  o.tls_files_refresh_interval = std::chrono::seconds(1);
+  auto client = Client::Open(o);
+  ASSERT_TRUE(client.ok()) << client.status().ToString();
+  auto writer = (*client)->CreateLedger(
+      {.ensemble_size = 1, .write_quorum_size = 1, .ack_quorum_size = 1, .password = "pw"});
+  ASSERT_TRUE(writer.ok()) << writer.status().ToString();
+  EntryId next = 0;
+  auto append = [&] {
+    auto id = (*writer)->Append(Payload(next));
+    ASSERT_TRUE(id.ok()) << "entry " << next << ": " << id.status().ToString();
+    ASSERT_EQ(*id, next++);
+  };
+  for (int i = 0; i < 20; ++i) ASSERT_NO_FATAL_FAILURE(append());
+  BookieId writers_bookie = (*writer)->metadata().ensembles.front().bookies.front();
+  int other = cluster_->bookie_id(0) == writers_bookie ? 1 : 0;
+  const TlsFiles new_files{new_client.certificate_path, new_client.key_path,
+                           other_ca_->certificate_path()};
+  auto old = quire::testing::PresentedCertificate(cluster_->bookie(0).port(),
+                                                  {client_cert_.certificate_path,
+                                                   client_cert_.key_path, ca_->certificate_path()});
+  ASSERT_TRUE(old.ok()) << old.status().ToString();
+  EXPECT_NE(old->find("CN=bookie,"), std::string::npos) << *old;
+
+  // Rotate every file at once, then keep writing until both bookies present the new
+  // certificate to a new connection (each reloads within a second of a connection's asking).
+  auto rotated_at = std::chrono::steady_clock::now();
+  install(new_bookie, *other_ca_, "bookie");
+  install(new_client, *other_ca_, "client");
+  bool both = false;
+  for (int round = 0; round < 100'000 && !both; ++round) {
+    ASSERT_LT(std::chrono::steady_clock::now() - rotated_at, std::chrono::seconds(120))
+        << "the bookies did not present the new certificate";
+    ASSERT_NO_FATAL_FAILURE(append());
+    both = std::chrono::steady_clock::now() - rotated_at > std::chrono::milliseconds(1'100);
+    for (int i = 0; i < 2; ++i) {
+      auto seen = quire::testing::PresentedCertificate(cluster_->bookie(i).port(), new_files);
+      both = both && seen.ok() && seen->find("CN=bookie-rotated,") != std::string::npos;
+    }
+  }
+  // The old client certificate is refused now (the bookies trust only the new CA)...
+  ClientOptions old_files = o;
+  old_files.tls_certificate_path = client_cert_.certificate_path;
+  old_files.tls_key_path = client_cert_.key_path;
+  auto old_client = Client::Open(old_files);
+  ASSERT_TRUE(old_client.ok()) << old_client.status().ToString();
+  Status refused = FirstAppendFails(**old_client);
+  EXPECT_EQ(refused.code(), StatusCode::kUnauthenticated) << refused.ToString();
+  // ...yet the same client's first connection to the other bookie is accepted: it presents its
+  // new certificate, and accepts the bookie's new one.
+  double accepted = BookieCounter(other, "quire_bookie_connections_accepted_total");
+  RoundTrip(**client, 2, 10);
+  EXPECT_EQ(BookieCounter(other, "quire_bookie_connections_accepted_total"), accepted + 1);
+
+  // The writer's connection, made before the rotation, kept going: every add succeeded.
+  for (int i = 0; i < 20; ++i) ASSERT_NO_FATAL_FAILURE(append());
+  ASSERT_TRUE((*writer)->Close().ok());
+  auto reader = (*client)->OpenLedger((*writer)->id(), "pw");
+  ASSERT_TRUE(reader.ok()) << reader.status().ToString();
+  auto got = (*reader)->Read(0, next - 1);
+  ASSERT_TRUE(got.ok()) << got.status().ToString();
+  EXPECT_EQ(got->size(), static_cast<size_t>(next));
+}
+
+// Principals and permissions: a client whose certificate the write list does not name is refused
+// its adds (UNAUTHORIZED, naming it and the operation) and served its reads, on the same
+// connection; admin requests follow their own list, matched here by a URI alt name.
+TEST_F(TlsTest, APrincipalWithoutWritePermissionIsRefusedOnAddAndAllowedOnRead) {
+  TestCertificate reader_cert = Issue(*ca_, "reader", "DNS:reader.example");
+  TestCertificate ops_cert = Issue(*ca_, "ops", "URI:spiffe://quire/ops");
+  ASSERT_NO_FATAL_FAILURE(StartCluster(
+      1, {"tlsRequired = true", "tlsClientAuthentication = true", "authorizedWriteRoles = client",
+          "authorizedReadRoles = client, reader.example",
+          "authorizedAdminRoles = spiffe://quire/ops"}));
+  // CN=client may write (and read).
+  auto writer_client = Client::Open(TlsOptions(&client_cert_));
+  ASSERT_TRUE(writer_client.ok()) << writer_client.status().ToString();
+  auto writer = (*writer_client)->CreateLedger(
+      {.ensemble_size = 1, .write_quorum_size = 1, .ack_quorum_size = 1, .password = "pw"});
+  ASSERT_TRUE(writer.ok()) << writer.status().ToString();
+  for (EntryId e = 0; e < 5; ++e) ASSERT_TRUE((*writer)->Append(Payload(e)).ok());
+  ASSERT_TRUE((*writer)->Close().ok());
+  LedgerId ledger = (*writer)->id();
+
+  auto reader = Client::Open(TlsOptions(&reader_cert));
+  ASSERT_TRUE(reader.ok()) << reader.status().ToString();
+  auto read_all = [&] {
+    auto handle = (*reader)->OpenLedger(ledger, "pw");
+    ASSERT_TRUE(handle.ok()) << handle.status().ToString();
+    auto got = (*handle)->Read(0, 4);
+    ASSERT_TRUE(got.ok()) << got.status().ToString();
+    ASSERT_EQ(got->size(), 5u);
+    for (const Entry& entry : *got) EXPECT_EQ(entry.payload, Payload(entry.id));
+  };
+  ASSERT_NO_FATAL_FAILURE(read_all());  // allowed by its DNS alt name
+  double accepted = BookieCounter(0, "quire_bookie_connections_accepted_total");
+
+  Status refused = FirstAppendFails(**reader);
+  EXPECT_EQ(refused.code(), StatusCode::kUnauthorized) << refused.ToString();
+  for (const char* words : {"principal 'reader'", "add requests", "write permission",
+                            "authorizedWriteRoles"}) {
+    EXPECT_NE(refused.message().find(words), std::string::npos) << refused.ToString();
+  }
+  auto info = (*reader)->GetBookieInfo(cluster_->bookie_id(0));
+  ASSERT_FALSE(info.ok());
+  EXPECT_EQ(info.status().code(), StatusCode::kUnauthorized) << info.status().ToString();
+  EXPECT_NE(info.status().message().find("authorizedAdminRoles"), std::string::npos)
+      << info.status().ToString();
+
+  // The refusals left the reader's connection open and serving its reads.
+  ASSERT_NO_FATAL_FAILURE(read_all());
+  EXPECT_EQ(BookieCounter(0, "quire_bookie_connections_accepted_total"), accepted);
+  EXPECT_GE(BookieCounter(
+                0, R"(quire_bookie_requests_total{operation="add",status="unauthorized"})"),
+            1);
+
+  auto ops = Client::Open(TlsOptions(&ops_cert));
+  ASSERT_TRUE(ops.ok()) << ops.status().ToString();
+  auto ops_info = (*ops)->GetBookieInfo(cluster_->bookie_id(0));
+  EXPECT_TRUE(ops_info.ok()) << ops_info.status().ToString();
 }
 
 TEST_F(TlsTest, BadClientTlsFilesFailClientOpen) {

@@ -1,11 +1,18 @@
 #include "util/test_ca.h"
 
+#include <chrono>
 #include <cstdlib>
 #include <functional>
 #include <filesystem>
 #include <fstream>
 
+#include <boost/asio/connect.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl/stream.hpp>
 #include <fmt/format.h>
+
+#include "common/tls_reload.h"
 
 namespace quire::testing {
 
@@ -58,6 +65,32 @@ Result<TestCertificate> TestCa::Issue(const std::string& name, const std::string
       csr, certificate_path_, key_path_, std::hash<std::string>()(name) >> 1,
       out.certificate_path, validity == Validity::kExpired ? -1 : 2, ext)));
   return out;
+}
+
+Result<std::string> PresentedCertificate(uint16_t port, const TlsFiles& files) {
+  namespace asio = boost::asio;
+  QUIRE_ASSIGN_OR_RETURN(auto ctx,
+                         MakeTlsContext(TlsSide::kClient, files, TlsPeerCheck::kRequired));
+  asio::io_context io;
+  asio::ip::tcp::socket socket(io);
+  boost::system::error_code ec;
+  socket.connect({asio::ip::make_address("127.0.0.1"), port}, ec);
+  if (ec) return IOError(fmt::format("connecting to 127.0.0.1:{}: {}", port, ec.message()));
+  asio::ssl::stream<asio::ip::tcp::socket&> tls(socket, *ctx);
+  QUIRE_RETURN_IF_ERROR(ExpectPeerHost(tls.native_handle(), "127.0.0.1"));
+  tls.async_handshake(asio::ssl::stream_base::client,
+                      [&ec](boost::system::error_code e) { ec = e; });
+  // Bounded: a server that never answers fails the probe instead of hanging the test.
+  io.run_for(std::chrono::seconds(30));
+  if (!io.stopped()) return Status(StatusCode::kTimeout, "the TLS handshake did not end in 30 s");
+  if (ec) {
+    return Status(StatusCode::kUnauthenticated,
+                  TlsErrorReason(ec, SSL_get_verify_result(tls.native_handle())));
+  }
+  X509* cert = SSL_get1_peer_certificate(tls.native_handle());
+  std::string presented = cert ? DescribeCertificate(cert) : "no certificate";
+  X509_free(cert);
+  return presented;
 }
 
 }  // namespace quire::testing

@@ -6,8 +6,10 @@
 //   auto old = ca->Issue("client", "DNS:client", TestCa::Validity::kExpired);
 #pragma once
 
+#include <cstdint>
 #include <string>
 
+#include "common/tls.h"
 #include "quire/status.h"
 
 namespace quire::testing {
@@ -41,5 +43,11 @@ class TestCa {
   std::string certificate_path_;
   std::string key_path_;
 };
+
+// A TLS client handshake with 127.0.0.1:`port`, as a client with `files` (a certificate and key,
+// if any; the CA bundle that must sign the server's certificate, which must name 127.0.0.1), then
+// the connection is closed. The server's certificate (DescribeCertificate: "/CN=bookie, serial
+// ..."), or kUnauthenticated with OpenSSL's reason when the handshake fails.
+Result<std::string> PresentedCertificate(uint16_t port, const TlsFiles& files);
 
 }  // namespace quire::testing
