@@ -1,16 +1,18 @@
 // Autorecovery end to end (docs/autorecovery.md): a real ZooKeeper and 5 real quire-bookie
 // processes, each running autorecovery in-process (autoRecoveryDaemonEnabled). Bookies are killed
 // with SIGKILL and their directories deleted; the cluster must heal by itself: no ensemble names
-// a lost bookie, no ledger stays marked, every replica reads back (`quire ledger check`'s
-// CheckReplicas) and every acknowledged entry reads back byte-exact. Waits poll the metadata with
-// a deadline; nothing sleeps to synchronise.
+// a lost bookie, no ledger stays marked, `quire ledger check` exits 0 for each ledger, and every
+// acknowledged entry reads back byte-exact. Ledgers are written through the library and the CLI.
+// Waits poll the metadata with a deadline; nothing sleeps to synchronise.
 #include <filesystem>
+#include <fstream>
 #include <map>
 #include <set>
 #include <thread>
 
 #include <fmt/format.h>
 
+#include "cli/run_quire.h"
 #include "client/client_test_util.h"
 #include "metadata/metadata_store.h"
 
@@ -59,7 +61,7 @@ class AutoRecoveryTest : public ClusterTest {
       EXPECT_TRUE(added.ok()) << added.status().ToString();
     }
     LedgerId id = (*writer)->id();
-    written_[id] = {n, extra};
+    for (EntryId e = 0; e < n; ++e) written_[id].push_back(Payload(e, extra));
     if (open) {
       open_writers_.push_back(std::move(*writer));
     } else {
@@ -80,7 +82,7 @@ class AutoRecoveryTest : public ClusterTest {
   // Why the cluster is not healed yet, or "" once it is: every written ledger closed, no ensemble
   // naming a lost bookie, no marker left.
   std::string NotHealed() {
-    for (const auto& [id, w] : written_) {
+    for (const auto& [id, entries] : written_) {
       auto md = store_->ReadLedger(id);
       if (!md.ok()) return md.status().ToString();
       if (!md->value.closed()) return fmt::format("ledger {} is {}", id, LedgerStateName(md->value.state));
@@ -104,32 +106,50 @@ class AutoRecoveryTest : public ClusterTest {
     ASSERT_EQ(why, "") << "not healed within " << bound.count() << " s";
   }
 
-  // Every replica of every written ledger reads back (what `quire ledger check` asks), and every
-  // acknowledged entry reads back byte-exact through the ledger's password.
+  // Every replica of every written ledger reads back (`quire ledger check` exits 0, no password
+  // given), and every acknowledged entry reads back byte-exact through the ledger's password.
   void VerifyAll() {
     auto reader_client = NewClient();
-    for (const auto& [id, w] : written_) {
-      auto [n, extra] = w;
+    for (const auto& [id, entries] : written_) {
+      const auto n = static_cast<EntryId>(entries.size());
       auto repair = reader_client->OpenLedgerForRepair(id);
       ASSERT_TRUE(repair.ok()) << repair.status().ToString();
       EntryId last = (*repair)->metadata().last_entry_id;
       ASSERT_GE(last, n - 1) << "ledger " << id << " lost acknowledged entries";
-      auto problems = (*repair)->CheckReplicas(0, last);
-      ASSERT_TRUE(problems.ok()) << problems.status().ToString();
-      for (const ReplicaProblem& p : *problems) {
-        ADD_FAILURE() << "ledger " << id << " entry " << p.entry_id << " on " << p.bookie_id
-                      << ": " << p.what;
-      }
+      cli::testing::Outcome check =
+          cli::testing::RunQuire(cluster_->metadata_uri(), {"ledger", "check", std::to_string(id)});
+      ASSERT_EQ(check.exit_code(), 0) << "quire ledger check " << id << ":\n" << check.text();
       auto reader = reader_client->OpenLedger(id, kPassword);
       ASSERT_TRUE(reader.ok()) << reader.status().ToString();
       auto got = (*reader)->Read(0, n - 1);
       ASSERT_TRUE(got.ok()) << got.status().ToString();
-      ASSERT_EQ(got->size(), static_cast<size_t>(n));
-      for (EntryId e = 0; e < n; ++e) {
-        ASSERT_EQ((*got)[static_cast<size_t>(e)].payload, Payload(e, extra))
-            << "ledger " << id << " entry " << e;
+      ASSERT_EQ(got->size(), entries.size());
+      for (size_t e = 0; e < entries.size(); ++e) {
+        ASSERT_EQ((*got)[e].payload, entries[e]) << "ledger " << id << " entry " << e;
       }
     }
+  }
+
+  // A closed ledger written through `quire ledger write --new` (E3/Qw3/Qa2, placed by the CLI):
+  // `n` lines. Returns its id.
+  LedgerId WriteWithCli(int n) {
+    std::string input = cluster_->dir() + "/cli-input.txt";
+    std::vector<std::string> lines;
+    {
+      std::ofstream f(input);
+      for (int e = 0; e < n; ++e) {
+        lines.push_back(fmt::format("written by the CLI, line {}", e));
+        f << lines.back() << "\n";
+      }
+    }
+    cli::testing::Outcome w = cli::testing::RunQuire(
+        cluster_->metadata_uri(), {"ledger", "write", "--new", "-p", kPassword}, input);
+    EXPECT_EQ(w.exit_code(), 0) << w.text();
+    EXPECT_EQ(w.lines.size(), static_cast<size_t>(n)) << w.text();
+    if (w.lines.empty()) return -1;
+    LedgerId id = std::stoll(w.lines[0].substr(0, w.lines[0].find(' ')));
+    written_[id] = lines;
+    return id;
   }
 
   // The index of the bookie whose autorecovery holds lock `name`, once someone does.
@@ -163,21 +183,34 @@ class AutoRecoveryTest : public ClusterTest {
 
   std::unique_ptr<Client> client_;
   std::unique_ptr<metadata::MetadataStore> store_;
-  std::map<LedgerId, std::pair<int, int>> written_;  // id -> (entries, payload extra)
+  std::map<LedgerId, std::vector<std::string>> written_;  // id -> its acknowledged entries
   std::vector<std::unique_ptr<WriteHandle>> open_writers_;
   std::set<BookieId> lost_;
 };
 
 TEST_P(AutoRecoveryTest, TwoBookiesLostOneAfterTheOtherAreHealed) {
   ASSERT_NO_FATAL_FAILURE(Start(Settings()));
-  Write({0, 1, 2}, 50);
-  Write({0, 3, 4}, 30);
-  Write({1, 2, 3}, 40);
-  Write({0, 1, 4}, 20, /*open=*/true);  // its writer stays, idle: recovered after the grace period
-  ASSERT_NO_FATAL_FAILURE(Lose(0));
+  // The victims are the first two bookies of a ledger the CLI placed; the library's ledgers are
+  // placed around them: closed ones, and one left open with its writer idle (recovered once the
+  // grace period has passed).
+  LedgerId by_cli = WriteWithCli(25);
+  ASSERT_GE(by_cli, 0);
+  auto md = store_->ReadLedger(by_cli);
+  ASSERT_TRUE(md.ok()) << md.status().ToString();
+  const int a = cluster_->IndexOf(md->value.ensembles[0].bookies[0]);
+  const int b = cluster_->IndexOf(md->value.ensembles[0].bookies[1]);
+  std::vector<int> others;
+  for (int i = 0; i < 5; ++i) {
+    if (i != a && i != b) others.push_back(i);
+  }
+  Write({a, b, others[0]}, 50);
+  Write({a, others[1], others[2]}, 30);
+  Write({b, others[0], others[1]}, 40);
+  Write({a, b, others[2]}, 20, /*open=*/true);
+  ASSERT_NO_FATAL_FAILURE(Lose(a));
   ASSERT_NO_FATAL_FAILURE(WaitHealed());
   ASSERT_NO_FATAL_FAILURE(VerifyAll());
-  ASSERT_NO_FATAL_FAILURE(Lose(1));
+  ASSERT_NO_FATAL_FAILURE(Lose(b));
   ASSERT_NO_FATAL_FAILURE(WaitHealed());
   ASSERT_NO_FATAL_FAILURE(VerifyAll());
   // The fenced writer of the recovered ledger can write no more.
