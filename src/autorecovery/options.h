@@ -24,7 +24,7 @@ struct AutoRecoveryOptions {
   std::chrono::milliseconds open_ledger_grace{30'000};
   // rereplicationEntryBatchSize and replicationRateByBytes (bytes/s; <= 0: unlimited).
   size_t batch_entries = 64;
-  int64_t rate_bytes_per_second = -1;
+  int64_t rate_bytes_per_second = 10 << 20;
   // How often the worker looks for marked ledgers and the auditor re-reads the registrations
   // (it also wakes on every registration change).
   std::chrono::milliseconds poll_interval{1'000};

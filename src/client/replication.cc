@@ -1,6 +1,7 @@
 #include "client/replication.h"
 
 #include <algorithm>
+#include <map>
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
@@ -10,6 +11,30 @@
 #include "client/placement.h"
 
 namespace quire::client {
+
+namespace {
+
+// Reads entries todo[from, to) back from `replacement` and checks each is the body written.
+Status ReadBack(ClientContext& ctx, LedgerId id, const BookieId& replacement, const Digest& digest,
+                const std::vector<EntryId>& todo, size_t from, size_t to,
+                const std::map<EntryId, std::string>& written) {
+  std::vector<std::pair<BookieId, proto::Request>> reads;
+  for (size_t i = from; i < to; ++i) reads.emplace_back(replacement, ReadEntryRequest(id, todo[i]));
+  auto answers = CallAll(ctx.bookies(), std::move(reads), ctx.options().read_timeout);
+  for (size_t i = 0; i < answers.size(); ++i) {
+    const EntryId e = todo[from + i];
+    Status s = ResponseStatus(replacement, answers[i]);
+    if (s.ok()) s = digest.DecodeEntry(id, e, answers[i]->read().body()).status();
+    if (s.ok() && answers[i]->read().body() != written.at(e)) {
+      s = Corruption("the copy read back differs from the one written");
+    }
+    QUIRE_RETURN_IF_ERROR(s.WithContext(
+        fmt::format("ledger {}: verifying entry {} on {}", id, e, replacement)));
+  }
+  return Status::Ok();
+}
+
+}  // namespace
 
 Result<CopiedEntries> ReplaceBookie(ClientContext& ctx, LedgerId id, const BookieId& bookie,
                                     std::string_view password, const ReplicationOptions& options) {
@@ -98,6 +123,9 @@ Result<CopiedEntries> ReplaceBookie(ClientContext& ctx, LedgerId id, const Booki
       for (size_t i = 0; i < added.size(); ++i) {
         QUIRE_RETURN_IF_ERROR(ResponseStatus(replacement, added[i]).WithContext(
             fmt::format("ledger {}: copying entry {} to {}", id, todo[from + i], replacement)));
+      }
+      if (options.verify) {
+        QUIRE_RETURN_IF_ERROR(ReadBack(ctx, id, replacement, digest, todo, from, to, bodies));
       }
       this_batch.entries = static_cast<int64_t>(to - from);
       copied.entries += this_batch.entries;

@@ -12,6 +12,9 @@ namespace quire::client {
 struct ReplicationOptions {
   // Entries read and written per round trip (rereplicationEntryBatchSize).
   size_t batch_entries = 64;
+  // Read each batch back from the replacement (digest checked, bytes compared) before the next:
+  // what the ensemble swap then points at was verified. One more read per entry copied.
+  bool verify = true;
   // Called after each batch with what it copied; may block to hold a rate
   // (replicationRateByBytes), or answer false to stop the copy (kAborted: a worker stopping).
   std::function<bool(const CopiedEntries& batch)> after_batch;
