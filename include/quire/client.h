@@ -54,6 +54,11 @@ struct ClientOptions {
   // Budget of each metadata call, retries included; and the metadata session's timeout.
   std::chrono::milliseconds metadata_timeout{10'000};
   std::chrono::milliseconds metadata_session_timeout{10'000};
+  // zk://: the cluster's ZooKeeper ACL credentials, a file of "user:password" lines (the
+  // bookies' zkAclCredentialsFile). Empty: $QUIRE_ZK_ACL_CREDENTIALS_FILE, else none. Without
+  // them a cluster whose nodes have ACLs refuses this client with kUnauthorized
+  // (docs/security.md, "ZooKeeper").
+  std::string metadata_credentials_file;
 
   // Threads that run the bookie connections and timers.
   int io_threads = 1;

@@ -8,6 +8,7 @@
 #include "bookie/bookie.h"
 #include "bookie/gc_json.h"
 #include "bookie/http/admin_http_server.h"
+#include "common/tls_reload.h"
 #include "bookie/read_only_format.h"
 #include "common/build_info.h"
 #include "common/clock.h"
@@ -112,6 +113,15 @@ Status Bookie::StartHttp() {
   AdminHttpOptions ho;
   ho.bind_address = options_.http_address;
   ho.port = options_.http_port;
+  ho.auth = options_.http_auth;
+  if (const ServerTlsOptions& tls = options_.server.tls; tls.enabled) {
+    // The bookie's files, in a context of the admin port's own: a client certificate there is
+    // optional (a scraper needs none) but verified when sent, and it follows rotated files too.
+    TlsPeerCheck check =
+        tls.files.trust_store_path.empty() ? TlsPeerCheck::kNone : TlsPeerCheck::kIfSent;
+    QUIRE_ASSIGN_OR_RETURN(ho.tls, ReloadingTlsContext::Make(TlsSide::kServer, tls.files, check,
+                                                             tls.refresh, "admin HTTP"));
+  }
   AdminHandlers h;
   h.metrics_text = [this] { return MetricsText(); };
   h.info = [this] {

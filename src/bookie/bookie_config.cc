@@ -94,8 +94,20 @@ ConfigSchema BookieKeys() {
   s.Add({.name = "httpServerAddress", .type = ConfigType::kString, .default_value = "0.0.0.0",
          .description = "Address of the admin HTTP endpoint."});
   s.Add({.name = "httpServerPort", .type = ConfigType::kInt, .default_value = "8080",
-         .description = "Port of the admin HTTP endpoint. 0 picks a free port.", .min_int = 0,
-         .max_int = 65535});
+         .description = "Port of the admin HTTP endpoint. 0 picks a free port. It speaks "
+                        "HTTPS, with tlsCertificatePath, whenever TLS is configured.",
+         .min_int = 0, .max_int = 65535});
+  s.Add({.name = "httpServerAuthTokenFile", .type = ConfigType::kString, .default_value = "",
+         .description = "A file whose first line is the admin HTTP endpoint's bearer token, "
+                        "read at start (keep it 0600). With it, or with tlsClientAuthentication, "
+                        "every change (PUT) needs `Authorization: Bearer <token>` or a verified "
+                        "client certificate, else 401 (docs/security.md). Empty: no token."});
+  s.Add({.name = "httpServerAuthReadEndpoints", .type = ConfigType::kBool,
+         .default_value = "false",
+         .description = "Once admin HTTP authentication is on (httpServerAuthTokenFile or "
+                        "tlsClientAuthentication), require it on GET and HEAD too (/metrics "
+                        "included); /health, /health/live, /health/ready and /heartbeat stay "
+                        "open for probes."});
   s.Add({.name = "diskUsageThreshold", .type = ConfigType::kDouble, .default_value = "0.95",
          .description = "The bookie turns read-only when a ledger directory's disk is fuller "
                         "than this fraction.",
@@ -310,6 +322,11 @@ Result<BookieOptions> BookieOptionsFromConfig(const Config& c) {
   o.http_enabled = c.GetBool("httpServerEnabled");
   o.http_address = c.GetString("httpServerAddress");
   o.http_port = static_cast<uint16_t>(c.GetInt("httpServerPort"));
+  if (std::string token_file = c.GetString("httpServerAuthTokenFile"); !token_file.empty()) {
+    QUIRE_ASSIGN_OR_RETURN(o.http_auth.token, ReadAdminToken(token_file));
+  }
+  o.http_auth.client_certificates = o.server.tls.enabled && o.server.tls.client_authentication;
+  o.http_auth.read_endpoints = c.GetBool("httpServerAuthReadEndpoints");
   o.disk_usage_threshold = c.GetDouble("diskUsageThreshold");
   o.disk_usage_lwm_threshold = c.GetDouble("diskUsageLwmThreshold");
   if (o.disk_usage_lwm_threshold > o.disk_usage_threshold) {
@@ -331,7 +348,9 @@ Result<BookieOptions> BookieOptionsFromConfig(const Config& c) {
   o.storage.bookie_id = o.bookie_id;
   o.autorecovery_enabled = c.GetBool("autoRecoveryDaemonEnabled");
   o.autorecovery = autorecovery::AutoRecoveryOptionsFromConfig(c);
-  // Autorecovery's client speaks to the other bookies as this bookie: its certificate, its CA.
+  // Autorecovery's client speaks to the other bookies and to ZooKeeper as this bookie: its
+  // certificate, its CA, its ZooKeeper credentials.
+  o.autorecovery.client.metadata_credentials_file = o.metadata.zk_acl_credentials_file;
   if (o.server.tls.enabled && !o.server.tls.files.trust_store_path.empty()) {
     o.autorecovery.client.use_tls = true;
     o.autorecovery.client.tls_ca_path = o.server.tls.files.trust_store_path;

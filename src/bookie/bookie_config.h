@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "autorecovery/options.h"
+#include "bookie/http/admin_http_auth.h"
 #include "bookie/request_processor.h"
 #include "bookie/server.h"
 #include "common/config.h"
@@ -29,6 +30,9 @@ struct BookieOptions {
   bool http_enabled = true;
   std::string http_address = "0.0.0.0";
   uint16_t http_port = 8080;
+  // httpServerAuthTokenFile's token (read at start), tlsClientAuthentication,
+  // httpServerAuthReadEndpoints. HTTPS comes with server.tls.
+  AdminAuthOptions http_auth;
   double disk_usage_threshold = 0.95;
   double disk_usage_lwm_threshold = 0.90;
   std::chrono::milliseconds disk_check_interval{5000};

@@ -99,11 +99,15 @@ void AddReadOnly(CLI::App& bookie, GlobalOptions& g) {
   auto* on_flag = cmd->add_flag("--on", *on, "Make the bookie read-only until --off");
   auto* off_flag = cmd->add_flag("--off", *off, "Lift the manual read-only mode");
   on_flag->excludes(off_flag);
-  cmd->callback([&g, id, on, off] {
+  auto admin = std::make_shared<AdminAccessFlags>();
+  admin->AddTo(cmd);
+  cmd->callback([&g, id, on, off, admin] {
     const char* name = "bookie readonly";
     if (!*on && !*off) FailUsage(name, "give --on or --off");
+    auto access = admin->Resolve(g);
+    if (!access.ok()) Fail(name, access.status());
     auto client = OpenClient(g, name);
-    auto endpoint = FindAdminEndpoint(*client, *id);
+    auto endpoint = FindAdminEndpoint(*client, *id, *access);
     if (!endpoint.ok()) Fail(name, endpoint.status().WithContext("bookie " + *id));
     auto answer = CallAdminJson(*endpoint, "PUT", "/api/v1/bookie/state/readonly",
                                 json{{"readOnly", *on}}.dump(), std::chrono::seconds(30));

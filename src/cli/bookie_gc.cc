@@ -58,6 +58,7 @@ struct Args {
   std::vector<std::string> ids;
   bool all = false, minor = false, major = false, none = false, wait = false;
   double timeout_s = 600;
+  AdminAccessFlags admin;  // --admin-token-file
 };
 
 std::vector<BookieId> Bookies(Client& client, const Args& a) {
@@ -75,8 +76,9 @@ std::vector<BookieId> Bookies(Client& client, const Args& a) {
 }
 
 // Asks `t`'s bookie for a pass; sets t->pass or t->error.
-void Trigger(Client& client, Target* t, std::string_view compaction, milliseconds timeout) {
-  auto endpoint = FindAdminEndpoint(client, t->bookie);
+void Trigger(Client& client, const AdminAccess& access, Target* t, std::string_view compaction,
+             milliseconds timeout) {
+  auto endpoint = FindAdminEndpoint(client, t->bookie, access);
   if (!endpoint.ok()) {
     t->error = endpoint.status();
     return;
@@ -209,6 +211,8 @@ void Run(const GlobalOptions& g, const Args& a) {
       Clock::now() + std::chrono::duration_cast<Clock::duration>(
                          std::chrono::duration<double>(a.timeout_s));
   const std::string_view compaction = a.minor ? "minor" : a.none ? "none" : "major";
+  auto access = a.admin.Resolve(g);
+  if (!access.ok()) Fail(kName, access.status());
   auto client = OpenClient(g, kName);
   std::vector<Target> targets;
   for (const BookieId& id : Bookies(*client, a)) targets.push_back(Target{.bookie = id});
@@ -218,7 +222,7 @@ void Run(const GlobalOptions& g, const Args& a) {
       t.error = Status(StatusCode::kTimeout, "not asked: --timeout passed");
       continue;
     }
-    Trigger(*client, &t, compaction, std::min(kCallTimeout, left));
+    Trigger(*client, *access, &t, compaction, std::min(kCallTimeout, left));
   }
   if (a.wait) WaitForPasses(targets, deadline);
 
@@ -278,6 +282,7 @@ void AddBookieGcCommand(CLI::App& bookie, GlobalOptions& g) {
                   "goes on")
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
+  a->admin.AddTo(cmd);
   cmd->callback([&g, a] { Run(g, *a); });
 }
 

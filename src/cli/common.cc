@@ -1,12 +1,10 @@
-#include <cerrno>
 #include <cstdlib>
-#include <cstring>
 #include <filesystem>
-#include <fstream>
 
 #include <fmt/format.h>
 
 #include "cli/cli.h"
+#include "common/secret_file.h"
 #include "metadata/metadata_store.h"
 
 namespace quire::cli {
@@ -68,18 +66,7 @@ Result<std::string> PasswordFlags::Resolve(std::string_view program) const {
                program);
     return password;
   }
-  if (!file.empty()) {
-    std::ifstream in(file);
-    if (!in) {
-      return IOError(fmt::format("cannot read the password file {}: {}", file,
-                                 std::strerror(errno)));
-    }
-    std::string line;
-    std::getline(in, line);
-    if (in.bad()) return IOError(fmt::format("cannot read the password file {}", file));
-    if (!line.empty() && line.back() == '\r') line.pop_back();  // a file written on Windows
-    return line;
-  }
+  if (!file.empty()) return ReadSecretLine(file, "the password file");
   const char* env = std::getenv("QUIRE_LEDGER_PASSWORD");
   return std::string(env ? env : "");
 }

@@ -294,6 +294,7 @@ Result<std::shared_ptr<ClientContext>> OpenClientContext(const ClientOptions& op
   metadata::MetadataOptions mo;
   mo.operation_timeout = options.metadata_timeout;
   mo.session_timeout = options.metadata_session_timeout;
+  mo.zk_acl_credentials_file = options.metadata_credentials_file;
   QUIRE_ASSIGN_OR_RETURN(std::unique_ptr<metadata::MetadataStore> store,
                          metadata::OpenMetadataStore(options.metadata_uri, mo));
   Result<metadata::ClusterInfo> info = store->GetClusterInfo();

@@ -8,10 +8,11 @@
 
 namespace quire {
 
-Status FileSystem::WriteFileAtomically(const std::string& path, std::string_view contents) {
+Status FileSystem::WriteFileAtomically(const std::string& path, std::string_view contents,
+                                       uint32_t mode) {
   std::string tmp = path + ".tmp";
   {
-    QUIRE_ASSIGN_OR_RETURN(auto file, Open(tmp, {.create = true, .truncate = true}));
+    QUIRE_ASSIGN_OR_RETURN(auto file, Open(tmp, {.create = true, .truncate = true, .mode = mode}));
     QUIRE_RETURN_IF_ERROR(file->Write(0, contents));
     QUIRE_RETURN_IF_ERROR(file->Sync());
   }

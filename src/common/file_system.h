@@ -36,6 +36,7 @@ struct OpenOptions {
   bool exclusive = false;  // with create: fail with kAlreadyExists if it exists
   bool truncate = false;   // truncate to zero length on open
   bool direct = false;     // ask for O_DIRECT; File::direct() says whether it was granted
+  uint32_t mode = 0644;    // with create: the permission bits of a new file (the umask applies)
 };
 
 class File {
@@ -87,14 +88,15 @@ class FileSystem {
   // Atomically replaces `to` with `from`.
   virtual Status Rename(const std::string& from, const std::string& to) = 0;
   virtual Status Unlink(const std::string& path) = 0;
-  // mkdir -p; existing directories are fine.
-  virtual Status CreateDirs(const std::string& path) = 0;
+  // mkdir -p; existing directories are fine (and keep their mode). Each directory it creates gets
+  // `mode` (the umask applies).
+  virtual Status CreateDirs(const std::string& path, uint32_t mode = 0755) = 0;
   virtual Status SyncDir(const std::string& path) = 0;
   // Names in `dir`, without "." and "..", in no particular order.
   virtual Result<std::vector<std::string>> List(const std::string& dir) = 0;
   virtual Result<bool> Exists(const std::string& path) = 0;
   virtual Result<SpaceInfo> Space(const std::string& path) = 0;
-  // Takes an exclusive lock on `path` (created if missing) or fails with kFailedPrecondition if
+  // Takes an exclusive lock on `path` (created 0600 if missing) or fails with kFailedPrecondition if
   // another process (or another FileLock in this one) holds it.
   virtual Result<std::unique_ptr<FileLock>> Lock(const std::string& path) = 0;
 
@@ -103,8 +105,9 @@ class FileSystem {
 
   // Helpers built on the above.
   // Writes `contents` to `path` so that after a crash either the old or the new contents are
-  // there: temp file, write, sync, rename, sync directory.
-  Status WriteFileAtomically(const std::string& path, std::string_view contents);
+  // there: temp file, write, sync, rename, sync directory. A new file gets `mode`.
+  Status WriteFileAtomically(const std::string& path, std::string_view contents,
+                             uint32_t mode = 0644);
   Result<std::string> ReadFile(const std::string& path);
 };
 

@@ -256,11 +256,11 @@ class PosixFileSystem final : public FileSystem {
     if (o.create && o.exclusive) flags |= O_EXCL;
     if (o.truncate) flags |= O_TRUNC;
     bool direct = o.direct;
-    int fd = open(path.c_str(), flags | (direct ? O_DIRECT : 0), 0644);
+    int fd = open(path.c_str(), flags | (direct ? O_DIRECT : 0), static_cast<mode_t>(o.mode));
     if (fd < 0 && direct && errno == EINVAL) {
       // The file system (tmpfs, some FUSE) has no direct I/O; buffered it is.
       direct = false;
-      fd = open(path.c_str(), flags, 0644);
+      fd = open(path.c_str(), flags, static_cast<mode_t>(o.mode));
     }
     if (fd < 0) {
       int e = errno;
@@ -287,7 +287,7 @@ class PosixFileSystem final : public FileSystem {
     return Status::Ok();
   }
 
-  Status CreateDirs(const std::string& path) override {
+  Status CreateDirs(const std::string& path, uint32_t mode) override {
     if (path.empty()) return Status::Ok();
     std::string prefix;
     size_t pos = 0;
@@ -295,7 +295,7 @@ class PosixFileSystem final : public FileSystem {
       pos = path.find('/', pos + 1);
       prefix = path.substr(0, pos);
       if (prefix.empty()) continue;
-      if (mkdir(prefix.c_str(), 0755) != 0 && errno != EEXIST) {
+      if (mkdir(prefix.c_str(), static_cast<mode_t>(mode)) != 0 && errno != EEXIST) {
         return ErrnoStatus(fmt::format("mkdir {}", prefix), errno);
       }
     }
@@ -347,7 +347,8 @@ class PosixFileSystem final : public FileSystem {
   }
 
   Result<std::unique_ptr<FileLock>> Lock(const std::string& path) override {
-    int fd = open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    // Only its owner ever needs it (flock takes a descriptor opened for writing).
+    int fd = open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
     if (fd < 0) return ErrnoStatus(fmt::format("open lock file {}", path), errno);
     if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
       int e = errno;

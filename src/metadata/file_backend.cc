@@ -11,6 +11,10 @@
 //   magic "QMD1" (4) | envelope version u32 = 1 | record version i64 | payload length u32 |
 //   crc32c u32 of the 20 header bytes before it and the payload | payload
 // all little-endian.
+//
+// Records hold ledger passwords' digests and the cluster's layout, so the store is private to its
+// user: files are created 0600 and directories 0700 (docs/security.md). Directories that exist
+// already keep their mode.
 #include <filesystem>
 #include <memory>
 #include <set>
@@ -28,6 +32,8 @@
 namespace quire::metadata {
 namespace {
 
+constexpr uint32_t kFileMode = 0600;
+constexpr uint32_t kDirMode = 0700;
 constexpr uint32_t kEnvelopeMagic = 0x31444d51;  // "QMD1"
 constexpr uint32_t kEnvelopeVersion = 1;
 constexpr size_t kHeaderSize = 24;
@@ -109,7 +115,7 @@ class FileBackend final : public KvBackend {
       if (!current) return NotFound(fmt::format("file {}: no such record", path));
       QUIRE_ASSIGN_OR_RETURN(std::string value, mutate(*current));
       next = current->version + 1;
-      return fs_->WriteFileAtomically(path, EncodeEnvelope(next, value))
+      return fs_->WriteFileAtomically(path, EncodeEnvelope(next, value), kFileMode)
           .WithContext("write metadata record");
     }));
     return next;
@@ -136,7 +142,7 @@ class FileBackend final : public KvBackend {
   }
 
   Status CreateTopDir(const std::string& name) override {
-    QUIRE_RETURN_IF_ERROR(fs_->CreateDirs(PathOf(name)));
+    QUIRE_RETURN_IF_ERROR(fs_->CreateDirs(PathOf(name), kDirMode));
     return fs_->SyncDir(root_);
   }
 
@@ -212,12 +218,12 @@ class FileBackend final : public KvBackend {
     }
     std::string bytes = EncodeEnvelope(*next, value);
     if (!current) QUIRE_RETURN_IF_ERROR(EnsureParents(key));
-    Status written = fs_->WriteFileAtomically(path, bytes);
+    Status written = fs_->WriteFileAtomically(path, bytes, kFileMode);
     if (written.Is(StatusCode::kNotFound)) {
       // A directory we remembered is gone (another process nuked the store): look again.
       known_dirs_.clear();
       QUIRE_RETURN_IF_ERROR(EnsureParents(key));
-      written = fs_->WriteFileAtomically(path, bytes);
+      written = fs_->WriteFileAtomically(path, bytes, kFileMode);
     }
     return written.WithContext("write metadata record");
   }
@@ -241,7 +247,7 @@ class FileBackend final : public KvBackend {
       if (known_dirs_.count(sub) > 0) continue;
       QUIRE_ASSIGN_OR_RETURN(bool exists, fs_->Exists(PathOf(sub)));
       if (!exists) {
-        QUIRE_RETURN_IF_ERROR(fs_->CreateDirs(PathOf(sub)));
+        QUIRE_RETURN_IF_ERROR(fs_->CreateDirs(PathOf(sub), kDirMode));
         QUIRE_RETURN_IF_ERROR(fs_->SyncDir(DirName(PathOf(sub))));
       }
       known_dirs_.insert(sub);
@@ -264,7 +270,7 @@ std::string EncodeFileRecordForTesting(Version version, std::string_view payload
 
 Result<std::unique_ptr<KvBackend>> OpenFileBackend(const std::string& root, FileSystem* fs) {
   if (fs == nullptr) fs = DefaultFileSystem();
-  QUIRE_RETURN_IF_ERROR(fs->CreateDirs(root).WithContext("create file metadata store"));
+  QUIRE_RETURN_IF_ERROR(fs->CreateDirs(root, kDirMode).WithContext("create file metadata store"));
   return std::unique_ptr<KvBackend>(std::make_unique<FileBackend>(root, fs));
 }
 

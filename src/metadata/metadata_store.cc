@@ -196,6 +196,14 @@ const ConfigSchema& MetadataConfigSchema() {
             .description = "file:// store: how often watches re-read what they watch",
             .min_int = 1,
             .max_int = 60'000});
+    s->Add({.name = "zkAclCredentialsFile",
+            .type = ConfigType::kString,
+            .default_value = "",
+            .description = "zk:// store: a file of user:password lines (keep it 0600). Every "
+                           "session authenticates with them (digest) and every node Quire "
+                           "creates gets an ACL granting ALL to them and nothing to anyone else; "
+                           "clients need the same file (QUIRE_ZK_ACL_CREDENTIALS_FILE). Empty: "
+                           "$QUIRE_ZK_ACL_CREDENTIALS_FILE, else open nodes (docs/security.md)"});
     return s;
   }();
   return *schema;
@@ -206,6 +214,7 @@ MetadataOptions MetadataOptionsFromConfig(const Config& config) {
   o.operation_timeout = std::chrono::milliseconds(config.GetInt("metadataOperationTimeoutMs"));
   o.session_timeout = std::chrono::milliseconds(config.GetInt("metadataSessionTimeoutMs"));
   o.watch_poll_interval = std::chrono::milliseconds(config.GetInt("metadataWatchPollIntervalMs"));
+  o.zk_acl_credentials_file = config.GetString("zkAclCredentialsFile");
   return o;
 }
 

@@ -184,13 +184,18 @@ struct MetadataOptions {
   std::chrono::milliseconds watch_poll_interval{100};
   // Called on the md-watch thread when the session expires and when a new one is restored.
   std::function<void(const SessionEvent&)> on_session_event;
+  // zk://: a file of "user:password" lines; the session authenticates with them and creates
+  // nodes with a digest ACL for them. Empty: $QUIRE_ZK_ACL_CREDENTIALS_FILE, else none
+  // (metadata/zk_acl.h, docs/security.md).
+  std::string zk_acl_credentials_file;
   // file://: the file system to use; null means DefaultFileSystem(). Not owned.
   FileSystem* file_system = nullptr;
   TestHooks test_hooks;
 };
 
 // Configuration keys for programs that open a store: metadataServiceUri and the options above
-// (metadataOperationTimeoutMs, metadataSessionTimeoutMs, metadataWatchPollIntervalMs).
+// (metadataOperationTimeoutMs, metadataSessionTimeoutMs, metadataWatchPollIntervalMs,
+// zkAclCredentialsFile).
 const ConfigSchema& MetadataConfigSchema();
 MetadataOptions MetadataOptionsFromConfig(const Config& config);
 

@@ -164,7 +164,11 @@ Status ZkStatus(int rc, std::string_view op, const std::string& path, const std:
       return FailedPrecondition(std::move(msg));
     case ZNOAUTH:
     case ZAUTHFAILED:
-      return Status(StatusCode::kUnauthorized, std::move(msg));
+      return Status(StatusCode::kUnauthorized,
+                    msg + " (the node's ACL does not admit this session: give the cluster's "
+                          "ZooKeeper credentials with zkAclCredentialsFile, "
+                          "ClientOptions::metadata_credentials_file or "
+                          "QUIRE_ZK_ACL_CREDENTIALS_FILE; docs/security.md)");
     case ZOPERATIONTIMEOUT:
       return Status(StatusCode::kTimeout, std::move(msg));
     case ZCONNECTIONLOSS:
@@ -179,8 +183,13 @@ Status ZkStatus(int rc, std::string_view op, const std::string& path, const std:
   }
 }
 
-ZkSession::ZkSession(std::string hosts, const MetadataOptions& options, Listener* listener)
-    : hosts_(std::move(hosts)), options_(options), listener_(listener) {}
+ZkSession::ZkSession(std::string hosts, const MetadataOptions& options,
+                     ZkCredentials credentials, Listener* listener)
+    : hosts_(std::move(hosts)),
+      options_(options),
+      credentials_(std::move(credentials)),
+      acl_(credentials_),
+      listener_(listener) {}
 
 Result<std::unique_ptr<ZkSession>> ZkSession::Open(const std::string& hosts,
                                                    const MetadataOptions& options,
@@ -188,7 +197,9 @@ Result<std::unique_ptr<ZkSession>> ZkSession::Open(const std::string& hosts,
   static std::once_flag quiet;
   // The client logs every failed connect at WARN to stderr by default; ours go to spdlog.
   std::call_once(quiet, [] { zoo_set_debug_level(ZOO_LOG_LEVEL_WARN); });
-  std::unique_ptr<ZkSession> session(new ZkSession(hosts, options, listener));
+  QUIRE_ASSIGN_OR_RETURN(ZkCredentials credentials, LoadZkCredentials(options));
+  std::unique_ptr<ZkSession> session(
+      new ZkSession(hosts, options, std::move(credentials), listener));
   std::shared_ptr<Handle> handle = session->NewHandle();
   if (!handle) {
     return Status(StatusCode::kUnavailable,
@@ -203,8 +214,12 @@ Result<std::unique_ptr<ZkSession>> ZkSession::Open(const std::string& hosts,
     std::lock_guard<std::mutex> lock(session->mu_);
     session->current_ = std::move(handle);
   }
-  spdlog::info("ZooKeeper {}: connected, session {:#x}, timeout {} ms", hosts,
-               session->session_id(), session->negotiated_timeout().count());
+  spdlog::info("ZooKeeper {}: connected, session {:#x}, timeout {} ms{}", hosts,
+               session->session_id(), session->negotiated_timeout().count(),
+               session->credentials_.empty()
+                   ? std::string()
+                   : fmt::format(", digest ACLs for {} identities from {}",
+                                 session->credentials_.ids.size(), session->credentials_.file));
   return session;
 }
 
@@ -239,6 +254,12 @@ std::shared_ptr<ZkSession::Handle> ZkSession::NewHandle() {
                                static_cast<int>(options_.session_timeout.count()), nullptr,
                                handle.get(), 0, &LogFromClient);
   if (handle->zh == nullptr) return nullptr;
+  // Queued before the first request and sent again on every reconnection by the C client. A
+  // digest is not checked when added: a wrong password shows as ZNOAUTH on the nodes it guards.
+  for (const std::string& auth : credentials_.auths) {
+    zoo_add_auth(handle->zh, "digest", auth.data(), static_cast<int>(auth.size()), nullptr,
+                 nullptr);
+  }
   return handle;
 }
 
@@ -402,7 +423,7 @@ ZkSession::Reply ZkSession::Create(const std::string& path, std::string_view dat
   if (fault == InjectedFault::kDropRequest) return Reply{ZCONNECTIONLOSS};
   Reply r = Run(Current(), deadline, [&](zhandle_t* zh, const void* ctx) {
     return zoo_acreate2(zh, path.c_str(), data.data(), static_cast<int>(data.size()),
-                        &ZOO_OPEN_ACL_UNSAFE, flags, &StringStatCompletion, ctx);
+                        acl_.get(), flags, &StringStatCompletion, ctx);
   });
   if (fault == InjectedFault::kDropReply) {
     AfterDroppedReply("create", path);
@@ -453,8 +474,7 @@ ZkSession::Reply ZkSession::Multi(const std::vector<MultiOp>& ops, Deadline dead
     const MultiOp& op = call->op_storage[i];
     if (op.kind == MultiOp::Kind::kCreate) {
       zoo_create_op_init(&call->ops[i], op.path.c_str(), op.data.data(),
-                         static_cast<int>(op.data.size()), &ZOO_OPEN_ACL_UNSAFE, op.flags, nullptr,
-                         0);
+                         static_cast<int>(op.data.size()), acl_.get(), op.flags, nullptr, 0);
     } else {
       zoo_delete_op_init(&call->ops[i], op.path.c_str(), op.version);
     }

@@ -13,6 +13,9 @@
 // it is connected, swaps it in, and tells the Listener (OnSessionExpired before, OnSessionRestored
 // after). Calls in flight on the old handle fail with ZCLOSING or ZSESSIONEXPIRED.
 //
+// ACLs (zk_acl.h): with credentials every handle adds them before its first request, and Create
+// and Multi's creates give new nodes their digest ACL.
+//
 // Test hooks (MetadataOptions::test_hooks) act on mutating calls: a dropped request is never
 // sent; a dropped reply is applied and then reported as ZCONNECTIONLOSS.
 #pragma once
@@ -30,6 +33,7 @@
 
 #include "metadata/kv_backend.h"
 #include "metadata/metadata_store.h"
+#include "metadata/zk_acl.h"
 
 namespace quire::metadata {
 
@@ -64,8 +68,9 @@ class ZkSession {
     int version = -1;  // kDelete
   };
 
-  // Connects to `hosts` ("h:p,h:p"), waiting up to options.operation_timeout. Expiries are
-  // recovered (and the Listener told) once Start() has been called.
+  // Connects to `hosts` ("h:p,h:p"), waiting up to options.operation_timeout, with the ACL
+  // credentials `options` lead to (LoadZkCredentials' errors). Expiries are recovered (and the
+  // Listener told) once Start() has been called.
   static Result<std::unique_ptr<ZkSession>> Open(const std::string& hosts,
                                                  const MetadataOptions& options,
                                                  Listener* listener);
@@ -106,7 +111,8 @@ class ZkSession {
   struct Handle;  // one zhandle_t; public for the C callbacks
 
  private:
-  ZkSession(std::string hosts, const MetadataOptions& options, Listener* listener);
+  ZkSession(std::string hosts, const MetadataOptions& options, ZkCredentials credentials,
+            Listener* listener);
 
   std::shared_ptr<Handle> NewHandle();
   std::shared_ptr<Handle> Current() const;
@@ -120,6 +126,8 @@ class ZkSession {
 
   const std::string hosts_;
   const MetadataOptions options_;
+  const ZkCredentials credentials_;
+  ZkAcl acl_;  // for new nodes; immutable (the C client only reads it)
   Listener* const listener_;
 
   mutable std::mutex mu_;

@@ -62,6 +62,37 @@ TEST(BookieConfigTest, InconsistentThresholdsAreRefused) {
   EXPECT_EQ(c.SetFromString("bokiePort=3181").code(), StatusCode::kInvalidArgument);
 }
 
+// The admin token is read when the configuration is, so a bad file stops the bookie at start-up;
+// the ZooKeeper credentials file reaches the metadata options and autorecovery's client.
+TEST(BookieConfigTest, AdminTokenAndZooKeeperCredentialsFiles) {
+  std::string dir = ::testing::TempDir();
+  std::string token = dir + "/admin-token", empty = dir + "/empty-token";
+  std::ofstream(token) << "  tok3n \r\nsecond line ignored\n";
+  std::ofstream(empty) << "\n";
+  Config c(BookieConfigSchema());
+  ASSERT_TRUE(c.SetFromString("httpServerAuthTokenFile=" + token).ok());
+  ASSERT_TRUE(c.SetFromString("zkAclCredentialsFile=/etc/quire/zk-credentials").ok());
+  auto o = BookieOptionsFromConfig(c);
+  ASSERT_TRUE(o.ok()) << o.status().ToString();
+  EXPECT_EQ(o->http_auth.token, "tok3n");
+  EXPECT_TRUE(o->http_auth.enabled());
+  EXPECT_FALSE(o->http_auth.client_certificates);
+  EXPECT_FALSE(o->http_auth.read_endpoints);
+  EXPECT_EQ(o->metadata.zk_acl_credentials_file, "/etc/quire/zk-credentials");
+  EXPECT_EQ(o->autorecovery.client.metadata_credentials_file, "/etc/quire/zk-credentials");
+
+  for (const std::string& bad : {empty, dir + "/no-such-token"}) {
+    ASSERT_TRUE(c.SetFromString("httpServerAuthTokenFile=" + bad).ok());
+    auto refused = BookieOptionsFromConfig(c);
+    ASSERT_FALSE(refused.ok()) << bad;
+    EXPECT_NE(refused.status().message().find("httpServerAuthTokenFile"), std::string::npos)
+        << refused.status().ToString();
+  }
+  auto open = BookieOptionsFromConfig(Config(BookieConfigSchema()));
+  ASSERT_TRUE(open.ok());
+  EXPECT_FALSE(open->http_auth.enabled());
+}
+
 // TLS half configured stops the bookie at start-up, naming the key that is missing.
 TEST(BookieConfigTest, PartialTlsConfigurationNamesTheMissingKey) {
   struct Case {

@@ -1,6 +1,7 @@
 // What is particular to the embedded stores: the file layout and envelope, and leases (a store
 // that stops renewing loses its registrations and locks to others, then restores what it can).
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -67,6 +68,32 @@ TEST(FileStoreTest, LedgersAreSpreadOverDirectories) {
   EXPECT_TRUE(std::filesystem::exists(root + "/ledgers/000/0000/0000/0123/L4567"));
   EXPECT_TRUE(std::filesystem::exists(root + "/LOCK"));
   EXPECT_TRUE(std::filesystem::exists(root + "/cluster"));
+}
+
+// The store is private to its user (docs/security.md): whatever the umask lets through, its
+// files are created 0600 and its directories 0700.
+TEST(FileStoreTest, FilesAre0600AndDirectories0700) {
+  mode_t old_umask = umask(0);  // so that the modes seen are the ones asked for
+  StoreHarness harness(Driver::kFile);
+  auto store = harness.OpenInitialised();
+  ASSERT_TRUE(store->CreateLedger(1'234'567, SampleLedger()).ok());
+  umask(old_umask);
+  std::string root = harness.uri().substr(std::string("file://").size());
+  namespace fs = std::filesystem;
+  auto mode = [](const fs::path& p) { return fs::status(p).permissions() & fs::perms::all; };
+  EXPECT_EQ(mode(root), fs::perms::owner_all) << root;
+  size_t files = 0, dirs = 0;
+  for (const auto& e : fs::recursive_directory_iterator(root)) {
+    if (e.is_directory()) {
+      ++dirs;
+      EXPECT_EQ(mode(e.path()), fs::perms::owner_all) << e.path();
+    } else {
+      ++files;
+      EXPECT_EQ(mode(e.path()), fs::perms::owner_read | fs::perms::owner_write) << e.path();
+    }
+  }
+  EXPECT_GE(files, 3u);  // the cluster record, the ledger, the lock
+  EXPECT_GE(dirs, 5u);   // ledgers/000/0000/0000/0123
 }
 
 TEST(FileStoreTest, UriMustBeAbsolute) {

@@ -1,11 +1,14 @@
 // What is particular to the ZooKeeper driver: session expiry, and definite outcomes when the
 // connection is lost mid-operation (injected at the driver boundary, or a real server stop).
 #include <atomic>
+#include <cstdlib>
+#include <fstream>
 #include <thread>
 
 #include <gtest/gtest.h>
 
 #include "metadata/store_harness.h"
+#include "metadata/zk_acl.h"
 #include "metadata/zk_store.h"
 
 namespace quire::metadata::testing {
@@ -326,6 +329,90 @@ TEST_F(ZkServerTest, LedgerIdsMoveToTheNextEpochWhenOneIsUsedUp) {
     ids.push_back(*id);
   }
   EXPECT_GE(ids.back(), 30);  // several epochs of 10
+}
+
+
+// Digest ACLs (zk_acl.h): nodes made with credentials admit only sessions that have them. A
+// session without them, or with a wrong password, gets kUnauthorized at once, not a timeout.
+class ZkAclTest : public ::testing::Test {
+ protected:
+  void SetUp() override { unsetenv(kZkAclCredentialsFileVariable); }
+  void TearDown() override { unsetenv(kZkAclCredentialsFileVariable); }
+
+  MetadataOptions WithCredentials(const std::string& name, const std::string& lines) {
+    std::string path = dir_.Sub(name);
+    std::ofstream(path) << lines;
+    MetadataOptions options = TestOptions();
+    options.zk_acl_credentials_file = path;
+    return options;
+  }
+
+  static void ExpectRefused(MetadataStore* store) {
+    auto read = store->ReadLedger(7);
+    ASSERT_FALSE(read.ok());
+    EXPECT_EQ(read.status().code(), StatusCode::kUnauthorized) << read.status().ToString();
+    EXPECT_NE(read.status().message().find("QUIRE_ZK_ACL_CREDENTIALS_FILE"), std::string::npos)
+        << read.status().ToString();
+    auto update = store->UpdateLedger(7, SampleLedger("intruder"), 0);
+    ASSERT_FALSE(update.ok());
+    EXPECT_EQ(update.status().code(), StatusCode::kUnauthorized) << update.status().ToString();
+    Status deleted = store->DeleteLedger(7, kAnyVersion);
+    EXPECT_EQ(deleted.code(), StatusCode::kUnauthorized) << deleted.ToString();
+  }
+
+  quire::testing::TempDir dir_{"quire-zk-acl-test"};
+  StoreHarness harness_{Driver::kZk};
+};
+
+TEST_F(ZkAclTest, LedgerMetadataMadeWithCredentialsNeedsThem) {
+  MetadataOptions owner_options =
+      WithCredentials("credentials", "# the cluster's\nquire:s3cret:with-colon\n");
+  auto owner = harness_.OpenInitialised(owner_options);
+  ASSERT_TRUE(owner->CreateLedger(7, SampleLedger()).ok());
+
+  // No credentials: the store may open (opening reads nothing), but the ledger is out of reach.
+  auto anonymous = harness_.Open(TestOptions());
+  ASSERT_TRUE(anonymous.ok()) << anonymous.status().ToString();
+  ExpectRefused(anonymous->get());
+  auto cluster = (*anonymous)->GetClusterInfo();
+  EXPECT_EQ(cluster.status().code(), StatusCode::kUnauthorized) << cluster.status().ToString();
+
+  // The right user with a wrong password is no better.
+  auto wrong = harness_.Open(WithCredentials("wrong", "quire:s3cret\n"));
+  ASSERT_TRUE(wrong.ok()) << wrong.status().ToString();
+  ExpectRefused(wrong->get());
+
+  // A plain ZooKeeper client (someone who reaches the ZooKeeper port) cannot change it either.
+  EXPECT_FALSE(ZkSetRaw(SharedZookeeper().connect_string(), harness_.LedgerLocation(7), "x").ok());
+
+  // With the credentials, from the options or from the environment, it reads and changes it.
+  auto same = harness_.Open(owner_options);
+  ASSERT_TRUE(same.ok()) << same.status().ToString();
+  auto read = (*same)->ReadLedger(7);
+  ASSERT_TRUE(read.ok()) << read.status().ToString();
+  auto updated = (*same)->UpdateLedger(7, SampleLedger("owner"), read->version);
+  ASSERT_TRUE(updated.ok()) << updated.status().ToString();
+  setenv(kZkAclCredentialsFileVariable, owner_options.zk_acl_credentials_file.c_str(), 1);
+  auto from_env = harness_.Open(TestOptions());
+  ASSERT_TRUE(from_env.ok()) << from_env.status().ToString();
+  auto again = (*from_env)->ReadLedger(7);
+  ASSERT_TRUE(again.ok()) << again.status().ToString();
+  EXPECT_EQ(again->version, *updated);
+}
+
+TEST_F(ZkAclTest, ABadCredentialsFileIsAnErrorNamingItsLine) {
+  auto store = harness_.Open(WithCredentials("bad", "quire:ok\nno-colon-here\n"));
+  ASSERT_FALSE(store.ok());
+  EXPECT_EQ(store.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(store.status().message().find("line 2"), std::string::npos)
+      << store.status().ToString();
+  EXPECT_EQ(store.status().message().find("no-colon-here"), std::string::npos)
+      << "the file's content must not be echoed: " << store.status().ToString();
+}
+
+TEST(ZkDigestTest, IsZooKeepersDigestAuthenticationProviderEncoding) {
+  // DigestAuthenticationProvider.generateDigest("super:test"), as ZooKeeper's docs give it.
+  EXPECT_EQ(ZkDigest("super:test"), "D/InIHSb7yEEbrWz8b9l71RjZJU=");
 }
 
 }  // namespace

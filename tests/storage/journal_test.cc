@@ -37,7 +37,9 @@ class DurabilityTracker : public FileSystem {
   }
   Status Rename(const std::string& a, const std::string& b) override { return base_->Rename(a, b); }
   Status Unlink(const std::string& p) override { return base_->Unlink(p); }
-  Status CreateDirs(const std::string& p) override { return base_->CreateDirs(p); }
+  Status CreateDirs(const std::string& p, uint32_t mode) override {
+    return base_->CreateDirs(p, mode);
+  }
   Status SyncDir(const std::string& p) override { return base_->SyncDir(p); }
   Result<std::vector<std::string>> List(const std::string& d) override { return base_->List(d); }
   Result<bool> Exists(const std::string& p) override { return base_->Exists(p); }

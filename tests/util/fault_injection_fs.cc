@@ -492,10 +492,10 @@ Status FaultInjectionFileSystem::SyncDir(const std::string& path) {
   return Status::Ok();
 }
 
-Status FaultInjectionFileSystem::CreateDirs(const std::string& path) {
+Status FaultInjectionFileSystem::CreateDirs(const std::string& path, uint32_t mode) {
   std::shared_lock<std::shared_mutex> lock;
   QUIRE_RETURN_IF_ERROR(Enter(lock, kAnyEpoch));
-  return base_->CreateDirs(path);
+  return base_->CreateDirs(path, mode);
 }
 
 Result<std::vector<std::string>> FaultInjectionFileSystem::List(const std::string& dir) {

@@ -145,7 +145,7 @@ class FaultInjectionFileSystem : public FileSystem {
   Result<std::unique_ptr<File>> Open(const std::string& path, const OpenOptions& options) override;
   Status Rename(const std::string& from, const std::string& to) override;
   Status Unlink(const std::string& path) override;
-  Status CreateDirs(const std::string& path) override;
+  Status CreateDirs(const std::string& path, uint32_t mode = 0755) override;
   Status SyncDir(const std::string& path) override;
   Result<std::vector<std::string>> List(const std::string& dir) override;
   Result<bool> Exists(const std::string& path) override;

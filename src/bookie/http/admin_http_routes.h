@@ -98,6 +98,7 @@ struct AdminResponse {
   std::string content_type;
   std::string body;
   std::string allow;  // a 405: the methods the path takes, for the Allow header ("GET, HEAD")
+  std::string www_authenticate;  // a 401: the WWW-Authenticate header, if any
 };
 
 inline constexpr std::string_view kPrometheusContentType =

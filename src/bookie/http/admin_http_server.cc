@@ -11,10 +11,12 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/ssl/stream.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core.hpp>
+#include <boost/beast/core/detect_ssl.hpp>
 #include <boost/beast/http.hpp>
 #include <exception>
 #include <mutex>
@@ -27,6 +29,8 @@
 #include <vector>
 
 #include "common/logging.h"
+#include "common/tls.h"
+#include "common/tls_reload.h"
 
 namespace quire::bookie {
 namespace {
@@ -35,6 +39,8 @@ namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace http = beast::http;
 using tcp = asio::ip::tcp;
+namespace ssl = asio::ssl;
+using TlsStream = ssl::stream<beast::tcp_stream&>;
 
 // Every I/O result comes back as (error_code, ...): errors are values here, never exceptions.
 constexpr auto kNoThrow = asio::as_tuple(asio::use_awaitable);
@@ -73,8 +79,19 @@ struct AdminHttpServer::Impl {
 
   asio::awaitable<void> AcceptLoop();
   asio::awaitable<void> Serve(std::shared_ptr<beast::tcp_stream> stream, uint64_t id);
-  asio::awaitable<bool> Write(beast::tcp_stream& stream, AdminResponse r, unsigned version,
-                              bool keep_alive, bool head);
+  // The plaintext connection `raw`'s TLS handshake (its first bytes already in `buffer`), its
+  // requests, and TLS's closing.
+  asio::awaitable<void> ServeTls(beast::tcp_stream& raw, beast::flat_buffer& buffer,
+                                 const std::string& peer);
+  // Requests on `stream` (`raw` or a TLS stream over it) while the client keeps the connection
+  // alive; true when unread request bytes may follow (the answer was a refusal).
+  template <typename Stream>
+  asio::awaitable<bool> ServeRequests(Stream& stream, beast::tcp_stream& raw,
+                                      beast::flat_buffer& buffer, const std::string& peer,
+                                      bool verified_certificate);
+  template <typename Stream>
+  asio::awaitable<bool> Write(Stream& stream, beast::tcp_stream& raw, AdminResponse r,
+                              unsigned version, bool keep_alive, bool head);
   asio::awaitable<void> Close(beast::tcp_stream& stream, bool linger);
   void Run();
   void Stop();
@@ -142,47 +159,112 @@ asio::awaitable<void> AdminHttpServer::Impl::Serve(std::shared_ptr<beast::tcp_st
   const std::string peer = PeerOf(*stream);
   beast::flat_buffer buffer;  // persists across requests: it may hold a pipelined next one
   bool linger = false;
-  for (bool keep_alive = true; keep_alive;) {
-    http::request_parser<http::string_body> parser;
-    parser.header_limit(static_cast<uint32_t>(options.max_header_bytes));
-    parser.body_limit(options.max_body_bytes);
+  if (!options.tls) {
+    linger = co_await ServeRequests(*stream, *stream, buffer, peer, false);
+  } else {
+    // The first bytes tell a TLS ClientHello from a plaintext request; they stay in `buffer`.
     stream->expires_after(options.read_timeout);
-    auto [ec, n] = co_await http::async_read(*stream, buffer, parser, kNoThrow);
+    auto [ec, is_tls] = co_await beast::async_detect_ssl(*stream, buffer, kNoThrow);
     if (ec) {
-      std::optional<AdminResponse> refusal = RefusalFor(ec);
-      if (!refusal) {
-        spdlog::debug("admin HTTP {}: closing: {}", peer, ec.message());
-        break;
-      }
-      spdlog::debug("admin HTTP {}: refused ({}): {}", peer, refusal->status, ec.message());
-      co_await Write(*stream, std::move(*refusal), 11, /*keep_alive=*/false, /*head=*/false);
-      linger = true;  // unread request bytes may follow
-      break;
+      spdlog::debug("admin HTTP {}: closing: {}", peer, ec.message());
+    } else if (is_tls) {
+      co_await ServeTls(*stream, buffer, peer);
+    } else {
+      spdlog::debug("admin HTTP {}: plaintext request on the HTTPS port refused", peer);
+      co_await Write(*stream, *stream,
+                     AdminError(400, "this admin endpoint speaks HTTPS only (the bookie has TLS "
+                                     "configured): use https://"),
+                     11, /*keep_alive=*/false, /*head=*/false);
+      linger = true;
     }
-    const auto& req = parser.get();
-    AdminResponse r = RouteAdminRequest(req.method_string(), req.target(), req.body(), handlers);
-    spdlog::debug("admin HTTP {} {} {} -> {}", peer, std::string_view(req.method_string()),
-                  std::string_view(req.target()), r.status);
-    keep_alive = req.keep_alive();
-    bool head = req.method() == http::verb::head;
-    if (!co_await Write(*stream, std::move(r), req.version(), keep_alive, head)) break;
   }
   co_await Close(*stream, linger);
   std::lock_guard<std::mutex> lock(mu);
   connections.erase(id);
 }
 
-asio::awaitable<bool> AdminHttpServer::Impl::Write(beast::tcp_stream& stream, AdminResponse r,
-                                                   unsigned version, bool keep_alive, bool head) {
+asio::awaitable<void> AdminHttpServer::Impl::ServeTls(beast::tcp_stream& raw,
+                                                      beast::flat_buffer& buffer,
+                                                      const std::string& peer) {
+  // The context current now (rotated files included) serves this connection to its end.
+  std::shared_ptr<ssl::context> context = options.tls->Current();
+  TlsStream tls(raw, *context);
+  raw.expires_after(options.read_timeout);
+  auto [ec, used] =
+      co_await tls.async_handshake(ssl::stream_base::server, buffer.data(), kNoThrow);
+  if (ec) {
+    spdlog::warn("admin HTTP {}: TLS handshake failed: {}", peer,
+                 TlsErrorReason(ec, SSL_get_verify_result(tls.native_handle())));
+    co_return;
+  }
+  buffer.consume(used);
+  // With TlsPeerCheck::kIfSent a certificate that was sent has been verified, or the handshake
+  // failed; the verify result is checked again so that no other peer check can slip through.
+  X509* cert = SSL_get1_peer_certificate(tls.native_handle());
+  bool verified = cert != nullptr && SSL_get_verify_result(tls.native_handle()) == X509_V_OK;
+  X509_free(cert);
+  co_await ServeRequests(tls, raw, buffer, peer, verified);
+  // TLS's close_notify, bounded like every other step; a peer that does not answer is cut off.
+  raw.expires_after(
+      std::min<std::chrono::milliseconds>(options.read_timeout, std::chrono::seconds(2)));
+  co_await tls.async_shutdown(kNoThrow);
+}
+
+template <typename Stream>
+asio::awaitable<bool> AdminHttpServer::Impl::ServeRequests(Stream& stream, beast::tcp_stream& raw,
+                                                           beast::flat_buffer& buffer,
+                                                           const std::string& peer,
+                                                           bool verified_certificate) {
+  for (bool keep_alive = true; keep_alive;) {
+    http::request_parser<http::string_body> parser;
+    parser.header_limit(static_cast<uint32_t>(options.max_header_bytes));
+    parser.body_limit(options.max_body_bytes);
+    raw.expires_after(options.read_timeout);
+    auto [ec, n] = co_await http::async_read(stream, buffer, parser, kNoThrow);
+    if (ec) {
+      std::optional<AdminResponse> refusal = RefusalFor(ec);
+      if (!refusal) {
+        spdlog::debug("admin HTTP {}: closing: {}", peer, ec.message());
+        co_return false;
+      }
+      spdlog::debug("admin HTTP {}: refused ({}): {}", peer, refusal->status, ec.message());
+      co_await Write(stream, raw, std::move(*refusal), 11, /*keep_alive=*/false, /*head=*/false);
+      co_return true;  // unread request bytes may follow
+    }
+    const auto& req = parser.get();
+    AdminCaller caller{verified_certificate, req[http::field::authorization]};
+    std::optional<AdminResponse> refused =
+        RefuseUnauthenticated(options.auth, req.method_string(), req.target(), caller);
+    AdminResponse r = refused ? std::move(*refused)
+                              : RouteAdminRequest(req.method_string(), req.target(), req.body(),
+                                                  handlers);
+    if (refused) {
+      spdlog::warn("admin HTTP {}: {} {} refused: not authenticated", peer,
+                   std::string_view(req.method_string()), std::string_view(req.target()));
+    }
+    spdlog::debug("admin HTTP {} {} {} -> {}", peer, std::string_view(req.method_string()),
+                  std::string_view(req.target()), r.status);
+    keep_alive = req.keep_alive();
+    bool head = req.method() == http::verb::head;
+    if (!co_await Write(stream, raw, std::move(r), req.version(), keep_alive, head)) break;
+  }
+  co_return false;
+}
+
+template <typename Stream>
+asio::awaitable<bool> AdminHttpServer::Impl::Write(Stream& stream, beast::tcp_stream& raw,
+                                                   AdminResponse r, unsigned version,
+                                                   bool keep_alive, bool head) {
   http::response<http::string_body> res{static_cast<http::status>(r.status), version};
   res.set(http::field::server, "quire-bookie");
   res.set(http::field::content_type, r.content_type);
   if (!r.allow.empty()) res.set(http::field::allow, r.allow);
+  if (!r.www_authenticate.empty()) res.set(http::field::www_authenticate, r.www_authenticate);
   res.keep_alive(keep_alive);
   // A HEAD answer announces the GET body's length but carries no body.
   res.content_length(r.body.size());
   if (!head) res.body() = std::move(r.body);
-  stream.expires_after(options.read_timeout);  // a client that does not read is dropped, too
+  raw.expires_after(options.read_timeout);  // a client that does not read is dropped, too
   auto [ec, n] = co_await http::async_write(stream, res, kNoThrow);
   co_return !ec;
 }
@@ -285,7 +367,11 @@ Result<std::unique_ptr<AdminHttpServer>> AdminHttpServer::Start(const AdminHttpO
                     e.code().value());
     }
   }
-  spdlog::info("admin HTTP server listening on http://{}", impl->address);
+  spdlog::info("admin HTTP server listening on {}://{}{}", options.tls ? "https" : "http",
+               impl->address,
+               !options.auth.enabled()        ? ""
+               : options.auth.read_endpoints ? " (authentication on every endpoint but the probes)"
+                                             : " (authentication on changes)");
   return std::unique_ptr<AdminHttpServer>(new AdminHttpServer(std::move(impl)));
 }
 

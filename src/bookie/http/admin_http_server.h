@@ -6,6 +6,11 @@
 // never delays the bookie protocol's I/O threads. Each connection is one coroutine: read a
 // request, answer it, repeat while the client keeps the connection alive.
 //
+// HTTPS and authentication (docs/security.md, "Admin HTTP"): with options.tls the port speaks
+// HTTPS only (TLS 1.2+, the bookie's certificate, the context following rotated files); a
+// plaintext request there gets one 400 answer saying so, then the connection closes. Who may call
+// what is in admin_http_auth.h.
+//
 // Defences, since the port may be reachable from outside: request headers are capped at
 // max_header_bytes (larger: 431) and bodies at max_body_bytes (larger: 413); after either, or a
 // malformed request (400), the connection is closed. A connection that does not complete a
@@ -22,8 +27,13 @@
 #include <memory>
 #include <string>
 
+#include "bookie/http/admin_http_auth.h"
 #include "bookie/http/admin_http_routes.h"
 #include "quire/status.h"
+
+namespace quire {
+class ReloadingTlsContext;
+}
 
 namespace quire::bookie {
 
@@ -34,6 +44,10 @@ struct AdminHttpOptions {
   std::chrono::milliseconds read_timeout{10000};  // to receive a whole request / send an answer
   size_t max_header_bytes = 8 * 1024;             // request line and headers
   size_t max_body_bytes = 8 * 1024;               // PUT /api/v1/bookie/gc takes ~40 bytes
+  // HTTPS with this server-side context (TlsSide::kServer, TlsPeerCheck::kIfSent when client
+  // certificates count); null: plain HTTP.
+  std::shared_ptr<ReloadingTlsContext> tls;
+  AdminAuthOptions auth;  // who may call what; default: everyone everything
 };
 
 class AdminHttpServer {
