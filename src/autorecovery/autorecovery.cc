@@ -268,7 +268,9 @@ void AutoRecovery::Audit(metadata::OwnershipLock& lock) {
   // Registration changes wake the auditor at once; the poll catches everything else.
   Result<std::unique_ptr<metadata::Watch>> watch =
       store().WatchBookies([this](const metadata::BookieList&) { Wake(); });
-  if (!watch.ok()) spdlog::warn("autorecovery: no watch on the registry: {}", watch.status().ToString());
+  if (!watch.ok()) {
+    spdlog::warn("autorecovery: no watch on the registry: {}", watch.status().ToString());
+  }
   MissingBookieTracker tracker(options_.lost_bookie_delay);
   bool restored = false;
   std::set<BookieId> marked_for;  // the lost bookies whose ledgers the last walk marked
@@ -293,8 +295,9 @@ void AutoRecovery::Audit(metadata::OwnershipLock& lock) {
       lost_bookies_ = static_cast<int64_t>(lost.size());
       if (changed || rec.value.auditor != options_.name) {
         for (const metadata::MissingBookie& m : tracker.missing()) {
-          if (!std::any_of(rec.value.missing_bookies.begin(), rec.value.missing_bookies.end(),
-                           [&](const metadata::MissingBookie& o) { return o.bookie_id == m.bookie_id; })) {
+          auto same = [&](const metadata::MissingBookie& o) { return o.bookie_id == m.bookie_id; };
+          if (std::none_of(rec.value.missing_bookies.begin(), rec.value.missing_bookies.end(),
+                           same)) {
             spdlog::warn("autorecovery: bookie {} is missing from the registry", m.bookie_id);
           }
         }
@@ -457,7 +460,8 @@ Result<bool> AutoRecovery::ReplicateOne(WriterActivity& activity) {
       QUIRE_ASSIGN_OR_RETURN(client::LedgerKeys keys, client::RepairKeys(id, md.value, ""));
       Result<EntryId> lac = client::NewReadHandle(context_, id, md, keys)->ReadLac();
       if (!lac.ok()) {
-        spdlog::info("autorecovery: ledger {}: cannot read its LAC: {}", id, lac.status().ToString());
+        spdlog::info("autorecovery: ledger {}: cannot read its LAC: {}", id,
+                     lac.status().ToString());
         continue;
       }
       if (!activity.Quiet(id, *lac, metadata::NowUnixMillis())) continue;  // its writer is alive

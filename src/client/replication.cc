@@ -156,7 +156,8 @@ Result<CopiedEntries> ReplaceBookie(ClientContext& ctx, LedgerId id, const Booki
     }
     md.version = now.version;
   }
-  return Status(StatusCode::kUnavailable, fmt::format("ledger {}: could not update its metadata", id));
+  return Status(StatusCode::kUnavailable,
+                fmt::format("ledger {}: could not update its metadata", id));
 }
 
 }  // namespace quire::client

@@ -85,7 +85,9 @@ class AutoRecoveryTest : public ClusterTest {
     for (const auto& [id, entries] : written_) {
       auto md = store_->ReadLedger(id);
       if (!md.ok()) return md.status().ToString();
-      if (!md->value.closed()) return fmt::format("ledger {} is {}", id, LedgerStateName(md->value.state));
+      if (!md->value.closed()) {
+        return fmt::format("ledger {} is {}", id, LedgerStateName(md->value.state));
+      }
       for (const BookieId& b : lost_) {
         if (md->value.UsesBookie(b)) return fmt::format("ledger {} still names {}", id, b);
       }
@@ -159,7 +161,9 @@ class AutoRecoveryTest : public ClusterTest {
       auto owner = store_->LockOwner(name);
       if (owner.ok() && owner->has_value()) {
         const std::string prefix = "bookie ";
-        if ((*owner)->rfind(prefix, 0) == 0) return cluster_->IndexOf((*owner)->substr(prefix.size()));
+        if ((*owner)->rfind(prefix, 0) == 0) {
+          return cluster_->IndexOf((*owner)->substr(prefix.size()));
+        }
       }
       std::this_thread::sleep_for(milliseconds(20));
     }
@@ -172,8 +176,10 @@ class AutoRecoveryTest : public ClusterTest {
     while (std::chrono::steady_clock::now() < deadline) {
       auto rec = store_->ReadAutoRecovery();
       if (rec.ok()) {
-        bool listed = std::any_of(rec->value.missing_bookies.begin(), rec->value.missing_bookies.end(),
-                                  [&](const metadata::MissingBookie& m) { return m.bookie_id == bookie; });
+        const auto& missing = rec->value.missing_bookies;
+        bool listed = std::any_of(missing.begin(), missing.end(), [&](const auto& m) {
+          return m.bookie_id == bookie;
+        });
         if (listed == present) return true;
       }
       std::this_thread::sleep_for(milliseconds(20));

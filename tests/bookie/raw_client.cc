@@ -9,7 +9,10 @@
 
 #include <cerrno>
 
+#include <memory>
+
 #include <fmt/format.h>
+#include <openssl/ssl.h>
 
 #include "bookie/protocol.h"
 
@@ -223,6 +226,19 @@ Result<int> HttpGet(uint16_t port, const std::string& path, std::string* body) {
   return HttpCall(port, "GET", path, "", body);
 }
 
+namespace {
+
+// "HTTP/1.1 NNN ..." headers, blank line, body: the status, and the body into *body.
+Result<int> ParseHttpResponse(const std::string& response, std::string* body) {
+  if (response.rfind("HTTP/1.1 ", 0) != 0) return Corruption("not an HTTP response: " + response);
+  int status = std::stoi(response.substr(9, 3));
+  size_t sep = response.find("\r\n\r\n");
+  *body = sep == std::string::npos ? "" : response.substr(sep + 4);
+  return status;
+}
+
+}  // namespace
+
 Result<int> HttpCall(uint16_t port, std::string_view method, const std::string& path,
                      std::string_view request_body, std::string* body) {
   QUIRE_ASSIGN_OR_RETURN(RawClient c, RawClient::Connect("127.0.0.1", port));
@@ -239,11 +255,39 @@ Result<int> HttpCall(uint16_t port, std::string_view method, const std::string& 
     if (n <= 0) break;
     response.append(buf, static_cast<size_t>(n));
   }
-  if (response.rfind("HTTP/1.1 ", 0) != 0) return Corruption("not an HTTP response: " + response);
-  int status = std::stoi(response.substr(9, 3));
-  size_t sep = response.find("\r\n\r\n");
-  *body = sep == std::string::npos ? "" : response.substr(sep + 4);
-  return status;
+  return ParseHttpResponse(response, body);
+}
+
+
+Result<int> HttpsGet(uint16_t port, const std::string& path, const std::string& ca_path,
+                     std::string* body) {
+  QUIRE_ASSIGN_OR_RETURN(RawClient c, RawClient::Connect("127.0.0.1", port));
+  timeval tv{30, 0};  // every blocking read and write below is bounded
+  setsockopt(c.fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+  setsockopt(c.fd_, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+  std::unique_ptr<SSL_CTX, decltype(&SSL_CTX_free)> ctx(SSL_CTX_new(TLS_client_method()),
+                                                        SSL_CTX_free);
+  if (!ctx || SSL_CTX_load_verify_locations(ctx.get(), ca_path.c_str(), nullptr) != 1) {
+    return IOError("cannot load the CA " + ca_path);
+  }
+  SSL_CTX_set_verify(ctx.get(), SSL_VERIFY_PEER, nullptr);
+  std::unique_ptr<SSL, decltype(&SSL_free)> ssl(SSL_new(ctx.get()), SSL_free);
+  SSL_set_fd(ssl.get(), c.fd_);
+  if (SSL_connect(ssl.get()) != 1) {
+    return Status(StatusCode::kUnauthenticated,
+                  fmt::format("TLS handshake with 127.0.0.1:{} failed", port));
+  }
+  std::string request =
+      fmt::format("GET {} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n", path);
+  if (SSL_write(ssl.get(), request.data(), static_cast<int>(request.size())) <= 0) {
+    return IOError("cannot send the HTTPS request");
+  }
+  std::string response;
+  char buf[65536];
+  for (int n; (n = SSL_read(ssl.get(), buf, sizeof(buf))) > 0;) {
+    response.append(buf, static_cast<size_t>(n));
+  }
+  return ParseHttpResponse(response, body);
 }
 
 }  // namespace quire::bookie::testing

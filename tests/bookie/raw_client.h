@@ -37,6 +37,8 @@ class RawClient {
  private:
   friend Result<int> HttpCall(uint16_t port, std::string_view method, const std::string& path,
                               std::string_view request_body, std::string* body);
+  friend Result<int> HttpsGet(uint16_t port, const std::string& path, const std::string& ca_path,
+                              std::string* body);
   explicit RawClient(int fd) : fd_(fd) {}
   int fd_ = -1;
   std::string buffer_;
@@ -60,6 +62,10 @@ proto::Request ListEntriesRequest(uint64_t request_id, int64_t ledger);
 
 // GET http://127.0.0.1:port/path; returns the status code and fills *body (bounded: 30 s).
 Result<int> HttpGet(uint16_t port, const std::string& path, std::string* body);
+// GET https://127.0.0.1:port/path, the server's certificate verified against `ca_path` (a bookie
+// with TLS serves its admin endpoint over HTTPS only). Bounded by the socket's timeouts (30 s).
+Result<int> HttpsGet(uint16_t port, const std::string& path, const std::string& ca_path,
+                     std::string* body);
 // `method` (PUT, ...) with `request_body`, likewise.
 Result<int> HttpCall(uint16_t port, std::string_view method, const std::string& path,
                      std::string_view request_body, std::string* body);

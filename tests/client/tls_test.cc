@@ -89,10 +89,13 @@ class TlsTest : public ::testing::Test {
     return id.ok() ? Status::Ok() : id.status();
   }
 
-  double BookieCounter(int i, const std::string& name) {
+  // A bookie with TLS serves its admin endpoint (and /metrics) over HTTPS only, with its
+  // certificate: signed by `ca` (default: ca_).
+  double BookieCounter(int i, const std::string& name, const TestCa* ca = nullptr) {
     std::string body;
-    auto code = bookie::testing::HttpGet(cluster_->bookie(i).http_port(), "/metrics", &body);
-    EXPECT_TRUE(code.ok() && *code == 200);
+    auto code = bookie::testing::HttpsGet(cluster_->bookie(i).http_port(), "/metrics",
+                                          (ca ? ca : ca_.get())->certificate_path(), &body);
+    EXPECT_TRUE(code.ok() && *code == 200) << code.status().ToString();
     return quire::testing::SampleValue(body, name).value_or(-1);
   }
 
@@ -311,9 +314,11 @@ TEST_F(TlsTest, CertificatesRotateUnderALiveWriter) {
   EXPECT_EQ(refused.code(), StatusCode::kUnauthenticated) << refused.ToString();
   // ...yet the same client's first connection to the other bookie is accepted: it presents its
   // new certificate, and accepts the bookie's new one.
-  double accepted = BookieCounter(other, "quire_bookie_connections_accepted_total");
+  double accepted =
+      BookieCounter(other, "quire_bookie_connections_accepted_total", other_ca_.get());
   RoundTrip(**client, 2, 10);
-  EXPECT_EQ(BookieCounter(other, "quire_bookie_connections_accepted_total"), accepted + 1);
+  EXPECT_EQ(BookieCounter(other, "quire_bookie_connections_accepted_total", other_ca_.get()),
+            accepted + 1);
 
   // The writer's connection, made before the rotation, kept going: every add succeeded.
   for (int i = 0; i < 20; ++i) ASSERT_NO_FATAL_FAILURE(append());

@@ -16,6 +16,7 @@
 #include <condition_variable>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <mutex>
 #include <sstream>
@@ -183,9 +184,35 @@ Status ZookeeperServer::Restart() {
   return WaitUntilServing();
 }
 
+namespace {
+
+// True once every thread of `pid` is stopped ('T' in /proc/<pid>/task/<tid>/stat).
+bool AllThreadsStopped(pid_t pid) {
+  std::error_code ec;
+  for (const auto& task : std::filesystem::directory_iterator(
+           fmt::format("/proc/{}/task", pid), ec)) {
+    std::ifstream stat(task.path() / "stat");
+    std::string line;
+    std::getline(stat, line);
+    size_t paren = line.rfind(')');  // the state follows the command name "(...)"
+    if (paren == std::string::npos || paren + 2 >= line.size() || line[paren + 2] != 'T') {
+      return false;
+    }
+  }
+  return !ec;
+}
+
+}  // namespace
+
 Status ZookeeperServer::Pause() {
   if (pid_ <= 0 || kill(pid_, SIGSTOP) != 0) return FailedPrecondition("ZooKeeper not running");
-  return Status::Ok();
+  // SIGSTOP takes effect asynchronously: a thread already running may still answer a request.
+  // Return only once every thread has stopped (bounded: 10 s).
+  for (int i = 0; i < 10'000; ++i) {
+    if (AllThreadsStopped(pid_)) return Status::Ok();
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));  // polling /proc, bounded
+  }
+  return Status(StatusCode::kTimeout, "ZooKeeper's threads did not all stop within 10 s");
 }
 
 Status ZookeeperServer::Resume() {
