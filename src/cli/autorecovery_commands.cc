@@ -158,11 +158,7 @@ void AddBookieRecoverCommand(CLI::App& bookie, GlobalOptions& g) {
   cmd->add_option("--rate", *rate_limit, "Bytes per second to copy at most; -1: no limit");
   cmd->callback([&g, id, batch, rate_limit] {
     const char* name = "bookie recover";
-    ClientOptions options;
-    options.metadata_uri = g.MetadataUri();
-    g.tls.ApplyTo(&options);
-    if (Status s = RequireExistingStore(options.metadata_uri); !s.ok()) Fail(name, s);
-    auto ctx = client::OpenClientContext(options);
+    auto ctx = client::OpenClientContext(CliClientOptions(g, name));
     if (!ctx.ok()) Fail(name, ctx.status());
     auto live = (*ctx)->store().ListBookies();
     if (live.ok() && (std::count(live->writable.begin(), live->writable.end(), *id) ||

@@ -89,6 +89,9 @@ enum class IfNoStore { kFail, kCreate };
 std::unique_ptr<metadata::MetadataStore> OpenStore(const GlobalOptions& g, std::string_view command,
                                                    IfNoStore if_none = IfNoStore::kFail);
 std::unique_ptr<Client> OpenClient(const GlobalOptions& g, std::string_view command);
+// The options OpenClient opens with (the store checked to exist), for commands that need the
+// client's internals (`bookie recover`).
+ClientOptions CliClientOptions(const GlobalOptions& g, std::string_view command);
 
 // When `args` (the command line without the program name) names a command that `app` does not
 // have, e.g. `ledgr list`: the message that says so, with the nearest command's name and the

@@ -111,12 +111,16 @@ std::unique_ptr<metadata::MetadataStore> OpenStore(const GlobalOptions& g, std::
   return std::move(*store);
 }
 
-std::unique_ptr<Client> OpenClient(const GlobalOptions& g, std::string_view command) {
+ClientOptions CliClientOptions(const GlobalOptions& g, std::string_view command) {
   ClientOptions options;
   options.metadata_uri = g.MetadataUri();
   g.tls.ApplyTo(&options);
   if (Status s = RequireExistingStore(options.metadata_uri); !s.ok()) Fail(command, s);
-  auto client = Client::Open(options);
+  return options;
+}
+
+std::unique_ptr<Client> OpenClient(const GlobalOptions& g, std::string_view command) {
+  auto client = Client::Open(CliClientOptions(g, command));
   if (!client.ok()) Fail(command, client.status());
   return std::move(*client);
 }
