@@ -38,6 +38,8 @@ packages=(
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev
   procps util-linux e2fsprogs iproute2
+  # the fault-injection suite (tools/chaos): its runner and checker, partitions in namespaces
+  python3 nftables
   openssl                         # the TLS tests make a throw-away CA with it (tests/util/test_ca.h)
   # promtool, which checks /metrics and conf/monitoring's alert rules (Debian ships it only in
   # the server's package, whose service the tests never use)

@@ -20,6 +20,7 @@
 #include "bookie/systemd_notify.h"
 #include "common/build_info.h"
 #include "common/logging.h"
+#include "common/test_faults.h"
 
 int main(int argc, char** argv) {
   using namespace quire;
@@ -81,6 +82,10 @@ int main(int argc, char** argv) {
     return 2;
   }
   for (const ConfigAlias& alias : config->aliases_used()) spdlog::info("{}", alias.Note());
+  if (TestFaultEnabled(TestFault::kSkipFence)) {
+    spdlog::warn("TEST FAULT QUIRE_TEST_FAULT_SKIP_FENCE: fencing reads do not fence; this bookie "
+                 "breaks recovery on purpose (src/common/test_faults.h)");
+  }
 
   if (init_cluster) {
     auto store = metadata::OpenMetadataStore(options->metadata_uri, options->metadata);

@@ -1,0 +1,24 @@
+// Deliberate bugs, for showing that the fault-injection suite's checker catches them
+// (docs/reliability.md, "Does the checker catch anything?").
+//
+// They exist only in builds configured with -DQUIRE_TEST_FAULTS=ON, which CMake allows only
+// together with sanitizers (the asan preset, CI); release builds and packages have none of this
+// code, not even the names. Each fault is switched on by an environment variable of the process:
+//
+//   QUIRE_TEST_FAULT_SKIP_FENCE=1   the bookie answers a fencing read without fencing the ledger,
+//                                   so the old writer's adds keep succeeding after a recovery
+//                                   (the bug SEMANTICS.md's recovery step 3 rules out)
+#pragma once
+
+namespace quire {
+
+enum class TestFault { kSkipFence };
+
+#ifdef QUIRE_TEST_FAULTS
+// Whether the fault's variable is set to 1 (read once per process).
+bool TestFaultEnabled(TestFault fault);
+#else
+constexpr bool TestFaultEnabled(TestFault) { return false; }
+#endif
+
+}  // namespace quire
