@@ -82,10 +82,12 @@ int main(int argc, char** argv) {
     return 2;
   }
   for (const ConfigAlias& alias : config->aliases_used()) spdlog::info("{}", alias.Note());
+#ifdef QUIRE_TEST_FAULTS  // not even the name in other builds
   if (TestFaultEnabled(TestFault::kSkipFence)) {
     spdlog::warn("TEST FAULT QUIRE_TEST_FAULT_SKIP_FENCE: fencing reads do not fence; this bookie "
                  "breaks recovery on purpose (src/common/test_faults.h)");
   }
+#endif
 
   if (init_cluster) {
     auto store = metadata::OpenMetadataStore(options->metadata_uri, options->metadata);
