@@ -61,14 +61,16 @@ class Node:
     def start(self, argv, env=None):
         """Starts `argv` in this node's namespace, its output appended to the node's log.
         Returns the Popen."""
-        log = open(self.log_path, "ab")
         prefix = ["ip", "netns", "exec", self.ns]
         if shutil.which("setpriv"):
             prefix += ["setpriv", "--pdeathsig", "SIGKILL", "--"]
-        # `ip netns exec` and setpriv exec the program: the Popen's pid is the program's.
-        self.proc = subprocess.Popen(prefix + [str(a) for a in argv], stdin=subprocess.DEVNULL,
-                                     stdout=log, stderr=log, env=dict(os.environ, **(env or {})),
-                                     start_new_session=True)
+        # `ip netns exec` and setpriv exec the program: the Popen's pid is the program's. The
+        # child has its own copy of the log's descriptor; ours is closed at once.
+        with open(self.log_path, "ab") as log:
+            self.proc = subprocess.Popen(prefix + [str(a) for a in argv],
+                                         stdin=subprocess.DEVNULL, stdout=log, stderr=log,
+                                         env=dict(os.environ, **(env or {})),
+                                         start_new_session=True)
         self.paused = False
         return self.proc
 
