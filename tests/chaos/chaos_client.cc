@@ -82,6 +82,12 @@ std::string ErrorText(const quire::Status& s) {
   return std::string(quire::StatusCodeName(s.code())) + ": " + s.message();
 }
 
+// History fields, as JSON text to pass to History::Log.
+std::string LedgerField(quire::LedgerId id) { return "\"ledger\":" + std::to_string(id); }
+std::string ErrorField(const quire::Status& s) {
+  return ",\"error\":" + JsonString(ErrorText(s));
+}
+
 // The history file: one JSON object per line, flushed per line so that a paused or stopped
 // process has logged everything it learned.
 class History {
@@ -238,7 +244,7 @@ int RunWriter(const Args& a, History& h, std::mt19937_64& rng) {
       continue;
     }
     const quire::LedgerId id = (*writer)->id();
-    h.Log("create", "ok", "\"ledger\":" + std::to_string(id));
+    h.Log("create", "ok", LedgerField(id));
     const int64_t target = std::uniform_int_distribution<int64_t>(20, 3000)(rng);
     auto pending = std::make_shared<Pending>();
     auto failed = std::make_shared<std::atomic<bool>>(false);
@@ -248,8 +254,7 @@ int RunWriter(const Args& a, History& h, std::mt19937_64& rng) {
       std::this_thread::sleep_until(next);
       std::string payload = a.name + ":" + std::to_string(id) + ":" + std::to_string(seq) + ":" +
                             Filler(rng);
-      const std::string key = "\"ledger\":" + std::to_string(id) + ",\"seq\":" +
-                              std::to_string(seq);
+      const std::string key = LedgerField(id) + ",\"seq\":" + std::to_string(seq);
       h.Log("add", "invoke", key + ",\"payload\":" + JsonString(payload));
       pending->Started(seq);
       (*writer)->AppendAsync(std::move(payload), [&h, key, seq, pending,
@@ -258,28 +263,27 @@ int RunWriter(const Args& a, History& h, std::mt19937_64& rng) {
           h.Log("add", "ok", key + ",\"entry\":" + std::to_string(*r));
         } else {
           failed->store(true);
-          h.Log("add", "fail", key + ",\"error\":" + JsonString(ErrorText(r.status())));
+          h.Log("add", "fail", key + ErrorField(r.status()));
         }
         pending->Finished(seq);
       });
     }
     // Close waits for the pending adds; the wait below covers their callbacks, which run on
     // the library's callback thread.
-    h.Log("close", "invoke", "\"ledger\":" + std::to_string(id));
+    h.Log("close", "invoke", LedgerField(id));
     quire::Status closed = (*writer)->Close();
     for (int64_t seq : pending->Drain(30s)) {
       h.Log("add", "unknown",
-            "\"ledger\":" + std::to_string(id) + ",\"seq\":" + std::to_string(seq) +
+            LedgerField(id) + ",\"seq\":" + std::to_string(seq) +
                 ",\"error\":\"no completion within 30 s of close\"");
     }
     if (closed.ok()) {
       const quire::LedgerMetadata md = (*writer)->metadata();
-      h.Log("close", "ok", "\"ledger\":" + std::to_string(id) + ",\"last\":" +
+      h.Log("close", "ok", LedgerField(id) + ",\"last\":" +
                                std::to_string(md.closed() ? md.last_entry_id
                                                           : (*writer)->last_add_confirmed()));
     } else {
-      h.Log("close", "fail",
-            "\"ledger\":" + std::to_string(id) + ",\"error\":" + JsonString(ErrorText(closed)));
+      h.Log("close", "fail", LedgerField(id) + ErrorField(closed));
     }
   }
   return 0;
@@ -306,17 +310,17 @@ std::vector<quire::LedgerId> OpenLedgers(quire::Client& client,
 }
 
 void ReadClosed(quire::Client& client, const Args& a, History& h, quire::LedgerId id) {
-  const std::string key = "\"ledger\":" + std::to_string(id);
+  const std::string key = LedgerField(id);
   auto reader = client.OpenLedger(id, a.password);
   if (!reader.ok()) {
-    h.Log("read_closed", "fail", key + ",\"error\":" + JsonString(ErrorText(reader.status())));
+    h.Log("read_closed", "fail", key + ErrorField(reader.status()));
     return;
   }
   const quire::LedgerMetadata md = (*reader)->metadata();
   if (!md.closed()) return;  // not for this reader
   auto entries = ReadWhole(**reader, md.last_entry_id);
   if (!entries.ok()) {
-    h.Log("read_closed", "fail", key + ",\"error\":" + JsonString(ErrorText(entries.status())));
+    h.Log("read_closed", "fail", key + ErrorField(entries.status()));
     return;
   }
   h.Log("read_closed", "ok", key + ",\"last\":" + std::to_string(md.last_entry_id) +
@@ -333,11 +337,11 @@ int RunRecoverer(const Args& a, History& h, std::mt19937_64& rng) {
     // Mostly the newest (most likely still being written), sometimes an older one.
     const size_t pick = rng() % 4 == 0 ? rng() % open.size() : 0;
     const quire::LedgerId id = open[pick];
-    const std::string key = "\"ledger\":" + std::to_string(id);
+    const std::string key = LedgerField(id);
     h.Log("recover", "invoke", key);
     auto recovered = client->RecoverLedger(id, a.password);
     if (!recovered.ok()) {
-      h.Log("recover", "fail", key + ",\"error\":" + JsonString(ErrorText(recovered.status())));
+      h.Log("recover", "fail", key + ErrorField(recovered.status()));
       continue;
     }
     h.Log("recover", "ok",
@@ -349,7 +353,7 @@ int RunRecoverer(const Args& a, History& h, std::mt19937_64& rng) {
       h.Log("delete", "invoke", key);
       quire::Status deleted = client->DeleteLedger(id);
       h.Log("delete", deleted.ok() ? "ok" : "fail",
-            deleted.ok() ? key : key + ",\"error\":" + JsonString(ErrorText(deleted)));
+            deleted.ok() ? key : key + ErrorField(deleted));
       known_closed.erase(id);
     }
   }
@@ -377,7 +381,7 @@ int RunTailer(const Args& a, History& h, std::mt19937_64& rng) {
     std::vector<quire::LedgerId> open = OpenLedgers(*client, known_closed);
     if (open.empty()) continue;
     const quire::LedgerId id = open.front();
-    const std::string key = "\"ledger\":" + std::to_string(id);
+    const std::string key = LedgerField(id);
     auto reader = client->OpenLedger(id, a.password);
     if (!reader.ok()) continue;
     // Follow it for at most 30 s: a ledger whose writer is paused or cut off may not end soon.
@@ -386,7 +390,7 @@ int RunTailer(const Args& a, History& h, std::mt19937_64& rng) {
     while (!g_stop.load() && Clock::now() < until) {
       auto batch = (*reader)->ReadNext(next, 100, 1s);
       if (!batch.ok()) {
-        h.Log("tail", "fail", key + ",\"error\":" + JsonString(ErrorText(batch.status())));
+        h.Log("tail", "fail", key + ErrorField(batch.status()));
         break;
       }
       for (const quire::Entry& e : batch->entries) {

@@ -57,6 +57,10 @@ class Node:
         self.proc = None
         self.log_path = os.path.join(cluster.run_dir, "logs", f"{name}.log")
         self.paused = False
+        # Bookies only: their file system, configuration, binary, and where in the log the
+        # current process's output starts (bookie_ready looks only after it).
+        self.disk = self.conf = self.bin = None
+        self.ready_offset = 0
 
     def start(self, argv, env=None):
         """Starts `argv` in this node's namespace, its output appended to the node's log.
@@ -316,7 +320,6 @@ class Cluster:
 
     def start_client(self, name, host, role, seed, extra=()):
         node = self.add_node(name, host)
-        node.role = role
         history = os.path.join(self.run_dir, "history", f"{name}.jsonl")
         node.start([self.binary("tests", "chaos", "quire-chaos-client"), "--role", role,
                     "--name", name, "--metadata", self.metadata_uri(), "--history", history,
