@@ -65,6 +65,7 @@ install(FILES
   "${PROJECT_SOURCE_DIR}/README.md"
   "${PROJECT_SOURCE_DIR}/docs/deploy.md"
   "${PROJECT_SOURCE_DIR}/docs/operations.md"
+  "${PROJECT_SOURCE_DIR}/docs/semantics.md"
   "${PROJECT_SOURCE_DIR}/docs/coming-from-bookkeeper.md"
   DESTINATION "${_quire_doc}/quire-bookie" COMPONENT bookie)
 install(FILES
@@ -94,8 +95,8 @@ install(FILES
 # libquire-dev (the rest of the component is in cmake/QuireInstall.cmake)
 quire_install_configured("${PROJECT_SOURCE_DIR}/cmake/quire.pc.in" "${CMAKE_INSTALL_LIBDIR}/pkgconfig"
                          client)
-install(FILES "${PROJECT_SOURCE_DIR}/docs/client.md" DESTINATION "${_quire_doc}/libquire-dev"
-        COMPONENT client)
+install(FILES "${PROJECT_SOURCE_DIR}/docs/client.md" "${PROJECT_SOURCE_DIR}/docs/semantics.md"
+        DESTINATION "${_quire_doc}/libquire-dev" COMPONENT client)
 
 set(CPACK_GENERATOR DEB)
 set(CPACK_PACKAGE_NAME quire)

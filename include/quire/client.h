@@ -8,10 +8,10 @@
 //   auto reader = (*client)->OpenLedger((*writer)->id(), "secret");
 //   auto entries = (*reader)->Read(0, (*reader)->last_add_confirmed());
 //
-// The guarantees are those of SEMANTICS.md (docs/client.md explains how the library keeps them):
-// an append completes OK only once Qa bookies of its write set hold it durably and every earlier
-// entry completed; completions come in entry order; a ledger has exactly one writer, and once
-// someone else recovers it the old writer's appends fail with StatusCode::kFenced.
+// The guarantees are those of docs/semantics.md (docs/client.md explains how the library keeps
+// them): an append completes OK only once Qa bookies of its write set hold it durably and every
+// earlier entry completed; completions come in entry order; a ledger has exactly one writer, and
+// once someone else recovers it the old writer's appends fail with StatusCode::kFenced.
 //
 // Threading. A Client owns a small pool of I/O threads (ClientOptions::io_threads) that talk to
 // bookies, and one callback thread ("quire-cb") that runs every application callback, one at a
@@ -172,7 +172,7 @@ struct TailBatch {
 };
 
 // The one writer of a ledger.
-class WriteHandle {
+class QUIRE_EXPORT WriteHandle {
  public:
   using AddCallback = std::function<void(Result<EntryId>)>;
   virtual ~WriteHandle() = default;  // does not close the ledger
@@ -200,7 +200,7 @@ class WriteHandle {
 };
 
 // A reader of a ledger, open or closed.
-class ReadHandle {
+class QUIRE_EXPORT ReadHandle {
  public:
   virtual ~ReadHandle() = default;
 
@@ -230,7 +230,7 @@ class ReadHandle {
   virtual Result<std::vector<ReplicaProblem>> CheckReplicas(EntryId first, EntryId last) = 0;
 };
 
-class Client {
+class QUIRE_EXPORT Client {
  public:
   static Result<std::unique_ptr<Client>> Open(const ClientOptions& options);
   virtual ~Client() = default;
@@ -255,7 +255,7 @@ class Client {
   virtual Result<std::unique_ptr<ReadHandle>> OpenLedgerForRepair(LedgerId id) = 0;
   // Opens a ledger that may still have a writer, making sure it has none: fences it, finds the
   // last entry that may have been acknowledged, re-replicates the tail and closes it
-  // (SEMANTICS.md, "Fencing and recovery"). A closed ledger is just opened. Fails (and may be
+  // (docs/semantics.md, "Fencing and recovery"). A closed ledger is just opened. Fails (and may be
   // retried) when too many bookies are unreachable to decide.
   virtual Result<std::unique_ptr<ReadHandle>> RecoverLedger(LedgerId id,
                                                             std::string_view password) = 0;

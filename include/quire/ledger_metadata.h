@@ -4,8 +4,8 @@
 // ledger record"): no protobuf or other third-party type appears here. The metadata store converts
 // it to and from its stored encoding and refuses (kCorruption) any record that fails Validate().
 //
-// Vocabulary (SEMANTICS.md): a ledger has an ensemble of E bookies, a write quorum Qw and an ack
-// quorum Qa, E >= Qw >= Qa >= 1. `ensembles` lists every ensemble the ledger has had, each with
+// Vocabulary (docs/semantics.md): a ledger has an ensemble of E bookies, a write quorum Qw and an
+// ack quorum Qa, E >= Qw >= Qa >= 1. `ensembles` lists every ensemble the ledger has had, each with
 // the first entry id from which it applies; an ensemble change appends one. The write set of
 // entry e is the Qw bookies at positions (e + i) mod E, i = 0..Qw-1, of the ensemble in force
 // for e.
@@ -34,8 +34,10 @@ enum class LedgerState : uint8_t { kOpen = 1, kInRecovery = 2, kClosed = 3 };
 // How entries are protected: CRC32C (default) or HMAC-SHA256 keyed by the ledger password.
 enum class DigestType : uint8_t { kCrc32c = 1, kHmacSha256 = 2 };
 
-std::string_view LedgerStateName(LedgerState state);  // "OPEN", "IN_RECOVERY", "CLOSED"
-std::string_view DigestTypeName(DigestType type);     // "CRC32C", "HMAC_SHA256"
+// "OPEN", "IN_RECOVERY", "CLOSED"
+QUIRE_EXPORT std::string_view LedgerStateName(LedgerState state);
+// "CRC32C", "HMAC_SHA256"
+QUIRE_EXPORT std::string_view DigestTypeName(DigestType type);
 
 struct Ensemble {
   EntryId first_entry_id = 0;     // the ensemble applies to entries >= this id
@@ -44,7 +46,7 @@ struct Ensemble {
   friend bool operator==(const Ensemble&, const Ensemble&) = default;
 };
 
-struct LedgerMetadata {
+struct QUIRE_EXPORT LedgerMetadata {
   LedgerState state = LedgerState::kOpen;
   int ensemble_size = 0;      // E
   int write_quorum_size = 0;  // Qw
@@ -97,6 +99,6 @@ struct LedgerMetadata {
 // SHA-256 of a domain-separation label followed by the password: what LedgerMetadata keeps in
 // `password_hash`. Different from the keys derived from the password, so that it reveals none of
 // them (the metadata keeps those too, see LedgerMetadata::master_key).
-std::string HashLedgerPassword(std::string_view password);
+QUIRE_EXPORT std::string HashLedgerPassword(std::string_view password);
 
 }  // namespace quire

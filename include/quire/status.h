@@ -17,6 +17,10 @@
 #include <string_view>
 #include <utility>
 
+// What libquire.so exports: it is built with hidden visibility, and only the declarations marked
+// QUIRE_EXPORT in include/quire/ are its interface (tests/client/install_test.sh checks).
+#define QUIRE_EXPORT [[gnu::visibility("default")]]
+
 namespace quire {
 
 // The codes, listed once with their meaning. The numeric values are part of the wire protocol
@@ -47,9 +51,9 @@ enum class StatusCode : uint8_t {
 };
 
 // Stable, lower-case name of a code, e.g. "io-error".
-std::string_view StatusCodeName(StatusCode code);
+QUIRE_EXPORT std::string_view StatusCodeName(StatusCode code);
 
-class [[nodiscard]] Status {
+class [[nodiscard]] QUIRE_EXPORT Status {
  public:
   Status() = default;  // OK
   Status(StatusCode code, std::string message, int sys_errno = 0);
@@ -95,7 +99,7 @@ inline Status FailedPrecondition(std::string m) {
 }
 
 // An I/O error from errno: "<what>: <strerror(e)>".
-Status ErrnoStatus(std::string_view what, int e);
+QUIRE_EXPORT Status ErrnoStatus(std::string_view what, int e);
 
 namespace detail {
 // A Result used against its contract is a bug in the caller: it stops the process in every build

@@ -13,6 +13,7 @@
 #include "client/recovery.h"
 #include "metadata/ledger_scan.h"
 #include "metadata/records.h"
+#include "metadata/update.h"
 
 namespace quire::autorecovery {
 namespace {
@@ -146,24 +147,18 @@ nlohmann::json StatusToJson(const AutoRecoveryStatus& s, int64_t lost_delay_ms) 
 }
 
 Status SetEnabled(metadata::MetadataStore& store, bool enabled) {
-  constexpr int kAttempts = 10;
-  for (int attempt = 0; attempt < kAttempts; ++attempt) {
-    QUIRE_ASSIGN_OR_RETURN(metadata::Versioned<metadata::AutoRecoveryState> rec,
-                           store.ReadAutoRecovery());
-    if (rec.value.enabled == enabled) return Status::Ok();
-    rec.value.enabled = enabled;
-    Result<metadata::Version> v = store.WriteAutoRecovery(rec.value, rec.version);
-    if (v.ok()) {
-      spdlog::info("autorecovery {} cluster-wide", enabled ? "enabled" : "disabled");
-      return Status::Ok();
-    }
-    // Lost to the auditor's own update (or an unknown outcome): read again and retry.
-    if (!v.status().Is(StatusCode::kBadVersion) && !v.status().Is(StatusCode::kAlreadyExists) &&
-        !v.status().Is(StatusCode::kTimeout) && !v.status().Is(StatusCode::kUnavailable)) {
-      return v.status();
-    }
-  }
-  return Status(StatusCode::kUnavailable, "could not update the autorecovery record (contention)");
+  bool changed = false;
+  auto mutate = [&](const metadata::Versioned<metadata::AutoRecoveryState>& rec)
+      -> metadata::Decision<metadata::AutoRecoveryState> {
+    if (rec.value.enabled == enabled) return metadata::kUnchanged;
+    metadata::AutoRecoveryState next = rec.value;
+    next.enabled = enabled;
+    changed = true;
+    return next;
+  };
+  QUIRE_RETURN_IF_ERROR(metadata::UpdateAutoRecovery(store, mutate).status());
+  if (changed) spdlog::info("autorecovery {} cluster-wide", enabled ? "enabled" : "disabled");
+  return Status::Ok();
 }
 
 // --- Manual recovery of one bookie ---
@@ -325,12 +320,16 @@ void AutoRecovery::Audit(metadata::OwnershipLock& lock) {
       if (options_.periodic_check_interval.count() > 0 &&
           now_ms - rec.value.last_check_time_ms >= options_.periodic_check_interval.count()) {
         QUIRE_RETURN_IF_ERROR(PeriodicCheck());
-        for (int attempt = 0; attempt < 5; ++attempt) {
-          QUIRE_ASSIGN_OR_RETURN(metadata::Versioned<metadata::AutoRecoveryState> now,
-                                 store().ReadAutoRecovery());
-          now.value.last_check_time_ms = metadata::NowUnixMillis();
-          if (store().WriteAutoRecovery(now.value, now.version).ok()) break;
-        }
+        QUIRE_RETURN_IF_ERROR(
+            metadata::UpdateAutoRecovery(
+                store(),
+                [](const metadata::Versioned<metadata::AutoRecoveryState>& now)
+                    -> metadata::Decision<metadata::AutoRecoveryState> {
+                  metadata::AutoRecoveryState checked = now.value;
+                  checked.last_check_time_ms = metadata::NowUnixMillis();
+                  return checked;
+                })
+                .status());
       }
       return Status::Ok();
     }();

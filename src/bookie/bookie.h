@@ -4,8 +4,8 @@
 //  1. listen on bookiePort (finds a port in use first; with port 0, fixes the bookie id);
 //  2. read the cluster's instance id from the metadata store;
 //  3. check the bookie's identity: the cookie in its directories and the one in the metadata
-//     store must agree (SEMANTICS.md: a wiped disk must not answer "no such entry"); a new bookie
-//     writes its cookie to the metadata store first;
+//     store must agree (docs/semantics.md: a wiped disk must not answer "no such entry"); a
+//     new bookie writes its cookie to the metadata store first;
 //  4. open the storage engine: lock the directories, replay the journals;
 //  5. register in the metadata store (writable, or read-only if the disks are full or an operator
 //     made it read-only), taking over at once a registration its previous process left

@@ -87,6 +87,10 @@ int main(int argc, char** argv) {
     spdlog::warn("TEST FAULT QUIRE_TEST_FAULT_SKIP_FENCE: fencing reads do not fence; this bookie "
                  "breaks recovery on purpose (src/common/test_faults.h)");
   }
+  if (TestFaultEnabled(TestFault::kInflateLac)) {
+    spdlog::warn("TEST FAULT QUIRE_TEST_FAULT_INFLATE_LAC: every LAC reported is 1000 too high; "
+                 "this bookie lies on purpose (src/common/test_faults.h)");
+  }
 #endif
 
   if (init_cluster) {

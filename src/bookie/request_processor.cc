@@ -28,6 +28,11 @@ std::optional<int64_t> ExplicitLacValue(const std::string& stored) {
   return static_cast<int64_t>(DecodeBigEndian64(stored.data()));
 }
 
+// The LAC as reported to clients: as it is, except under the test fault of a lying bookie.
+int64_t Reported(int64_t lac) {
+  return TestFaultEnabled(TestFault::kInflateLac) ? lac + 1000 : lac;
+}
+
 }  // namespace
 
 struct RequestProcessor::Waiter {
@@ -167,7 +172,14 @@ void RequestProcessor::Read(proto::Request request, Responder respond) {
         r = MakeResponse(request.header(), body.ok() ? Status::Ok() : body.status());
         if (body.ok()) r.mutable_read()->set_body(std::move(*body));
         Result<int64_t> lac = CurrentLac(ledger);
-        r.mutable_read()->set_lac(lac.ok() ? *lac : -1);
+        r.mutable_read()->set_lac(Reported(lac.ok() ? *lac : -1));
+        // Recovery's first, fence-only read asks for an entry that cannot exist and starts from
+        // the LAC it gets back: show what carries it. (Its per-entry reads need no proof.)
+        if (request.read().fence() && !body.ok()) {
+          LacProof proof = ReadLacProof(ledger);
+          r.mutable_read()->set_explicit_lac_body(std::move(proof.explicit_lac_body));
+          r.mutable_read()->set_last_entry_body(std::move(proof.last_entry_body));
+        }
       }
       r.mutable_read()->set_ledger_id(request.read().ledger_id());
       r.mutable_read()->set_entry_id(request.read().entry_id());
@@ -176,7 +188,7 @@ void RequestProcessor::Read(proto::Request request, Responder respond) {
     if (!read.fence()) return finish(Status::Ok());
     if (TestFaultEnabled(TestFault::kSkipFence)) return finish(Status::Ok());  // a test-only bug
     // Fence first (durably), then read: a recovery read must never be served by a bookie that
-    // could still accept the old writer's adds (SEMANTICS.md, recovery step 3).
+    // could still accept the old writer's adds (docs/semantics.md, recovery step 3).
     engine_->Fence(ledger, read.master_key(), [this, finish](Status s) mutable {
       reads_->Submit([finish, s]() mutable { finish(s); });
     });
@@ -237,7 +249,7 @@ void RequestProcessor::LongPoll(proto::Request request, Responder respond) {
                                          "the LAC did not advance within the long-poll timeout");
         r.mutable_read()->set_ledger_id(static_cast<int64_t>(waiter->ledger));
         r.mutable_read()->set_entry_id(waiter->previous_lac + 1);
-        r.mutable_read()->set_lac(current);
+        r.mutable_read()->set_lac(Reported(current));
         waiter->respond(std::move(r));
       });
     }
@@ -250,11 +262,29 @@ void RequestProcessor::AnswerLongPoll(const proto::RequestHeader& header, uint64
   proto::ReadResponse* read = r.mutable_read();
   read->set_ledger_id(static_cast<int64_t>(ledger));
   read->set_entry_id(previous_lac + 1);
-  read->set_lac(lac);
+  read->set_lac(Reported(lac));
   // Piggyback the next entry when this bookie has it: a tailing reader then needs no second trip.
   Result<std::string> body = engine_->ReadEntry(ledger, static_cast<uint64_t>(previous_lac + 1));
   if (body.ok()) read->set_body(std::move(*body));
+  LacProof proof = ReadLacProof(ledger, body.ok() ? previous_lac + 1 : -1);
+  read->set_explicit_lac_body(std::move(proof.explicit_lac_body));
+  read->set_last_entry_body(std::move(proof.last_entry_body));
   respond(std::move(r));
+}
+
+RequestProcessor::LacProof RequestProcessor::ReadLacProof(uint64_t ledger, int64_t in_body) {
+  LacProof proof;
+  Result<storage::LedgerInfo> info = engine_->GetLedgerInfo(ledger);
+  // The stored explicit LAC is lac:i64 followed by the writer's signed body.
+  if (info.ok() && info->explicit_lac.size() >= 8) {
+    proof.explicit_lac_body = info->explicit_lac.substr(8);
+  }
+  Result<uint64_t> last = engine_->LastEntryId(ledger);
+  if (last.ok() && static_cast<int64_t>(*last) != in_body) {
+    Result<std::string> body = engine_->ReadEntry(ledger, *last);
+    if (body.ok()) proof.last_entry_body = std::move(*body);
+  }
+  return proof;
 }
 
 Result<int64_t> RequestProcessor::CurrentLac(uint64_t ledger) {
@@ -339,16 +369,10 @@ void RequestProcessor::ReadLac(proto::Request request, Responder respond) {
     proto::Response r = MakeResponse(request.header(), proto::OK);
     proto::ReadLacResponse* out = r.mutable_read_lac();
     out->set_ledger_id(request.read_lac().ledger_id());
-    out->set_lac(*lac);
-    Result<storage::LedgerInfo> info = engine_->GetLedgerInfo(ledger);
-    if (info.ok() && info->explicit_lac.size() >= 8) {
-      out->set_explicit_lac_body(info->explicit_lac.substr(8));
-    }
-    Result<uint64_t> last = engine_->LastEntryId(ledger);
-    if (last.ok()) {
-      Result<std::string> body = engine_->ReadEntry(ledger, *last);
-      if (body.ok()) out->set_last_entry_body(std::move(*body));
-    }
+    out->set_lac(Reported(*lac));
+    LacProof proof = ReadLacProof(ledger);
+    out->set_explicit_lac_body(std::move(proof.explicit_lac_body));
+    out->set_last_entry_body(std::move(proof.last_entry_body));
     respond(std::move(r));
   });
 }

@@ -1,4 +1,4 @@
-// Executes validated requests against the storage engine (SEMANTICS.md, bookie side).
+// Executes validated requests against the storage engine (docs/semantics.md, bookie side).
 //
 // - Adds, fences and LAC writes are answered only once durable (the engine's callbacks fire after
 //   the journal's fdatasync). A fencing read fences first, then reads.
@@ -86,6 +86,14 @@ class RequestProcessor {
   Result<int64_t> CurrentLac(uint64_t ledger);
   // Raises the known LAC and wakes the long polls it satisfies.
   void AdvanceLac(uint64_t ledger, int64_t lac);
+  // What the writer signed that carries the ledger's LAC: its explicit LAC body and the body of
+  // its last entry, unless that entry is `in_body` (already in the response). Clients trust a LAC
+  // only as far as these verify (docs/protocol.md).
+  struct LacProof {
+    std::string explicit_lac_body;
+    std::string last_entry_body;
+  };
+  LacProof ReadLacProof(uint64_t ledger, int64_t in_body = -1);
   // Answers a long poll whose condition holds (reads the next entry if the bookie has it).
   void AnswerLongPoll(const proto::RequestHeader& header, uint64_t ledger, int64_t previous_lac,
                       int64_t lac, Responder respond);

@@ -1,5 +1,5 @@
 // Which bookies a writer may use for the ensemble positions whose bookie failed, and when: the
-// decisions of an ensemble change (SEMANTICS, writing §5), without I/O, so that they can be
+// decisions of an ensemble change (semantics.md, writing step 5), without I/O, so that they can be
 // tested alone. The writer (write_handle.cc) does the I/O: it lists the registered bookies afresh
 // for every decision, updates the metadata and sends the adds.
 //

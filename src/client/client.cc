@@ -8,6 +8,7 @@
 
 #include "client/client_context.h"
 #include "client/digest.h"
+#include "client/metadata_changes.h"
 #include "client/placement.h"
 #include "client/read_handle.h"
 #include "client/recovery.h"
@@ -16,6 +17,7 @@
 #include "common/clock.h"
 #include "common/logging.h"
 #include "common/tls.h"
+#include "metadata/records.h"
 
 namespace quire::client {
 
@@ -107,31 +109,22 @@ class ClientImpl : public Client {
 
   Result<std::unique_ptr<WriteHandle>> OpenLedgerForWriting(LedgerId id,
                                                             std::string_view password) override {
-    metadata::MetadataStore& store = ctx_->store();
-    constexpr int kAttempts = 10;
-    for (int attempt = 0; attempt < kAttempts; ++attempt) {
-      QUIRE_ASSIGN_OR_RETURN(metadata::Versioned<LedgerMetadata> md, store.ReadLedger(id));
-      QUIRE_RETURN_IF_ERROR(CheckPassword(id, md.value, password));
-      if (md.value.state != LedgerState::kOpen) {
-        return Status(StatusCode::kLedgerClosed,
-                      fmt::format("ledger {} is {}", id, LedgerStateName(md.value.state)));
-      }
-      auto claimed = md.value.custom_metadata.find(kWriterMetadataKey);
-      if (claimed != md.value.custom_metadata.end()) {
-        return Status(StatusCode::kAlreadyExists,
-                      fmt::format("ledger {} already has a writer ({})", id, claimed->second));
-      }
-      LedgerMetadata next = md.value;
-      next.custom_metadata[kWriterMetadataKey] = Creator();
-      Result<metadata::Version> v = store.UpdateLedger(id, next, md.version);
-      if (v.status().Is(StatusCode::kBadVersion)) continue;
-      if (!v.ok()) return v.status().WithContext(fmt::format("claiming ledger {}", id));
-      // Nothing may have been written before us (a writer that never claimed is a bug, but a
-      // bookie with entries would make entry 0 ambiguous).
-      QUIRE_RETURN_IF_ERROR(CheckNoEntries(id, next));
-      return NewWriteHandle(ctx_, id, {std::move(next), *v}, std::string(password));
+    // The claim names this call, not only this process, so that a re-read after a reply was lost
+    // recognises our own claim (and two handles in one process still exclude each other).
+    const std::string claim = fmt::format("{}#{}", Creator(), metadata::RandomHex(8));
+    Result<metadata::Versioned<LedgerMetadata>> claimed =
+        metadata::UpdateLedgerMetadata(ctx_->store(), id, ClaimWriter(id, password, claim));
+    if (!claimed.ok()) {
+      return claimed.status().WithContext(fmt::format("claiming ledger {}", id));
     }
-    return Status(StatusCode::kUnavailable, fmt::format("ledger {}: could not claim it", id));
+    if (claimed->value.state != LedgerState::kOpen) {  // claimed, then fenced at once
+      return Status(StatusCode::kLedgerClosed,
+                    fmt::format("ledger {} is {}", id, LedgerStateName(claimed->value.state)));
+    }
+    // Nothing may have been written before us (a writer that never claimed is a bug, but a
+    // bookie with entries would make entry 0 ambiguous).
+    QUIRE_RETURN_IF_ERROR(CheckNoEntries(id, claimed->value));
+    return NewWriteHandle(ctx_, id, std::move(*claimed), std::string(password));
   }
 
  private:

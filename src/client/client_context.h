@@ -2,7 +2,9 @@
 // the threads that run I/O, application callbacks and blocking background work.
 #pragma once
 
+#include <functional>
 #include <memory>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -42,6 +44,12 @@ class ClientContext {
   // Reports a bad replica: logs it, counts it and calls options.on_bad_copy on the callback
   // thread.
   void ReportBadCopy(BadCopy bad);
+  // The same, as a Digest::BadCopyFn for what `bookie` returned for ledger `id`.
+  std::function<void(EntryId, const std::string&)> BadCopyReporter(LedgerId id, BookieId bookie) {
+    return [this, id, bookie = std::move(bookie)](EntryId entry, const std::string& why) {
+      ReportBadCopy({id, entry, bookie, why});
+    };
+  }
 
   ClientMetrics& metrics() { return metrics_; }
 

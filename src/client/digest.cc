@@ -4,6 +4,7 @@
 #include <openssl/core_names.h>
 #include <openssl/params.h>
 
+#include <algorithm>
 #include <fmt/format.h>
 
 #include "common/coding.h"
@@ -137,6 +138,28 @@ std::string Digest::EncodeLac(LedgerId ledger, EntryId lac) const {
   PutBigEndian64(&body, static_cast<uint64_t>(lac));
   body.append(Compute(body, {}));
   return body;
+}
+
+EntryId Digest::ProvenLac(LedgerId ledger, std::string_view explicit_lac_body,
+                          std::initializer_list<std::string_view> entry_bodies,
+                          const BadCopyFn& bad) const {
+  EntryId best = kNoEntry;
+  if (!explicit_lac_body.empty()) {
+    Result<EntryId> lac = DecodeLac(ledger, explicit_lac_body);
+    if (lac.ok()) best = std::max(best, *lac);
+  }
+  for (std::string_view body : entry_bodies) {
+    if (body.empty()) continue;
+    Result<bookie::EntryBodyHeader> h = bookie::ParseEntryBodyHeader(body);
+    if (!h.ok()) continue;
+    Result<DecodedEntry> e = DecodeEntry(ledger, h->entry_id, body);
+    if (e.ok()) {
+      best = std::max(best, e->header.lac);
+    } else if (bad) {
+      bad(h->entry_id, e.status().message());
+    }
+  }
+  return best;
 }
 
 Result<EntryId> Digest::DecodeLac(LedgerId ledger, std::string_view body) const {

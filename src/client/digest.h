@@ -1,5 +1,5 @@
 // What the client puts around each payload so that readers can trust what bookies return
-// (SEMANTICS.md, writing step 1; docs/protocol.md, "Entry body").
+// (docs/semantics.md, writing step 1; docs/protocol.md, "Entry body").
 //
 //   entry body  = ledger:i64 | entry:i64 | lac:i64 | length:u64 | digest | payload
 //   LAC body    = ledger:i64 | lac:i64 | digest            (an explicit LAC, WRITE_LAC)
@@ -10,6 +10,8 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
+#include <initializer_list>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -63,6 +65,16 @@ class Digest {
   // Checks a body returned for (ledger, entry): its ids and its digest. kCorruption otherwise,
   // saying what did not match.
   Result<DecodedEntry> DecodeEntry(LedgerId ledger, EntryId entry, std::string_view body) const;
+
+  // The highest LAC that what a bookie returned proves: the explicit LAC body and the LAC each
+  // entry body carries in its header, each checked (empty ones are skipped). A bookie's LAC
+  // number alone proves nothing: a faulty one could report a LAC past entries that fewer than Qa
+  // bookies hold. An entry body that fails its check is reported to `bad` (entry id, why) and
+  // proves nothing. kNoEntry when nothing verifies.
+  using BadCopyFn = std::function<void(EntryId entry, const std::string& why)>;
+  EntryId ProvenLac(LedgerId ledger, std::string_view explicit_lac_body,
+                    std::initializer_list<std::string_view> entry_bodies,
+                    const BadCopyFn& bad = {}) const;
 
   std::string EncodeLac(LedgerId ledger, EntryId lac) const;
   // The LAC in an explicit-LAC body, checked. kCorruption if it does not verify.

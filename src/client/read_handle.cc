@@ -265,23 +265,8 @@ class Reader : public std::enable_shared_from_this<Reader> {
       }
       ++answered;
       const proto::ReadLacResponse& r = answers[i]->read_lac();
-      // Only what the writer signed counts.
-      if (!r.explicit_lac_body().empty()) {
-        Result<EntryId> lac = digest_.DecodeLac(id_, r.explicit_lac_body());
-        if (lac.ok()) best = std::max(best, *lac);
-      }
-      if (!r.last_entry_body().empty()) {
-        Result<bookie::EntryBodyHeader> h = bookie::ParseEntryBodyHeader(r.last_entry_body());
-        if (h.ok()) {
-          Result<Digest::DecodedEntry> e =
-              digest_.DecodeEntry(id_, h->entry_id, r.last_entry_body());
-          if (e.ok()) {
-            best = std::max(best, e->header.lac);
-          } else {
-            ctx_.ReportBadCopy({id_, h->entry_id, bookies[i], e.status().message()});
-          }
-        }
-      }
+      best = std::max(best, digest_.ProvenLac(id_, r.explicit_lac_body(), {r.last_entry_body()},
+                                              ctx_.BadCopyReporter(id_, bookies[i])));
     }
     if (answered == 0) {
       return Status(StatusCode::kUnavailable,
@@ -356,11 +341,16 @@ class Reader : public std::enable_shared_from_this<Reader> {
       read->set_timeout_ms(static_cast<uint32_t>(timeout.count()));
       // The bookie may hold the answer until its timeout; give the network a margin on top.
       ctx_.bookies().Send(b, std::move(r), timeout + ctx_.options().read_timeout,
-                          [weak, remaining](Result<proto::Response> resp) {
+                          [weak, remaining, b](Result<proto::Response> resp) {
                             auto self = weak.lock();
                             if (!self) return;
                             if (resp.ok() && resp->status() == proto::OK) {
-                              self->AdvanceLac(resp->read().lac());
+                              // Only what the writer signed counts, not the bookie's number.
+                              const proto::ReadResponse& answer = resp->read();
+                              self->AdvanceLac(self->digest_.ProvenLac(
+                                  self->id_, answer.explicit_lac_body(),
+                                  {answer.body(), answer.last_entry_body()},
+                                  self->ctx_.BadCopyReporter(self->id_, b)));
                             }
                             if (--*remaining == 0) {
                               std::lock_guard<std::mutex> lock(self->mu_);

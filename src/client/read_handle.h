@@ -1,4 +1,4 @@
-// Readers (SEMANTICS.md, "Reading"): range reads with speculative retries, LAC reads, tailing.
+// Readers (docs/semantics.md, "Reading"): range reads with speculative retries, LAC reads, tailing.
 #pragma once
 
 #include <memory>

@@ -7,6 +7,8 @@
 #include <spdlog/spdlog.h>
 
 #include "client/digest.h"
+#include "client/metadata_changes.h"
+#include "client/quorum.h"
 #include "client/read_handle.h"
 
 namespace quire::client {
@@ -15,11 +17,6 @@ namespace {
 // A fence-only read asks for an entry that cannot exist, so the bookie fences and answers
 // NO_SUCH_ENTRY with its LAC without reading anything.
 constexpr EntryId kFenceOnlyEntry = INT64_MAX;
-
-bool Uncertain(const Status& s) {
-  return s.Is(StatusCode::kTimeout) || s.Is(StatusCode::kUnavailable) ||
-         s.Is(StatusCode::kBadVersion);
-}
 
 bool NoSuchEntry(const Status& s) {
   return s.Is(StatusCode::kNoSuchEntry) || s.Is(StatusCode::kNoSuchLedger);
@@ -42,47 +39,19 @@ Result<LedgerKeys> KeysFor(LedgerId id, const LedgerMetadata& md,
   return DeriveLedgerKeys(md.digest_type, *password);
 }
 
-// Step 1: OPEN -> IN_RECOVERY, so that the writer's next metadata update (an ensemble change, its
-// close) fails and it learns it was fenced.
-Result<metadata::Versioned<LedgerMetadata>> MarkInRecovery(metadata::MetadataStore& store,
-                                                           LedgerId id,
-                                                           std::optional<std::string_view> password) {
-  constexpr int kAttempts = 10;
-  Status last = Status::Ok();
-  for (int attempt = 0; attempt < kAttempts; ++attempt) {
-    QUIRE_ASSIGN_OR_RETURN(metadata::Versioned<LedgerMetadata> md, store.ReadLedger(id));
-    QUIRE_RETURN_IF_ERROR(KeysFor(id, md.value, password).status());
-    if (md.value.state != LedgerState::kOpen) return md;
-    LedgerMetadata next = md.value;
-    next.state = LedgerState::kInRecovery;
-    Result<metadata::Version> v = store.UpdateLedger(id, next, md.version);
-    if (v.ok()) return metadata::Versioned<LedgerMetadata>{next, *v};
-    if (!Uncertain(v.status())) return v.status();
-    last = v.status();  // re-read and look again
-  }
-  return last.WithContext(fmt::format("ledger {}: could not mark it IN_RECOVERY", id));
-}
-
-// Every write set of `ensemble` has at most Qa - 1 bookies that did not answer, so the old
-// writer can never again collect Qa acknowledgements.
-bool FencedEnough(const LedgerMetadata& md, const std::vector<bool>& answered) {
-  int e = md.ensemble_size, qw = md.write_quorum_size, qa = md.ack_quorum_size;
-  for (int start = 0; start < e; ++start) {
-    int missing = 0;
-    for (int i = 0; i < qw; ++i) missing += answered[static_cast<size_t>((start + i) % e)] ? 0 : 1;
-    if (missing >= qa) return false;
-  }
-  return true;
-}
-
 }  // namespace
 
 Result<metadata::Versioned<LedgerMetadata>> RecoverLedger(ClientContext& ctx, LedgerId id,
                                                           std::optional<std::string_view> password,
                                                           const RecoveryHooks& hooks) {
   metadata::MetadataStore& store = ctx.store();
-  QUIRE_ASSIGN_OR_RETURN(metadata::Versioned<LedgerMetadata> md,
-                         MarkInRecovery(store, id, password));
+  // Step 1: OPEN -> IN_RECOVERY, so that the writer's next metadata update (an ensemble change,
+  // its close) fails and it learns it was fenced.
+  QUIRE_ASSIGN_OR_RETURN(
+      metadata::Versioned<LedgerMetadata> md,
+      metadata::UpdateLedgerMetadata(store, id, MarkInRecovery([&](const LedgerMetadata& now) {
+                                       return KeysFor(id, now, password).status();
+                                     })));
   if (md.value.closed()) return md;
   const LedgerMetadata& m = md.value;
   const Ensemble& last_ensemble = m.LastEnsemble();
@@ -106,12 +75,18 @@ Result<metadata::Versioned<LedgerMetadata>> RecoverLedger(ClientContext& ctx, Le
     }
     if (s.ok() || NoSuchEntry(s)) {
       answered[i] = true;
-      max_lac = std::max(max_lac, fenced[i]->read().lac());
+      // Only what the writer signed counts: a bookie's LAC number alone could make recovery skip
+      // re-writing entries that fewer than Qa bookies hold.
+      const proto::ReadResponse& r = fenced[i]->read();
+      max_lac = std::max(
+          max_lac, digest.ProvenLac(id, r.explicit_lac_body(), {r.last_entry_body()},
+                                    ctx.BadCopyReporter(id, last_ensemble.bookies[i])));
     } else {
       errors.push_back(s.ToString());
     }
   }
-  if (!FencedEnough(m, answered)) {
+  const Quorums quorums = QuorumsOf(m);
+  if (!quorums.FencedEnough([&](int pos) { return answered[static_cast<size_t>(pos)]; })) {
     return Status(StatusCode::kUnavailable,
                   fmt::format("ledger {}: cannot fence it, too many bookies unreachable: {}", id,
                               fmt::join(errors, "; ")));
@@ -179,14 +154,15 @@ Result<metadata::Versioned<LedgerMetadata>> RecoverLedger(ClientContext& ctx, Le
         found.emplace_back(e, std::move(*body));
         continue;
       }
-      if (no_such_entry >= qw - qa + 1) {  // e was never acknowledged: the end is e - 1
+      if (no_such_entry >= quorums.NoSuchEntryToEnd()) {  // never acknowledged: the end is e - 1
         found_end = true;
         break;
       }
       return Status(StatusCode::kUnavailable,
                     fmt::format("ledger {}: cannot tell whether entry {} exists: only {} of its "
                                 "bookies said it does not (need {}): {}",
-                                id, e, no_such_entry, qw - qa + 1, fmt::join(errors, "; ")));
+                                id, e, no_such_entry, quorums.NoSuchEntryToEnd(),
+                                fmt::join(errors, "; ")));
     }
     // Re-write what was found to whole write sets (recovery adds pass the fence).
     std::vector<std::pair<BookieId, proto::Request>> adds;
@@ -222,30 +198,14 @@ Result<metadata::Versioned<LedgerMetadata>> RecoverLedger(ClientContext& ctx, Le
     if (found_end) break;
   }
 
-  // Step 4: close.
-  constexpr int kAttempts = 10;
-  Status last = Status::Ok();
-  for (int attempt = 0; attempt < kAttempts; ++attempt) {
-    LedgerMetadata next = md.value;
-    next.state = LedgerState::kClosed;
-    next.last_entry_id = end;
-    next.length = length;
-    Result<metadata::Version> v = store.UpdateLedger(id, next, md.version);
-    if (v.ok()) {
-      spdlog::info("ledger {}: recovered and closed at entry {} ({} bytes)", id, end, length);
-      return metadata::Versioned<LedgerMetadata>{next, *v};
-    }
-    if (!Uncertain(v.status())) return v.status().WithContext(fmt::format("closing ledger {}", id));
-    last = v.status();
-    Result<metadata::Versioned<LedgerMetadata>> now = store.ReadLedger(id);
-    if (!now.ok()) {
-      last = now.status();
-      continue;
-    }
-    if (now->value.closed()) return *now;  // another recovery finished first
-    md = std::move(*now);
-  }
-  return last.WithContext(fmt::format("ledger {}: could not close it", id));
+  // Step 4: close. A ledger found closed was closed by another recovery, which found the same
+  // end (every recovery ends at the first entry fewer than Qa bookies could have acknowledged).
+  Result<metadata::Versioned<LedgerMetadata>> closed =
+      metadata::UpdateLedgerMetadata(store, id, CloseRecovered(end, length), std::move(md));
+  if (!closed.ok()) return closed.status().WithContext(fmt::format("closing ledger {}", id));
+  spdlog::info("ledger {}: recovered and closed at entry {} ({} bytes)", id,
+               closed->value.last_entry_id, closed->value.length);
+  return closed;
 }
 
 }  // namespace quire::client

@@ -1,4 +1,4 @@
-// Fencing and recovery of a ledger that may still have a writer (SEMANTICS.md, "Fencing and
+// Fencing and recovery of a ledger that may still have a writer (docs/semantics.md, "Fencing and
 // recovery"; docs/client.md, "Recovery").
 #pragma once
 

@@ -8,6 +8,7 @@
 #include <spdlog/spdlog.h>
 
 #include "client/digest.h"
+#include "client/metadata_changes.h"
 #include "client/placement.h"
 
 namespace quire::client {
@@ -140,24 +141,15 @@ Result<CopiedEntries> ReplaceBookie(ClientContext& ctx, LedgerId id, const Booki
                  first, bookie, replacement, todo.size());
   }
   if (next.ensembles == md.value.ensembles) return copied;  // the bookie held nothing of it
-  constexpr int kAttempts = 5;
-  for (int attempt = 0; attempt < kAttempts; ++attempt) {
-    Result<metadata::Version> v = store.UpdateLedger(id, next, md.version);
-    if (v.ok()) return copied;
-    if (!v.status().Is(StatusCode::kBadVersion) && !v.status().Is(StatusCode::kTimeout) &&
-        !v.status().Is(StatusCode::kUnavailable)) {
-      return v.status();
-    }
-    QUIRE_ASSIGN_OR_RETURN(metadata::Versioned<LedgerMetadata> now, store.ReadLedger(id));
-    if (now.value.ensembles == next.ensembles) return copied;  // our update did apply
-    if (now.value.ensembles != md.value.ensembles) {
-      return Status(StatusCode::kBadVersion,
-                    fmt::format("ledger {}: its ensembles changed while copying; run again", id));
-    }
-    md.version = now.version;
-  }
-  return Status(StatusCode::kUnavailable,
-                fmt::format("ledger {}: could not update its metadata", id));
+  // A copy that lost to another change of the ensembles is run again by its caller.
+  QUIRE_RETURN_IF_ERROR(
+      metadata::UpdateLedgerMetadata(store, id,
+                                     ReplaceEnsembles(id, md.value.ensembles, next.ensembles,
+                                                      StatusCode::kBadVersion,
+                                                      /*must_be_open=*/false),
+                                     md)
+          .status());
+  return copied;
 }
 
 }  // namespace quire::client

@@ -13,7 +13,9 @@
 
 #include "client/bookie_choice.h"
 #include "client/digest.h"
+#include "client/metadata_changes.h"
 #include "client/placement.h"
+#include "client/quorum.h"
 #include "common/clock.h"
 
 namespace quire::client {
@@ -129,7 +131,7 @@ class Writer : public std::enable_shared_from_this<Writer> {
     look_again_timer_.cancel();
     Status s = error_;
     // Fenced: someone else recovered the ledger. CloseMetadata finds out whether they closed it
-    // at this writer's LAC, in which case the close succeeds (SEMANTICS.md, writing step 6).
+    // at this writer's LAC, in which case the close succeeds (docs/semantics.md, writing step 6).
     // Refused (unauthorized): this writer never owned the ledger's end.
     if (error_.ok() || error_.Is(StatusCode::kUnavailable) || error_.Is(StatusCode::kFenced)) {
       if (!error_.Is(StatusCode::kFenced)) {
@@ -304,7 +306,7 @@ class Writer : public std::enable_shared_from_this<Writer> {
   }
 
   // On a worker thread: finds a bookie for every position whose bookie failed or that is written
-  // around (SEMANTICS.md, writing step 5; BookieChoice decides which), then re-sends what each
+  // around (docs/semantics.md, writing step 5; BookieChoice decides which), then re-sends what each
   // should hold. Loops while bookies keep failing.
   void ChangeEnsemble() {
     constexpr int kMaxRounds = 32;
@@ -439,16 +441,8 @@ class Writer : public std::enable_shared_from_this<Writer> {
 
   // Every write set of the last ensemble has at least Qa bookies not failed.
   bool WriteSetsViable() {
-    int qw = metadata_.value.write_quorum_size;
-    for (int start = 0; start < E(); ++start) {
-      int live = 0;
-      for (int i = 0; i < qw; ++i) {
-        int pos = (start + i) % E();
-        live += failed_.count(pos) || degraded_.count(pos) ? 0 : 1;
-      }
-      if (live < Qa()) return false;
-    }
-    return true;
+    return QuorumsOf(metadata_.value).EveryWriteSetCanAck(
+        [&](int pos) { return !failed_.count(pos) && !degraded_.count(pos); });
   }
 
   std::string FailedNames() const {
@@ -461,89 +455,39 @@ class Writer : public std::enable_shared_from_this<Writer> {
     return fmt::format("{}", fmt::join(names, ","));
   }
 
-  // CAS of the new ensemble list. A lost race with recovery means fenced; an update whose
-  // outcome was unknown is resolved by re-reading.
+  // CAS of the new ensemble list. A lost race with recovery means fenced.
   Result<metadata::Versioned<LedgerMetadata>> UpdateEnsembles(
       const metadata::Versioned<LedgerMetadata>& current, const LedgerMetadata& next) {
-    metadata::Version expected = current.version;
-    for (int attempt = 0; attempt < 5; ++attempt) {
-      Result<metadata::Version> v = ctx_.store().UpdateLedger(id_, next, expected);
-      if (v.ok()) return metadata::Versioned<LedgerMetadata>{next, *v};
-      if (v.status().Is(StatusCode::kNoSuchLedger)) {
-        return Status(StatusCode::kFenced, fmt::format("ledger {} was deleted", id_));
-      }
-      bool unknown = v.status().Is(StatusCode::kTimeout) || v.status().Is(StatusCode::kUnavailable);
-      if (!unknown && !v.status().Is(StatusCode::kBadVersion)) return v.status();
-      Result<metadata::Versioned<LedgerMetadata>> now = ctx_.store().ReadLedger(id_);
-      if (!now.ok()) {
-        if (now.status().Is(StatusCode::kTimeout) || now.status().Is(StatusCode::kUnavailable)) {
-          continue;
-        }
-        return now.status();
-      }
-      if (now->value.state != LedgerState::kOpen) {
-        return Status(StatusCode::kFenced,
-                      fmt::format("ledger {} is {}: another client is recovering or closed it",
-                                  id_, LedgerStateName(now->value.state)));
-      }
-      if (now->value.ensembles == next.ensembles) return *now;  // our update did apply
-      if (now->value.ensembles != current.value.ensembles) {
-        return Status(StatusCode::kFenced,
-                      fmt::format("ledger {}: its ensembles changed under the writer", id_));
-      }
-      expected = now->version;
+    Result<metadata::Versioned<LedgerMetadata>> r =
+        metadata::UpdateLedgerMetadata(
+            ctx_.store(), id_,
+            ReplaceEnsembles(id_, current.value.ensembles, next.ensembles, StatusCode::kFenced,
+                             /*must_be_open=*/true),
+            current);
+    if (r.status().Is(StatusCode::kNoSuchLedger)) {
+      return Status(StatusCode::kFenced, fmt::format("ledger {} was deleted", id_));
     }
-    return Status(StatusCode::kUnavailable,
-                  fmt::format("ledger {}: could not update the ensemble in the metadata", id_));
+    return r;
   }
 
+  // Closes the metadata at `last`. Succeeds also when another client (a recovery) closed it at
+  // exactly `last`: the ledger ends where this writer says (docs/semantics.md, writing step 6).
   Status CloseMetadata(EntryId last, uint64_t length) {
     metadata::Versioned<LedgerMetadata> current;
     {
       std::lock_guard<std::mutex> lock(mu_);
       current = metadata_;
     }
-    for (int attempt = 0; attempt < 5; ++attempt) {
-      LedgerMetadata next = current.value;
-      next.state = LedgerState::kClosed;
-      next.last_entry_id = last;
-      next.length = length;
-      Result<metadata::Version> v = ctx_.store().UpdateLedger(id_, next, current.version);
-      if (v.ok()) {
-        std::lock_guard<std::mutex> lock(mu_);
-        metadata_ = {next, *v};
-        return Status::Ok();
-      }
-      bool unknown = v.status().Is(StatusCode::kTimeout) || v.status().Is(StatusCode::kUnavailable);
-      if (!unknown && !v.status().Is(StatusCode::kBadVersion)) {
-        return v.status().WithContext(fmt::format("closing ledger {}", id_));
-      }
-      Result<metadata::Versioned<LedgerMetadata>> now = ctx_.store().ReadLedger(id_);
-      if (!now.ok()) {
-        if (now.status().Is(StatusCode::kTimeout) || now.status().Is(StatusCode::kUnavailable)) {
-          continue;
-        }
-        return now.status().WithContext(fmt::format("closing ledger {}", id_));
-      }
-      if (now->value.state == LedgerState::kClosed) {
-        if (now->value.last_entry_id == last) {
-          std::lock_guard<std::mutex> lock(mu_);
-          metadata_ = *now;
-          return Status::Ok();
-        }
-        return Status(StatusCode::kFenced,
-                      fmt::format("ledger {} was closed by another client at entry {}, not at "
-                                  "this writer's LAC {}",
-                                  id_, now->value.last_entry_id, last));
-      }
-      if (now->value.state == LedgerState::kInRecovery) {
-        return Status(StatusCode::kFenced,
-                      fmt::format("ledger {} is being recovered by another client", id_));
-      }
-      current = std::move(*now);
+    Result<metadata::Versioned<LedgerMetadata>> closed =
+        metadata::UpdateLedgerMetadata(ctx_.store(), id_, CloseByWriter(id_, last, length),
+                                       std::move(current));
+    if (!closed.ok()) {
+      if (closed.status().Is(StatusCode::kFenced)) return closed.status();
+      return closed.status().WithContext(fmt::format("closing ledger {}", id_));
     }
-    return Status(StatusCode::kUnavailable,
-                  fmt::format("ledger {}: could not close it in the metadata", id_));
+    std::lock_guard<std::mutex> lock(mu_);
+    metadata_ = std::move(*closed);
+    return Status::Ok();
   }
 
   // Explicit LAC: when the writer has been idle for explicit_lac_interval and its LAC moved

@@ -1,5 +1,5 @@
-// The writer of one ledger (SEMANTICS.md, "Writing"): quorum writes, in-order acknowledgements,
-// ensemble changes, fencing, close. docs/client.md describes the design.
+// The writer of one ledger (docs/semantics.md, "Writing"): quorum writes, in-order
+// acknowledgements, ensemble changes, fencing, close. docs/client.md describes the design.
 #pragma once
 
 #include <cstddef>

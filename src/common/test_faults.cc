@@ -6,14 +6,21 @@
 
 namespace quire {
 
+namespace {
+bool Set(const char* name) {
+  const char* v = std::getenv(name);
+  return v != nullptr && std::strcmp(v, "1") == 0;
+}
+}  // namespace
+
 bool TestFaultEnabled(TestFault fault) {
-  static const bool skip_fence = [] {
-    const char* v = std::getenv("QUIRE_TEST_FAULT_SKIP_FENCE");
-    return v != nullptr && std::strcmp(v, "1") == 0;
-  }();
+  static const bool skip_fence = Set("QUIRE_TEST_FAULT_SKIP_FENCE");
+  static const bool inflate_lac = Set("QUIRE_TEST_FAULT_INFLATE_LAC");
   switch (fault) {
     case TestFault::kSkipFence:
       return skip_fence;
+    case TestFault::kInflateLac:
+      return inflate_lac;
   }
   return false;
 }

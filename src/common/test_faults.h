@@ -7,12 +7,14 @@
 //
 //   QUIRE_TEST_FAULT_SKIP_FENCE=1   the bookie answers a fencing read without fencing the ledger,
 //                                   so the old writer's adds keep succeeding after a recovery
-//                                   (the bug SEMANTICS.md's recovery step 3 rules out)
+//                                   (the bug docs/semantics.md's recovery step 3 rules out)
+//   QUIRE_TEST_FAULT_INFLATE_LAC=1  the bookie reports every LAC 1000 higher than it is (a faulty
+//                                   bookie): clients must trust only the LAC the writer signed
 #pragma once
 
 namespace quire {
 
-enum class TestFault { kSkipFence };
+enum class TestFault { kSkipFence, kInflateLac };
 
 #ifdef QUIRE_TEST_FAULTS
 // Whether the fault's variable is set to 1 (read once per process).

@@ -107,7 +107,7 @@ struct RegisteredBookie {
 };
 
 // A bookie's identity, kept both in the metadata store and in each of its directories
-// (SEMANTICS.md): a bookie whose directories do not match refuses to start.
+// (docs/semantics.md): a bookie whose directories do not match refuses to start.
 struct Cookie {
   BookieId bookie_id;
   std::string instance_id;

@@ -197,13 +197,24 @@ Result<Version> ZkMetadataStore::SetNode(const std::string& path, std::string_vi
       }
       if (now.rc != ZOK) return Error(now.rc, "set", path);
       if (now.stat.version == version) break;  // not applied: send it again
-      // Version + 1 with our bytes is our write. (Another writer's identical bytes at the same
-      // version would be indistinguishable, and equally harmless: the record is what we wanted.)
-      if (now.stat.version == version + 1 && now.data == data) return Version{version + 1};
-      return Status(StatusCode::kBadVersion,
-                    fmt::format("ZooKeeper {}: set {}: version is now {}, not {} (changed by "
-                                "another writer)",
-                                session_->hosts(), path, now.stat.version, version));
+      if (now.stat.version == version + 1) {
+        // Version + 1 with our bytes is our write. (Another writer's identical bytes at the same
+        // version would be indistinguishable, and equally harmless: the record is what we
+        // wanted.) Other bytes at version + 1: another writer's update won, ours did not apply.
+        if (now.data == data) return Version{version + 1};
+        return Status(StatusCode::kBadVersion,
+                      fmt::format("ZooKeeper {}: set {}: version is now {}, not {} (changed by "
+                                  "another writer)",
+                                  session_->hosts(), path, now.stat.version, version));
+      }
+      // Further on: ours may have applied and been overwritten since, or never applied. The
+      // contract forbids kBadVersion for a write that applied, so this is an unknown outcome.
+      return Status(StatusCode::kUnavailable,
+                    fmt::format("ZooKeeper {}: set {}: {}; the node is now at version {}, {} "
+                                "past {}: whether this write was applied is unknown (read it "
+                                "again)",
+                                session_->hosts(), path, zerror(rc), now.stat.version,
+                                now.stat.version - version, version));
     }
   }
 }

@@ -1,5 +1,5 @@
-// A bookie's identity on its disks (SEMANTICS.md: a wiped disk must never answer "no such entry"
-// for data it once held).
+// A bookie's identity on its disks (docs/semantics.md: a wiped disk must never answer "no such
+// entry" for data it once held).
 //
 // Every journal and ledger directory holds, in <dir>/current:
 //   VERSION  the directory layout version, as decimal text ("1")

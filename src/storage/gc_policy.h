@@ -2,7 +2,8 @@
 // logs to delete or compact, and when compaction is due. storage/garbage_collector.cc carries the
 // decisions out; tests/storage/gc_policy_test.cc checks them on their own.
 //
-// The rules (SEMANTICS.md, "Deleting and reclaiming"; docs/architecture.md, "Garbage collection"):
+// The rules (docs/semantics.md, "Deleting and reclaiming"; docs/architecture.md, "Garbage
+// collection"):
 //  * A ledger is garbage only when the metadata store *confirms* it is gone: it was held before the
 //    listing began, the listing completed without it, and a re-read of it alone answered "no such
 //    ledger". A listing that failed, or that came back empty while the bookie holds ledgers,

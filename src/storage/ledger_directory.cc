@@ -26,7 +26,7 @@ Result<std::unique_ptr<LedgerDirectory>> LedgerDirectory::Open(const LedgerDirec
   QUIRE_RETURN_IF_ERROR(o.fs->CreateDirs(current));
   // The index is created before the first entry log, so entry logs without an index mean it was
   // lost. Starting with an empty one would answer "no such entry" for data this bookie holds
-  // (SEMANTICS.md): refuse, and say how to rebuild it.
+  // (docs/semantics.md): refuse, and say how to rebuild it.
   QUIRE_ASSIGN_OR_RETURN(std::vector<std::string> names, o.fs->List(current));
   bool has_index = std::find(names.begin(), names.end(), "index") != names.end();
   bool has_logs = std::any_of(names.begin(), names.end(), [](const std::string& name) {

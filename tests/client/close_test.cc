@@ -1,6 +1,6 @@
-// Close after someone else recovered the ledger, and two Closes at once (issue 15; SEMANTICS.md,
-// writing step 6): a fenced writer's Close succeeds when the recovery closed the ledger exactly
-// at its LAC, and a second Close never reports OK before the metadata is closed.
+// Close after someone else recovered the ledger, and two Closes at once (issue 15;
+// docs/semantics.md, writing step 6): a fenced writer's Close succeeds when the recovery closed the
+// ledger exactly at its LAC, and a second Close never reports OK before the metadata is closed.
 #include <future>
 
 #include "client/client_test_util.h"

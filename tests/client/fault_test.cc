@@ -3,6 +3,7 @@
 // down or entries on too few of them, a bookie that missed the fence, busy bookies (writer,
 // recovery, re-replication), tailing, a corrupt replica.
 #include <signal.h>
+#include <stdlib.h>
 #include <sys/wait.h>
 
 #include <atomic>
@@ -278,7 +279,8 @@ TEST_P(FaultTest, FencingRaceExactlyOneWriterWins) {
     }
     EXPECT_LE(done.last(), recovered_last);
     EXPECT_TRUE((*writer)->Append("after").status().Is(StatusCode::kFenced));
-    // Close succeeds only if the recovery closed the ledger at A's LAC (SEMANTICS.md, W6).
+    // Close succeeds only if the recovery closed the ledger at A's LAC (docs/semantics.md,
+    // writing step 6).
     Status closed = (*writer)->Close();
     if (recovered_last == (*writer)->last_add_confirmed()) {
       EXPECT_TRUE(closed.ok()) << closed.ToString();
@@ -596,6 +598,71 @@ TEST_P(FaultTest, TailingReaderFollowsTheWriterToTheEnd) {
   EXPECT_TRUE(ended);
   EXPECT_EQ(seen, 2 * kHalf - 1);
 }
+
+// Bookies that report every LAC 1000 higher than it is (a test fault: faulty bookies) move neither
+// a tailing reader's LAC nor a recovery's starting point: only what the writer signed counts.
+// (Trusting the number, the tailer ran past the writer's last entry, and recovery looked for
+// entry LAC + 1000.)
+class LyingBookiesTest : public FaultTest {
+ protected:
+  static constexpr EntryId kLast = 19;
+
+  void SetUp() override {
+#ifndef QUIRE_TEST_FAULTS
+    GTEST_SKIP() << "needs a build with QUIRE_TEST_FAULTS (the asan preset)";
+#endif
+    {
+      // Inherited by the bookies started here, and by no one else (unset however this ends).
+      struct Unset {
+        ~Unset() { unsetenv("QUIRE_TEST_FAULT_INFLATE_LAC"); }
+      } unset;
+      ASSERT_EQ(setenv("QUIRE_TEST_FAULT_INFLATE_LAC", "1", 1), 0);
+      ASSERT_NO_FATAL_FAILURE(StartCluster(3));
+    }
+    client_ = NewClient();
+    auto writer = CreateLedger332(*client_);
+    ASSERT_TRUE(writer.ok()) << writer.status().ToString();
+    writer_ = std::move(*writer);
+  }
+  void Write() {
+    for (EntryId e = 0; e <= kLast; ++e) ASSERT_TRUE(writer_->Append(Payload(e)).ok());
+  }
+
+  std::unique_ptr<Client> client_;
+  std::unique_ptr<WriteHandle> writer_;
+};
+
+TEST_P(LyingBookiesTest, ATailingReaderGoesNoFurtherThanTheWriter) {
+  auto reader_client = NewClient();
+  auto reader = reader_client->OpenLedger(writer_->id(), "pw");
+  ASSERT_TRUE(reader.ok()) << reader.status().ToString();
+  ASSERT_EQ((*reader)->last_add_confirmed(), kNoEntry);
+  ASSERT_NO_FATAL_FAILURE(Write());
+  // The reader's LAC is behind the bookies': it long-polls, and the answers say "LAC + 1000".
+  auto batch = (*reader)->ReadNext(0, 1'000, milliseconds(5'000));
+  ASSERT_TRUE(batch.ok()) << batch.status().ToString();
+  EXPECT_LE((*reader)->last_add_confirmed(), kLast);
+  ASSERT_FALSE(batch->entries.empty());
+  for (const Entry& e : batch->entries) EXPECT_EQ(e.payload, Payload(e.id)) << e.id;
+  EXPECT_LE(batch->entries.back().id, kLast);
+  auto lac = (*reader)->ReadLac();
+  ASSERT_TRUE(lac.ok()) << lac.status().ToString();
+  EXPECT_LE(*lac, kLast);
+}
+
+TEST_P(LyingBookiesTest, RecoveryEndsAtTheWritersLastEntry) {
+  ASSERT_NO_FATAL_FAILURE(Write());
+  auto recovering_client = NewClient();
+  auto recovered = recovering_client->RecoverLedger(writer_->id(), "pw");
+  ASSERT_TRUE(recovered.ok()) << recovered.status().ToString();
+  EXPECT_EQ((*recovered)->last_add_confirmed(), kLast);
+  EXPECT_FALSE(writer_->Append(Payload(kLast + 1)).ok());
+}
+
+INSTANTIATE_TEST_SUITE_P(Metadata, LyingBookiesTest,
+                         ::testing::Values(ClusterOptions::Metadata::kFile,
+                                           ClusterOptions::Metadata::kZooKeeper),
+                         MetadataName);
 
 // A replica that does not answer (SIGSTOP) costs a read the speculative timeout, not the read
 // timeout: the read goes on to the next replica.

@@ -109,14 +109,16 @@ TEST_F(ZkFaultTest, CompetitorThatWinsWhileOurRequestIsLostMeansBadVersion) {
   EXPECT_EQ(read->value.custom_metadata["writer"], "rival");
 }
 
-TEST_F(ZkFaultTest, ApplyOverwrittenBeforeTheReReadIsReportedAsBadVersion) {
+TEST_F(ZkFaultTest, ApplyOverwrittenBeforeTheReReadIsAnUnknownOutcomeNotBadVersion) {
   // Our update applied (version 1), but another writer moved the ledger to version 2 before we
-  // could look: the caller is told the record is no longer what it wrote, and re-reads.
+  // could look. The driver cannot tell that from "never applied", and kBadVersion is reserved for
+  // writes that certainly did not apply (metadata_store.h): the outcome is unknown, re-read.
   OneFault fault{harness_.LedgerLocation(11), InjectedFault::kDropReply};
   fault.after = [&] { ASSERT_TRUE(plain_->UpdateLedger(11, Marked("rival"), 1).ok()); };
   auto store = FaultyStore(&fault);
   auto v = store->UpdateLedger(11, Marked("me"), 0);
-  EXPECT_EQ(v.status().code(), StatusCode::kBadVersion) << v.status().ToString();
+  EXPECT_EQ(v.status().code(), StatusCode::kUnavailable) << v.status().ToString();
+  EXPECT_NE(v.status().message().find("unknown"), std::string::npos) << v.status().ToString();
   EXPECT_EQ(plain_->ReadLedger(11)->version, 2);
 }
 
