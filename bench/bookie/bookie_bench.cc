@@ -27,12 +27,19 @@
 
 #include "common/clock.h"
 #include "bookie/bookie.h"
-#include "bookie/protocol.h"
+#include "protocol/protocol.h"
 #include "common/histogram.h"
 #include "common/logging.h"
 #include "metadata/metadata_store.h"
 
 namespace quire::bench {
+
+// The wire protocol (src/protocol).
+using protocol::DecodeFrameLength;
+using protocol::EncodeEntryBodyHeader;
+using protocol::EncodeFrame;
+using protocol::kEntryBodyHeaderSize;
+using protocol::kProtocolVersion;
 namespace {
 
 using Clock = std::chrono::steady_clock;
@@ -73,8 +80,8 @@ class Gate {
 };
 
 std::string Body(int64_t ledger, int64_t entry, const std::string& payload) {
-  std::string body(bookie::kEntryBodyHeaderSize, '\0');
-  bookie::EncodeEntryBodyHeader({ledger, entry, entry - 1, payload.size()}, body.data());
+  std::string body(kEntryBodyHeaderSize, '\0');
+  EncodeEntryBodyHeader({ledger, entry, entry - 1, payload.size()}, body.data());
   body += payload;
   return body;
 }
@@ -195,7 +202,7 @@ Result<Result1> RunBookie(const std::string& dir, const std::vector<std::string>
           buf.append(chunk, static_cast<size_t>(n));
           size_t pos = 0;
           while (buf.size() - pos >= 4) {
-            auto len = bookie::DecodeFrameLength(buf.data() + pos, UINT32_MAX);
+            auto len = DecodeFrameLength(buf.data() + pos, UINT32_MAX);
             if (!len.ok() || buf.size() - pos < 4 + *len) break;
             proto::Response r;
             r.ParseFromArray(buf.data() + pos + 4, static_cast<int>(*len));
@@ -223,7 +230,7 @@ Result<Result1> RunBookie(const std::string& dir, const std::vector<std::string>
         uint64_t now = MonotonicNanos();
         for (size_t i = 0; i < batch; ++i, ++e) {
           proto::Request r;
-          r.mutable_header()->set_protocol_version(bookie::kProtocolVersion);
+          r.mutable_header()->set_protocol_version(kProtocolVersion);
           r.mutable_header()->set_operation(proto::ADD_ENTRY);
           r.mutable_header()->set_request_id(static_cast<uint64_t>(e));
           proto::AddRequest* a = r.mutable_add();
@@ -232,7 +239,7 @@ Result<Result1> RunBookie(const std::string& dir, const std::vector<std::string>
           a->set_master_key("key");
           a->set_body(Body(ledger, e, payload));
           starts[static_cast<uint64_t>(e) % starts.size()] = now;
-          frames += bookie::EncodeFrame(r);
+          frames += EncodeFrame(r);
         }
         sent.fetch_add(batch);
         if (send(fd, frames.data(), frames.size(), MSG_NOSIGNAL) !=

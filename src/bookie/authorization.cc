@@ -7,7 +7,7 @@
 
 #include <fmt/format.h>
 
-#include "bookie/protocol.h"
+#include "protocol/protocol.h"
 
 namespace quire::bookie {
 
@@ -78,7 +78,7 @@ std::string Authorizer::Refusal(const Principal& principal, const proto::Request
   const char* key = needed == Permission::kWrite ? "authorizedWriteRoles"
                     : needed == Permission::kRead ? "authorizedReadRoles"
                                                   : "authorizedAdminRoles";
-  std::string operation(OperationName(request.header().operation()));
+  std::string operation(protocol::OperationName(request.header().operation()));
   if (request.header().operation() == proto::READ_ENTRY && request.read().fence()) {
     operation = "fencing read";
   }

@@ -7,11 +7,17 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
-#include "bookie/protocol.h"
+#include "protocol/protocol.h"
 #include "common/coding.h"
 #include "common/test_faults.h"
 
 namespace quire::bookie {
+
+// The wire protocol (src/protocol).
+using protocol::MakeResponse;
+using protocol::ParseEntryBodyHeader;
+using protocol::ParseRequest;
+using protocol::ToProtoStatus;
 
 namespace {
 

@@ -20,9 +20,19 @@
 #include <spdlog/spdlog.h>
 
 #include "common/clock.h"
-#include "bookie/protocol.h"
+#include "protocol/protocol.h"
 
 namespace quire::bookie {
+
+// The wire protocol (src/protocol).
+using protocol::DecodeFrameLength;
+using protocol::EncodeFrame;
+using protocol::FromProtoStatus;
+using protocol::MakeResponse;
+using protocol::OperationName;
+using protocol::ParseRequest;
+using protocol::ParsedRequest;
+using protocol::kFrameHeaderSize;
 
 namespace asio = boost::asio;
 namespace ssl = asio::ssl;

@@ -18,10 +18,17 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
-#include "bookie/protocol.h"
+#include "protocol/protocol.h"
 #include "common/tls.h"
 
 namespace quire::client {
+
+// The wire protocol (src/protocol).
+using protocol::DecodeFrameLength;
+using protocol::EncodeFrame;
+using protocol::FromProtoStatus;
+using protocol::kFrameHeaderSize;
+using protocol::kProtocolVersion;
 
 namespace asio = boost::asio;
 namespace ssl = asio::ssl;
@@ -83,10 +90,10 @@ class Connection : public std::enable_shared_from_this<Connection> {
     }
     uint64_t id = next_request_id_++;
     proto::RequestHeader* header = request.mutable_header();
-    header->set_protocol_version(bookie::kProtocolVersion);
+    header->set_protocol_version(kProtocolVersion);
     header->set_request_id(id);
     pending_.emplace(id, Pending{Clock::now() + timeout, std::move(done)});
-    out_.append(bookie::EncodeFrame(request));
+    out_.append(EncodeFrame(request));
     ArmSweep();
     if (state_ == State::kIdle) return Connect();
     if (state_ == State::kConnected) Flush();
@@ -245,25 +252,25 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // Hands every complete frame in in_ to its request. False if the stream is broken.
   bool ParseFrames() {
     size_t pos = 0;
-    while (in_.size() - pos >= bookie::kFrameHeaderSize) {
-      Result<uint32_t> length = bookie::DecodeFrameLength(in_.data() + pos, options_.max_frame_size);
+    while (in_.size() - pos >= kFrameHeaderSize) {
+      Result<uint32_t> length = DecodeFrameLength(in_.data() + pos, options_.max_frame_size);
       if (!length.ok()) {
         Down(fmt::format("bad response frame: {}", length.status().message()));
         return false;
       }
-      if (in_.size() - pos - bookie::kFrameHeaderSize < *length) break;
+      if (in_.size() - pos - kFrameHeaderSize < *length) break;
       proto::Response response;
-      if (!response.ParseFromArray(in_.data() + pos + bookie::kFrameHeaderSize,
+      if (!response.ParseFromArray(in_.data() + pos + kFrameHeaderSize,
                                    static_cast<int>(*length))) {
         Down("a response frame that is not a Response");
         return false;
       }
-      pos += bookie::kFrameHeaderSize + *length;
+      pos += kFrameHeaderSize + *length;
       // Request id 0 is never sent: an error with it is about the connection (e.g. "this bookie
       // requires TLS"), and the bookie closes it after this answer.
       if (response.header().request_id() == 0 && response.status() != proto::OK) {
         Down(fmt::format("the bookie refused the connection: {}", response.message()),
-             bookie::FromProtoStatus(response.status()));
+             FromProtoStatus(response.status()));
         return false;
       }
       auto it = pending_.find(response.header().request_id());
@@ -455,10 +462,10 @@ proto::Request RecoveryAddRequest(LedgerId ledger, EntryId entry, const std::str
 Status ResponseStatus(const BookieId& bookie, const Result<proto::Response>& response) {
   if (!response.ok()) return response.status();
   if (response->status() == proto::OK) return Status::Ok();
-  return Status(bookie::FromProtoStatus(response->status()),
+  return Status(FromProtoStatus(response->status()),
                 fmt::format("bookie {}: {}", bookie,
                             response->message().empty()
-                                ? std::string(StatusCodeName(bookie::FromProtoStatus(response->status())))
+                                ? std::string(StatusCodeName(FromProtoStatus(response->status())))
                                 : response->message()));
 }
 

@@ -100,8 +100,8 @@ std::string Digest::Compute(std::string_view a, std::string_view b) const {
 
 std::string Digest::EncodeEntry(LedgerId ledger, EntryId entry, EntryId lac, uint64_t length,
                                 std::string_view payload) const {
-  char header[bookie::kEntryBodyHeaderSize];
-  bookie::EncodeEntryBodyHeader({ledger, entry, lac, length}, header);
+  char header[protocol::kEntryBodyHeaderSize];
+  protocol::EncodeEntryBodyHeader({ledger, entry, lac, length}, header);
   std::string_view h(header, sizeof(header));
   std::string body;
   body.reserve(sizeof(header) + size() + payload.size());
@@ -113,18 +113,18 @@ std::string Digest::EncodeEntry(LedgerId ledger, EntryId entry, EntryId lac, uin
 
 Result<Digest::DecodedEntry> Digest::DecodeEntry(LedgerId ledger, EntryId entry,
                                                  std::string_view body) const {
-  if (body.size() < bookie::kEntryBodyHeaderSize + size()) {
+  if (body.size() < protocol::kEntryBodyHeaderSize + size()) {
     return Corruption(fmt::format("entry {}:{} body of {} bytes is shorter than its header",
                                   ledger, entry, body.size()));
   }
-  QUIRE_ASSIGN_OR_RETURN(bookie::EntryBodyHeader header, bookie::ParseEntryBodyHeader(body));
+  QUIRE_ASSIGN_OR_RETURN(protocol::EntryBodyHeader header, protocol::ParseEntryBodyHeader(body));
   if (header.ledger_id != ledger || header.entry_id != entry) {
     return Corruption(fmt::format("asked for entry {}:{}, got a body for {}:{}", ledger, entry,
                                   header.ledger_id, header.entry_id));
   }
-  std::string_view h = body.substr(0, bookie::kEntryBodyHeaderSize);
-  std::string_view digest = body.substr(bookie::kEntryBodyHeaderSize, size());
-  std::string_view payload = body.substr(bookie::kEntryBodyHeaderSize + size());
+  std::string_view h = body.substr(0, protocol::kEntryBodyHeaderSize);
+  std::string_view digest = body.substr(protocol::kEntryBodyHeaderSize, size());
+  std::string_view payload = body.substr(protocol::kEntryBodyHeaderSize + size());
   if (Compute(h, payload) != digest) {
     return Corruption(fmt::format("entry {}:{} failed its {} digest", ledger, entry,
                                   DigestTypeName(type_)));
@@ -150,7 +150,7 @@ EntryId Digest::ProvenLac(LedgerId ledger, std::string_view explicit_lac_body,
   }
   for (std::string_view body : entry_bodies) {
     if (body.empty()) continue;
-    Result<bookie::EntryBodyHeader> h = bookie::ParseEntryBodyHeader(body);
+    Result<protocol::EntryBodyHeader> h = protocol::ParseEntryBodyHeader(body);
     if (!h.ok()) continue;
     Result<DecodedEntry> e = DecodeEntry(ledger, h->entry_id, body);
     if (e.ok()) {

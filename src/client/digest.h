@@ -16,7 +16,7 @@
 #include <string>
 #include <string_view>
 
-#include "bookie/protocol.h"
+#include "protocol/protocol.h"
 #include "quire/ledger_metadata.h"
 #include "quire/status.h"
 
@@ -59,7 +59,7 @@ class Digest {
                           std::string_view payload) const;
 
   struct DecodedEntry {
-    bookie::EntryBodyHeader header;
+    protocol::EntryBodyHeader header;
     std::string payload;
   };
   // Checks a body returned for (ledger, entry): its ids and its digest. kCorruption otherwise,

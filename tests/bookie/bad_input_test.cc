@@ -7,7 +7,7 @@
 #include <thread>
 
 #include "bookie/bookie_test_fixture.h"
-#include "bookie/protocol.h"
+#include "protocol/protocol.h"
 
 namespace quire::bookie::testing {
 namespace {
@@ -102,7 +102,7 @@ TEST_F(OversizeFrameLogTest, TheBookieLogsWhyItClosedTheConnection) {
 TEST_F(BadInputTest, TruncatedFrameThenClose) {
   {
     RawClient c = Connect();
-    std::string frame = EncodeFrame(AddRequest(1, 1, 10, "key", "never-complete", 9));
+    std::string frame = protocol::EncodeFrame(AddRequest(1, 1, 10, "key", "never-complete", 9));
     ASSERT_TRUE(c.SendRaw(frame.substr(0, frame.size() / 2)).ok());
   }  // closed mid-frame
   ExpectHealthy();
@@ -186,7 +186,7 @@ TEST_F(BadInputTest, AClientThatNeverReadsItsResponsesKeepsMemoryBounded) {
   greedy.SetReceiveBuffer(4096);
   greedy.SetSendTimeout(std::chrono::seconds(3));
   std::string frames;
-  for (int i = 0; i < 4096; ++i) frames += EncodeFrame(ReadRequest(10 + i, 3, 0));
+  for (int i = 0; i < 4096; ++i) frames += protocol::EncodeFrame(ReadRequest(10 + i, 3, 0));
   greedy.SendRaw(frames).IgnoreError();  // may time out once the bookie stops reading
   // The bookie stops reading the greedy connection (bounded wait on its metric)...
   double pauses = 0;
@@ -212,7 +212,7 @@ TEST_F(BadInputTest, AThousandConnectionsOpenedAndDropped) {
   for (int i = 0; i < 1000; ++i) {
     RawClient c = Connect();
     if (i % 3 == 1) c.SendRaw(std::string("\x00\x00\x01", 3)).IgnoreError();  // half a length
-    if (i % 3 == 2) c.SendRaw(EncodeFrame(ReadRequest(i, 1, 0))).IgnoreError();
+    if (i % 3 == 2) c.SendRaw(protocol::EncodeFrame(ReadRequest(i, 1, 0))).IgnoreError();
   }
   ExpectHealthy();
   // Every dropped connection is closed on the bookie's side too (bounded wait on /metrics).

@@ -15,7 +15,7 @@
 #include <thread>
 
 #include "bookie/bookie_test_fixture.h"
-#include "bookie/protocol.h"
+#include "protocol/protocol.h"
 #include "metadata/metadata_store.h"
 
 #include <fmt/format.h>

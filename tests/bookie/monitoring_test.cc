@@ -11,7 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "bookie/bookie_test_fixture.h"
-#include "bookie/protocol.h"
+#include "protocol/protocol.h"
 #include "util/prometheus.h"
 
 namespace quire::bookie::testing {

@@ -4,7 +4,7 @@
 #include <set>
 
 #include "bookie/bookie_test_fixture.h"
-#include "bookie/protocol.h"
+#include "protocol/protocol.h"
 
 namespace quire::bookie::testing {
 namespace {
@@ -90,7 +90,7 @@ TEST_F(ProtocolTest, TenThousandPipelinedRequestsOnOneConnection) {
     proto::Request r = AddRequest(static_cast<uint64_t>(i + 1), 1 + i % 8, i / 8, "key",
                                   "payload-" + std::to_string(i), i / 8 - 1);
     r.mutable_header()->set_protocol_version(1);
-    frames += EncodeFrame(r);
+    frames += protocol::EncodeFrame(r);
   }
   ASSERT_TRUE(c.SendRaw(frames).ok());
   std::set<uint64_t> ids;

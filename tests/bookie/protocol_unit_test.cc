@@ -9,9 +9,9 @@
 #include <string_view>
 #include <vector>
 
-#include "bookie/protocol.h"
+#include "protocol/protocol.h"
 
-namespace quire::bookie {
+namespace quire::protocol {
 namespace {
 
 constexpr int64_t kMaxId = std::numeric_limits<int64_t>::max();
@@ -541,4 +541,4 @@ TEST(EntryBodyHeaderTest, ShortBodyIsABadRequest) {
 }
 
 }  // namespace
-}  // namespace quire::bookie
+}  // namespace quire::protocol

@@ -14,9 +14,17 @@
 #include <fmt/format.h>
 #include <openssl/ssl.h>
 
-#include "bookie/protocol.h"
+#include "protocol/protocol.h"
 
 namespace quire::bookie::testing {
+
+// The wire protocol (src/protocol).
+using protocol::DecodeFrameLength;
+using protocol::EncodeEntryBodyHeader;
+using protocol::EncodeFrame;
+using protocol::kEntryBodyHeaderSize;
+using protocol::kFrameHeaderSize;
+using protocol::kProtocolVersion;
 
 Result<RawClient> RawClient::Connect(const std::string& host, uint16_t port) {
   int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);

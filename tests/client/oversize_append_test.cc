@@ -5,7 +5,7 @@
 #include <limits>
 
 #include "bookie/bookie_config.h"
-#include "bookie/protocol.h"
+#include "protocol/protocol.h"
 #include "bookie/server.h"
 #include "client/client_test_util.h"
 #include "client/digest.h"
@@ -67,7 +67,7 @@ TEST(AddRequestSizeTest, TheLargestAllowedPayloadFitsTheFrameLimit) {
                                         std::numeric_limits<uint64_t>::max(),
                                         std::string(MaxAppendPayload(limit), 'x'));
   proto::Request r = AddEntryRequest(kMaxId, kMaxId, MasterKey("pw"), std::move(body));
-  r.mutable_header()->set_protocol_version(bookie::kProtocolVersion);
+  r.mutable_header()->set_protocol_version(protocol::kProtocolVersion);
   r.mutable_header()->set_request_id(std::numeric_limits<uint64_t>::max());
   EXPECT_LE(r.ByteSizeLong(), limit);
 }

@@ -6,7 +6,7 @@
 #include <charconv>
 #include <utility>
 
-#include "bookie/protocol.h"
+#include "protocol/protocol.h"
 #include "bookie/raw_client.h"
 #include "common/file_system.h"
 #include "storage/entry_log.h"
@@ -193,7 +193,7 @@ Result<std::vector<int64_t>> ListEntriesOn(const std::string& bookie_id, LedgerI
   QUIRE_ASSIGN_OR_RETURN(proto::Response r, c.Receive());
   if (r.status() != proto::OK) {
     return Status(
-        bookie::FromProtoStatus(r.status()),
+        protocol::FromProtoStatus(r.status()),
         fmt::format("LIST_ENTRIES of ledger {} on {}: {}", ledger, bookie_id, r.message()));
   }
   return std::vector<int64_t>(r.list_entries().entry_ids().begin(),

@@ -10,9 +10,9 @@
 #include <utility>
 #include <vector>
 
-#include "bookie/protocol.h"
+#include "protocol/protocol.h"
 
-namespace quire::bookie {
+namespace quire::protocol {
 namespace {
 
 std::string Body(int64_t ledger, int64_t entry, int64_t lac, std::string_view payload) {
@@ -176,14 +176,14 @@ std::vector<std::pair<std::string, std::string>> Seeds() {
 }
 
 }  // namespace
-}  // namespace quire::bookie
+}  // namespace quire::protocol
 
 int main(int argc, char** argv) {
   if (argc != 2) {
     std::fprintf(stderr, "usage: %s <directory>\n", argv[0]);
     return 2;
   }
-  for (const auto& [name, bytes] : quire::bookie::Seeds()) {
+  for (const auto& [name, bytes] : quire::protocol::Seeds()) {
     std::string path = std::string(argv[1]) + "/" + name;
     std::ofstream out(path, std::ios::binary | std::ios::trunc);
     out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));

@@ -20,9 +20,9 @@
 #include <string>
 #include <string_view>
 
-#include "bookie/protocol.h"
+#include "protocol/protocol.h"
 
-namespace quire::bookie {
+namespace quire::protocol {
 namespace {
 
 // A broken promise of the decoder: a crash that libFuzzer records with its input.
@@ -147,9 +147,9 @@ void FuzzStream(std::string_view in) {
 }
 
 }  // namespace
-}  // namespace quire::bookie
+}  // namespace quire::protocol
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  quire::bookie::FuzzStream(std::string_view(reinterpret_cast<const char*>(data), size));
+  quire::protocol::FuzzStream(std::string_view(reinterpret_cast<const char*>(data), size));
   return 0;
 }

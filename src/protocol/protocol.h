@@ -12,7 +12,7 @@
 #include "bookie.pb.h"
 #include "quire/status.h"
 
-namespace quire::bookie {
+namespace quire::protocol {
 
 inline constexpr uint32_t kProtocolVersion = 1;
 inline constexpr size_t kFrameHeaderSize = 4;
@@ -65,4 +65,4 @@ proto::Response MakeResponse(const proto::RequestHeader& header, const Status& s
 
 std::string_view OperationName(proto::Operation op);
 
-}  // namespace quire::bookie
+}  // namespace quire::protocol

@@ -1,4 +1,4 @@
-#include "bookie/protocol.h"
+#include "protocol/protocol.h"
 
 #include <limits>
 
@@ -6,7 +6,7 @@
 
 #include "common/coding.h"
 
-namespace quire::bookie {
+namespace quire::protocol {
 namespace {
 
 bool ValidId(int64_t id) { return id >= 0; }
@@ -256,4 +256,4 @@ std::string_view OperationName(proto::Operation op) {
   }
 }
 
-}  // namespace quire::bookie
+}  // namespace quire::protocol
