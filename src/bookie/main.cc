@@ -91,6 +91,10 @@ int main(int argc, char** argv) {
     spdlog::warn("TEST FAULT QUIRE_TEST_FAULT_INFLATE_LAC: every LAC reported is 1000 too high; "
                  "this bookie lies on purpose (src/common/test_faults.h)");
   }
+  if (TestFaultEnabled(TestFault::kStallFlush)) {
+    spdlog::warn("TEST FAULT QUIRE_TEST_FAULT_STALL_FLUSH: the write cache is not flushed until it "
+                 "has refused an add (src/common/test_faults.h)");
+  }
 #endif
 
   if (init_cluster) {

@@ -8,9 +8,10 @@
 namespace quire::client {
 
 BookieChoice::BookieChoice(std::chrono::milliseconds min_backoff,
-                           std::chrono::milliseconds max_backoff)
+                           std::chrono::milliseconds max_backoff, uint64_t seed)
     : min_backoff_(std::max(min_backoff, std::chrono::milliseconds(1))),
-      max_backoff_(std::max(max_backoff, min_backoff_)) {}
+      max_backoff_(std::max(max_backoff, min_backoff_)),
+      rng_(seed) {}
 
 void BookieChoice::Failed(const BookieId& bookie, TimePoint now) {
   Backoff& b = backoff_[bookie];
@@ -58,7 +59,7 @@ BookieChoice::Decision BookieChoice::Decide(const std::vector<BookieId>& ensembl
   auto pick_excluding = [&](const std::set<BookieId>& also) {
     std::set<BookieId> out = exclude;
     out.insert(also.begin(), also.end());
-    return *PickBookies(listed, static_cast<int>(positions.size()), out);
+    return PickBookies(listed, static_cast<int>(positions.size()), out, rng_);
   };
   std::vector<BookieId> fresh = pick_excluding(failed_before);
   std::vector<BookieId> again = pick_excluding(never_failed);

@@ -24,6 +24,7 @@
 
 #include <chrono>
 #include <map>
+#include <random>
 #include <set>
 #include <vector>
 
@@ -35,7 +36,9 @@ class BookieChoice {
  public:
   using TimePoint = std::chrono::steady_clock::time_point;
 
-  BookieChoice(std::chrono::milliseconds min_backoff, std::chrono::milliseconds max_backoff);
+  // Spares are drawn at random from a generator seeded with `seed` (by default, by the system).
+  BookieChoice(std::chrono::milliseconds min_backoff, std::chrono::milliseconds max_backoff,
+               uint64_t seed = std::random_device{}());
 
   // `bookie` failed a request at `now`: not chosen again before its back-off has passed.
   void Failed(const BookieId& bookie, TimePoint now);
@@ -65,6 +68,7 @@ class BookieChoice {
   const std::chrono::milliseconds min_backoff_;
   const std::chrono::milliseconds max_backoff_;
   std::map<BookieId, Backoff> backoff_;  // bookies that failed, by id
+  std::mt19937_64 rng_;
 };
 
 }  // namespace quire::client

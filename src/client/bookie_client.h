@@ -72,48 +72,4 @@ class BookieClient {
   bool closed_ = false;                                          // guarded by mu_
 };
 
-// Sends make_request(i) to bookies[i] for every i at once and waits for all the answers (each
-// bounded by `timeout`): answers[i] is bookies[i]'s. For the slow paths (recovery, LAC reads).
-std::vector<Result<proto::Response>> CallAll(
-    BookieClient& client, const std::vector<BookieId>& bookies,
-    const std::function<proto::Request(size_t)>& make_request, std::chrono::milliseconds timeout);
-
-// The same for requests to any bookies: answers[i] answers requests[i].
-std::vector<Result<proto::Response>> CallAll(
-    BookieClient& client, std::vector<std::pair<BookieId, proto::Request>> requests,
-    std::chrono::milliseconds timeout);
-
-// How adds that a bookie answers TOO_MANY_REQUESTS are sent again: after a pause that doubles
-// from `pause` up to `max_pause`, at most `max_retries` times.
-struct BusyRetry {
-  std::chrono::milliseconds pause;
-  std::chrono::milliseconds max_pause;
-  int max_retries = 6;
-
-  // The pause before retry number `retry` (0 for the first).
-  std::chrono::milliseconds PauseBefore(int retry) const {
-    return std::min(pause * (1 << retry), max_pause);
-  }
-};
-
-// CallAll for the adds of the slow paths (recovery, re-replication). TOO_MANY_REQUESTS is
-// back-pressure from a live bookie whose write cache stayed full, not a failure: such requests
-// are sent again as `retry` says, as the writer does; every other answer is final. Blocks the
-// calling thread for the pauses.
-std::vector<Result<proto::Response>> CallAllRetryingBusy(
-    BookieClient& client, const std::vector<std::pair<BookieId, proto::Request>>& requests,
-    std::chrono::milliseconds timeout, const BusyRetry& retry);
-
-// The requests the client sends in more than one place.
-proto::Request ReadEntryRequest(LedgerId ledger, EntryId entry);
-proto::Request ReadLacRequest(LedgerId ledger);
-
-// A recovery add of `body` (an entry body exactly as its writer built it): accepted by bookies
-// that fenced the ledger. Used by recovery and re-replication.
-proto::Request RecoveryAddRequest(LedgerId ledger, EntryId entry, const std::string& master_key,
-                                  const std::string& body);
-
-// The status a response carries, with its message; a transport error as is.
-Status ResponseStatus(const BookieId& bookie, const Result<proto::Response>& response);
-
 }  // namespace quire::client

@@ -11,8 +11,10 @@
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 
+#include "client/bookie_calls.h"
 #include "client/bookie_client.h"
 #include "client/client_metrics.h"
+#include "client/slow_bookies.h"
 #include "common/executor.h"
 #include "metadata/metadata_store.h"
 #include "quire/client.h"
@@ -52,10 +54,13 @@ class ClientContext {
   }
 
   ClientMetrics& metrics() { return metrics_; }
+  // Bookies that kept reads waiting lately: readers ask them last.
+  SlowBookies& slow_bookies() { return slow_bookies_; }
 
  private:
   const ClientOptions options_;
   ClientMetrics metrics_;  // before the threads below: they record into it until they stop
+  SlowBookies slow_bookies_;
   std::unique_ptr<metadata::MetadataStore> store_;
   boost::asio::io_context io_;
   boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work_;

@@ -5,6 +5,7 @@
 // would go here.
 #pragma once
 
+#include <random>
 #include <set>
 #include <vector>
 
@@ -18,8 +19,11 @@ using metadata::BookieList;
 Result<BookieList> WritableBookies(metadata::MetadataStore& store);
 
 // Up to `n` distinct writable bookies of `bookies` that are not in `exclude`, in random order;
-// fewer if there are not that many.
+// fewer if there are not that many. The first form draws from a per-thread generator seeded by
+// the system, the second from `rng` (a simulation's, for schedules that repeat).
 Result<std::vector<BookieId>> PickBookies(const BookieList& bookies, int n,
                                           const std::set<BookieId>& exclude);
+std::vector<BookieId> PickBookies(const BookieList& bookies, int n,
+                                  const std::set<BookieId>& exclude, std::mt19937_64& rng);
 
 }  // namespace quire::client

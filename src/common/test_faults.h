@@ -10,11 +10,14 @@
 //                                   (the bug docs/semantics.md's recovery step 3 rules out)
 //   QUIRE_TEST_FAULT_INFLATE_LAC=1  the bookie reports every LAC 1000 higher than it is (a faulty
 //                                   bookie): clients must trust only the LAC the writer signed
+//   QUIRE_TEST_FAULT_STALL_FLUSH=1  the bookie does not flush its write cache until the cache has
+//                                   refused an add (a stalled disk), so a back-pressure test gets
+//                                   back-pressure however fast the machine flushes
 #pragma once
 
 namespace quire {
 
-enum class TestFault { kSkipFence, kInflateLac };
+enum class TestFault { kSkipFence, kInflateLac, kStallFlush };
 
 #ifdef QUIRE_TEST_FAULTS
 // Whether the fault's variable is set to 1 (read once per process).

@@ -10,6 +10,7 @@
 
 #include "common/clock.h"
 #include "common/logging.h"
+#include "common/test_faults.h"
 #include "storage/cookie.h"
 
 namespace quire::storage {
@@ -364,6 +365,7 @@ void StorageEngine::AddEntry(uint64_t ledger, uint64_t entry, std::string_view m
   size_t size = payload->size();
   while (!TryAdd(ledger, entry, master_key, payload, recovery, done, /*may_load=*/true)) {
     write_cache_waits_.fetch_add(1, std::memory_order_relaxed);
+    if (TestFaultEnabled(TestFault::kStallFlush)) RequestFlush();  // the stall is over
     Status room = DirectoryFor(ledger)->WaitForRoom(size, deadline);
     if (!room.ok()) return Reply(std::move(done), room);
   }
@@ -524,6 +526,10 @@ void StorageEngine::FlushLoop() {
                        [this] { return stopping_ || flush_requested_; });
     if (stopping_) break;
     flush_requested_ = false;
+    if (TestFaultEnabled(TestFault::kStallFlush) &&
+        write_cache_waits_.load(std::memory_order_relaxed) == 0) {
+      continue;  // a test-only stalled disk
+    }
     lock.unlock();
     Status s = FlushOnce(true);
     lock.lock();

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <cstdlib>
 #include <condition_variable>
 #include <memory>
 #include <mutex>
@@ -60,6 +61,26 @@ class ClusterTest : public ::testing::TestWithParam<ClusterOptions::Metadata> {
     auto c = TestCluster::Start(o);
     ASSERT_TRUE(c.ok()) << c.status().ToString();
     cluster_ = std::move(*c);
+  }
+
+  // StartCluster with a test fault (src/common/test_faults.h) switched on in the bookies it starts
+  // and in no other process. False in builds without test faults: the caller decides whether its
+  // test still means something.
+  bool StartClusterWithFault(const char* fault_variable, int bookies,
+                             std::vector<std::string> settings = {}) {
+#ifndef QUIRE_TEST_FAULTS
+    (void)fault_variable;
+    StartCluster(bookies, std::move(settings));
+    return false;
+#else
+    struct Unset {  // however this ends
+      const char* name;
+      ~Unset() { unsetenv(name); }
+    } unset{fault_variable};
+    EXPECT_EQ(setenv(fault_variable, "1", 1), 0);
+    StartCluster(bookies, std::move(settings));
+    return true;
+#endif
   }
 
   std::unique_ptr<Client> NewClient(ClientOptions options) {

@@ -1,0 +1,170 @@
+#include "client/bookie_calls.h"
+
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <thread>
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include "protocol/protocol.h"
+
+namespace quire::client {
+
+using protocol::FromProtoStatus;
+
+std::vector<Result<proto::Response>> CallAll(
+    BookieClient& client, const std::vector<BookieId>& bookies,
+    const std::function<proto::Request(size_t)>& make_request, std::chrono::milliseconds timeout) {
+  std::vector<std::pair<BookieId, proto::Request>> requests;
+  requests.reserve(bookies.size());
+  for (size_t i = 0; i < bookies.size(); ++i) requests.emplace_back(bookies[i], make_request(i));
+  return CallAll(client, std::move(requests), timeout);
+}
+
+bool CallUntil(BookieClient& client, std::vector<std::pair<BookieId, proto::Request>> requests,
+               std::chrono::milliseconds timeout,
+               const std::function<Enough(size_t i, const Result<proto::Response>& answer)>& answered,
+               Grace grace) {
+  using Clock = std::chrono::steady_clock;
+  struct State {
+    std::mutex mu;
+    std::condition_variable cv;
+    std::vector<BookieId> bookies;  // by request
+    std::vector<bool> got;          // by request: answered
+    size_t remaining;
+    bool done = false;  // `answered` is not called again: the caller may have returned
+    Enough enough = Enough::kNo;
+    Clock::time_point grace_ends{};  // while enough == kAfterGrace
+
+    // Only bookies already known to be slow have not answered: no use waiting for them.
+    bool OnlySlowLeft(const SlowBookies& slow, Clock::time_point now) const {
+      for (size_t j = 0; j < got.size(); ++j) {
+        if (!got[j] && !slow.IsSlow(bookies[j], now)) return false;
+      }
+      return true;
+    }
+  };
+  auto state = std::make_shared<State>();
+  state->remaining = requests.size();
+  state->got.assign(requests.size(), false);
+  for (const auto& r : requests) state->bookies.push_back(r.first);
+  if (requests.empty()) return false;
+  for (size_t i = 0; i < requests.size(); ++i) {
+    client.Send(requests[i].first, std::move(requests[i].second), timeout,
+                [state, i, &answered, grace](Result<proto::Response> r) {
+                  if (grace.slow != nullptr && r.ok()) grace.slow->Answered(state->bookies[i]);
+                  std::lock_guard<std::mutex> lock(state->mu);
+                  if (state->done) return;
+                  state->got[i] = true;
+                  Enough was = state->enough;
+                  state->enough = answered(i, r);
+                  const Clock::time_point now = Clock::now();
+                  if (state->enough == Enough::kAfterGrace && was != Enough::kAfterGrace) {
+                    state->grace_ends = now + grace.length;
+                  }
+                  if (--state->remaining == 0 || state->enough == Enough::kYes ||
+                      (state->enough == Enough::kAfterGrace && grace.slow != nullptr &&
+                       state->OnlySlowLeft(*grace.slow, now))) {
+                    state->done = true;
+                  }
+                  if (state->done || state->enough != was) state->cv.notify_all();
+                });
+  }
+  std::unique_lock<std::mutex> lock(state->mu);
+  // Every Send answers by its deadline (the connection's sweep), so this loop ends.
+  while (!state->done) {
+    if (state->enough != Enough::kAfterGrace) {
+      state->cv.wait(lock);
+    } else if (state->cv.wait_until(lock, state->grace_ends) == std::cv_status::timeout &&
+               state->enough == Enough::kAfterGrace && Clock::now() >= state->grace_ends) {
+      state->done = true;
+      // The bookies that let the grace pass: the next call does not wait for them.
+      for (size_t j = 0; grace.slow != nullptr && j < state->got.size(); ++j) {
+        if (!state->got[j]) grace.slow->Slow(state->bookies[j], Clock::now());
+      }
+    }
+  }
+  return state->enough != Enough::kNo;
+}
+
+std::vector<Result<proto::Response>> CallAll(
+    BookieClient& client, std::vector<std::pair<BookieId, proto::Request>> requests,
+    std::chrono::milliseconds timeout) {
+  std::vector<std::optional<Result<proto::Response>>> answers(requests.size());
+  CallUntil(client, std::move(requests), timeout,
+            [&](size_t i, const Result<proto::Response>& r) {
+              answers[i] = r;
+              return Enough::kNo;
+            });
+  std::vector<Result<proto::Response>> out;
+  out.reserve(answers.size());
+  for (auto& a : answers) out.push_back(std::move(*a));
+  return out;
+}
+
+std::vector<Result<proto::Response>> CallAllRetryingBusy(
+    BookieClient& client, const std::vector<std::pair<BookieId, proto::Request>>& requests,
+    std::chrono::milliseconds timeout, const BusyRetry& retry) {
+  std::vector<Result<proto::Response>> answers = CallAll(client, requests, timeout);
+  for (int attempt = 0; attempt < retry.max_retries; ++attempt) {
+    std::vector<size_t> busy;
+    for (size_t i = 0; i < answers.size(); ++i) {
+      if (answers[i].ok() && answers[i]->status() == proto::TOO_MANY_REQUESTS) busy.push_back(i);
+    }
+    if (busy.empty()) break;
+    auto pause = retry.PauseBefore(attempt);
+    spdlog::debug("{} of {} requests answered TOO_MANY_REQUESTS (first: bookie {}); sending them "
+                  "again in {} ms",
+                  busy.size(), answers.size(), requests[busy[0]].first, pause.count());
+    std::this_thread::sleep_for(pause);
+    std::vector<std::pair<BookieId, proto::Request>> again;
+    again.reserve(busy.size());
+    for (size_t i : busy) again.push_back(requests[i]);
+    std::vector<Result<proto::Response>> answered = CallAll(client, std::move(again), timeout);
+    for (size_t k = 0; k < busy.size(); ++k) answers[busy[k]] = std::move(answered[k]);
+  }
+  return answers;
+}
+
+proto::Request ReadEntryRequest(LedgerId ledger, EntryId entry) {
+  proto::Request r;
+  r.mutable_header()->set_operation(proto::READ_ENTRY);
+  r.mutable_read()->set_ledger_id(ledger);
+  r.mutable_read()->set_entry_id(entry);
+  return r;
+}
+
+proto::Request ReadLacRequest(LedgerId ledger) {
+  proto::Request r;
+  r.mutable_header()->set_operation(proto::READ_LAC);
+  r.mutable_read_lac()->set_ledger_id(ledger);
+  return r;
+}
+
+proto::Request RecoveryAddRequest(LedgerId ledger, EntryId entry, const std::string& master_key,
+                                  const std::string& body) {
+  proto::Request r;
+  r.mutable_header()->set_operation(proto::ADD_ENTRY);
+  proto::AddRequest* add = r.mutable_add();
+  add->set_ledger_id(ledger);
+  add->set_entry_id(entry);
+  add->set_master_key(master_key);
+  add->set_body(body);
+  add->set_recovery(true);
+  return r;
+}
+
+Status ResponseStatus(const BookieId& bookie, const Result<proto::Response>& response) {
+  if (!response.ok()) return response.status();
+  if (response->status() == proto::OK) return Status::Ok();
+  return Status(FromProtoStatus(response->status()),
+                fmt::format("bookie {}: {}", bookie,
+                            response->message().empty()
+                                ? std::string(StatusCodeName(FromProtoStatus(response->status())))
+                                : response->message()));
+}
+
+}  // namespace quire::client

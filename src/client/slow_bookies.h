@@ -1,0 +1,41 @@
+// Which bookies a reader should ask last, and recovery should not wait for: those that recently
+// let a read wait past the speculative timeout, or recovery past its grace, or timed out (a paused or overloaded bookie keeps its TCP
+// connection open, so nothing else says it is in trouble). Without this memory every read whose
+// write set starts with such a bookie pays the speculative timeout again (issue 15: 9.2 s to read
+// a closed ledger of 3,800 entries with 1 of 3 bookies paused).
+//
+// A bookie is slow from the moment a read gave up waiting on it until it answers anything or
+// kForgetAfter passes (then it is tried first again, once: a bookie that recovered gets its
+// share of reads back). Thread-safe; time is a parameter.
+#pragma once
+
+#include <chrono>
+#include <map>
+#include <mutex>
+#include <vector>
+
+#include "quire/ledger_metadata.h"
+
+namespace quire::client {
+
+class SlowBookies {
+ public:
+  using TimePoint = std::chrono::steady_clock::time_point;
+  static constexpr std::chrono::seconds kForgetAfter{10};
+
+  // A read gave up waiting on `bookie` at `now` (speculative timeout or timeout).
+  void Slow(const BookieId& bookie, TimePoint now);
+  // `bookie` answered a request (any answer: it is not hung).
+  void Answered(const BookieId& bookie);
+  // Whether `bookie` counts as slow at `now`.
+  bool IsSlow(const BookieId& bookie, TimePoint now) const;
+  // `write_set` in the order to ask: bookies not slow first, in their write-set order, then the
+  // slow ones.
+  std::vector<BookieId> ReadOrder(std::vector<BookieId> write_set, TimePoint now) const;
+
+ private:
+  mutable std::mutex mu_;
+  std::map<BookieId, TimePoint> slow_since_;  // guarded by mu_
+};
+
+}  // namespace quire::client

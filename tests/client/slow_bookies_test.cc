@@ -1,0 +1,32 @@
+// The readers' memory of slow bookies alone (client/slow_bookies.h).
+#include "client/slow_bookies.h"
+
+#include <gtest/gtest.h>
+
+namespace quire::client {
+namespace {
+
+const SlowBookies::TimePoint kT0{};
+
+TEST(SlowBookiesTest, ASlowBookieIsAskedLastUntilItAnswers) {
+  SlowBookies slow;
+  EXPECT_EQ(slow.ReadOrder({"a", "b", "c"}, kT0), (std::vector<BookieId>{"a", "b", "c"}));
+  slow.Slow("a", kT0);
+  EXPECT_EQ(slow.ReadOrder({"a", "b", "c"}, kT0), (std::vector<BookieId>{"b", "c", "a"}));
+  EXPECT_EQ(slow.ReadOrder({"c", "a", "b"}, kT0), (std::vector<BookieId>{"c", "b", "a"}));
+  slow.Answered("a");
+  EXPECT_EQ(slow.ReadOrder({"a", "b", "c"}, kT0), (std::vector<BookieId>{"a", "b", "c"}));
+}
+
+TEST(SlowBookiesTest, ItIsTriedFirstAgainAfterAWhile) {
+  SlowBookies slow;
+  slow.Slow("a", kT0);
+  slow.Slow("a", kT0 + std::chrono::seconds(5));  // still the first time counts
+  EXPECT_EQ(slow.ReadOrder({"a", "b"}, kT0 + SlowBookies::kForgetAfter - std::chrono::seconds(1))
+                .front(),
+            "b");
+  EXPECT_EQ(slow.ReadOrder({"a", "b"}, kT0 + SlowBookies::kForgetAfter).front(), "a");
+}
+
+}  // namespace
+}  // namespace quire::client
