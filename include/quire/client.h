@@ -68,7 +68,10 @@ struct ClientOptions {
   std::chrono::milliseconds add_timeout{10'000};
   std::chrono::milliseconds read_timeout{10'000};
   // A read that has no answer after this long is also sent to the next replica; the first good
-  // answer wins. 0 disables speculative reads.
+  // answer wins. Once the client has read a few entries it speculates sooner, after 3x the p99
+  // of its recent reads (at least 5 ms), so that a hung replica costs milliseconds; this stays the
+  // upper bound. Recovery waits this long for answers it could do without (docs/client.md). 0
+  // disables speculative reads.
   std::chrono::milliseconds speculative_read_timeout{400};
   // After a connection fails, requests to that bookie fail fast (kUnavailable) until the next
   // reconnect attempt; the wait doubles from min to max while attempts keep failing.

@@ -39,24 +39,38 @@ class EntryRead : public std::enable_shared_from_this<EntryRead> {
   void TryNext() {
     size_t i = next_++;
     ++outstanding_;
+    sent_.push_back(Clock::now());
     ctx_.bookies().Send(bookies_[i], ReadEntryRequest(ledger_, entry_), ctx_.options().read_timeout,
                         [self = shared_from_this(), i](Result<proto::Response> r) {
                           self->OnResponse(i, std::move(r));
                         });
-    auto speculative = ctx_.options().speculative_read_timeout;
-    if (next_ < bookies_.size() && speculative.count() > 0) {
-      timer_.expires_after(speculative);
-      timer_.async_wait([self = shared_from_this(), i](boost::system::error_code ec) {
-        if (ec) return;
-        std::lock_guard<std::mutex> lock(self->mu_);
-        if (!self->finished_ && self->next_ < self->bookies_.size()) {
-          // Later reads ask it last, until it answers.
-          self->ctx_.slow_bookies().Slow(self->bookies_[i], Clock::now());
-          self->ctx_.metrics().speculative_reads.fetch_add(1, std::memory_order_relaxed);
-          self->TryNext();
-        }
-      });
+    if (next_ < bookies_.size() && ctx_.options().speculative_read_timeout.count() > 0) {
+      ArmSpeculation(i);
     }
+  }
+
+  // Asks the next replica too once request `i` waited SlowBookies::SpeculationAfter. That
+  // threshold follows the client's reads, so it is looked at again every kMinSpeculation: when a
+  // burst of reads starts, the first answers bring it down for the reads still waiting. Called
+  // with mu_ held.
+  void ArmSpeculation(size_t i) {
+    const auto after = ctx_.slow_bookies().SpeculationAfter(ctx_.options().speculative_read_timeout);
+    const auto due = sent_[i] + std::chrono::duration_cast<Clock::duration>(after);
+    timer_.expires_at(std::min(due, Clock::now() + SlowBookies::kMinSpeculation));
+    timer_.async_wait([self = shared_from_this(), i](boost::system::error_code ec) {
+      if (ec) return;
+      std::lock_guard<std::mutex> lock(self->mu_);
+      if (self->finished_ || self->next_ != i + 1 || self->next_ >= self->bookies_.size()) return;
+      const auto waited = Clock::now() - self->sent_[i];
+      if (waited < self->ctx_.slow_bookies().SpeculationAfter(
+                       self->ctx_.options().speculative_read_timeout)) {
+        return self->ArmSpeculation(i);
+      }
+      // Later reads ask it last, until it answers.
+      self->ctx_.slow_bookies().Slow(self->bookies_[i], Clock::now());
+      self->ctx_.metrics().speculative_reads.fetch_add(1, std::memory_order_relaxed);
+      self->TryNext();
+    });
   }
 
   void OnResponse(size_t i, Result<proto::Response> response) {
@@ -73,7 +87,10 @@ class EntryRead : public std::enable_shared_from_this<EntryRead> {
     if (status.ok()) {
       Result<Digest::DecodedEntry> decoded =
           digest_.DecodeEntry(ledger_, entry_, response->read().body());
-      if (decoded.ok()) return Finish(lock, std::move(decoded));
+      if (decoded.ok()) {
+        ctx_.slow_bookies().ReadTook(Clock::now() - sent_[i]);
+        return Finish(lock, std::move(decoded));
+      }
       ctx_.ReportBadCopy({ledger_, entry_, bookie, decoded.status().message()});
       status = decoded.status().WithContext(fmt::format("bookie {}", bookie));
     }
@@ -120,6 +137,7 @@ class EntryRead : public std::enable_shared_from_this<EntryRead> {
   std::mutex mu_;
   boost::asio::steady_timer timer_;
   size_t next_ = 0;
+  std::vector<Clock::time_point> sent_;  // by request: when it went out
   size_t outstanding_ = 0;
   size_t no_such_entry_ = 0;
   bool finished_ = false;

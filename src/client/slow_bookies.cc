@@ -33,4 +33,29 @@ std::vector<BookieId> SlowBookies::ReadOrder(std::vector<BookieId> write_set,
   return write_set;
 }
 
+void SlowBookies::ReadTook(std::chrono::nanoseconds took) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (samples_.size() < kSamples) {
+    samples_.push_back(took.count());
+  } else {
+    samples_[next_sample_] = took.count();
+  }
+  next_sample_ = (next_sample_ + 1) % kSamples;
+  // Recomputed every 8 samples (and at first): a selection over 128 numbers.
+  if (samples_.size() >= kMinSamples && (samples_.size() == kMinSamples || next_sample_ % 8 == 0)) {
+    std::vector<int64_t> sorted = samples_;
+    size_t k = (sorted.size() * 99) / 100;
+    std::nth_element(sorted.begin(), sorted.begin() + static_cast<ptrdiff_t>(k), sorted.end());
+    p99_ = sorted[k];
+  }
+}
+
+std::chrono::nanoseconds SlowBookies::SpeculationAfter(std::chrono::milliseconds configured) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (samples_.size() < kMinSamples) return configured;
+  std::chrono::nanoseconds adaptive(3 * p99_);
+  return std::min<std::chrono::nanoseconds>(configured, std::max<std::chrono::nanoseconds>(
+                                                            kMinSpeculation, adaptive));
+}
+
 }  // namespace quire::client

@@ -28,5 +28,19 @@ TEST(SlowBookiesTest, ItIsTriedFirstAgainAfterAWhile) {
   EXPECT_EQ(slow.ReadOrder({"a", "b"}, kT0 + SlowBookies::kForgetAfter).front(), "a");
 }
 
+TEST(SlowBookiesTest, SpeculationFollowsTheReadsWithinItsBounds) {
+  using std::chrono::milliseconds;
+  using std::chrono::microseconds;
+  SlowBookies slow;
+  const milliseconds configured(400);
+  EXPECT_EQ(slow.SpeculationAfter(configured), configured);  // nothing measured yet
+  for (size_t i = 0; i < SlowBookies::kMinSamples; ++i) slow.ReadTook(milliseconds(2));
+  EXPECT_EQ(slow.SpeculationAfter(configured), milliseconds(6));  // 3x the p99
+  for (size_t i = 0; i < SlowBookies::kSamples; ++i) slow.ReadTook(microseconds(100));
+  EXPECT_EQ(slow.SpeculationAfter(configured), SlowBookies::kMinSpeculation);
+  for (size_t i = 0; i < SlowBookies::kSamples; ++i) slow.ReadTook(milliseconds(900));
+  EXPECT_EQ(slow.SpeculationAfter(configured), configured);
+}
+
 }  // namespace
 }  // namespace quire::client
