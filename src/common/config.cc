@@ -10,6 +10,7 @@
 
 #include <fmt/format.h>
 
+#include "common/check.h"
 #include "common/closest_name.h"
 #include "common/check.h"
 
@@ -77,11 +78,9 @@ std::string ConfigAlias::Note() const {
 }
 
 ConfigSchema& ConfigSchema::AddAlias(ConfigAlias alias) {
-  if (Find(alias.key) == nullptr || FindOrAlias(alias.alias) != nullptr) {
-    fmt::print(stderr, "bug: config alias '{}' of '{}': no such key, or the name is taken\n",
-               alias.alias, alias.key);
-    std::abort();
-  }
+  QUIRE_CHECK_MSG(Find(alias.key) != nullptr && FindOrAlias(alias.alias) == nullptr,
+                  "config alias '{}' of '{}': no such key, or the name is taken", alias.alias,
+                  alias.key);
   aliases_.push_back(std::move(alias));
   return *this;
 }

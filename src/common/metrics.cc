@@ -1,5 +1,7 @@
 #include "common/metrics.h"
 
+#include "common/check.h"
+
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -14,9 +16,10 @@
 namespace quire {
 namespace {
 
+// A metric declared wrongly is a bug in Quire: the invariant check prints it and aborts.
 [[noreturn]] void Bug(std::string_view what) {
-  fmt::print(stderr, "bug: metrics: {}\n", what);
-  std::abort();
+  QUIRE_CHECK_MSG(false, "metrics: {}", what);
+  __builtin_unreachable();
 }
 
 bool IsNameChar(char c, bool first, bool colon_ok) {
