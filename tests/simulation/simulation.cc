@@ -693,10 +693,20 @@ void Check(World& w, const Writer& writer, const std::vector<std::unique_ptr<Rec
   // reader of the closed ledger reads the same entries.
   for (EntryId e = 0; e <= last; ++e) {
     std::set<std::string> copies;
+    int holders = 0;
     for (const BookieId& b : md.WriteSet(e)) {
       const SimBookie& bookie = w.bookies[static_cast<size_t>(w.IndexOf(b))];
       auto it = bookie.durable.entries.find(e);
-      if (it != bookie.durable.entries.end()) copies.insert(it->second);
+      if (it != bookie.durable.entries.end()) {
+        copies.insert(it->second);
+        ++holders;
+      }
+    }
+    // Acknowledged entries were stored by Qa bookies of their write set, and recovery re-writes
+    // what it keeps to Qa of them: fewer means a copy was counted that is not there.
+    if (!copies.empty() && holders < md.ack_quorum_size) {
+      violation(fmt::format("entry {} has {} copies on its write set {}, fewer than Qa = {}", e,
+                            holders, fmt::join(md.WriteSet(e), ","), md.ack_quorum_size));
     }
     if (copies.empty()) {
       violation(fmt::format("entry {} (the ledger ends at {}) is on no bookie of its write set {}",
