@@ -1,5 +1,7 @@
 #include "client/read_handle.h"
 
+#include "client/quorum.h"
+
 #include <algorithm>
 #include <condition_variable>
 #include <mutex>
@@ -138,32 +140,42 @@ class Reader : public std::enable_shared_from_this<Reader> {
     return problems;
   }
 
+  // The highest LAC the writer signed, as the bookies of the last ensemble prove it. Done once
+  // every write set has Qw - Qa + 1 answers (then some answer comes from a bookie holding any
+  // acknowledged entry) and the rest answered or let a grace pass: a hung bookie costs a grace,
+  // not the read timeout.
   Result<EntryId> ReadLac() {
     LedgerMetadata md = metadata();
     if (md.closed()) return md.last_entry_id;
     const std::vector<BookieId>& bookies = md.LastEnsemble().bookies;
-    auto answers = CallAll(
-        ctx_.bookies(), bookies, [&](size_t) { return ReadLacRequest(id_); },
-        ctx_.options().read_timeout);
+    const Quorums quorums = QuorumsOf(md);
+    std::vector<std::pair<BookieId, proto::Request>> requests;
+    for (const BookieId& b : bookies) requests.emplace_back(b, ReadLacRequest(id_));
+    std::vector<bool> answered(bookies.size(), false);
     EntryId best = kNoEntry;
-    size_t answered = 0;
     std::vector<std::string> errors;
-    for (size_t i = 0; i < answers.size(); ++i) {
-      Status s = ResponseStatus(bookies[i], answers[i]);
-      if (s.Is(StatusCode::kNoSuchLedger)) {
-        ++answered;  // holds nothing of this ledger yet
-        continue;
-      }
-      if (!s.ok()) {
-        errors.push_back(s.ToString());
-        continue;
-      }
-      ++answered;
-      const proto::ReadLacResponse& r = answers[i]->read_lac();
-      best = std::max(best, digest_.ProvenLac(id_, r.explicit_lac_body(), {r.last_entry_body()},
-                                              ctx_.BadCopyReporter(id_, bookies[i])));
-    }
-    if (answered == 0) {
+    CallUntil(
+        ctx_.bookies(), std::move(requests), ctx_.options().read_timeout,
+        [&](size_t i, const Result<proto::Response>& answer) {
+          Status s = ResponseStatus(bookies[i], answer);
+          if (s.Is(StatusCode::kNoSuchLedger)) {
+            answered[i] = true;  // holds nothing of this ledger yet
+          } else if (!s.ok()) {
+            errors.push_back(s.ToString());
+          } else {
+            answered[i] = true;
+            const proto::ReadLacResponse& r = answer->read_lac();
+            best = std::max(best, digest_.ProvenLac(id_, r.explicit_lac_body(),
+                                                    {r.last_entry_body()},
+                                                    ctx_.BadCopyReporter(id_, bookies[i])));
+          }
+          bool covered =
+              quorums.FewestInAnyWriteSet([&](int pos) { return answered[static_cast<size_t>(pos)]; }) >=
+              quorums.NoSuchEntryToEnd();
+          return covered ? Enough::kAfterGrace : Enough::kNo;
+        },
+        Grace{ctx_.options().speculative_read_timeout, &ctx_.slow_bookies()});
+    if (std::none_of(answered.begin(), answered.end(), [](bool a) { return a; })) {
       return Status(StatusCode::kUnavailable,
                     fmt::format("ledger {}: no bookie answered a LAC read: {}", id_,
                                 fmt::join(errors, "; ")));

@@ -788,6 +788,31 @@ TEST_P(FaultTest, RecoveryDecidesWithoutWaitingForAPausedBookie) {
   ExpectEntries(id, 299);
 }
 
+// ReadLac decides once every write set has Qw - Qa + 1 answers and gives the rest a grace: with
+// one of three bookies paused and a ten-minute read timeout, it answers, and no lower than the
+// LAC the live bookies prove.
+TEST_P(FaultTest, ReadLacDecidesWithoutWaitingForAPausedBookie) {
+  ASSERT_NO_FATAL_FAILURE(StartCluster(3));
+  auto client = NewClient();
+  auto writer = CreateLedger332(*client);
+  ASSERT_TRUE(writer.ok());
+  for (EntryId e = 0; e < 20; ++e) ASSERT_TRUE((*writer)->Append(Payload(e)).ok());
+  ClientOptions options = TestClientOptions(cluster_->metadata_uri());
+  options.read_timeout = std::chrono::minutes(10);
+  auto reading = NewClient(options);
+  auto reader = reading->OpenLedger((*writer)->id(), "pw");
+  ASSERT_TRUE(reader.ok()) << reader.status().ToString();
+  const int paused = cluster_->IndexOf((*writer)->metadata().ensembles[0].bookies[0]);
+  ASSERT_NO_FATAL_FAILURE(PauseBookie(*cluster_, paused));
+  auto lac = std::async(std::launch::async, [&] { return (*reader)->ReadLac(); });
+  bool answered = lac.wait_for(seconds(120)) == std::future_status::ready;
+  ASSERT_EQ(::kill(cluster_->bookie(paused).pid(), SIGCONT), 0);
+  ASSERT_TRUE(answered) << "ReadLac waited for the paused bookie";
+  auto got = lac.get();
+  ASSERT_TRUE(got.ok()) << got.status().ToString();
+  EXPECT_GE(*got, 18);  // entry 19 carries LAC 18; an explicit LAC may have said 19
+}
+
 TEST_P(FaultTest, CorruptReplicaIsSkippedAndReported) {
   ASSERT_NO_FATAL_FAILURE(StartCluster(3));
   std::mutex mu;
