@@ -87,7 +87,7 @@ class Writer : public std::enable_shared_from_this<Writer> {
     lock.unlock();
     std::string body = digest_.EncodeEntry(id(), r->id, r->lac, r->length, payload);
     lock.lock();
-    Execute(lock, core_.Fill(r->id, std::move(body)));
+    Execute(lock, core_.Fill(r->id, std::move(body)), Then::kDone);
   }
 
   Status Close() {
@@ -134,9 +134,12 @@ class Writer : public std::enable_shared_from_this<Writer> {
   // The metadata as the store holds it (the core's copy and the version it was read at).
   metadata::Versioned<LedgerMetadata> Stored() const { return {core_.metadata(), version_}; }
 
-  // Carries out what the core asked for. Called with `lock` held; returns with it held, but
-  // sends without it (building a request copies the entry's body).
-  void Execute(std::unique_lock<std::mutex>& lock, WriterCore::Effects effects) {
+  // Carries out what the core asked for. Called with `lock` held; sends without it (building a
+  // request copies the entry's body) and takes it again only with Then::kRelock: the add path
+  // ends here and does not pay for taking it once more.
+  enum class Then { kRelock, kDone };
+  void Execute(std::unique_lock<std::mutex>& lock, WriterCore::Effects effects,
+               Then then = Then::kRelock) {
     if (!effects.completions.empty()) {
       // One task for all the completions of this call, submitted under the lock so that they
       // reach the application in entry order: a thread wake-up per entry would cost more than
@@ -159,11 +162,13 @@ class Writer : public std::enable_shared_from_this<Writer> {
                            bookie = send.bookie](Result<proto::Response> response) {
                             Status status = ResponseStatus(bookie, response);
                             std::unique_lock<std::mutex> held(self->mu_);
-                            self->Execute(held, self->core_.OnAddResult(entry, pos, bookie, status,
-                                                                        Clock::now()));
+                            self->Execute(held,
+                                          self->core_.OnAddResult(entry, pos, bookie, status,
+                                                                  Clock::now()),
+                                          Then::kDone);
                           });
     }
-    lock.lock();
+    if (then == Then::kRelock) lock.lock();
   }
 
   // A busy bookie gets the same add again after a pause (WriterCore::RetryBusy says why).
@@ -174,7 +179,8 @@ class Writer : public std::enable_shared_from_this<Writer> {
     timer->async_wait([self = shared_from_this(), timer, retry](boost::system::error_code ec) {
       if (ec) return;
       std::unique_lock<std::mutex> lock(self->mu_);
-      self->Execute(lock, self->core_.RetryDue(retry.entry, retry.position, retry.bookie));
+      self->Execute(lock, self->core_.RetryDue(retry.entry, retry.position, retry.bookie),
+                    Then::kDone);
     });
   }
 
@@ -218,7 +224,7 @@ class Writer : public std::enable_shared_from_this<Writer> {
       auto self = weak.lock();
       if (!self || ec) return;
       std::unique_lock<std::mutex> lock(self->mu_);
-      self->Execute(lock, self->core_.LookAgainDue());
+      self->Execute(lock, self->core_.LookAgainDue(), Then::kDone);
     });
   }
 
