@@ -680,6 +680,16 @@ INSTANTIATE_TEST_SUITE_P(Metadata, LyingBookiesTest,
                                            ClusterOptions::Metadata::kZooKeeper),
                          MetadataName);
 
+// SIGSTOP bookie i and wait until it is stopped (kill() only sends the signal; a thread still
+// running for a moment could answer). The caller must SIGCONT it.
+void PauseBookie(TestCluster& cluster, int i) {
+  pid_t pid = cluster.bookie(i).pid();
+  ASSERT_EQ(::kill(pid, SIGSTOP), 0);
+  int status = 0;
+  ASSERT_EQ(::waitpid(pid, &status, WUNTRACED), pid);
+  ASSERT_TRUE(WIFSTOPPED(status)) << status;
+}
+
 // A replica that does not answer (SIGSTOP) costs a read the speculative timeout, not the read
 // timeout: the read goes on to the next replica.
 TEST_P(FaultTest, SpeculativeReadGoesAroundAStalledBookie) {
@@ -696,12 +706,8 @@ TEST_P(FaultTest, SpeculativeReadGoesAroundAStalledBookie) {
   ASSERT_TRUE(reader.ok());
   // Every entry's write set holds the stalled bookie, first for a third of them.
   pid_t stalled = cluster_->bookie(0).pid();
-  ASSERT_EQ(::kill(stalled, SIGSTOP), 0);
-  // Stopped before the reads go out: kill() only sends the signal, and a bookie thread still
-  // running for a moment could answer them (the bookie is this process's child).
-  int stop_status = 0;
-  ASSERT_EQ(::waitpid(stalled, &stop_status, WUNTRACED), stalled);
-  ASSERT_TRUE(WIFSTOPPED(stop_status)) << stop_status;
+  // Stopped before the reads go out (the bookie is this process's child).
+  ASSERT_NO_FATAL_FAILURE(PauseBookie(*cluster_, 0));
   auto read = std::async(std::launch::async, [&] { return (*reader)->Read(0, 29); });
   // Bounded well below the read timeout: only speculation can answer in time.
   bool answered = read.wait_for(seconds(60)) == std::future_status::ready;
@@ -713,16 +719,6 @@ TEST_P(FaultTest, SpeculativeReadGoesAroundAStalledBookie) {
   // At least the ten entries whose first replica is the stalled bookie went around it.
   EXPECT_GE(ClientMetric(*client, "quire_client_speculative_reads_total"), 10);
   // Connections to the stalled bookie still hold requests; the client's teardown aborts them.
-}
-
-// SIGSTOP bookie i and wait until it is stopped (kill() only sends the signal; a thread still
-// running for a moment could answer). The caller must SIGCONT it.
-void PauseBookie(TestCluster& cluster, int i) {
-  pid_t pid = cluster.bookie(i).pid();
-  ASSERT_EQ(::kill(pid, SIGSTOP), 0);
-  int status = 0;
-  ASSERT_EQ(::waitpid(pid, &status, WUNTRACED), pid);
-  ASSERT_TRUE(WIFSTOPPED(status)) << status;
 }
 
 // Reads remember a bookie that kept them waiting and ask it last: with one of three bookies
