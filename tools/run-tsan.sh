@@ -4,7 +4,8 @@
 # Builds the tsan preset's quire-bookie and the test programs below, then runs the tests the
 # tsan test preset selects (CMakePresets.json): the client writing and reading 100,000 entries
 # (E3/Qw3/Qa2 and E5/Qw3/Qa2, embedded metadata store) against real bookie processes, Close
-# racing recovery, the bookie protocol over loopback, and the storage engine's concurrency and
+# racing recovery, recovery and OpenLedgerForWriting deciding while a bookie is paused (the
+# grace's timers and callbacks), the bookie protocol over loopback, and the storage engine's concurrency and
 # crash tests. Every bookie the tests start is
 # the TSan build too. A race stops the process that found it (halt_on_error) and fails its test.
 # tools/tsan-suppressions.txt says what is suppressed and why (only the uninstrumented RocksDB).
@@ -16,5 +17,5 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 cmake --preset tsan
 cmake --build --preset tsan --target quire-bookie client_write_read_test client_close_test \
-  bookie_protocol_test storage_test
+  client_fault_test bookie_protocol_test storage_test
 ctest --preset tsan

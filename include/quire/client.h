@@ -219,8 +219,11 @@ class QUIRE_EXPORT ReadHandle {
   // against its digest; a slow or failing replica makes the read go on to the next.
   // kInvalidArgument if last > last_add_confirmed(); kNoSuchEntry if no replica has an entry.
   virtual Result<std::vector<Entry>> Read(EntryId first, EntryId last) = 0;
-  // Asks the bookies of the last ensemble for the LAC and returns the highest (also updates
-  // last_add_confirmed()). For a closed ledger, its lastEntryId.
+  // Asks the bookies of the last ensemble for the LAC and returns the highest the writer signed
+  // (also updates last_add_confirmed()). Answers once every write set has Qw - Qa + 1 answers
+  // (one of them holds any acknowledged entry) and the other bookies answered or let a grace of
+  // speculative_read_timeout pass, so a hung bookie does not hold it up to read_timeout. For a
+  // closed ledger, its lastEntryId.
   virtual Result<EntryId> ReadLac() = 0;
   // Tailing: entries from `next` on (at most `max`), waiting up to `wait` for the writer to
   // confirm more (long polls to the bookies). Loop with next = last returned id + 1 until
@@ -246,7 +249,8 @@ class QUIRE_EXPORT Client {
   // Becomes the writer of a ledger made by CreateEmptyLedger that has no writer yet. The claim is
   // a compare-and-set in the metadata (custom key "quire.writer"), so at most one process ever
   // gets it. kAlreadyExists if the ledger has a writer; kLedgerClosed if it is not OPEN;
-  // kFailedPrecondition if a bookie holds entries of it.
+  // kFailedPrecondition if a bookie holds entries of it (asked like ReadLac: a hung bookie
+  // costs a grace, not read_timeout).
   virtual Result<std::unique_ptr<WriteHandle>> OpenLedgerForWriting(LedgerId id,
                                                                     std::string_view password) = 0;
   // Opens a ledger for reading without disturbing its writer. kUnauthorized for a wrong

@@ -214,27 +214,28 @@ AutoRecovery::~AutoRecovery() { Stop(); }
 
 void AutoRecovery::Stop() {
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     if (stop_.exchange(true)) return;
   }
-  wake_.notify_all();
+  wake_.NotifyAll();
   if (auditor_thread_.joinable()) auditor_thread_.join();
   if (worker_thread_.joinable()) worker_thread_.join();
 }
 
 bool AutoRecovery::WaitUntil(Clock::time_point deadline, bool wakeable) {
-  std::unique_lock<std::mutex> lock(mu_);
-  wake_.wait_until(lock, deadline, [&] { return stop_.load() || (wakeable && audit_now_); });
+  MutexLock lock(mu_);
+  wake_.WaitUntil(mu_, deadline,
+                  [&]() QUIRE_REQUIRES(mu_) { return stop_.load() || (wakeable && audit_now_); });
   if (wakeable) audit_now_ = false;
   return !stop_.load();
 }
 
 void AutoRecovery::Wake() {
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     audit_now_ = true;
   }
-  wake_.notify_all();
+  wake_.NotifyAll();
 }
 
 // --- Auditor ---

@@ -19,10 +19,8 @@
 
 #include <atomic>
 #include <chrono>
-#include <condition_variable>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <set>
 #include <string>
@@ -37,6 +35,7 @@
 #include "client/replication.h"
 #include "common/histogram.h"
 #include "common/metrics.h"
+#include "common/mutex.h"
 #include "metadata/metadata_store.h"
 #include "quire/client.h"
 
@@ -112,11 +111,11 @@ class AutoRecovery {
   const AutoRecoveryOptions options_;
   std::shared_ptr<client::ClientContext> context_;
 
-  std::mutex mu_;
-  std::condition_variable wake_;
+  Mutex mu_;
+  CondVar wake_;
   std::atomic<bool> stop_{false};
   std::atomic<bool> is_auditor_{false};
-  bool audit_now_ = false;  // guarded by mu_
+  bool audit_now_ QUIRE_GUARDED_BY(mu_) = false;
   // Worker thread only: the copying rate, and the ledgers whose last attempt failed with when to
   // try them again (5 polls later, as BookKeeper's rwRereplicateBackoffMs).
   ByteRate copy_rate_{options_.rate_bytes_per_second};

@@ -114,7 +114,7 @@ Status Bookie::Init() {
   //    registration left by this bookie's previous (killed) process is taken over at once.
   CheckDisksAndHealth();
   {
-    std::lock_guard<std::mutex> lock(registration_mu_);
+    MutexLock lock(registration_mu_);
     auto reg = metadata_->RegisterBookie(
         options_.bookie_id,
         status_.writable() ? metadata::BookieMode::kWritable : metadata::BookieMode::kReadOnly,
@@ -150,7 +150,7 @@ void Bookie::StartAutoRecovery() {
                   ar.status().ToString());
     return;
   }
-  std::lock_guard<std::mutex> lock(autorecovery_mu_);
+  MutexLock lock(autorecovery_mu_);
   autorecovery_ = std::move(*ar);
 }
 
@@ -261,7 +261,7 @@ void Bookie::CheckDisksAndHealth() {
 }
 
 void Bookie::ApplyMode() {
-  std::lock_guard<std::mutex> lock(registration_mu_);
+  MutexLock lock(registration_mu_);
   if (!registration_) return;
   auto mode = status_.writable() ? metadata::BookieMode::kWritable : metadata::BookieMode::kReadOnly;
   Status s = registration_->SetMode(mode);
@@ -285,11 +285,12 @@ void Bookie::MonitorLoop() {
   // How often the LACs of idle ledgers are forgotten (RequestProcessor::SweepIdle).
   constexpr uint64_t kLacSweepIntervalMs = 30'000;
   uint64_t last_sweep = MonotonicNanos() / 1'000'000;
-  std::unique_lock<std::mutex> lock(monitor_mu_);
+  MutexLock lock(monitor_mu_);
   while (!stopping_) {
-    monitor_cv_.wait_for(lock, options_.disk_check_interval, [this] { return stopping_; });
+    monitor_cv_.WaitFor(monitor_mu_, options_.disk_check_interval,
+                        [this]() QUIRE_REQUIRES(monitor_mu_) { return stopping_; });
     if (stopping_) break;
-    lock.unlock();
+    lock.Unlock();
     CheckDisksAndHealth();
     uint64_t now = MonotonicNanos() / 1'000'000;
     if (now - last_sweep >= kLacSweepIntervalMs) {
@@ -298,7 +299,7 @@ void Bookie::MonitorLoop() {
     }
     {
       // Registration lagging behind the state (a failed SetMode earlier): try again.
-      std::lock_guard<std::mutex> rl(registration_mu_);
+      MutexLock rl(registration_mu_);
       auto want = status_.writable() ? metadata::BookieMode::kWritable
                                      : metadata::BookieMode::kReadOnly;
       if (registration_ && registration_->mode() != want) {
@@ -306,7 +307,7 @@ void Bookie::MonitorLoop() {
         NoteRegisteredModeLocked();
       }
     }
-    lock.lock();
+    lock.Lock();
   }
 }
 
@@ -314,16 +315,16 @@ void Bookie::Stop() {
   if (stopped_) return;
   stopped_ = true;
   {
-    std::lock_guard<std::mutex> lock(monitor_mu_);
+    MutexLock lock(monitor_mu_);
     stopping_ = true;
   }
-  monitor_cv_.notify_all();
+  monitor_cv_.NotifyAll();
   if (monitor_.joinable()) monitor_.join();
   // The admin endpoint goes first: its handlers read what is torn down below.
   ready_.store(false, std::memory_order_release);
   if (http_) http_->Stop();
   {
-    std::lock_guard<std::mutex> lock(autorecovery_mu_);
+    MutexLock lock(autorecovery_mu_);
     autorecovery_.reset();  // it speaks to other bookies, not to this one's storage
   }
   gc_.reset();  // stops at its next safe point; it uses the engine and the metadata store
@@ -341,7 +342,7 @@ void Bookie::Stop() {
   server_.reset();
   engine_.reset();  // flush + checkpoint
   {
-    std::lock_guard<std::mutex> lock(registration_mu_);
+    MutexLock lock(registration_mu_);
     registration_.reset();  // deregister
     NoteRegisteredModeLocked();
   }
@@ -439,7 +440,7 @@ std::string Bookie::MetricsText() {
           ready && status_.writable() ? 1 : 0);
   if (!ready) return w.Text();  // starting or stopping: the rest is not built, or torn down
   {
-    std::lock_guard<std::mutex> lock(autorecovery_mu_);
+    MutexLock lock(autorecovery_mu_);
     if (autorecovery_) autorecovery_->WriteMetrics(w);
   }
   if (server_) {

@@ -31,9 +31,7 @@
 
 #include <atomic>
 #include <chrono>
-#include <condition_variable>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <thread>
@@ -47,6 +45,7 @@
 #include "bookie/bookie_status.h"
 #include "bookie/request_processor.h"
 #include "bookie/server.h"
+#include "common/mutex.h"
 #include "metadata/metadata_store.h"
 #include "storage/garbage_collector.h"
 #include "storage/storage_engine.h"
@@ -107,7 +106,8 @@ class Bookie {
   void CheckDisksAndHealth();
   void MonitorLoop();
   void ApplyMode();
-  void NoteRegisteredModeLocked();  // registered_writable_ from registration_ (registration_mu_ held)
+  // registered_writable_ from registration_.
+  void NoteRegisteredModeLocked() QUIRE_REQUIRES(registration_mu_);
 
   BookieOptions options_;
   std::unique_ptr<FileSystem> fs_;
@@ -123,26 +123,26 @@ class Bookie {
   std::unique_ptr<BookieServer> server_;
   std::unique_ptr<RequestProcessor> processor_;
 
-  std::mutex registration_mu_;
-  std::unique_ptr<metadata::BookieRegistration> registration_;  // guarded by registration_mu_
+  Mutex registration_mu_;
+  std::unique_ptr<metadata::BookieRegistration> registration_ QUIRE_GUARDED_BY(registration_mu_);
   // Whether the metadata store lists the bookie as writable, for /health/ready without waiting
   // for registration_mu_ (held across metadata calls). Set after each registration change.
   std::atomic<bool> registered_writable_{false};
-  std::mutex manual_mu_;  // serializes manual read-only changes (flag on disk, then state)
+  Mutex manual_mu_;  // serializes manual read-only changes (flag on disk, then state)
 
   // Autorecovery (autoRecoveryDaemonEnabled), from step 6 on; under autorecovery_mu_ because
   // the /metrics handler reads it while Init() and Stop() set it.
-  std::mutex autorecovery_mu_;
-  std::unique_ptr<autorecovery::AutoRecovery> autorecovery_;
+  Mutex autorecovery_mu_;
+  std::unique_ptr<autorecovery::AutoRecovery> autorecovery_ QUIRE_GUARDED_BY(autorecovery_mu_);
   std::unique_ptr<AdminHttpServer> http_;
   std::atomic<uint16_t> http_port_{0};  // read by the admin handlers while Init() runs
   // Set once the bookie serves and is registered; until then the admin endpoint answers
   // "starting" and touches nothing that Init() is still building.
   std::atomic<bool> ready_{false};
 
-  std::mutex monitor_mu_;
-  std::condition_variable monitor_cv_;
-  bool stopping_ = false;  // guarded by monitor_mu_
+  Mutex monitor_mu_;
+  CondVar monitor_cv_;
+  bool stopping_ QUIRE_GUARDED_BY(monitor_mu_) = false;
   std::thread monitor_;
   bool stopped_ = false;
 };

@@ -64,7 +64,7 @@ Result<nlohmann::json> Bookie::SetManualReadOnly(bool on) {
   if (!ready_.load(std::memory_order_acquire)) return NotServing();
   {
     // One change at a time, so that the flag on disk and the state agree.
-    std::lock_guard<std::mutex> lock(manual_mu_);
+    MutexLock lock(manual_mu_);
     if (status_.manual() != on) {
       // On disk first: once the operator has the answer, a restart keeps it.
       Status s = WriteReadOnlyFlag(fs_.get(), options_.storage.ledger_dirs.front(),

@@ -13,8 +13,9 @@
 #pragma once
 
 #include <atomic>
-#include <mutex>
 #include <string>
+
+#include "common/mutex.h"
 
 namespace quire::bookie {
 
@@ -28,17 +29,17 @@ class BookieStatus {
   // Why the bookie is read-only: the I/O error, else the operator's request, else the disk.
   // Empty when writable.
   std::string read_only_reason() const {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     if (sticky_) return auto_reason_;
     if (manual_) return kManualReadOnlyReason;
     return auto_reason_;
   }
   bool sticky() const {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     return sticky_;
   }
   bool manual() const {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     return manual_;
   }
 
@@ -47,7 +48,7 @@ class BookieStatus {
   // reason for a cause already set (a disk a little fuller) replaces the old one silently; a
   // sticky reason is never replaced.
   bool SetReadOnly(const std::string& reason, bool sticky) {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     if (sticky_) return false;
     bool changed = !auto_read_only_ || sticky;
     auto_read_only_ = true;
@@ -59,7 +60,7 @@ class BookieStatus {
   // Lifts the automatic, non-sticky cause. Returns true if it was set (the bookie may still be
   // read-only for the operator: see writable()).
   bool SetWritable() {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     if (sticky_ || !auto_read_only_) return false;
     auto_read_only_ = false;
     auto_reason_.clear();
@@ -68,7 +69,7 @@ class BookieStatus {
   }
   // The operator's cause. Returns true if it changed.
   bool SetManual(bool on) {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     if (manual_ == on) return false;
     manual_ = on;
     UpdateLocked();
@@ -76,16 +77,17 @@ class BookieStatus {
   }
 
  private:
-  void UpdateLocked() {
+  void UpdateLocked() QUIRE_REQUIRES(mu_) {
     writable_.store(!auto_read_only_ && !manual_, std::memory_order_release);
   }
 
   std::atomic<bool> writable_{true};
-  mutable std::mutex mu_;
-  bool auto_read_only_ = false;  // guarded by mu_: a full disk, or an I/O error (sticky_)
-  bool sticky_ = false;          // guarded by mu_
-  std::string auto_reason_;      // guarded by mu_
-  bool manual_ = false;          // guarded by mu_
+  mutable Mutex mu_;
+  // A full disk, or an I/O error (sticky_).
+  bool auto_read_only_ QUIRE_GUARDED_BY(mu_) = false;
+  bool sticky_ QUIRE_GUARDED_BY(mu_) = false;
+  std::string auto_reason_ QUIRE_GUARDED_BY(mu_);
+  bool manual_ QUIRE_GUARDED_BY(mu_) = false;
 };
 
 }  // namespace quire::bookie

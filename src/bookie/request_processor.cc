@@ -67,7 +67,7 @@ RequestProcessor::~RequestProcessor() {
 void RequestProcessor::AbortLongPolls() {
   std::multimap<uint64_t, std::shared_ptr<Waiter>> waiters;
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     waiters.swap(waiters_);
   }
   for (auto& [ledger, w] : waiters) {
@@ -77,7 +77,7 @@ void RequestProcessor::AbortLongPolls() {
 }
 
 size_t RequestProcessor::long_polls() const {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   return waiters_.size();
 }
 
@@ -135,7 +135,7 @@ void RequestProcessor::Add(proto::AddRequest& add, std::function<void(Status)> d
 
 void RequestProcessor::BatchAdd(proto::Request request, Responder respond) {
   struct Batch {
-    std::mutex mu;
+    Mutex mu;
     proto::Response response;
     int remaining;
     Responder respond;
@@ -152,12 +152,12 @@ void RequestProcessor::BatchAdd(proto::Request request, Responder respond) {
   }
   for (int i = 0; i < adds.size(); ++i) {
     Add(*adds.Mutable(i), [batch, i](Status s) {
-      std::unique_lock<std::mutex> lock(batch->mu);
+      MutexLock lock(batch->mu);
       proto::AddResult* result = batch->response.mutable_batch_add()->mutable_results(i);
       result->set_status(ToProtoStatus(s.code()));
       if (!s.ok()) result->set_message(s.message());
       if (--batch->remaining > 0) return;
-      lock.unlock();
+      lock.Unlock();
       batch->respond(std::move(batch->response));
     });
   }
@@ -209,17 +209,24 @@ void RequestProcessor::LongPoll(proto::Request request, Responder respond) {
     // only through it). If SweepIdle forgot it between the load and the registration, an add
     // may have been missed: load again (a sweep runs every 30 s, so once is nearly always enough).
     Result<int64_t> lac = CurrentLac(ledger);
-    std::unique_lock<std::mutex> lock(mu_, std::defer_lock);
-    for (int attempt = 0;; ++attempt) {
-      if (!lac.ok()) return respond(MakeResponse(request.header(), lac.status()));
-      if (*lac > read.previous_lac()) {
-        return AnswerLongPoll(request.header(), ledger, read.previous_lac(), *lac,
-                              std::move(respond));
+    // Answers at once when the LAC is already past previous_lac, or could not be loaded.
+    auto answered_now = [&] {
+      if (!lac.ok()) {
+        respond(MakeResponse(request.header(), lac.status()));
+      } else if (*lac > read.previous_lac()) {
+        AnswerLongPoll(request.header(), ledger, read.previous_lac(), *lac, std::move(respond));
+      } else {
+        return false;
       }
-      lock.lock();
-      if (lacs_.count(ledger) > 0 || attempt >= 3) break;
-      lock.unlock();
+      return true;
+    };
+    if (answered_now()) return;
+    MutexLock lock(mu_);
+    for (int attempt = 1; lacs_.count(ledger) == 0 && attempt <= 3; ++attempt) {
+      lock.Unlock();
       lac = CurrentLac(ledger);
+      if (answered_now()) return;
+      lock.Lock();
     }
     auto waiter = std::make_shared<Waiter>();
     waiter->header = request.header();
@@ -231,7 +238,7 @@ void RequestProcessor::LongPoll(proto::Request request, Responder respond) {
     auto known = lacs_.find(ledger);
     int64_t now = known != lacs_.end() ? known->second.lac : *lac;
     if (now > waiter->previous_lac) {  // advanced while we looked
-      lock.unlock();
+      lock.Unlock();
       return AnswerLongPoll(waiter->header, ledger, waiter->previous_lac, now,
                             std::move(waiter->respond));
     }
@@ -242,7 +249,7 @@ void RequestProcessor::LongPoll(proto::Request request, Responder respond) {
         if (ec) return;  // cancelled: answered elsewhere
         int64_t current = -1;
         {
-          std::lock_guard<std::mutex> l(mu_);
+          MutexLock l(mu_);
           auto range = waiters_.equal_range(waiter->ledger);
           auto it = std::find_if(range.first, range.second,
                                  [&](const auto& e) { return e.second == waiter; });
@@ -295,7 +302,7 @@ RequestProcessor::LacProof RequestProcessor::ReadLacProof(uint64_t ledger, int64
 
 Result<int64_t> RequestProcessor::CurrentLac(uint64_t ledger) {
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     auto it = lacs_.find(ledger);
     if (it != lacs_.end()) {
       it->second.used = epoch_;
@@ -312,7 +319,7 @@ Result<int64_t> RequestProcessor::CurrentLac(uint64_t ledger) {
   } else if (!last.status().Is(StatusCode::kNoSuchEntry)) {
     return last.status();
   }
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   KnownLac& known = lacs_.emplace(ledger, KnownLac{lac, epoch_}).first->second;
   known.lac = std::max(known.lac, lac);
   known.used = epoch_;
@@ -322,7 +329,7 @@ Result<int64_t> RequestProcessor::CurrentLac(uint64_t ledger) {
 void RequestProcessor::AdvanceLac(uint64_t ledger, int64_t lac) {
   std::vector<std::shared_ptr<Waiter>> ready;
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     auto it = lacs_.find(ledger);
     // Not loaded yet: the next CurrentLac() reads it from storage, which holds this entry.
     if (it == lacs_.end() || lac <= it->second.lac) return;
@@ -347,7 +354,7 @@ void RequestProcessor::AdvanceLac(uint64_t ledger, int64_t lac) {
 }
 
 void RequestProcessor::ForgetLedgers(const std::vector<uint64_t>& ledgers) {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   // A ledger with waiting long polls keeps its LAC: AdvanceLac wakes them through it.
   for (uint64_t ledger : ledgers) {
     if (waiters_.count(ledger) == 0) lacs_.erase(ledger);
@@ -355,15 +362,15 @@ void RequestProcessor::ForgetLedgers(const std::vector<uint64_t>& ledgers) {
 }
 
 void RequestProcessor::SweepIdle() {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   uint64_t epoch = epoch_++;
-  std::erase_if(lacs_, [&](const auto& kv) {
+  std::erase_if(lacs_, [&](const auto& kv) QUIRE_REQUIRES(mu_) {
     return kv.second.used < epoch && waiters_.count(kv.first) == 0;
   });
 }
 
 size_t RequestProcessor::known_lacs() const {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   return lacs_.size();
 }
 

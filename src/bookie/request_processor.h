@@ -19,7 +19,6 @@
 #include <functional>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <unordered_map>
 #include <vector>
@@ -29,6 +28,7 @@
 #include "bookie.pb.h"
 #include "bookie/bookie_status.h"
 #include "common/executor.h"
+#include "common/mutex.h"
 #include "storage/storage_engine.h"
 
 namespace quire::bookie {
@@ -107,10 +107,10 @@ class RequestProcessor {
     int64_t lac;
     uint64_t used;  // sweep epoch of the last use
   };
-  mutable std::mutex mu_;
-  std::unordered_map<uint64_t, KnownLac> lacs_;                 // guarded by mu_
-  uint64_t epoch_ = 0;                                          // guarded by mu_
-  std::multimap<uint64_t, std::shared_ptr<Waiter>> waiters_;   // by ledger; guarded by mu_
+  mutable Mutex mu_;
+  std::unordered_map<uint64_t, KnownLac> lacs_ QUIRE_GUARDED_BY(mu_);
+  uint64_t epoch_ QUIRE_GUARDED_BY(mu_) = 0;
+  std::multimap<uint64_t, std::shared_ptr<Waiter>> waiters_ QUIRE_GUARDED_BY(mu_);  // by ledger
 
   // Last members: drained first on destruction.
   std::unique_ptr<Executor> writes_;

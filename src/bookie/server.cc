@@ -108,7 +108,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
     // them to the strand with one post, so a burst costs one wake-up and one write.
     bool post;
     {
-      std::lock_guard<std::mutex> lock(ready_mu_);
+      MutexLock lock(ready_mu_);
       ready_.push_back({cost, read, std::move(frame)});
       post = !drain_posted_;
       drain_posted_ = true;
@@ -303,7 +303,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void DrainReady() {
     std::vector<Ready> ready;
     {
-      std::lock_guard<std::mutex> lock(ready_mu_);
+      MutexLock lock(ready_mu_);
       ready.swap(ready_);
       drain_posted_ = false;
     }
@@ -447,9 +447,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
     bool read;
     std::string frame;
   };
-  std::mutex ready_mu_;
-  std::vector<Ready> ready_;   // guarded by ready_mu_
-  bool drain_posted_ = false;  // guarded by ready_mu_
+  Mutex ready_mu_;
+  std::vector<Ready> ready_ QUIRE_GUARDED_BY(ready_mu_);
+  bool drain_posted_ QUIRE_GUARDED_BY(ready_mu_) = false;
 };
 
 BookieServer::BookieServer(asio::io_context* io, const ServerOptions& options)
@@ -512,7 +512,7 @@ void BookieServer::Accept() {
       socket.set_option(tcp::no_delay(true), ignored);
       auto c = std::make_shared<Connection>(this, std::move(socket));
       {
-        std::lock_guard<std::mutex> lock(mu_);
+        MutexLock lock(mu_);
         connections_.insert(c);
       }
       metrics_.connections_open.fetch_add(1, std::memory_order_relaxed);
@@ -524,7 +524,7 @@ void BookieServer::Accept() {
 }
 
 void BookieServer::Forget(Connection* c) {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   for (auto it = connections_.begin(); it != connections_.end(); ++it) {
     if (it->get() == c) {
       parked_.erase(*it);
@@ -540,14 +540,14 @@ bool BookieServer::OverGlobalLimit() const {
 }
 
 void BookieServer::Park(const std::shared_ptr<Connection>& c) {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   parked_.insert(c);
 }
 
 void BookieServer::ResumeParked() {
   std::set<std::shared_ptr<Connection>> parked;
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     parked.swap(parked_);
   }
   for (const auto& c : parked) {
@@ -570,7 +570,7 @@ void BookieServer::Shutdown(std::chrono::milliseconds drain) {
   }
   std::set<std::shared_ptr<Connection>> all;
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     all = connections_;
   }
   for (const auto& c : all) c->CloseSoon();

@@ -24,7 +24,6 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
-#include <mutex>
 #include <set>
 #include <string>
 #include <vector>
@@ -35,6 +34,7 @@
 #include "bookie/authorization.h"
 #include "bookie/request_processor.h"
 #include "common/logging.h"
+#include "common/mutex.h"
 #include "common/request_metrics.h"
 #include "common/tls.h"
 #include "common/tls_reload.h"
@@ -126,9 +126,9 @@ class BookieServer {
   LogLimiter bad_frame_log_{std::chrono::seconds(10)};
   LogLimiter unauthorized_log_{std::chrono::seconds(10)};  // refused requests, the same way
 
-  std::mutex mu_;
-  std::set<std::shared_ptr<Connection>> connections_;  // guarded by mu_
-  std::set<std::shared_ptr<Connection>> parked_;       // waiting for global room; guarded by mu_
+  Mutex mu_;
+  std::set<std::shared_ptr<Connection>> connections_ QUIRE_GUARDED_BY(mu_);
+  std::set<std::shared_ptr<Connection>> parked_ QUIRE_GUARDED_BY(mu_);  // waiting for room
 };
 
 }  // namespace quire::bookie

@@ -11,14 +11,12 @@
 #include <algorithm>
 #include <atomic>
 #include <cmath>
-#include <condition_variable>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <ctime>
 #include <functional>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <thread>
@@ -32,6 +30,7 @@
 #include "common/clock.h"
 #include "common/histogram.h"
 #include "common/logging.h"
+#include "common/mutex.h"
 #include "quire/client.h"
 
 namespace quire::bench {
@@ -75,11 +74,11 @@ class RunControl {
   // A signal: the window ends now and every loop winds down.
   void Interrupt() {
     {
-      std::lock_guard<std::mutex> lock(mu_);
+      MutexLock lock(mu_);
       interrupted_ = true;
       EndAt(MonotonicNanos());
     }
-    cv_.notify_all();
+    cv_.NotifyAll();
   }
   bool interrupted() const { return interrupted_.load(); }
 
@@ -88,27 +87,27 @@ class RunControl {
   // (each timed wait arms a timer, which is expensive on a VM).
   bool SleepUntil(uint64_t t) {
     if (MonotonicNanos() >= t) return !interrupted_.load();
-    std::unique_lock<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     auto deadline = std::chrono::steady_clock::time_point(std::chrono::nanoseconds(t));
-    return !cv_.wait_until(lock, deadline, [&] { return interrupted_.load(); });
+    return !cv_.WaitUntil(mu_, deadline, [&] { return interrupted_.load(); });
   }
   // Waits up to `nanos` for `done()` or an interrupt (Wake() re-checks `done`).
   void WaitFor(uint64_t nanos, const std::function<bool()>& done) {
-    std::unique_lock<std::mutex> lock(mu_);
-    cv_.wait_for(lock, std::chrono::nanoseconds(nanos),
-                 [&] { return interrupted_.load() || done(); });
+    MutexLock lock(mu_);
+    cv_.WaitFor(mu_, std::chrono::nanoseconds(nanos),
+                [&] { return interrupted_.load() || done(); });
   }
   void Wake() {
-    { std::lock_guard<std::mutex> lock(mu_); }
-    cv_.notify_all();
+    { MutexLock lock(mu_); }
+    cv_.NotifyAll();
   }
 
  private:
   uint64_t t0_ = 0;
   uint64_t measure_from_ = 0;
   std::atomic<uint64_t> end_{kNever};
-  std::mutex mu_;
-  std::condition_variable cv_;
+  Mutex mu_;
+  CondVar cv_;
   std::atomic<bool> interrupted_{false};  // set under mu_, so that waiters cannot miss it
 };
 
@@ -249,17 +248,17 @@ inline json MachineJson() {
 class FirstError {
  public:
   void Set(const Status& s) {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     if (status_.ok()) status_ = s;
   }
   json ToJson() const {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     return status_.ok() ? json(nullptr) : json(status_.ToString());
   }
 
  private:
-  mutable std::mutex mu_;
-  Status status_;
+  mutable Mutex mu_;
+  Status status_ QUIRE_GUARDED_BY(mu_);
 };
 
 // ---------------------------------------------------------------------------------------------

@@ -26,10 +26,10 @@ struct WriteMetrics {
 struct LedgerState {
   explicit LedgerState(LedgerId ledger) : id(ledger) {}
   const LedgerId id;
-  std::mutex mu;
-  std::condition_variable cv;
-  size_t in_flight = 0;  // guarded by mu
-  bool failed = false;   // guarded by mu: an add failed; the writer is done
+  Mutex mu;
+  CondVar cv;
+  size_t in_flight QUIRE_GUARDED_BY(mu) = 0;
+  bool failed QUIRE_GUARDED_BY(mu) = false;  // an add failed; the writer is done
   std::atomic<uint64_t> acked{0};
   std::atomic<uint64_t> errors{0};
   Status close_status;  // set by the writer thread when it ends
@@ -44,9 +44,9 @@ struct WritePlan {
 };
 
 // The body of ledger `index`'s writer thread (of `count`); closes the ledger at the end.
-inline void WriteLedger(WriteHandle& handle, int index, int count, const WritePlan& plan, RunControl& run,
-                 const std::shared_ptr<LedgerState>& ledger,
-                 const std::shared_ptr<WriteMetrics>& metrics) {
+inline void WriteLedger(WriteHandle& handle, int index, int count, const WritePlan& plan,
+                        RunControl& run, const std::shared_ptr<LedgerState>& ledger,
+                        const std::shared_ptr<WriteMetrics>& metrics) {
   SetThreadName(fmt::format("q-bench-w{}", index));
   const std::string filler(plan.size, 'q');
   const bool open_loop = plan.rate > 0;
@@ -64,8 +64,10 @@ inline void WriteLedger(WriteHandle& handle, int index, int count, const WritePl
       if (!run.SleepUntil(intended)) break;
     }
     {
-      std::unique_lock<std::mutex> lock(ledger->mu);
-      ledger->cv.wait(lock, [&] { return ledger->failed || ledger->in_flight < plan.outstanding; });
+      MutexLock lock(ledger->mu);
+      ledger->cv.Wait(ledger->mu, [&]() QUIRE_REQUIRES(ledger->mu) {
+        return ledger->failed || ledger->in_flight < plan.outstanding;
+      });
       if (ledger->failed) break;
       ++ledger->in_flight;
     }
@@ -74,7 +76,7 @@ inline void WriteLedger(WriteHandle& handle, int index, int count, const WritePl
     // kMissedNanos of the end (open loop: it is counted as missed).
     uint64_t end = run.end();
     if (start >= (open_loop && end != kNever ? end + kMissedNanos : end)) {
-      std::lock_guard<std::mutex> lock(ledger->mu);
+      MutexLock lock(ledger->mu);
       --ledger->in_flight;
       break;
     }
@@ -100,16 +102,16 @@ inline void WriteLedger(WriteHandle& handle, int index, int count, const WritePl
         ++metrics->errors;
         metrics->first_error.Set(r.status());  // the client names the ledger
       }
-      std::lock_guard<std::mutex> lock(ledger->mu);
+      MutexLock lock(ledger->mu);
       if (!r.ok()) ledger->failed = true;
       --ledger->in_flight;
-      ledger->cv.notify_all();
+      ledger->cv.NotifyAll();
     });
   }
   // Adds of the schedule that never started (the cluster or this machine fell behind).
   bool failed;
   {
-    std::lock_guard<std::mutex> lock(ledger->mu);
+    MutexLock lock(ledger->mu);
     failed = ledger->failed;
   }
   if (open_loop && !failed && !run.interrupted()) {
@@ -122,9 +124,9 @@ inline void WriteLedger(WriteHandle& handle, int index, int count, const WritePl
   ledger->close_status = handle.Close();  // waits for the adds in flight
   ledger->last_entry = handle.last_add_confirmed();
   // Their callbacks may still be queued on the callback thread.
-  std::unique_lock<std::mutex> lock(ledger->mu);
-  ledger->cv.wait_for(lock, std::chrono::nanoseconds(kDrainNanos),
-                      [&] { return ledger->in_flight == 0; });
+  MutexLock lock(ledger->mu);
+  ledger->cv.WaitFor(ledger->mu, std::chrono::nanoseconds(kDrainNanos),
+                     [&]() QUIRE_REQUIRES(ledger->mu) { return ledger->in_flight == 0; });
 }
 
 // The ledgers of a write run, their threads and their results.
@@ -179,7 +181,7 @@ class WriteRun {
     last_acked_ = acked;
     size_t in_flight = 0;
     for (const auto& l : ledgers_) {
-      std::lock_guard<std::mutex> lock(l->mu);
+      MutexLock lock(l->mu);
       in_flight += l->in_flight;
     }
     return fmt::format(

@@ -3,13 +3,13 @@
 
 #include <cstdio>
 #include <iostream>
-#include <mutex>
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 #include <nlohmann/json.hpp>
 
 #include "cli/cli.h"
+#include "common/mutex.h"
 #include "metadata/metadata_store.h"
 
 namespace quire::cli {
@@ -222,8 +222,8 @@ void AddWrite(CLI::App& ledger, GlobalOptions& g) {
     if (!writer.ok()) Fail(name, writer.status());
     LedgerId ledger_id = (*writer)->id();
     fmt::print(stderr, "writing to ledger {}\n", ledger_id);
-    std::mutex mu;
-    Status first_error;
+    Mutex mu;
+    Status first_error QUIRE_GUARDED_BY(mu);
     auto on_ack = [ledger_id, &mu, &first_error, as_json = g.json](Result<EntryId> r) {
       if (r.ok()) {
         // Acknowledgements arrive in order; flushed so a pipe sees each at once.
@@ -236,17 +236,17 @@ void AddWrite(CLI::App& ledger, GlobalOptions& g) {
         std::fflush(stdout);
         return;
       }
-      std::lock_guard<std::mutex> lock(mu);
+      MutexLock lock(mu);
       if (first_error.ok()) first_error = r.status();
     };
     std::string line;
     while (std::getline(std::cin, line)) {
       (*writer)->AppendAsync(line, on_ack);
-      std::lock_guard<std::mutex> lock(mu);
+      MutexLock lock(mu);
       if (!first_error.ok()) break;
     }
     Status closed = (*writer)->Close();
-    std::lock_guard<std::mutex> lock(mu);
+    MutexLock lock(mu);
     if (!first_error.ok()) Fail(name, first_error.WithContext(fmt::format("ledger {}", ledger_id)));
     if (!closed.ok()) Fail(name, closed);
     fmt::print(stderr, "closed ledger {} at entry {}\n", ledger_id, (*writer)->last_add_confirmed());

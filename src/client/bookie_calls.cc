@@ -1,14 +1,13 @@
 #include "client/bookie_calls.h"
 
-#include <condition_variable>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <thread>
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include "common/mutex.h"
 #include "protocol/protocol.h"
 
 namespace quire::client {
@@ -30,33 +29,35 @@ bool CallUntil(BookieClient& client, std::vector<std::pair<BookieId, proto::Requ
                Grace grace) {
   using Clock = std::chrono::steady_clock;
   struct State {
-    std::mutex mu;
-    std::condition_variable cv;
-    std::vector<BookieId> bookies;  // by request
-    std::vector<bool> got;          // by request: answered
-    size_t remaining;
-    bool done = false;  // `answered` is not called again: the caller may have returned
-    Enough enough = Enough::kNo;
-    Clock::time_point grace_ends{};  // while enough == kAfterGrace
+    explicit State(const std::vector<std::pair<BookieId, proto::Request>>& requests)
+        : got(requests.size(), false), remaining(requests.size()) {
+      for (const auto& r : requests) bookies.push_back(r.first);
+    }
+    Mutex mu;
+    CondVar cv;
+    std::vector<BookieId> bookies;                 // by request; not changed once sent
+    std::vector<bool> got QUIRE_GUARDED_BY(mu);    // by request: answered
+    size_t remaining QUIRE_GUARDED_BY(mu);
+    // `answered` is not called again: the caller may have returned.
+    bool done QUIRE_GUARDED_BY(mu) = false;
+    Enough enough QUIRE_GUARDED_BY(mu) = Enough::kNo;
+    Clock::time_point grace_ends QUIRE_GUARDED_BY(mu){};  // while enough == kAfterGrace
 
     // Only bookies already known to be slow have not answered: no use waiting for them.
-    bool OnlySlowLeft(const SlowBookies& slow, Clock::time_point now) const {
+    bool OnlySlowLeft(const SlowBookies& slow, Clock::time_point now) const QUIRE_REQUIRES(mu) {
       for (size_t j = 0; j < got.size(); ++j) {
         if (!got[j] && !slow.IsSlow(bookies[j], now)) return false;
       }
       return true;
     }
   };
-  auto state = std::make_shared<State>();
-  state->remaining = requests.size();
-  state->got.assign(requests.size(), false);
-  for (const auto& r : requests) state->bookies.push_back(r.first);
+  auto state = std::make_shared<State>(requests);
   if (requests.empty()) return false;
   for (size_t i = 0; i < requests.size(); ++i) {
     client.Send(requests[i].first, std::move(requests[i].second), timeout,
                 [state, i, &answered, grace](Result<proto::Response> r) {
                   if (grace.slow != nullptr && r.ok()) grace.slow->Answered(state->bookies[i]);
-                  std::lock_guard<std::mutex> lock(state->mu);
+                  MutexLock lock(state->mu);
                   if (state->done) return;
                   state->got[i] = true;
                   Enough was = state->enough;
@@ -70,15 +71,15 @@ bool CallUntil(BookieClient& client, std::vector<std::pair<BookieId, proto::Requ
                        state->OnlySlowLeft(*grace.slow, now))) {
                     state->done = true;
                   }
-                  if (state->done || state->enough != was) state->cv.notify_all();
+                  if (state->done || state->enough != was) state->cv.NotifyAll();
                 });
   }
-  std::unique_lock<std::mutex> lock(state->mu);
+  MutexLock lock(state->mu);
   // Every Send answers by its deadline (the connection's sweep), so this loop ends.
   while (!state->done) {
     if (state->enough != Enough::kAfterGrace) {
-      state->cv.wait(lock);
-    } else if (state->cv.wait_until(lock, state->grace_ends) == std::cv_status::timeout &&
+      state->cv.Wait(state->mu);
+    } else if (!state->cv.WaitUntil(state->mu, state->grace_ends) &&
                state->enough == Enough::kAfterGrace && Clock::now() >= state->grace_ends) {
       state->done = true;
       // The bookies that let the grace pass: the next call does not wait for them.

@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <atomic>
-#include <condition_variable>
 #include <optional>
 #include <deque>
 #include <thread>
@@ -344,13 +343,13 @@ BookieClient::BookieClient(asio::io_context& io, BookieClientOptions options)
     : io_(io), options_(options) {}
 
 BookieClient::~BookieClient() {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   closed_ = true;
   for (auto& [id, c] : connections_) c->Close();
 }
 
 std::shared_ptr<Connection> BookieClient::ConnectionTo(const BookieId& bookie) {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   if (closed_) return nullptr;
   auto& c = connections_[bookie];
   if (!c) c = std::make_shared<Connection>(io_, bookie, options_);

@@ -4,8 +4,8 @@
 // with the bookie's response (whatever its status), or with kTimeout (no answer by the deadline),
 // kUnavailable (not connected: connection refused or lost, or waiting out a reconnect backoff),
 // kUnauthenticated (the TLS handshake failed, or the bookie refused the connection, with the
-// reason; docs/security.md) or kAborted (the client is shutting down). Many requests are in flight per connection;
-// responses are matched by request id. Requests queued while one write is on the wire go out
+// reason; docs/security.md) or kAborted (the client is shutting down). Many requests are in
+// flight per connection; responses are matched by request id. Requests queued while one write is on the wire go out
 // together in the next write.
 //
 // A connection that fails fails every request in flight on it, then stays down for a backoff
@@ -22,12 +22,12 @@
 #include <functional>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <vector>
 
 #include <boost/asio/io_context.hpp>
 #include "bookie.pb.h"
+#include "common/mutex.h"
 #include "common/tls_reload.h"
 #include "quire/ledger_metadata.h"
 #include "quire/status.h"
@@ -67,9 +67,9 @@ class BookieClient {
 
   boost::asio::io_context& io_;
   const BookieClientOptions options_;
-  std::mutex mu_;
-  std::map<BookieId, std::shared_ptr<Connection>> connections_;  // guarded by mu_
-  bool closed_ = false;                                          // guarded by mu_
+  Mutex mu_;
+  std::map<BookieId, std::shared_ptr<Connection>> connections_ QUIRE_GUARDED_BY(mu_);
+  bool closed_ QUIRE_GUARDED_BY(mu_) = false;
 };
 
 }  // namespace quire::client

@@ -1,6 +1,8 @@
 // Client: ledgers' life cycle (create, open, recover, delete, list) over one ClientContext.
 #include <unistd.h>
 
+#include <optional>
+
 #include <boost/asio/post.hpp>
 #include <fmt/format.h>
 #include <fmt/ranges.h>
@@ -10,6 +12,7 @@
 #include "client/digest.h"
 #include "client/metadata_changes.h"
 #include "client/placement.h"
+#include "client/quorum.h"
 #include "client/read_handle.h"
 #include "client/recovery.h"
 #include "client/replication.h"
@@ -132,19 +135,45 @@ class ClientImpl : public Client {
     return ctx_->options().creator.empty() ? DefaultCreator() : ctx_->options().creator;
   }
 
+  // Whether a writer that never claimed the ledger left entries. Decided like ReadLac: once
+  // every write set has Qw - Qa + 1 bookies holding none (one of them would hold any
+  // acknowledged entry) and the rest answered or let a grace pass, so that a hung bookie costs
+  // the grace, not the read timeout. A bookie that shows an entry ends it at once.
   Status CheckNoEntries(LedgerId id, const LedgerMetadata& md) {
     const std::vector<BookieId>& bookies = md.LastEnsemble().bookies;
-    auto answers = CallAll(
-        ctx_->bookies(), bookies, [&](size_t) { return ReadLacRequest(id); },
-        ctx_->options().read_timeout);
-    for (size_t i = 0; i < answers.size(); ++i) {
-      Status s = ResponseStatus(bookies[i], answers[i]);
-      if (s.Is(StatusCode::kNoSuchLedger)) continue;
-      if (!s.ok()) return s.WithContext(fmt::format("checking that ledger {} is empty", id));
-      if (!answers[i]->read_lac().last_entry_body().empty()) {
-        return FailedPrecondition(
-            fmt::format("ledger {} already has entries on bookie {}", id, bookies[i]));
-      }
+    const Quorums quorums = QuorumsOf(md);
+    std::vector<std::pair<BookieId, proto::Request>> requests;
+    for (const BookieId& b : bookies) requests.emplace_back(b, ReadLacRequest(id));
+    std::vector<bool> empty(bookies.size(), false);
+    std::optional<BookieId> holder;
+    std::vector<Status> errors;
+    bool covered = false;
+    CallUntil(
+        ctx_->bookies(), std::move(requests), ctx_->options().read_timeout,
+        [&](size_t i, const Result<proto::Response>& answer) {
+          Status s = ResponseStatus(bookies[i], answer);
+          if (s.ok() && !answer->read_lac().last_entry_body().empty()) {
+            holder = bookies[i];
+            return Enough::kYes;
+          }
+          if (s.ok() || s.Is(StatusCode::kNoSuchLedger)) {
+            empty[i] = true;
+          } else {
+            errors.push_back(std::move(s));
+          }
+          covered = quorums.AnswersReachEveryAcknowledged(
+              [&](int pos) { return empty[static_cast<size_t>(pos)]; });
+          return covered ? Enough::kAfterGrace : Enough::kNo;
+        },
+        Grace{ctx_->options().speculative_read_timeout, &ctx_->slow_bookies()});
+    if (holder) {
+      return FailedPrecondition(
+          fmt::format("ledger {} already has entries on bookie {}", id, *holder));
+    }
+    if (!covered) {
+      Status first = errors.empty() ? Status(StatusCode::kUnavailable, "no bookie answered")
+                                    : errors.front();
+      return first.WithContext(fmt::format("checking that ledger {} is empty", id));
     }
     return Status::Ok();
   }

@@ -1,6 +1,6 @@
 // ReadEntryAsync (read_handle.h): one entry read, moving along the write set.
+#include <functional>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <vector>
 
@@ -10,6 +10,7 @@
 
 #include "client/read_handle.h"
 #include "common/clock.h"
+#include "common/mutex.h"
 
 namespace quire::client {
 namespace {
@@ -30,13 +31,12 @@ class EntryRead : public std::enable_shared_from_this<EntryRead> {
         timer_(ctx.io()) {}
 
   void Start() {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     TryNext();
   }
 
  private:
-  // Called with mu_ held.
-  void TryNext() {
+  void TryNext() QUIRE_REQUIRES(mu_) {
     size_t i = next_++;
     ++outstanding_;
     sent_.push_back(Clock::now());
@@ -51,15 +51,14 @@ class EntryRead : public std::enable_shared_from_this<EntryRead> {
 
   // Asks the next replica too once request `i` waited SlowBookies::SpeculationAfter. That
   // threshold follows the client's reads, so it is looked at again every kMinSpeculation: when a
-  // burst of reads starts, the first answers bring it down for the reads still waiting. Called
-  // with mu_ held.
-  void ArmSpeculation(size_t i) {
+  // burst of reads starts, the first answers bring it down for the reads still waiting.
+  void ArmSpeculation(size_t i) QUIRE_REQUIRES(mu_) {
     const auto after = ctx_.slow_bookies().SpeculationAfter(ctx_.options().speculative_read_timeout);
     const auto due = sent_[i] + std::chrono::duration_cast<Clock::duration>(after);
     timer_.expires_at(std::min(due, Clock::now() + SlowBookies::kMinSpeculation));
     timer_.async_wait([self = shared_from_this(), i](boost::system::error_code ec) {
       if (ec) return;
-      std::lock_guard<std::mutex> lock(self->mu_);
+      MutexLock lock(self->mu_);
       if (self->finished_ || self->next_ != i + 1 || self->next_ >= self->bookies_.size()) return;
       const auto waited = Clock::now() - self->sent_[i];
       if (waited < self->ctx_.slow_bookies().SpeculationAfter(
@@ -74,7 +73,17 @@ class EntryRead : public std::enable_shared_from_this<EntryRead> {
   }
 
   void OnResponse(size_t i, Result<proto::Response> response) {
-    std::unique_lock<std::mutex> lock(mu_);
+    std::function<void()> finish;
+    {
+      MutexLock lock(mu_);
+      finish = Answer(i, std::move(response));
+    }
+    if (finish) finish();
+  }
+
+  // What the answer of request `i` decides; the caller's to call without the lock, if the read
+  // is over.
+  std::function<void()> Answer(size_t i, Result<proto::Response> response) QUIRE_REQUIRES(mu_) {
     --outstanding_;
     const BookieId& bookie = bookies_[i];
     if (response.ok()) {
@@ -82,14 +91,14 @@ class EntryRead : public std::enable_shared_from_this<EntryRead> {
     } else if (response.status().Is(StatusCode::kTimeout)) {
       ctx_.slow_bookies().Slow(bookie, Clock::now());
     }
-    if (finished_) return;
+    if (finished_) return {};
     Status status = ResponseStatus(bookie, response);
     if (status.ok()) {
       Result<Digest::DecodedEntry> decoded =
           digest_.DecodeEntry(ledger_, entry_, response->read().body());
       if (decoded.ok()) {
         ctx_.slow_bookies().ReadTook(Clock::now() - sent_[i]);
-        return Finish(lock, std::move(decoded));
+        return Finish(std::move(decoded));
       }
       ctx_.ReportBadCopy({ledger_, entry_, bookie, decoded.status().message()});
       status = decoded.status().WithContext(fmt::format("bookie {}", bookie));
@@ -103,10 +112,13 @@ class EntryRead : public std::enable_shared_from_this<EntryRead> {
     } else {
       errors_.push_back(status.ToString());
     }
-    if (next_ < bookies_.size()) return TryNext();
-    if (outstanding_ > 0) return;  // a speculative read may still answer
+    if (next_ < bookies_.size()) {
+      TryNext();
+      return {};
+    }
+    if (outstanding_ > 0) return {};  // a speculative read may still answer
     if (no_such_entry_ == bookies_.size()) {
-      return Finish(lock, Status(StatusCode::kNoSuchEntry,
+      return Finish(Status(StatusCode::kNoSuchEntry,
                                  fmt::format("entry {}:{} is on none of {}", ledger_, entry_,
                                              fmt::join(bookies_, ","))));
     }
@@ -115,17 +127,17 @@ class EntryRead : public std::enable_shared_from_this<EntryRead> {
     for (const std::string& e : errors_) {
       if (e.rfind("corruption", 0) == 0) code = StatusCode::kCorruption;
     }
-    Finish(lock, Status(code, fmt::format("could not read entry {}:{} from any of {}: {}",
-                                          ledger_, entry_, fmt::join(bookies_, ","),
-                                          fmt::join(errors_, "; "))));
+    return Finish(Status(code, fmt::format("could not read entry {}:{} from any of {}: {}",
+                                           ledger_, entry_, fmt::join(bookies_, ","),
+                                           fmt::join(errors_, "; "))));
   }
 
-  void Finish(std::unique_lock<std::mutex>& lock, Result<Digest::DecodedEntry> result) {
+  std::function<void()> Finish(Result<Digest::DecodedEntry> result) QUIRE_REQUIRES(mu_) {
     finished_ = true;
     timer_.cancel();
-    auto done = std::move(done_);
-    lock.unlock();
-    done(std::move(result));
+    return [done = std::move(done_), result = std::move(result)]() mutable {
+      done(std::move(result));
+    };
   }
 
   ClientContext& ctx_;
@@ -133,15 +145,15 @@ class EntryRead : public std::enable_shared_from_this<EntryRead> {
   const EntryId entry_;
   const std::vector<BookieId> bookies_;
   const Digest digest_;  // a copy: late speculative answers may outlive the caller
-  std::function<void(Result<Digest::DecodedEntry>)> done_;
-  std::mutex mu_;
-  boost::asio::steady_timer timer_;
-  size_t next_ = 0;
-  std::vector<Clock::time_point> sent_;  // by request: when it went out
-  size_t outstanding_ = 0;
-  size_t no_such_entry_ = 0;
-  bool finished_ = false;
-  std::vector<std::string> errors_;
+  Mutex mu_;
+  std::function<void(Result<Digest::DecodedEntry>)> done_ QUIRE_GUARDED_BY(mu_);
+  boost::asio::steady_timer timer_ QUIRE_GUARDED_BY(mu_);
+  size_t next_ QUIRE_GUARDED_BY(mu_) = 0;
+  std::vector<Clock::time_point> sent_ QUIRE_GUARDED_BY(mu_);  // by request: when it went out
+  size_t outstanding_ QUIRE_GUARDED_BY(mu_) = 0;
+  size_t no_such_entry_ QUIRE_GUARDED_BY(mu_) = 0;
+  bool finished_ QUIRE_GUARDED_BY(mu_) = false;
+  std::vector<std::string> errors_ QUIRE_GUARDED_BY(mu_);
 };
 
 }  // namespace

@@ -31,6 +31,11 @@ struct Quorums {
   // An entry that this many bookies of its write set do not hold was never acknowledged: at most
   // Qa - 1 of the others could have acknowledged it (recovery's end rule, Qw - Qa + 1).
   int NoSuchEntryToEnd() const { return write_quorum - ack_quorum + 1; }
+  // Every write set has NoSuchEntryToEnd() positions `answered`: one of them holds any
+  // acknowledged entry, so their answers are enough to say what was acknowledged.
+  bool AnswersReachEveryAcknowledged(const std::function<bool(int position)>& answered) const {
+    return FewestInAnyWriteSet(answered) >= NoSuchEntryToEnd();
+  }
 };
 
 inline Quorums QuorumsOf(const LedgerMetadata& md) {

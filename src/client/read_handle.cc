@@ -3,13 +3,12 @@
 #include "client/quorum.h"
 
 #include <algorithm>
-#include <condition_variable>
-#include <mutex>
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 #include <spdlog/spdlog.h>
 
+#include "common/mutex.h"
 
 namespace quire::client {
 namespace {
@@ -36,29 +35,29 @@ class Reader : public std::enable_shared_from_this<Reader> {
           if (self && m.ok()) self->SetMetadata(*m);
         });
     if (!w.ok()) return w.status();
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     watch_ = std::move(*w);
     return Status::Ok();
   }
 
   LedgerId id() const { return id_; }
   LedgerMetadata metadata() const {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     return metadata_.value;
   }
   bool closed() const {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     return metadata_.value.closed();
   }
   EntryId last_add_confirmed() const {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     return lac_;
   }
 
   Result<std::vector<Entry>> Read(EntryId first, EntryId last) {
     LedgerMetadata md;
     {
-      std::lock_guard<std::mutex> lock(mu_);
+      MutexLock lock(mu_);
       md = metadata_.value;
       if (first < 0 || last < first) {
         return InvalidArgument(fmt::format("bad entry range {}..{} for ledger {}", first, last, id_));
@@ -72,17 +71,19 @@ class Reader : public std::enable_shared_from_this<Reader> {
     // Up to kWindow entry reads in flight; results land in order.
     constexpr EntryId kWindow = 64;
     struct State {
-      std::mutex mu;
-      std::condition_variable cv;
-      size_t inflight = 0;
-      Status error;
+      Mutex mu;
+      CondVar cv;
+      size_t inflight QUIRE_GUARDED_BY(mu) = 0;
+      Status error QUIRE_GUARDED_BY(mu);
     };
     auto state = std::make_shared<State>();
     std::vector<Entry> out(static_cast<size_t>(last - first + 1));
     for (EntryId e = first; e <= last; ++e) {
       {
-        std::unique_lock<std::mutex> lock(state->mu);
-        state->cv.wait(lock, [&] { return state->inflight < kWindow || !state->error.ok(); });
+        MutexLock lock(state->mu);
+        state->cv.Wait(state->mu, [&]() QUIRE_REQUIRES(state->mu) {
+          return state->inflight < kWindow || !state->error.ok();
+        });
         if (!state->error.ok()) break;
         ++state->inflight;
       }
@@ -90,18 +91,18 @@ class Reader : public std::enable_shared_from_this<Reader> {
       slot->id = e;
       ReadEntryAsync(ctx_, md, id_, digest_, e,
                      [state, slot](Result<Digest::DecodedEntry> r) {
-                       std::lock_guard<std::mutex> lock(state->mu);
+                       MutexLock lock(state->mu);
                        if (r.ok()) {
                          slot->payload = std::move(r->payload);
                        } else if (state->error.ok()) {
                          state->error = r.status();
                        }
                        --state->inflight;
-                       state->cv.notify_all();
+                       state->cv.NotifyAll();
                      });
     }
-    std::unique_lock<std::mutex> lock(state->mu);
-    state->cv.wait(lock, [&] { return state->inflight == 0; });
+    MutexLock lock(state->mu);
+    state->cv.Wait(state->mu, [&]() QUIRE_REQUIRES(state->mu) { return state->inflight == 0; });
     if (!state->error.ok()) return state->error;
     return out;
   }
@@ -169,9 +170,8 @@ class Reader : public std::enable_shared_from_this<Reader> {
                                                     {r.last_entry_body()},
                                                     ctx_.BadCopyReporter(id_, bookies[i])));
           }
-          bool covered =
-              quorums.FewestInAnyWriteSet([&](int pos) { return answered[static_cast<size_t>(pos)]; }) >=
-              quorums.NoSuchEntryToEnd();
+          bool covered = quorums.AnswersReachEveryAcknowledged(
+              [&](int pos) { return answered[static_cast<size_t>(pos)]; });
           return covered ? Enough::kAfterGrace : Enough::kNo;
         },
         Grace{ctx_.options().speculative_read_timeout, &ctx_.slow_bookies()});
@@ -195,7 +195,7 @@ class Reader : public std::enable_shared_from_this<Reader> {
       bool is_closed;
       EntryId last_entry;
       {
-        std::lock_guard<std::mutex> lock(mu_);
+        MutexLock lock(mu_);
         lac = lac_;
         is_closed = metadata_.value.closed();
         last_entry = metadata_.value.last_entry_id;
@@ -215,19 +215,19 @@ class Reader : public std::enable_shared_from_this<Reader> {
 
  private:
   void SetMetadata(metadata::Versioned<LedgerMetadata> m) {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     if (m.version < metadata_.version) return;
     metadata_ = std::move(m);
     if (metadata_.value.closed()) lac_ = metadata_.value.last_entry_id;
-    cv_.notify_all();
+    cv_.NotifyAll();
   }
 
   void AdvanceLac(EntryId lac) {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     if (metadata_.value.closed()) return;
     if (lac > lac_) {
       lac_ = lac;
-      cv_.notify_all();
+      cv_.NotifyAll();
     }
   }
 
@@ -260,29 +260,29 @@ class Reader : public std::enable_shared_from_this<Reader> {
                                   self->ctx_.BadCopyReporter(self->id_, b)));
                             }
                             if (--*remaining == 0) {
-                              std::lock_guard<std::mutex> lock(self->mu_);
-                              self->cv_.notify_all();
+                              MutexLock lock(self->mu_);
+                              self->cv_.NotifyAll();
                             }
                           });
     }
-    std::unique_lock<std::mutex> lock(mu_);
-    cv_.wait_until(lock, until, [&] {
+    MutexLock lock(mu_);
+    cv_.WaitUntil(mu_, until, [&]() QUIRE_REQUIRES(mu_) {
       return lac_ > previous || metadata_.value.closed() || remaining->load() == 0;
     });
     if (lac_ > previous || metadata_.value.closed() || remaining->load() > 0) return;
     // Every bookie answered without news (errors, or timeouts shorter than ours): do not spin.
-    cv_.wait_until(lock, std::min(until, Clock::now() + std::chrono::milliseconds(100)),
-                   [&] { return lac_ > previous || metadata_.value.closed(); });
+    cv_.WaitUntil(mu_, std::min(until, Clock::now() + std::chrono::milliseconds(100)),
+                  [&]() QUIRE_REQUIRES(mu_) { return lac_ > previous || metadata_.value.closed(); });
   }
 
   ClientContext& ctx_;
   const LedgerId id_;
   const Digest digest_;
-  mutable std::mutex mu_;
-  std::condition_variable cv_;
-  metadata::Versioned<LedgerMetadata> metadata_{{}, -1};
-  EntryId lac_ = kNoEntry;
-  std::unique_ptr<metadata::Watch> watch_;
+  mutable Mutex mu_;
+  CondVar cv_;
+  metadata::Versioned<LedgerMetadata> metadata_ QUIRE_GUARDED_BY(mu_){{}, -1};
+  EntryId lac_ QUIRE_GUARDED_BY(mu_) = kNoEntry;
+  std::unique_ptr<metadata::Watch> watch_ QUIRE_GUARDED_BY(mu_);
 };
 
 class ReadHandleImpl : public ReadHandle {

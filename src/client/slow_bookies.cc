@@ -5,36 +5,36 @@
 namespace quire::client {
 
 void SlowBookies::Slow(const BookieId& bookie, TimePoint now) {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   slow_since_.try_emplace(bookie, now);
 }
 
 void SlowBookies::Answered(const BookieId& bookie) {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   slow_since_.erase(bookie);
 }
 
 bool SlowBookies::IsSlow(const BookieId& bookie, TimePoint now) const {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
+  return SlowLocked(bookie, now);
+}
+
+bool SlowBookies::SlowLocked(const BookieId& bookie, TimePoint now) const {
   auto it = slow_since_.find(bookie);
   return it != slow_since_.end() && now - it->second < kForgetAfter;
 }
 
 std::vector<BookieId> SlowBookies::ReadOrder(std::vector<BookieId> write_set,
                                              TimePoint now) const {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   if (slow_since_.empty()) return write_set;
-  auto slow = [&](const BookieId& b) {
-    auto it = slow_since_.find(b);
-    return it != slow_since_.end() && now - it->second < kForgetAfter;
-  };
   std::stable_partition(write_set.begin(), write_set.end(),
-                        [&](const BookieId& b) { return !slow(b); });
+                        [&](const BookieId& b) QUIRE_REQUIRES(mu_) { return !SlowLocked(b, now); });
   return write_set;
 }
 
 void SlowBookies::ReadTook(std::chrono::nanoseconds took) {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   if (samples_.size() < kSamples) {
     samples_.push_back(took.count());
   } else {
@@ -51,7 +51,7 @@ void SlowBookies::ReadTook(std::chrono::nanoseconds took) {
 }
 
 std::chrono::nanoseconds SlowBookies::SpeculationAfter(std::chrono::milliseconds configured) const {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   if (samples_.size() < kMinSamples) return configured;
   std::chrono::nanoseconds adaptive(3 * p99_);
   return std::min<std::chrono::nanoseconds>(configured, std::max<std::chrono::nanoseconds>(

@@ -1,6 +1,7 @@
 // Which bookies a reader should ask last, and recovery should not wait for: those that recently
-// let a read wait past the speculative timeout, or recovery past its grace, or timed out (a paused or overloaded bookie keeps its TCP
-// connection open, so nothing else says it is in trouble). Without this memory every read whose
+// let a read wait past the speculative timeout, or recovery past its grace, or timed out (a
+// paused or overloaded bookie keeps its TCP connection open, so nothing else says it is in
+// trouble). Without this memory every read whose
 // write set starts with such a bookie pays the speculative timeout again (issue 15: 9.2 s to read
 // a closed ledger of 3,800 entries with 1 of 3 bookies paused).
 //
@@ -11,9 +12,9 @@
 
 #include <chrono>
 #include <map>
-#include <mutex>
 #include <vector>
 
+#include "common/mutex.h"
 #include "quire/ledger_metadata.h"
 
 namespace quire::client {
@@ -47,11 +48,13 @@ class SlowBookies {
   std::chrono::nanoseconds SpeculationAfter(std::chrono::milliseconds configured) const;
 
  private:
-  mutable std::mutex mu_;
-  std::map<BookieId, TimePoint> slow_since_;  // guarded by mu_
-  std::vector<int64_t> samples_;              // guarded by mu_: nanoseconds, a ring
-  size_t next_sample_ = 0;                    // guarded by mu_
-  int64_t p99_ = 0;                           // guarded by mu_: of samples_, when last computed
+  bool SlowLocked(const BookieId& bookie, TimePoint now) const QUIRE_REQUIRES(mu_);
+
+  mutable Mutex mu_;
+  std::map<BookieId, TimePoint> slow_since_ QUIRE_GUARDED_BY(mu_);
+  std::vector<int64_t> samples_ QUIRE_GUARDED_BY(mu_);  // nanoseconds, a ring
+  size_t next_sample_ QUIRE_GUARDED_BY(mu_) = 0;
+  int64_t p99_ QUIRE_GUARDED_BY(mu_) = 0;  // of samples_, when last computed
 };
 
 }  // namespace quire::client

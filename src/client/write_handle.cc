@@ -1,7 +1,5 @@
 #include "client/write_handle.h"
 
-#include <condition_variable>
-#include <mutex>
 #include <optional>
 
 #include <boost/asio/steady_timer.hpp>
@@ -13,6 +11,7 @@
 #include "client/placement.h"
 #include "client/writer_core.h"
 #include "common/clock.h"
+#include "common/mutex.h"
 
 namespace quire::client {
 namespace {
@@ -27,6 +26,7 @@ class Writer : public std::enable_shared_from_this<Writer> {
   Writer(ClientContext& context, LedgerId id, metadata::Versioned<LedgerMetadata> metadata,
          const std::string& password)
       : ctx_(context),
+        id_(id),
         digest_(metadata.value.digest_type, password),
         master_key_(MasterKey(password)),
         core_(id, std::move(metadata.value),
@@ -37,15 +37,15 @@ class Writer : public std::enable_shared_from_this<Writer> {
         lac_timer_(context.io()),
         look_again_timer_(context.io()) {}
 
-  LedgerId id() const { return core_.id(); }
+  LedgerId id() const { return id_; }
 
   LedgerMetadata metadata() const {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     return core_.metadata();
   }
 
   EntryId last_add_confirmed() const {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     return core_.lac();
   }
 
@@ -70,38 +70,40 @@ class Writer : public std::enable_shared_from_this<Writer> {
       ctx_.callbacks().Submit([callback = std::move(callback), refused] { callback(refused); });
       return;
     }
-    std::unique_lock<std::mutex> lock(mu_);
+    // Locked by hand: Execute releases the lock, as the add path ends there.
+    mu_.Lock();
     if (core_.Full()) {
       ++waiters_;
-      cv_.wait(lock, [&] { return !core_.Full(); });
+      cv_.Wait(mu_, [&]() QUIRE_REQUIRES(mu_) { return !core_.Full(); });
       --waiters_;
     }
     Result<WriterCore::Reservation> r =
         core_.Reserve(payload.size(), std::move(callback), Clock::now());
     if (!r.ok()) {  // the callback is still ours
+      mu_.Unlock();
       ctx_.callbacks().Submit([callback = std::move(callback), s = r.status()] { callback(s); });
       return;
     }
     if (ctx_.options().explicit_lac_interval.count() > 0 && !lac_timer_armed_) ArmLacTimer();
     // The digest is computed without the lock: appends of other threads go on meanwhile.
-    lock.unlock();
+    mu_.Unlock();
     std::string body = digest_.EncodeEntry(id(), r->id, r->lac, r->length, payload);
-    lock.lock();
-    Execute(lock, core_.Fill(r->id, std::move(body)), Then::kDone);
+    mu_.Lock();
+    Execute(core_.Fill(r->id, std::move(body)));
   }
 
   Status Close() {
-    std::unique_lock<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     if (!core_.BeginClose()) {
       // Another Close is under way (or done): this one ends as it does, once the metadata says.
       ++waiters_;
-      cv_.wait(lock, [&] { return close_done_; });
+      cv_.Wait(mu_, [&]() QUIRE_REQUIRES(mu_) { return close_done_; });
       --waiters_;
       return close_status_;
     }
     // Every pending append ends (acknowledged or failed) and no ensemble change is running.
     ++waiters_;
-    cv_.wait(lock, [&] { return core_.Quiescent(); });
+    cv_.Wait(mu_, [&]() QUIRE_REQUIRES(mu_) { return core_.Quiescent(); });
     --waiters_;
     lac_timer_.cancel();
     look_again_timer_.cancel();
@@ -109,11 +111,11 @@ class Writer : public std::enable_shared_from_this<Writer> {
     Status s = target.status();
     if (target.ok()) {
       metadata::Versioned<LedgerMetadata> current = Stored();
-      lock.unlock();
+      lock.Unlock();
       Result<metadata::Versioned<LedgerMetadata>> closed = metadata::UpdateLedgerMetadata(
           ctx_.store(), id(), CloseByWriter(id(), target->last, target->length),
           std::move(current));
-      lock.lock();
+      lock.Lock();
       if (closed.ok()) {
         spdlog::debug("ledger {} closed at entry {}", id(), target->last);
         core_.SetMetadata(std::move(closed->value));
@@ -126,20 +128,20 @@ class Writer : public std::enable_shared_from_this<Writer> {
     }
     close_status_ = s;
     close_done_ = true;
-    cv_.notify_all();
+    cv_.NotifyAll();
     return s;
   }
 
  private:
   // The metadata as the store holds it (the core's copy and the version it was read at).
-  metadata::Versioned<LedgerMetadata> Stored() const { return {core_.metadata(), version_}; }
+  metadata::Versioned<LedgerMetadata> Stored() const QUIRE_REQUIRES(mu_) {
+    return {core_.metadata(), version_};
+  }
 
-  // Carries out what the core asked for. Called with `lock` held; sends without it (building a
-  // request copies the entry's body) and takes it again only with Then::kRelock: the add path
-  // ends here and does not pay for taking it once more.
-  enum class Then { kRelock, kDone };
-  void Execute(std::unique_lock<std::mutex>& lock, WriterCore::Effects effects,
-               Then then = Then::kRelock) {
+  // Carries out what the core asked for and releases the lock: sends go without it (building a
+  // request copies the entry's body), and the add path, which ends here, does not pay for
+  // taking it once more. Callers that go on take it again.
+  void Execute(WriterCore::Effects effects) QUIRE_RELEASE(mu_) {
     if (!effects.completions.empty()) {
       // One task for all the completions of this call, submitted under the lock so that they
       // reach the application in entry order: a thread wake-up per entry would cost more than
@@ -148,27 +150,23 @@ class Writer : public std::enable_shared_from_this<Writer> {
         for (WriterCore::Completion& c : completions) c.callback(std::move(c.result));
       });
     }
-    if (effects.wake && waiters_ > 0) cv_.notify_all();
+    if (effects.wake && waiters_ > 0) cv_.NotifyAll();
     if (effects.start_change) {
       ctx_.workers().Submit([self = shared_from_this()] { self->ChangeEnsemble(); });
     }
     for (const WriterCore::Retry& retry : effects.retries) RetryLater(retry);
-    if (effects.sends.empty()) return;
-    lock.unlock();
+    mu_.Unlock();
     for (WriterCore::Send& send : effects.sends) {
       ctx_.bookies().Send(send.bookie, AddEntryRequest(id(), send.entry, master_key_, *send.body),
                           ctx_.options().add_timeout,
                           [self = shared_from_this(), entry = send.entry, pos = send.position,
                            bookie = send.bookie](Result<proto::Response> response) {
                             Status status = ResponseStatus(bookie, response);
-                            std::unique_lock<std::mutex> held(self->mu_);
-                            self->Execute(held,
-                                          self->core_.OnAddResult(entry, pos, bookie, status,
-                                                                  Clock::now()),
-                                          Then::kDone);
+                            self->mu_.Lock();
+                            self->Execute(self->core_.OnAddResult(entry, pos, bookie, status,
+                                                                  Clock::now()));
                           });
     }
-    if (then == Then::kRelock) lock.lock();
   }
 
   // A busy bookie gets the same add again after a pause (WriterCore::RetryBusy says why).
@@ -178,9 +176,8 @@ class Writer : public std::enable_shared_from_this<Writer> {
     auto timer = std::make_shared<boost::asio::steady_timer>(ctx_.io(), retry.delay);
     timer->async_wait([self = shared_from_this(), timer, retry](boost::system::error_code ec) {
       if (ec) return;
-      std::unique_lock<std::mutex> lock(self->mu_);
-      self->Execute(lock, self->core_.RetryDue(retry.entry, retry.position, retry.bookie),
-                    Then::kDone);
+      self->mu_.Lock();
+      self->Execute(self->core_.RetryDue(retry.entry, retry.position, retry.bookie));
     });
   }
 
@@ -189,42 +186,46 @@ class Writer : public std::enable_shared_from_this<Writer> {
   // position written around, looked at again later.
   void ChangeEnsemble() {
     constexpr int kMaxRounds = 32;
-    std::unique_lock<std::mutex> lock(mu_);
+    // Locked by hand: Execute releases the lock.
+    mu_.Lock();
     for (int round = 0; round < kMaxRounds && core_.ChangeWanted(); ++round) {
-      lock.unlock();
+      mu_.Unlock();
       // Listed afresh for every decision: a bookie restarted since the last one is back in it.
       Result<BookieList> listed = WritableBookies(ctx_.store());
-      lock.lock();
+      mu_.Lock();
       WriterCore::ChangeStep step = core_.PlanChange(listed, Clock::now());
       if (step.write) {
-        Execute(lock, std::move(step.effects));
         metadata::Versioned<LedgerMetadata> current = Stored();
-        lock.unlock();
+        Execute(std::move(step.effects));
         Result<metadata::Versioned<LedgerMetadata>> updated = UpdateEnsembles(current, *step.write);
-        lock.lock();
+        mu_.Lock();
         if (!updated.ok()) {
-          Execute(lock, core_.ChangeFailed(updated.status()));
+          Execute(core_.ChangeFailed(updated.status()));
+          mu_.Lock();
           break;
         }
         ctx_.metrics().ensemble_changes.fetch_add(1, std::memory_order_relaxed);
         version_ = updated->version;
         step = core_.ChangeWritten(std::move(updated->value), listed);
       }
-      Execute(lock, std::move(step.effects));
-      if (step.look_again) ArmLookAgain(*step.look_again);
-      if (!step.again) break;
+      std::optional<Clock::time_point> look_again = step.look_again;
+      bool again = step.again;
+      Execute(std::move(step.effects));
+      mu_.Lock();
+      if (look_again) ArmLookAgain(*look_again);
+      if (!again) break;
     }
-    Execute(lock, core_.ChangeEnded());
+    Execute(core_.ChangeEnded());
   }
 
   // Positions are written around: look for bookies for them again at `when`.
-  void ArmLookAgain(Clock::time_point when) {
+  void ArmLookAgain(Clock::time_point when) QUIRE_REQUIRES(mu_) {
     look_again_timer_.expires_at(when);
     look_again_timer_.async_wait([weak = weak_from_this()](boost::system::error_code ec) {
       auto self = weak.lock();
       if (!self || ec) return;
-      std::unique_lock<std::mutex> lock(self->mu_);
-      self->Execute(lock, self->core_.LookAgainDue(), Then::kDone);
+      self->mu_.Lock();
+      self->Execute(self->core_.LookAgainDue());
     });
   }
 
@@ -244,8 +245,7 @@ class Writer : public std::enable_shared_from_this<Writer> {
 
   // Explicit LAC: when the writer has been idle for explicit_lac_interval and its LAC moved
   // past what its entries carried, it tells the bookies, so that readers can read the tail.
-  // Called with mu_ held.
-  void ArmLacTimer() {
+  void ArmLacTimer() QUIRE_REQUIRES(mu_) {
     lac_timer_armed_ = true;
     lac_timer_.expires_after(ctx_.options().explicit_lac_interval);
     lac_timer_.async_wait([weak = weak_from_this()](boost::system::error_code ec) {
@@ -256,7 +256,7 @@ class Writer : public std::enable_shared_from_this<Writer> {
   }
 
   void OnLacTimer() {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     lac_timer_armed_ = false;
     bool rearm = false;
     std::optional<WriterCore::LacWrite> due =
@@ -279,19 +279,21 @@ class Writer : public std::enable_shared_from_this<Writer> {
   }
 
   ClientContext& ctx_;
+  const LedgerId id_;
   const Digest digest_;
   const std::string master_key_;
 
-  mutable std::mutex mu_;
-  std::condition_variable cv_;
-  int waiters_ = 0;        // threads waiting on cv_ (appends at the bound, Close)
-  WriterCore core_;        // guarded by mu_
-  metadata::Version version_;  // of the metadata the core holds
-  bool close_done_ = false;    // close_status_ is final
-  Status close_status_;
-  bool lac_timer_armed_ = false;
-  boost::asio::steady_timer lac_timer_;
-  boost::asio::steady_timer look_again_timer_;  // for positions written around
+  mutable Mutex mu_;
+  CondVar cv_;
+  int waiters_ QUIRE_GUARDED_BY(mu_) = 0;  // threads waiting on cv_ (appends at the bound, Close)
+  WriterCore core_ QUIRE_GUARDED_BY(mu_);
+  metadata::Version version_ QUIRE_GUARDED_BY(mu_);  // of the metadata the core holds
+  bool close_done_ QUIRE_GUARDED_BY(mu_) = false;    // close_status_ is final
+  Status close_status_ QUIRE_GUARDED_BY(mu_);
+  bool lac_timer_armed_ QUIRE_GUARDED_BY(mu_) = false;
+  boost::asio::steady_timer lac_timer_ QUIRE_GUARDED_BY(mu_);
+  // For positions written around.
+  boost::asio::steady_timer look_again_timer_ QUIRE_GUARDED_BY(mu_);
 };
 
 class WriteHandleImpl : public WriteHandle {

@@ -15,20 +15,20 @@ Executor::Executor(std::string name, size_t threads, bool spin)
 
 Executor::~Executor() {
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     stopping_ = true;
   }
-  cv_.notify_all();
+  cv_.NotifyAll();
   for (std::thread& t : threads_) t.join();
 }
 
 void Executor::Submit(Task task) {
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     if (!stopping_) {
       tasks_.push_back(std::move(task));
       queued_.store(tasks_.size(), std::memory_order_release);
-      cv_.notify_one();
+      cv_.NotifyOne();
       return;
     }
   }
@@ -36,18 +36,18 @@ void Executor::Submit(Task task) {
 }
 
 size_t Executor::QueueDepth() const {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   return tasks_.size();
 }
 
 void Executor::Run(size_t index) {
   SetThreadName(fmt::format("{}-{}", name_, index));
-  std::unique_lock<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   while (true) {
     if (spin_ && tasks_.empty() && !stopping_) {
       // Spin briefly before sleeping: completions come in bursts tens of microseconds apart, and
       // a futex wake-up would add its latency to each of them.
-      lock.unlock();
+      lock.Unlock();
       auto deadline = std::chrono::steady_clock::now() + std::chrono::microseconds(100);
       while (queued_.load(std::memory_order_acquire) == 0 &&
              std::chrono::steady_clock::now() < deadline) {
@@ -55,16 +55,16 @@ void Executor::Run(size_t index) {
         __builtin_ia32_pause();
 #endif
       }
-      lock.lock();
+      lock.Lock();
     }
-    cv_.wait(lock, [this] { return stopping_ || !tasks_.empty(); });
+    cv_.Wait(mu_, [this]() QUIRE_REQUIRES(mu_) { return stopping_ || !tasks_.empty(); });
     if (tasks_.empty()) return;  // stopping and drained
     Task task = std::move(tasks_.front());
     tasks_.pop_front();
     queued_.store(tasks_.size(), std::memory_order_release);
-    lock.unlock();
+    lock.Unlock();
     task();
-    lock.lock();
+    lock.Lock();
   }
 }
 

@@ -6,14 +6,14 @@
 #pragma once
 
 #include <atomic>
-#include <condition_variable>
 #include <cstddef>
 #include <deque>
 #include <functional>
-#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
+
+#include "common/mutex.h"
 
 namespace quire {
 
@@ -42,10 +42,10 @@ class Executor {
 
   std::string name_;
   const bool spin_;
-  mutable std::mutex mu_;
-  std::condition_variable cv_;
-  std::deque<Task> tasks_;  // guarded by mu_
-  bool stopping_ = false;   // guarded by mu_
+  mutable Mutex mu_;
+  CondVar cv_;
+  std::deque<Task> tasks_ QUIRE_GUARDED_BY(mu_);
+  bool stopping_ QUIRE_GUARDED_BY(mu_) = false;
   std::atomic<size_t> queued_{0};  // tasks_.size(), readable without mu_
   std::vector<std::thread> threads_;
 };

@@ -107,8 +107,8 @@ class ReopenableFileSink final : public spdlog::sinks::base_sink<std::mutex> {
   std::shared_ptr<spdlog::sinks::sink> file_;  // guarded by mutex_
 };
 
-std::mutex file_sink_mu;
-std::shared_ptr<ReopenableFileSink> file_sink;  // guarded by file_sink_mu; null: stderr
+Mutex file_sink_mu;
+std::shared_ptr<ReopenableFileSink> file_sink QUIRE_GUARDED_BY(file_sink_mu);  // null: stderr
 
 }  // namespace
 
@@ -126,7 +126,8 @@ Status InitLogging(const LoggingOptions& options) {
     formatter = std::make_unique<spdlog::pattern_formatter>(
         "%Y-%m-%dT%H:%M:%S.%eZ %^%-5l%$ [%t] %v", spdlog::pattern_time_type::utc);
   } else {
-    return InvalidArgument(fmt::format("unknown log format '{}' (use text or json)", options.format));
+    return InvalidArgument(
+        fmt::format("unknown log format '{}' (use text or json)", options.format));
   }
   if (!options.file.empty() && options.max_file_bytes > 0 && options.max_files == 0) {
     return InvalidArgument("a rotated log needs at least one file to keep (logMaxFiles)");
@@ -147,7 +148,7 @@ Status InitLogging(const LoggingOptions& options) {
   logger->flush_on(spdlog::level::warn);
   spdlog::set_default_logger(std::move(logger));
   {
-    std::lock_guard<std::mutex> lock(file_sink_mu);
+    MutexLock lock(file_sink_mu);
     file_sink = std::move(file);
   }
   // A file is written in blocks; without this an operator tailing it would see info lines only
@@ -159,7 +160,7 @@ Status InitLogging(const LoggingOptions& options) {
 Status ReopenLogs() {
   std::shared_ptr<ReopenableFileSink> file;
   {
-    std::lock_guard<std::mutex> lock(file_sink_mu);
+    MutexLock lock(file_sink_mu);
     file = file_sink;
   }
   return file ? file->Open() : Status::Ok();
@@ -179,7 +180,7 @@ void SetThreadName(std::string_view name) {
 }
 
 bool LogLimiter::Allow(TimePoint now, uint64_t* left_out) {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   if (logged_ && now - last_ < interval_) {
     ++left_out_;
     return false;

@@ -14,10 +14,10 @@
 
 #include <chrono>
 #include <cstdint>
-#include <mutex>
 #include <string>
 #include <string_view>
 
+#include "common/mutex.h"
 #include "quire/status.h"
 
 namespace quire {
@@ -63,10 +63,10 @@ class LogLimiter {
 
  private:
   const std::chrono::milliseconds interval_;
-  std::mutex mu_;
-  bool logged_ = false;     // guarded by mu_
-  TimePoint last_{};        // guarded by mu_: when the last line was allowed
-  uint64_t left_out_ = 0;   // guarded by mu_
+  Mutex mu_;
+  bool logged_ QUIRE_GUARDED_BY(mu_) = false;
+  TimePoint last_ QUIRE_GUARDED_BY(mu_) = {};  // when the last line was allowed
+  uint64_t left_out_ QUIRE_GUARDED_BY(mu_) = 0;
 };
 
 }  // namespace quire

@@ -29,10 +29,14 @@ Result<std::shared_ptr<ReloadingTlsContext>> ReloadingTlsContext::Make(
     std::string what, Clock clock) {
   std::shared_ptr<ReloadingTlsContext> r(new ReloadingTlsContext(
       side, files, peer_check, refresh, std::move(what), std::move(clock)));
-  // Stamped before reading: a file that changes while it is read is read again at the next check.
-  r->tried_ = r->StampFiles();
-  QUIRE_ASSIGN_OR_RETURN(r->current_, MakeTlsContext(side, files, peer_check));
-  r->next_check_ = r->clock_() + refresh;
+  {
+    MutexLock lock(r->mu_);  // not shared yet: uncontended, for the analysis
+    // Stamped before reading: a file that changes while it is read is read again at the next
+    // check.
+    r->tried_ = r->StampFiles();
+    QUIRE_ASSIGN_OR_RETURN(r->current_, MakeTlsContext(side, files, peer_check));
+    r->next_check_ = r->clock_() + refresh;
+  }
   return r;
 }
 
@@ -55,7 +59,7 @@ ReloadingTlsContext::Stamp ReloadingTlsContext::StampFiles() const {
 }
 
 std::shared_ptr<boost::asio::ssl::context> ReloadingTlsContext::Current() {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   if (refresh_.count() <= 0) return current_;
   auto now = clock_();
   if (now < next_check_) return current_;
@@ -80,12 +84,12 @@ std::shared_ptr<boost::asio::ssl::context> ReloadingTlsContext::Current() {
 }
 
 uint64_t ReloadingTlsContext::reloads() const {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   return reloads_;
 }
 
 uint64_t ReloadingTlsContext::failed_reloads() const {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   return failed_reloads_;
 }
 

@@ -19,11 +19,11 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
-#include <mutex>
 #include <string>
 
 #include <boost/asio/ssl/context.hpp>
 
+#include "common/mutex.h"
 #include "common/tls.h"
 #include "quire/status.h"
 
@@ -64,12 +64,12 @@ class ReloadingTlsContext {
   const std::string what_;
   const Clock clock_;
 
-  mutable std::mutex mu_;
-  std::shared_ptr<boost::asio::ssl::context> current_;  // guarded by mu_
-  Stamp tried_;                                         // guarded by mu_: the last files tried
-  std::chrono::steady_clock::time_point next_check_;    // guarded by mu_
-  uint64_t reloads_ = 0;                                // guarded by mu_
-  uint64_t failed_reloads_ = 0;                         // guarded by mu_
+  mutable Mutex mu_;
+  std::shared_ptr<boost::asio::ssl::context> current_ QUIRE_GUARDED_BY(mu_);
+  Stamp tried_ QUIRE_GUARDED_BY(mu_);  // the last files tried
+  std::chrono::steady_clock::time_point next_check_ QUIRE_GUARDED_BY(mu_);
+  uint64_t reloads_ QUIRE_GUARDED_BY(mu_) = 0;
+  uint64_t failed_reloads_ QUIRE_GUARDED_BY(mu_) = 0;
 };
 
 // "/CN=bookie-1, serial 0A1B..." of a certificate (for logs and tests), or of the one a context

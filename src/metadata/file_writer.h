@@ -9,14 +9,13 @@
 // runs to the end, or never starts.
 #pragma once
 
-#include <condition_variable>
 #include <deque>
 #include <functional>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <thread>
 
+#include "common/mutex.h"
 #include "metadata/kv_backend.h"
 #include "quire/status.h"
 
@@ -43,16 +42,16 @@ class FileStoreWriter {
     Deadline deadline;
     const std::function<Status()>* fn;
     Status result;
-    bool done = false;
+    bool done = false;  // under the writer's mu_; `result` is final once it is set
   };
 
   void Loop();
 
-  std::mutex mu_;
-  std::condition_variable work_cv_;  // a task was queued, or stop
-  std::condition_variable done_cv_;  // a task finished
-  std::deque<Task*> queue_;
-  bool stop_ = false;
+  Mutex mu_;
+  CondVar work_cv_;  // a task was queued, or stop
+  CondVar done_cv_;  // a task finished
+  std::deque<Task*> queue_ QUIRE_GUARDED_BY(mu_);
+  bool stop_ QUIRE_GUARDED_BY(mu_) = false;
   std::thread thread_;
 };
 

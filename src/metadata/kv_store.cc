@@ -41,16 +41,16 @@ KvMetadataStore::KvMetadataStore(std::string uri, std::unique_ptr<KvBackend> bac
 KvMetadataStore::~KvMetadataStore() {
   watches_.Stop();
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     QUIRE_CHECK_MSG(registrations_.empty() && locks_.empty(),
                     "registrations and locks must be destroyed before their store");
     stop_ = true;
   }
-  lease_cv_.notify_all();
+  lease_cv_.NotifyAll();
   lease_thread_.join();
   // Leave no lease behind: registrations and locks are gone, and other processes need not wait
   // for it to expire.
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   if (session_) {
     kv_->Delete(fmt::format("{}/{}", kSessionsDir, session_->id), session_->version, NewDeadline())
         .IgnoreError();
@@ -118,7 +118,7 @@ Status KvMetadataStore::Nuke(bool force) {
   }
   QUIRE_RETURN_IF_ERROR(kv_->DeleteEverything(NewDeadline()));
   spdlog::warn("metadata store {}: nuked (all metadata deleted)", uri_);
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   session_.reset();
   lease_expiry_ms_ = 0;
   return Status::Ok();

@@ -12,14 +12,13 @@
 #pragma once
 
 #include <atomic>
-#include <condition_variable>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <thread>
 
+#include "common/mutex.h"
 #include "metadata/kv_backend.h"
 #include "metadata/metadata_store.h"
 #include "metadata/watch_executor.h"
@@ -103,12 +102,13 @@ class KvMetadataStore final : public MetadataStore {
   Deadline NewDeadline() const;
   Status NotInitialised() const;
 
-  // Sessions (mu_ held).
-  Result<std::string> EnsureSessionLocked(Deadline deadline);
-  Status RestoreLocked(Deadline deadline);
-  void ExpireLocked(std::string_view reason);
+  // Sessions.
+  Result<std::string> EnsureSessionLocked(Deadline deadline) QUIRE_REQUIRES(mu_);
+  Status RestoreLocked(Deadline deadline) QUIRE_REQUIRES(mu_);
+  void ExpireLocked(std::string_view reason) QUIRE_REQUIRES(mu_);
   // kAlive, or kDead once the session's record is gone (reaping it by CAS if its lease lapsed).
-  Result<Liveness> ReapIfDead(const std::string& session_id, Deadline deadline);
+  Result<Liveness> ReapIfDead(const std::string& session_id, Deadline deadline)
+      QUIRE_REQUIRES(mu_);
   // Alive without reaping, for listings; `cache` avoids re-reading a session.
   bool LooksAlive(const std::string& session_id, std::map<std::string, bool>* cache);
   void LeaseLoop();
@@ -118,7 +118,8 @@ class KvMetadataStore final : public MetadataStore {
   // record carries `takeover_key` (RegisterBookie), if needed. kAlreadyExists (with the holder)
   // if another live session holds it.
   Result<Version> ClaimRegistrationLocked(const BookieId& bookie_id, BookieMode mode,
-                                          const std::string& takeover_key, Deadline deadline);
+                                          const std::string& takeover_key, Deadline deadline)
+      QUIRE_REQUIRES(mu_);
 
   std::string RecordMissing(std::string_view what, std::string_view key) const;
 
@@ -127,15 +128,17 @@ class KvMetadataStore final : public MetadataStore {
   const MetadataOptions options_;
   const std::string owner_;  // host:pid
 
-  std::mutex mu_;  // guards everything below; held across backend writes of these records
-  std::condition_variable lease_cv_;
-  std::optional<Session> session_;
-  bool restore_pending_ = false;  // a new session could not be fully restored yet
-  std::map<BookieId, RegState> registrations_;
-  std::map<std::string, LockState> locks_;
-  uint64_t next_lock_token_ = 1;
-  bool stop_ = false;
-  bool lease_paused_ = false;
+  Mutex mu_;  // held across backend writes of the records below
+  CondVar lease_cv_;
+  std::optional<Session> session_ QUIRE_GUARDED_BY(mu_);
+  // A new session could not be fully restored yet.
+  bool restore_pending_ QUIRE_GUARDED_BY(mu_) = false;
+  std::map<BookieId, RegState> registrations_ QUIRE_GUARDED_BY(mu_);
+  std::map<std::string, LockState> locks_ QUIRE_GUARDED_BY(mu_);
+  uint64_t next_lock_token_ QUIRE_GUARDED_BY(mu_) = 1;
+  bool stop_ QUIRE_GUARDED_BY(mu_) = false;
+  bool lease_paused_ QUIRE_GUARDED_BY(mu_) = false;
+  // The lease's expiry (0: no session): written under mu_, read without it (LeaseValid).
   std::atomic<int64_t> lease_expiry_ms_{0};
 
   std::thread lease_thread_;

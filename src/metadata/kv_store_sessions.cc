@@ -78,7 +78,7 @@ Result<std::string> KvMetadataStore::EnsureSessionLocked(Deadline deadline) {
   lease_expiry_ms_ = info.lease_expiry_ms;
   spdlog::info("metadata store {}: session {} started (lease {} ms)", uri_, info.session_id,
                timeout);
-  lease_cv_.notify_all();
+  lease_cv_.NotifyAll();
   return info.session_id;
 }
 
@@ -165,10 +165,10 @@ void KvMetadataStore::LeaseLoop() {
   SetThreadName("md-lease");
   const auto period = std::max(options_.session_timeout / 3, std::chrono::milliseconds(10));
   const int64_t timeout = options_.session_timeout.count();
-  std::unique_lock<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   uint64_t ticks = 0;
   while (!stop_) {
-    lease_cv_.wait_for(lock, period);
+    lease_cv_.WaitFor(mu_, period);
     if (stop_) break;
     if (lease_paused_) continue;
     if (restore_pending_) {
@@ -196,9 +196,9 @@ void KvMetadataStore::LeaseLoop() {
                    info.session_id, v.status().ToString());
     }
     if (++ticks % 16 == 0) {
-      lock.unlock();
+      lock.Unlock();
       CollectDeadSessions();
-      lock.lock();
+      lock.Lock();
     }
   }
 }
@@ -219,7 +219,7 @@ void KvMetadataStore::CollectDeadSessions() {
 }
 
 void KvMetadataStore::PauseLeaseRenewalForTesting(bool paused) {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   lease_paused_ = paused;
 }
 
@@ -270,8 +270,9 @@ Result<std::unique_ptr<BookieRegistration>> KvMetadataStore::RegisterBookie(
     const BookieId& bookie_id, BookieMode mode, const std::string& takeover_key) {
   QUIRE_RETURN_IF_ERROR(ValidateName("bookie id", bookie_id));
   Status registered = ClaimWhileHeldElsewhere(
-      options_, bookie_id, mu_, [&] { return registrations_.count(bookie_id) > 0; },
-      [&]() -> Status {
+      options_, bookie_id, mu_,
+      [&]() QUIRE_REQUIRES(mu_) { return registrations_.count(bookie_id) > 0; },
+      [&]() QUIRE_REQUIRES(mu_) -> Status {
         QUIRE_ASSIGN_OR_RETURN(
             Version v, ClaimRegistrationLocked(bookie_id, mode, takeover_key, NewDeadline()));
         registrations_[bookie_id] = RegState{mode, v, takeover_key};
@@ -286,7 +287,7 @@ Result<std::unique_ptr<BookieRegistration>> KvMetadataStore::RegisterBookie(
 }
 
 Status KvMetadataStore::SetRegistrationMode(const BookieId& bookie_id, BookieMode mode) {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   auto it = registrations_.find(bookie_id);
   if (it == registrations_.end()) return Internal("SetMode on an unknown registration");
   QUIRE_ASSIGN_OR_RETURN(
@@ -298,7 +299,7 @@ Status KvMetadataStore::SetRegistrationMode(const BookieId& bookie_id, BookieMod
 }
 
 void KvMetadataStore::Unregister(const BookieId& bookie_id) {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   auto it = registrations_.find(bookie_id);
   if (it == registrations_.end()) return;
   Status s = kv_->Delete(RegistrationKey(bookie_id), it->second.version, NewDeadline());
@@ -348,7 +349,7 @@ Result<std::unique_ptr<OwnershipLock>> KvMetadataStore::TryLock(const std::strin
                                                                 const std::string& owner,
                                                                 std::function<void()> on_lost) {
   QUIRE_RETURN_IF_ERROR(ValidateName("lock name", name));
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   if (locks_.count(name) > 0) {
     return Status(StatusCode::kAlreadyExists,
                   fmt::format("lock {} is already held by this store", name));
@@ -391,7 +392,7 @@ Result<std::unique_ptr<OwnershipLock>> KvMetadataStore::TryLock(const std::strin
 }
 
 void KvMetadataStore::ReleaseLock(const std::string& name, uint64_t token) {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   auto it = locks_.find(name);
   if (it == locks_.end() || it->second.token != token) return;
   kv_->Delete(LockKey(name), it->second.version, NewDeadline()).IgnoreError();

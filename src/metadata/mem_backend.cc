@@ -1,26 +1,27 @@
 // The memory backend: a sorted map per store name, shared by every backend of that name in the
 // process, so that several "clients" in one test see the same service.
 #include <map>
-#include <mutex>
 #include <set>
 
 #include <fmt/format.h>
 
+#include "common/mutex.h"
 #include "metadata/kv_backend.h"
 
 namespace quire::metadata {
 namespace {
 
 struct MemState {
-  std::mutex mu;
-  std::map<std::string, KvRecord> records;
-  std::set<std::string> top_dirs;
+  Mutex mu;
+  std::map<std::string, KvRecord> records QUIRE_GUARDED_BY(mu);
+  std::set<std::string> top_dirs QUIRE_GUARDED_BY(mu);
 };
 
 std::shared_ptr<MemState> StateFor(const std::string& name) {
-  static std::mutex mu;
-  static auto* states = new std::map<std::string, std::shared_ptr<MemState>>();  // never freed
-  std::lock_guard<std::mutex> lock(mu);
+  static Mutex mu;
+  static auto* states QUIRE_PT_GUARDED_BY(mu) =
+      new std::map<std::string, std::shared_ptr<MemState>>();  // never freed
+  MutexLock lock(mu);
   auto& state = (*states)[name];
   if (!state) state = std::make_shared<MemState>();
   return state;
@@ -36,7 +37,7 @@ class MemBackend final : public KvBackend {
   }
 
   Result<std::optional<KvRecord>> Get(const std::string& key) override {
-    std::lock_guard<std::mutex> lock(state_->mu);
+    MutexLock lock(state_->mu);
     auto it = state_->records.find(key);
     if (it == state_->records.end()) return std::optional<KvRecord>();
     return std::optional<KvRecord>(it->second);
@@ -44,7 +45,7 @@ class MemBackend final : public KvBackend {
 
   Result<Version> Put(const std::string& key, std::string_view value, Version expected,
                       Deadline) override {
-    std::lock_guard<std::mutex> lock(state_->mu);
+    MutexLock lock(state_->mu);
     size_t slash = key.find('/');
     if (slash != std::string::npos && state_->top_dirs.count(key.substr(0, slash)) == 0) {
       return FailedPrecondition(fmt::format("{}: the store is not initialised (no {})",
@@ -71,7 +72,7 @@ class MemBackend final : public KvBackend {
   Result<Version> Update(const std::string& key,
                          const std::function<Result<std::string>(const KvRecord&)>& mutate,
                          Deadline) override {
-    std::lock_guard<std::mutex> lock(state_->mu);
+    MutexLock lock(state_->mu);
     auto it = state_->records.find(key);
     if (it == state_->records.end())
       return NotFound(fmt::format("{}: no such record", Describe(key)));
@@ -81,7 +82,7 @@ class MemBackend final : public KvBackend {
   }
 
   Status Delete(const std::string& key, Version expected, Deadline) override {
-    std::lock_guard<std::mutex> lock(state_->mu);
+    MutexLock lock(state_->mu);
     auto it = state_->records.find(key);
     if (it == state_->records.end())
       return NotFound(fmt::format("{}: no such record", Describe(key)));
@@ -94,7 +95,7 @@ class MemBackend final : public KvBackend {
   }
 
   Result<std::vector<std::string>> List(const std::string& dir) override {
-    std::lock_guard<std::mutex> lock(state_->mu);
+    MutexLock lock(state_->mu);
     if (dir.find('/') == std::string::npos && state_->top_dirs.count(dir) == 0) {
       return NotFound(fmt::format("{}: no such directory", Describe(dir)));
     }
@@ -109,13 +110,13 @@ class MemBackend final : public KvBackend {
   }
 
   Status CreateTopDir(const std::string& name) override {
-    std::lock_guard<std::mutex> lock(state_->mu);
+    MutexLock lock(state_->mu);
     state_->top_dirs.insert(name);
     return Status::Ok();
   }
 
   Status DeleteEverything(Deadline) override {
-    std::lock_guard<std::mutex> lock(state_->mu);
+    MutexLock lock(state_->mu);
     state_->records.clear();
     state_->top_dirs.clear();
     return Status::Ok();
@@ -135,7 +136,7 @@ std::unique_ptr<KvBackend> OpenMemBackend(const std::string& name) {
 void MemBackendWriteRawForTesting(const std::string& name, const std::string& key,
                                   std::string value) {
   auto state = StateFor(name);
-  std::lock_guard<std::mutex> lock(state->mu);
+  MutexLock lock(state->mu);
   state->records[key] = KvRecord{std::move(value), 0};
 }
 

@@ -134,7 +134,7 @@ Result<std::unique_ptr<MetadataStore>> OpenMetadataStore(const std::string& uri,
 }
 
 Status ClaimWhileHeldElsewhere(const MetadataOptions& options, const BookieId& bookie_id,
-                               std::mutex& mu, const std::function<bool()>& held_here,
+                               Mutex& mu, const std::function<bool()>& held_here,
                                const std::function<Status()>& claim) {
   const auto wait = std::max(options.operation_timeout, options.session_timeout * 3 / 2);
   const auto deadline = std::chrono::steady_clock::now() + wait;
@@ -142,7 +142,7 @@ Status ClaimWhileHeldElsewhere(const MetadataOptions& options, const BookieId& b
                                 std::chrono::milliseconds(200));
   while (true) {
     {
-      std::lock_guard<std::mutex> lock(mu);
+      MutexLock lock(mu);
       if (held_here()) {
         return Status(StatusCode::kAlreadyExists,
                       fmt::format("bookie {} is already registered by this store", bookie_id));

@@ -52,13 +52,13 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "common/config.h"
+#include "common/mutex.h"
 #include "quire/ledger_metadata.h"
 #include "quire/status.h"
 
@@ -351,10 +351,11 @@ Result<std::unique_ptr<MetadataStore>> OpenMetadataStore(const std::string& uri,
 // with kAlreadyExists if `held_here()` (this store holds the id already), else calls `claim`.
 // While `claim` answers kAlreadyExists (another live session holds the id), calls it again after
 // a pause, for up to 1.5 x session_timeout (or operation_timeout if longer): a registration left
-// by a killed process without a matching takeover key lasts until its session expires.
+// by a killed process without a matching takeover key lasts until its session expires. `mu` is
+// released in the pauses; the functions run with it held (their lambdas say QUIRE_REQUIRES).
 Status ClaimWhileHeldElsewhere(const MetadataOptions& options, const BookieId& bookie_id,
-                               std::mutex& mu, const std::function<bool()>& held_here,
-                               const std::function<Status()>& claim);
+                               Mutex& mu, const std::function<bool()>& held_here,
+                               const std::function<Status()>& claim) QUIRE_EXCLUDES(mu);
 
 // Calls `fn` for every ledger id, in ascending order, reading pages of `page_size`.
 Status ForEachLedger(MetadataStore& store, const std::function<Status(LedgerId)>& fn,

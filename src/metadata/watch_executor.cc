@@ -33,27 +33,27 @@ WatchExecutor::~WatchExecutor() { Stop(); }
 
 void WatchExecutor::Stop() {
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     stop_ = true;
   }
-  cv_.notify_all();
+  cv_.NotifyAll();
   if (thread_.joinable() && !OnThread()) thread_.join();
 }
 
 uint64_t WatchExecutor::Add(std::vector<std::string> keys, RefreshFn refresh) {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   uint64_t id = next_id_++;
   Entry& e = watches_[id];
   e.keys = std::move(keys);
   e.refresh = std::make_shared<RefreshFn>(std::move(refresh));
   for (const auto& k : e.keys) by_key_.emplace(k, id);
   QueueLocked(id, e);
-  cv_.notify_all();
+  cv_.NotifyAll();
   return id;
 }
 
 void WatchExecutor::Remove(uint64_t id) {
-  std::unique_lock<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   auto it = watches_.find(id);
   if (it != watches_.end()) {
     for (const auto& k : it->second.keys) {
@@ -63,26 +63,26 @@ void WatchExecutor::Remove(uint64_t id) {
     watches_.erase(it);
   }
   // queue_ may still name the id; Run() skips ids that are gone.
-  if (!OnThread()) idle_cv_.wait(lock, [&] { return running_ != id; });
+  if (!OnThread()) idle_cv_.Wait(mu_, [&]() QUIRE_REQUIRES(mu_) { return running_ != id; });
 }
 
 void WatchExecutor::Trigger(const std::string& key) {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   auto [b, e] = by_key_.equal_range(key);
   for (auto i = b; i != e; ++i) QueueLocked(i->second, watches_.at(i->second));
-  cv_.notify_all();
+  cv_.NotifyAll();
 }
 
 void WatchExecutor::TriggerAll() {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   for (auto& [id, e] : watches_) QueueLocked(id, e);
-  cv_.notify_all();
+  cv_.NotifyAll();
 }
 
 void WatchExecutor::Post(std::function<void()> task) {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   tasks_.push_back(std::move(task));
-  cv_.notify_all();
+  cv_.NotifyAll();
 }
 
 std::unique_ptr<Watch> WatchExecutor::MakeHandle(uint64_t id) {
@@ -98,14 +98,14 @@ void WatchExecutor::QueueLocked(uint64_t id, Entry& entry) {
 
 void WatchExecutor::Run() {
   SetThreadName("md-watch");
-  std::unique_lock<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   while (!stop_) {
     if (!tasks_.empty()) {
       auto task = std::move(tasks_.front());
       tasks_.pop_front();
-      lock.unlock();
+      lock.Unlock();
       task();
-      lock.lock();
+      lock.Lock();
       continue;
     }
     Clock::time_point now = Clock::now();
@@ -132,11 +132,11 @@ void WatchExecutor::Run() {
       it->second.queued = false;
       std::shared_ptr<RefreshFn> refresh = it->second.refresh;
       running_ = id;
-      lock.unlock();
+      lock.Unlock();
       Outcome outcome = (*refresh)();
-      lock.lock();
+      lock.Lock();
       running_ = 0;
-      idle_cv_.notify_all();
+      idle_cv_.NotifyAll();
       it = watches_.find(id);
       if (it == watches_.end()) continue;
       if (outcome == Outcome::kDone) {
@@ -151,9 +151,9 @@ void WatchExecutor::Run() {
       continue;
     }
     if (wake == Clock::time_point::max()) {
-      cv_.wait(lock);
+      cv_.Wait(mu_);
     } else {
-      cv_.wait_until(lock, wake);
+      cv_.WaitUntil(mu_, wake);
     }
   }
 }

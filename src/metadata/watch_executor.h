@@ -10,18 +10,17 @@
 #pragma once
 
 #include <chrono>
-#include <condition_variable>
 #include <cstdint>
 #include <deque>
 #include <functional>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <set>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "common/mutex.h"
 #include "metadata/metadata_store.h"
 
 namespace quire::metadata {
@@ -45,7 +44,7 @@ class WatchExecutor {
   uint64_t Add(std::vector<std::string> keys, RefreshFn refresh);
   // Removes a watch. Unless called on the md-watch thread, waits for a refresh of it that is
   // running to return.
-  void Remove(uint64_t id);
+  void Remove(uint64_t id) QUIRE_EXCLUDES(mu_);
   // Queues a refresh of every watch depending on `key` / of every watch.
   void Trigger(const std::string& key);
   void TriggerAll();
@@ -68,22 +67,22 @@ class WatchExecutor {
   };
 
   void Run();
-  void QueueLocked(uint64_t id, Entry& entry);
+  void QueueLocked(uint64_t id, Entry& entry) QUIRE_REQUIRES(mu_);
 
   const std::chrono::milliseconds poll_interval_;
   const std::chrono::milliseconds retry_delay_;
 
-  std::mutex mu_;
-  std::condition_variable cv_;       // work arrived, or stop
-  std::condition_variable idle_cv_;  // running_ changed
-  std::map<uint64_t, Entry> watches_;
-  std::multimap<std::string, uint64_t> by_key_;
-  std::deque<uint64_t> queue_;               // watches to refresh
-  std::deque<std::function<void()>> tasks_;  // posted callbacks
-  uint64_t next_id_ = 1;
-  uint64_t running_ = 0;  // watch being refreshed, 0 if none
-  bool stop_ = false;
-  Clock::time_point next_poll_;
+  Mutex mu_;
+  CondVar cv_;       // work arrived, or stop
+  CondVar idle_cv_;  // running_ changed
+  std::map<uint64_t, Entry> watches_ QUIRE_GUARDED_BY(mu_);
+  std::multimap<std::string, uint64_t> by_key_ QUIRE_GUARDED_BY(mu_);
+  std::deque<uint64_t> queue_ QUIRE_GUARDED_BY(mu_);               // watches to refresh
+  std::deque<std::function<void()>> tasks_ QUIRE_GUARDED_BY(mu_);  // posted callbacks
+  uint64_t next_id_ QUIRE_GUARDED_BY(mu_) = 1;
+  uint64_t running_ QUIRE_GUARDED_BY(mu_) = 0;  // watch being refreshed, 0 if none
+  bool stop_ QUIRE_GUARDED_BY(mu_) = false;
+  Clock::time_point next_poll_ QUIRE_GUARDED_BY(mu_);
 
   std::thread thread_;
   std::thread::id thread_id_;

@@ -8,6 +8,7 @@
 
 #include "common/logging.h"
 #include "common/check.h"
+#include "common/mutex.h"
 
 namespace quire::metadata {
 
@@ -17,7 +18,7 @@ namespace quire::metadata {
 struct ZkSession::Handle {
   ZkSession* owner = nullptr;
   zhandle_t* zh = nullptr;
-  int state = 0;  // last ZOO_*_STATE seen, guarded by owner->mu_
+  int state QUIRE_GUARDED_BY(owner->mu_) = 0;  // last ZOO_*_STATE seen (StateOf)
 
   ~Handle() {
     if (zh != nullptr) zookeeper_close(zh);
@@ -31,25 +32,25 @@ using Clock = std::chrono::steady_clock;
 // The state a completion fills in. Shared between the waiting caller and the completion, so that
 // a caller that gave up (deadline) leaves it to the completion to free.
 struct Call {
-  std::mutex mu;
-  std::condition_variable cv;
-  bool done = false;
-  ZkSession::Reply reply;
+  Mutex mu;
+  CondVar cv;
+  bool done QUIRE_GUARDED_BY(mu) = false;
+  ZkSession::Reply reply QUIRE_GUARDED_BY(mu);
   // Multi: the request and its results must outlive the call.
   std::vector<zoo_op_t> ops;
   std::vector<zoo_op_result_t> results;
   std::vector<ZkSession::MultiOp> op_storage;
 
   void Finish(int rc) {
-    std::lock_guard<std::mutex> lock(mu);
+    MutexLock lock(mu);
     reply.rc = rc;
     done = true;
-    cv.notify_all();
+    cv.NotifyAll();
   }
   // False if the deadline passed first.
   bool Wait(Deadline deadline) {
-    std::unique_lock<std::mutex> lock(mu);
-    return cv.wait_until(lock, deadline, [&] { return done; });
+    MutexLock lock(mu);
+    return cv.WaitUntil(mu, deadline, [&]() QUIRE_REQUIRES(mu) { return done; });
   }
 };
 
@@ -68,7 +69,7 @@ void DropCtx(const void* data) { TakeCtx(data); }
 void DataCompletion(int rc, const char* value, int len, const Stat* stat, const void* data) {
   CallPtr call = TakeCtx(data);
   {
-    std::lock_guard<std::mutex> lock(call->mu);
+    MutexLock lock(call->mu);
     if (rc == ZOK && value != nullptr && len > 0) {
       call->reply.data.assign(value, static_cast<size_t>(len));
     }
@@ -80,7 +81,7 @@ void DataCompletion(int rc, const char* value, int len, const Stat* stat, const 
 void StatCompletion(int rc, const Stat* stat, const void* data) {
   CallPtr call = TakeCtx(data);
   {
-    std::lock_guard<std::mutex> lock(call->mu);
+    MutexLock lock(call->mu);
     if (rc == ZOK && stat != nullptr) call->reply.stat = *stat;
   }
   call->Finish(rc);
@@ -89,7 +90,7 @@ void StatCompletion(int rc, const Stat* stat, const void* data) {
 void StringsCompletion(int rc, const String_vector* strings, const void* data) {
   CallPtr call = TakeCtx(data);
   {
-    std::lock_guard<std::mutex> lock(call->mu);
+    MutexLock lock(call->mu);
     if (rc == ZOK && strings != nullptr) {
       for (int32_t i = 0; i < strings->count; ++i)
         call->reply.children.emplace_back(strings->data[i]);
@@ -101,7 +102,7 @@ void StringsCompletion(int rc, const String_vector* strings, const void* data) {
 void StringStatCompletion(int rc, const char* value, const Stat* stat, const void* data) {
   CallPtr call = TakeCtx(data);
   {
-    std::lock_guard<std::mutex> lock(call->mu);
+    MutexLock lock(call->mu);
     if (rc == ZOK && value != nullptr) call->reply.path = value;
     if (rc == ZOK && stat != nullptr) call->reply.stat = *stat;
   }
@@ -138,7 +139,7 @@ ZkSession::Reply Run(const std::shared_ptr<ZkSession::Handle>& handle, Deadline 
     return ZkSession::Reply{rc};
   }
   if (!call->Wait(deadline)) return ZkSession::Reply{ZOPERATIONTIMEOUT};
-  std::lock_guard<std::mutex> lock(call->mu);
+  MutexLock lock(call->mu);
   return std::move(call->reply);
 }
 
@@ -211,7 +212,7 @@ Result<std::unique_ptr<ZkSession>> ZkSession::Open(const std::string& hosts,
                                                         hosts, options.operation_timeout.count()));
   }
   {
-    std::lock_guard<std::mutex> lock(session->mu_);
+    MutexLock lock(session->mu_);
     session->current_ = std::move(handle);
   }
   spdlog::info("ZooKeeper {}: connected, session {:#x}, timeout {} ms{}", hosts,
@@ -230,10 +231,10 @@ void ZkSession::Start() {
 
 void ZkSession::Stop() {
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     stop_ = true;
   }
-  cv_.notify_all();
+  cv_.NotifyAll();
   if (session_thread_.joinable()) session_thread_.join();
 }
 
@@ -241,7 +242,7 @@ ZkSession::~ZkSession() {
   Stop();
   std::shared_ptr<Handle> last;
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     last = std::move(current_);
   }
   last.reset();  // closes the session (outside mu_: closing joins the thread that takes it)
@@ -264,8 +265,13 @@ std::shared_ptr<ZkSession::Handle> ZkSession::NewHandle() {
 }
 
 std::shared_ptr<ZkSession::Handle> ZkSession::Current() const {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   return current_;
+}
+
+int& ZkSession::StateOf(Handle& handle) const {
+  handle.owner->mu_.AssertHeld();  // it is mu_: NewHandle makes every handle's owner this
+  return handle.state;
 }
 
 void ZkSession::Watcher(zhandle_t*, int type, int state, const char* path, void* ctx) {
@@ -275,9 +281,9 @@ void ZkSession::Watcher(zhandle_t*, int type, int state, const char* path, void*
 
 void ZkSession::OnEvent(Handle* handle, int type, int state, const char* path) {
   if (type == ZOO_SESSION_EVENT) {
-    std::lock_guard<std::mutex> lock(mu_);
-    int previous = handle->state;
-    handle->state = state;
+    MutexLock lock(mu_);
+    int previous = StateOf(*handle);
+    StateOf(*handle) = state;
     bool current = current_.get() == handle;
     if (current && state != previous) {
       if (state == ZOO_CONNECTED_STATE) {
@@ -293,34 +299,35 @@ void ZkSession::OnEvent(Handle* handle, int type, int state, const char* path) {
         expired_ = true;
       }
     }
-    cv_.notify_all();
+    cv_.NotifyAll();
     return;
   }
   if (type == ZOO_NOTWATCHING_EVENT || path == nullptr) return;
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     if (current_.get() != handle) return;
   }
   listener_->OnWatchEvent(path);
 }
 
 bool ZkSession::WaitHandleConnected(const std::shared_ptr<Handle>& handle, Deadline deadline) {
-  std::unique_lock<std::mutex> lock(mu_);
-  return cv_.wait_until(lock, deadline, [&] {
-    return stop_ || handle->state == ZOO_CONNECTED_STATE;
-  }) && handle->state == ZOO_CONNECTED_STATE;
+  MutexLock lock(mu_);
+  return cv_.WaitUntil(mu_, deadline, [&]() QUIRE_REQUIRES(mu_) {
+    return stop_ || StateOf(*handle) == ZOO_CONNECTED_STATE;
+  }) && StateOf(*handle) == ZOO_CONNECTED_STATE;
 }
 
 bool ZkSession::WaitConnected(Deadline deadline) {
-  std::unique_lock<std::mutex> lock(mu_);
-  return cv_.wait_until(
-             lock, deadline,
-             [&] { return stop_ || (current_ && current_->state == ZOO_CONNECTED_STATE); }) &&
-         current_ && current_->state == ZOO_CONNECTED_STATE;
+  MutexLock lock(mu_);
+  return cv_.WaitUntil(mu_, deadline,
+                       [&]() QUIRE_REQUIRES(mu_) {
+                         return stop_ || (current_ && StateOf(*current_) == ZOO_CONNECTED_STATE);
+                       }) &&
+         current_ && StateOf(*current_) == ZOO_CONNECTED_STATE;
 }
 
 bool ZkSession::ProbablyAlive() const {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   if (expired_ || !current_) return false;
   if (disconnected_since_ == Clock::time_point{}) return true;
   auto timeout = std::chrono::milliseconds(zoo_recv_timeout(current_->zh));
@@ -346,39 +353,39 @@ std::chrono::milliseconds ZkSession::negotiated_timeout() const {
 
 void ZkSession::SessionLoop() {
   SetThreadName("md-zk-session");
-  std::unique_lock<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   while (true) {
-    cv_.wait(lock, [&] { return stop_ || expired_; });
+    cv_.Wait(mu_, [&]() QUIRE_REQUIRES(mu_) { return stop_ || expired_; });
     if (stop_) return;
     spdlog::warn("ZooKeeper {}: session {:#x} expired; opening a new one", hosts_,
                  current_ ? zoo_client_id(current_->zh)->client_id : 0);
-    lock.unlock();
+    lock.Unlock();
     listener_->OnSessionExpired();
     std::shared_ptr<Handle> fresh;
     while (true) {
       {
-        std::lock_guard<std::mutex> check(mu_);
+        MutexLock check(mu_);
         if (stop_) return;
       }
       fresh = NewHandle();
       if (fresh && WaitHandleConnected(fresh, Clock::now() + options_.session_timeout)) break;
       fresh.reset();
       spdlog::warn("ZooKeeper {}: no new session yet; retrying", hosts_);
-      std::unique_lock<std::mutex> pause(mu_);
-      cv_.wait_for(pause, std::chrono::milliseconds(200), [&] { return stop_; });
+      MutexLock pause(mu_);
+      cv_.WaitFor(mu_, std::chrono::milliseconds(200), [&]() QUIRE_REQUIRES(mu_) { return stop_; });
     }
     std::shared_ptr<Handle> old;
-    lock.lock();
+    lock.Lock();
     old = std::move(current_);
     current_ = std::move(fresh);
     expired_ = false;
     disconnected_since_ = Clock::time_point{};
-    cv_.notify_all();
-    lock.unlock();
+    cv_.NotifyAll();
+    lock.Unlock();
     old.reset();  // closes the expired handle; its pending calls complete with ZCLOSING
     spdlog::info("ZooKeeper {}: new session {:#x}", hosts_, session_id());
     listener_->OnSessionRestored();
-    lock.lock();
+    lock.Lock();
   }
 }
 
@@ -489,7 +496,7 @@ ZkSession::Reply ZkSession::Multi(const std::vector<MultiOp>& ops, Deadline dead
   } else if (!call->Wait(deadline)) {
     r.rc = ZOPERATIONTIMEOUT;
   } else {
-    std::lock_guard<std::mutex> lock(call->mu);
+    MutexLock lock(call->mu);
     r = std::move(call->reply);
   }
   if (fault == InjectedFault::kDropReply) {
@@ -520,7 +527,7 @@ std::vector<int> ZkSession::DeleteMany(const std::vector<std::string>& paths, De
       codes[i] = ZOPERATIONTIMEOUT;
       continue;
     }
-    std::lock_guard<std::mutex> lock(calls[i]->mu);
+    MutexLock lock(calls[i]->mu);
     codes[i] = calls[i]->reply.rc;
   }
   return codes;

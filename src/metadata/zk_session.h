@@ -23,14 +23,13 @@
 #include <zookeeper/zookeeper.h>
 
 #include <chrono>
-#include <condition_variable>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <string_view>
 #include <thread>
 #include <vector>
 
+#include "common/mutex.h"
 #include "metadata/kv_backend.h"
 #include "metadata/metadata_store.h"
 #include "metadata/zk_acl.h"
@@ -116,7 +115,10 @@ class ZkSession {
 
   std::shared_ptr<Handle> NewHandle();
   std::shared_ptr<Handle> Current() const;
-  bool WaitHandleConnected(const std::shared_ptr<Handle>& handle, Deadline deadline);
+  // handle->state, guarded by its owner's mu_: ours, as every handle is this session's.
+  int& StateOf(Handle& handle) const QUIRE_REQUIRES(mu_);
+  bool WaitHandleConnected(const std::shared_ptr<Handle>& handle, Deadline deadline)
+      QUIRE_EXCLUDES(mu_);
   void OnEvent(Handle* handle, int type, int state, const char* path);
   void SessionLoop();
   InjectedFault BeforeRequest(std::string_view op, const std::string& path) const;
@@ -130,12 +132,13 @@ class ZkSession {
   ZkAcl acl_;  // for new nodes; immutable (the C client only reads it)
   Listener* const listener_;
 
-  mutable std::mutex mu_;
-  std::condition_variable cv_;  // handle state changed, expiry, stop
-  std::shared_ptr<Handle> current_;
-  bool expired_ = false;
-  bool stop_ = false;
-  std::chrono::steady_clock::time_point disconnected_since_{};  // zero when connected
+  mutable Mutex mu_;
+  CondVar cv_;  // handle state changed, expiry, stop
+  std::shared_ptr<Handle> current_ QUIRE_GUARDED_BY(mu_);
+  bool expired_ QUIRE_GUARDED_BY(mu_) = false;
+  bool stop_ QUIRE_GUARDED_BY(mu_) = false;
+  // Zero when connected.
+  std::chrono::steady_clock::time_point disconnected_since_ QUIRE_GUARDED_BY(mu_) = {};
 
   std::thread session_thread_;
 };

@@ -73,7 +73,7 @@ Result<std::unique_ptr<ZkMetadataStore>> ZkMetadataStore::Open(const std::string
 ZkMetadataStore::~ZkMetadataStore() {
   watches_.Stop();
   if (session_) session_->Stop();
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   QUIRE_CHECK_MSG(registrations_.empty() && locks_.empty(),
                   "registrations and locks must be destroyed before their store");
 }

@@ -19,9 +19,9 @@
 #include <atomic>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <string>
 
+#include "common/mutex.h"
 #include "metadata/metadata_store.h"
 #include "metadata/watch_executor.h"
 #include "metadata/zk_session.h"
@@ -138,7 +138,8 @@ class ZkMetadataStore final : public MetadataStore, private ZkSession::Listener 
   // Creates the registration znode of `bookie_id` for this session (RegisterBookie's contract:
   // one of another session is removed first if it carries reg.takeover_key, else
   // kAlreadyExists).
-  Status RegisterLocked(const BookieId& bookie_id, const RegState& reg, Deadline deadline);
+  Status RegisterLocked(const BookieId& bookie_id, const RegState& reg, Deadline deadline)
+      QUIRE_REQUIRES(mu_);
   // Before (re)creating a registration: removes `path` if it is ours (`ours_goes`) or carries
   // `takeover_key`; kAlreadyExists if another session holds it.
   Status ClearRegistrationPath(const BookieId& bookie_id, const std::string& path, bool ours_goes,
@@ -158,10 +159,10 @@ class ZkMetadataStore final : public MetadataStore, private ZkSession::Listener 
     std::shared_ptr<std::atomic<bool>> held;
     std::function<void()> on_lost;
   };
-  std::mutex mu_;  // guards registrations_, locks_
-  std::map<BookieId, RegState> registrations_;
-  std::map<std::string, LockState> locks_;
-  uint64_t next_lock_token_ = 1;
+  Mutex mu_;
+  std::map<BookieId, RegState> registrations_ QUIRE_GUARDED_BY(mu_);
+  std::map<std::string, LockState> locks_ QUIRE_GUARDED_BY(mu_);
+  uint64_t next_lock_token_ QUIRE_GUARDED_BY(mu_) = 1;
 
   WatchExecutor watches_;
 };

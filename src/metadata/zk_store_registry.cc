@@ -123,8 +123,9 @@ Result<std::unique_ptr<BookieRegistration>> ZkMetadataStore::RegisterBookie(
     const BookieId& bookie_id, BookieMode mode, const std::string& takeover_key) {
   QUIRE_RETURN_IF_ERROR(ValidateName("bookie id", bookie_id));
   Status registered = ClaimWhileHeldElsewhere(
-      options_, bookie_id, mu_, [&] { return registrations_.count(bookie_id) > 0; },
-      [&]() -> Status {
+      options_, bookie_id, mu_,
+      [&]() QUIRE_REQUIRES(mu_) { return registrations_.count(bookie_id) > 0; },
+      [&]() QUIRE_REQUIRES(mu_) -> Status {
         RegState reg{mode, takeover_key};
         QUIRE_RETURN_IF_ERROR(RegisterLocked(bookie_id, reg, NewDeadline()));
         registrations_[bookie_id] = std::move(reg);
@@ -138,7 +139,7 @@ Result<std::unique_ptr<BookieRegistration>> ZkMetadataStore::RegisterBookie(
 }
 
 Status ZkMetadataStore::SetRegistrationMode(const BookieId& bookie_id, BookieMode mode) {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   auto it = registrations_.find(bookie_id);
   if (it == registrations_.end()) return Internal("SetMode on an unknown registration");
   if (it->second.mode == mode) return Status::Ok();
@@ -175,7 +176,7 @@ Status ZkMetadataStore::SetRegistrationMode(const BookieId& bookie_id, BookieMod
 }
 
 void ZkMetadataStore::Unregister(const BookieId& bookie_id) {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   auto it = registrations_.find(bookie_id);
   if (it == registrations_.end()) return;
   const std::string path = RegistrationPath(bookie_id, it->second.mode);
@@ -244,7 +245,7 @@ Result<std::unique_ptr<OwnershipLock>> ZkMetadataStore::TryLock(const std::strin
                                                                 const std::string& owner,
                                                                 std::function<void()> on_lost) {
   QUIRE_RETURN_IF_ERROR(ValidateName("lock name", name));
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   if (locks_.count(name) > 0) {
     return Status(StatusCode::kAlreadyExists,
                   fmt::format("lock {} is already held by this store", name));
@@ -273,7 +274,7 @@ Result<std::unique_ptr<OwnershipLock>> ZkMetadataStore::TryLock(const std::strin
 }
 
 void ZkMetadataStore::ReleaseLock(const std::string& name, uint64_t token) {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   auto it = locks_.find(name);
   if (it == locks_.end() || it->second.token != token) return;
   locks_.erase(it);
@@ -303,7 +304,7 @@ Result<std::optional<std::string>> ZkMetadataStore::LockOwner(const std::string&
 void ZkMetadataStore::OnWatchEvent(const std::string& path) { watches_.Trigger(path); }
 
 void ZkMetadataStore::OnSessionExpired() {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   spdlog::warn(
       "metadata store {}: session expired; {} registration(s) will be restored, {} "
       "lock(s) are lost",
@@ -321,7 +322,7 @@ void ZkMetadataStore::OnSessionExpired() {
 }
 
 void ZkMetadataStore::OnSessionRestored() {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   Status result;
   for (const auto& [id, reg] : registrations_) {
     Status s = RegisterLocked(id, reg, NewDeadline());

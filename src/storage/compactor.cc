@@ -12,7 +12,7 @@
 
 namespace quire::storage {
 
-Compactor::Compactor(LedgerDirectory* dir, std::mutex* index_writer,
+Compactor::Compactor(LedgerDirectory* dir, Mutex* index_writer,
                      std::function<bool(uint64_t)> pace, uint64_t chunk_bytes, size_t io_bytes)
     : dir_(dir),
       index_writer_(index_writer),
@@ -64,7 +64,7 @@ Status Compactor::Compact(const std::vector<uint64_t>& logs, uint64_t margin,
 }
 
 void Compactor::MergeSwitched(CompactionStats* stats) {
-  std::lock_guard<std::mutex> lock(switch_mu_);
+  MutexLock lock(switch_mu_);
   stats->entries_moved += switched_.entries_moved;
   stats->bytes_moved += switched_.bytes_moved;
   stats->logs_compacted += switched_.logs_compacted;
@@ -246,7 +246,7 @@ Status Compactor::ApplySwitch(const std::vector<Move>& moves, uint64_t out_log, 
   uint64_t looked_up = dir_->flush_generation();
   bool unchanged = current(moves, looked_up);
   if (!unchanged) QUIRE_RETURN_IF_ERROR(lookup());
-  std::unique_lock<std::mutex> lock(*index_writer_);
+  MutexLock lock(*index_writer_);
   if (dir_->flush_generation() != looked_up) {
     unchanged = false;
     QUIRE_RETURN_IF_ERROR(lookup());
@@ -282,7 +282,7 @@ Status Compactor::ApplySwitch(const std::vector<Move>& moves, uint64_t out_log, 
   for (const auto& [ledger, bytes] : into) usage->Add(out_log, ledger, bytes);
   for (const auto& [key, bytes] : out_of) usage->Subtract(key.first, key.second, bytes);
   usage->SetTotal(out_log, total);
-  std::lock_guard<std::mutex> stats_lock(switch_mu_);
+  MutexLock stats_lock(switch_mu_);
   switched_.entries_moved += moved;
   for (const auto& [ledger, bytes] : into) switched_.bytes_moved += bytes;
   return Status::Ok();
@@ -290,27 +290,27 @@ Status Compactor::ApplySwitch(const std::vector<Move>& moves, uint64_t out_log, 
 
 void Compactor::Background(std::function<Status()> step) {
   {
-    std::lock_guard<std::mutex> lock(switch_mu_);
+    MutexLock lock(switch_mu_);
     ++in_flight_;
   }
   if (!switcher_) switcher_ = std::make_unique<Executor>("q-gc-switch", 1);
   switcher_->Submit([this, step = std::move(step)] {
     Status s;
     {
-      std::lock_guard<std::mutex> lock(switch_mu_);
+      MutexLock lock(switch_mu_);
       s = switch_error_;
     }
     if (s.ok()) s = step();  // after a failure the later steps are skipped
-    std::lock_guard<std::mutex> lock(switch_mu_);
+    MutexLock lock(switch_mu_);
     if (switch_error_.ok()) switch_error_ = s;
     --in_flight_;
-    switch_cv_.notify_all();
+    switch_cv_.NotifyAll();
   });
 }
 
 Status Compactor::WaitSwitches() {
-  std::unique_lock<std::mutex> lock(switch_mu_);
-  switch_cv_.wait(lock, [this] { return in_flight_ == 0; });
+  MutexLock lock(switch_mu_);
+  switch_cv_.Wait(switch_mu_, [this]() QUIRE_REQUIRES(switch_mu_) { return in_flight_ == 0; });
   return switch_error_;
 }
 
@@ -344,7 +344,7 @@ Status Compactor::ApplyDrop(uint64_t log) {
   // they were looked up (written again elsewhere since): nothing live is left in it.
   std::vector<std::pair<uint64_t, uint64_t>> rest = usage->LedgersIn(log);
   if (!rest.empty()) {
-    std::lock_guard<std::mutex> lock(*index_writer_);
+    MutexLock lock(*index_writer_);
     LedgerIndex::Batch batch = index->NewBatch();
     for (const auto& [ledger, bytes] : rest) batch.DeleteLogLedger(log, ledger);
     QUIRE_RETURN_IF_ERROR(index->Write(batch));
@@ -352,7 +352,7 @@ Status Compactor::ApplyDrop(uint64_t log) {
   }
   uint64_t size = usage->Total(log) + kEntryLogHeaderSize;
   QUIRE_RETURN_IF_ERROR(dir_->DeleteLog(log, index_writer_));
-  std::lock_guard<std::mutex> lock(switch_mu_);
+  MutexLock lock(switch_mu_);
   switched_.logs_compacted += 1;
   switched_.bytes_deleted += size;
   return Status::Ok();

@@ -27,16 +27,15 @@
 #pragma once
 
 #include <cstdint>
-#include <condition_variable>
 #include <functional>
 #include <map>
 #include <optional>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <vector>
 
 #include "common/executor.h"
+#include "common/mutex.h"
 #include "storage/entry_log.h"
 #include "storage/file_window.h"
 #include "storage/ledger_directory.h"
@@ -57,7 +56,7 @@ class Compactor {
   // `index_writer` is the storage engine's index-writer lock.
   // `chunk_bytes` of copies are switched at a time; the logs are read and written `io_bytes` at a
   // time.
-  Compactor(LedgerDirectory* dir, std::mutex* index_writer,
+  Compactor(LedgerDirectory* dir, Mutex* index_writer,
             std::function<bool(uint64_t bytes)> pace, uint64_t chunk_bytes = 64ull << 20,
             size_t io_bytes = 4u << 20);
   ~Compactor();
@@ -107,9 +106,10 @@ class Compactor {
   Status Switch();
   // On the switcher thread: points the index at the copies (one synced batch, under the
   // index-writer lock) and moves their bytes in the usage.
-  Status ApplySwitch(const std::vector<Move>& moves, uint64_t out_log, uint64_t total);
+  Status ApplySwitch(const std::vector<Move>& moves, uint64_t out_log, uint64_t total)
+      QUIRE_EXCLUDES(*index_writer_);
   // On the switcher thread: deletes an old log once its records are switched.
-  Status ApplyDrop(uint64_t log);
+  Status ApplyDrop(uint64_t log) QUIRE_EXCLUDES(*index_writer_);
   // Runs `step` on the switcher thread, after the steps before it; a failed step makes the
   // later ones fail too, and WaitSwitches() returns its error.
   void Background(std::function<Status()> step);
@@ -122,7 +122,7 @@ class Compactor {
   Status DropOld(uint64_t log);
 
   LedgerDirectory* dir_;
-  std::mutex* index_writer_;
+  Mutex* index_writer_;
   std::function<bool(uint64_t)> pace_;
   const uint64_t chunk_bytes_;
   const size_t io_bytes_;
@@ -137,11 +137,11 @@ class Compactor {
 
   // The switcher: index switches and old-log deletions, one at a time, in order, while the
   // compaction thread copies on ("q-gc-switch", started by it, so at its low priority).
-  std::mutex switch_mu_;
-  std::condition_variable switch_cv_;
-  size_t in_flight_ = 0;       // guarded by switch_mu_
-  Status switch_error_;        // guarded by switch_mu_
-  CompactionStats switched_;   // guarded by switch_mu_: what the switcher did
+  Mutex switch_mu_;
+  CondVar switch_cv_;
+  size_t in_flight_ QUIRE_GUARDED_BY(switch_mu_) = 0;
+  Status switch_error_ QUIRE_GUARDED_BY(switch_mu_);
+  CompactionStats switched_ QUIRE_GUARDED_BY(switch_mu_);  // what the switcher did
   std::unique_ptr<Executor> switcher_;  // last: stopped (its steps run) first
 };
 

@@ -165,7 +165,7 @@ Status EntryLogger::StartLog() {
   uint64_t id = AllocateLogId();
   {
     // Before the file exists: garbage collection lists the files first, then this set.
-    std::lock_guard<std::mutex> lock(unsettled_mu_);
+    MutexLock lock(unsettled_mu_);
     unsettled_.push_back(id);
   }
   QUIRE_ASSIGN_OR_RETURN(current_, EntryLogWriter::Create(options_, LogPath(id), id));
@@ -207,18 +207,18 @@ void EntryLogger::Accept() {
   committed_.clear();
   started_.clear();
   if (current_) accepted_ = {current_->log_id(), current_->committed_end()};
-  std::lock_guard<std::mutex> lock(unsettled_mu_);
+  MutexLock lock(unsettled_mu_);
   unsettled_.clear();
   if (current_) unsettled_.push_back(current_->log_id());
 }
 
 std::vector<uint64_t> EntryLogger::UnsettledLogs() const {
-  std::lock_guard<std::mutex> lock(unsettled_mu_);
+  MutexLock lock(unsettled_mu_);
   return unsettled_;
 }
 
 bool EntryLogger::Unsettled(uint64_t log_id) const {
-  std::lock_guard<std::mutex> lock(unsettled_mu_);
+  MutexLock lock(unsettled_mu_);
   return std::find(unsettled_.begin(), unsettled_.end(), log_id) != unsettled_.end();
 }
 
@@ -247,14 +247,14 @@ Status EntryLogger::RollBack() {
   }
   keep(options_.fs->SyncDir(options_.current_dir));
   {
-    std::lock_guard<std::mutex> lock(readers_mu_);
+    MutexLock lock(readers_mu_);
     readers_.erase(accepted_.log_id);  // a cached descriptor may have seen the cut-off tail
   }
   accepted_ = {};
   {
     // After the undo: the logs started since the last Accept() are gone, the one current then is
     // back to what the index records, and the next Add starts a new log.
-    std::lock_guard<std::mutex> lock(unsettled_mu_);
+    MutexLock lock(unsettled_mu_);
     unsettled_.clear();
   }
   if (!first.ok()) spdlog::warn("entry log: rolling back a failed flush: {}", first.ToString());
@@ -276,7 +276,7 @@ Status EntryLogger::Publish(EntryLogWriter* writer) {
 
 Status EntryLogger::DeleteLog(uint64_t log_id) {
   {
-    std::lock_guard<std::mutex> lock(readers_mu_);
+    MutexLock lock(readers_mu_);
     readers_.erase(log_id);
   }
   // Not followed by a directory sync: if a crash undid the unlink, the log is back without usage
@@ -287,7 +287,7 @@ Status EntryLogger::DeleteLog(uint64_t log_id) {
 }
 
 Result<std::shared_ptr<File>> EntryLogger::Reader(uint64_t log_id) {
-  std::lock_guard<std::mutex> lock(readers_mu_);
+  MutexLock lock(readers_mu_);
   auto it = readers_.find(log_id);
   if (it != readers_.end()) return it->second;
   QUIRE_ASSIGN_OR_RETURN(auto file, options_.fs->Open(LogPath(log_id), {.read_only = true}));

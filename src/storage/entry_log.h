@@ -19,12 +19,12 @@
 #include <future>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <vector>
 
 #include "common/executor.h"
 #include "common/file_system.h"
+#include "common/mutex.h"
 #include "storage/entry_log_format.h"
 #include "storage/file_window.h"
 
@@ -176,11 +176,11 @@ class EntryLogger {
   CommittedLog accepted_;                    // the current log at the last Accept(), its end then
   std::vector<uint64_t> started_;            // logs started since the last Accept()
 
-  mutable std::mutex unsettled_mu_;
-  std::vector<uint64_t> unsettled_;  // guarded by unsettled_mu_; see UnsettledLogs()
+  mutable Mutex unsettled_mu_;
+  std::vector<uint64_t> unsettled_ QUIRE_GUARDED_BY(unsettled_mu_);  // see UnsettledLogs()
 
-  std::mutex readers_mu_;
-  std::map<uint64_t, std::shared_ptr<File>> readers_;  // guarded by readers_mu_
+  Mutex readers_mu_;
+  std::map<uint64_t, std::shared_ptr<File>> readers_ QUIRE_GUARDED_BY(readers_mu_);
 };
 
 // Scans a whole entry log (dump, index rebuild, compaction). Stops at the end of data; a damaged

@@ -3,12 +3,12 @@
 namespace quire::storage {
 
 void EntryLogUsage::Add(uint64_t log, uint64_t ledger, uint64_t bytes) {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   logs_[log].ledgers[ledger] += bytes;
 }
 
 void EntryLogUsage::Subtract(uint64_t log, uint64_t ledger, uint64_t bytes) {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   auto it = logs_.find(log);
   if (it == logs_.end()) return;
   auto l = it->second.ledgers.find(ledger);
@@ -21,22 +21,22 @@ void EntryLogUsage::Subtract(uint64_t log, uint64_t ledger, uint64_t bytes) {
 }
 
 void EntryLogUsage::SetTotal(uint64_t log, uint64_t total_bytes) {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   logs_[log].total = total_bytes;
 }
 
 void EntryLogUsage::RemoveLedger(uint64_t ledger) {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   for (auto& [id, log] : logs_) log.ledgers.erase(ledger);
 }
 
 void EntryLogUsage::RemoveLog(uint64_t log) {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   logs_.erase(log);
 }
 
 uint64_t EntryLogUsage::Bytes(uint64_t log, uint64_t ledger) const {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   auto it = logs_.find(log);
   if (it == logs_.end()) return 0;
   auto l = it->second.ledgers.find(ledger);
@@ -44,13 +44,13 @@ uint64_t EntryLogUsage::Bytes(uint64_t log, uint64_t ledger) const {
 }
 
 uint64_t EntryLogUsage::Total(uint64_t log) const {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   auto it = logs_.find(log);
   return it == logs_.end() ? 0 : it->second.total;
 }
 
 std::vector<uint64_t> EntryLogUsage::LogsOf(uint64_t ledger) const {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   std::vector<uint64_t> out;
   for (const auto& [id, log] : logs_) {
     if (log.ledgers.count(ledger) > 0) out.push_back(id);
@@ -59,19 +59,19 @@ std::vector<uint64_t> EntryLogUsage::LogsOf(uint64_t ledger) const {
 }
 
 std::vector<std::pair<uint64_t, uint64_t>> EntryLogUsage::LedgersIn(uint64_t log) const {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   auto it = logs_.find(log);
   if (it == logs_.end()) return {};
   return {it->second.ledgers.begin(), it->second.ledgers.end()};
 }
 
 bool EntryLogUsage::Known(uint64_t log) const {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   return logs_.count(log) > 0;
 }
 
 std::vector<LogUsage> EntryLogUsage::Logs() const {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   std::vector<LogUsage> out;
   out.reserve(logs_.size());
   for (const auto& [id, log] : logs_) {

@@ -20,10 +20,11 @@
 
 #include <cstdint>
 #include <map>
-#include <mutex>
 #include <optional>
 #include <unordered_map>
 #include <vector>
+
+#include "common/mutex.h"
 
 namespace quire::storage {
 
@@ -65,8 +66,8 @@ class EntryLogUsage {
     uint64_t total = 0;
     std::unordered_map<uint64_t, uint64_t> ledgers;  // ledger -> bytes
   };
-  mutable std::mutex mu_;
-  std::map<uint64_t, Log> logs_;  // guarded by mu_
+  mutable Mutex mu_;
+  std::map<uint64_t, Log> logs_ QUIRE_GUARDED_BY(mu_);
 };
 
 }  // namespace quire::storage

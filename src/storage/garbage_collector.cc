@@ -43,41 +43,42 @@ GarbageCollector::GarbageCollector(StorageEngine* engine, LedgerCatalog* catalog
 
 GarbageCollector::~GarbageCollector() {
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     stopping_ = true;
   }
-  cv_.notify_all();
+  cv_.NotifyAll();
   if (thread_.joinable()) thread_.join();
 }
 
 uint64_t GarbageCollector::Trigger(CompactionKind compaction) {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   // A request made while a pass runs gets the next pass: the running one may be past the steps
   // the request wants.
   if (requested_ <= started_) requested_ = started_ + 1;
   requested_compaction_ = std::max(requested_compaction_, compaction);
-  cv_.notify_all();
+  cv_.NotifyAll();
   return requested_;
 }
 
 bool GarbageCollector::WaitFor(uint64_t id, std::chrono::milliseconds timeout) {
-  std::unique_lock<std::mutex> lock(mu_);
-  return cv_.wait_for(lock, timeout, [&] { return completed_ >= id || stopping_; }) &&
+  MutexLock lock(mu_);
+  return cv_.WaitFor(mu_, timeout,
+                     [&]() QUIRE_REQUIRES(mu_) { return completed_ >= id || stopping_; }) &&
          completed_ >= id;
 }
 
 void GarbageCollector::SuspendCompaction(CompactionSuspension which) {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   suspension_.major = suspension_.major || which.major;
   suspension_.minor = suspension_.minor || which.minor;
-  cv_.notify_all();  // a throttled compaction of a suspended kind stops now, not after its sleep
+  cv_.NotifyAll();  // a throttled compaction of a suspended kind stops now, not after its sleep
   spdlog::info("garbage collection: major compaction {}, minor compaction {}",
                suspension_.major ? "suspended" : "allowed",
                suspension_.minor ? "suspended" : "allowed");
 }
 
 void GarbageCollector::ResumeCompaction(CompactionSuspension which) {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   suspension_.major = suspension_.major && !which.major;
   suspension_.minor = suspension_.minor && !which.minor;
   spdlog::info("garbage collection: major compaction {}, minor compaction {}",
@@ -86,24 +87,24 @@ void GarbageCollector::ResumeCompaction(CompactionSuspension which) {
 }
 
 CompactionSuspension GarbageCollector::compaction_suspension() const {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   return suspension_;
 }
 
 bool GarbageCollector::MayCompact(CompactionKind kind) const {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   return !stopping_ && !suspension_.Suspends(kind);
 }
 
 bool GarbageCollector::stopping() const {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   return stopping_;
 }
 
 GcStatus GarbageCollector::status() const {
   GcStatus s;
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     s = totals_;
     s.requested = requested_;
     s.completed = completed_;
@@ -117,7 +118,7 @@ GcStatus GarbageCollector::status() const {
 }
 
 void GarbageCollector::Publish(const GcPassReport& report) {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   if (!recent_.empty() && recent_.front().id == report.id) {
     recent_.front() = report;
   } else {
@@ -134,8 +135,9 @@ void GarbageCollector::Loop() {
   while (true) {
     GcPassReport report;
     {
-      std::unique_lock<std::mutex> lock(mu_);
-      cv_.wait_until(lock, next_timer, [&] { return stopping_ || requested_ > started_; });
+      MutexLock lock(mu_);
+      cv_.WaitUntil(mu_, next_timer,
+                    [&]() QUIRE_REQUIRES(mu_) { return stopping_ || requested_ > started_; });
       if (stopping_) return;
       auto now = std::chrono::steady_clock::now();
       bool requested = requested_ > started_;
@@ -187,7 +189,7 @@ void GarbageCollector::Loop() {
         report.compaction_suspended.empty() ? "" : "; " + report.compaction_suspended,
         report.status.ok() ? "" : "; stopped: " + report.status.ToString());
     Publish(report);
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     completed_ = report.id;
     totals_.passes += 1;
     totals_.ledgers_deleted += report.ledgers_deleted;
@@ -196,7 +198,7 @@ void GarbageCollector::Loop() {
     totals_.entries_moved += report.entries_moved;
     totals_.bytes_moved += report.bytes_moved;
     totals_.bytes_reclaimed += static_cast<uint64_t>(std::max<int64_t>(0, report.bytes_reclaimed()));
-    cv_.notify_all();
+    cv_.NotifyAll();
   }
 }
 
@@ -255,7 +257,7 @@ Status GarbageCollector::CollectLedgers(GcPassReport* report) {
 }
 
 Status GarbageCollector::CollectLogs(GcPassReport* report) {
-  std::mutex& writer = engine_->index_writer();
+  Mutex& writer = engine_->index_writer();
   const double threshold = ThresholdOf(
       report->compaction, {options_.minor_threshold, options_.major_threshold});
   auto next = std::chrono::steady_clock::now();
@@ -330,8 +332,8 @@ Status GarbageCollector::CollectLogs(GcPassReport* report) {
 
 bool GarbageCollector::Pace(uint64_t amount, uint64_t rate,
                             std::chrono::steady_clock::time_point* next, CompactionKind kind) {
-  std::unique_lock<std::mutex> lock(mu_);
-  auto go_on = [&] { return !stopping_ && !suspension_.Suspends(kind); };
+  MutexLock lock(mu_);
+  auto go_on = [&]() QUIRE_REQUIRES(mu_) { return !stopping_ && !suspension_.Suspends(kind); };
   if (rate == 0 || !go_on()) return go_on();
   // `*next` is when the budget spent so far is earned back; sleeping until then keeps the
   // average at `rate`. Budget left unspent (while the pass walked the index, waited for a switch
@@ -340,7 +342,7 @@ bool GarbageCollector::Pace(uint64_t amount, uint64_t rate,
   auto now = std::chrono::steady_clock::now();
   if (*next < now - kPaceBurst) *next = now - kPaceBurst;
   *next += std::chrono::nanoseconds(amount * 1'000'000'000ull / rate);
-  if (*next > now) cv_.wait_until(lock, *next, [&] { return !go_on(); });
+  if (*next > now) cv_.WaitUntil(mu_, *next, [&]() QUIRE_REQUIRES(mu_) { return !go_on(); });
   return go_on();
 }
 

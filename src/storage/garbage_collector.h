@@ -19,17 +19,16 @@
 #pragma once
 
 #include <chrono>
-#include <condition_variable>
 #include <cstdint>
 #include <deque>
 #include <functional>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "common/histogram.h"
+#include "common/mutex.h"
 #include "quire/status.h"
 #include "storage/gc_policy.h"
 #include "storage/storage_engine.h"
@@ -128,12 +127,12 @@ class GarbageCollector {
   Status CollectLedgers(GcPassReport* report);
   Status CollectLogs(GcPassReport* report);
   // Whether a compaction of `kind` may copy on: false when stopping or when `kind` is suspended.
-  bool MayCompact(CompactionKind kind) const;
+  bool MayCompact(CompactionKind kind) const QUIRE_EXCLUDES(mu_);
   // Sleeps as the throttle requires for `bytes` more; false (at once) when stopping or when
   // compaction of `kind` is suspended.
   bool Pace(uint64_t bytes, uint64_t rate, std::chrono::steady_clock::time_point* next,
-            CompactionKind kind = CompactionKind::kNone);
-  bool stopping() const;
+            CompactionKind kind = CompactionKind::kNone) QUIRE_EXCLUDES(mu_);
+  bool stopping() const QUIRE_EXCLUDES(mu_);
   void Publish(const GcPassReport& report);
 
   StorageEngine* const engine_;
@@ -141,16 +140,16 @@ class GarbageCollector {
   const GcOptions options_;
   const std::function<void(const std::vector<uint64_t>&)> on_deleted_;
 
-  mutable std::mutex mu_;
-  std::condition_variable cv_;
-  bool stopping_ = false;                          // guarded by mu_
-  CompactionSuspension suspension_;                // guarded by mu_
-  uint64_t requested_ = 0;                         // guarded by mu_
-  uint64_t started_ = 0;                           // guarded by mu_
-  uint64_t completed_ = 0;                         // guarded by mu_
-  CompactionKind requested_compaction_ = CompactionKind::kNone;  // guarded by mu_
-  std::deque<GcPassReport> recent_;                // guarded by mu_
-  GcStatus totals_;                                // guarded by mu_ (the counters)
+  mutable Mutex mu_;
+  CondVar cv_;
+  bool stopping_ QUIRE_GUARDED_BY(mu_) = false;
+  CompactionSuspension suspension_ QUIRE_GUARDED_BY(mu_);
+  uint64_t requested_ QUIRE_GUARDED_BY(mu_) = 0;
+  uint64_t started_ QUIRE_GUARDED_BY(mu_) = 0;
+  uint64_t completed_ QUIRE_GUARDED_BY(mu_) = 0;
+  CompactionKind requested_compaction_ QUIRE_GUARDED_BY(mu_) = CompactionKind::kNone;
+  std::deque<GcPassReport> recent_ QUIRE_GUARDED_BY(mu_);
+  GcStatus totals_ QUIRE_GUARDED_BY(mu_);  // the counters
   Histogram pass_duration_ms_;
 
   // q-gc only.

@@ -132,10 +132,17 @@ Result<std::unique_ptr<Journal>> Journal::Open(const JournalOptions& options,
   for (uint64_t id : ids) {
     if (id < checkpoint.file_id && id < first_file_id) retired.push_back(id);
   }
-  journal->retired_before_ = checkpoint.file_id;
+  {
+    // No other thread runs yet: uncontended, taken only because the field is guarded.
+    MutexLock lock(journal->files_mu_);
+    journal->retired_before_ = checkpoint.file_id;
+  }
   QUIRE_RETURN_IF_ERROR(journal->Retire(retired));
   QUIRE_RETURN_IF_ERROR(journal->StartFile(first_file_id));
-  journal->synced_ = {journal->file_id_, journal->offset_};
+  {
+    MutexLock lock(journal->mu_);
+    journal->synced_ = {journal->file_id_, journal->offset_};
+  }
   journal->thread_ = std::thread([j = journal.get()] { j->Run(); });
   journal->sync_thread_ = std::thread([j = journal.get()] { j->SyncLoop(); });
   return journal;
@@ -145,10 +152,10 @@ Journal::~Journal() { Close(); }
 
 void Journal::Close() {
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     stopping_ = true;
   }
-  cv_.notify_all();
+  cv_.NotifyAll();
   bool was_running = thread_.joinable();
   if (thread_.joinable()) thread_.join();  // writes what is queued, then lets the syncer finish
   if (sync_thread_.joinable()) sync_thread_.join();
@@ -174,7 +181,7 @@ Status Journal::StartFile(uint64_t file_id) {
 
   std::optional<uint64_t> reuse;
   {
-    std::lock_guard<std::mutex> lock(files_mu_);
+    MutexLock lock(files_mu_);
     if (!reusable_.empty()) {
       reuse = reusable_.front();
       reusable_.pop_front();
@@ -245,13 +252,15 @@ Status Journal::EnsureSpace(uint64_t bytes) {
     // Every file but the newest is complete and synced (replay relies on it): wait until the
     // sync thread has covered all of this one before starting the next.
     {
-      std::unique_lock<std::mutex> lock(mu_);
-      cv_.wait(lock, [this] { return !error_.ok() || (unsynced_.empty() && !syncing_); });
+      MutexLock lock(mu_);
+      cv_.Wait(mu_, [this]() QUIRE_REQUIRES(mu_) {
+        return !error_.ok() || (unsynced_.empty() && !syncing_);
+      });
       if (!error_.ok()) return error_;
     }
     QUIRE_RETURN_IF_ERROR(FinishFile());
     QUIRE_RETURN_IF_ERROR(StartFile(file_id_ + 1));
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     synced_ = {file_id_, offset_};
   }
   if (offset_ + bytes > allocated_) {
@@ -264,12 +273,12 @@ Status Journal::EnsureSpace(uint64_t bytes) {
 
 void Journal::Append(JournalWrite write) {
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     if (error_.ok() && !stopping_) {
       queued_bytes_ += write.bytes();
       queue_.push_back(std::move(write));
       queued_.store(queue_.size(), std::memory_order_release);
-      cv_.notify_one();
+      cv_.NotifyOne();
       return;
     }
   }
@@ -281,14 +290,14 @@ void Journal::Append(JournalWrite write) {
 
 void Journal::Append(std::vector<JournalWrite> writes) {
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     if (error_.ok() && !stopping_) {
       for (JournalWrite& w : writes) {
         queued_bytes_ += w.bytes();
         queue_.push_back(std::move(w));
       }
       queued_.store(queue_.size(), std::memory_order_release);
-      cv_.notify_one();
+      cv_.NotifyOne();
       return;
     }
   }
@@ -296,12 +305,12 @@ void Journal::Append(std::vector<JournalWrite> writes) {
 }
 
 JournalPosition Journal::SyncedPosition() const {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   return synced_;
 }
 
 Status Journal::health() const {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   return error_;
 }
 
@@ -314,7 +323,7 @@ JournalStats Journal::stats() const {
   s.files_started = files_started_.load(std::memory_order_relaxed);
   s.files_reused = files_reused_.load(std::memory_order_relaxed);
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     s.queued_records = queue_.size();
   }
   s.sync_latency_ns = sync_latency_.Take();
@@ -330,7 +339,7 @@ Status Journal::Checkpoint(JournalPosition mark) {
     // Under files_mu_ so that two checkpoints never retire the same file. A concurrent StartFile
     // renames a pool file (below retired_before_) to a new id (above the mark): neither name
     // falls in the range retired here.
-    std::lock_guard<std::mutex> lock(files_mu_);
+    MutexLock lock(files_mu_);
     if (mark.file_id <= retired_before_) return Status::Ok();
     QUIRE_ASSIGN_OR_RETURN(std::vector<uint64_t> ids, ListJournalFiles(options_.fs, current_dir_));
     for (uint64_t id : ids) {
@@ -344,7 +353,7 @@ Status Journal::Checkpoint(JournalPosition mark) {
 Status Journal::Retire(const std::vector<uint64_t>& ids) {
   std::vector<uint64_t> doomed;
   {
-    std::lock_guard<std::mutex> lock(files_mu_);
+    MutexLock lock(files_mu_);
     for (uint64_t id : ids) reusable_.push_back(id);
     while (reusable_.size() > options_.reusable_files) {
       doomed.push_back(reusable_.front());
@@ -372,7 +381,7 @@ void Journal::Fail(const Status& status, std::vector<JournalCallback> callbacks)
   std::deque<Unsynced> unsynced;
   Status first;
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     if (error_.ok()) error_ = status;
     first = error_;
     queued.swap(queue_);
@@ -380,7 +389,7 @@ void Journal::Fail(const Status& status, std::vector<JournalCallback> callbacks)
     queued_.store(0, std::memory_order_release);
     unsynced.swap(unsynced_);
   }
-  cv_.notify_all();
+  cv_.NotifyAll();
   for (Unsynced& u : unsynced) {
     for (JournalCallback& cb : u.callbacks) callbacks.push_back(std::move(cb));
   }
@@ -419,23 +428,25 @@ void Journal::Run() {
   while (true) {
     group.clear();
     {
-      std::unique_lock<std::mutex> lock(mu_);
+      MutexLock lock(mu_);
       if (queue_.empty() && !stopping_) {
-        lock.unlock();
+        lock.Unlock();
         SpinFor(queued_);
-        lock.lock();
+        lock.Lock();
       }
-      cv_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
+      cv_.Wait(mu_, [this]() QUIRE_REQUIRES(mu_) { return stopping_ || !queue_.empty(); });
       if (queue_.empty()) break;  // stopping, and everything queued is written
       if (options_.max_group_wait_us > 0 && !stopping_) {
         auto deadline = std::chrono::steady_clock::now() +
                         std::chrono::microseconds(options_.max_group_wait_us);
-        cv_.wait_until(lock, deadline, [this] {
+        cv_.WaitUntil(mu_, deadline, [this]() QUIRE_REQUIRES(mu_) {
           return stopping_ || queued_bytes_ >= options_.group_bytes_threshold;
         });
       }
       // Bound the unsynced window: at most kMaxUnsyncedGroups written groups wait for a sync.
-      cv_.wait(lock, [this] { return !error_.ok() || unsynced_.size() < kMaxUnsyncedGroups; });
+      cv_.Wait(mu_, [this]() QUIRE_REQUIRES(mu_) {
+        return !error_.ok() || unsynced_.size() < kMaxUnsyncedGroups;
+      });
       size_t bytes = 0;
       while (!queue_.empty() &&
              (group.empty() || bytes + queue_.front().bytes() <= options_.group_bytes_threshold)) {
@@ -458,7 +469,7 @@ void Journal::Run() {
       uint64_t durable_before;
       bool inline_sync;
       {
-        std::lock_guard<std::mutex> lock(mu_);
+        MutexLock lock(mu_);
         durable_before = synced_.file_id == file_id_ ? synced_.offset : kJournalHeaderSize;
         // Nothing else to write and nothing waiting for a sync: write and sync this group in one
         // call, the shortest path for a lone writer. Otherwise hand the sync to the sync thread
@@ -480,23 +491,23 @@ void Journal::Run() {
       if (s.ok() && inline_sync) {
         RecordSync(latency, group.size());
         {
-          std::lock_guard<std::mutex> lock(mu_);
+          MutexLock lock(mu_);
           syncing_ = false;
           synced_ = {file_id_, offset_};
         }
-        cv_.notify_all();
+        cv_.NotifyAll();
         Dispatch(std::move(callbacks), Status::Ok());
         continue;
       }
       if (inline_sync) {
-        std::lock_guard<std::mutex> lock(mu_);
+        MutexLock lock(mu_);
         syncing_ = false;
       }
       if (s.ok()) {
-        std::lock_guard<std::mutex> lock(mu_);
+        MutexLock lock(mu_);
         if (error_.ok()) {
           unsynced_.push_back({file_.get(), file_id_, offset_, std::move(callbacks), group.size()});
-          sync_cv_.notify_one();
+          sync_cv_.NotifyOne();
           continue;
         }
         s = error_;
@@ -508,9 +519,9 @@ void Journal::Run() {
     }
     Fail(s.WithContext(fmt::format("journal {}", options_.directory)), std::move(callbacks));
   }
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   writer_done_ = true;
-  sync_cv_.notify_one();
+  sync_cv_.NotifyOne();
 }
 
 void Journal::SyncLoop() {
@@ -521,8 +532,9 @@ void Journal::SyncLoop() {
       // No spinning here, unlike the journal thread: this thread only runs under load, when
       // the cores are busy with work that spinning would take time from (measured: 7% of the
       // samples at 16 KiB saturation went to this thread's spin).
-      std::unique_lock<std::mutex> lock(mu_);
-      sync_cv_.wait(lock, [this] { return writer_done_ || !unsynced_.empty(); });
+      MutexLock lock(mu_);
+      sync_cv_.Wait(mu_,
+                    [this]() QUIRE_REQUIRES(mu_) { return writer_done_ || !unsynced_.empty(); });
       if (unsynced_.empty()) return;  // the journal thread is done and everything is synced
       batch.swap(unsynced_);
       syncing_ = error_.ok();
@@ -541,16 +553,16 @@ void Journal::SyncLoop() {
     }
     if (s.ok()) {
       {
-        std::lock_guard<std::mutex> lock(mu_);
+        MutexLock lock(mu_);
         syncing_ = false;
         synced_ = {batch.back().file_id, batch.back().end};
       }
-      cv_.notify_all();
+      cv_.NotifyAll();
       Dispatch(std::move(callbacks), Status::Ok());
       continue;
     }
     {
-      std::lock_guard<std::mutex> lock(mu_);
+      MutexLock lock(mu_);
       syncing_ = false;
     }
     if (health().ok()) {

@@ -34,12 +34,10 @@
 #pragma once
 
 #include <atomic>
-#include <condition_variable>
 #include <cstdint>
 #include <deque>
 #include <functional>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -47,6 +45,7 @@
 #include "common/executor.h"
 #include "common/file_system.h"
 #include "common/histogram.h"
+#include "common/mutex.h"
 #include "storage/journal_format.h"
 #include "storage/journal_reader.h"
 #include "storage/payload.h"
@@ -152,7 +151,7 @@ class Journal {
   Status Checkpoint(JournalPosition mark);
 
   // OK, or the error that stopped the journal.
-  Status health() const;
+  Status health() const QUIRE_EXCLUDES(mu_);
   JournalStats stats() const;
   const std::string& directory() const { return options_.directory; }
 
@@ -181,12 +180,12 @@ class Journal {
   Status FinishFile();
   // Sorts checkpointed files `ids` (ascending) into the reuse pool or deletes them.
   Status Retire(const std::vector<uint64_t>& ids);
-  Status EnsureSpace(uint64_t bytes);
+  Status EnsureSpace(uint64_t bytes) QUIRE_EXCLUDES(mu_);
   void Run();       // the journal thread
   void SyncLoop();  // the sync thread
   void RecordSync(uint64_t latency_ns, size_t records);
   // Records the error (first one wins) and fails `callbacks`, the queue and unsynced groups.
-  void Fail(const Status& status, std::vector<JournalCallback> callbacks);
+  void Fail(const Status& status, std::vector<JournalCallback> callbacks) QUIRE_EXCLUDES(mu_);
   void Dispatch(std::vector<JournalCallback> callbacks, const Status& status);
 
   const JournalOptions options_;
@@ -201,21 +200,21 @@ class Journal {
   uint64_t group_seq_ = 0;
   AlignedBuffer buffer_;
 
-  std::mutex files_mu_;              // the reuse pool; never held with mu_
-  std::deque<uint64_t> reusable_;    // guarded by files_mu_: checkpointed files, oldest first
-  uint64_t retired_before_ = 0;      // guarded by files_mu_: files below this id are retired
+  Mutex files_mu_;  // the reuse pool; never held with mu_
+  std::deque<uint64_t> reusable_ QUIRE_GUARDED_BY(files_mu_);  // checkpointed, oldest first
+  uint64_t retired_before_ QUIRE_GUARDED_BY(files_mu_) = 0;    // files below it are retired
 
-  mutable std::mutex mu_;
-  std::condition_variable cv_;       // the journal thread waits here
-  std::condition_variable sync_cv_;  // the sync thread waits here
-  std::deque<JournalWrite> queue_;  // guarded by mu_
-  size_t queued_bytes_ = 0;         // guarded by mu_
-  bool stopping_ = false;           // guarded by mu_
-  bool writer_done_ = false;        // guarded by mu_: the journal thread has exited
-  Status error_;                    // guarded by mu_; set once
-  std::deque<Unsynced> unsynced_;   // guarded by mu_
-  bool syncing_ = false;            // guarded by mu_: an fdatasync is running
-  JournalPosition synced_;          // guarded by mu_
+  mutable Mutex mu_;
+  CondVar cv_;       // the journal thread waits here
+  CondVar sync_cv_;  // the sync thread waits here
+  std::deque<JournalWrite> queue_ QUIRE_GUARDED_BY(mu_);
+  size_t queued_bytes_ QUIRE_GUARDED_BY(mu_) = 0;
+  bool stopping_ QUIRE_GUARDED_BY(mu_) = false;
+  bool writer_done_ QUIRE_GUARDED_BY(mu_) = false;  // the journal thread has exited
+  Status error_ QUIRE_GUARDED_BY(mu_);  // set once
+  std::deque<Unsynced> unsynced_ QUIRE_GUARDED_BY(mu_);
+  bool syncing_ QUIRE_GUARDED_BY(mu_) = false;  // an fdatasync is running
+  JournalPosition synced_ QUIRE_GUARDED_BY(mu_);
 
   // Mirrors queue_.size() for spinning without the lock.
   std::atomic<size_t> queued_{0};

@@ -4,7 +4,6 @@
 #include <cerrno>
 #include <map>
 #include <unordered_set>
-#include <mutex>
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
@@ -87,7 +86,7 @@ Status LedgerDirectory::LoadUsage() {
 
 bool LedgerDirectory::TryPut(uint64_t ledger, uint64_t entry, const Payload& payload,
                              bool* flush_due) {
-  std::unique_lock<std::shared_mutex> lock(mu_);
+  WriterMutexLock lock(mu_);
   if (!filling_->Fits(payload->size())) {
     *flush_due = true;
     return false;
@@ -98,19 +97,19 @@ bool LedgerDirectory::TryPut(uint64_t ledger, uint64_t entry, const Payload& pay
 }
 
 void LedgerDirectory::ForcePut(uint64_t ledger, uint64_t entry, const Payload& payload) {
-  std::unique_lock<std::shared_mutex> lock(mu_);
+  WriterMutexLock lock(mu_);
   filling_->Put(ledger, entry, payload);
 }
 
 bool LedgerDirectory::HasPendingFlush() {
-  std::shared_lock<std::shared_mutex> lock(mu_);
+  ReaderMutexLock lock(mu_);
   return !flushing_->empty();
 }
 
 Status LedgerDirectory::WaitForRoom(size_t size, std::chrono::steady_clock::time_point deadline) {
-  std::unique_lock<std::shared_mutex> lock(mu_);
+  WriterMutexLock lock(mu_);
   while (!filling_->Fits(size)) {
-    if (room_.wait_until(lock, deadline) == std::cv_status::timeout && !filling_->Fits(size)) {
+    if (!mu_.WaitUntil(room_, deadline) && !filling_->Fits(size)) {
       return Status(StatusCode::kTooManyRequests,
                     fmt::format("ledger directory {}: the write cache is full and flushes are not "
                                 "keeping up",
@@ -122,7 +121,7 @@ Status LedgerDirectory::WaitForRoom(size_t size, std::chrono::steady_clock::time
 
 Result<std::string> LedgerDirectory::Read(uint64_t ledger, uint64_t entry) {
   {
-    std::shared_lock<std::shared_mutex> lock(mu_);
+    ReaderMutexLock lock(mu_);
     for (const WriteCache* cache : {filling_.get(), flushing_.get()}) {
       if (auto hit = cache->Get(ledger, entry)) {
         write_cache_hits_.fetch_add(1, std::memory_order_relaxed);
@@ -187,7 +186,7 @@ Result<std::string> LedgerDirectory::ReadFromLog(uint64_t ledger, uint64_t entry
 Result<std::optional<uint64_t>> LedgerDirectory::LastEntry(uint64_t ledger) {
   std::optional<uint64_t> last;
   {
-    std::shared_lock<std::shared_mutex> lock(mu_);
+    ReaderMutexLock lock(mu_);
     for (const WriteCache* cache : {filling_.get(), flushing_.get()}) {
       if (auto e = cache->LastEntry(ledger)) last = std::max(last.value_or(0), *e);
     }
@@ -200,7 +199,7 @@ Result<std::optional<uint64_t>> LedgerDirectory::LastEntry(uint64_t ledger) {
 Result<std::vector<uint64_t>> LedgerDirectory::ListEntries(uint64_t ledger) {
   std::vector<uint64_t> ids;
   {
-    std::shared_lock<std::shared_mutex> lock(mu_);
+    ReaderMutexLock lock(mu_);
     for (const WriteCache* cache : {filling_.get(), flushing_.get()}) cache->EntriesOf(ledger, &ids);
   }
   QUIRE_RETURN_IF_ERROR(index_->ForEachEntry(ledger, [&](uint64_t entry, const EntryLocation&) {
@@ -215,7 +214,7 @@ Result<std::vector<uint64_t>> LedgerDirectory::ListEntries(uint64_t ledger) {
 size_t LedgerDirectory::SwapCaches() {
   size_t count;
   {
-    std::unique_lock<std::shared_mutex> lock(mu_);
+    WriterMutexLock lock(mu_);
     if (flushing_->empty()) std::swap(filling_, flushing_);
     count = flushing_->count();
   }
@@ -238,7 +237,7 @@ Status LedgerDirectory::CheckRoom(uint64_t bytes) {
 
 Status LedgerDirectory::FlushSwapped(const std::vector<std::pair<uint64_t, LedgerInfo>>& infos) {
   // flushing_ is not modified until FinishFlush(), so it is read here without the lock.
-  std::vector<WriteCache::Item> items = flushing_->Sorted();
+  std::vector<WriteCache::Item> items = swapped_cache().Sorted();
   if (items.empty() && infos.empty()) return Status::Ok();
   uint64_t bytes = 0;
   for (const WriteCache::Item& item : items) bytes += kEntryLogRecordHeader + item.payload.size();
@@ -284,7 +283,7 @@ void LedgerDirectory::FinishFlush() {
   // to a million payloads takes milliseconds that adds (which take the lock) must not wait for.
   auto empty = std::make_unique<WriteCache>(options_.write_cache_bytes / 2);
   {
-    std::unique_lock<std::shared_mutex> lock(mu_);
+    WriterMutexLock lock(mu_);
     std::swap(flushing_, empty);
   }
   room_.notify_all();
@@ -304,7 +303,7 @@ Result<size_t> LedgerDirectory::DeleteLedgers(const std::vector<uint64_t>& ledge
   std::unordered_set<uint64_t> gone(ledgers.begin(), ledgers.end());
   size_t dropped = 0;
   {
-    std::unique_lock<std::shared_mutex> lock(mu_);
+    WriterMutexLock lock(mu_);
     dropped += filling_->EraseLedgers(gone);
     dropped += flushing_->EraseLedgers(gone);
   }
@@ -339,7 +338,7 @@ std::vector<LogUsage> LedgerDirectory::SettledUsage() const {
   return logs;
 }
 
-Status LedgerDirectory::RecordScannedUsage(uint64_t log, std::mutex* index_writer) {
+Status LedgerDirectory::RecordScannedUsage(uint64_t log, Mutex* index_writer) {
   std::string path = logger_->LogPath(log);
   QUIRE_ASSIGN_OR_RETURN(auto file, options_.fs->Open(path, {.read_only = true}));
   QUIRE_ASSIGN_OR_RETURN(uint64_t size, file->Size());
@@ -364,7 +363,7 @@ Status LedgerDirectory::RecordScannedUsage(uint64_t log, std::mutex* index_write
     end = std::max(end, AlignUp(end, kEntryLogAlignment));
   }
   uint64_t total = std::min(size, end) > kEntryLogHeaderSize ? std::min(size, end) - kEntryLogHeaderSize : 0;
-  std::lock_guard<std::mutex> lock(*index_writer);
+  MutexLock lock(*index_writer);
   LedgerIndex::Batch batch = index_->NewBatch();
   batch.PutLogSummary(log, {total});
   for (const auto& [ledger, bytes] : live) batch.PutLogLedgerBytes(log, ledger, bytes);
@@ -374,7 +373,7 @@ Status LedgerDirectory::RecordScannedUsage(uint64_t log, std::mutex* index_write
   return Status::Ok();
 }
 
-Status LedgerDirectory::DeleteLog(uint64_t log, std::mutex* index_writer) {
+Status LedgerDirectory::DeleteLog(uint64_t log, Mutex* index_writer) {
   QUIRE_CHECK(!logger_->Unsettled(log));
   QUIRE_CHECK(usage_.LedgersIn(log).empty());
   // The file goes first, then its rows, without an fsync of either: a crash may leave the rows
@@ -382,7 +381,7 @@ Status LedgerDirectory::DeleteLog(uint64_t log, std::mutex* index_writer) {
   // rows, which the next pass scans and deletes. Neither can lose an entry: nothing points into
   // the log.
   QUIRE_RETURN_IF_ERROR(logger_->DeleteLog(log));
-  std::lock_guard<std::mutex> lock(*index_writer);
+  MutexLock lock(*index_writer);
   LedgerIndex::Batch batch = index_->NewBatch();
   batch.DeleteLog(log);
   QUIRE_RETURN_IF_ERROR(index_->Write(batch, /*sync=*/false));
@@ -401,7 +400,7 @@ Result<LedgerDirectoryInventory> LedgerDirectory::Inventory() const {
 LedgerDirectoryStats LedgerDirectory::stats() {
   LedgerDirectoryStats s;
   {
-    std::shared_lock<std::shared_mutex> lock(mu_);
+    ReaderMutexLock lock(mu_);
     s.write_cache_bytes = filling_->bytes() + flushing_->bytes();
   }
   s.write_cache_hits = write_cache_hits_.load(std::memory_order_relaxed);

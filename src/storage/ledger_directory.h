@@ -14,21 +14,20 @@
 // (compaction moved the entry meanwhile) looks the entry up again.
 //
 // Threads: TryPut/WaitForRoom/Read/LastEntry from any thread; SwapCaches/FlushSwapped/FinishFlush
-// from the flush thread only. Methods that write the index (FlushSwapped, DeleteLedgers,
-// RecordScannedUsage, ForgetLog, and the compactor's batches) are called with the storage engine's
-// index-writer lock held.
+// from the flush thread only. Methods that write the index (FlushSwapped, DeleteLedgers, and the
+// compactor's batches) are called with the storage engine's index-writer lock held;
+// RecordScannedUsage and DeleteLog take it themselves.
 #pragma once
 
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <memory>
-#include <mutex>
 #include <optional>
-#include <shared_mutex>
 #include <string>
 #include <vector>
 
+#include "common/mutex.h"
 #include "storage/entry_log.h"
 #include "storage/entry_log_usage.h"
 #include "storage/ledger_index.h"
@@ -109,9 +108,9 @@ class LedgerDirectory {
   // Scans an unknown log and records its usage: the bytes of each record the index points at.
   // A log that never had a durable header is recorded as empty; a damaged one is left unknown
   // (kCorruption), never deleted.
-  Status RecordScannedUsage(uint64_t log, std::mutex* index_writer);
+  Status RecordScannedUsage(uint64_t log, Mutex* index_writer) QUIRE_EXCLUDES(*index_writer);
   // Deletes a log the usage says nothing points into, then its usage rows.
-  Status DeleteLog(uint64_t log, std::mutex* index_writer);
+  Status DeleteLog(uint64_t log, Mutex* index_writer) QUIRE_EXCLUDES(*index_writer);
 
   // Incremented each time a flush has written entry locations (under the index-writer lock):
   // compaction knows that locations it looked up are unchanged while it stays the same.
@@ -135,6 +134,10 @@ class LedgerDirectory {
   // Fails like a full disk when writing `bytes` would leave less than reserved_bytes free.
   Status CheckRoom(uint64_t bytes);
   Result<std::string> ReadFromLog(uint64_t ledger, uint64_t entry, const EntryLocation& loc);
+  // The swapped cache, for the flush thread, which reads it without mu_: flushing_ and its
+  // contents change only under the index-writer lock (SwapCaches, FinishFlush, DeleteLedgers),
+  // which the flush holds. The analysis cannot see that lock here.
+  const WriteCache& swapped_cache() const QUIRE_NO_THREAD_SAFETY_ANALYSIS { return *flushing_; }
 
   const LedgerDirectoryOptions options_;
   std::unique_ptr<LedgerIndex> index_;
@@ -142,10 +145,11 @@ class LedgerDirectory {
   EntryLogUsage usage_;
   ReadCache read_cache_;
 
-  std::shared_mutex mu_;
-  std::condition_variable_any room_;
-  std::unique_ptr<WriteCache> filling_;   // guarded by mu_
-  std::unique_ptr<WriteCache> flushing_;  // swapped under mu_; read-only while flushing
+  SharedMutex mu_;
+  std::condition_variable_any room_;  // waited on with mu_ held exclusively
+  std::unique_ptr<WriteCache> filling_ QUIRE_GUARDED_BY(mu_) QUIRE_PT_GUARDED_BY(mu_);
+  // Read-only while flushing (swapped_cache()).
+  std::unique_ptr<WriteCache> flushing_ QUIRE_GUARDED_BY(mu_) QUIRE_PT_GUARDED_BY(mu_);
 
   std::atomic<uint64_t> write_cache_hits_{0}, read_cache_hits_{0}, entry_log_reads_{0};
   std::atomic<uint64_t> flush_generation_{0};

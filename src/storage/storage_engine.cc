@@ -31,18 +31,35 @@ class StorageEngine::LedgerTable {
     uint64_t used = 0;      // the sweep epoch of the last access
   };
   struct Shard {
-    std::mutex mu;
-    std::unordered_map<uint64_t, State> map;  // guarded by mu
-    std::vector<uint64_t> dirty;              // guarded by mu
+    Mutex mu;
+    std::unordered_map<uint64_t, State> map QUIRE_GUARDED_BY(mu);
+    std::vector<uint64_t> dirty QUIRE_GUARDED_BY(mu);
+  };
+
+  // Holds the locks of several shards, taken in the order given. The analysis does not follow
+  // a set of locks: the holder asserts each shard's lock where it uses the shard.
+  class ShardLocks {
+   public:
+    explicit ShardLocks(std::vector<Shard*> shards) : shards_(std::move(shards)) {
+      for (Shard* shard : shards_) shard->mu.Lock();
+    }
+    ~ShardLocks() {
+      for (Shard* shard : shards_) shard->mu.Unlock();
+    }
+    ShardLocks(const ShardLocks&) = delete;
+    ShardLocks& operator=(const ShardLocks&) = delete;
+
+   private:
+    std::vector<Shard*> shards_;
   };
 
   Shard& ShardFor(uint64_t ledger) { return shards_[ledger % kShards]; }
 
   // The ledger's state; nullptr if the bookie has never seen the ledger. A state not in memory is
   // loaded from the index, unless `may_load` is false: then *must_load is set and nullptr
-  // returned. Caller holds shard.mu.
+  // returned.
   Result<State*> Find(Shard& shard, uint64_t ledger, LedgerDirectory* dir, bool may_load = true,
-                      bool* must_load = nullptr) {
+                      bool* must_load = nullptr) QUIRE_REQUIRES(shard.mu) {
     uint64_t epoch = epoch_.load(std::memory_order_relaxed);
     auto it = shard.map.find(ledger);
     if (it != shard.map.end()) {
@@ -58,8 +75,9 @@ class StorageEngine::LedgerTable {
     return &shard.map.emplace(ledger, State{std::move(*info), false, epoch}).first->second;
   }
 
-  // Caller holds shard.mu; the ledger is not in the table.
-  State* Create(Shard& shard, uint64_t ledger, std::string_view master_key) {
+  // The ledger is not in the table.
+  State* Create(Shard& shard, uint64_t ledger, std::string_view master_key)
+      QUIRE_REQUIRES(shard.mu) {
     State* s = &shard.map.emplace(ledger, State{}).first->second;
     s->info.master_key = master_key;
     s->used = epoch_.load(std::memory_order_relaxed);
@@ -67,7 +85,7 @@ class StorageEngine::LedgerTable {
     return s;
   }
 
-  void MarkDirty(Shard& shard, uint64_t ledger, State* s) {
+  void MarkDirty(Shard& shard, uint64_t ledger, State* s) QUIRE_REQUIRES(shard.mu) {
     if (!s->dirty) {
       s->dirty = true;
       shard.dirty.push_back(ledger);
@@ -78,7 +96,7 @@ class StorageEngine::LedgerTable {
   std::vector<std::vector<std::pair<uint64_t, LedgerInfo>>> TakeDirty(size_t ndirs) {
     std::vector<std::vector<std::pair<uint64_t, LedgerInfo>>> out(ndirs);
     for (Shard& shard : shards_) {
-      std::lock_guard<std::mutex> lock(shard.mu);
+      MutexLock lock(shard.mu);
       for (uint64_t ledger : shard.dirty) {
         State& s = shard.map.at(ledger);
         s.dirty = false;
@@ -95,15 +113,15 @@ class StorageEngine::LedgerTable {
   void Requeue(const std::vector<std::pair<uint64_t, LedgerInfo>>& infos) {
     for (const auto& [ledger, info] : infos) {
       Shard& shard = ShardFor(ledger);
-      std::lock_guard<std::mutex> lock(shard.mu);
+      MutexLock lock(shard.mu);
       auto it = shard.map.find(ledger);
       if (it != shard.map.end()) MarkDirty(shard, ledger, &it->second);
     }
   }
 
-  // Garbage collection: forgets a deleted ledger, dirty or not. Caller holds shard.mu and the
+  // Garbage collection: forgets a deleted ledger, dirty or not. Caller also holds the
   // index-writer lock (no TakeDirty runs).
-  void Forget(Shard& shard, uint64_t ledger) {
+  void Forget(Shard& shard, uint64_t ledger) QUIRE_REQUIRES(shard.mu) {
     shard.map.erase(ledger);
     std::erase(shard.dirty, ledger);
   }
@@ -113,7 +131,7 @@ class StorageEngine::LedgerTable {
     uint64_t epoch = epoch_.fetch_add(1, std::memory_order_relaxed);
     size_t forgotten = 0;
     for (Shard& shard : shards_) {
-      std::lock_guard<std::mutex> lock(shard.mu);
+      MutexLock lock(shard.mu);
       forgotten += std::erase_if(shard.map, [&](const auto& kv) {
         return !kv.second.dirty && kv.second.used < epoch;  // not used since the last sweep
       });
@@ -124,7 +142,7 @@ class StorageEngine::LedgerTable {
   size_t size() {
     size_t n = 0;
     for (Shard& shard : shards_) {
-      std::lock_guard<std::mutex> lock(shard.mu);
+      MutexLock lock(shard.mu);
       n += shard.map.size();
     }
     return n;
@@ -174,6 +192,7 @@ Status StorageEngine::Start() {
   // Replay every journal before any of them takes new records: replayed entries land in the
   // write caches, and the first checkpoint after start-up covers them.
   std::vector<uint64_t> next_ids;
+  std::vector<JournalPosition> marks;
   for (const std::string& d : options_.journal_dirs) {
     auto summary = ReplayJournal(fs_, d, options_.journal_skip_corruption,
                                  [this](const JournalRecord& r, uint64_t) { return ApplyReplayed(r); });
@@ -182,7 +201,12 @@ Status StorageEngine::Start() {
     recovery_.records += summary->records;
     recovery_.torn_bytes += summary->torn_bytes;
     next_ids.push_back(summary->next_file_id);
-    checkpointed_.push_back(summary->mark);
+    marks.push_back(summary->mark);
+  }
+  {
+    // Replay's flushes may have run, but the flush thread does not yet: the lock is uncontended.
+    MutexLock lock(flush_mu_);
+    checkpointed_ = marks;
   }
   for (size_t i = 0; i < options_.journal_dirs.size(); ++i) {
     JournalOptions o;
@@ -196,7 +220,7 @@ Status StorageEngine::Start() {
     o.group_bytes_threshold = options_.journal_group_bytes_threshold;
     o.direct_io = options_.journal_direct_io;
     o.index = static_cast<int>(i);
-    QUIRE_ASSIGN_OR_RETURN(auto journal, Journal::Open(o, next_ids[i], checkpointed_[i]));
+    QUIRE_ASSIGN_OR_RETURN(auto journal, Journal::Open(o, next_ids[i], marks[i]));
     journals_.push_back(std::move(journal));
   }
   writable_ = true;
@@ -214,10 +238,10 @@ Status StorageEngine::Start() {
 StorageEngine::~StorageEngine() {
   writable_ = false;
   {
-    std::lock_guard<std::mutex> lock(flush_wait_mu_);
+    MutexLock lock(flush_wait_mu_);
     stopping_ = true;
   }
-  flush_cv_.notify_all();
+  flush_cv_.NotifyAll();
   if (flush_thread_.joinable()) flush_thread_.join();
   for (auto& j : journals_) j->Close();
   if (health().ok() && !journals_.empty()) {
@@ -243,19 +267,19 @@ void StorageEngine::Reply(Callback done, Status status) {
 }
 
 Status StorageEngine::health() const {
-  std::lock_guard<std::mutex> lock(error_mu_);
+  MutexLock lock(error_mu_);
   return error_;
 }
 
 Status StorageEngine::disk_full() const {
-  std::lock_guard<std::mutex> lock(error_mu_);
+  MutexLock lock(error_mu_);
   return disk_full_;
 }
 
 void StorageEngine::SetDiskFull(const Status& status) {
   flush_failures_.fetch_add(1, std::memory_order_relaxed);
   {
-    std::lock_guard<std::mutex> lock(error_mu_);
+    MutexLock lock(error_mu_);
     bool first = disk_full_.ok();
     disk_full_ = status;
     if (!first) return;  // reported once, when it starts
@@ -275,7 +299,7 @@ bool IsDiskFull(const Status& s) {
 
 void StorageEngine::SetError(const Status& status) {
   {
-    std::lock_guard<std::mutex> lock(error_mu_);
+    MutexLock lock(error_mu_);
     if (!error_.ok()) return;
     error_ = status;
   }
@@ -314,7 +338,7 @@ bool StorageEngine::TryAdd(uint64_t ledger, uint64_t entry, std::string_view mas
   bool flush_due = false;
   {
     LedgerTable::Shard& shard = ledgers_->ShardFor(ledger);
-    std::lock_guard<std::mutex> lock(shard.mu);
+    MutexLock lock(shard.mu);
     bool must_load = false;
     auto found = ledgers_->Find(shard, ledger, dir, may_load, &must_load);
     if (!found.ok()) {
@@ -385,7 +409,7 @@ void StorageEngine::JournalLedgerState(uint64_t ledger, std::string_view master_
                                        JournalRecordType type, std::string data, Callback done) {
   if (!writable_.load(std::memory_order_relaxed)) return Reply(std::move(done), NotWritable(health()));
   LedgerTable::Shard& shard = ledgers_->ShardFor(ledger);
-  std::lock_guard<std::mutex> lock(shard.mu);
+  MutexLock lock(shard.mu);
   auto found = ledgers_->Find(shard, ledger, DirectoryFor(ledger));
   if (!found.ok()) return Reply(std::move(done), found.status());
   LedgerTable::State* state = *found;
@@ -428,7 +452,7 @@ Result<std::vector<uint64_t>> StorageEngine::ListEntries(uint64_t ledger) {
 
 Result<LedgerInfo> StorageEngine::GetLedgerInfo(uint64_t ledger) {
   LedgerTable::Shard& shard = ledgers_->ShardFor(ledger);
-  std::lock_guard<std::mutex> lock(shard.mu);
+  MutexLock lock(shard.mu);
   QUIRE_ASSIGN_OR_RETURN(LedgerTable::State * state,
                          ledgers_->Find(shard, ledger, DirectoryFor(ledger)));
   if (state == nullptr) {
@@ -461,7 +485,7 @@ Status StorageEngine::ApplyReplayed(const JournalRecord& r) {
   LedgerDirectory* dir = DirectoryFor(r.ledger_id);
   {
     LedgerTable::Shard& shard = ledgers_->ShardFor(r.ledger_id);
-    std::lock_guard<std::mutex> lock(shard.mu);
+    MutexLock lock(shard.mu);
     QUIRE_ASSIGN_OR_RETURN(LedgerTable::State * state, ledgers_->Find(shard, r.ledger_id, dir));
     if (state == nullptr) {
       if (r.type != JournalRecordType::kMasterKey) {
@@ -511,28 +535,30 @@ Status StorageEngine::ApplyReplayed(const JournalRecord& r) {
 
 void StorageEngine::RequestFlush() {
   {
-    std::lock_guard<std::mutex> lock(flush_wait_mu_);
+    MutexLock lock(flush_wait_mu_);
     if (flush_requested_) return;
     flush_requested_ = true;
   }
-  flush_cv_.notify_one();
+  flush_cv_.NotifyOne();
 }
 
 void StorageEngine::FlushLoop() {
   SetThreadName("q-flush");
-  std::unique_lock<std::mutex> lock(flush_wait_mu_);
+  MutexLock lock(flush_wait_mu_);
   while (!stopping_) {
-    flush_cv_.wait_for(lock, std::chrono::milliseconds(options_.flush_interval_ms),
-                       [this] { return stopping_ || flush_requested_; });
+    flush_cv_.WaitFor(flush_wait_mu_, std::chrono::milliseconds(options_.flush_interval_ms),
+                      [this]() QUIRE_REQUIRES(flush_wait_mu_) {
+                        return stopping_ || flush_requested_;
+                      });
     if (stopping_) break;
     flush_requested_ = false;
     if (TestFaultEnabled(TestFault::kStallFlush) &&
         write_cache_waits_.load(std::memory_order_relaxed) == 0) {
       continue;  // a test-only stalled disk
     }
-    lock.unlock();
+    lock.Unlock();
     Status s = FlushOnce(true);
-    lock.lock();
+    lock.Lock();
     // A full disk is retried on the next round; any other failure made the engine read-only for
     // good, and reads are served from the caches.
     if (!s.ok() && !IsDiskFull(s)) break;
@@ -552,7 +578,7 @@ Status StorageEngine::FlushDirectory(size_t i, std::vector<std::pair<uint64_t, L
 }
 
 Status StorageEngine::FlushOnce(bool checkpoint) {
-  std::lock_guard<std::mutex> lock(flush_mu_);
+  MutexLock lock(flush_mu_);
   if (!health().ok()) return health();
   uint64_t start = MonotonicNanos();
   // Order matters: marks first, then the swap. Every record before a mark had its entry put in a
@@ -589,7 +615,7 @@ Status StorageEngine::FlushOnce(bool checkpoint) {
     return health();
   }
   {
-    std::lock_guard<std::mutex> error_lock(error_mu_);
+    MutexLock error_lock(error_mu_);
     if (!disk_full_.ok()) {
       spdlog::info("storage: flushes succeed again; the entries held back by the full disk are in "
                    "the entry logs");
@@ -639,7 +665,7 @@ Result<std::vector<uint64_t>> StorageEngine::DeleteLedgers(const std::vector<uin
   // A bounded number per round: the shard locks (the ledgers' locks) are held across one synced
   // index write per directory.
   constexpr size_t kPerRound = 1024;
-  std::lock_guard<std::mutex> writer(flush_mu_);
+  MutexLock writer(flush_mu_);
   for (size_t begin = 0; begin < ledgers.size(); begin += kPerRound) {
     size_t end = std::min(ledgers.size(), begin + kPerRound);
     std::vector<uint64_t> round(ledgers.begin() + static_cast<std::ptrdiff_t>(begin),
@@ -649,8 +675,7 @@ Result<std::vector<uint64_t>> StorageEngine::DeleteLedgers(const std::vector<uin
     for (uint64_t ledger : round) shards.push_back(&ledgers_->ShardFor(ledger));
     std::sort(shards.begin(), shards.end());
     shards.erase(std::unique(shards.begin(), shards.end()), shards.end());
-    std::vector<std::unique_lock<std::mutex>> locks;
-    for (LedgerTable::Shard* shard : shards) locks.emplace_back(shard->mu);
+    LedgerTable::ShardLocks locks(std::move(shards));
 
     std::vector<std::vector<uint64_t>> by_dir(directories_.size());
     for (uint64_t ledger : round) by_dir[ledger % directories_.size()].push_back(ledger);
@@ -662,7 +687,9 @@ Result<std::vector<uint64_t>> StorageEngine::DeleteLedgers(const std::vector<uin
                      dropped);
       }
       for (uint64_t ledger : by_dir[d]) {
-        ledgers_->Forget(ledgers_->ShardFor(ledger), ledger);
+        LedgerTable::Shard& shard = ledgers_->ShardFor(ledger);
+        shard.mu.AssertHeld();  // one of `locks`
+        ledgers_->Forget(shard, ledger);
         deleted.push_back(ledger);
       }
     }

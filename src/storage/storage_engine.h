@@ -32,10 +32,8 @@
 #pragma once
 
 #include <atomic>
-#include <condition_variable>
 #include <functional>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -43,6 +41,7 @@
 #include "common/executor.h"
 #include "common/file_system.h"
 #include "common/histogram.h"
+#include "common/mutex.h"
 #include "storage/journal.h"
 #include "storage/ledger_directory.h"
 #include "storage/payload.h"
@@ -130,13 +129,13 @@ class StorageEngine {
   Result<LedgerInfo> GetLedgerInfo(uint64_t ledger);
 
   // Flushes the write caches and checkpoints the journals now; returns when done.
-  Status Flush();
+  Status Flush() QUIRE_EXCLUDES(flush_mu_);
 
   // OK while writable; otherwise the error that made the engine read-only.
-  Status health() const;
+  Status health() const QUIRE_EXCLUDES(error_mu_);
   // OK unless the last flush failed on a full ledger disk (kIOError, sys_errno ENOSPC, naming the
   // directory); cleared by the next flush that succeeds.
-  Status disk_full() const;
+  Status disk_full() const QUIRE_EXCLUDES(error_mu_);
   StorageStats stats() const;
   // Each ledger directory's inventory, in options().ledger_dirs order (LedgerDirectory::
   // Inventory: scans the indexes' ledger rows, so for /metrics, not for hot paths).
@@ -156,9 +155,10 @@ class StorageEngine {
   // may hold them back for good; a writer still at work on a deleted ledger makes it anew, and
   // the next pass deletes that). Their journal records stay until the next checkpoint: a crash
   // before it brings such writes back for the next pass to delete. Returns the ledgers deleted.
-  Result<std::vector<uint64_t>> DeleteLedgers(const std::vector<uint64_t>& ledgers);
+  Result<std::vector<uint64_t>> DeleteLedgers(const std::vector<uint64_t>& ledgers)
+      QUIRE_EXCLUDES(flush_mu_);
   // Serializes every writer of the indexes: flushes and garbage collection.
-  std::mutex& index_writer() { return flush_mu_; }
+  Mutex& index_writer() { return flush_mu_; }
   const std::vector<std::unique_ptr<LedgerDirectory>>& directories() const { return directories_; }
 
   bool TryAdd(uint64_t ledger, uint64_t entry, std::string_view master_key, const Payload& payload,
@@ -176,11 +176,11 @@ class StorageEngine {
   void RequestFlush();
   void FlushLoop();
   // One flush: swap caches, write entry logs + index, then (if `checkpoint`) the journal marks.
-  Status FlushOnce(bool checkpoint);
+  Status FlushOnce(bool checkpoint) QUIRE_EXCLUDES(flush_mu_);
   // Flushes the cache swapped out of `dir` (with the ledger infos of `infos`) and drops it.
   Status FlushDirectory(size_t dir, std::vector<std::pair<uint64_t, LedgerInfo>> infos);
-  void SetError(const Status& status);
-  void SetDiskFull(const Status& status);
+  void SetError(const Status& status) QUIRE_EXCLUDES(error_mu_);
+  void SetDiskFull(const Status& status) QUIRE_EXCLUDES(error_mu_);
 
   StorageOptions options_;
   FileSystem* fs_;
@@ -190,25 +190,27 @@ class StorageEngine {
   std::unique_ptr<LedgerTable> ledgers_;
   std::vector<std::unique_ptr<LedgerDirectory>> directories_;
   std::vector<std::unique_ptr<Journal>> journals_;
-  std::vector<JournalPosition> checkpointed_;  // flush thread only
   RecoverySummary recovery_;
 
-  mutable std::mutex error_mu_;
-  Status error_;      // guarded by error_mu_
-  Status disk_full_;  // guarded by error_mu_
+  mutable Mutex error_mu_;
+  Status error_ QUIRE_GUARDED_BY(error_mu_);
+  Status disk_full_ QUIRE_GUARDED_BY(error_mu_);
   std::atomic<bool> writable_{false};
 
-  std::mutex flush_mu_;  // serializes flushes (flush thread vs Flush()) and GC's index writes
-  std::mutex flush_wait_mu_;
-  std::condition_variable flush_cv_;
-  bool flush_requested_ = false;  // guarded by flush_wait_mu_
-  bool stopping_ = false;         // guarded by flush_wait_mu_
+  Mutex flush_mu_;  // serializes flushes (flush thread vs Flush()) and GC's index writes
+  // The journal positions last checkpointed.
+  std::vector<JournalPosition> checkpointed_ QUIRE_GUARDED_BY(flush_mu_);
+  uint64_t last_sweep_ms_ QUIRE_GUARDED_BY(flush_mu_) = 0;  // the last idle-ledger sweep
+
+  Mutex flush_wait_mu_;
+  CondVar flush_cv_;
+  bool flush_requested_ QUIRE_GUARDED_BY(flush_wait_mu_) = false;
+  bool stopping_ QUIRE_GUARDED_BY(flush_wait_mu_) = false;
   std::thread flush_thread_;
 
   std::atomic<uint64_t> adds_{0}, add_bytes_{0}, add_errors_{0}, reads_{0}, read_bytes_{0};
   std::atomic<uint64_t> flushes_{0}, flushed_entries_{0}, write_cache_waits_{0};
   std::atomic<uint64_t> flush_failures_{0};
-  uint64_t last_sweep_ms_ = 0;  // flush thread (under flush_mu_): the last idle-ledger sweep
   Histogram flush_latency_;
 };
 

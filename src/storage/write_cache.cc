@@ -63,7 +63,7 @@ std::vector<WriteCache::Item> WriteCache::Sorted() const {
 
 void ReadCache::Put(uint64_t ledger, uint64_t entry, std::string_view payload) {
   if (payload.size() > max_bytes_) return;
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   EntryKey key{ledger, entry};
   if (map_.count(key) > 0) return;
   while (bytes_ + payload.size() > max_bytes_ && !order_.empty()) {
@@ -80,7 +80,7 @@ void ReadCache::Put(uint64_t ledger, uint64_t entry, std::string_view payload) {
 }
 
 std::optional<std::string> ReadCache::Get(uint64_t ledger, uint64_t entry) {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   auto it = map_.find(EntryKey{ledger, entry});
   if (it == map_.end()) return std::nullopt;
   return it->second;
@@ -88,7 +88,7 @@ std::optional<std::string> ReadCache::Get(uint64_t ledger, uint64_t entry) {
 
 void ReadCache::EraseLedgers(const std::vector<uint64_t>& ledgers) {
   std::unordered_set<uint64_t> gone(ledgers.begin(), ledgers.end());
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   std::erase_if(order_, [&](const EntryKey& key) { return gone.count(key.ledger) > 0; });
   for (auto it = map_.begin(); it != map_.end();) {
     if (gone.count(it->first.ledger) > 0) {
@@ -101,7 +101,7 @@ void ReadCache::EraseLedgers(const std::vector<uint64_t>& ledgers) {
 }
 
 size_t ReadCache::bytes() {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   return bytes_;
 }
 

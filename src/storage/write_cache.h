@@ -8,7 +8,6 @@
 
 #include <cstdint>
 #include <deque>
-#include <mutex>
 #include <memory>
 #include <optional>
 #include <string>
@@ -17,6 +16,7 @@
 #include <unordered_set>
 #include <vector>
 
+#include "common/mutex.h"
 #include "storage/payload.h"
 
 namespace quire::storage {
@@ -89,10 +89,10 @@ class ReadCache {
 
  private:
   const size_t max_bytes_;
-  std::mutex mu_;
-  std::unordered_map<EntryKey, std::string, EntryKeyHash> map_;  // guarded by mu_
-  std::deque<EntryKey> order_;                              // guarded by mu_
-  size_t bytes_ = 0;                                   // guarded by mu_
+  Mutex mu_;
+  std::unordered_map<EntryKey, std::string, EntryKeyHash> map_ QUIRE_GUARDED_BY(mu_);
+  std::deque<EntryKey> order_ QUIRE_GUARDED_BY(mu_);  // insertion order, for eviction
+  size_t bytes_ QUIRE_GUARDED_BY(mu_) = 0;
 };
 
 }  // namespace quire::storage

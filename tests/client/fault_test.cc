@@ -809,6 +809,35 @@ TEST_P(FaultTest, ReadLacDecidesWithoutWaitingForAPausedBookie) {
   EXPECT_GE(*got, 18);  // entry 19 carries LAC 18; an explicit LAC may have said 19
 }
 
+// Opening an empty ledger for writing checks that no bookie holds entries of it (a writer that
+// never claimed it). With one of three bookies paused and a ten-minute read timeout it decides
+// from the two that answer (every write set then has Qw - Qa + 1 = 2 answers) after a grace.
+TEST_P(FaultTest, OpenForWritingDecidesWithoutWaitingForAPausedBookie) {
+  ASSERT_NO_FATAL_FAILURE(StartCluster(3));
+  ClientOptions options = TestClientOptions(cluster_->metadata_uri());
+  options.read_timeout = std::chrono::minutes(10);
+  auto client = NewClient(options);
+  CreateLedgerOptions create;
+  create.ensemble_size = 3;
+  create.write_quorum_size = 3;
+  create.ack_quorum_size = 2;
+  create.password = "pw";
+  auto id = client->CreateEmptyLedger(create);
+  ASSERT_TRUE(id.ok()) << id.status().ToString();
+  auto md = client->ReadLedgerMetadata(*id);
+  ASSERT_TRUE(md.ok()) << md.status().ToString();
+  const int paused = cluster_->IndexOf(md->ensembles[0].bookies[0]);
+  ASSERT_NO_FATAL_FAILURE(PauseBookie(*cluster_, paused));
+  auto opened = std::async(std::launch::async,
+                           [&] { return client->OpenLedgerForWriting(*id, "pw"); });
+  bool answered = opened.wait_for(seconds(120)) == std::future_status::ready;
+  ASSERT_EQ(::kill(cluster_->bookie(paused).pid(), SIGCONT), 0);
+  ASSERT_TRUE(answered) << "OpenLedgerForWriting waited for the paused bookie";
+  auto writer = opened.get();
+  ASSERT_TRUE(writer.ok()) << writer.status().ToString();
+  EXPECT_EQ((*writer)->id(), *id);
+}
+
 TEST_P(FaultTest, CorruptReplicaIsSkippedAndReported) {
   ASSERT_NO_FATAL_FAILURE(StartCluster(3));
   std::mutex mu;

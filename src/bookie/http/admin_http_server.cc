@@ -19,7 +19,6 @@
 #include <boost/beast/core/detect_ssl.hpp>
 #include <boost/beast/http.hpp>
 #include <exception>
-#include <mutex>
 #include <nlohmann/json.hpp>  // complete for the handlers' Result<json>
 #include <optional>
 #include <system_error>
@@ -29,6 +28,7 @@
 #include <vector>
 
 #include "common/logging.h"
+#include "common/mutex.h"
 #include "common/tls.h"
 #include "common/tls_reload.h"
 
@@ -104,14 +104,14 @@ struct AdminHttpServer::Impl {
   uint16_t port = 0;
   std::vector<std::thread> threads;
 
-  std::mutex stop_mu;    // serialises Stop()
-  bool stopped = false;  // guarded by stop_mu
+  Mutex stop_mu;  // serialises Stop()
+  bool stopped QUIRE_GUARDED_BY(stop_mu) = false;
 
-  std::mutex mu;
-  bool stopping = false;  // guarded by mu; no connection is registered once it is set
-  uint64_t next_id = 0;   // guarded by mu
-  // Open connections, so that Stop() can close them; guarded by mu.
-  std::unordered_map<uint64_t, std::weak_ptr<beast::tcp_stream>> connections;
+  Mutex mu;
+  bool stopping QUIRE_GUARDED_BY(mu) = false;  // no connection is registered once it is set
+  uint64_t next_id QUIRE_GUARDED_BY(mu) = 0;
+  // Open connections, so that Stop() can close them.
+  std::unordered_map<uint64_t, std::weak_ptr<beast::tcp_stream>> connections QUIRE_GUARDED_BY(mu);
 };
 
 void AdminHttpServer::Impl::Run() {
@@ -142,7 +142,7 @@ asio::awaitable<void> AdminHttpServer::Impl::AcceptLoop() {
     uint64_t id = 0;
     bool refused = false;
     {
-      std::lock_guard<std::mutex> lock(mu);
+      MutexLock lock(mu);
       refused = stopping;
       if (!refused) {
         id = next_id++;
@@ -179,7 +179,7 @@ asio::awaitable<void> AdminHttpServer::Impl::Serve(std::shared_ptr<beast::tcp_st
     }
   }
   co_await Close(*stream, linger);
-  std::lock_guard<std::mutex> lock(mu);
+  MutexLock lock(mu);
   connections.erase(id);
 }
 
@@ -288,12 +288,12 @@ asio::awaitable<void> AdminHttpServer::Impl::Close(beast::tcp_stream& stream, bo
 }
 
 void AdminHttpServer::Impl::Stop() {
-  std::lock_guard<std::mutex> stop_lock(stop_mu);
+  MutexLock stop_lock(stop_mu);
   if (stopped) return;
   stopped = true;
   std::vector<std::shared_ptr<beast::tcp_stream>> open;
   {
-    std::lock_guard<std::mutex> lock(mu);
+    MutexLock lock(mu);
     stopping = true;
     for (auto& [id, weak] : connections) {
       if (auto s = weak.lock()) open.push_back(std::move(s));
