@@ -129,6 +129,20 @@ def compare(doc):
     return {"targets": rows, "quire_half_max_sustained": sustained}
 
 
+def cli_target(doc):
+    """`quire ledger write` fed from a pipe against quire-bench's max in the same run (issue 19:
+    at least half)."""
+    q = doc["systems"].get("quire")
+    if not q or q.get("status") != "ok":
+        return None
+    qmax, cli = find(q, "max"), find(q, "cli")
+    value = ratio(((cli or {}).get("results") or {}).get("adds_per_s"),
+                  ((qmax or {}).get("results") or {}).get("adds_per_s"))
+    return {"what": "quire ledger write (pipe) / quire-bench max adds/s",
+            "value": None if value is None else round(value, 3), "target": ">= 0.5",
+            "met": None if value is None else value >= 0.5}
+
+
 def comparison_text(c):
     if "refused" in c:
         return f"Quire vs BookKeeper: not compared: {c['refused']}."

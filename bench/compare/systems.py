@@ -7,6 +7,7 @@ directory (Driver.java) for the others. Logs go to <data dir>/<name>/logs/.
 
 import json
 import os
+import sys
 import urllib.request
 
 from procs import Failure, Proc, four_letter_word, port_open, run_to_end, wait_until
@@ -47,6 +48,8 @@ def write_file(path, text):
 
 class System:
     """Servers of one system. Subclasses set `name` and implement start() and driver()."""
+
+    extra_loads = ()  # (kind, label) measured after the closed loop, before the rates
 
     name = ""
 
@@ -154,10 +157,20 @@ class Quire(System):
             "binaries": c.quire_build,
         }
 
+    # After the closed loop: the command line fed from a pipe (cli_write.py), against the same
+    # cluster, to compare with quire-bench's maximum in the same run.
+    extra_loads = (("cli", "ledger write, pipe"),)
+
     def driver(self, load):
-        bench = os.path.join(self.ctx.quire_build, "src/cli/quire-bench")
-        return [bench, "write", "--metadata", self.uri, "--json"] + common_load_flags(load,
-                                                                                    self.ctx)
+        c = self.ctx
+        if load.kind == "cli":
+            return [sys.executable, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                                 "cli_write.py"),
+                    "--quire", os.path.join(c.quire_build, "src/cli/quire"),
+                    "--metadata", self.uri, "--size", str(c.size),
+                    "--warmup", str(c.warmup), "--seconds", str(c.seconds)]
+        bench = os.path.join(c.quire_build, "src/cli/quire-bench")
+        return [bench, "write", "--metadata", self.uri, "--json"] + common_load_flags(load, c)
 
 
 class BookKeeper(System):

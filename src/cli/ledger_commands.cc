@@ -1,14 +1,16 @@
 // quire ledger ...: list, metadata, create, delete, write, read, tail, recover, check.
 #include <unistd.h>
 
+#include <atomic>
 #include <cstdio>
-#include <iostream>
+#include <optional>
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 #include <nlohmann/json.hpp>
 
 #include "cli/cli.h"
+#include "cli/pipe_io.h"
 #include "common/mutex.h"
 #include "metadata/metadata_store.h"
 
@@ -222,33 +224,52 @@ void AddWrite(CLI::App& ledger, GlobalOptions& g) {
     if (!writer.ok()) Fail(name, writer.status());
     LedgerId ledger_id = (*writer)->id();
     fmt::print(stderr, "writing to ledger {}\n", ledger_id);
-    Mutex mu;
-    Status first_error QUIRE_GUARDED_BY(mu);
-    auto on_ack = [ledger_id, &mu, &first_error, as_json = g.json](Result<EntryId> r) {
+    // Acknowledgements arrive in order, on the client's callback thread; the printer writes
+    // them from its own (a pipe sees each at once, and many per write under load).
+    struct Acks {
+      LedgerId ledger_id;
+      bool as_json;
+      LinePrinter printer{STDOUT_FILENO};
+      std::atomic<bool> failed{false};
+      Mutex mu;
+      Status first_error QUIRE_GUARDED_BY(mu);
+    } acks{ledger_id, g.json};
+    // One pointer: the callback is stored in std::function without an allocation per entry.
+    auto on_ack = [a = &acks](Result<EntryId> r) {
       if (r.ok()) {
-        // Acknowledgements arrive in order; flushed so a pipe sees each at once.
-        if (as_json) {
-          std::printf("{\"ledger_id\":%lld,\"entry_id\":%lld}\n",
-                      static_cast<long long>(ledger_id), static_cast<long long>(*r));
-        } else {
-          std::printf("%lld %lld\n", static_cast<long long>(ledger_id), static_cast<long long>(*r));
-        }
-        std::fflush(stdout);
+        char text[96];  // two 64-bit numbers and the JSON keys
+        auto out = a->as_json ? fmt::format_to_n(text, sizeof(text),
+                                                 "{{\"ledger_id\":{},\"entry_id\":{}}}\n",
+                                                 a->ledger_id, *r)
+                              : fmt::format_to_n(text, sizeof(text), "{} {}\n", a->ledger_id, *r);
+        a->printer.Print(std::string_view(text, out.size));
         return;
       }
-      MutexLock lock(mu);
-      if (first_error.ok()) first_error = r.status();
+      MutexLock lock(a->mu);
+      if (a->first_error.ok()) a->first_error = r.status();
+      a->failed.store(true, std::memory_order_relaxed);
     };
-    std::string line;
-    while (std::getline(std::cin, line)) {
-      (*writer)->AppendAsync(line, on_ack);
-      MutexLock lock(mu);
-      if (!first_error.ok()) break;
+    LineReader input(STDIN_FILENO);
+    Status read_error;
+    while (!acks.failed.load(std::memory_order_relaxed)) {
+      Result<std::optional<std::string>> line = input.Next();
+      if (!line.ok()) {
+        read_error = line.status();
+        break;
+      }
+      if (!*line) break;
+      (*writer)->AppendAsync(std::move(**line), on_ack);
     }
-    Status closed = (*writer)->Close();
-    MutexLock lock(mu);
-    if (!first_error.ok()) Fail(name, first_error.WithContext(fmt::format("ledger {}", ledger_id)));
+    Status closed = (*writer)->Close();  // every callback has run when it returns
+    // Written out before any error below ends the process.
+    Status printed = acks.printer.Finish();
+    MutexLock lock(acks.mu);
+    if (!acks.first_error.ok()) {
+      Fail(name, acks.first_error.WithContext(fmt::format("ledger {}", ledger_id)));
+    }
+    if (!read_error.ok()) Fail(name, read_error);
     if (!closed.ok()) Fail(name, closed);
+    if (!printed.ok()) Fail(name, printed);
     fmt::print(stderr, "closed ledger {} at entry {}\n", ledger_id, (*writer)->last_add_confirmed());
   });
 }
