@@ -47,6 +47,7 @@ packages=(
   # the Debian packages (cmake/QuirePackaging.cmake): man pages from --help; tests/packaging
   # renders them with man
   help2man man-db
+  file                            # CPack's .deb generator needs it for dpkg-shlibdeps (minimal images lack it)
 )
 
 export DEBIAN_FRONTEND=noninteractive

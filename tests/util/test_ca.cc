@@ -59,11 +59,19 @@ Result<TestCertificate> TestCa::Issue(const std::string& name, const std::string
   }
   QUIRE_RETURN_IF_ERROR(Run(fmt::format("openssl req -new {} -keyout '{}' -out '{}' -subj '/CN={}'",
                                         kNewKey, out.key_path, csr, name)));
-  QUIRE_RETURN_IF_ERROR(Run(fmt::format(
-      "openssl x509 -req -in '{}' -CA '{}' -CAkey '{}' -set_serial {} -out '{}' -days {} "
-      "-extfile '{}'",
+  const std::string sign = fmt::format(
+      "openssl x509 -req -in '{}' -CA '{}' -CAkey '{}' -set_serial {} -out '{}' -extfile '{}'",
       csr, certificate_path_, key_path_, std::hash<std::string>()(name) >> 1,
-      out.certificate_path, validity == Validity::kExpired ? -1 : 2, ext)));
+      out.certificate_path, ext);
+  if (validity != Validity::kExpired) {
+    QUIRE_RETURN_IF_ERROR(Run(sign + " -days 2"));
+    return out;
+  }
+  // Expired yesterday: OpenSSL 3.0 (Debian 12) takes -days -1; 3.4 and later refuse a negative
+  // -days but take explicit dates, which 3.0 does not know.
+  if (!Run(sign + " -days -1").ok()) {
+    QUIRE_RETURN_IF_ERROR(Run(sign + " -not_before 20200101000000Z -not_after 20200102000000Z"));
+  }
   return out;
 }
 
