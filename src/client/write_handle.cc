@@ -208,12 +208,10 @@ class Writer : public std::enable_shared_from_this<Writer> {
         version_ = updated->version;
         step = core_.ChangeWritten(std::move(updated->value), listed);
       }
-      std::optional<Clock::time_point> look_again = step.look_again;
-      bool again = step.again;
-      Execute(std::move(step.effects));
+      Execute(std::move(step.effects));  // moves only the effects: the rest of step stays
       mu_.Lock();
-      if (look_again) ArmLookAgain(*look_again);
-      if (!again) break;
+      if (step.look_again) ArmLookAgain(*step.look_again);
+      if (!step.again) break;
     }
     Execute(core_.ChangeEnded());
   }
