@@ -198,7 +198,8 @@ class QUIRE_EXPORT WriteHandle {
   Result<EntryId> AppendBatch(std::vector<std::string> payloads);
 
   // Waits for pending appends, then closes the ledger in the metadata with lastEntryId = the
-  // LAC. Fails with kFenced if someone else recovered the ledger to a different end.
+  // LAC. Fails with kFenced if someone else recovered the ledger to a different end. When it
+  // returns, every append's callback has run (unless Close is called from a callback).
   virtual Status Close() = 0;
 };
 

@@ -93,6 +93,18 @@ class Writer : public std::enable_shared_from_this<Writer> {
   }
 
   Status Close() {
+    Status s = CloseInMetadata();
+    // Every append's completion was queued before the core was quiescent: once the callback
+    // thread has run them, the application has seen every append end (a program that prints
+    // each acknowledgement relies on it before it exits).
+    ctx_.callbacks().Drain();
+    return s;
+  }
+
+ private:
+  // Waits for pending appends, then closes the ledger in the metadata (or ends as a Close
+  // already under way does).
+  Status CloseInMetadata() {
     MutexLock lock(mu_);
     if (!core_.BeginClose()) {
       // Another Close is under way (or done): this one ends as it does, once the metadata says.
@@ -132,7 +144,6 @@ class Writer : public std::enable_shared_from_this<Writer> {
     return s;
   }
 
- private:
   // The metadata as the store holds it (the core's copy and the version it was read at).
   metadata::Versioned<LedgerMetadata> Stored() const QUIRE_REQUIRES(mu_) {
     return {core_.metadata(), version_};

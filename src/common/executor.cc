@@ -1,12 +1,17 @@
 #include "common/executor.h"
 
 #include <chrono>
+#include <future>
 
 #include <fmt/format.h>
 
 #include "common/logging.h"
 
 namespace quire {
+namespace {
+// The executor whose task this thread is running, if any (Drain must not wait for itself).
+thread_local const Executor* running_on = nullptr;
+}  // namespace
 
 Executor::Executor(std::string name, size_t threads, bool spin)
     : name_(std::move(name)), spin_(spin) {
@@ -35,6 +40,14 @@ void Executor::Submit(Task task) {
   task();
 }
 
+void Executor::Drain() {
+  if (running_on == this) return;
+  std::promise<void> reached;
+  std::future<void> done = reached.get_future();
+  Submit([&reached] { reached.set_value(); });
+  done.wait();
+}
+
 size_t Executor::QueueDepth() const {
   MutexLock lock(mu_);
   return tasks_.size();
@@ -42,6 +55,7 @@ size_t Executor::QueueDepth() const {
 
 void Executor::Run(size_t index) {
   SetThreadName(fmt::format("{}-{}", name_, index));
+  running_on = this;
   MutexLock lock(mu_);
   while (true) {
     if (spin_ && tasks_.empty() && !stopping_) {

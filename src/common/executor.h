@@ -34,6 +34,11 @@ class Executor {
   // Thread-safe. Tasks submitted after shutdown began run on the caller's thread.
   void Submit(Task task);
 
+  // Returns once every task submitted before the call has run, when the executor has one
+  // thread (tasks then run in submission order). Called from the executor's own thread it
+  // returns at once: what is queued behind the running task cannot run before it returns.
+  void Drain();
+
   // Number of tasks waiting (a queue-depth metric).
   size_t QueueDepth() const;
 
