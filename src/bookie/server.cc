@@ -101,7 +101,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // metrics' index (MetricsOperation).
   void Complete(uint64_t cost, bool read, proto::Response response, size_t operation,
                 uint64_t start_ns) {
-    server_->metrics_.requests.Record(operation, FromProtoStatus(response.status()),
+    server_->metrics_.requests.Record(operation, FromProtoStatus(protocol::Outcome(response)),
                                       MonotonicNanos() - start_ns);
     std::string frame = EncodeFrame(response);
     // Completions arrive in bursts (one fdatasync acknowledges many adds): gather them and hand

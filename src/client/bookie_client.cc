@@ -74,6 +74,16 @@ class Connection : public std::enable_shared_from_this<Connection> {
   struct Pending {
     Clock::time_point deadline;
     BookieClient::ResponseFn done;
+    size_t batch_size = 0;  // a BATCH_ADD's number of adds (0: any other request)
+  };
+
+  // An add waiting for the next write. Adds queue while a write is on the wire (or the
+  // connection is being made); those queued together go out as one BATCH_ADD, answered with one
+  // response: under load, one frame and one response for many adds instead of one each.
+  struct QueuedAdd {
+    proto::AddRequest add;
+    Clock::time_point deadline;
+    BookieClient::ResponseFn done;
   };
 
   void SendOnStrand(proto::Request request, std::chrono::milliseconds timeout,
@@ -87,15 +97,88 @@ class Connection : public std::enable_shared_from_this<Connection> {
       }
       state_ = State::kIdle;
     }
+    if (request.header().operation() == proto::ADD_ENTRY) {
+      adds_.push_back({std::move(*request.mutable_add()), Clock::now() + timeout, std::move(done)});
+    } else {
+      // The adds queued before it go first: FORCE_LEDGER, say, answers for the adds sent before.
+      SealAdds();
+      Frame(request, Pending{Clock::now() + timeout, std::move(done)});
+    }
+    ArmSweep();
+    if (state_ == State::kIdle) return Connect();
+    if (state_ == State::kConnected) Flush();
+  }
+
+  // Gives `request` a request id, appends its frame to out_ and waits for its answer.
+  void Frame(proto::Request& request, Pending pending) {
     uint64_t id = next_request_id_++;
     proto::RequestHeader* header = request.mutable_header();
     header->set_protocol_version(kProtocolVersion);
     header->set_request_id(id);
-    pending_.emplace(id, Pending{Clock::now() + timeout, std::move(done)});
+    pending_.emplace(id, std::move(pending));
     out_.append(EncodeFrame(request));
-    ArmSweep();
-    if (state_ == State::kIdle) return Connect();
-    if (state_ == State::kConnected) Flush();
+  }
+
+  // Frames the queued adds: a lone add as ADD_ENTRY, more as BATCH_ADDs, each within the
+  // bookies' frame size and kMaxBatchAdds.
+  void SealAdds() {
+    for (size_t first = 0; first < adds_.size();) {
+      size_t end = first;
+      size_t bytes = kBatchFrameOverhead;
+      while (end < adds_.size() && end - first < static_cast<size_t>(protocol::kMaxBatchAdds)) {
+        size_t more = adds_[end].add.ByteSizeLong() + kBatchedAddOverhead;
+        if (end > first && bytes + more > options_.max_request_frame_size) break;
+        bytes += more;
+        ++end;
+      }
+      proto::Request request;
+      if (end - first == 1) {
+        QueuedAdd& q = adds_[first];
+        request.mutable_header()->set_operation(proto::ADD_ENTRY);
+        *request.mutable_add() = std::move(q.add);
+        Frame(request, Pending{q.deadline, std::move(q.done)});
+      } else {
+        request.mutable_header()->set_operation(proto::BATCH_ADD);
+        proto::BatchAddRequest* batch = request.mutable_batch_add();
+        batch->mutable_adds()->Reserve(static_cast<int>(end - first));
+        std::vector<BookieClient::ResponseFn> each;
+        each.reserve(end - first);
+        Clock::time_point deadline = Clock::time_point::max();
+        for (size_t i = first; i < end; ++i) {
+          *batch->add_adds() = std::move(adds_[i].add);
+          each.push_back(std::move(adds_[i].done));
+          deadline = std::min(deadline, adds_[i].deadline);
+        }
+        const size_t n = each.size();
+        Frame(request, Pending{deadline,
+                               [each = std::move(each)](Result<proto::Response> r) mutable {
+                                 AnswerEach(std::move(r), each);
+                               },
+                               n});
+      }
+      first = end;
+    }
+    adds_.clear();
+  }
+
+  // A BATCH_ADD's answer, handed to each add as if it had gone alone: its own result, or the
+  // whole batch's error (a lost connection, a timeout, a refused request). ParseFrames checked
+  // that there is one result per add.
+  static void AnswerEach(Result<proto::Response> r, std::vector<BookieClient::ResponseFn>& each) {
+    if (!r.ok() || r->status() != proto::OK) {
+      for (BookieClient::ResponseFn& done : each) done(r);
+      return;
+    }
+    const auto& results = r->batch_add().results();
+    for (size_t i = 0; i < each.size(); ++i) {
+      const proto::AddResult& result = results[static_cast<int>(i)];
+      proto::Response one;
+      *one.mutable_header() = r->header();
+      one.mutable_header()->set_operation(proto::ADD_ENTRY);
+      one.set_status(result.status());
+      if (!result.message().empty()) one.set_message(result.message());
+      each[i](std::move(one));
+    }
   }
 
   static long long MillisUntil(Clock::time_point t) {
@@ -194,11 +277,16 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void Fail(const Status& status) {
     auto pending = std::move(pending_);
     pending_.clear();
+    auto adds = std::move(adds_);
+    adds_.clear();
     for (auto& [id, p] : pending) p.done(status);
+    for (QueuedAdd& q : adds) q.done(status);
   }
 
   void Flush() {
-    if (writing_ || out_.empty() || state_ != State::kConnected) return;
+    if (writing_ || state_ != State::kConnected) return;
+    SealAdds();
+    if (out_.empty()) return;
     writing_ = true;
     wire_.swap(out_);
     out_.clear();
@@ -274,6 +362,13 @@ class Connection : public std::enable_shared_from_this<Connection> {
       }
       auto it = pending_.find(response.header().request_id());
       if (it == pending_.end()) continue;  // it timed out already
+      const size_t batch = it->second.batch_size;
+      if (batch > 0 && response.status() == proto::OK &&
+          static_cast<size_t>(response.batch_add().results_size()) != batch) {
+        Down(fmt::format("a batch of {} adds answered with {} results", batch,
+                         response.batch_add().results_size()));
+        return false;
+      }
       BookieClient::ResponseFn done = std::move(it->second.done);
       pending_.erase(it);
       done(std::move(response));
@@ -300,15 +395,25 @@ class Connection : public std::enable_shared_from_this<Connection> {
           ++it;
         }
       }
+      // Adds still queued (a connect under way) time out too.
+      auto& adds = self->adds_;
+      auto late = std::stable_partition(adds.begin(), adds.end(),
+                                        [now](const QueuedAdd& q) { return q.deadline > now; });
+      for (auto it = late; it != adds.end(); ++it) expired.push_back(std::move(it->done));
+      adds.erase(late, adds.end());
       for (auto& done : expired) {
         done(Status(StatusCode::kTimeout,
                     fmt::format("bookie {} did not answer in time", self->bookie_)));
       }
-      if (!self->pending_.empty()) self->ArmSweep();
+      if (!self->pending_.empty() || !self->adds_.empty()) self->ArmSweep();
     });
   }
 
   static constexpr size_t kReadChunk = 64 << 10;
+  // Bytes a BATCH_ADD frame adds to its adds' own: the frame header and the request's header
+  // and fields (bounded generously), and per add its field tag and length.
+  static constexpr size_t kBatchFrameOverhead = 64;
+  static constexpr size_t kBatchedAddOverhead = 8;
   static constexpr std::chrono::milliseconds kSweepInterval{20};
 
   asio::strand<asio::io_context::executor_type> strand_;
@@ -330,6 +435,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   uint64_t generation_ = 0;  // bumped when the socket is dropped, so old handlers stand down
   uint64_t next_request_id_ = 1;
   std::unordered_map<uint64_t, Pending> pending_;
+  std::vector<QueuedAdd> adds_;  // adds not framed yet, in the order sent
   std::string out_;   // frames waiting for the next write
   std::string wire_;  // the frames of the write in progress
   std::string in_;    // bytes read, not yet parsed

@@ -5,8 +5,9 @@
 // kUnavailable (not connected: connection refused or lost, or waiting out a reconnect backoff),
 // kUnauthenticated (the TLS handshake failed, or the bookie refused the connection, with the
 // reason; docs/security.md) or kAborted (the client is shutting down). Many requests are in
-// flight per connection; responses are matched by request id. Requests queued while one write is on the wire go out
-// together in the next write.
+// flight per connection; responses are matched by request id. Requests queued while one write
+// is on the wire go out together in the next write, and adds among them as one BATCH_ADD
+// (docs/protocol.md): its answer is handed to each add as its own.
 //
 // A connection that fails fails every request in flight on it, then stays down for a backoff
 // (reconnect_backoff_min, doubling up to reconnect_backoff_max) during which requests fail fast;
@@ -39,6 +40,8 @@ struct BookieClientOptions {
   std::chrono::milliseconds reconnect_backoff_min{100};
   std::chrono::milliseconds reconnect_backoff_max{5'000};
   uint32_t max_frame_size = 64u << 20;  // largest response accepted
+  // The bookies' maxFrameSizeBytes: adds batched into one BATCH_ADD stay within it.
+  uint32_t max_request_frame_size = 5'242'880;
   // TLS to every bookie when set: the bookie's certificate must verify against the context's CAs
   // and name the host of the bookie id (a DNS or, for an address, an IP subject alt name). Each
   // new connection takes tls->Current(), so changed certificate files apply to new connections.

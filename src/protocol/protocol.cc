@@ -199,6 +199,14 @@ proto::Response MakeResponse(const proto::RequestHeader& header, const Status& s
   return MakeResponse(header, ToProtoStatus(status.code()), status.message());
 }
 
+proto::Status Outcome(const proto::Response& response) {
+  if (response.status() != proto::OK || !response.has_batch_add()) return response.status();
+  for (const proto::AddResult& result : response.batch_add().results()) {
+    if (result.status() != proto::OK) return result.status();
+  }
+  return proto::OK;
+}
+
 proto::Status ToProtoStatus(StatusCode code) {
   switch (code) {
     case StatusCode::kOk: return proto::OK;

@@ -65,4 +65,8 @@ proto::Response MakeResponse(const proto::RequestHeader& header, const Status& s
 
 std::string_view OperationName(proto::Operation op);
 
+// How a request ended, for metrics: the response's status, except that a BATCH_ADD answered OK
+// with a failed add ended as its first failed add (the batch is OK on the wire either way).
+proto::Status Outcome(const proto::Response& response);
+
 }  // namespace quire::protocol
