@@ -4,6 +4,8 @@
 #
 #   tools/build-in-chroot.sh [release] [chroot-dir]      (default: trixie /var/tmp/quire-<release>)
 #
+# A Debian release name (trixie, sid) or an Ubuntu one (noble, resolute).
+#
 # Root only. Creates the chroot with debootstrap on first use (about 300 MB, then the build
 # dependencies), clones this repository's committed HEAD into it, runs tools/install-deps.sh there,
 # then the CI preset's configure, build and tests. The chroot's /proc, /sys, /dev and /tmp are
@@ -20,8 +22,17 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 command -v debootstrap >/dev/null || { echo "build-in-chroot.sh: apt-get install debootstrap" >&2; exit 1; }
 
+# Ubuntu's releases come from its archive (universe holds RocksDB, spdlog, ZooKeeper, ...), with
+# debootstrap's generic Ubuntu script: Debian 12's debootstrap predates the newest names.
+case "$release" in
+  jammy|noble|oracular|plucky|questing|resolute)
+    bootstrap=(--components=main,universe "$release" "$root" http://archive.ubuntu.com/ubuntu
+               /usr/share/debootstrap/scripts/gutsy) ;;
+  *)
+    bootstrap=("$release" "$root" http://deb.debian.org/debian) ;;
+esac
 if [ ! -x "$root/usr/bin/apt-get" ]; then
-  debootstrap --variant=minbase "$release" "$root" http://deb.debian.org/debian
+  debootstrap --variant=minbase "${bootstrap[@]}"
 fi
 cp /etc/resolv.conf "$root/etc/resolv.conf"
 
