@@ -161,9 +161,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
     adds_.clear();
   }
 
-  // A BATCH_ADD's answer, handed to each add as if it had gone alone: its own result, or the
-  // whole batch's error (a lost connection, a timeout, a refused request). ParseFrames checked
-  // that there is one result per add.
+  // A BATCH_ADD's answer, handed to each add as an ADD_ENTRY response holding its own result's
+  // status and message (all that an add's caller reads), or the whole batch's error (a lost
+  // connection, a timeout, a refused request). ParseFrames checked there is a result per add.
   static void AnswerEach(Result<proto::Response> r, std::vector<BookieClient::ResponseFn>& each) {
     if (!r.ok() || r->status() != proto::OK) {
       for (BookieClient::ResponseFn& done : each) done(r);
