@@ -22,7 +22,8 @@ declare -gA _quire_subcommands _quire_options
 HEAD
 
 # Table rows, keyed by the command path ("quire ledger write"): the last word of each heading is a
-# subcommand of the path before it; the options are the first words of the lines under "Options:".
+# subcommand of the path before it; the options are the first words of the lines under "Options:"
+# ("OPTIONS:" with CLI11 2.5 and later).
 "$here/gen-cli-reference.sh" "$1" | awk '
   function flush() {
     if (path != "") printf "_quire_options[%s]=\"%s\"\n", path, options
@@ -41,10 +42,14 @@ HEAD
     gsub(/ /, "_", path)
     next
   }
-  /^[A-Z][a-z]*:$/ { section = $0; next }
-  section == "Options:" && /^  -/ {
-    split($1, names, ",")
-    for (i in names) if (names[i] ~ /^-/) options = options " " names[i]
+  /^[A-Z][A-Za-z]*:$/ { section = toupper($0); next }
+  # "  -n,--bookies INT ..." (CLI11 2.1-2.4) or "  -n,     --bookies INT ..." and
+  # "          --version ..." (2.5 and later): the names are the leading words that start with "-".
+  section == "OPTIONS:" && /^ +-/ {
+    for (f = 1; f <= NF && $f ~ /^-/; f++) {
+      split($f, names, ",")
+      for (i in names) if (names[i] ~ /^-/) options = options " " names[i]
+    }
   }
   END {
     flush()

@@ -11,9 +11,10 @@ set -euo pipefail
 quire="$1"
 bench="${2:-}"
 
-# The subcommand names listed in a --help output.
+# The subcommand names listed in a --help output (CLI11 2.1-2.4 head the list "Subcommands:",
+# 2.5 and later "SUBCOMMANDS:").
 subcommands() {
-  awk '/^Subcommands:/ {in_list = 1; next}
+  awk '/^(Subcommands|SUBCOMMANDS):/ {in_list = 1; next}
        in_list && /^  [a-z]/ {print $1; next}
        in_list && /^[^ ]/ {in_list = 0}' 
 }

@@ -56,7 +56,8 @@ dpkg-deb --ctrl-tarfile "${deb[quire-bookie]}" | tar -xO ./conffiles | grep -qx 
 
 # The programs run from the tree.
 "$root/usr/bin/quire" --help >"$work/help" || fail "quire --help failed"
-grep -q "^Usage: quire" "$work/help" || fail "quire --help printed no usage"
+# "Usage: quire [OPTIONS] SUBCOMMAND"; CLI11 2.5 and later leave out "Usage: ".
+grep -Eq "^(Usage: )?quire \[OPTIONS\]" "$work/help" || fail "quire --help printed no usage"
 "$root/usr/bin/quire-bench" --help >/dev/null || fail "quire-bench --help failed"
 "$root/usr/bin/quire-bookie" --print-default-conf >"$work/default.conf" ||
   fail "quire-bookie --print-default-conf failed"
