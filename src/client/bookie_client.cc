@@ -17,6 +17,7 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include "protocol/add_frame.h"
 #include "protocol/protocol.h"
 #include "common/tls.h"
 
@@ -55,6 +56,14 @@ class Connection : public std::enable_shared_from_this<Connection> {
     });
   }
 
+  void SendAdd(protocol::AddToSend add, std::chrono::milliseconds timeout,
+               BookieClient::ResponseFn done) {
+    asio::post(strand_, [self = shared_from_this(), add = std::move(add), timeout,
+                         done = std::move(done)]() mutable {
+      self->SendAddOnStrand(std::move(add), timeout, std::move(done));
+    });
+  }
+
   void Close() {
     asio::post(strand_, [self = shared_from_this()] {
       self->closed_ = true;
@@ -81,29 +90,55 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // connection is being made); those queued together go out as one BATCH_ADD, answered with one
   // response: under load, one frame and one response for many adds instead of one each.
   struct QueuedAdd {
-    proto::AddRequest add;
+    protocol::AddToSend add;
     Clock::time_point deadline;
     BookieClient::ResponseFn done;
   };
 
   void SendOnStrand(proto::Request request, std::chrono::milliseconds timeout,
                     BookieClient::ResponseFn done) {
-    if (closed_) return done(Status(StatusCode::kAborted, "the client is shutting down"));
+    if (request.header().operation() == proto::ADD_ENTRY) {
+      proto::AddRequest& a = *request.mutable_add();
+      return SendAddOnStrand(
+          {a.ledger_id(), a.entry_id(),
+           std::make_shared<const std::string>(std::move(*a.mutable_master_key())),
+           std::make_shared<const std::string>(std::move(*a.mutable_body())), a.recovery()},
+          timeout, std::move(done));
+    }
+    if (!Usable(done)) return;
+    // The adds queued before it go first: FORCE_LEDGER, say, answers for the adds sent before.
+    SealAdds();
+    Frame(request, Pending{Clock::now() + timeout, std::move(done)});
+    Go();
+  }
+
+  void SendAddOnStrand(protocol::AddToSend add, std::chrono::milliseconds timeout,
+                       BookieClient::ResponseFn done) {
+    if (!Usable(done)) return;
+    adds_.push_back({std::move(add), Clock::now() + timeout, std::move(done)});
+    Go();
+  }
+
+  // False (and `done` answered) when no request can be sent now: the client is closing, or
+  // the connection is down and waiting out its backoff.
+  bool Usable(BookieClient::ResponseFn& done) {
+    if (closed_) {
+      done(Status(StatusCode::kAborted, "the client is shutting down"));
+      return false;
+    }
     if (state_ == State::kDown) {
       if (Clock::now() < retry_at_) {
-        return done(Status(last_code_,
-                           fmt::format("bookie {} is unreachable ({}); next attempt in {} ms",
-                                       bookie_, last_error_, MillisUntil(retry_at_))));
+        done(Status(last_code_, fmt::format("bookie {} is unreachable ({}); next attempt in {} ms",
+                                            bookie_, last_error_, MillisUntil(retry_at_))));
+        return false;
       }
       state_ = State::kIdle;
     }
-    if (request.header().operation() == proto::ADD_ENTRY) {
-      adds_.push_back({std::move(*request.mutable_add()), Clock::now() + timeout, std::move(done)});
-    } else {
-      // The adds queued before it go first: FORCE_LEDGER, say, answers for the adds sent before.
-      SealAdds();
-      Frame(request, Pending{Clock::now() + timeout, std::move(done)});
-    }
+    return true;
+  }
+
+  // A request was queued: connect, or write it if no write is on the wire.
+  void Go() {
     ArmSweep();
     if (state_ == State::kIdle) return Connect();
     if (state_ == State::kConnected) Flush();
@@ -119,6 +154,13 @@ class Connection : public std::enable_shared_from_this<Connection> {
     out_.append(EncodeFrame(request));
   }
 
+  // The next request id, waiting for its answer with `pending`.
+  uint64_t Expect(Pending pending) {
+    uint64_t id = next_request_id_++;
+    pending_.emplace(id, std::move(pending));
+    return id;
+  }
+
   // Frames the queued adds: a lone add as ADD_ENTRY, more as BATCH_ADDs, each within the
   // bookies' frame size and kMaxBatchAdds.
   void SealAdds() {
@@ -126,35 +168,32 @@ class Connection : public std::enable_shared_from_this<Connection> {
       size_t end = first;
       size_t bytes = kBatchFrameOverhead;
       while (end < adds_.size() && end - first < static_cast<size_t>(protocol::kMaxBatchAdds)) {
-        size_t more = adds_[end].add.ByteSizeLong() + kBatchedAddOverhead;
+        size_t more = protocol::EncodedAddSize(adds_[end].add) + kBatchedAddOverhead;
         if (end > first && bytes + more > options_.max_request_frame_size) break;
         bytes += more;
         ++end;
       }
-      proto::Request request;
       if (end - first == 1) {
         QueuedAdd& q = adds_[first];
-        request.mutable_header()->set_operation(proto::ADD_ENTRY);
-        *request.mutable_add() = std::move(q.add);
-        Frame(request, Pending{q.deadline, std::move(q.done)});
+        protocol::AppendAddFrame(&out_, Expect(Pending{q.deadline, std::move(q.done)}), q.add);
       } else {
-        request.mutable_header()->set_operation(proto::BATCH_ADD);
-        proto::BatchAddRequest* batch = request.mutable_batch_add();
-        batch->mutable_adds()->Reserve(static_cast<int>(end - first));
         std::vector<BookieClient::ResponseFn> each;
+        std::vector<protocol::AddToSend> batch;
         each.reserve(end - first);
+        batch.reserve(end - first);
         Clock::time_point deadline = Clock::time_point::max();
         for (size_t i = first; i < end; ++i) {
-          *batch->add_adds() = std::move(adds_[i].add);
+          batch.push_back(std::move(adds_[i].add));
           each.push_back(std::move(adds_[i].done));
           deadline = std::min(deadline, adds_[i].deadline);
         }
         const size_t n = each.size();
-        Frame(request, Pending{deadline,
-                               [each = std::move(each)](Result<proto::Response> r) mutable {
-                                 AnswerEach(std::move(r), each);
-                               },
-                               n});
+        uint64_t id = Expect(Pending{deadline,
+                                     [each = std::move(each)](Result<proto::Response> r) mutable {
+                                       AnswerEach(std::move(r), each);
+                                     },
+                                     n});
+        protocol::AppendBatchAddFrame(&out_, id, batch);
       }
       first = end;
     }
@@ -460,6 +499,18 @@ std::shared_ptr<Connection> BookieClient::ConnectionTo(const BookieId& bookie) {
   auto& c = connections_[bookie];
   if (!c) c = std::make_shared<Connection>(io_, bookie, options_);
   return c;
+}
+
+void BookieClient::SendAdd(const BookieId& bookie, protocol::AddToSend add,
+                           std::chrono::milliseconds timeout, ResponseFn done) {
+  std::shared_ptr<Connection> c = ConnectionTo(bookie);
+  if (!c) {
+    asio::post(io_, [done = std::move(done)] {
+      done(Status(StatusCode::kAborted, "the client is shutting down"));
+    });
+    return;
+  }
+  c->SendAdd(std::move(add), timeout, std::move(done));
 }
 
 void BookieClient::Send(const BookieId& bookie, proto::Request request,

@@ -30,6 +30,7 @@
 #include "bookie.pb.h"
 #include "common/mutex.h"
 #include "common/tls_reload.h"
+#include "protocol/add_frame.h"
 #include "quire/ledger_metadata.h"
 #include "quire/status.h"
 
@@ -64,6 +65,10 @@ class BookieClient {
   // Sends `request` (its header's operation must be set) to `bookie` ("host:port").
   void Send(const BookieId& bookie, proto::Request request, std::chrono::milliseconds timeout,
             ResponseFn done);
+  // Sends an add, as Send would an ADD_ENTRY request, without copying its body or key: they are
+  // written into the connection's buffer from the shared strings (the writer's add path).
+  void SendAdd(const BookieId& bookie, protocol::AddToSend add, std::chrono::milliseconds timeout,
+               ResponseFn done);
 
  private:
   std::shared_ptr<Connection> ConnectionTo(const BookieId& bookie);

@@ -28,7 +28,7 @@ class Writer : public std::enable_shared_from_this<Writer> {
       : ctx_(context),
         id_(id),
         digest_(metadata.value.digest_type, password),
-        master_key_(MasterKey(password)),
+        master_key_(std::make_shared<const std::string>(MasterKey(password))),
         core_(id, std::move(metadata.value),
               BookieChoice(context.options().reconnect_backoff_min,
                            context.options().reconnect_backoff_max),
@@ -168,15 +168,16 @@ class Writer : public std::enable_shared_from_this<Writer> {
     for (const WriterCore::Retry& retry : effects.retries) RetryLater(retry);
     mu_.Unlock();
     for (WriterCore::Send& send : effects.sends) {
-      ctx_.bookies().Send(send.bookie, AddEntryRequest(id(), send.entry, master_key_, *send.body),
-                          ctx_.options().add_timeout,
-                          [self = shared_from_this(), entry = send.entry, pos = send.position,
-                           bookie = send.bookie](Result<proto::Response> response) {
-                            Status status = ResponseStatus(bookie, response);
-                            self->mu_.Lock();
-                            self->Execute(self->core_.OnAddResult(entry, pos, bookie, status,
-                                                                  Clock::now()));
-                          });
+      ctx_.bookies().SendAdd(send.bookie, {id(), send.entry, master_key_, send.body},
+                             ctx_.options().add_timeout,
+                             [self = shared_from_this(), entry = send.entry,
+                              pos = send.position,
+                              bookie = send.bookie](Result<proto::Response> response) {
+                               Status status = ResponseStatus(bookie, response);
+                               self->mu_.Lock();
+                               self->Execute(self->core_.OnAddResult(entry, pos, bookie, status,
+                                                                     Clock::now()));
+                             });
     }
   }
 
@@ -278,7 +279,7 @@ class Writer : public std::enable_shared_from_this<Writer> {
       request.mutable_header()->set_operation(proto::WRITE_LAC);
       proto::WriteLacRequest* w = request.mutable_write_lac();
       w->set_ledger_id(id());
-      w->set_master_key(master_key_);
+      w->set_master_key(*master_key_);
       w->set_lac(due->lac);
       w->set_body(body);
       // Best effort: readers fall back to the LAC carried by entries.
@@ -290,7 +291,7 @@ class Writer : public std::enable_shared_from_this<Writer> {
   ClientContext& ctx_;
   const LedgerId id_;
   const Digest digest_;
-  const std::string master_key_;
+  const std::shared_ptr<const std::string> master_key_;  // shared by every add's frames
 
   mutable Mutex mu_;
   CondVar cv_;
