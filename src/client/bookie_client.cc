@@ -493,36 +493,29 @@ BookieClient::~BookieClient() {
   for (auto& [id, c] : connections_) c->Close();
 }
 
-std::shared_ptr<Connection> BookieClient::ConnectionTo(const BookieId& bookie) {
-  MutexLock lock(mu_);
-  if (closed_) return nullptr;
-  auto& c = connections_[bookie];
-  if (!c) c = std::make_shared<Connection>(io_, bookie, options_);
-  return c;
+std::shared_ptr<Connection> BookieClient::ConnectionTo(const BookieId& bookie, ResponseFn& done) {
+  {
+    MutexLock lock(mu_);
+    if (!closed_) {
+      auto& c = connections_[bookie];
+      if (!c) c = std::make_shared<Connection>(io_, bookie, options_);
+      return c;
+    }
+  }
+  asio::post(io_, [done = std::move(done)] {
+    done(Status(StatusCode::kAborted, "the client is shutting down"));
+  });
+  return nullptr;
 }
 
 void BookieClient::SendAdd(const BookieId& bookie, protocol::AddToSend add,
                            std::chrono::milliseconds timeout, ResponseFn done) {
-  std::shared_ptr<Connection> c = ConnectionTo(bookie);
-  if (!c) {
-    asio::post(io_, [done = std::move(done)] {
-      done(Status(StatusCode::kAborted, "the client is shutting down"));
-    });
-    return;
-  }
-  c->SendAdd(std::move(add), timeout, std::move(done));
+  if (auto c = ConnectionTo(bookie, done)) c->SendAdd(std::move(add), timeout, std::move(done));
 }
 
 void BookieClient::Send(const BookieId& bookie, proto::Request request,
                         std::chrono::milliseconds timeout, ResponseFn done) {
-  std::shared_ptr<Connection> c = ConnectionTo(bookie);
-  if (!c) {
-    asio::post(io_, [done = std::move(done)] {
-      done(Status(StatusCode::kAborted, "the client is shutting down"));
-    });
-    return;
-  }
-  c->Send(std::move(request), timeout, std::move(done));
+  if (auto c = ConnectionTo(bookie, done)) c->Send(std::move(request), timeout, std::move(done));
 }
 
 }  // namespace quire::client

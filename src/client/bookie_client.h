@@ -71,7 +71,9 @@ class BookieClient {
                ResponseFn done);
 
  private:
-  std::shared_ptr<Connection> ConnectionTo(const BookieId& bookie);
+  // The bookie's connection, made on first use; once the client is closing, nullptr, with
+  // `done` answered kAborted (on the io_context).
+  std::shared_ptr<Connection> ConnectionTo(const BookieId& bookie, ResponseFn& done);
 
   boost::asio::io_context& io_;
   const BookieClientOptions options_;
