@@ -275,6 +275,7 @@ void Journal::Append(JournalWrite write) {
   {
     MutexLock lock(mu_);
     if (error_.ok() && !stopping_) {
+      if (queue_.empty()) arrival_ns_ = MonotonicNanos();
       queued_bytes_ += write.bytes();
       queue_.push_back(std::move(write));
       queued_.store(queue_.size(), std::memory_order_release);
@@ -292,6 +293,7 @@ void Journal::Append(std::vector<JournalWrite> writes) {
   {
     MutexLock lock(mu_);
     if (error_.ok() && !stopping_) {
+      if (queue_.empty()) arrival_ns_ = MonotonicNanos();
       for (JournalWrite& w : writes) {
         queued_bytes_ += w.bytes();
         queue_.push_back(std::move(w));
@@ -400,11 +402,10 @@ void Journal::Fail(const Status& status, std::vector<JournalCallback> callbacks)
 }
 
 namespace {
-// Spins briefly for `count` to become non-zero: the next record usually arrives within tens of
-// microseconds of the last completion, and sleeping on a futex would add its wake-up latency to
-// every add. Gives up quickly so an idle journal costs nothing.
+// Spins briefly for `count` to become non-zero (IdleSpin decides when it is worth it).
 void SpinFor(const std::atomic<size_t>& count) {
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::microseconds(100);
+  auto deadline =
+      std::chrono::steady_clock::now() + std::chrono::nanoseconds(IdleSpin::kWindowNanos);
   while (count.load(std::memory_order_acquire) == 0 && std::chrono::steady_clock::now() < deadline) {
 #if defined(__x86_64__)
     __builtin_ia32_pause();
@@ -429,12 +430,17 @@ void Journal::Run() {
     group.clear();
     {
       MutexLock lock(mu_);
+      uint64_t idle_ns = 0;  // when the queue ran dry, if it did
       if (queue_.empty() && !stopping_) {
-        lock.Unlock();
-        SpinFor(queued_);
-        lock.Lock();
+        idle_ns = MonotonicNanos();
+        if (idle_spin_.ShouldSpin()) {
+          lock.Unlock();
+          SpinFor(queued_);
+          lock.Lock();
+        }
       }
       cv_.Wait(mu_, [this]() QUIRE_REQUIRES(mu_) { return stopping_ || !queue_.empty(); });
+      if (idle_ns != 0 && !queue_.empty()) idle_spin_.OnGap(idle_ns, arrival_ns_);
       if (queue_.empty()) break;  // stopping, and everything queued is written
       if (options_.max_group_wait_us > 0 && !stopping_) {
         auto deadline = std::chrono::steady_clock::now() +

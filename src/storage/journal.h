@@ -47,6 +47,7 @@
 #include "common/histogram.h"
 #include "common/mutex.h"
 #include "storage/journal_format.h"
+#include "storage/idle_spin.h"
 #include "storage/journal_reader.h"
 #include "storage/payload.h"
 
@@ -215,6 +216,10 @@ class Journal {
   std::deque<Unsynced> unsynced_ QUIRE_GUARDED_BY(mu_);
   bool syncing_ QUIRE_GUARDED_BY(mu_) = false;  // an fdatasync is running
   JournalPosition synced_ QUIRE_GUARDED_BY(mu_);
+
+  // When a record last arrived at an empty queue: what IdleSpin learns the gaps from.
+  uint64_t arrival_ns_ QUIRE_GUARDED_BY(mu_) = 0;
+  IdleSpin idle_spin_;  // the journal thread's only
 
   // Mirrors queue_.size() for spinning without the lock.
   std::atomic<size_t> queued_{0};
