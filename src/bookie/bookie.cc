@@ -29,7 +29,8 @@ storage::Cookie FromMetadata(const metadata::Cookie& c) {
 
 }  // namespace
 
-Bookie::Bookie(BookieOptions options) : options_(std::move(options)) {}
+Bookie::Bookie(BookieOptions options)
+    : options_(std::move(options)), io_("q-io", options_.io_threads) {}
 
 Result<std::unique_ptr<Bookie>> Bookie::Start(BookieOptions options) {
   std::unique_ptr<Bookie> bookie(new Bookie(std::move(options)));
@@ -46,13 +47,7 @@ Bookie::~Bookie() { Stop(); }
 uint16_t Bookie::port() const { return server_ ? server_->port() : 0; }
 uint16_t Bookie::http_port() const { return http_port_.load(std::memory_order_acquire); }
 
-bool Bookie::Responsive(std::chrono::milliseconds timeout) {
-  // Shared: a task that runs after the wait gave up must still find its promise.
-  auto ran = std::make_shared<std::promise<void>>();
-  std::future<void> done = ran->get_future();
-  boost::asio::post(io_, [ran] { ran->set_value(); });
-  return done.wait_for(timeout) == std::future_status::ready;
-}
+bool Bookie::Responsive(std::chrono::milliseconds timeout) { return io_.Responsive(timeout); }
 
 Status Bookie::Init() {
   fs_ = NewPosixFileSystem(options_.io_backend);
@@ -93,13 +88,7 @@ Status Bookie::Init() {
   engine_ = std::move(*engine);
   LoadManualReadOnly();
 
-  work_.emplace(io_.get_executor());
-  for (size_t i = 0; i < options_.io_threads; ++i) {
-    io_threads_.emplace_back([this, i] {
-      SetThreadName(fmt::format("q-io-{}", i));
-      io_.run();
-    });
-  }
+  io_.Start();
   RequestProcessorOptions po = options_.processor;
   po.fill_info = [this](proto::BookieInfoResponse* info) {
     info->set_bookie_id(options_.bookie_id);
@@ -108,7 +97,7 @@ Status Bookie::Init() {
     info->set_free_bytes(space.free_bytes);
     info->set_http_port(http_port());  // 0 when the admin endpoint is off
   };
-  processor_ = std::make_unique<RequestProcessor>(engine_.get(), &io_, &status_, po);
+  processor_ = std::make_unique<RequestProcessor>(engine_.get(), &io_.first(), &status_, po);
 
   // 5. Register, in the mode the disks allow. Step 4 holds the directories' locks, so a
   //    registration left by this bookie's previous (killed) process is taken over at once.
@@ -335,10 +324,7 @@ void Bookie::Stop() {
   }
   // The requests still running finish on the worker threads; their answers go nowhere.
   processor_.reset();
-  work_.reset();
-  io_.stop();
-  for (std::thread& t : io_threads_) t.join();
-  io_threads_.clear();
+  io_.Stop();
   server_.reset();
   engine_.reset();  // flush + checkpoint
   {

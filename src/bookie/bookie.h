@@ -38,13 +38,12 @@
 #include <vector>
 
 #include <nlohmann/json_fwd.hpp>
-#include <boost/asio/executor_work_guard.hpp>
-#include <boost/asio/io_context.hpp>
 
 #include "bookie/bookie_config.h"
 #include "bookie/bookie_status.h"
 #include "bookie/request_processor.h"
 #include "bookie/server.h"
+#include "common/io_context_pool.h"
 #include "common/mutex.h"
 #include "metadata/metadata_store.h"
 #include "storage/garbage_collector.h"
@@ -117,9 +116,7 @@ class Bookie {
   std::unique_ptr<storage::GarbageCollector> gc_;
   BookieStatus status_;
 
-  boost::asio::io_context io_;
-  std::optional<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> work_;
-  std::vector<std::thread> io_threads_;
+  IoContextPool io_;  // "q-io-N": the connections, numIoThreads of them
   std::unique_ptr<BookieServer> server_;
   std::unique_ptr<RequestProcessor> processor_;
 

@@ -24,7 +24,9 @@ ConfigSchema BookieKeys() {
                         "bookie id (advertisedAddress:bookiePort). Empty: this host's name. Keep "
                         "it stable: the bookie id is the bookie's identity (cookie)."});
   s.Add({.name = "numIoThreads", .type = ConfigType::kInt, .default_value = "2",
-         .description = "Network I/O threads.", .min_int = 1, .max_int = 256});
+         .description = "Network I/O threads. Each connection stays on one of them, given "
+                        "round-robin as it is accepted.",
+         .min_int = 1, .max_int = 256});
   s.Add({.name = "numAddWorkerThreads", .type = ConfigType::kInt, .default_value = "1",
          .description = "Threads that hand adds, fences and LAC writes to the storage engine.",
          .min_int = 1, .max_int = 64});

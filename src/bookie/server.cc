@@ -452,10 +452,10 @@ class Connection : public std::enable_shared_from_this<Connection> {
   bool drain_posted_ QUIRE_GUARDED_BY(ready_mu_) = false;
 };
 
-BookieServer::BookieServer(asio::io_context* io, const ServerOptions& options)
-    : io_(io), options_(options), acceptor_(*io), authorizer_(options.authorization) {}
+BookieServer::BookieServer(IoContextPool* io, const ServerOptions& options)
+    : io_(io), options_(options), acceptor_(io->first()), authorizer_(options.authorization) {}
 
-Result<std::unique_ptr<BookieServer>> BookieServer::Listen(asio::io_context* io,
+Result<std::unique_ptr<BookieServer>> BookieServer::Listen(IoContextPool* io,
                                                            const ServerOptions& options) {
   std::unique_ptr<BookieServer> server(new BookieServer(io, options));
   boost::system::error_code ec;
@@ -491,7 +491,7 @@ Result<std::unique_ptr<BookieServer>> BookieServer::Listen(asio::io_context* io,
 
 void BookieServer::StartAccepting(RequestProcessor* processor) {
   processor_ = processor;
-  asio::post(*io_, [this] { Accept(); });
+  asio::post(io_->first(), [this] { Accept(); });
   spdlog::info("bookie server accepting on {}:{} ({})", options_.bind_address, port_,
                !tls_context_          ? "plaintext"
                : options_.tls.required ? "TLS only"
@@ -501,8 +501,8 @@ void BookieServer::StartAccepting(RequestProcessor* processor) {
 BookieServer::~BookieServer() { Shutdown(std::chrono::milliseconds(0)); }
 
 void BookieServer::Accept() {
-  acceptor_.async_accept(asio::make_strand(*io_), [this](boost::system::error_code ec,
-                                                          tcp::socket socket) {
+  acceptor_.async_accept(asio::make_strand(io_->Next()), [this](boost::system::error_code ec,
+                                                                 tcp::socket socket) {
     if (ec == asio::error::operation_aborted || !acceptor_.is_open()) return;
     if (ec) {
       // Out of descriptors, or a connection reset while queued: keep accepting.
@@ -556,7 +556,7 @@ void BookieServer::ResumeParked() {
 }
 
 void BookieServer::StopAccepting() {
-  asio::post(*io_, [this] {
+  asio::post(io_->first(), [this] {
     boost::system::error_code ignored;
     acceptor_.close(ignored);
   });

@@ -16,8 +16,8 @@
 // stream can no longer be trusted), with a warning in the log (rate-limited). Connections idle (nothing read, nothing in flight) for
 // connectionIdleTimeoutMs are closed.
 //
-// Threads: the io_context's threads ("q-io-N", run by the owner) do all socket work; nothing here
-// blocks them.
+// Threads: the pool's threads ("q-io-N", run by the owner) do all socket work; nothing here
+// blocks them. Each connection stays on one of them (IoContextPool::Next at accept).
 #pragma once
 
 #include <atomic>
@@ -33,6 +33,7 @@
 
 #include "bookie/authorization.h"
 #include "bookie/request_processor.h"
+#include "common/io_context_pool.h"
 #include "common/logging.h"
 #include "common/mutex.h"
 #include "common/request_metrics.h"
@@ -84,10 +85,10 @@ class Connection;
 
 class BookieServer {
  public:
-  // Binds and listens on `io` (whose threads the caller runs); connections wait in the backlog
-  // until StartAccepting(). Listening first tells the port (bookiePort 0) and finds a port in use
-  // before anything else is done.
-  static Result<std::unique_ptr<BookieServer>> Listen(boost::asio::io_context* io,
+  // Binds and listens on the pool's first context (the caller runs the pool's threads);
+  // connections wait in the backlog until StartAccepting(). Listening first tells the port
+  // (bookiePort 0) and finds a port in use before anything else is done.
+  static Result<std::unique_ptr<BookieServer>> Listen(IoContextPool* io,
                                                       const ServerOptions& options);
   ~BookieServer();
 
@@ -105,7 +106,7 @@ class BookieServer {
 
  private:
   friend class Connection;
-  BookieServer(boost::asio::io_context* io, const ServerOptions& options);
+  BookieServer(IoContextPool* io, const ServerOptions& options);
   void Accept();
   void Forget(Connection* c);
   // Global back-pressure bookkeeping, called by connections.
@@ -113,7 +114,7 @@ class BookieServer {
   void Park(const std::shared_ptr<Connection>& c);
   void ResumeParked();
 
-  boost::asio::io_context* io_;
+  IoContextPool* io_;
   const ServerOptions options_;
   RequestProcessor* processor_ = nullptr;
   boost::asio::ip::tcp::acceptor acceptor_;
