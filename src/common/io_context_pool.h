@@ -4,9 +4,9 @@
 // on one thread and a ready socket is handled by the thread that polled it. One io_context run by
 // several threads instead hands the work from the polling thread to another one at each event: a
 // thread wake-up more per request and per response. Measured with three bookies on two cores at
-// 1,000 evenly spaced adds/s: one thread per context spent 18-25 % less bookie CPU than two
-// threads on one context, and the adds' p50 was lower (docs/performance.md, "One thread per
-// connection").
+// 1,000 evenly spaced adds/s: their I/O threads spent a quarter to a third less CPU than two
+// threads on one context (docs/performance.md, "Evenly spaced adds: fewer threads woken, no
+// spinning for nothing").
 #pragma once
 
 #include <atomic>

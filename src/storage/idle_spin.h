@@ -4,9 +4,9 @@
 // within the window: a writer that waits for each add before the next one. It burns the core for
 // nothing when the next record comes later: evenly spaced adds at 1,000/s made each of three
 // bookies on a two-core machine spin 100 µs per add (a third of a core together), and every
-// other thread of the machine waited behind the spinning ones (docs/performance.md, "The journal
-// spins only when records come close together"). So the journal spins only while most of the
-// recent gaps were short.
+// other thread of the machine waited behind the spinning ones (docs/performance.md, "Evenly
+// spaced adds: fewer threads woken, no spinning for nothing"). So the journal spins only while
+// most of the recent gaps were short.
 #pragma once
 
 #include <bit>
