@@ -21,6 +21,7 @@
 
 #include "common/clock.h"
 #include "protocol/protocol.h"
+#include "protocol/read_buffer.h"
 
 namespace quire::bookie {
 
@@ -203,19 +204,18 @@ class Connection : public std::enable_shared_from_this<Connection> {
       if (!close_after_write_) Close();
       co_return;
     }
-    std::string buf;   // bytes read and not yet consumed: buf[begin, size)
-    size_t begin = 0;
+    protocol::ReadBuffer buf;  // bytes read and not yet consumed
     while (!closed_) {
       while (paused_ && !closed_) {
         resume_.expires_at(Clock::time_point::max());
         co_await resume_.async_wait(asio::as_tuple(asio::use_awaitable));
       }
       if (closed_) break;
-      size_t avail = buf.size() - begin;
+      size_t avail = buf.size();
       size_t needed = kFrameHeaderSize;
       if (avail >= kFrameHeaderSize) {
         Result<uint32_t> length =
-            DecodeFrameLength(buf.data() + begin, server_->options_.max_frame_size);
+            DecodeFrameLength(buf.data().data(), server_->options_.max_frame_size);
         if (!length.ok()) {
           // The stream cannot be trusted past a bad length: answer, then close.
           server_->metrics_.bad_frames.fetch_add(1, std::memory_order_relaxed);
@@ -235,8 +235,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
         needed = kFrameHeaderSize + *length;
         if (avail >= needed) {
           server_->metrics_.bytes_read.fetch_add(needed, std::memory_order_relaxed);
-          Dispatch(std::string_view(buf.data() + begin + kFrameHeaderSize, *length));
-          begin += needed;
+          Dispatch(buf.data().substr(kFrameHeaderSize, *length));
+          buf.Consume(needed);
           if (OverLimit()) {
             paused_ = true;
             server_->metrics_.paused_reads.fetch_add(1, std::memory_order_relaxed);
@@ -245,17 +245,13 @@ class Connection : public std::enable_shared_from_this<Connection> {
           continue;
         }
       }
-      // Keep the partial frame at the front and read more behind it.
-      buf.erase(0, begin);
-      begin = 0;
-      if (buf.empty() && buf.capacity() > (1u << 20)) std::string().swap(buf);  // after a big frame
-      size_t have = buf.size();
-      buf.resize(have + std::max(kReadChunk, needed - have));
+      // Read more behind the partial frame (ReadBuffer gives back a buffer a big frame grew).
+      auto [room, room_size] = buf.Room(std::max(kReadChunk, needed - avail));
       auto [ec, n] = co_await OnStream([&](auto& stream) {
-        return stream.async_read_some(asio::buffer(buf.data() + have, buf.size() - have),
+        return stream.async_read_some(asio::buffer(room, room_size),
                                       asio::as_tuple(asio::use_awaitable));
       });
-      buf.resize(have + n);
+      buf.Commit(n);
       if (ec) break;
       last_activity_ = Clock::now();
     }

@@ -19,6 +19,7 @@
 
 #include "protocol/add_frame.h"
 #include "protocol/protocol.h"
+#include "protocol/read_buffer.h"
 #include "common/tls.h"
 
 namespace quire::client {
@@ -308,7 +309,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
     retry_at_ = Clock::now() + backoff_;
     backoff_ = std::min(backoff_ * 2, options_.reconnect_backoff_max);
     out_.clear();
-    in_.clear();
+    in_.Clear();
     ++generation_;
     Fail(Status(code, fmt::format("bookie {}: {}", bookie_, why)));
   }
@@ -357,17 +358,16 @@ class Connection : public std::enable_shared_from_this<Connection> {
   }
 
   void ReadMore() {
-    size_t old = in_.size();
-    in_.resize(old + kReadChunk);
-    auto read = [self = shared_from_this(), old, gen = generation_, tls = tls_](
+    auto [room, room_size] = in_.Room(kReadChunk);
+    auto read = [self = shared_from_this(), gen = generation_, tls = tls_](
                     boost::system::error_code ec, size_t n) {
       if (gen != self->generation_) return;
-      self->in_.resize(old + n);
+      self->in_.Commit(n);
       if (ec) return self->StreamFailed("read", ec);
       if (!self->ParseFrames()) return;
       self->ReadMore();
     };
-    asio::mutable_buffer into(in_.data() + old, kReadChunk);
+    asio::mutable_buffer into(room, room_size);
     if (tls_) {
       tls_->async_read_some(into, std::move(read));
     } else {
@@ -377,16 +377,17 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
   // Hands every complete frame in in_ to its request. False if the stream is broken.
   bool ParseFrames() {
+    const std::string_view in = in_.data();
     size_t pos = 0;
-    while (in_.size() - pos >= kFrameHeaderSize) {
-      Result<uint32_t> length = DecodeFrameLength(in_.data() + pos, options_.max_frame_size);
+    while (in.size() - pos >= kFrameHeaderSize) {
+      Result<uint32_t> length = DecodeFrameLength(in.data() + pos, options_.max_frame_size);
       if (!length.ok()) {
         Down(fmt::format("bad response frame: {}", length.status().message()));
         return false;
       }
-      if (in_.size() - pos - kFrameHeaderSize < *length) break;
+      if (in.size() - pos - kFrameHeaderSize < *length) break;
       proto::Response response;
-      if (!response.ParseFromArray(in_.data() + pos + kFrameHeaderSize,
+      if (!response.ParseFromArray(in.data() + pos + kFrameHeaderSize,
                                    static_cast<int>(*length))) {
         Down("a response frame that is not a Response");
         return false;
@@ -412,7 +413,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
       pending_.erase(it);
       done(std::move(response));
     }
-    in_.erase(0, pos);
+    in_.Consume(pos);
     return true;
   }
 
@@ -477,7 +478,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   std::vector<QueuedAdd> adds_;  // adds not framed yet, in the order sent
   std::string out_;   // frames waiting for the next write
   std::string wire_;  // the frames of the write in progress
-  std::string in_;    // bytes read, not yet parsed
+  protocol::ReadBuffer in_;  // bytes read, not yet parsed
   std::chrono::milliseconds backoff_;
   Clock::time_point retry_at_;
   std::string last_error_;
