@@ -246,9 +246,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
         }
       }
       // Read more behind the partial frame (ReadBuffer gives back a buffer a big frame grew).
-      auto [room, room_size] = buf.Room(std::max(kReadChunk, needed - avail));
+      std::pair<char*, size_t> room = buf.Room(std::max(kReadChunk, needed - avail));
       auto [ec, n] = co_await OnStream([&](auto& stream) {
-        return stream.async_read_some(asio::buffer(room, room_size),
+        return stream.async_read_some(asio::buffer(room.first, room.second),
                                       asio::as_tuple(asio::use_awaitable));
       });
       buf.Commit(n);
