@@ -327,18 +327,6 @@ class WriteHandleImpl : public WriteHandle {
 
 }  // namespace
 
-proto::Request AddEntryRequest(LedgerId ledger, EntryId entry, const std::string& master_key,
-                               std::string body) {
-  proto::Request request;
-  request.mutable_header()->set_operation(proto::ADD_ENTRY);
-  proto::AddRequest* r = request.mutable_add();
-  r->set_ledger_id(ledger);
-  r->set_entry_id(entry);
-  r->set_master_key(master_key);
-  r->set_body(std::move(body));
-  return request;
-}
-
 std::unique_ptr<WriteHandle> NewWriteHandle(std::shared_ptr<ClientContext> context, LedgerId id,
                                             metadata::Versioned<LedgerMetadata> metadata,
                                             std::string password) {

@@ -29,8 +29,4 @@ inline size_t MaxAppendPayload(uint32_t max_frame_size) {
   return max_frame_size > kAddRequestOverhead ? max_frame_size - kAddRequestOverhead : 0;
 }
 
-// The ADD_ENTRY request of a writer: entry `entry` of `ledger`, its body as EncodeEntry built it.
-proto::Request AddEntryRequest(LedgerId ledger, EntryId entry, const std::string& master_key,
-                               std::string body);
-
 }  // namespace quire::client

@@ -5,6 +5,7 @@
 #include <limits>
 
 #include "bookie/bookie_config.h"
+#include "protocol/add_frame.h"
 #include "protocol/protocol.h"
 #include "bookie/server.h"
 #include "client/client_test_util.h"
@@ -66,10 +67,12 @@ TEST(AddRequestSizeTest, TheLargestAllowedPayloadFitsTheFrameLimit) {
   std::string body = digest.EncodeEntry(kMaxId, kMaxId, kMaxId - 1,
                                         std::numeric_limits<uint64_t>::max(),
                                         std::string(MaxAppendPayload(limit), 'x'));
-  proto::Request r = AddEntryRequest(kMaxId, kMaxId, MasterKey("pw"), std::move(body));
-  r.mutable_header()->set_protocol_version(protocol::kProtocolVersion);
-  r.mutable_header()->set_request_id(std::numeric_limits<uint64_t>::max());
-  EXPECT_LE(r.ByteSizeLong(), limit);
+  // Framed as the writer frames it (protocol/add_frame.h).
+  std::string frame;
+  protocol::AppendAddFrame(&frame, std::numeric_limits<uint64_t>::max(),
+                           {kMaxId, kMaxId, std::make_shared<const std::string>(MasterKey("pw")),
+                            std::make_shared<const std::string>(std::move(body))});
+  EXPECT_LE(frame.size() - protocol::kFrameHeaderSize, limit);
 }
 
 // The client's limit defaults to the bookies' default maxFrameSizeBytes.
