@@ -18,6 +18,26 @@ pkg_check_modules(URING REQUIRED IMPORTED_TARGET liburing)
 # sd_notify for quire-bookie under systemd (Type=notify, watchdog): src/bookie/systemd_notify.h.
 pkg_check_modules(SYSTEMD REQUIRED IMPORTED_TARGET libsystemd)
 
+# jemalloc for the three programs (quire-bookie, quire, quire-bench), never for libquire: an
+# application chooses its own malloc. Quire allocates on one thread and frees on another all the
+# time (an add's buffers are made by an I/O thread and freed by the flush or callback thread);
+# glibc's malloc then refills the allocating thread from the shared arena under a lock and
+# consolidates fast bins, which measured as half of a bookie I/O thread's CPU at full load.
+# jemalloc: +55-60 % adds/s on the 3-bookie probe (docs/performance.md, "The allocator").
+# Sanitizer builds keep the sanitizer's allocator, which they need.
+option(QUIRE_JEMALLOC "Link quire-bookie, quire and quire-bench with jemalloc" ON)
+if(QUIRE_JEMALLOC AND NOT QUIRE_SANITIZE)
+  pkg_check_modules(JEMALLOC REQUIRED IMPORTED_TARGET jemalloc)
+endif()
+# Links `target` (a program) with jemalloc when the build uses it. --no-as-needed: nothing names
+# a jemalloc symbol, yet the library must stay in DT_NEEDED ahead of libc so its malloc wins.
+function(quire_link_malloc target)
+  if(TARGET PkgConfig::JEMALLOC)
+    target_link_libraries(${target} PRIVATE
+      "-Wl,--push-state,--no-as-needed" PkgConfig::JEMALLOC "-Wl,--pop-state")
+  endif()
+endfunction()
+
 find_path(ZOOKEEPER_INCLUDE_DIR zookeeper/zookeeper.h REQUIRED)
 find_library(ZOOKEEPER_MT_LIBRARY zookeeper_mt REQUIRED)
 add_library(Quire::zookeeper_mt UNKNOWN IMPORTED)

@@ -30,6 +30,7 @@ packages=(
   librocksdb-dev
   libspdlog-dev libfmt-dev
   liburing-dev
+  libjemalloc-dev                 # the programs' malloc (cmake/QuireDependencies.cmake, QUIRE_JEMALLOC)
   libssl-dev
   libcli11-dev nlohmann-json3-dev
   libsystemd-dev                  # sd_notify: quire-bookie under systemd (Type=notify, watchdog)

@@ -62,7 +62,8 @@ Status Bookie::Init() {
     options_.storage.bookie_id = options_.bookie_id;
   }
   QUIRE_RETURN_IF_ERROR(StartHttp());
-  spdlog::info("bookie {} starting", options_.bookie_id);
+  spdlog::info("bookie {} starting ({}, malloc: {})", options_.bookie_id, VersionLine("quire-bookie"),
+               MallocName());
 
   // 2. The cluster.
   auto store = metadata::OpenMetadataStore(options_.metadata_uri, options_.metadata);

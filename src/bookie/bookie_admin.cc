@@ -128,6 +128,7 @@ Status Bookie::StartHttp() {
     nlohmann::json j{{"bookieId", options_.bookie_id},
                      {"version", QuireVersion()},
                      {"commit", QuireCommit()},
+                     {"malloc", MallocName()},
                      {"bookiePort", port()},
                      {"httpServerPort", http_port()},
                      {"metadataServiceUri", options_.metadata_uri},

@@ -220,6 +220,7 @@ TEST_F(DaemonTest, InfoListBookiesAndListLedgerAnswerInBookKeepersShape) {
   EXPECT_TRUE(info.json["version"].is_string() && !info.json["version"].get<std::string>().empty())
       << info.body;
   EXPECT_TRUE(info.json["commit"].is_string()) << info.body;
+  EXPECT_TRUE(info.json["malloc"].is_string()) << info.body;
   EXPECT_GT(info.json.value("totalSpace", uint64_t{0}), 0u) << info.body;
   EXPECT_TRUE(info.json["freeSpace"].is_number_unsigned()) << info.body;
 

@@ -49,6 +49,15 @@ bookie_depends="$(dpkg-deb -f "${deb[quire-bookie]}" Depends)"
 for dependency in libsystemd0 libzookeeper-mt adduser; do
   grep -q "$dependency" <<<"$bookie_depends" || fail "quire-bookie does not depend on $dependency: $bookie_depends"
 done
+# A build without sanitizers links the programs with jemalloc (QUIRE_JEMALLOC), never libquire.
+if [ ${#sanitize[@]} -eq 0 ] && grep -q '^QUIRE_JEMALLOC:BOOL=ON' "$build/CMakeCache.txt"; then
+  for package in quire-bookie quire; do
+    grep -q libjemalloc2 <<<"$(dpkg-deb -f "${deb[$package]}" Depends)" ||
+      fail "$package does not depend on libjemalloc2"
+  done
+  ! grep -q libjemalloc <<<"$(dpkg-deb -f "${deb[libquire-dev]}" Depends)" ||
+    fail "libquire-dev depends on jemalloc: an application chooses its own malloc"
+fi
 grep -q libzookeeper-mt <<<"$(dpkg-deb -f "${deb[libquire-dev]}" Depends)" ||
   fail "libquire-dev does not depend on libzookeeper-mt"
 dpkg-deb --ctrl-tarfile "${deb[quire-bookie]}" | tar -xO ./conffiles | grep -qx /etc/quire/bookie.conf ||
