@@ -87,6 +87,11 @@ struct ClientOptions {
   // digest) is refused with kInvalidArgument, naming both sizes, before it gets an entry id; the
   // ledger stays writable. Set it to the bookies' value if they were configured otherwise.
   uint32_t bookie_max_frame_size = 5'242'880;
+  // Adds to one bookie wait while this many add requests to it are unanswered, then leave
+  // together as one request (Nagle's rule, paced by the bookie's answers; no timer). Under load
+  // many adds then cost one frame, one journal write and one answer; an add answered before the
+  // next is appended never waits. 0 sends each add at once (docs/client.md, "Connections").
+  size_t add_coalescing_window = 1;
   // A writer that has been idle this long sends its LAC to the bookies (explicit LAC) so that
   // readers see its last entries. 0 disables.
   std::chrono::milliseconds explicit_lac_interval{1'000};

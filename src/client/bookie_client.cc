@@ -85,11 +85,13 @@ class Connection : public std::enable_shared_from_this<Connection> {
     Clock::time_point deadline;
     BookieClient::ResponseFn done;
     size_t batch_size = 0;  // a BATCH_ADD's number of adds (0: any other request)
+    bool add = false;       // an ADD_ENTRY or BATCH_ADD: counted in add_frames_in_flight_
   };
 
-  // An add waiting for the next write. Adds queue while a write is on the wire (or the
-  // connection is being made); those queued together go out as one BATCH_ADD, answered with one
-  // response: under load, one frame and one response for many adds instead of one each.
+  // An add waiting for the next write. Adds queue while a write is on the wire, while the
+  // connection is being made, or while options_.coalescing holds them (add_coalescing.h); those
+  // queued together go out as one BATCH_ADD, answered with one response: under load, one frame
+  // and one response for many adds instead of one each.
   struct QueuedAdd {
     protocol::AddToSend add;
     Clock::time_point deadline;
@@ -116,6 +118,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void SendAddOnStrand(protocol::AddToSend add, std::chrono::milliseconds timeout,
                        BookieClient::ResponseFn done) {
     if (!Usable(done)) return;
+    queued_add_bytes_ += protocol::EncodedAddSize(add);
     adds_.push_back({std::move(add), Clock::now() + timeout, std::move(done)});
     Go();
   }
@@ -176,7 +179,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
       }
       if (end - first == 1) {
         QueuedAdd& q = adds_[first];
-        protocol::AppendAddFrame(&out_, Expect(Pending{q.deadline, std::move(q.done)}), q.add);
+        protocol::AppendAddFrame(
+            &out_, Expect(Pending{.deadline = q.deadline, .done = std::move(q.done), .add = true}),
+            q.add);
       } else {
         std::vector<BookieClient::ResponseFn> each;
         std::vector<protocol::AddToSend> batch;
@@ -189,16 +194,20 @@ class Connection : public std::enable_shared_from_this<Connection> {
           deadline = std::min(deadline, adds_[i].deadline);
         }
         const size_t n = each.size();
-        uint64_t id = Expect(Pending{deadline,
-                                     [each = std::move(each)](Result<proto::Response> r) mutable {
+        uint64_t id = Expect(Pending{.deadline = deadline,
+                                     .done = [each = std::move(each)](
+                                                 Result<proto::Response> r) mutable {
                                        AnswerEach(std::move(r), each);
                                      },
-                                     n});
+                                     .batch_size = n,
+                                     .add = true});
         protocol::AppendBatchAddFrame(&out_, id, batch);
       }
+      ++add_frames_in_flight_;
       first = end;
     }
     adds_.clear();
+    queued_add_bytes_ = 0;
   }
 
   // A BATCH_ADD's answer, handed to each add as an ADD_ENTRY response holding its own result's
@@ -319,13 +328,15 @@ class Connection : public std::enable_shared_from_this<Connection> {
     pending_.clear();
     auto adds = std::move(adds_);
     adds_.clear();
+    queued_add_bytes_ = 0;
+    add_frames_in_flight_ = 0;
     for (auto& [id, p] : pending) p.done(status);
     for (QueuedAdd& q : adds) q.done(status);
   }
 
   void Flush() {
     if (writing_ || state_ != State::kConnected) return;
-    SealAdds();
+    if (!options_.coalescing.Hold(add_frames_in_flight_, queued_add_bytes_)) SealAdds();
     if (out_.empty()) return;
     writing_ = true;
     wire_.swap(out_);
@@ -410,10 +421,12 @@ class Connection : public std::enable_shared_from_this<Connection> {
         return false;
       }
       BookieClient::ResponseFn done = std::move(it->second.done);
+      if (it->second.add) --add_frames_in_flight_;
       pending_.erase(it);
       done(std::move(response));
     }
     in_.Consume(pos);
+    if (!adds_.empty()) Flush();  // an answer may release adds that coalescing held
     return true;
   }
 
@@ -429,6 +442,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
       std::vector<BookieClient::ResponseFn> expired;
       for (auto it = self->pending_.begin(); it != self->pending_.end();) {
         if (it->second.deadline <= now) {
+          if (it->second.add) --self->add_frames_in_flight_;
           expired.push_back(std::move(it->second.done));
           it = self->pending_.erase(it);
         } else {
@@ -439,13 +453,17 @@ class Connection : public std::enable_shared_from_this<Connection> {
       auto& adds = self->adds_;
       auto late = std::stable_partition(adds.begin(), adds.end(),
                                         [now](const QueuedAdd& q) { return q.deadline > now; });
-      for (auto it = late; it != adds.end(); ++it) expired.push_back(std::move(it->done));
+      for (auto it = late; it != adds.end(); ++it) {
+        self->queued_add_bytes_ -= protocol::EncodedAddSize(it->add);
+        expired.push_back(std::move(it->done));
+      }
       adds.erase(late, adds.end());
       for (auto& done : expired) {
         done(Status(StatusCode::kTimeout,
                     fmt::format("bookie {} did not answer in time", self->bookie_)));
       }
       if (!self->pending_.empty() || !self->adds_.empty()) self->ArmSweep();
+      self->Flush();  // an add frame timed out: adds held behind it may go
     });
   }
 
@@ -476,6 +494,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   uint64_t next_request_id_ = 1;
   std::unordered_map<uint64_t, Pending> pending_;
   std::vector<QueuedAdd> adds_;  // adds not framed yet, in the order sent
+  size_t queued_add_bytes_ = 0;  // their encoded size
+  size_t add_frames_in_flight_ = 0;  // ADD_ENTRY and BATCH_ADD frames sent and not answered
   std::string out_;   // frames waiting for the next write
   std::string wire_;  // the frames of the write in progress
   protocol::ReadBuffer in_;  // bytes read, not yet parsed

@@ -30,6 +30,7 @@
 #include "bookie.pb.h"
 #include "common/mutex.h"
 #include "common/tls_reload.h"
+#include "client/add_coalescing.h"
 #include "protocol/add_frame.h"
 #include "quire/ledger_metadata.h"
 #include "quire/status.h"
@@ -47,6 +48,8 @@ struct BookieClientOptions {
   // and name the host of the bookie id (a DNS or, for an address, an IP subject alt name). Each
   // new connection takes tls->Current(), so changed certificate files apply to new connections.
   std::shared_ptr<ReloadingTlsContext> tls;
+  // When adds wait to leave together (add_coalescing.h).
+  AddCoalescing coalescing;
 };
 
 class Connection;

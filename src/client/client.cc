@@ -34,6 +34,7 @@ ClientContext::ClientContext(const ClientOptions& options,
   b.reconnect_backoff_min = options.reconnect_backoff_min;
   b.reconnect_backoff_max = options.reconnect_backoff_max;
   b.max_request_frame_size = options.bookie_max_frame_size;
+  b.coalescing.window = options.add_coalescing_window;
   bookies_ = std::make_unique<BookieClient>(io_, b);
   callbacks_ = std::make_unique<Executor>("quire-cb", 1);
   workers_ = std::make_unique<Executor>("quire-work", 1);

@@ -1,8 +1,11 @@
 // The client's connection to a bookie (client/bookie_client.h) against a real quire-bookie: adds
-// queued together go out as one BATCH_ADD, and each add gets its own answer from it.
+// queued together go out as one BATCH_ADD, and each add gets its own answer from it. Then add
+// coalescing (client/add_coalescing.h) against a scripted bookie that answers only when the test
+// says, so that "held until the add in flight is answered" is observed, not timed.
 #include "client/bookie_client.h"
 
 #include <gtest/gtest.h>
+#include <poll.h>
 
 #include <future>
 #include <thread>
@@ -10,8 +13,13 @@
 
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/read.hpp>
+#include <boost/asio/write.hpp>
+#include <fmt/format.h>
 
 #include "bookie/bookie_test_fixture.h"
+#include "protocol/protocol.h"
 #include "util/prometheus.h"
 
 namespace quire::client {
@@ -71,6 +79,161 @@ TEST_F(BookieClientTest, AddsQueuedTogetherGoAsOneBatchAndEachGetsItsOwnAnswer) 
     EXPECT_EQ(Call(raw, ReadRequest(100 + static_cast<uint64_t>(e), 1, e)).status(), proto::OK);
   }
   EXPECT_EQ(Call(raw, ReadRequest(200, 2, 1)).status(), proto::NO_SUCH_ENTRY);
+}
+
+// A stand-in for a bookie, below the connection under test: it accepts one connection, gives the
+// test each request frame, and answers (OK) only the requests the test passes to Answer. Every
+// wait is bounded (kWait): a client that never sends fails the test instead of hanging it.
+class ScriptedBookie {
+ public:
+  static constexpr int kWaitMs = 30'000;
+
+  ScriptedBookie() : acceptor_(io_, {boost::asio::ip::address_v4::loopback(), 0}) {}
+  BookieId id() const { return fmt::format("127.0.0.1:{}", acceptor_.local_endpoint().port()); }
+
+  // The next request on the connection (accepting it first, once).
+  proto::Request Next() {
+    if (!socket_) {
+      Await(acceptor_.native_handle());
+      if (HasFatalFailure()) return {};
+      socket_.emplace(acceptor_.accept());
+    }
+    char header[protocol::kFrameHeaderSize];
+    ReadExactly(header, sizeof(header));
+    if (HasFatalFailure()) return {};
+    Result<uint32_t> length = protocol::DecodeFrameLength(header, protocol::kDefaultMaxFrameSize);
+    EXPECT_TRUE(length.ok());
+    std::string body(length.ok() ? *length : 0, '\0');
+    ReadExactly(body.data(), body.size());
+    if (HasFatalFailure()) return {};
+    proto::Request request;
+    EXPECT_TRUE(request.ParseFromString(body));
+    return request;
+  }
+
+  // OK for `request`; for a BATCH_ADD, OK for each of its adds.
+  void Answer(const proto::Request& request) {
+    proto::Response response = protocol::MakeResponse(request.header(), proto::OK);
+    for (const proto::AddRequest& add : request.batch_add().adds()) {
+      proto::AddResult* result = response.mutable_batch_add()->add_results();
+      result->set_ledger_id(add.ledger_id());
+      result->set_entry_id(add.entry_id());
+      result->set_status(proto::OK);
+    }
+    boost::asio::write(*socket_, boost::asio::buffer(protocol::EncodeFrame(response)));
+  }
+
+ private:
+  static void Await(int fd) {
+    pollfd p{fd, POLLIN, 0};
+    ASSERT_EQ(::poll(&p, 1, kWaitMs), 1) << "the client sent nothing in " << kWaitMs << " ms";
+  }
+  void ReadExactly(char* into, size_t n) {
+    for (size_t got = 0; got < n;) {
+      Await(socket_->native_handle());
+      if (HasFatalFailure()) return;
+      got += socket_->read_some(boost::asio::buffer(into + got, n - got));
+    }
+  }
+  static bool HasFatalFailure() { return ::testing::Test::HasFatalFailure(); }
+
+  boost::asio::io_context io_;
+  boost::asio::ip::tcp::acceptor acceptor_;
+  std::optional<boost::asio::ip::tcp::socket> socket_;
+};
+
+// A BookieClient with its own I/O thread, and adds whose answers the test can wait for.
+class CoalescingTest : public ::testing::Test {
+ protected:
+  void Start(AddCoalescing coalescing) {
+    BookieClientOptions options;
+    options.coalescing = coalescing;
+    client_ = std::make_unique<BookieClient>(io_, options);
+    runner_ = std::thread([this] { io_.run(); });
+  }
+  void TearDown() override {
+    client_.reset();  // fails what is still in flight, on the I/O thread
+    work_.reset();
+    if (runner_.joinable()) runner_.join();
+  }
+
+  // Sends add `entry` of ledger 1; the future holds its answer's status.
+  std::future<Status> Add(int64_t entry) {
+    auto done = std::make_shared<std::promise<Status>>();
+    std::future<Status> answered = done->get_future();
+    proto::Request request = bookie::testing::AddRequest(0, 1, entry, "key", "payload");
+    client_->Send(bookie_.id(), std::move(request), std::chrono::seconds(60),
+                  [done](Result<proto::Response> r) {
+                    done->set_value(r.ok() ? FromProtoStatusOf(*r) : r.status());
+                  });
+    return answered;
+  }
+  static Status FromProtoStatusOf(const proto::Response& r) {
+    return r.status() == proto::OK ? Status::Ok()
+                                   : Status(protocol::FromProtoStatus(r.status()), r.message());
+  }
+
+  ScriptedBookie bookie_;
+  boost::asio::io_context io_;
+  boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work_ =
+      boost::asio::make_work_guard(io_);
+  std::unique_ptr<BookieClient> client_;
+  std::thread runner_;
+};
+
+TEST_F(CoalescingTest, AddsWaitForTheAddInFlightAndThenLeaveAsOneBatch) {
+  Start({.window = 1});
+  std::future<Status> first = Add(0);
+  proto::Request in_flight = bookie_.Next();
+  ASSERT_EQ(in_flight.header().operation(), proto::ADD_ENTRY);
+
+  // The bookie holds add 0: the next five wait in the client, whatever the timing.
+  std::vector<std::future<Status>> held;
+  for (int64_t e = 1; e <= 5; ++e) held.push_back(Add(e));
+  bookie_.Answer(in_flight);
+  EXPECT_TRUE(first.get().ok());
+
+  proto::Request batch = bookie_.Next();
+  ASSERT_EQ(batch.header().operation(), proto::BATCH_ADD);
+  ASSERT_EQ(batch.batch_add().adds_size(), 5);
+  for (int i = 0; i < 5; ++i) EXPECT_EQ(batch.batch_add().adds(i).entry_id(), i + 1);
+  bookie_.Answer(batch);
+  for (auto& f : held) EXPECT_TRUE(f.get().ok());
+}
+
+TEST_F(CoalescingTest, AFullBatchLeavesWithoutWaiting) {
+  // Any queued add counts as a full batch: nothing waits for the add in flight.
+  Start({.window = 1, .full_batch_bytes = 1});
+  std::future<Status> first = Add(0);
+  proto::Request in_flight = bookie_.Next();
+  std::future<Status> second = Add(1);
+  proto::Request next = bookie_.Next();  // arrives while add 0 is unanswered
+  EXPECT_EQ(next.header().operation(), proto::ADD_ENTRY);
+  EXPECT_EQ(next.add().entry_id(), 1);
+  bookie_.Answer(next);
+  bookie_.Answer(in_flight);
+  EXPECT_TRUE(first.get().ok());
+  EXPECT_TRUE(second.get().ok());
+}
+
+TEST_F(CoalescingTest, WindowZeroSendsEachAddAtOnce) {
+  Start({.window = 0});
+  std::future<Status> first = Add(0);
+  proto::Request in_flight = bookie_.Next();
+  std::future<Status> second = Add(1);
+  EXPECT_EQ(bookie_.Next().add().entry_id(), 1);  // arrives while add 0 is unanswered
+  bookie_.Answer(in_flight);
+  EXPECT_TRUE(first.get().ok());
+}
+
+TEST(AddCoalescingTest, HoldsOnlyAtTheWindowAndBelowAFullBatch) {
+  AddCoalescing c{.window = 2, .full_batch_bytes = 1000};
+  EXPECT_FALSE(c.Hold(0, 10));
+  EXPECT_FALSE(c.Hold(1, 10));
+  EXPECT_TRUE(c.Hold(2, 10));
+  EXPECT_TRUE(c.Hold(3, 999));
+  EXPECT_FALSE(c.Hold(2, 1000));
+  EXPECT_FALSE(AddCoalescing{.window = 0}.Hold(5, 10));
 }
 
 }  // namespace
