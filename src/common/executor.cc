@@ -1,6 +1,5 @@
 #include "common/executor.h"
 
-#include <chrono>
 #include <future>
 
 #include <fmt/format.h>
@@ -13,8 +12,7 @@ namespace {
 thread_local const Executor* running_on = nullptr;
 }  // namespace
 
-Executor::Executor(std::string name, size_t threads, bool spin)
-    : name_(std::move(name)), spin_(spin) {
+Executor::Executor(std::string name, size_t threads) : name_(std::move(name)) {
   for (size_t i = 0; i < threads; ++i) threads_.emplace_back([this, i] { Run(i); });
 }
 
@@ -32,7 +30,6 @@ void Executor::Submit(Task task) {
     MutexLock lock(mu_);
     if (!stopping_) {
       tasks_.push_back(std::move(task));
-      queued_.store(tasks_.size(), std::memory_order_release);
       cv_.NotifyOne();
       return;
     }
@@ -58,24 +55,10 @@ void Executor::Run(size_t index) {
   running_on = this;
   MutexLock lock(mu_);
   while (true) {
-    if (spin_ && tasks_.empty() && !stopping_) {
-      // Spin briefly before sleeping: completions come in bursts tens of microseconds apart, and
-      // a futex wake-up would add its latency to each of them.
-      lock.Unlock();
-      auto deadline = std::chrono::steady_clock::now() + std::chrono::microseconds(100);
-      while (queued_.load(std::memory_order_acquire) == 0 &&
-             std::chrono::steady_clock::now() < deadline) {
-#if defined(__x86_64__)
-        __builtin_ia32_pause();
-#endif
-      }
-      lock.Lock();
-    }
     cv_.Wait(mu_, [this]() QUIRE_REQUIRES(mu_) { return stopping_ || !tasks_.empty(); });
     if (tasks_.empty()) return;  // stopping and drained
     Task task = std::move(tasks_.front());
     tasks_.pop_front();
-    queued_.store(tasks_.size(), std::memory_order_release);
     lock.Unlock();
     task();
     lock.Lock();

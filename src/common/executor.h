@@ -5,7 +5,6 @@
 // thread run in submission order when the executor has one thread.
 #pragma once
 
-#include <atomic>
 #include <cstddef>
 #include <deque>
 #include <functional>
@@ -21,11 +20,10 @@ class Executor {
  public:
   using Task = std::function<void()>;
 
-  // Starts `threads` threads named "<name>-<i>". With `spin`, an idle thread spins for up to
-  // 100 us before it sleeps: worth it where tasks come in bursts microseconds apart and each
-  // futex wake-up would add to a request's latency (the storage engine's callbacks); a waste of
-  // CPU elsewhere.
-  Executor(std::string name, size_t threads, bool spin = false);
+  // Starts `threads` threads named "<name>-<i>". An idle thread sleeps; it never spins
+  // (docs/performance.md, "No spinning": on two cores a spinning thread takes the CPU that the
+  // thread it waits for needs).
+  Executor(std::string name, size_t threads);
   // Runs every task already submitted, then joins the threads.
   ~Executor();
   Executor(const Executor&) = delete;
@@ -46,12 +44,10 @@ class Executor {
   void Run(size_t index);
 
   std::string name_;
-  const bool spin_;
   mutable Mutex mu_;
   CondVar cv_;
   std::deque<Task> tasks_ QUIRE_GUARDED_BY(mu_);
   bool stopping_ QUIRE_GUARDED_BY(mu_) = false;
-  std::atomic<size_t> queued_{0};  // tasks_.size(), readable without mu_
   std::vector<std::thread> threads_;
 };
 

@@ -275,10 +275,8 @@ void Journal::Append(JournalWrite write) {
   {
     MutexLock lock(mu_);
     if (error_.ok() && !stopping_) {
-      if (queue_.empty()) arrival_ns_ = MonotonicNanos();
       queued_bytes_ += write.bytes();
       queue_.push_back(std::move(write));
-      queued_.store(queue_.size(), std::memory_order_release);
       cv_.NotifyOne();
       return;
     }
@@ -293,12 +291,10 @@ void Journal::Append(std::vector<JournalWrite> writes) {
   {
     MutexLock lock(mu_);
     if (error_.ok() && !stopping_) {
-      if (queue_.empty()) arrival_ns_ = MonotonicNanos();
       for (JournalWrite& w : writes) {
         queued_bytes_ += w.bytes();
         queue_.push_back(std::move(w));
       }
-      queued_.store(queue_.size(), std::memory_order_release);
       cv_.NotifyOne();
       return;
     }
@@ -388,7 +384,6 @@ void Journal::Fail(const Status& status, std::vector<JournalCallback> callbacks)
     first = error_;
     queued.swap(queue_);
     queued_bytes_ = 0;
-    queued_.store(0, std::memory_order_release);
     unsynced.swap(unsynced_);
   }
   cv_.NotifyAll();
@@ -400,19 +395,6 @@ void Journal::Fail(const Status& status, std::vector<JournalCallback> callbacks)
   }
   Dispatch(std::move(callbacks), first);
 }
-
-namespace {
-// Spins briefly for `count` to become non-zero (IdleSpin decides when it is worth it).
-void SpinFor(const std::atomic<size_t>& count) {
-  auto deadline =
-      std::chrono::steady_clock::now() + std::chrono::nanoseconds(IdleSpin::kWindowNanos);
-  while (count.load(std::memory_order_acquire) == 0 && std::chrono::steady_clock::now() < deadline) {
-#if defined(__x86_64__)
-    __builtin_ia32_pause();
-#endif
-  }
-}
-}  // namespace
 
 void Journal::RecordSync(uint64_t latency_ns, size_t records) {
   (flush_active_.load(std::memory_order_relaxed) ? sync_latency_in_flush_ : sync_latency_)
@@ -429,18 +411,9 @@ void Journal::Run() {
   while (true) {
     group.clear();
     {
+      // An idle journal thread sleeps; it never spins (docs/performance.md, "No spinning").
       MutexLock lock(mu_);
-      uint64_t idle_ns = 0;  // when the queue ran dry, if it did
-      if (queue_.empty() && !stopping_) {
-        idle_ns = MonotonicNanos();
-        if (idle_spin_.ShouldSpin()) {
-          lock.Unlock();
-          SpinFor(queued_);
-          lock.Lock();
-        }
-      }
       cv_.Wait(mu_, [this]() QUIRE_REQUIRES(mu_) { return stopping_ || !queue_.empty(); });
-      if (idle_ns != 0 && !queue_.empty()) idle_spin_.OnGap(idle_ns, arrival_ns_);
       if (queue_.empty()) break;  // stopping, and everything queued is written
       if (options_.max_group_wait_us > 0 && !stopping_) {
         auto deadline = std::chrono::steady_clock::now() +
@@ -461,7 +434,6 @@ void Journal::Run() {
         group.push_back(std::move(queue_.front()));
         queue_.pop_front();
       }
-      queued_.store(queue_.size(), std::memory_order_release);
     }
     std::vector<JournalCallback> callbacks;
     builder.Begin();
@@ -535,9 +507,6 @@ void Journal::SyncLoop() {
   while (true) {
     std::deque<Unsynced> batch;
     {
-      // No spinning here, unlike the journal thread: this thread only runs under load, when
-      // the cores are busy with work that spinning would take time from (measured: 7% of the
-      // samples at 16 KiB saturation went to this thread's spin).
       MutexLock lock(mu_);
       sync_cv_.Wait(mu_,
                     [this]() QUIRE_REQUIRES(mu_) { return writer_done_ || !unsynced_.empty(); });

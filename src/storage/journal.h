@@ -47,7 +47,6 @@
 #include "common/histogram.h"
 #include "common/mutex.h"
 #include "storage/journal_format.h"
-#include "storage/idle_spin.h"
 #include "storage/journal_reader.h"
 #include "storage/payload.h"
 
@@ -217,12 +216,6 @@ class Journal {
   bool syncing_ QUIRE_GUARDED_BY(mu_) = false;  // an fdatasync is running
   JournalPosition synced_ QUIRE_GUARDED_BY(mu_);
 
-  // When a record last arrived at an empty queue: what IdleSpin learns the gaps from.
-  uint64_t arrival_ns_ QUIRE_GUARDED_BY(mu_) = 0;
-  IdleSpin idle_spin_;  // the journal thread's only
-
-  // Mirrors queue_.size() for spinning without the lock.
-  std::atomic<size_t> queued_{0};
   std::atomic<bool> flush_active_{false};
   std::atomic<uint64_t> writes_{0}, syncs_{0}, records_{0}, bytes_{0};
   std::atomic<uint64_t> files_started_{0}, files_reused_{0};

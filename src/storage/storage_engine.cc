@@ -172,7 +172,7 @@ Status StorageEngine::Start() {
   Cookie cookie{options_.bookie_id, options_.instance_id, options_.journal_dirs,
                 options_.ledger_dirs};
   QUIRE_ASSIGN_OR_RETURN(locks_, PrepareDirectories(fs_, cookie));
-  callbacks_ = std::make_unique<Executor>("q-callback", options_.callback_threads, /*spin=*/false);
+  callbacks_ = std::make_unique<Executor>("q-callback", options_.callback_threads);
 
   size_t ndirs = options_.ledger_dirs.size();
   for (const std::string& d : options_.ledger_dirs) {
