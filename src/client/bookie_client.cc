@@ -94,6 +94,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // and one response for many adds instead of one each.
   struct QueuedAdd {
     protocol::AddToSend add;
+    size_t bytes;  // protocol::EncodedAddSize(add), computed once
     Clock::time_point deadline;
     BookieClient::ResponseFn done;
   };
@@ -118,8 +119,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void SendAddOnStrand(protocol::AddToSend add, std::chrono::milliseconds timeout,
                        BookieClient::ResponseFn done) {
     if (!Usable(done)) return;
-    queued_add_bytes_ += protocol::EncodedAddSize(add);
-    adds_.push_back({std::move(add), Clock::now() + timeout, std::move(done)});
+    const size_t bytes = protocol::EncodedAddSize(add);
+    queued_add_bytes_ += bytes;
+    adds_.push_back({std::move(add), bytes, Clock::now() + timeout, std::move(done)});
     Go();
   }
 
@@ -172,7 +174,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
       size_t end = first;
       size_t bytes = kBatchFrameOverhead;
       while (end < adds_.size() && end - first < static_cast<size_t>(protocol::kMaxBatchAdds)) {
-        size_t more = protocol::EncodedAddSize(adds_[end].add) + kBatchedAddOverhead;
+        size_t more = adds_[end].bytes + kBatchedAddOverhead;
         if (end > first && bytes + more > options_.max_request_frame_size) break;
         bytes += more;
         ++end;
@@ -454,7 +456,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
       auto late = std::stable_partition(adds.begin(), adds.end(),
                                         [now](const QueuedAdd& q) { return q.deadline > now; });
       for (auto it = late; it != adds.end(); ++it) {
-        self->queued_add_bytes_ -= protocol::EncodedAddSize(it->add);
+        self->queued_add_bytes_ -= it->bytes;
         expired.push_back(std::move(it->done));
       }
       adds.erase(late, adds.end());

@@ -33,10 +33,7 @@ void ReadBuffer::Commit(size_t n) {
 void ReadBuffer::Consume(size_t n) {
   QUIRE_CHECK(n <= end_ - begin_);
   begin_ += n;
-  if (begin_ == end_) {
-    begin_ = end_ = 0;  // the usual case: everything read was parsed
-    if (capacity_ > kKeepBytes) Clear();
-  }
+  if (begin_ == end_) Clear();  // the usual case: everything read was parsed
 }
 
 void ReadBuffer::Clear() {

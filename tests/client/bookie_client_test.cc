@@ -19,6 +19,7 @@
 #include <fmt/format.h>
 
 #include "bookie/bookie_test_fixture.h"
+#include "client/bookie_calls.h"
 #include "protocol/protocol.h"
 #include "util/prometheus.h"
 
@@ -163,14 +164,10 @@ class CoalescingTest : public ::testing::Test {
     std::future<Status> answered = done->get_future();
     proto::Request request = bookie::testing::AddRequest(0, 1, entry, "key", "payload");
     client_->Send(bookie_.id(), std::move(request), std::chrono::seconds(60),
-                  [done](Result<proto::Response> r) {
-                    done->set_value(r.ok() ? FromProtoStatusOf(*r) : r.status());
+                  [id = bookie_.id(), done](Result<proto::Response> r) {
+                    done->set_value(ResponseStatus(id, r));
                   });
     return answered;
-  }
-  static Status FromProtoStatusOf(const proto::Response& r) {
-    return r.status() == proto::OK ? Status::Ok()
-                                   : Status(protocol::FromProtoStatus(r.status()), r.message());
   }
 
   ScriptedBookie bookie_;
