@@ -323,9 +323,12 @@ void Bookie::Stop() {
     if (processor_) processor_->AbortLongPolls();
     server_->Shutdown(options_.shutdown_drain);
   }
-  // The requests still running finish on the worker threads; their answers go nowhere.
-  processor_.reset();
+  // The I/O threads stop before the processor goes: Shutdown only asks the connections to close
+  // (on their own threads), and until they do, one may still hand the processor a request it
+  // had already read (ASan caught that use after free in a rolling-restart test). Then the
+  // requests still running finish on the worker threads; their answers go nowhere.
   io_.Stop();
+  processor_.reset();
   server_.reset();
   engine_.reset();  // flush + checkpoint
   {
