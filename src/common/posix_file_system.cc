@@ -13,6 +13,8 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <mutex>
+#include <vector>
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
@@ -22,15 +24,20 @@
 namespace quire {
 namespace {
 
-// One ring per thread: rings are not thread-safe and a thread does one operation at a time.
+// One ring per thread at a time: rings are not thread-safe and a thread does one operation at a
+// time. Rings outlive their threads: a thread takes one from a process-wide pool on its first
+// operation and gives it back when it exits, and a ring is never unmapped. That saves
+// io_uring_setup for short-lived threads, and it keeps ThreadSanitizer right: liburing maps a
+// ring with raw system calls TSan cannot see, so a ring unmapped at one thread's exit and mapped
+// at the same address for another thread looked to TSan like two threads racing on the ring
+// (CI, CrashTest under TSan). The pool's mutex orders the old owner's last use before the new
+// owner's first.
 class Ring {
  public:
+  // This thread's ring, or nullptr if io_uring cannot be set up (then never retried).
   static Ring* ForThisThread() {
-    thread_local Ring ring;
-    return ring.ok_ ? &ring : nullptr;
-  }
-  ~Ring() {
-    if (ok_) io_uring_queue_exit(&ring_);
+    thread_local Lease lease;
+    return lease.ring;
   }
 
   // Runs the prepared SQEs (count of them) and returns the completion results in order.
@@ -73,7 +80,49 @@ class Ring {
   }
 
  private:
-  Ring() { ok_ = io_uring_queue_init(8, &ring_, 0) == 0; }
+  // A thread's hold on a pooled ring, returned when the thread exits.
+  struct Lease {
+    Lease() : ring(Take()) {}
+    ~Lease() {
+      if (ring != nullptr) Give(ring);
+    }
+    Lease(const Lease&) = delete;
+    Lease& operator=(const Lease&) = delete;
+    Ring* ring;
+  };
+
+  struct Pool {
+    std::mutex mu;
+    std::vector<Ring*> idle;  // never freed: see the class comment
+  };
+  static Pool& ThePool() {
+    static Pool* pool = new Pool;  // leaked on purpose: threads may exit after static destructors
+    return *pool;
+  }
+  static Ring* Take() {
+    Pool& pool = ThePool();
+    {
+      std::lock_guard<std::mutex> lock(pool.mu);
+      if (!pool.idle.empty()) {
+        Ring* ring = pool.idle.back();
+        pool.idle.pop_back();
+        return ring;
+      }
+    }
+    auto* ring = new Ring;
+    if (io_uring_queue_init(8, &ring->ring_, 0) != 0) {
+      delete ring;
+      return nullptr;
+    }
+    return ring;
+  }
+  static void Give(Ring* ring) {
+    Pool& pool = ThePool();
+    std::lock_guard<std::mutex> lock(pool.mu);
+    pool.idle.push_back(ring);
+  }
+
+  Ring() = default;
 
   // Submits and waits for `count` completions; user_data 0 is the primary result, 1 the second.
   int SubmitAndReap(unsigned count, int* second) {
@@ -83,7 +132,9 @@ class Ring {
     int first = -EIO;
     for (unsigned i = 0; i < count; ++i) {
       io_uring_cqe* cqe = nullptr;
+      // A signal must not end the wait: the kernel still owns the buffer until the completion.
       int w = io_uring_wait_cqe(&ring_, &cqe);
+      while (w == -EINTR) w = io_uring_wait_cqe(&ring_, &cqe);
       if (w < 0) return w;
       if (cqe->user_data == 0) {
         first = cqe->res;
@@ -96,7 +147,6 @@ class Ring {
   }
 
   io_uring ring_{};
-  bool ok_ = false;
 };
 
 bool ProbeIoUring() {
