@@ -45,7 +45,7 @@ struct Settings {
   size_t iterate = 0;
   size_t page = 10'000;
   bool json = false;
-  std::string io_backend = "auto";
+  std::string io_backend = "syscalls";
 };
 
 // The file system of the file stores (--io-backend); set once in Main.

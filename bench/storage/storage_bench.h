@@ -33,7 +33,7 @@ struct Settings {
   std::vector<size_t> writers{1, 16, 256};
   size_t stream_mb = 1024;
   bool json = false;
-  std::string io_backend = "auto";
+  std::string io_backend = "syscalls";
   std::vector<std::string> settings;  // --set key=value, storage keys of conf/bookie.conf
   // --gc (gc_bench.h)
   bool gc = false;

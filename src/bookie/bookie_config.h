@@ -23,7 +23,7 @@ struct BookieOptions {
   std::string metadata_uri;
   metadata::MetadataOptions metadata;
   storage::StorageOptions storage;
-  IoBackend io_backend = IoBackend::kAuto;
+  IoBackend io_backend = IoBackend::kSyscalls;
   ServerOptions server;
   size_t io_threads = 2;
   RequestProcessorOptions processor;

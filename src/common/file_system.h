@@ -113,11 +113,13 @@ class FileSystem {
 
 enum class IoBackend { kAuto, kIoUring, kSyscalls };
 
-// The real file system. kAuto probes io_uring once and falls back to syscalls if the kernel (or a
-// seccomp profile) refuses it; the choice is logged.
-std::unique_ptr<FileSystem> NewPosixFileSystem(IoBackend backend = IoBackend::kAuto);
+// The real file system. kSyscalls (the default) uses pwrite/pread/fdatasync; kIoUring uses a
+// ring per thread, synchronously; kAuto probes io_uring once and falls back to syscalls if the
+// kernel (or a seccomp profile) refuses it. The choice is logged. docs/performance.md ("System
+// calls for file I/O") measures why syscalls is the default.
+std::unique_ptr<FileSystem> NewPosixFileSystem(IoBackend backend = IoBackend::kSyscalls);
 
-// A process-wide real file system with the auto back end.
+// A process-wide real file system with the default back end.
 FileSystem* DefaultFileSystem();
 
 // Parses "auto", "io_uring" or "syscalls".

@@ -1,7 +1,10 @@
-// The real file system: POSIX calls for metadata, and either io_uring or plain pread/pwrite/
-// fdatasync for data. io_uring is used synchronously (submit, wait for the completion) from the
-// calling thread's own ring; its gain is WriteAndSync, a linked write + fdatasync in one system
-// call, which is the journal's whole critical path.
+// The real file system: POSIX calls for metadata, and either plain pread/pwrite/fdatasync (the
+// default) or io_uring for data. io_uring is used synchronously (submit, wait for the completion)
+// from the calling thread's own ring; WriteAndSync links a write and an fdatasync in one system
+// call. That looked like a gain for the journal's critical path but measured as a loss: the
+// kernel runs an io_uring fdatasync on a worker thread, so each sync wakes one more thread, and
+// a lone writer's adds/s fell 8-23 % against pwrite + fdatasync (docs/performance.md, "System
+// calls for file I/O"). io_uring stays selectable (ioBackend) for kernels where that differs.
 #include <dirent.h>
 #include <fcntl.h>
 #include <liburing.h>
@@ -445,7 +448,7 @@ std::unique_ptr<FileSystem> NewPosixFileSystem(IoBackend backend) {
 }
 
 FileSystem* DefaultFileSystem() {
-  static std::unique_ptr<FileSystem> fs = NewPosixFileSystem(IoBackend::kAuto);
+  static std::unique_ptr<FileSystem> fs = NewPosixFileSystem(IoBackend::kSyscalls);
   return fs.get();
 }
 

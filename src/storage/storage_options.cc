@@ -113,9 +113,12 @@ const ConfigSchema& StorageConfigSchema() {
            .description = "Metadata reads per second garbage collection makes to confirm that a "
                           "ledger is gone (0: no limit).",
            .min_int = 0, .max_int = 1000000});
-    s.Add({.name = "ioBackend", .type = ConfigType::kString, .default_value = "auto",
-           .description = "File I/O back end: auto (io_uring if the kernel allows it, else plain "
-                          "system calls), io_uring, or syscalls.",
+    s.Add({.name = "ioBackend", .type = ConfigType::kString, .default_value = "syscalls",
+           .description = "File I/O back end: syscalls (pwrite, pread, fdatasync), io_uring, or "
+                          "auto (io_uring if the kernel allows it, else syscalls). syscalls is "
+                          "the default because it measured faster: io_uring always hands an "
+                          "fdatasync to a kernel worker thread, one more wake-up per journal sync "
+                          "(docs/performance.md, \"System calls for file I/O\").",
            .choices = {"auto", "io_uring", "syscalls"}});
     return s;
   }();
