@@ -415,7 +415,9 @@ void Journal::Run() {
       MutexLock lock(mu_);
       cv_.Wait(mu_, [this]() QUIRE_REQUIRES(mu_) { return stopping_ || !queue_.empty(); });
       if (queue_.empty()) break;  // stopping, and everything queued is written
-      if (options_.max_group_wait_us > 0 && !stopping_) {
+      // Wait for a fuller group only under load, when the last group held more than one record:
+      // a lone writer's add would otherwise wait the whole time for nothing.
+      if (options_.max_group_wait_us > 0 && !stopping_ && last_group_records_ > 1) {
         auto deadline = std::chrono::steady_clock::now() +
                         std::chrono::microseconds(options_.max_group_wait_us);
         cv_.WaitUntil(mu_, deadline, [this]() QUIRE_REQUIRES(mu_) {
@@ -435,6 +437,7 @@ void Journal::Run() {
         queue_.pop_front();
       }
     }
+    last_group_records_ = group.size();
     std::vector<JournalCallback> callbacks;
     builder.Begin();
     for (JournalWrite& w : group) {

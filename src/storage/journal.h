@@ -12,7 +12,9 @@
 //    shortest path for a lone writer. Under load it leaves the fdatasync to the sync thread and
 //    goes on writing the next groups, as BookKeeper's force-write thread does; one fdatasync then
 //    covers every group written before it, and at most one runs at a time. With
-//    journalMaxGroupWaitUs > 0 the journal thread also waits up to that long for a group to fill.
+//    journalMaxGroupWaitUs > 0 the journal thread also waits up to that long for a group to fill,
+//    but only when the group it wrote last held more than one record (load), never for a lone
+//    writer.
 //    Callbacks go to the executor right after the fdatasync that covers them.
 //  - If a write or fdatasync fails, the journal stops for good: that group's records, everything
 //    queued and everything appended later fail with the error, and health() returns it. A failed
@@ -198,6 +200,7 @@ class Journal {
   uint64_t offset_ = 0;       // where the next group goes
   uint64_t allocated_ = 0;    // file size reserved so far
   uint64_t group_seq_ = 0;
+  size_t last_group_records_ = 0;  // in the group written last
   AlignedBuffer buffer_;
 
   Mutex files_mu_;  // the reuse pool; never held with mu_

@@ -30,8 +30,11 @@ const ConfigSchema& StorageConfigSchema() {
            .min_int = 0, .max_int = 64});
     s.Add({.name = "journalMaxGroupWaitUs", .type = ConfigType::kInt, .default_value = "0",
            .description = "How long the journal thread may wait for a group to fill before it "
-                          "writes. 0: never wait; what arrives during an fdatasync forms the next "
-                          "group.",
+                          "writes, when the last group held more than one record (under load; a "
+                          "lone writer never waits). Longer waits make fewer, larger groups: less "
+                          "CPU per add for more latency per add (docs/performance.md, \"A group "
+                          "wait under load\"). 0: never wait; what arrives during an fdatasync "
+                          "forms the next group.",
            .min_int = 0, .max_int = 1000000});
     s.Add({.name = "journalBufferedWritesThresholdKB", .type = ConfigType::kInt,
            .default_value = "2048",

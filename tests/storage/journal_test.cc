@@ -398,6 +398,13 @@ TEST_F(JournalTest, GroupWaitBatchesAppendsFromOneThread) {
   o.group_bytes_threshold = kRecords * JournalWrite(JournalRecordType::kAdd, 1, 0, payload, {}).bytes();
   auto journal = Journal::Open(o, 1);
   ASSERT_TRUE(journal.ok());
+  // The wait applies under load only: a group of two records first says there is some.
+  Latch pair;
+  std::vector<JournalWrite> two;
+  two.emplace_back(JournalRecordType::kAdd, 2, 0, payload, pair.Callback());
+  two.emplace_back(JournalRecordType::kAdd, 2, 1, payload, pair.Callback());
+  (*journal)->Append(std::move(two));
+  ASSERT_TRUE(pair.Wait(2));
   faults_.ResetCounts(".jnl");
   Latch latch;
   for (uint64_t e = 0; e < kRecords; ++e) {
@@ -406,6 +413,21 @@ TEST_F(JournalTest, GroupWaitBatchesAppendsFromOneThread) {
   ASSERT_TRUE(latch.Wait(kRecords));
   EXPECT_TRUE(latch.first_error().ok());
   EXPECT_EQ(faults_.counts().syncs, 1u);
+}
+
+// A lone writer (each add waits for the one before) never waits for a group to fill: with a
+// wait of an hour, the adds would otherwise not complete within Latch::Wait's 60 s.
+TEST_F(JournalTest, GroupWaitNeverDelaysALoneWriter) {
+  JournalOptions o = TestJournalOptions(dir_.path(), &faults_, &executor_);
+  o.max_group_wait_us = 3'600'000'000;
+  auto journal = Journal::Open(o, 1);
+  ASSERT_TRUE(journal.ok());
+  for (uint64_t e = 0; e < 3; ++e) {
+    Latch latch;
+    (*journal)->Append(JournalWrite(JournalRecordType::kAdd, 1, e, "lone", latch.Callback()));
+    ASSERT_TRUE(latch.Wait(1)) << "add " << e << " waited for a group";
+    EXPECT_TRUE(latch.first_error().ok());
+  }
 }
 
 TEST_F(JournalTest, MarkFileIsValidated) {
