@@ -3,7 +3,7 @@
 // from the calling thread's own ring; WriteAndSync links a write and an fdatasync in one system
 // call. That looked like a gain for the journal's critical path but measured as a loss: the
 // kernel runs an io_uring fdatasync on a worker thread, so each sync wakes one more thread, and
-// a lone writer's adds/s fell 8-23 % against pwrite + fdatasync (docs/performance.md, "System
+// a lone writer's adds/s fell 13-23 % against pwrite + fdatasync (docs/performance.md, "System
 // calls for file I/O"). io_uring stays selectable (ioBackend) for kernels where that differs.
 #include <dirent.h>
 #include <fcntl.h>
