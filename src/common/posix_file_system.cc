@@ -448,7 +448,7 @@ std::unique_ptr<FileSystem> NewPosixFileSystem(IoBackend backend) {
 }
 
 FileSystem* DefaultFileSystem() {
-  static std::unique_ptr<FileSystem> fs = NewPosixFileSystem(IoBackend::kSyscalls);
+  static std::unique_ptr<FileSystem> fs = NewPosixFileSystem();
   return fs.get();
 }
 

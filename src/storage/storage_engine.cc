@@ -166,7 +166,7 @@ Result<std::unique_ptr<StorageEngine>> StorageEngine::Open(const StorageOptions&
 Status StorageEngine::Start() {
   fs_ = options_.fs;
   if (fs_ == nullptr) {
-    owned_fs_ = NewPosixFileSystem(IoBackend::kSyscalls);
+    owned_fs_ = NewPosixFileSystem();
     fs_ = owned_fs_.get();
   }
   Cookie cookie{options_.bookie_id, options_.instance_id, options_.journal_dirs,
