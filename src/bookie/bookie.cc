@@ -521,6 +521,13 @@ std::string Bookie::MetricsText() {
       w.Counter("quire_journal_files_reused_total",
                 "Journal files started by writing over a checkpointed file",
                 static_cast<double>(j.files_reused), l);
+      w.Counter("quire_journal_zeroed_bytes_total",
+                "Zeros written ahead of the journal's data while idle (journalZeroAheadKB)",
+                static_cast<double>(j.zeroed_bytes), l);
+      w.Counter("quire_journal_inline_writes_total",
+                "Journal groups written and synced by the I/O thread that read them "
+                "(journalWriteInline)",
+                static_cast<double>(j.inline_writes), l);
       Histogram::Snapshot sync = j.sync_latency_ns;
       sync.Merge(j.sync_latency_in_flush_ns);
       w.Histogram("quire_journal_sync_latency_seconds", "Journal fdatasync duration", sync, 1e-9,

@@ -22,6 +22,7 @@
 #include "common/clock.h"
 #include "protocol/protocol.h"
 #include "protocol/read_buffer.h"
+#include "storage/journal.h"
 
 namespace quire::bookie {
 
@@ -211,40 +212,12 @@ class Connection : public std::enable_shared_from_this<Connection> {
         co_await resume_.async_wait(asio::as_tuple(asio::use_awaitable));
       }
       if (closed_) break;
+      Scan scan = DispatchComplete(buf);
+      if (scan.bad_frame) co_return;  // answered; the connection closes once that is written
+      if (closed_) break;
+      if (paused_) continue;
       size_t avail = buf.size();
-      size_t needed = kFrameHeaderSize;
-      if (avail >= kFrameHeaderSize) {
-        Result<uint32_t> length =
-            DecodeFrameLength(buf.data().data(), server_->options_.max_frame_size);
-        if (!length.ok()) {
-          // The stream cannot be trusted past a bad length: answer, then close.
-          server_->metrics_.bad_frames.fetch_add(1, std::memory_order_relaxed);
-          if (uint64_t left_out = 0; server_->bad_frame_log_.Allow(Clock::now(), &left_out)) {
-            spdlog::warn("connection {}: {}; answered BAD_REQUEST and closing the connection "
-                         "(a request larger than this bookie accepts, or not the protocol){}",
-                         peer_, length.status().message(),
-                         left_out == 0 ? std::string()
-                                       : fmt::format(" ({} more closed so since the last line)",
-                                                     left_out));
-          }
-          close_after_write_ = true;
-          Queue(0, EncodeFrame(MakeResponse(proto::RequestHeader(), proto::BAD_REQUEST,
-                                            length.status().message())));
-          co_return;
-        }
-        needed = kFrameHeaderSize + *length;
-        if (avail >= needed) {
-          server_->metrics_.bytes_read.fetch_add(needed, std::memory_order_relaxed);
-          Dispatch(buf.data().substr(kFrameHeaderSize, *length));
-          buf.Consume(needed);
-          if (OverLimit()) {
-            paused_ = true;
-            server_->metrics_.paused_reads.fetch_add(1, std::memory_order_relaxed);
-            if (server_->OverGlobalLimit()) server_->Park(self);
-          }
-          continue;
-        }
-      }
+      size_t needed = scan.needed;
       // Read more behind the partial frame (ReadBuffer gives back a buffer a big frame grew).
       std::pair<char*, size_t> room = buf.Room(std::max(kReadChunk, needed - avail));
       auto [ec, n] = co_await OnStream([&](auto& stream) {
@@ -256,6 +229,53 @@ class Connection : public std::enable_shared_from_this<Connection> {
       last_activity_ = Clock::now();
     }
     if (!close_after_write_) Close();
+  }
+
+  // What DispatchComplete stopped at.
+  struct Scan {
+    bool bad_frame = false;  // a length that cannot be trusted: answered, closing
+    size_t needed = 0;       // bytes the next frame needs in the buffer (header included)
+  };
+
+  // Strand, never suspends: dispatches every complete frame in `buf`, until the connection goes
+  // over its limits (paused_). The adds among them reach the journal when it returns, written on
+  // this thread if the journal is idle (JournalLeadScope): an idle bookie's add then needs no
+  // other thread. The scope must end before the caller's next co_await.
+  Scan DispatchComplete(protocol::ReadBuffer& buf) {
+    storage::JournalLeadScope lead;
+    while (!paused_ && !closed_) {
+      size_t avail = buf.size();
+      if (avail < kFrameHeaderSize) return {.needed = kFrameHeaderSize};
+      Result<uint32_t> length =
+          DecodeFrameLength(buf.data().data(), server_->options_.max_frame_size);
+      if (!length.ok()) {
+        // The stream cannot be trusted past a bad length: answer, then close.
+        server_->metrics_.bad_frames.fetch_add(1, std::memory_order_relaxed);
+        if (uint64_t left_out = 0; server_->bad_frame_log_.Allow(Clock::now(), &left_out)) {
+          spdlog::warn("connection {}: {}; answered BAD_REQUEST and closing the connection "
+                       "(a request larger than this bookie accepts, or not the protocol){}",
+                       peer_, length.status().message(),
+                       left_out == 0 ? std::string()
+                                     : fmt::format(" ({} more closed so since the last line)",
+                                                   left_out));
+        }
+        close_after_write_ = true;
+        Queue(0, EncodeFrame(MakeResponse(proto::RequestHeader(), proto::BAD_REQUEST,
+                                          length.status().message())));
+        return {.bad_frame = true};
+      }
+      size_t needed = kFrameHeaderSize + *length;
+      if (avail < needed) return {.needed = needed};
+      server_->metrics_.bytes_read.fetch_add(needed, std::memory_order_relaxed);
+      Dispatch(buf.data().substr(kFrameHeaderSize, *length));
+      buf.Consume(needed);
+      if (OverLimit()) {
+        paused_ = true;
+        server_->metrics_.paused_reads.fetch_add(1, std::memory_order_relaxed);
+        if (server_->OverGlobalLimit()) server_->Park(shared_from_this());
+      }
+    }
+    return {};
   }
 
   void Dispatch(std::string_view frame) {

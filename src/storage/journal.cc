@@ -218,6 +218,8 @@ Status Journal::StartFile(uint64_t file_id) {
   salt_ = header.salt;
   offset_ = kJournalHeaderSize;
   allocated_ = allocated;
+  // A reused file was written to its end in its earlier life; a new one only in its header.
+  zeroed_ = reused ? allocated : kJournalHeaderSize;
   group_seq_ = 0;
   files_started_.fetch_add(1, std::memory_order_relaxed);
   spdlog::info("journal {}: writing {}{}{}", options_.index, path,
@@ -271,13 +273,48 @@ Status Journal::EnsureSpace(uint64_t bytes) {
   return Status::Ok();
 }
 
+bool Journal::ZeroAheadDue() const {
+  if (options_.zero_ahead_bytes == 0 || zero_ahead_failed_ || file_ == nullptr) return false;
+  // Refilled from half way, in chunks: topping up after every group would cost each group a
+  // second write.
+  uint64_t low = std::min(offset_ + options_.zero_ahead_bytes / 2, options_.max_file_bytes);
+  return zeroed_ < low;
+}
+
+void Journal::ZeroAhead() {
+  uint64_t start = std::max(zeroed_, offset_);
+  uint64_t end = std::min({start + kZeroChunk, offset_ + options_.zero_ahead_bytes,
+                           AlignUp(options_.max_file_bytes, kJournalAlignment)});
+  if (end <= start) return;
+  if (zeros_.size() == 0) zeros_.AppendZeros(kZeroChunk);
+  Status s;
+  if (end > allocated_) {
+    // The space the next groups would fallocate anyway, taken a little early.
+    uint64_t grow = std::max(options_.prealloc_bytes, end - allocated_);
+    s = file_->Allocate(allocated_, grow);
+    if (s.ok()) allocated_ += grow;
+  }
+  // Not synced: zeros need no durability. Blocks that a crash leaves unwritten read as zeros
+  // too, and replay takes either for the end of the data.
+  if (s.ok()) s = file_->Write(start, zeros_.view().substr(0, end - start));
+  if (!s.ok()) {
+    zero_ahead_failed_ = true;
+    spdlog::warn("journal {}: writing zeros ahead of the data in {} failed ({}); from now on the "
+                 "journal writes into fallocate'd space only",
+                 options_.index, file_->path(), s.ToString());
+    return;
+  }
+  zeroed_ = end;
+  zeroed_bytes_.fetch_add(end - start, std::memory_order_relaxed);
+}
+
 void Journal::Append(JournalWrite write) {
   {
     MutexLock lock(mu_);
     if (error_.ok() && !stopping_) {
       queued_bytes_ += write.bytes();
       queue_.push_back(std::move(write));
-      cv_.NotifyOne();
+      if (!JournalLeadScope::Defer(this)) cv_.NotifyOne();
       return;
     }
   }
@@ -295,7 +332,7 @@ void Journal::Append(std::vector<JournalWrite> writes) {
         queued_bytes_ += w.bytes();
         queue_.push_back(std::move(w));
       }
-      cv_.NotifyOne();
+      if (!JournalLeadScope::Defer(this)) cv_.NotifyOne();
       return;
     }
   }
@@ -320,6 +357,8 @@ JournalStats Journal::stats() const {
   s.bytes = bytes_.load(std::memory_order_relaxed);
   s.files_started = files_started_.load(std::memory_order_relaxed);
   s.files_reused = files_reused_.load(std::memory_order_relaxed);
+  s.zeroed_bytes = zeroed_bytes_.load(std::memory_order_relaxed);
+  s.inline_writes = inline_writes_.load(std::memory_order_relaxed);
   {
     MutexLock lock(mu_);
     s.queued_records = queue_.size();
@@ -399,22 +438,98 @@ void Journal::Fail(const Status& status, std::vector<JournalCallback> callbacks)
 void Journal::RecordSync(uint64_t latency_ns, size_t records) {
   (flush_active_.load(std::memory_order_relaxed) ? sync_latency_in_flush_ : sync_latency_)
       .Record(latency_ns);
+  last_sync_ns_.store(latency_ns, std::memory_order_relaxed);
   syncs_.fetch_add(1, std::memory_order_relaxed);
   records_.fetch_add(records, std::memory_order_relaxed);
   records_per_sync_.Record(records);
 }
 
+namespace {
+thread_local JournalLeadScope* current_lead_scope = nullptr;
+}  // namespace
+
+JournalLeadScope::JournalLeadScope() {
+  if (current_lead_scope != nullptr) return;
+  current_lead_scope = this;
+  active_ = true;
+}
+
+JournalLeadScope::~JournalLeadScope() {
+  if (!active_) return;
+  // Appends made by what Lead runs (callbacks) wake their journal thread as usual.
+  current_lead_scope = nullptr;
+  for (Journal* journal : journals_) journal->Lead();
+}
+
+bool JournalLeadScope::Defer(Journal* journal) {
+  JournalLeadScope* scope = current_lead_scope;
+  if (scope == nullptr || !journal->options_.write_inline) return false;
+  if (std::find(scope->journals_.begin(), scope->journals_.end(), journal) ==
+      scope->journals_.end()) {
+    scope->journals_.push_back(journal);
+  }
+  return true;
+}
+
+void Journal::Lead() {
+  std::vector<JournalWrite> group;
+  {
+    MutexLock lock(mu_);
+    if (queue_.empty() || writing_) return;  // the role's holder looks at the queue when done
+    bool idle = !syncing_ && unsynced_.empty() && !stopping_ && error_.ok() &&
+                queue_.size() <= kMaxLeadRecords &&
+                last_sync_ns_.load(std::memory_order_relaxed) <= kMaxLeadSyncNs;
+    if (!idle) {
+      cv_.NotifyOne();
+      return;
+    }
+    writing_ = true;
+    TakeGroup(&group);
+  }
+  inline_writes_.fetch_add(1, std::memory_order_relaxed);
+  WriteGroup(&group, /*leader=*/true);
+}
+
+void Journal::TakeGroup(std::vector<JournalWrite>* group) {
+  size_t bytes = 0;
+  while (!queue_.empty() &&
+         (group->empty() || bytes + queue_.front().bytes() <= options_.group_bytes_threshold)) {
+    bytes += queue_.front().bytes();
+    queued_bytes_ -= queue_.front().bytes();
+    group->push_back(std::move(queue_.front()));
+    queue_.pop_front();
+  }
+}
+
+void Journal::ReleaseRole() {
+  writing_ = false;
+  // Only when there is work: a leader's release must not wake an idle journal thread for
+  // nothing (that wake-up is what leading saves).
+  if (!queue_.empty() || zero_due_ || stopping_) cv_.NotifyAll();
+}
+
 void Journal::Run() {
   SetThreadName(fmt::format("q-journal-{}", options_.index));
   std::vector<JournalWrite> group;
-  JournalGroupBuilder builder(&buffer_);
   while (true) {
     group.clear();
     {
       // An idle journal thread sleeps; it never spins (docs/performance.md, "No spinning").
       MutexLock lock(mu_);
-      cv_.Wait(mu_, [this]() QUIRE_REQUIRES(mu_) { return stopping_ || !queue_.empty(); });
-      if (queue_.empty()) break;  // stopping, and everything queued is written
+      cv_.Wait(mu_, [this]() QUIRE_REQUIRES(mu_) {
+        return !writing_ && (stopping_ || !queue_.empty() || zero_due_);
+      });
+      if (queue_.empty() && stopping_) break;  // everything queued is written
+      writing_ = true;
+      if (queue_.empty()) {
+        // Idle time goes to zeros ahead of the data, one chunk between looks at the queue.
+        lock.Unlock();
+        if (ZeroAheadDue()) ZeroAhead();
+        lock.Lock();
+        zero_due_ = ZeroAheadDue();
+        ReleaseRole();
+        continue;
+      }
       // Wait for a fuller group only under load, when the last group held more than one record:
       // a lone writer's add would otherwise wait the whole time for nothing.
       if (options_.max_group_wait_us > 0 && !stopping_ && last_group_records_ > 1) {
@@ -428,81 +543,93 @@ void Journal::Run() {
       cv_.Wait(mu_, [this]() QUIRE_REQUIRES(mu_) {
         return !error_.ok() || unsynced_.size() < kMaxUnsyncedGroups;
       });
-      size_t bytes = 0;
-      while (!queue_.empty() &&
-             (group.empty() || bytes + queue_.front().bytes() <= options_.group_bytes_threshold)) {
-        bytes += queue_.front().bytes();
-        queued_bytes_ -= queue_.front().bytes();
-        group.push_back(std::move(queue_.front()));
-        queue_.pop_front();
-      }
+      TakeGroup(&group);
     }
-    last_group_records_ = group.size();
-    std::vector<JournalCallback> callbacks;
-    builder.Begin();
-    for (JournalWrite& w : group) {
-      builder.Append(std::string_view(w.header, w.header_size), w.payload());
-      if (w.done) callbacks.push_back(std::move(w.done));
-    }
-    Status s = health();
-    if (s.ok()) s = EnsureSpace(AlignUp(builder.size() + kMinPaddingRecord, kJournalAlignment));
-    if (s.ok()) {
-      uint64_t durable_before;
-      bool inline_sync;
-      {
-        MutexLock lock(mu_);
-        durable_before = synced_.file_id == file_id_ ? synced_.offset : kJournalHeaderSize;
-        // Nothing else to write and nothing waiting for a sync: write and sync this group in one
-        // call, the shortest path for a lone writer. Otherwise hand the sync to the sync thread
-        // and go on writing: the pipeline that keeps the disk busy under load.
-        inline_sync = queue_.empty() && unsynced_.empty() && !syncing_;
-        if (inline_sync) syncing_ = true;
-      }
-      uint32_t length = builder.Finish(salt_, group_seq_, durable_before);
-      uint64_t start = MonotonicNanos();
-      s = inline_sync ? file_->WriteAndSync(offset_, buffer_.view())
-                      : file_->Write(offset_, buffer_.view());
-      uint64_t latency = MonotonicNanos() - start;
-      if (s.ok()) {
-        offset_ += length;
-        ++group_seq_;
-        writes_.fetch_add(1, std::memory_order_relaxed);
-        bytes_.fetch_add(length, std::memory_order_relaxed);
-      }
-      if (s.ok() && inline_sync) {
-        RecordSync(latency, group.size());
-        {
-          MutexLock lock(mu_);
-          syncing_ = false;
-          synced_ = {file_id_, offset_};
-        }
-        cv_.NotifyAll();
-        Dispatch(std::move(callbacks), Status::Ok());
-        continue;
-      }
-      if (inline_sync) {
-        MutexLock lock(mu_);
-        syncing_ = false;
-      }
-      if (s.ok()) {
-        MutexLock lock(mu_);
-        if (error_.ok()) {
-          unsynced_.push_back({file_.get(), file_id_, offset_, std::move(callbacks), group.size()});
-          sync_cv_.NotifyOne();
-          continue;
-        }
-        s = error_;
-      }
-    }
-    if (health().ok()) {
-      spdlog::error("journal {}: {}; the journal is stopped, adds fail from now on",
-                    options_.index, s.ToString());
-    }
-    Fail(s.WithContext(fmt::format("journal {}", options_.directory)), std::move(callbacks));
+    WriteGroup(&group, /*leader=*/false);
   }
   MutexLock lock(mu_);
   writer_done_ = true;
   sync_cv_.NotifyOne();
+}
+
+void Journal::WriteGroup(std::vector<JournalWrite>* group, bool leader) {
+  last_group_records_ = group->size();
+  std::vector<JournalCallback> callbacks;
+  JournalGroupBuilder builder(&buffer_);
+  builder.Begin();
+  for (JournalWrite& w : *group) {
+    builder.Append(std::string_view(w.header, w.header_size), w.payload());
+    if (w.done) callbacks.push_back(std::move(w.done));
+  }
+  Status s = health();
+  if (s.ok()) s = EnsureSpace(AlignUp(builder.size() + kMinPaddingRecord, kJournalAlignment));
+  if (s.ok()) {
+    uint64_t durable_before;
+    bool inline_sync;
+    {
+      MutexLock lock(mu_);
+      durable_before = synced_.file_id == file_id_ ? synced_.offset : kJournalHeaderSize;
+      // Nothing else to write and nothing waiting for a sync: write and sync this group in one
+      // call, the shortest path for a lone writer. Otherwise hand the sync to the sync thread
+      // and go on writing: the pipeline that keeps the disk busy under load. A leader took the
+      // role with nothing unsynced, and syncs what it wrote.
+      inline_sync = leader || (queue_.empty() && unsynced_.empty() && !syncing_);
+      if (inline_sync) syncing_ = true;
+    }
+    uint32_t length = builder.Finish(salt_, group_seq_, durable_before);
+    uint64_t start = MonotonicNanos();
+    s = inline_sync ? file_->WriteAndSync(offset_, buffer_.view())
+                    : file_->Write(offset_, buffer_.view());
+    uint64_t latency = MonotonicNanos() - start;
+    if (s.ok()) {
+      offset_ += length;
+      zeroed_ = std::max(zeroed_, offset_);
+      ++group_seq_;
+      writes_.fetch_add(1, std::memory_order_relaxed);
+      bytes_.fetch_add(length, std::memory_order_relaxed);
+    }
+    bool zero_due = ZeroAheadDue();
+    if (s.ok() && inline_sync) {
+      RecordSync(latency, group->size());
+      {
+        MutexLock lock(mu_);
+        syncing_ = false;
+        synced_ = {file_id_, offset_};
+        zero_due_ = zero_due;
+        ReleaseRole();
+      }
+      if (leader) {
+        for (const JournalCallback& cb : callbacks) cb(Status::Ok());
+      } else {
+        Dispatch(std::move(callbacks), Status::Ok());
+      }
+      return;
+    }
+    if (inline_sync) {
+      MutexLock lock(mu_);
+      syncing_ = false;
+    }
+    if (s.ok()) {
+      MutexLock lock(mu_);
+      if (error_.ok()) {
+        unsynced_.push_back({file_.get(), file_id_, offset_, std::move(callbacks), group->size()});
+        sync_cv_.NotifyOne();
+        zero_due_ = zero_due;
+        ReleaseRole();
+        return;
+      }
+      s = error_;
+    }
+  }
+  if (health().ok()) {
+    spdlog::error("journal {}: {}; the journal is stopped, adds fail from now on",
+                  options_.index, s.ToString());
+  }
+  {
+    MutexLock lock(mu_);
+    ReleaseRole();
+  }
+  Fail(s.WithContext(fmt::format("journal {}", options_.directory)), std::move(callbacks));
 }
 
 void Journal::SyncLoop() {

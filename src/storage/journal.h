@@ -3,7 +3,8 @@
 //
 // Contract:
 //  - Append() queues a record. Its callback runs on the callback executor, never on the journal
-//    thread, and never before the fdatasync that covers the record has returned success.
+//    thread, and never before the fdatasync that covers the record has returned success; or,
+//    for a group a JournalLeadScope's thread wrote itself (below), on that thread.
 //  - Records are written in the order they were appended (FIFO across all callers), so a record's
 //    durability implies the durability of every record appended before it.
 //  - Group commit: the journal thread takes what is queued (up to journalBufferedWritesThresholdKB,
@@ -16,6 +17,25 @@
 //    but only when the group it wrote last held more than one record (load), never for a lone
 //    writer.
 //    Callbacks go to the executor right after the fdatasync that covers them.
+//  - Zero ahead: when nothing is queued the journal thread writes zeros (journalZeroAheadKB, one
+//    chunk of at most kZeroChunk at a time) past the end of the data, so that the groups written
+//    next land on blocks the file system has already written. A group written into fallocate'd
+//    space converts an unwritten extent, and its fdatasync must then commit the file system's
+//    own journal as well as flush the disk: measured on ext4, 1.5x the latency and twice the CPU
+//    of an fdatasync over written blocks (docs/performance.md, "Zero ahead"). Under load the
+//    queue is rarely empty, the groups outrun the zeros and land on fallocate'd space as before,
+//    where one fdatasync covers many records.
+//  - Writing on the caller's thread (journalWriteInline): appends made inside a JournalLeadScope
+//    wake nobody; when the scope ends, a journal that is idle (nothing being written, nothing
+//    unsynced, a few records queued, the last fdatasync quick) is written and synced by the
+//    scope's thread itself, which then runs the callbacks; a busy one gets its journal thread
+//    woken. A bookie's I/O thread opens one around the requests of each read from a socket, so
+//    an add to an idle bookie costs no hand-off between threads: measured, the journal thread's
+//    and the callback thread's wake-ups were most of an evenly spaced add's CPU
+//    (docs/performance.md, "Writing the journal on the I/O thread"). Whoever writes (the journal
+//    thread, or one scope's thread) holds the writer's role (writing_), so groups stay in order.
+//    The price: while it syncs, that thread reads no other requests; a slow disk (last fdatasync
+//    over kMaxLeadSyncNs) turns it off until the disk is quick again.
 //  - If a write or fdatasync fails, the journal stops for good: that group's records, everything
 //    queued and everything appended later fail with the error, and health() returns it. A failed
 //    fdatasync is never retried (the kernel may already have dropped the dirty pages).
@@ -63,6 +83,28 @@ struct JournalPosition {
 
 using JournalCallback = std::function<void(Status)>;
 
+class Journal;
+
+// Defers the journal work of the appends made on this thread while it lives, and does it when it
+// ends: on this thread if the journal is idle, else by waking the journal thread (contract
+// above). Must end on the thread that made it, holding no lock a journal callback takes, and
+// never live across a suspension (a coroutine's co_await). Scopes do not nest: an inner one does
+// nothing.
+class JournalLeadScope {
+ public:
+  JournalLeadScope();
+  ~JournalLeadScope();
+  JournalLeadScope(const JournalLeadScope&) = delete;
+  JournalLeadScope& operator=(const JournalLeadScope&) = delete;
+
+  // Journal::Append: true if the scope on this thread takes `journal`'s wake-up over.
+  static bool Defer(Journal* journal);
+
+ private:
+  bool active_ = false;  // false for a nested scope
+  std::vector<Journal*> journals_;
+};
+
 // One queued record, encoded (header + CRC) by the appending thread. The payload is shared, not
 // copied: an add's bytes are also held by the write cache.
 struct JournalWrite {
@@ -90,6 +132,8 @@ struct JournalOptions {
   uint64_t group_bytes_threshold = 2048ull << 10;  // journalBufferedWritesThresholdKB
   bool direct_io = true;                    // journalDirectIO: O_DIRECT where the fs allows
   size_t reusable_files = 2;                // journalReusableFiles
+  uint64_t zero_ahead_bytes = 1ull << 20;   // journalZeroAheadKB; 0: off
+  bool write_inline = true;                 // journalWriteInline: JournalLeadScope may write
   int index = 0;                            // for thread names and logs
 };
 
@@ -101,6 +145,8 @@ struct JournalStats {
   uint64_t queued_records = 0;      // now
   uint64_t files_started = 0;       // journal files started since Open, reused ones included
   uint64_t files_reused = 0;        // of those, old files written again
+  uint64_t zeroed_bytes = 0;        // zeros written ahead of the data (journalZeroAheadKB)
+  uint64_t inline_writes = 0;       // groups written by a JournalLeadScope's thread
   Histogram::Snapshot sync_latency_ns;           // one fdatasync
   Histogram::Snapshot sync_latency_in_flush_ns;  // the same, while ledger storage was flushing
   Histogram::Snapshot records_per_sync;
@@ -161,6 +207,7 @@ class Journal {
   void SetFlushActive(bool active) { flush_active_.store(active, std::memory_order_relaxed); }
 
  private:
+  friend class JournalLeadScope;
   // A group written but not yet covered by a completed fdatasync.
   struct Unsynced {
     File* file;
@@ -171,6 +218,13 @@ class Journal {
   };
   // How many written groups may wait for an fdatasync; bounds the unsynced window.
   static constexpr size_t kMaxUnsyncedGroups = 16;
+  // A scope's thread writes only a group this small (more is load: the journal thread's
+  // pipeline does better), and only while the disk is this quick.
+  static constexpr size_t kMaxLeadRecords = 16;
+  static constexpr uint64_t kMaxLeadSyncNs = 5'000'000;
+  // The most zeros written at once: what a record arriving meanwhile may wait for (~0.2 ms at
+  // 1.3 GB/s).
+  static constexpr uint64_t kZeroChunk = 256 << 10;
 
   explicit Journal(const JournalOptions& options);
   // Starts file `file_id`: a reusable old file if there is one, else a new one.
@@ -180,10 +234,25 @@ class Journal {
   // Cuts the current file at the end of its data (dropping preallocated or stale bytes) and
   // syncs it: done before it stops being the newest file.
   Status FinishFile();
+  // True when fewer than half of zero_ahead_bytes after the data are written blocks.
+  bool ZeroAheadDue() const;
+  // Writes one chunk of zeros after the zeroed region; failures are logged, never fatal (the
+  // journal then writes into fallocate'd space as it would without zeros).
+  void ZeroAhead();
   // Sorts checkpointed files `ids` (ascending) into the reuse pool or deletes them.
   Status Retire(const std::vector<uint64_t>& ids);
   Status EnsureSpace(uint64_t bytes) QUIRE_EXCLUDES(mu_);
   void Run();       // the journal thread
+  // JournalLeadScope's end: writes what is queued on this thread if the journal is idle, else
+  // wakes the journal thread if it is asleep.
+  void Lead() QUIRE_EXCLUDES(mu_);
+  // Moves the next group (up to group_bytes_threshold, at least one record) out of the queue.
+  void TakeGroup(std::vector<JournalWrite>* group) QUIRE_REQUIRES(mu_);
+  // With the writer's role: writes `group` and syncs it, or hands the sync to the sync thread,
+  // then gives the role back. A leader always syncs, and runs the callbacks itself.
+  void WriteGroup(std::vector<JournalWrite>* group, bool leader) QUIRE_EXCLUDES(mu_);
+  // Gives the writer's role back, waking the journal thread if there is work for it.
+  void ReleaseRole() QUIRE_REQUIRES(mu_);
   void SyncLoop();  // the sync thread
   void RecordSync(uint64_t latency_ns, size_t records);
   // Records the error (first one wins) and fails `callbacks`, the queue and unsynced groups.
@@ -193,15 +262,19 @@ class Journal {
   const JournalOptions options_;
   const std::string current_dir_;
 
-  // Owned by the journal thread; file_ is replaced only when no group is unsynced.
+  // Owned by the writer's role (writing_): the journal thread, or a leader; file_ is replaced
+  // only when no group is unsynced.
   std::unique_ptr<File> file_;
   uint64_t file_id_ = 0;
   uint64_t salt_ = 0;
   uint64_t offset_ = 0;       // where the next group goes
   uint64_t allocated_ = 0;    // file size reserved so far
+  uint64_t zeroed_ = 0;       // blocks before it have been written (data, header or zeros)
+  bool zero_ahead_failed_ = false;  // logged once; zeroing is then off for good
   uint64_t group_seq_ = 0;
   size_t last_group_records_ = 0;  // in the group written last
   AlignedBuffer buffer_;
+  AlignedBuffer zeros_;  // kZeroChunk zero bytes, allocated at the first zeroing
 
   Mutex files_mu_;  // the reuse pool; never held with mu_
   std::deque<uint64_t> reusable_ QUIRE_GUARDED_BY(files_mu_);  // checkpointed, oldest first
@@ -217,11 +290,14 @@ class Journal {
   Status error_ QUIRE_GUARDED_BY(mu_);  // set once
   std::deque<Unsynced> unsynced_ QUIRE_GUARDED_BY(mu_);
   bool syncing_ QUIRE_GUARDED_BY(mu_) = false;  // an fdatasync is running
+  bool writing_ QUIRE_GUARDED_BY(mu_) = false;  // the writer's role is taken
+  bool zero_due_ QUIRE_GUARDED_BY(mu_) = false;  // the journal thread has zeros to write
   JournalPosition synced_ QUIRE_GUARDED_BY(mu_);
 
   std::atomic<bool> flush_active_{false};
   std::atomic<uint64_t> writes_{0}, syncs_{0}, records_{0}, bytes_{0};
-  std::atomic<uint64_t> files_started_{0}, files_reused_{0};
+  std::atomic<uint64_t> files_started_{0}, files_reused_{0}, zeroed_bytes_{0}, inline_writes_{0};
+  std::atomic<uint64_t> last_sync_ns_{0};  // how long the last fdatasync took
   Histogram sync_latency_, sync_latency_in_flush_, records_per_sync_;
 
   std::thread thread_;

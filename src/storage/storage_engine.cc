@@ -216,6 +216,8 @@ Status StorageEngine::Start() {
     o.prealloc_bytes = options_.journal_prealloc_bytes;
     o.max_file_bytes = options_.journal_max_file_bytes;
     o.reusable_files = options_.journal_reusable_files;
+    o.zero_ahead_bytes = options_.journal_zero_ahead_bytes;
+    o.write_inline = options_.journal_write_inline;
     o.max_group_wait_us = options_.journal_max_group_wait_us;
     o.group_bytes_threshold = options_.journal_group_bytes_threshold;
     o.direct_io = options_.journal_direct_io;
