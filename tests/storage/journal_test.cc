@@ -30,20 +30,14 @@ using quire::testing::FaultRule;
 using testing::Latch;
 using testing::TestJournalOptions;
 
-// Wraps a file system and learns, from the bytes written to journal files, which ADD records are
-// durable: a record becomes durable when a Sync of its file returns OK after it was written.
-class DurabilityTracker : public FileSystem {
+// A file system that hands everything to `base`, and wraps each file it opens with Wrap(): the
+// wrappers below override what they watch or change.
+class ForwardingFileSystem : public FileSystem {
  public:
-  explicit DurabilityTracker(FileSystem* base) : base_(base) {}
-
-  bool IsDurable(uint64_t ledger, uint64_t entry) {
-    std::lock_guard<std::mutex> lock(mu_);
-    return durable_.count({ledger, entry}) > 0;
-  }
-
+  explicit ForwardingFileSystem(FileSystem* base) : base_(base) {}
   Result<std::unique_ptr<File>> Open(const std::string& path, const OpenOptions& o) override {
     QUIRE_ASSIGN_OR_RETURN(auto f, base_->Open(path, o));
-    return std::unique_ptr<File>(std::make_unique<TrackedFile>(this, std::move(f)));
+    return Wrap(std::move(f));
   }
   Status Rename(const std::string& a, const std::string& b) override { return base_->Rename(a, b); }
   Status Unlink(const std::string& p) override { return base_->Unlink(p); }
@@ -55,14 +49,58 @@ class DurabilityTracker : public FileSystem {
   Result<bool> Exists(const std::string& p) override { return base_->Exists(p); }
   Result<SpaceInfo> Space(const std::string& p) override { return base_->Space(p); }
   Result<std::unique_ptr<FileLock>> Lock(const std::string& p) override { return base_->Lock(p); }
+  std::string Describe() const override { return "forwarding"; }
+
+ protected:
+  virtual std::unique_ptr<File> Wrap(std::unique_ptr<File> f) = 0;
+
+  // A file that hands everything to `f`; Sync and Write are the ones wrappers change.
+  class ForwardingFile : public File {
+   public:
+    explicit ForwardingFile(std::unique_ptr<File> f) : f_(std::move(f)) {}
+    Status Write(uint64_t off, std::string_view data) override { return f_->Write(off, data); }
+    Status Sync() override { return f_->Sync(); }
+    Status WriteAndSync(uint64_t off, std::string_view data) override {
+      QUIRE_RETURN_IF_ERROR(Write(off, data));
+      return Sync();
+    }
+    Result<size_t> Read(uint64_t off, char* buf, size_t n) override {
+      return f_->Read(off, buf, n);
+    }
+    Status Allocate(uint64_t off, uint64_t len) override { return f_->Allocate(off, len); }
+    Status Truncate(uint64_t size) override { return f_->Truncate(size); }
+    Result<uint64_t> Size() override { return f_->Size(); }
+    bool direct() const override { return f_->direct(); }
+    const std::string& path() const override { return f_->path(); }
+
+   protected:
+    std::unique_ptr<File> f_;
+  };
+
+ private:
+  FileSystem* base_;
+};
+
+// Wraps a file system and learns, from the bytes written to journal files, which ADD records are
+// durable: a record becomes durable when a Sync of its file returns OK after it was written.
+class DurabilityTracker : public ForwardingFileSystem {
+ public:
+  explicit DurabilityTracker(FileSystem* base) : ForwardingFileSystem(base) {}
+
+  bool IsDurable(uint64_t ledger, uint64_t entry) {
+    std::lock_guard<std::mutex> lock(mu_);
+    return durable_.count({ledger, entry}) > 0;
+  }
+
   std::string Describe() const override { return "tracker"; }
 
  private:
   using Key = std::pair<uint64_t, uint64_t>;
 
-  class TrackedFile : public File {
+  class TrackedFile : public ForwardingFile {
    public:
-    TrackedFile(DurabilityTracker* t, std::unique_ptr<File> f) : t_(t), f_(std::move(f)) {}
+    TrackedFile(DurabilityTracker* t, std::unique_ptr<File> f)
+        : ForwardingFile(std::move(f)), t_(t) {}
     Status Write(uint64_t off, std::string_view data) override {
       QUIRE_RETURN_IF_ERROR(f_->Write(off, data));
       if (off >= kJournalHeaderSize) t_->Written(data);
@@ -73,21 +111,14 @@ class DurabilityTracker : public FileSystem {
       t_->Synced();
       return Status::Ok();
     }
-    Status WriteAndSync(uint64_t off, std::string_view data) override {
-      QUIRE_RETURN_IF_ERROR(Write(off, data));
-      return Sync();
-    }
-    Result<size_t> Read(uint64_t off, char* buf, size_t n) override { return f_->Read(off, buf, n); }
-    Status Allocate(uint64_t off, uint64_t len) override { return f_->Allocate(off, len); }
-    Status Truncate(uint64_t size) override { return f_->Truncate(size); }
-    Result<uint64_t> Size() override { return f_->Size(); }
-    bool direct() const override { return f_->direct(); }
-    const std::string& path() const override { return f_->path(); }
 
    private:
     DurabilityTracker* t_;
-    std::unique_ptr<File> f_;
   };
+
+  std::unique_ptr<File> Wrap(std::unique_ptr<File> f) override {
+    return std::make_unique<TrackedFile>(this, std::move(f));
+  }
 
   void Written(std::string_view group) {
     std::lock_guard<std::mutex> lock(mu_);
@@ -107,7 +138,6 @@ class DurabilityTracker : public FileSystem {
     pending_.clear();
   }
 
-  FileSystem* base_;
   std::mutex mu_;
   std::set<Key> pending_, durable_;
 };
@@ -174,6 +204,158 @@ TEST_F(JournalTest, GroupCommitManyThreadsFewSyncsNoEarlyCallback) {
   EXPECT_LT(syncs * 4, static_cast<uint64_t>(kThreads * kPerThread))
       << "group commit should need far fewer fdatasyncs than adds; got " << syncs;
   EXPECT_EQ(stats.records, static_cast<uint64_t>(kThreads * kPerThread));
+}
+
+// An idle journal is written by the thread that ends a JournalLeadScope: the callbacks have run,
+// on that thread, when the scope's end returns; with journalWriteInline off, never there.
+TEST_F(JournalTest, AnIdleJournalIsWrittenByTheScopesThread) {
+  for (bool inline_writes : {true, false}) {
+    SCOPED_TRACE(inline_writes ? "journalWriteInline on" : "journalWriteInline off");
+    quire::testing::TempDir dir;
+    DurabilityTracker tracker(real_.get());
+    JournalOptions o = TestJournalOptions(dir.path(), &tracker, &executor_);
+    o.zero_ahead_bytes = 0;  // nothing else for the journal thread to do between the adds
+    o.write_inline = inline_writes;
+    auto journal = Journal::Open(o, 1);
+    ASSERT_TRUE(journal.ok());
+    for (uint64_t e = 0; e < 3; ++e) {
+      Latch latch;
+      std::atomic<bool> here{false}, durable{false};
+      const std::thread::id me = std::this_thread::get_id();
+      {
+        JournalLeadScope scope;
+        (*journal)->Append(JournalWrite(JournalRecordType::kAdd, 1, e, "lead", [&](Status s) {
+          here = std::this_thread::get_id() == me;
+          durable = tracker.IsDurable(1, e);
+          latch.Callback()(s);
+        }));
+      }
+      if (inline_writes) {
+        EXPECT_TRUE(here) << "add " << e << " was not written by the scope";
+      }
+      ASSERT_TRUE(latch.Wait(1));
+      EXPECT_TRUE(latch.first_error().ok());
+      EXPECT_TRUE(durable) << "add " << e << " was acknowledged before its fdatasync";
+      if (!inline_writes) {
+        EXPECT_FALSE(here);
+      }
+    }
+    EXPECT_EQ((*journal)->stats().inline_writes, inline_writes ? 3u : 0u);
+  }
+}
+
+// A disk whose fdatasyncs take `sync_delay` while `slow` is set: the test's input, not a wait.
+class SlowSyncFileSystem : public ForwardingFileSystem {
+ public:
+  explicit SlowSyncFileSystem(FileSystem* base) : ForwardingFileSystem(base) {}
+  std::atomic<bool> slow{false};
+  static constexpr auto kSyncDelay = std::chrono::milliseconds(20);
+
+ private:
+  class SlowFile : public ForwardingFile {
+   public:
+    SlowFile(SlowSyncFileSystem* fs, std::unique_ptr<File> f)
+        : ForwardingFile(std::move(f)), fs_(fs) {}
+    Status Sync() override {
+      if (fs_->slow) std::this_thread::sleep_for(kSyncDelay);
+      return f_->Sync();
+    }
+
+   private:
+    SlowSyncFileSystem* fs_;
+  };
+
+  std::unique_ptr<File> Wrap(std::unique_ptr<File> f) override {
+    return std::make_unique<SlowFile>(this, std::move(f));
+  }
+};
+
+// After an fdatasync slower than 5 ms a scope's thread leaves the journal to its thread (an I/O
+// thread must not sit on a slow disk); once a sync is quick again, it writes again.
+TEST_F(JournalTest, AScopeLeavesASlowDiskToTheJournalThread) {
+  SlowSyncFileSystem disk(real_.get());
+  JournalOptions o = TestJournalOptions(dir_.path(), &disk, &executor_);
+  o.zero_ahead_bytes = 0;
+  auto journal = Journal::Open(o, 1);
+  ASSERT_TRUE(journal.ok());
+  const std::thread::id me = std::this_thread::get_id();
+  // Appends entry `e` in a scope; true if the scope's thread wrote it.
+  auto add = [&](uint64_t e) {
+    Latch latch;
+    std::atomic<bool> here{false};
+    {
+      JournalLeadScope scope;
+      (*journal)->Append(JournalWrite(JournalRecordType::kAdd, 1, e, "s", [&](Status s) {
+        here = std::this_thread::get_id() == me;
+        latch.Callback()(s);
+      }));
+    }
+    EXPECT_TRUE(latch.Wait(1));
+    EXPECT_TRUE(latch.first_error().ok());
+    return here.load();
+  };
+  EXPECT_TRUE(add(0));
+  disk.slow = true;
+  EXPECT_TRUE(add(1));   // the disk turns slow under this one
+  EXPECT_FALSE(add(2));  // after a slow sync: the journal thread's, also slow
+  disk.slow = false;
+  EXPECT_FALSE(add(3));  // the last sync was slow: still the journal thread's, now quick
+  EXPECT_TRUE(add(4));   // the last sync was quick: the scope's thread again
+}
+
+// Leaders (threads ending scopes) and the journal thread take turns at writing: whichever way a
+// record goes, its callback runs after its fdatasync, and the file holds every record in the
+// order each thread appended it.
+TEST_F(JournalTest, LeadersAndTheJournalThreadTakeTurns) {
+  DurabilityTracker tracker(&faults_);
+  JournalOptions o = TestJournalOptions(dir_.path(), &tracker, &executor_);
+  o.zero_ahead_bytes = 64 << 10;  // the journal thread also writes zeros between groups
+  auto journal = Journal::Open(o, 1);
+  ASSERT_TRUE(journal.ok()) << journal.status().ToString();
+
+  constexpr int kThreads = 6;
+  constexpr int kPerThread = 300;
+  std::atomic<int> early{0}, failed{0};
+  Latch all;
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      auto ledger = static_cast<uint64_t>(t);
+      for (int i = 0; i < kPerThread;) {
+        // Runs of 1-3 appends in a scope, every fourth run without one (the journal thread).
+        std::optional<JournalLeadScope> scope;
+        if ((i + t) % 4 != 0) scope.emplace();
+        for (int n = 0; n < 1 + (i + t) % 3 && i < kPerThread; ++n, ++i) {
+          auto entry = static_cast<uint64_t>(i);
+          (*journal)->Append(JournalWrite(JournalRecordType::kAdd, ledger, entry,
+                                          std::string(100, 'l'), [&, ledger, entry](Status s) {
+                                            if (!s.ok()) failed++;
+                                            if (!tracker.IsDurable(ledger, entry)) early++;
+                                            all.Callback()(s);
+                                          }));
+        }
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  ASSERT_TRUE(all.Wait(kThreads * kPerThread));
+  EXPECT_EQ(failed.load(), 0);
+  EXPECT_EQ(early.load(), 0) << "a callback ran before the fdatasync covering its record";
+  EXPECT_GT((*journal)->stats().inline_writes, 0u);
+  journal->reset();
+
+  std::vector<uint64_t> next(kThreads, 0);
+  int out_of_order = 0;
+  auto summary = ReplayJournal(real_.get(), dir_.path(), false,
+                               [&](const JournalRecord& r, uint64_t) {
+                                 if (r.type != JournalRecordType::kAdd) return Status::Ok();
+                                 if (r.entry_id != next[r.ledger_id]) ++out_of_order;
+                                 next[r.ledger_id] = r.entry_id + 1;
+                                 return Status::Ok();
+                               });
+  ASSERT_TRUE(summary.ok()) << summary.status().ToString();
+  EXPECT_EQ(out_of_order, 0);
+  for (int t = 0; t < kThreads; ++t) EXPECT_EQ(next[t], static_cast<uint64_t>(kPerThread));
 }
 
 TEST_F(JournalTest, FailedSyncStopsTheJournalForGood) {
