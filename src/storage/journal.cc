@@ -625,11 +625,11 @@ void Journal::WriteGroup(std::vector<JournalWrite>* group, bool leader) {
     spdlog::error("journal {}: {}; the journal is stopped, adds fail from now on",
                   options_.index, s.ToString());
   }
-  {
-    MutexLock lock(mu_);
-    ReleaseRole();
-  }
+  // Failed before the role is given back: no later group may be written, and acknowledged, past
+  // one that failed.
   Fail(s.WithContext(fmt::format("journal {}", options_.directory)), std::move(callbacks));
+  MutexLock lock(mu_);
+  ReleaseRole();
 }
 
 void Journal::SyncLoop() {

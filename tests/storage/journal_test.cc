@@ -358,41 +358,53 @@ TEST_F(JournalTest, LeadersAndTheJournalThreadTakeTurns) {
   for (int t = 0; t < kThreads; ++t) EXPECT_EQ(next[t], static_cast<uint64_t>(kPerThread));
 }
 
+// Whether the journal thread or a scope's thread (journalWriteInline) met the failure.
 TEST_F(JournalTest, FailedSyncStopsTheJournalForGood) {
-  auto journal = Journal::Open(TestJournalOptions(dir_.path(), &faults_, &executor_), 1);
-  ASSERT_TRUE(journal.ok());
-  Latch ok_latch;
-  for (uint64_t e = 0; e < 3; ++e) {
-    (*journal)->Append(JournalWrite(JournalRecordType::kAdd, 1, e, "good", ok_latch.Callback()));
-    ASSERT_TRUE(ok_latch.Wait(e + 1));
+  for (bool scoped : {false, true}) {
+    SCOPED_TRACE(scoped ? "written by a scope's thread" : "written by the journal thread");
+    quire::testing::TempDir dir;
+    auto journal = Journal::Open(TestJournalOptions(dir.path(), &faults_, &executor_), 1);
+    ASSERT_TRUE(journal.ok());
+    auto append = [&](uint64_t e, const char* data, JournalCallback cb) {
+      std::optional<JournalLeadScope> scope;
+      if (scoped) scope.emplace();
+      (*journal)->Append(JournalWrite(JournalRecordType::kAdd, 1, e, data, std::move(cb)));
+    };
+    Latch ok_latch;
+    for (uint64_t e = 0; e < 3; ++e) {
+      append(e, "good", ok_latch.Callback());
+      ASSERT_TRUE(ok_latch.Wait(e + 1));
+    }
+    ASSERT_TRUE(ok_latch.first_error().ok());
+
+    faults_.AddFault(FaultRule{.kind = FaultKind::kFailSync, .nth = 1, .path_contains = ".jnl"});
+    Latch bad;
+    append(3, "lost", bad.Callback());
+    ASSERT_TRUE(bad.Wait(1));
+    EXPECT_EQ(bad.first_error().code(), StatusCode::kIOError);
+    EXPECT_EQ((*journal)->health().code(), StatusCode::kIOError);
+
+    // No retry: later appends fail at once, though the disk would work again.
+    uint64_t syncs_before = faults_.counts().syncs;
+    Latch later;
+    append(4, "refused", later.Callback());
+    ASSERT_TRUE(later.Wait(1));
+    EXPECT_EQ(later.first_error().code(), StatusCode::kIOError);
+    EXPECT_EQ(faults_.counts().syncs, syncs_before);
+    EXPECT_EQ((*journal)->stats().inline_writes > 0, scoped);
+    journal->reset();
+
+    std::vector<uint64_t> replayed;
+    auto summary = ReplayJournal(&faults_, dir.path(), false,
+                                 [&](const JournalRecord& r, uint64_t) {
+                                   replayed.push_back(r.entry_id);
+                                   return Status::Ok();
+                                 });
+    ASSERT_TRUE(summary.ok()) << summary.status().ToString();
+    ASSERT_GE(replayed.size(), 3u);
+    EXPECT_EQ(std::vector<uint64_t>(replayed.begin(), replayed.begin() + 3),
+              (std::vector<uint64_t>{0, 1, 2}));
   }
-  ASSERT_TRUE(ok_latch.first_error().ok());
-
-  faults_.AddFault(FaultRule{.kind = FaultKind::kFailSync, .nth = 1, .path_contains = ".jnl"});
-  Latch bad;
-  (*journal)->Append(JournalWrite(JournalRecordType::kAdd, 1, 3, "lost", bad.Callback()));
-  ASSERT_TRUE(bad.Wait(1));
-  EXPECT_EQ(bad.first_error().code(), StatusCode::kIOError);
-  EXPECT_EQ((*journal)->health().code(), StatusCode::kIOError);
-
-  // No retry: later appends fail at once, though the disk would work again.
-  uint64_t syncs_before = faults_.counts().syncs;
-  Latch later;
-  (*journal)->Append(JournalWrite(JournalRecordType::kAdd, 1, 4, "refused", later.Callback()));
-  ASSERT_TRUE(later.Wait(1));
-  EXPECT_EQ(later.first_error().code(), StatusCode::kIOError);
-  EXPECT_EQ(faults_.counts().syncs, syncs_before);
-  journal->reset();
-
-  std::vector<uint64_t> replayed;
-  auto summary = ReplayJournal(&faults_, dir_.path(), false, [&](const JournalRecord& r, uint64_t) {
-    replayed.push_back(r.entry_id);
-    return Status::Ok();
-  });
-  ASSERT_TRUE(summary.ok()) << summary.status().ToString();
-  ASSERT_GE(replayed.size(), 3u);
-  EXPECT_EQ(std::vector<uint64_t>(replayed.begin(), replayed.begin() + 3),
-            (std::vector<uint64_t>{0, 1, 2}));
 }
 
 TEST_F(JournalTest, RotatesAndCheckpointDeletesOlderFiles) {
