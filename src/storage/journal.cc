@@ -273,12 +273,15 @@ Status Journal::EnsureSpace(uint64_t bytes) {
   return Status::Ok();
 }
 
-bool Journal::ZeroAheadDue() const {
+bool Journal::ZeroAheadDue() {
   if (options_.zero_ahead_bytes == 0 || zero_ahead_failed_ || file_ == nullptr) return false;
-  // Refilled from half way, in chunks: topping up after every group would cost each group a
-  // second write.
-  uint64_t low = std::min(offset_ + options_.zero_ahead_bytes / 2, options_.max_file_bytes);
-  return zeroed_ < low;
+  // Refilled from half way to the full distance, in chunks: topping up after every group would
+  // cost each group a second write.
+  uint64_t full = std::min(offset_ + options_.zero_ahead_bytes, options_.max_file_bytes);
+  uint64_t half = std::min(offset_ + options_.zero_ahead_bytes / 2, options_.max_file_bytes);
+  if (zeroed_ < half) zero_refilling_ = true;
+  if (zeroed_ >= full) zero_refilling_ = false;
+  return zero_refilling_;
 }
 
 void Journal::ZeroAhead() {

@@ -234,8 +234,9 @@ class Journal {
   // Cuts the current file at the end of its data (dropping preallocated or stale bytes) and
   // syncs it: done before it stops being the newest file.
   Status FinishFile();
-  // True when fewer than half of zero_ahead_bytes after the data are written blocks.
-  bool ZeroAheadDue() const;
+  // True from when fewer than half of zero_ahead_bytes after the data are written blocks until
+  // all of them are.
+  bool ZeroAheadDue();
   // Writes one chunk of zeros after the zeroed region; failures are logged, never fatal (the
   // journal then writes into fallocate'd space as it would without zeros).
   void ZeroAhead();
@@ -271,6 +272,7 @@ class Journal {
   uint64_t allocated_ = 0;    // file size reserved so far
   uint64_t zeroed_ = 0;       // blocks before it have been written (data, header or zeros)
   bool zero_ahead_failed_ = false;  // logged once; zeroing is then off for good
+  bool zero_refilling_ = false;     // ZeroAheadDue's state: between half and full
   uint64_t group_seq_ = 0;
   size_t last_group_records_ = 0;  // in the group written last
   AlignedBuffer buffer_;
