@@ -481,7 +481,7 @@ void Journal::Lead() {
     if (queue_.empty() || writing_) return;  // the role's holder looks at the queue when done
     bool idle = !syncing_ && unsynced_.empty() && !stopping_ && error_.ok() &&
                 queue_.size() <= kMaxLeadRecords &&
-                last_sync_ns_.load(std::memory_order_relaxed) <= kMaxLeadSyncNs;
+                last_sync_ns_.load(std::memory_order_relaxed) <= options_.lead_max_sync_ns;
     if (!idle) {
       cv_.NotifyOne();
       return;

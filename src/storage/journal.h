@@ -35,7 +35,7 @@
 //    (docs/performance.md, "Writing the journal on the I/O thread"). Whoever writes (the journal
 //    thread, or one scope's thread) holds the writer's role (writing_), so groups stay in order.
 //    The price: while it syncs, that thread reads no other requests; a slow disk (last fdatasync
-//    over kMaxLeadSyncNs) turns it off until the disk is quick again.
+//    over lead_max_sync_ns, 5 ms) turns it off until the disk is quick again.
 //  - If a write or fdatasync fails, the journal stops for good: that group's records, everything
 //    queued and everything appended later fail with the error, and health() returns it. A failed
 //    fdatasync is never retried (the kernel may already have dropped the dirty pages).
@@ -134,6 +134,7 @@ struct JournalOptions {
   size_t reusable_files = 2;                // journalReusableFiles
   uint64_t zero_ahead_bytes = 1ull << 20;   // journalZeroAheadKB; 0: off
   bool write_inline = true;                 // journalWriteInline: JournalLeadScope may write
+  uint64_t lead_max_sync_ns = 5'000'000;    // a scope writes only after a sync this quick
   int index = 0;                            // for thread names and logs
 };
 
@@ -219,9 +220,8 @@ class Journal {
   // How many written groups may wait for an fdatasync; bounds the unsynced window.
   static constexpr size_t kMaxUnsyncedGroups = 16;
   // A scope's thread writes only a group this small (more is load: the journal thread's
-  // pipeline does better), and only while the disk is this quick.
+  // pipeline does better), and only while the disk is quick (options_.lead_max_sync_ns).
   static constexpr size_t kMaxLeadRecords = 16;
-  static constexpr uint64_t kMaxLeadSyncNs = 5'000'000;
   // The most zeros written at once: what a record arriving meanwhile may wait for (~0.2 ms at
   // 1.3 GB/s).
   static constexpr uint64_t kZeroChunk = 256 << 10;

@@ -216,6 +216,7 @@ TEST_F(JournalTest, AnIdleJournalIsWrittenByTheScopesThread) {
     JournalOptions o = TestJournalOptions(dir.path(), &tracker, &executor_);
     o.zero_ahead_bytes = 0;  // nothing else for the journal thread to do between the adds
     o.write_inline = inline_writes;
+    o.lead_max_sync_ns = UINT64_MAX;  // however slow the test machine's disk
     auto journal = Journal::Open(o, 1);
     ASSERT_TRUE(journal.ok());
     for (uint64_t e = 0; e < 3; ++e) {
@@ -249,7 +250,8 @@ class SlowSyncFileSystem : public ForwardingFileSystem {
  public:
   explicit SlowSyncFileSystem(FileSystem* base) : ForwardingFileSystem(base) {}
   std::atomic<bool> slow{false};
-  static constexpr auto kSyncDelay = std::chrono::milliseconds(20);
+  // Far over any real fdatasync of a test machine, so that "slow" and "quick" never mix up.
+  static constexpr auto kSyncDelay = std::chrono::milliseconds(500);
 
  private:
   class SlowFile : public ForwardingFile {
@@ -270,12 +272,13 @@ class SlowSyncFileSystem : public ForwardingFileSystem {
   }
 };
 
-// After an fdatasync slower than 5 ms a scope's thread leaves the journal to its thread (an I/O
-// thread must not sit on a slow disk); once a sync is quick again, it writes again.
+// After an fdatasync slower than lead_max_sync_ns a scope's thread leaves the journal to its
+// thread (an I/O thread must not sit on a slow disk); once a sync is quick again, it writes again.
 TEST_F(JournalTest, AScopeLeavesASlowDiskToTheJournalThread) {
   SlowSyncFileSystem disk(real_.get());
   JournalOptions o = TestJournalOptions(dir_.path(), &disk, &executor_);
   o.zero_ahead_bytes = 0;
+  o.lead_max_sync_ns = 250'000'000;  // half the fake delay (the default, 5 ms, is for real disks)
   auto journal = Journal::Open(o, 1);
   ASSERT_TRUE(journal.ok());
   const std::thread::id me = std::this_thread::get_id();
@@ -341,7 +344,9 @@ TEST_F(JournalTest, LeadersAndTheJournalThreadTakeTurns) {
   ASSERT_TRUE(all.Wait(kThreads * kPerThread));
   EXPECT_EQ(failed.load(), 0);
   EXPECT_EQ(early.load(), 0) << "a callback ran before the fdatasync covering its record";
-  EXPECT_GT((*journal)->stats().inline_writes, 0u);
+  // Which path each group took depends on timing (under TSan the journal may never be idle):
+  // recorded, not asserted. AnIdleJournalIsWrittenByTheScopesThread pins the scope's path.
+  RecordProperty("inline_writes", std::to_string((*journal)->stats().inline_writes));
   journal->reset();
 
   std::vector<uint64_t> next(kThreads, 0);
