@@ -206,9 +206,12 @@ TEST_F(JournalTest, GroupCommitManyThreadsFewSyncsNoEarlyCallback) {
   EXPECT_EQ(stats.records, static_cast<uint64_t>(kThreads * kPerThread));
 }
 
-// An idle journal is written by the thread that ends a JournalLeadScope: the callbacks have run,
-// on that thread, when the scope's end returns; with journalWriteInline off, never there.
+// An idle journal is written by the thread that ends a JournalLeadScope: the callback has run, on
+// that thread, when the scope's end returns; with journalWriteInline off, never there. (Whether
+// the journal thread is asleep at the moment is not observable: just started, or just back from
+// a group it took, it may take the record itself; so most adds, not all, must be the scope's.)
 TEST_F(JournalTest, AnIdleJournalIsWrittenByTheScopesThread) {
+  constexpr int kAdds = 20;
   for (bool inline_writes : {true, false}) {
     SCOPED_TRACE(inline_writes ? "journalWriteInline on" : "journalWriteInline off");
     quire::testing::TempDir dir;
@@ -219,10 +222,11 @@ TEST_F(JournalTest, AnIdleJournalIsWrittenByTheScopesThread) {
     o.lead_max_sync_ns = UINT64_MAX;  // however slow the test machine's disk
     auto journal = Journal::Open(o, 1);
     ASSERT_TRUE(journal.ok());
-    for (uint64_t e = 0; e < 3; ++e) {
+    const std::thread::id me = std::this_thread::get_id();
+    uint64_t led = 0;
+    for (uint64_t e = 0; e < kAdds; ++e) {
       Latch latch;
       std::atomic<bool> here{false}, durable{false};
-      const std::thread::id me = std::this_thread::get_id();
       {
         JournalLeadScope scope;
         (*journal)->Append(JournalWrite(JournalRecordType::kAdd, 1, e, "lead", [&](Status s) {
@@ -231,17 +235,18 @@ TEST_F(JournalTest, AnIdleJournalIsWrittenByTheScopesThread) {
           latch.Callback()(s);
         }));
       }
-      if (inline_writes) {
-        EXPECT_TRUE(here) << "add " << e << " was not written by the scope";
-      }
+      // Read before waiting: a callback on this thread ran inside the scope's end.
+      if (here) ++led;
       ASSERT_TRUE(latch.Wait(1));
       EXPECT_TRUE(latch.first_error().ok());
       EXPECT_TRUE(durable) << "add " << e << " was acknowledged before its fdatasync";
-      if (!inline_writes) {
-        EXPECT_FALSE(here);
-      }
     }
-    EXPECT_EQ((*journal)->stats().inline_writes, inline_writes ? 3u : 0u);
+    EXPECT_EQ((*journal)->stats().inline_writes, led);
+    if (inline_writes) {
+      EXPECT_GE(led, static_cast<uint64_t>(kAdds / 2)) << "the scope's thread wrote too few";
+    } else {
+      EXPECT_EQ(led, 0u);
+    }
   }
 }
 
@@ -282,28 +287,38 @@ TEST_F(JournalTest, AScopeLeavesASlowDiskToTheJournalThread) {
   auto journal = Journal::Open(o, 1);
   ASSERT_TRUE(journal.ok());
   const std::thread::id me = std::this_thread::get_id();
-  // Appends entry `e` in a scope; true if the scope's thread wrote it.
-  auto add = [&](uint64_t e) {
+  uint64_t next = 0;
+  // Appends the next entry in a scope; true if the scope's thread wrote it.
+  auto add = [&]() {
     Latch latch;
     std::atomic<bool> here{false};
     {
       JournalLeadScope scope;
-      (*journal)->Append(JournalWrite(JournalRecordType::kAdd, 1, e, "s", [&](Status s) {
+      (*journal)->Append(JournalWrite(JournalRecordType::kAdd, 1, next++, "s", [&](Status s) {
         here = std::this_thread::get_id() == me;
         latch.Callback()(s);
       }));
     }
+    bool led = here;
     EXPECT_TRUE(latch.Wait(1));
     EXPECT_TRUE(latch.first_error().ok());
-    return here.load();
+    return led;
   };
-  EXPECT_TRUE(add(0));
+  // The journal thread may take an add whichever way (AnIdleJournalIsWrittenByTheScopesThread
+  // says when): "the scope's thread writes again" means within a few adds.
+  auto led_within = [&](int tries) {
+    for (int i = 0; i < tries; ++i) {
+      if (add()) return true;
+    }
+    return false;
+  };
+  EXPECT_TRUE(led_within(10));
   disk.slow = true;
-  EXPECT_TRUE(add(1));   // the disk turns slow under this one
-  EXPECT_FALSE(add(2));  // after a slow sync: the journal thread's, also slow
+  add();                 // one slow fdatasync, whoever made it
+  EXPECT_FALSE(add());   // after a slow sync: the journal thread's, also slow
   disk.slow = false;
-  EXPECT_FALSE(add(3));  // the last sync was slow: still the journal thread's, now quick
-  EXPECT_TRUE(add(4));   // the last sync was quick: the scope's thread again
+  EXPECT_FALSE(add());   // the last sync was slow: still the journal thread's, now quick
+  EXPECT_TRUE(led_within(10));  // the last sync was quick: the scope's thread again
 }
 
 // Leaders (threads ending scopes) and the journal thread take turns at writing: whichever way a
