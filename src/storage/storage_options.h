@@ -34,8 +34,8 @@ struct StorageOptions {
   uint64_t journal_prealloc_bytes = 16ull << 20;        // journalPreAllocSizeMB
   uint64_t journal_max_file_bytes = 2048ull << 20;      // journalMaxSizeMB
   size_t journal_reusable_files = 2;                    // journalReusableFiles
-  uint64_t journal_zero_ahead_bytes = 1ull << 20;      // journalZeroAheadKB
-  bool journal_write_inline = true;                    // journalWriteInline
+  uint64_t journal_zero_ahead_bytes = 1ull << 20;       // journalZeroAheadKB
+  bool journal_write_inline = true;                     // journalWriteInline
   uint64_t journal_max_group_wait_us = 0;               // journalMaxGroupWaitUs
   uint64_t journal_group_bytes_threshold = 2048ull << 10;  // journalBufferedWritesThresholdKB
   bool journal_direct_io = true;                        // journalDirectIO
