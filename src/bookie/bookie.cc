@@ -326,7 +326,9 @@ void Bookie::Stop() {
   // The I/O threads stop before the processor goes: Shutdown only asks the connections to close
   // (on their own threads), and until they do, one may still hand the processor a request it
   // had already read (ASan caught that use after free in a rolling-restart test). Then the
-  // requests still running finish on the worker threads; their answers go nowhere.
+  // requests still running finish on the worker threads, and the processor waits for the
+  // engine's callbacks of those it handed on (ASan again: a journal group synced after the
+  // processor was gone); their answers go nowhere.
   io_.Stop();
   processor_.reset();
   server_.reset();

@@ -60,8 +60,27 @@ RequestProcessor::RequestProcessor(storage::StorageEngine* engine, boost::asio::
 
 RequestProcessor::~RequestProcessor() {
   AbortLongPolls();
-  writes_.reset();  // each runs what is queued
-  reads_.reset();
+  // What the workers run may hand the engine more tracked callbacks; after Stop() the callbacks
+  // that submit to them run on the engine's thread instead.
+  writes_->Stop();
+  reads_->Stop();
+  MutexLock lock(engine_callbacks_mu_);
+  engine_callbacks_cv_.Wait(engine_callbacks_mu_, [this] {
+    return engine_callbacks_.load(std::memory_order_acquire) == 0;
+  });
+}
+
+storage::StorageEngine::Callback RequestProcessor::Tracked(
+    storage::StorageEngine::Callback callback) {
+  engine_callbacks_.fetch_add(1, std::memory_order_relaxed);
+  return [this, callback = std::move(callback)](Status s) {
+    callback(std::move(s));
+    // Under the mutex: the destructor, once it sees zero, destroys it.
+    MutexLock lock(engine_callbacks_mu_);
+    if (engine_callbacks_.fetch_sub(1, std::memory_order_acq_rel) == 1) {
+      engine_callbacks_cv_.NotifyAll();
+    }
+  };
 }
 
 void RequestProcessor::AbortLongPolls() {
@@ -119,10 +138,11 @@ void RequestProcessor::Add(proto::AddRequest& add, std::function<void(Status)> d
   auto ledger = static_cast<uint64_t>(add.ledger_id());
   auto entry = static_cast<uint64_t>(add.entry_id());
   int64_t lac = ParseEntryBodyHeader(add.body())->lac;  // validated by ParseRequest
-  storage::StorageEngine::Callback callback = [this, ledger, lac, done = std::move(done)](Status s) {
+  auto advance = [this, ledger, lac, done = std::move(done)](Status s) {
     if (s.ok()) AdvanceLac(ledger, lac);
     done(s);
   };
+  storage::StorageEngine::Callback callback = Tracked(std::move(advance));
   // Inline on the calling (I/O) thread when the write cache has room; when it has none the add
   // must wait, which only a worker thread may do.
   storage::Payload body = storage::MakePayload(std::move(*add.mutable_body()));
@@ -195,9 +215,9 @@ void RequestProcessor::Read(proto::Request request, Responder respond) {
     if (TestFaultEnabled(TestFault::kSkipFence)) return finish(Status::Ok());  // a test-only bug
     // Fence first (durably), then read: a recovery read must never be served by a bookie that
     // could still accept the old writer's adds (docs/semantics.md, recovery step 3).
-    engine_->Fence(ledger, read.master_key(), [this, finish](Status s) mutable {
+    engine_->Fence(ledger, read.master_key(), Tracked([this, finish](Status s) mutable {
       reads_->Submit([finish, s]() mutable { finish(s); });
-    });
+    }));
   });
 }
 
@@ -413,12 +433,12 @@ void RequestProcessor::WriteLac(proto::Request request, Responder respond) {
       return respond(std::move(r));
     }
     engine_->SetExplicitLac(ledger, w.master_key(), EncodeExplicitLac(lac, w.body()),
-                            [this, header, ledger, lac, respond](Status s) {
+                            Tracked([this, header, ledger, lac, respond](Status s) {
                               if (s.ok()) AdvanceLac(ledger, lac);
                               proto::Response r = MakeResponse(header, s);
                               r.mutable_write_lac()->set_ledger_id(static_cast<int64_t>(ledger));
                               respond(std::move(r));
-                            });
+                            }));
   });
 }
 

@@ -15,6 +15,7 @@
 // on a storage, callback or I/O thread.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <functional>
 #include <map>
@@ -48,8 +49,9 @@ class RequestProcessor {
   // `io` runs the long-poll timers. The engine, io context and status outlive the processor.
   RequestProcessor(storage::StorageEngine* engine, boost::asio::io_context* io,
                    BookieStatus* status, const RequestProcessorOptions& options);
-  // Answers the long polls still waiting (READ_ONLY: shutting down) and drains the storage
-  // executor.
+  // Answers the long polls still waiting (READ_ONLY: shutting down), runs what the worker
+  // threads have queued, and waits for the engine to call back every operation it was given
+  // (those callbacks use the processor, and the engine outlives it).
   ~RequestProcessor();
 
   void Process(proto::Request request, Responder respond);
@@ -86,6 +88,9 @@ class RequestProcessor {
   Result<int64_t> CurrentLac(uint64_t ledger);
   // Raises the known LAC and wakes the long polls it satisfies.
   void AdvanceLac(uint64_t ledger, int64_t lac);
+  // Wraps a callback given to the engine that uses `this`: the destructor waits until every such
+  // callback has run.
+  storage::StorageEngine::Callback Tracked(storage::StorageEngine::Callback callback);
   // What the writer signed that carries the ledger's LAC: its explicit LAC body and the body of
   // its last entry, unless that entry is `in_body` (already in the response). Clients trust a LAC
   // only as far as these verify (docs/protocol.md).
@@ -111,6 +116,12 @@ class RequestProcessor {
   std::unordered_map<uint64_t, KnownLac> lacs_ QUIRE_GUARDED_BY(mu_);
   uint64_t epoch_ QUIRE_GUARDED_BY(mu_) = 0;
   std::multimap<uint64_t, std::shared_ptr<Waiter>> waiters_ QUIRE_GUARDED_BY(mu_);  // by ledger
+
+  // Tracked callbacks not yet run. Raised without the mutex (adds are the hot path), lowered
+  // under it.
+  std::atomic<uint64_t> engine_callbacks_{0};
+  Mutex engine_callbacks_mu_;
+  CondVar engine_callbacks_cv_;
 
   // Last members: drained first on destruction.
   std::unique_ptr<Executor> writes_;

@@ -16,13 +16,17 @@ Executor::Executor(std::string name, size_t threads) : name_(std::move(name)) {
   for (size_t i = 0; i < threads; ++i) threads_.emplace_back([this, i] { Run(i); });
 }
 
-Executor::~Executor() {
+Executor::~Executor() { Stop(); }
+
+void Executor::Stop() {
   {
     MutexLock lock(mu_);
     stopping_ = true;
   }
   cv_.NotifyAll();
-  for (std::thread& t : threads_) t.join();
+  for (std::thread& t : threads_) {
+    if (t.joinable()) t.join();
+  }
 }
 
 void Executor::Submit(Task task) {

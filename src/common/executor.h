@@ -24,13 +24,18 @@ class Executor {
   // (docs/performance.md, "No spinning": on two cores a spinning thread takes the CPU that the
   // thread it waits for needs).
   Executor(std::string name, size_t threads);
-  // Runs every task already submitted, then joins the threads.
+  // Stop().
   ~Executor();
   Executor(const Executor&) = delete;
   Executor& operator=(const Executor&) = delete;
 
   // Thread-safe. Tasks submitted after shutdown began run on the caller's thread.
   void Submit(Task task);
+
+  // Runs every task already submitted, then joins the threads. Idempotent; Submit still works
+  // afterwards (on the caller's thread), so an owner can stop its executor while callbacks that
+  // submit to it may still arrive from elsewhere.
+  void Stop();
 
   // Returns once every task submitted before the call has run, when the executor has one
   // thread (tasks then run in submission order). Called from the executor's own thread it
