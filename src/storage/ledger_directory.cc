@@ -92,7 +92,9 @@ bool LedgerDirectory::TryPut(uint64_t ledger, uint64_t entry, const Payload& pay
     return false;
   }
   filling_->Put(ledger, entry, payload);
-  *flush_due = filling_->bytes() >= filling_->max_bytes() / 2;
+  const uint64_t half_full = filling_->max_bytes() / 2;
+  const uint64_t threshold = options_.flush_threshold_bytes;
+  *flush_due = filling_->bytes() >= (threshold > 0 ? std::min(threshold, half_full) : half_full);
   return true;
 }
 

@@ -39,6 +39,7 @@ struct LedgerDirectoryOptions {
   std::string directory;
   FileSystem* fs = nullptr;
   uint64_t write_cache_bytes = 128ull << 20;  // this directory's share of writeCacheMaxSizeMB
+  uint64_t flush_threshold_bytes = 0;         // flushThresholdKB; 0: half a cache half
   uint64_t read_cache_bytes = 128ull << 20;
   uint64_t read_ahead_bytes = 128ull << 10;
   uint64_t entry_log_size_limit = 1024ull << 20;
@@ -64,7 +65,7 @@ class LedgerDirectory {
   static Result<std::unique_ptr<LedgerDirectory>> Open(const LedgerDirectoryOptions& options);
 
   // Stores the entry if the filling cache has room; false if not (wait with WaitForRoom, retry).
-  // Sets *flush_due when the filling cache is half full.
+  // Sets *flush_due when the filling cache holds flush_threshold_bytes, or is half full.
   bool TryPut(uint64_t ledger, uint64_t entry, const Payload& payload, bool* flush_due);
   // Stores the entry whether or not the cache has room: journal replay on a full disk, where
   // nothing can be flushed yet and the journal bounds what comes (about one write cache).

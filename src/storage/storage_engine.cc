@@ -180,6 +180,7 @@ Status StorageEngine::Start() {
     o.directory = d;
     o.fs = fs_;
     o.write_cache_bytes = options_.write_cache_bytes / ndirs;
+    o.flush_threshold_bytes = options_.flush_threshold_bytes;
     o.read_cache_bytes = options_.read_ahead_cache_bytes / ndirs;
     o.read_ahead_bytes = options_.read_ahead_bytes;
     o.entry_log_size_limit = options_.entry_log_size_limit;
