@@ -77,12 +77,13 @@ const ConfigSchema& StorageConfigSchema() {
     s.Add({.name = "flushIntervalMs", .type = ConfigType::kInt, .default_value = "1000",
            .description = "The write cache is flushed at least this often (and when half full).",
            .min_int = 1, .max_int = 3600000});
-    s.Add({.name = "flushThresholdKB", .type = ConfigType::kInt, .default_value = "4096",
-           .description = "A ledger directory's write cache is also flushed as soon as it holds "
-                          "this much, so that under load flushes come often and small: each one "
-                          "is a burst of writes that the journal's fdatasyncs wait behind when "
-                          "they share a disk (docs/performance.md, \"Smaller flushes\"). 0: only "
-                          "flushIntervalMs and the half-full cache.",
+    s.Add({.name = "flushThresholdKB", .type = ConfigType::kInt, .default_value = "0",
+           .description = "If not 0, a ledger directory's write cache is also flushed as soon as "
+                          "it holds this much, so that under load flushes come often and small "
+                          "(each is a burst of writes that journal fdatasyncs on the same disk "
+                          "wait behind). Off by default: measured both ways "
+                          "(docs/performance.md, \"Smaller flushes\"). 0: only flushIntervalMs "
+                          "and the half-full cache.",
            .min_int = 0, .max_int = 1 << 30});
     s.Add({.name = "entryLogSizeLimitMB", .type = ConfigType::kInt, .default_value = "1024",
            .description = "A new entry log is started when the current one reaches this size.",
