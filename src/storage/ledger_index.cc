@@ -144,28 +144,31 @@ LedgerIndex::~LedgerIndex() {
   }
 }
 
-Result<std::unique_ptr<LedgerIndex>> LedgerIndex::Open(const std::string& path) {
-  return OpenWith(path, /*read_only=*/false);
+Result<std::unique_ptr<LedgerIndex>> LedgerIndex::Open(const std::string& path,
+                                                       const LedgerIndexOptions& options) {
+  return OpenWith(path, /*read_only=*/false, options);
 }
 
 Result<std::unique_ptr<LedgerIndex>> LedgerIndex::OpenReadOnly(const std::string& path) {
-  return OpenWith(path, /*read_only=*/true);
+  return OpenWith(path, /*read_only=*/true, LedgerIndexOptions{});
 }
 
 Result<std::unique_ptr<LedgerIndex>> LedgerIndex::OpenWith(const std::string& path,
-                                                           bool read_only) {
+                                                           bool read_only,
+                                                           const LedgerIndexOptions& o) {
   rocksdb::Options options;
   options.create_if_missing = !read_only;
   options.create_missing_column_families = !read_only;
   options.max_background_jobs = 2;
   options.keep_log_file_num = 4;
   options.max_manifest_file_size = 64 << 20;
+  options.max_total_wal_size = o.max_wal_bytes;
 
   rocksdb::BlockBasedTableOptions table;
   table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
   rocksdb::ColumnFamilyOptions entries_options;
   entries_options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
-  entries_options.write_buffer_size = 64 << 20;
+  entries_options.write_buffer_size = o.entries_write_buffer_bytes;
 
   // A version 1 index has no `logs` / `log_ledgers`: opening it for writing creates them (the
   // upgrade); a read-only open takes the column families that exist.

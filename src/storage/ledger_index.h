@@ -60,10 +60,22 @@ struct LogSummary {
   bool operator==(const LogSummary&) const = default;
 };
 
+// RocksDB's memory and WAL bounds (tests make them small).
+struct LedgerIndexOptions {
+  uint64_t entries_write_buffer_bytes = 64ull << 20;  // the entry locations' memtable
+  // The WAL is shared by the column families, and one is deleted only when every family has
+  // flushed what it holds. Entry locations fill their memtable every few seconds under load,
+  // but ledger infos and log usage are small and rarely flush, so without a bound (RocksDB's
+  // default: 4 × every family's memtables, 2.5 GB here) the WAL grows to gigabytes, all of it
+  // read again at every start. Past this size RocksDB flushes the families that hold it back.
+  uint64_t max_wal_bytes = 256ull << 20;
+};
+
 class LedgerIndex {
  public:
   // Opens (creating if needed) the RocksDB instance at `path` (a real directory).
-  static Result<std::unique_ptr<LedgerIndex>> Open(const std::string& path);
+  static Result<std::unique_ptr<LedgerIndex>> Open(const std::string& path,
+                                                   const LedgerIndexOptions& options = {});
   // Opens an existing index for reading only (offline tools): creates and changes nothing, takes
   // no lock; writes fail. kNotFound-like I/O error if there is no index at `path`.
   static Result<std::unique_ptr<LedgerIndex>> OpenReadOnly(const std::string& path);
@@ -131,7 +143,8 @@ class LedgerIndex {
 
  private:
   LedgerIndex() = default;
-  static Result<std::unique_ptr<LedgerIndex>> OpenWith(const std::string& path, bool read_only);
+  static Result<std::unique_ptr<LedgerIndex>> OpenWith(const std::string& path, bool read_only,
+                                                       const LedgerIndexOptions& options);
 
   std::string path_;
   std::unique_ptr<rocksdb::DB> db_;
