@@ -64,7 +64,7 @@ struct LogSummary {
 struct LedgerIndexOptions {
   uint64_t entries_write_buffer_bytes = 64ull << 20;  // the entry locations' memtable
   // The WAL is shared by the column families, and one is deleted only when every family has
-  // flushed what it holds. Entry locations fill their memtable every few seconds under load,
+  // flushed what it holds. Entry locations fill their memtable every 10-20 s at full load,
   // but ledger infos and log usage are small and rarely flush, so without a bound (RocksDB's
   // default: 4 × every family's memtables, 2.5 GB here) the WAL grows to gigabytes, all of it
   // read again at every start. Past this size RocksDB flushes the families that hold it back.
