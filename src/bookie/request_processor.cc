@@ -70,17 +70,12 @@ RequestProcessor::~RequestProcessor() {
   });
 }
 
-storage::StorageEngine::Callback RequestProcessor::Tracked(
-    storage::StorageEngine::Callback callback) {
-  engine_callbacks_.fetch_add(1, std::memory_order_relaxed);
-  return [this, callback = std::move(callback)](Status s) {
-    callback(std::move(s));
-    // Under the mutex: the destructor, once it sees zero, destroys it.
-    MutexLock lock(engine_callbacks_mu_);
-    if (engine_callbacks_.fetch_sub(1, std::memory_order_acq_rel) == 1) {
-      engine_callbacks_cv_.NotifyAll();
-    }
-  };
+void RequestProcessor::EngineCallbackDone() {
+  // Under the mutex: the destructor, once it sees zero, destroys it.
+  MutexLock lock(engine_callbacks_mu_);
+  if (engine_callbacks_.fetch_sub(1, std::memory_order_acq_rel) == 1) {
+    engine_callbacks_cv_.NotifyAll();
+  }
 }
 
 void RequestProcessor::AbortLongPolls() {
@@ -138,11 +133,11 @@ void RequestProcessor::Add(proto::AddRequest& add, std::function<void(Status)> d
   auto ledger = static_cast<uint64_t>(add.ledger_id());
   auto entry = static_cast<uint64_t>(add.entry_id());
   int64_t lac = ParseEntryBodyHeader(add.body())->lac;  // validated by ParseRequest
-  auto advance = [this, ledger, lac, done = std::move(done)](Status s) {
-    if (s.ok()) AdvanceLac(ledger, lac);
-    done(s);
-  };
-  storage::StorageEngine::Callback callback = Tracked(std::move(advance));
+  storage::StorageEngine::Callback callback =
+      Tracked([this, ledger, lac, done = std::move(done)](Status s) {
+        if (s.ok()) AdvanceLac(ledger, lac);
+        done(s);
+      });
   // Inline on the calling (I/O) thread when the write cache has room; when it has none the add
   // must wait, which only a worker thread may do.
   storage::Payload body = storage::MakePayload(std::move(*add.mutable_body()));

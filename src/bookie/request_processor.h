@@ -89,8 +89,16 @@ class RequestProcessor {
   // Raises the known LAC and wakes the long polls it satisfies.
   void AdvanceLac(uint64_t ledger, int64_t lac);
   // Wraps a callback given to the engine that uses `this`: the destructor waits until every such
-  // callback has run.
-  storage::StorageEngine::Callback Tracked(storage::StorageEngine::Callback callback);
+  // callback has run. A template, so that an add's callback is one std::function, not two.
+  template <typename F>
+  storage::StorageEngine::Callback Tracked(F callback) {
+    engine_callbacks_.fetch_add(1, std::memory_order_relaxed);
+    return [this, callback = std::move(callback)](Status s) mutable {
+      callback(std::move(s));
+      EngineCallbackDone();
+    };
+  }
+  void EngineCallbackDone();
   // What the writer signed that carries the ledger's LAC: its explicit LAC body and the body of
   // its last entry, unless that entry is `in_body` (already in the response). Clients trust a LAC
   // only as far as these verify (docs/protocol.md).

@@ -20,7 +20,6 @@ inline StorageOptions TestStorageOptions(const std::string& root, FileSystem* fs
   o.write_cache_bytes = 8 << 20;
   o.read_ahead_cache_bytes = 4 << 20;
   o.flush_interval_ms = 3600 * 1000;  // tests flush explicitly
-  o.flush_threshold_bytes = 0;         // (or by a half-full cache)
   return o;
 }
 
