@@ -223,12 +223,85 @@ def disk_floor(directory, seconds=1.0):
     finally:
         os.close(fd)
         os.unlink(path)
-    samples.sort()
+    return {**_p50_p99_us(samples), "writes": len(samples), "direct_io": direct}
+
+
+def _p50_p99_us(samples_ns):
+    samples = sorted(samples_ns)
 
     def q(x):
         return round(samples[min(len(samples) - 1, int(x * len(samples)))] / 1e3, 1)
 
-    return {"p50_us": q(0.50), "p99_us": q(0.99), "writes": len(samples), "direct_io": direct}
+    return {"p50_us": q(0.50), "p99_us": q(0.99)}
+
+
+def quorum_floor(directory, rounds=400, period_s=0.0025, writers=3, acks=2):
+    """What the disk allows a quorum write: `writers` processes write and fdatasync 4 KiB at the
+    same instants, `rounds` times, each into its own file in `directory` over blocks written
+    before (the cheapest sync there is: no extent to convert, as the journal's zero ahead
+    arranges); per round, the time from that instant until the `acks`-th of them is done, in µs
+    (p50, p99). Three bookies on one disk sync at once and an add at Qa 2 waits for the second,
+    so on a one-disk machine no add is acknowledged sooner than this (docs/performance.md)."""
+    t0 = time.monotonic_ns() + 200_000_000  # every child is up and its file allocated by then
+    children = []
+    for k in range(writers):
+        r, w = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # the child: no return from here, whatever happens
+            code = 1
+            try:
+                os.close(r)
+                ends = _synced_writes(os.path.join(directory, f"quorum-floor-{k}.tmp"), t0,
+                                      rounds, int(period_s * 1e9))
+                os.write(w, b"".join(e.to_bytes(8, "little") for e in ends))
+                code = 0
+            finally:
+                os._exit(code)
+        os.close(w)
+        children.append((pid, r))
+    per_writer = []
+    for pid, r in children:
+        data = b""
+        while chunk := os.read(r, 1 << 16):
+            data += chunk
+        os.close(r)
+        _, status = os.waitpid(pid, 0)
+        if status != 0 or len(data) != 8 * rounds:
+            raise Failure(f"quorum floor: a writer in {directory} failed (wait status {status})")
+        per_writer.append([int.from_bytes(data[i:i + 8], "little") for i in range(0, len(data), 8)])
+    nth_done = [sorted(ends)[acks - 1] for ends in zip(*per_writer)]
+    return {**_p50_p99_us(nth_done), "rounds": rounds, "writers": writers, "acks": acks}
+
+
+def _synced_writes(path, t0, rounds, period_ns):
+    """One quorum_floor writer: a 4 KiB write + fdatasync at t0 + i * period_ns for each round,
+    each timed from that instant (a short sleep, then a spin: a timer's wake-up would be late)."""
+    size = rounds * 4096
+    flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC
+    try:
+        fd = os.open(path, flags | os.O_DIRECT, 0o644)
+    except OSError:
+        fd = os.open(path, flags, 0o644)
+    buf = mmap.mmap(-1, 4096)
+    ends = []
+    try:
+        for offset in range(0, size, 4096):
+            os.pwrite(fd, buf, offset)
+        os.fdatasync(fd)
+        for i in range(rounds):
+            due = t0 + i * period_ns
+            ahead = due - time.monotonic_ns() - 300_000
+            if ahead > 0:
+                time.sleep(ahead / 1e9)
+            while time.monotonic_ns() < due:
+                pass
+            os.pwrite(fd, buf, i * 4096)
+            os.fdatasync(fd)
+            ends.append(time.monotonic_ns() - due)
+    finally:
+        os.close(fd)
+        os.unlink(path)
+    return ends
 
 
 PROGRESS = re.compile(r"^\[\s*([0-9.]+)s (warm-up|measure|drain)\s*\]")

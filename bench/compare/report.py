@@ -51,11 +51,13 @@ def table(doc):
     lines.append("")
     for name, s in doc["systems"].items():
         floor = s.get("disk_floor") or {}
+        quorum = s.get("quorum_floor") or {}
         la = s.get("load_average") or {}
         if s["status"] != "not run":
             lines.append(
                 f"{name}: disk floor (fdatasync'd 4 KiB) p50 {floor.get('p50_us', '-')} µs, "
-                f"p99 {floor.get('p99_us', '-')} µs; load average before {la.get('before')}, "
+                f"p99 {floor.get('p99_us', '-')} µs; the 2nd of 3 at once p50 "
+                f"{quorum.get('p50_us', '-')} µs; load average before {la.get('before')}, "
                 f"after {la.get('after')}; status {s['status']}")
     return "\n".join(lines)
 
@@ -123,6 +125,17 @@ def compare(doc):
         met = None if value is None else (value >= goal if op == ">=" else value <= goal)
         rows.append({"what": what, "value": None if value is None else round(value, 3),
                      "target": f"{op} {goal:.3g}", "met": met, "note": "; ".join(behind)})
+    # Not targets: what the disk itself allows an add at Qa 2 when the three bookies share it
+    # (procs.py, quorum_floor), to read the p50 target against.
+    quorum = (q.get("quorum_floor") or {}).get("p50_us")
+    for what, value, note in [
+            ("2nd of 3 fdatasyncs at once p50 / disk floor p50",
+             ratio(quorum, (q.get("disk_floor") or {}).get("p50_us")),
+             "for reference: the disk alone, for a write at Qa 2"),
+            ("p50 at 1,000/s, Quire / 2nd of 3 fdatasyncs at once p50",
+             ratio(latency(q1k, "p50"), quorum), "for reference: Quire over what the disk allows")]:
+        rows.append({"what": what, "value": None if value is None else round(value, 3),
+                     "target": None, "met": None, "note": note})
     sustained = None
     if qhalf:
         sustained = (qhalf.get("results") or {}).get("missed", 1) == 0
@@ -149,6 +162,9 @@ def comparison_text(c):
     lines = ["Quire vs BookKeeper (issue 19's targets, ratios within this run):"]
     for t in c["targets"]:
         value = "-" if t["value"] is None else f"{t['value']:.3f}"
+        if t["target"] is None:  # for reference
+            lines.append(f"  {t['what']:<56} {value:>8}  ({t['note']})")
+            continue
         met = {True: "met", False: "NOT met", None: "not compared"}[t["met"]]
         note = f"; {t['note']}" if t.get("note") else ""
         lines.append(f"  {t['what']:<56} {value:>8}  (target {t['target']}: {met}{note})")

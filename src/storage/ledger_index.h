@@ -62,9 +62,14 @@ struct LogSummary {
 
 // RocksDB's memory and WAL bounds (tests make them small).
 struct LedgerIndexOptions {
-  uint64_t entries_write_buffer_bytes = 64ull << 20;  // the entry locations' memtable
+  // The entry locations' memtable. A flush costs 0.3-0.5 CPU s per million entries, and the
+  // bookies of an ensemble flush at nearly the same moment (they index the same entries):
+  // 16 MiB (~250 K entries, a flush every 3-6 s at full load) spreads that in small pieces, where
+  // 64 MiB stalled adds on a busy machine for 100-200 ms (docs/performance.md, "The index's
+  // memtable").
+  uint64_t entries_write_buffer_bytes = 16ull << 20;
   // The WAL is shared by the column families, and one is deleted only when every family has
-  // flushed what it holds. Entry locations fill their memtable every 10-20 s at full load,
+  // flushed what it holds. Entry locations fill their memtable every few seconds at full load,
   // but ledger infos and log usage are small and rarely flush, so without a bound (RocksDB's
   // default: 4 × every family's memtables, 2.5 GB here) the WAL grows to gigabytes, all of it
   // read again at every start. Past this size RocksDB flushes the families that hold it back.
