@@ -6,6 +6,7 @@ also started under `setpriv --pdeathsig SIGKILL`, so that it dies with the harne
 harness itself is killed with SIGKILL.
 """
 
+import json
 import mmap
 import os
 import re
@@ -302,6 +303,30 @@ def _synced_writes(path, t0, rounds, period_ns):
         os.close(fd)
         os.unlink(path)
     return ends
+
+
+def minimal_quorum_write(exe, directory, rates, seconds, warmup, size):
+    """`quorum_probe` (bench/compare/quorum_probe.cc) at each rate: the CPU and latency of the
+    simplest E3/Qa2 write over loopback with fdatasync, to read the systems' figures against.
+    {rate: its JSON}, or {"skipped": why} when the probe is not built; an error is recorded."""
+    if not os.access(exe, os.X_OK):
+        return {"skipped": f"{exe} is not built"}
+    out = {}
+    prefix = [_SETPRIV, "--pdeathsig", "SIGKILL", "--"] if _SETPRIV else []
+    for rate in rates:
+        argv = [exe, "--dir", directory, "--rate", str(rate), "--seconds", str(seconds),
+                "--warmup", str(warmup), "--size", str(size)]
+        try:
+            r = subprocess.run(prefix + argv, capture_output=True, text=True,
+                               timeout=warmup + seconds + 60)
+        except subprocess.TimeoutExpired:
+            out[str(rate)] = {"error": "timed out"}
+            continue
+        if r.returncode != 0:
+            out[str(rate)] = {"error": r.stderr.strip()[-500:] or f"exit {r.returncode}"}
+            continue
+        out[str(rate)] = json.loads(r.stdout)
+    return out
 
 
 PROGRESS = re.compile(r"^\[\s*([0-9.]+)s (warm-up|measure|drain)\s*\]")

@@ -59,6 +59,8 @@ def table(doc):
                 f"p99 {floor.get('p99_us', '-')} µs; the 2nd of 3 at once p50 "
                 f"{quorum.get('p50_us', '-')} µs; load average before {la.get('before')}, "
                 f"after {la.get('after')}; status {s['status']}")
+    if minimal_text(doc):
+        lines.append(minimal_text(doc))
     return "\n".join(lines)
 
 
@@ -125,21 +127,55 @@ def compare(doc):
         met = None if value is None else (value >= goal if op == ">=" else value <= goal)
         rows.append({"what": what, "value": None if value is None else round(value, 3),
                      "target": f"{op} {goal:.3g}", "met": met, "note": "; ".join(behind)})
-    # Not targets: what the disk itself allows an add at Qa 2 when the three bookies share it
-    # (procs.py, quorum_floor), to read the p50 target against.
+    # Not targets, to read two of them against: what the disk itself allows an add at Qa 2 when
+    # the three bookies share it (procs.quorum_floor), and what the simplest implementation of
+    # the write spends (procs.minimal_quorum_write).
     quorum = (q.get("quorum_floor") or {}).get("p50_us")
-    for what, value, note in [
-            ("2nd of 3 fdatasyncs at once p50 / disk floor p50",
-             ratio(quorum, (q.get("disk_floor") or {}).get("p50_us")),
-             "for reference: the disk alone, for a write at Qa 2"),
-            ("p50 at 1,000/s, Quire / 2nd of 3 fdatasyncs at once p50",
-             ratio(latency(q1k, "p50"), quorum), "for reference: Quire over what the disk allows")]:
+    references = [
+        ("2nd of 3 fdatasyncs at once p50 / disk floor p50",
+         ratio(quorum, (q.get("disk_floor") or {}).get("p50_us")),
+         "for reference: the disk alone, for a write at Qa 2"),
+        ("p50 at 1,000/s, Quire / 2nd of 3 fdatasyncs at once p50",
+         ratio(latency(q1k, "p50"), quorum), "for reference: Quire over what the disk allows"),
+    ] + minimal_rows(doc, {1000: (q1k, b1k), 10000: (q10k, b10k)}, cpu)
+    for what, value, note in references:
         rows.append({"what": what, "value": None if value is None else round(value, 3),
                      "target": None, "met": None, "note": note})
     sustained = None
     if qhalf:
         sustained = (qhalf.get("results") or {}).get("missed", 1) == 0
     return {"targets": rows, "quire_half_max_sustained": sustained}
+
+
+def minimal_rows(doc, loads, cpu):
+    """Reference rows against the minimal quorum write (procs.minimal_quorum_write): how far the
+    CPU target is from what the simplest implementation spends on this machine. `loads`: rate ->
+    (Quire's load, BookKeeper's)."""
+    minimal = doc.get("minimal_quorum_write") or {}
+    rows = []
+    for rate, (ql, bl) in loads.items():
+        m = (minimal.get(str(rate)) or {}).get("cpu_s_per_1000_adds")
+        rows += [(f"CPU/add at {rate:,}/s, minimal quorum write / BookKeeper", ratio(m, cpu(bl)),
+                  "for reference: the simplest design, against the 1/3 target"),
+                 (f"CPU/add at {rate:,}/s, Quire / minimal quorum write", ratio(cpu(ql), m),
+                  "for reference: what Quire spends over the simplest design")]
+    return rows
+
+
+def minimal_text(doc):
+    minimal = doc.get("minimal_quorum_write")
+    if not minimal:
+        return ""
+    if "skipped" in minimal:
+        return f"minimal quorum write: skipped ({minimal['skipped']})"
+    parts = []
+    for rate, r in minimal.items():
+        if "error" in r:
+            parts.append(f"{int(rate):,}/s failed: {r['error']}")
+        else:
+            parts.append(f"{int(rate):,}/s p50 {r['p50_us']} µs, p99 {r['p99_us']} µs, "
+                         f"{r['cpu_s_per_1000_adds']:.3f} CPU s per 1,000 adds")
+    return "minimal quorum write (bench/compare/quorum_probe.cc): " + "; ".join(parts)
 
 
 def cli_target(doc):
