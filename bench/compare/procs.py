@@ -243,7 +243,7 @@ def quorum_floor(directory, rounds=400, period_s=0.0025, writers=3, acks=2):
     arranges); per round, the time from that instant until the `acks`-th of them is done, in µs
     (p50, p99). Three bookies on one disk sync at once and an add at Qa 2 waits for the second,
     so on a one-disk machine no add is acknowledged sooner than this (docs/performance.md)."""
-    t0 = time.monotonic_ns() + 200_000_000  # every child is up and its file allocated by then
+    t0 = time.monotonic_ns() + 500_000_000  # every child is up and its file written by then
     children = []
     for k in range(writers):
         r, w = os.pipe()
