@@ -35,10 +35,7 @@ struct EntryKeyHash {
 
 class WriteCache {
  public:
-  // `expected_entries`: how many entries it will likely hold (its index is sized for them).
-  explicit WriteCache(size_t max_bytes, size_t expected_entries = 0) : max_bytes_(max_bytes) {
-    index_.reserve(expected_entries);
-  }
+  explicit WriteCache(size_t max_bytes) : max_bytes_(max_bytes) {}
 
   // Room for a payload of this size? (An empty cache always takes one entry, however large.)
   bool Fits(size_t payload_size) const {
