@@ -201,13 +201,7 @@ def disk_floor(directory, seconds=1.0):
     preallocated file in `directory`, in µs: what storage_bench calls the fdatasync floor."""
     path = os.path.join(directory, "floor.tmp")
     size = 64 << 20
-    flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC
-    try:
-        fd = os.open(path, flags | os.O_DIRECT, 0o644)
-        direct = True
-    except OSError:
-        fd = os.open(path, flags, 0o644)
-        direct = False
+    fd, direct = _create_for_direct_io(path)
     buf = mmap.mmap(-1, 4096)  # page-aligned, as O_DIRECT needs
     samples = []
     try:
@@ -225,6 +219,16 @@ def disk_floor(directory, seconds=1.0):
         os.close(fd)
         os.unlink(path)
     return {**_p50_p99_us(samples), "writes": len(samples), "direct_io": direct}
+
+
+def _create_for_direct_io(path):
+    """(fd, True) for a new file opened with O_DIRECT; (fd, False) where the file system has no
+    O_DIRECT (tmpfs)."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC
+    try:
+        return os.open(path, flags | os.O_DIRECT, 0o644), True
+    except OSError:
+        return os.open(path, flags, 0o644), False
 
 
 def _p50_p99_us(samples_ns):
@@ -278,11 +282,7 @@ def _synced_writes(path, t0, rounds, period_ns):
     """One quorum_floor writer: a 4 KiB write + fdatasync at t0 + i * period_ns for each round,
     each timed from that instant (a short sleep, then a spin: a timer's wake-up would be late)."""
     size = rounds * 4096
-    flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC
-    try:
-        fd = os.open(path, flags | os.O_DIRECT, 0o644)
-    except OSError:
-        fd = os.open(path, flags, 0o644)
+    fd, _ = _create_for_direct_io(path)
     buf = mmap.mmap(-1, 4096)
     ends = []
     try:
