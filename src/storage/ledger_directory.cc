@@ -283,7 +283,10 @@ Status LedgerDirectory::FlushSwapped(const std::vector<std::pair<uint64_t, Ledge
 void LedgerDirectory::FinishFlush() {
   // The flushed cache is swapped for an empty one under the lock and freed outside it: freeing up
   // to a million payloads takes milliseconds that adds (which take the lock) must not wait for.
-  auto empty = std::make_unique<WriteCache>(options_.write_cache_bytes / 2);
+  // The empty one is sized for as many entries as the flushed one held, so that filling it does
+  // not rehash its index a dozen times on the add path (1 % of a bookie's CPU at full load).
+  auto empty = std::make_unique<WriteCache>(options_.write_cache_bytes / 2,
+                                            swapped_cache().count());
   {
     WriterMutexLock lock(mu_);
     std::swap(flushing_, empty);

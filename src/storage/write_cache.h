@@ -35,7 +35,10 @@ struct EntryKeyHash {
 
 class WriteCache {
  public:
-  explicit WriteCache(size_t max_bytes) : max_bytes_(max_bytes) {}
+  // `expected_entries`: how many entries it will likely hold (its index is sized for them).
+  explicit WriteCache(size_t max_bytes, size_t expected_entries = 0) : max_bytes_(max_bytes) {
+    index_.reserve(expected_entries);
+  }
 
   // Room for a payload of this size? (An empty cache always takes one entry, however large.)
   bool Fits(size_t payload_size) const {
