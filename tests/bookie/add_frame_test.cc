@@ -73,6 +73,18 @@ TEST(AddFrameTest, ABatchIsWhatTheProtoSerializerWrites) {
   }
 }
 
+// Many adds with nothing but ten-byte ids: the encoder's small fields never meet a key or body
+// to be written before, and must still all arrive, in order.
+TEST(AddFrameTest, ABatchOfAddsWithoutKeysOrBodiesIsWhatTheProtoSerializerWrites) {
+  std::vector<AddToSend> adds;
+  for (int i = 0; i < 100; ++i) adds.push_back({-1 - i, -1000 - i, nullptr, nullptr, i % 3 == 0});
+  proto::Request expected = Header(proto::BATCH_ADD, ~uint64_t{0});
+  for (const AddToSend& a : adds) *expected.mutable_batch_add()->add_adds() = AsProto(a);
+  std::string out;
+  AppendBatchAddFrame(&out, ~uint64_t{0}, adds);
+  EXPECT_EQ(out, EncodeFrame(expected));
+}
+
 // What the bookie does with it: a valid add parses and validates as one.
 TEST(AddFrameTest, TheBookieParsesItAsTheRequest) {
   std::string body(kEntryBodyHeaderSize, '\0');
