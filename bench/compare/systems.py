@@ -98,6 +98,14 @@ class System:
         return port
 
 
+# The bookies' disk monitors, for Quire and BookKeeper alike: read-only above 99 % used, writable
+# again below 98 %. At their defaults (0.95; BookKeeper warns above 0.90) a machine whose shared
+# disk reports little space to spare turned BookKeeper's bookies read-only in the middle of runs
+# (2026-12-06: "Not enough non-faulty bookies available"; f_bavail 63 of 252 GiB). The monitor is
+# not what the comparison measures; a disk that really fills still stops both.
+DISK_USAGE = {"diskUsageThreshold": "0.99", "diskUsageLwmThreshold": "0.98"}
+
+
 def common_load_flags(load, c):
     flags = ["--outstanding", c.outstanding, "--size", c.size, "--duration", c.seconds,
              "--warmup", c.warmup, "--report-interval", 1,
@@ -142,6 +150,7 @@ class Quire(System):
                 "metadataServiceUri": self.uri,
                 "journalDirectories": os.path.join(d, "journal"),
                 "ledgerDirectories": os.path.join(d, "ledgers"),
+                **DISK_USAGE,
             }.items():
                 argv += ["--set", f"{key}={value}"]
             bookies.append(self.spawn(f"bookie-{n}", argv))
@@ -150,8 +159,9 @@ class Quire(System):
         for p in bookies[1:]:
             wait_until(p.name, lambda p=p: quire_ready(p), bookies, 60)
         self.config = {
-            "bookies": "3 x quire-bookie, conf/cluster/bookie-N.conf + loopback ports and "
-                       "directories under the data dir; defaults of conf/bookie.conf otherwise",
+            "bookies": "3 x quire-bookie, conf/cluster/bookie-N.conf + loopback ports, "
+                       "directories under the data dir and disk usage thresholds 0.99/0.98; "
+                       "defaults of conf/bookie.conf otherwise",
             "metadata": "standalone ZooKeeper 3.8 (Debian), forceSync=yes",
             "driver": "quire-bench write (one ledger, CRC32C)",
             "binaries": c.quire_build,
@@ -189,6 +199,10 @@ class BookKeeper(System):
         "httpServerEnabled": "false",
         "autoRecoveryDaemonEnabled": "false",
         "zkTimeout": "10000",
+        # Both systems' disk monitors at 0.99 (DISK_USAGE): see there.
+        "diskUsageThreshold": DISK_USAGE["diskUsageThreshold"],
+        "diskUsageWarnThreshold": DISK_USAGE["diskUsageThreshold"],
+        "diskUsageLwmThreshold": DISK_USAGE["diskUsageLwmThreshold"],
     }
 
     def start(self):
