@@ -73,8 +73,8 @@ TEST(AddFrameTest, ABatchIsWhatTheProtoSerializerWrites) {
   }
 }
 
-// Many adds with nothing but ten-byte ids: the encoder's small fields never meet a key or body
-// to be written before, and must still all arrive, in order.
+// Many adds with no key or body, only ids (negative ones take ten-byte varints) and the recovery
+// flag: every field of every add arrives, in order.
 TEST(AddFrameTest, ABatchOfAddsWithoutKeysOrBodiesIsWhatTheProtoSerializerWrites) {
   std::vector<AddToSend> adds;
   for (int i = 0; i < 100; ++i) adds.push_back({-1 - i, -1000 - i, nullptr, nullptr, i % 3 == 0});
