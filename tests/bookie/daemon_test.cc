@@ -335,12 +335,14 @@ class ReadOnlyTest : public BookieTest {
   void SetUp() override {
     mount_point_ = dir_.Sub("small-disk");
     std::filesystem::create_directories(mount_point_);
-    if (mount("quire-test", mount_point_.c_str(), "tmpfs", 0, "size=32m") != 0) {
+    if (mount("quire-test", mount_point_.c_str(), "tmpfs", 0, "size=64m") != 0) {
       GTEST_SKIP() << "cannot mount a tmpfs (needs root): " << std::strerror(errno);
     }
     mounted_ = true;
+    // The index alone takes ~22 MiB (34 %) from the start: RocksDB preallocates its write-ahead
+    // log (17.6 MiB) and MANIFEST (4 MiB). The 24 MiB filler takes usage to ~72 %.
     settings_ = {"ledgerDirectories = " + mount_point_ + "/ledgers",
-                 "diskUsageThreshold = 0.5", "diskUsageLwmThreshold = 0.3",
+                 "diskUsageThreshold = 0.6", "diskUsageLwmThreshold = 0.45",
                  "diskCheckIntervalMs = 50", "writeCacheMaxSizeMB = 4",
                  "readAheadCacheMaxSizeMB = 2"};
     BookieTest::SetUp();
@@ -375,7 +377,7 @@ TEST_F(ReadOnlyTest, AFullLedgerDiskTurnsTheBookieReadOnlyAndBack) {
   // Fill the ledger disk past diskUsageThreshold.
   {
     std::ofstream filler(mount_point_ + "/filler");
-    filler << std::string(20 << 20, 'f');
+    filler << std::string(24 << 20, 'f');
   }
   ASSERT_TRUE(WaitForMode(/*read_only=*/true)) << "the registry never showed the bookie read-only";
   std::string body;
