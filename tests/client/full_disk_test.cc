@@ -82,10 +82,10 @@ TEST(FullDiskTest, AFullLedgerDiskTurnsTheBookieReadOnlyUntilGarbageCollectionFr
   o.bookie_settings = {
       "ledgerDirectories = " + small + "/ledgers",
       // Flushes stop 4 MiB short of full; the disk monitor alone would not stop the writer.
-      // Writable again below 85 %: of the 48 MiB, the index alone holds about 22 MiB once RocksDB
-      // has had room to preallocate its write-ahead log (1.1x the 16 MiB memtable) and MANIFEST
-      // (4 MiB); the two live ledgers' entry logs add ~11 MiB (about 70 % in all), the eight
-      // before deletion ~40 MiB.
+      // Writable again below 85 %: of the 48 MiB, the index alone holds about 22 MiB from the
+      // start (RocksDB preallocates its write-ahead log, 1.1x the 16 MiB memtable, and its 4 MiB
+      // MANIFEST); the entry logs fill the rest but the reserve, and the two live ledgers keep a
+      // quarter of them: about 60 % in all once the six others are collected.
       "ledgerDirReservedSpaceMB = 4", "diskUsageThreshold = 0.99", "diskUsageLwmThreshold = 0.85",
       "diskCheckIntervalMs = 100", "entryLogSizeLimitMB = 2", "writeCacheMaxSizeMB = 8",
       "flushIntervalMs = 100",
