@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
+#include <random>
 #include <unordered_map>
 
 #include <fmt/format.h>
@@ -545,11 +546,19 @@ void StorageEngine::RequestFlush() {
   flush_cv_.NotifyOne();
 }
 
+uint64_t FlushWaitMs(uint64_t interval_ms, uint32_t random) {
+  // interval * (0.75 + 0.5 * random / 2^32), in integers.
+  uint64_t wait = interval_ms * 3 / 4 + ((interval_ms / 2) * random >> 32);
+  return std::max<uint64_t>(wait, 1);
+}
+
 void StorageEngine::FlushLoop() {
   SetThreadName("q-flush");
+  std::mt19937 random(std::random_device{}());
   MutexLock lock(flush_wait_mu_);
   while (!stopping_) {
-    flush_cv_.WaitFor(flush_wait_mu_, std::chrono::milliseconds(options_.flush_interval_ms),
+    flush_cv_.WaitFor(flush_wait_mu_,
+                      std::chrono::milliseconds(FlushWaitMs(options_.flush_interval_ms, random())),
                       [this]() QUIRE_REQUIRES(flush_wait_mu_) {
                         return stopping_ || flush_requested_;
                       });

@@ -73,6 +73,13 @@ struct RecoverySummary {
   uint64_t torn_bytes = 0;
 };
 
+// The wait before the next periodic flush: `interval_ms` ±25 %, chosen by `random` (uniform over
+// 32 bits). Bookies that receive the same adds fill their caches alike and, started together or
+// sharing a machine, would flush in step: a flush's burst of CPU and writes would then slow every
+// bookie of a write set at once, a stall that Qa < Qw cannot hide. Out of step, the bookies that
+// are not flushing answer. Never 0.
+uint64_t FlushWaitMs(uint64_t interval_ms, uint32_t random);
+
 class StorageEngine {
  public:
   using Callback = std::function<void(Status)>;

@@ -75,7 +75,9 @@ const ConfigSchema& StorageConfigSchema() {
                           "too-many-requests.",
            .min_int = 0, .max_int = 3600000});
     s.Add({.name = "flushIntervalMs", .type = ConfigType::kInt, .default_value = "1000",
-           .description = "The write cache is flushed at least this often (and when half full).",
+           .description = "The write cache is flushed about this often (each wait drawn from "
+                          "0.75-1.25 of it, so that bookies fed the same adds do not flush in "
+                          "step), and when half full.",
            .min_int = 1, .max_int = 3600000});
     s.Add({.name = "flushThresholdKB", .type = ConfigType::kInt, .default_value = "0",
            .description = "If not 0, a ledger directory's write cache is also flushed as soon as "

@@ -357,5 +357,15 @@ TEST_F(EngineTest, SeveralJournalsAndLedgerDirectories) {
   }
 }
 
+// Periodic flushes are spread over 0.75-1.25 of the interval, so that bookies fed the same adds
+// fall out of step; the extremes and the middle of the random range land where they should.
+TEST(FlushWaitTest, IsTheIntervalPlusOrMinusAQuarter) {
+  EXPECT_EQ(FlushWaitMs(1000, 0), 750u);
+  EXPECT_EQ(FlushWaitMs(1000, 1u << 31), 1000u);
+  EXPECT_EQ(FlushWaitMs(1000, UINT32_MAX), 1249u);
+  EXPECT_EQ(FlushWaitMs(3600000, UINT32_MAX), 4499999u);  // the largest interval: no overflow
+  EXPECT_EQ(FlushWaitMs(1, 0), 1u);                       // never 0: a wait, not a spin
+}
+
 }  // namespace
 }  // namespace quire::storage
