@@ -15,7 +15,8 @@
 // not one per request.
 //
 // Threads: each connection runs on a strand of the client's io_context; `done` runs there and
-// must not block.
+// must not block. An add that will leave with a write or an answer already under way is queued
+// by the calling thread without waking the strand (bookie_client.cc, Connection::SendAdd).
 #pragma once
 
 #include <algorithm>

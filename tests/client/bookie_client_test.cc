@@ -170,6 +170,40 @@ class CoalescingTest : public ::testing::Test {
     return answered;
   }
 
+  // The same through SendAdd, the writer's path, which queues from this thread.
+  std::future<Status> SendAdd(int64_t entry, size_t body_bytes = 7) {
+    auto done = std::make_shared<std::promise<Status>>();
+    std::future<Status> answered = done->get_future();
+    protocol::AddToSend add{.ledger_id = 1,
+                            .entry_id = entry,
+                            .master_key = std::make_shared<const std::string>("key"),
+                            .body = std::make_shared<const std::string>(body_bytes, 'b')};
+    client_->SendAdd(bookie_.id(), std::move(add), std::chrono::seconds(60),
+                     [id = bookie_.id(), done](Result<proto::Response> r) {
+                       done->set_value(ResponseStatus(id, r));
+                     });
+    return answered;
+  }
+
+  // Add 0 is held by the bookie: the next five wait in the client, whatever the timing, and
+  // leave as one batch, in order, once it is answered. `add(e)` sends add e.
+  void ExpectHeldAddsLeaveAsOneBatch(const std::function<std::future<Status>(int64_t)>& add) {
+    std::future<Status> first = add(0);
+    proto::Request in_flight = bookie_.Next();
+    ASSERT_EQ(in_flight.header().operation(), proto::ADD_ENTRY);
+    std::vector<std::future<Status>> held;
+    for (int64_t e = 1; e <= 5; ++e) held.push_back(add(e));
+    bookie_.Answer(in_flight);
+    EXPECT_TRUE(first.get().ok());
+
+    proto::Request batch = bookie_.Next();
+    ASSERT_EQ(batch.header().operation(), proto::BATCH_ADD);
+    ASSERT_EQ(batch.batch_add().adds_size(), 5);
+    for (int i = 0; i < 5; ++i) EXPECT_EQ(batch.batch_add().adds(i).entry_id(), i + 1);
+    bookie_.Answer(batch);
+    for (auto& f : held) EXPECT_TRUE(f.get().ok());
+  }
+
   ScriptedBookie bookie_;
   boost::asio::io_context io_;
   boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work_ =
@@ -180,22 +214,7 @@ class CoalescingTest : public ::testing::Test {
 
 TEST_F(CoalescingTest, AddsWaitForTheAddInFlightAndThenLeaveAsOneBatch) {
   Start({.window = 1});
-  std::future<Status> first = Add(0);
-  proto::Request in_flight = bookie_.Next();
-  ASSERT_EQ(in_flight.header().operation(), proto::ADD_ENTRY);
-
-  // The bookie holds add 0: the next five wait in the client, whatever the timing.
-  std::vector<std::future<Status>> held;
-  for (int64_t e = 1; e <= 5; ++e) held.push_back(Add(e));
-  bookie_.Answer(in_flight);
-  EXPECT_TRUE(first.get().ok());
-
-  proto::Request batch = bookie_.Next();
-  ASSERT_EQ(batch.header().operation(), proto::BATCH_ADD);
-  ASSERT_EQ(batch.batch_add().adds_size(), 5);
-  for (int i = 0; i < 5; ++i) EXPECT_EQ(batch.batch_add().adds(i).entry_id(), i + 1);
-  bookie_.Answer(batch);
-  for (auto& f : held) EXPECT_TRUE(f.get().ok());
+  ExpectHeldAddsLeaveAsOneBatch([this](int64_t e) { return Add(e); });
 }
 
 TEST_F(CoalescingTest, AFullBatchLeavesWithoutWaiting) {
@@ -221,6 +240,42 @@ TEST_F(CoalescingTest, WindowZeroSendsEachAddAtOnce) {
   EXPECT_EQ(bookie_.Next().add().entry_id(), 1);  // arrives while add 0 is unanswered
   bookie_.Answer(in_flight);
   EXPECT_TRUE(first.get().ok());
+}
+
+// Through SendAdd, which queues them from the sending thread: the same.
+TEST_F(CoalescingTest, AddsSentBehindOneInFlightLeaveTogetherWhenItIsAnswered) {
+  Start({.window = 1});
+  ExpectHeldAddsLeaveAsOneBatch([this](int64_t e) { return SendAdd(e); });
+}
+
+// More than the socket buffers hold, sent while the bookie reads nothing: the adds queued by the
+// sending thread behind the write that cannot finish follow it. Every frame arrives whole, in
+// order.
+TEST_F(CoalescingTest, AddsLargerThanTheSocketBuffersArriveWholeAndInOrder) {
+  Start({.window = 0});
+  std::future<Status> first = SendAdd(0);
+  proto::Request opened = bookie_.Next();
+  bookie_.Answer(opened);
+  ASSERT_TRUE(first.get().ok());
+
+  constexpr int kAdds = 24;
+  constexpr size_t kBody = 1 << 20;  // 24 MiB in all: more than loopback buffers hold
+  std::vector<std::future<Status>> answers;
+  for (int64_t e = 1; e <= kAdds; ++e) answers.push_back(SendAdd(e, kBody));
+  int64_t next = 1;
+  while (next <= kAdds && !::testing::Test::HasFailure()) {
+    proto::Request r = bookie_.Next();
+    std::vector<proto::AddRequest> adds;
+    if (r.header().operation() == proto::ADD_ENTRY) adds.push_back(r.add());
+    for (const proto::AddRequest& a : r.batch_add().adds()) adds.push_back(a);
+    ASSERT_FALSE(adds.empty()) << r.ShortDebugString().substr(0, 200);
+    for (const proto::AddRequest& a : adds) {
+      EXPECT_EQ(a.entry_id(), next++);
+      EXPECT_EQ(a.body(), std::string(kBody, 'b'));
+    }
+    bookie_.Answer(r);
+  }
+  for (auto& f : answers) EXPECT_TRUE(f.get().ok());
 }
 
 TEST(AddCoalescingTest, HoldsOnlyAtTheWindowAndBelowAFullBatch) {
