@@ -65,10 +65,11 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // strand when the write on the wire, or the answer coalescing waits for, will take it along
   // (Flush runs after each): under load, most adds. Otherwise the strand is asked to flush
   // (once for the adds that queue before it runs), or, when not connected, to send it.
-  // (Writing the add from this thread when the socket is idle was tried: it halved nothing but
-  // doubled the p99 at 45,000 adds/s; docs/performance.md, "Adds queued by the sending thread".)
+  // (Also writing an idle socket's add from this thread was tried: cheaper at 1,000 adds/s,
+  // but twice the p99 at 45,000/s; docs/performance.md, "Adds queued by the sending thread".)
   void SendAdd(protocol::AddToSend add, std::chrono::milliseconds timeout,
                BookieClient::ResponseFn done) {
+    const size_t bytes = protocol::EncodedAddSize(add);  // outside the lock
     bool arm_sweep = false;
     bool flush = false;
     {
@@ -76,7 +77,6 @@ class Connection : public std::enable_shared_from_this<Connection> {
       // An add posted to the strand before the connection opened goes first: adds leave in the
       // order they were sent.
       if (open_ && posted_adds_ == 0) {
-        const size_t bytes = protocol::EncodedAddSize(add);
         arm_sweep = StartSweep();
         flush = !writing_ && out_.empty() && adds_.empty() &&
                 !options_.coalescing.Hold(add_frames_in_flight_, queued_add_bytes_ + bytes);
@@ -159,14 +159,12 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // A posted add (SendAdd), or one sent as a request (SendOnStrand: not counted in posted_adds_).
   void SendAddOnStrand(protocol::AddToSend add, std::chrono::milliseconds timeout,
                        BookieClient::ResponseFn done, bool posted = false) {
-    if (posted) {
-      MutexLock lock(mu_);
-      --posted_adds_;
-    }
-    if (!Usable(done)) return;
+    const bool usable = Usable(done);  // if not, `done` is answered
+    const size_t bytes = protocol::EncodedAddSize(add);
     {
       MutexLock lock(mu_);
-      const size_t bytes = protocol::EncodedAddSize(add);
+      if (posted) --posted_adds_;
+      if (!usable) return;
       queued_add_bytes_ += bytes;
       adds_.push_back({std::move(add), bytes, Clock::now() + timeout, std::move(done)});
     }
@@ -260,6 +258,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
     adds_.clear();
     queued_add_bytes_ = 0;
   }
+
   // A BATCH_ADD's answer, handed to each add as an ADD_ENTRY response holding its own result's
   // status and message (all that an add's caller reads), or the whole batch's error (a lost
   // connection, a timeout, a refused request). ParseFrames checked there is a result per add.
