@@ -160,12 +160,7 @@ proto::Request RecoveryAddRequest(LedgerId ledger, EntryId entry, const std::str
 
 Status ResponseStatus(const BookieId& bookie, const Result<proto::Response>& response) {
   if (!response.ok()) return response.status();
-  if (response->status() == proto::OK) return Status::Ok();
-  return Status(FromProtoStatus(response->status()),
-                fmt::format("bookie {}: {}", bookie,
-                            response->message().empty()
-                                ? std::string(StatusCodeName(FromProtoStatus(response->status())))
-                                : response->message()));
+  return AnswerStatus(bookie, response->status(), response->message());
 }
 
 }  // namespace quire::client

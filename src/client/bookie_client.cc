@@ -36,6 +36,102 @@ namespace ssl = asio::ssl;
 using tcp = asio::ip::tcp;
 using Clock = std::chrono::steady_clock;
 
+Status AnswerStatus(const BookieId& bookie, proto::Status answer, std::string_view message) {
+  if (answer == proto::OK) return Status::Ok();
+  StatusCode code = FromProtoStatus(answer);
+  return Status(code, fmt::format("bookie {}: {}", bookie,
+                                  message.empty() ? StatusCodeName(code) : message));
+}
+
+Status AddOutcome::ToStatus(const BookieId& bookie) const {
+  return answered() ? AnswerStatus(bookie, answer, message) : error;
+}
+
+namespace {
+
+// What a request gets once the client is closing.
+const Status& ClientClosing() {
+  static const Status closing(StatusCode::kAborted, "the client is shutting down");
+  return closing;
+}
+
+// Whom an add's outcome goes to: a sink (SendAdd: the writer), or, for an ADD_ENTRY sent with
+// Send (recovery), its ResponseFn, which gets the answer as an ADD_ENTRY response.
+struct AddTarget {
+  EntryId entry = 0;
+  std::shared_ptr<AddSink> sink;
+  int tag = 0;
+  BookieClient::ResponseFn done;  // when sink is null
+};
+
+// Hands outcomes[i] to targets[i]: a sink once per run of consecutive adds that are its own.
+void Deliver(const BookieId& bookie, std::vector<AddTarget>& targets,
+             std::vector<AddOutcome>& outcomes) {
+  for (size_t i = 0; i < targets.size();) {
+    AddTarget& t = targets[i];
+    if (t.sink == nullptr) {
+      const AddOutcome& o = outcomes[i];
+      if (!o.answered()) {
+        t.done(o.error);
+      } else {
+        proto::Response r;
+        r.mutable_header()->set_operation(proto::ADD_ENTRY);
+        r.set_status(o.answer);
+        if (!o.message.empty()) r.set_message(std::string(o.message));
+        t.done(std::move(r));
+      }
+      ++i;
+      continue;
+    }
+    size_t end = i + 1;
+    while (end < targets.size() && targets[end].sink == t.sink) ++end;
+    t.sink->OnAddOutcomes(bookie, std::span<const AddOutcome>(outcomes).subspan(i, end - i));
+    i = end;
+  }
+}
+
+// Every target gets `error` (no answer).
+void DeliverError(const BookieId& bookie, std::vector<AddTarget>& targets, const Status& error) {
+  std::vector<AddOutcome> outcomes(targets.size());
+  for (size_t i = 0; i < targets.size(); ++i) {
+    outcomes[i].entry = targets[i].entry;
+    outcomes[i].tag = targets[i].tag;
+    outcomes[i].error = error;
+  }
+  Deliver(bookie, targets, outcomes);
+}
+
+void DeliverError(const BookieId& bookie, AddTarget target, const Status& error) {
+  std::vector<AddTarget> one;
+  one.push_back(std::move(target));
+  DeliverError(bookie, one, error);
+}
+
+// The answer `r` to a frame of the adds `targets`: one ADD_ENTRY (batch false), or a BATCH_ADD,
+// whose results (ParseFrames checked there is one per add) or whole-request error each add gets.
+void AnswerAdds(const BookieId& bookie, std::vector<AddTarget>& targets,
+                const Result<proto::Response>& r, bool batch) {
+  if (!r.ok()) return DeliverError(bookie, targets, r.status());
+  std::vector<AddOutcome> outcomes(targets.size());
+  const bool each = batch && r->status() == proto::OK;
+  for (size_t i = 0; i < targets.size(); ++i) {
+    AddOutcome& o = outcomes[i];
+    o.entry = targets[i].entry;
+    o.tag = targets[i].tag;
+    if (each) {
+      const proto::AddResult& result = r->batch_add().results(static_cast<int>(i));
+      o.answer = result.status();
+      o.message = result.message();
+    } else {
+      o.answer = r->status();
+      o.message = r->message();
+    }
+  }
+  Deliver(bookie, targets, outcomes);
+}
+
+}  // namespace
+
 // One bookie's connection. The socket, the timers and the connection's state run on strand_;
 // what queuing an add needs (the queues, the requests in flight, whether a write is on the
 // wire) is guarded by mu_, so that an add that will leave with a write or an answer already
@@ -67,8 +163,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // (once for the adds that queue before it runs), or, when not connected, to send it.
   // (Also writing an idle socket's add from this thread was tried: cheaper at 1,000 adds/s,
   // but twice the p99 at 45,000/s; docs/performance.md, "Adds queued by the sending thread".)
-  void SendAdd(protocol::AddToSend add, std::chrono::milliseconds timeout,
-               BookieClient::ResponseFn done) {
+  void SendAdd(protocol::AddToSend add, std::chrono::milliseconds timeout, AddTarget target) {
     const size_t bytes = protocol::EncodedAddSize(add);  // outside the lock
     bool arm_sweep = false;
     bool flush = false;
@@ -81,7 +176,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
         flush = !writing_ && out_.empty() && adds_.empty() &&
                 !options_.coalescing.Hold(add_frames_in_flight_, queued_add_bytes_ + bytes);
         queued_add_bytes_ += bytes;
-        adds_.push_back({std::move(add), bytes, Clock::now() + timeout, std::move(done)});
+        adds_.push_back({std::move(add), bytes, Clock::now() + timeout, std::move(target)});
         if (!arm_sweep && !flush) return;
       } else {
         ++posted_adds_;
@@ -96,8 +191,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
       return;
     }
     asio::post(strand_, [self = shared_from_this(), add = std::move(add), timeout,
-                         done = std::move(done)]() mutable {
-      self->SendAddOnStrand(std::move(add), timeout, std::move(done), /*posted=*/true);
+                         target = std::move(target)]() mutable {
+      self->SendAddOnStrand(std::move(add), timeout, std::move(target), /*posted=*/true);
     });
   }
 
@@ -111,7 +206,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
       self->connect_timer_.cancel();
       self->sweep_timer_.cancel();
       ++self->generation_;
-      self->Fail(Status(StatusCode::kAborted, "the client is shutting down"));
+      self->Fail(ClientClosing());
     });
   }
 
@@ -133,7 +228,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
     protocol::AddToSend add;
     size_t bytes;  // protocol::EncodedAddSize(add), computed once
     Clock::time_point deadline;
-    BookieClient::ResponseFn done;
+    AddTarget target;
   };
 
   void SendOnStrand(proto::Request request, std::chrono::milliseconds timeout,
@@ -144,9 +239,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
           {a.ledger_id(), a.entry_id(),
            std::make_shared<const std::string>(std::move(*a.mutable_master_key())),
            std::make_shared<const std::string>(std::move(*a.mutable_body())), a.recovery()},
-          timeout, std::move(done));
+          timeout, AddTarget{.entry = a.entry_id(), .done = std::move(done)});
     }
-    if (!Usable(done)) return;
+    if (Status refused = Refusal(); !refused.ok()) return done(refused);
     {
       MutexLock lock(mu_);
       // The adds queued before it go first: FORCE_LEDGER, say, answers for the adds sent before.
@@ -158,35 +253,33 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
   // A posted add (SendAdd), or one sent as a request (SendOnStrand: not counted in posted_adds_).
   void SendAddOnStrand(protocol::AddToSend add, std::chrono::milliseconds timeout,
-                       BookieClient::ResponseFn done, bool posted = false) {
-    const bool usable = Usable(done);  // if not, `done` is answered
+                       AddTarget target, bool posted = false) {
+    Status refused = Refusal();
     const size_t bytes = protocol::EncodedAddSize(add);
     {
       MutexLock lock(mu_);
       if (posted) --posted_adds_;
-      if (!usable) return;
-      queued_add_bytes_ += bytes;
-      adds_.push_back({std::move(add), bytes, Clock::now() + timeout, std::move(done)});
+      if (refused.ok()) {
+        queued_add_bytes_ += bytes;
+        adds_.push_back({std::move(add), bytes, Clock::now() + timeout, std::move(target)});
+      }
     }
+    if (!refused.ok()) return DeliverError(bookie_, std::move(target), refused);
     Go();
   }
 
-  // False (and `done` answered) when no request can be sent now: the client is closing, or
-  // the connection is down and waiting out its backoff.
-  bool Usable(BookieClient::ResponseFn& done) {
-    if (closed_) {
-      done(Status(StatusCode::kAborted, "the client is shutting down"));
-      return false;
-    }
+  // Why no request can be sent now (the client is closing, or the connection is down and
+  // waiting out its backoff), or OK.
+  Status Refusal() {
+    if (closed_) return ClientClosing();
     if (state_ == State::kDown) {
       if (Clock::now() < retry_at_) {
-        done(Status(last_code_, fmt::format("bookie {} is unreachable ({}); next attempt in {} ms",
-                                            bookie_, last_error_, MillisUntil(retry_at_))));
-        return false;
+        return Status(last_code_, fmt::format("bookie {} is unreachable ({}); next attempt in {} ms",
+                                              bookie_, last_error_, MillisUntil(retry_at_)));
       }
       state_ = State::kIdle;
     }
-    return true;
+    return Status::Ok();
   }
 
   // A request was queued: connect, or write it if no write is on the wire.
@@ -226,57 +319,35 @@ class Connection : public std::enable_shared_from_this<Connection> {
         bytes += more;
         ++end;
       }
-      if (end - first == 1) {
-        QueuedAdd& q = adds_[first];
-        protocol::AppendAddFrame(
-            &out_, Expect(Pending{.deadline = q.deadline, .done = std::move(q.done), .add = true}),
-            q.add);
+      const size_t n = end - first;
+      std::vector<AddTarget> targets;
+      targets.reserve(n);
+      Clock::time_point deadline = Clock::time_point::max();
+      for (size_t i = first; i < end; ++i) {
+        targets.push_back(std::move(adds_[i].target));
+        deadline = std::min(deadline, adds_[i].deadline);
+      }
+      const bool batch = n > 1;
+      uint64_t id = Expect(Pending{.deadline = deadline,
+                                   .done = [bookie = bookie_, targets = std::move(targets),
+                                            batch](Result<proto::Response> r) mutable {
+                                     AnswerAdds(bookie, targets, r, batch);
+                                   },
+                                   .batch_size = batch ? n : 0,
+                                   .add = true});
+      if (!batch) {
+        protocol::AppendAddFrame(&out_, id, adds_[first].add);
       } else {
-        std::vector<BookieClient::ResponseFn> each;
-        std::vector<protocol::AddToSend> batch;
-        each.reserve(end - first);
-        batch.reserve(end - first);
-        Clock::time_point deadline = Clock::time_point::max();
-        for (size_t i = first; i < end; ++i) {
-          batch.push_back(std::move(adds_[i].add));
-          each.push_back(std::move(adds_[i].done));
-          deadline = std::min(deadline, adds_[i].deadline);
-        }
-        const size_t n = each.size();
-        uint64_t id = Expect(Pending{.deadline = deadline,
-                                     .done = [each = std::move(each)](
-                                                 Result<proto::Response> r) mutable {
-                                       AnswerEach(std::move(r), each);
-                                     },
-                                     .batch_size = n,
-                                     .add = true});
-        protocol::AppendBatchAddFrame(&out_, id, batch);
+        std::vector<protocol::AddToSend> adds;
+        adds.reserve(n);
+        for (size_t i = first; i < end; ++i) adds.push_back(std::move(adds_[i].add));
+        protocol::AppendBatchAddFrame(&out_, id, adds);
       }
       ++add_frames_in_flight_;
       first = end;
     }
     adds_.clear();
     queued_add_bytes_ = 0;
-  }
-
-  // A BATCH_ADD's answer, handed to each add as an ADD_ENTRY response holding its own result's
-  // status and message (all that an add's caller reads), or the whole batch's error (a lost
-  // connection, a timeout, a refused request). ParseFrames checked there is a result per add.
-  static void AnswerEach(Result<proto::Response> r, std::vector<BookieClient::ResponseFn>& each) {
-    if (!r.ok() || r->status() != proto::OK) {
-      for (BookieClient::ResponseFn& done : each) done(r);
-      return;
-    }
-    const auto& results = r->batch_add().results();
-    for (size_t i = 0; i < each.size(); ++i) {
-      const proto::AddResult& result = results[static_cast<int>(i)];
-      proto::Response one;
-      *one.mutable_header() = r->header();
-      one.mutable_header()->set_operation(proto::ADD_ENTRY);
-      one.set_status(result.status());
-      if (!result.message().empty()) one.set_message(result.message());
-      each[i](std::move(one));
-    }
   }
 
   static long long MillisUntil(Clock::time_point t) {
@@ -394,7 +465,10 @@ class Connection : public std::enable_shared_from_this<Connection> {
       out_.clear();
     }
     for (auto& [id, p] : pending) p.done(status);
-    for (QueuedAdd& q : adds) q.done(status);
+    std::vector<AddTarget> targets;
+    targets.reserve(adds.size());
+    for (QueuedAdd& q : adds) targets.push_back(std::move(q.target));
+    DeliverError(bookie_, targets, status);
   }
 
   void Flush() QUIRE_REQUIRES(mu_) {
@@ -520,6 +594,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
       }
       auto now = Clock::now();
       std::vector<BookieClient::ResponseFn> expired;
+      std::vector<AddTarget> expired_adds;
       bool again = false;
       {
         MutexLock lock(self->mu_);
@@ -538,16 +613,16 @@ class Connection : public std::enable_shared_from_this<Connection> {
                                           [now](const QueuedAdd& q) { return q.deadline > now; });
         for (auto it = late; it != adds.end(); ++it) {
           self->queued_add_bytes_ -= it->bytes;
-          expired.push_back(std::move(it->done));
+          expired_adds.push_back(std::move(it->target));
         }
         adds.erase(late, adds.end());
         again = !self->pending_.empty() || !self->adds_.empty();
         self->sweeping_ = again;
       }
-      for (auto& done : expired) {
-        done(Status(StatusCode::kTimeout,
-                    fmt::format("bookie {} did not answer in time", self->bookie_)));
-      }
+      Status timeout(StatusCode::kTimeout,
+                     fmt::format("bookie {} did not answer in time", self->bookie_));
+      for (auto& done : expired) done(timeout);
+      DeliverError(self->bookie_, expired_adds, timeout);
       if (again) self->ArmSweepTimer();
       MutexLock lock(self->mu_);
       self->Flush();  // an add frame timed out: adds held behind it may go
@@ -608,29 +683,28 @@ BookieClient::~BookieClient() {
   for (auto& [id, c] : connections_) c->Close();
 }
 
-std::shared_ptr<Connection> BookieClient::ConnectionTo(const BookieId& bookie, ResponseFn& done) {
-  {
-    MutexLock lock(mu_);
-    if (!closed_) {
-      auto& c = connections_[bookie];
-      if (!c) c = std::make_shared<Connection>(io_, bookie, options_);
-      return c;
-    }
-  }
-  asio::post(io_, [done = std::move(done)] {
-    done(Status(StatusCode::kAborted, "the client is shutting down"));
-  });
-  return nullptr;
+std::shared_ptr<Connection> BookieClient::ConnectionTo(const BookieId& bookie) {
+  MutexLock lock(mu_);
+  if (closed_) return nullptr;
+  auto& c = connections_[bookie];
+  if (!c) c = std::make_shared<Connection>(io_, bookie, options_);
+  return c;
 }
 
 void BookieClient::SendAdd(const BookieId& bookie, protocol::AddToSend add,
-                           std::chrono::milliseconds timeout, ResponseFn done) {
-  if (auto c = ConnectionTo(bookie, done)) c->SendAdd(std::move(add), timeout, std::move(done));
+                           std::chrono::milliseconds timeout, std::shared_ptr<AddSink> sink,
+                           int tag) {
+  AddTarget target{.entry = add.entry_id, .sink = std::move(sink), .tag = tag};
+  if (auto c = ConnectionTo(bookie)) return c->SendAdd(std::move(add), timeout, std::move(target));
+  asio::post(io_, [bookie, target = std::move(target)]() mutable {
+    DeliverError(bookie, std::move(target), ClientClosing());
+  });
 }
 
 void BookieClient::Send(const BookieId& bookie, proto::Request request,
                         std::chrono::milliseconds timeout, ResponseFn done) {
-  if (auto c = ConnectionTo(bookie, done)) c->Send(std::move(request), timeout, std::move(done));
+  if (auto c = ConnectionTo(bookie)) return c->Send(std::move(request), timeout, std::move(done));
+  asio::post(io_, [done = std::move(done)] { done(ClientClosing()); });
 }
 
 }  // namespace quire::client

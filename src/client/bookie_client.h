@@ -17,6 +17,10 @@
 // Threads: each connection runs on a strand of the client's io_context; `done` runs there and
 // must not block. An add that will leave with a write or an answer already under way is queued
 // by the calling thread without waking the strand (bookie_client.cc, Connection::SendAdd).
+//
+// SendAdd's answers go to an AddSink (the writer) rather than to a callback per add: a
+// BATCH_ADD's answer reaches each sink once for its adds in the batch, so a writer takes its lock
+// and wakes its application's callback thread once for the batch, not once per add.
 #pragma once
 
 #include <algorithm>
@@ -24,7 +28,9 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <boost/asio/io_context.hpp>
@@ -55,6 +61,34 @@ struct BookieClientOptions {
 
 class Connection;
 
+// How an add sent with SendAdd ended.
+struct AddOutcome {
+  EntryId entry = 0;
+  int tag = 0;  // the sender's, from SendAdd (the writer: the ensemble position)
+  // The bookie's answer (OK, or why it refused the add, with its message)...
+  proto::Status answer = proto::STATUS_UNSPECIFIED;
+  std::string_view message;  // valid during the OnAddOutcomes call
+  // ...or, when it did not answer (answer UNSPECIFIED), why: kTimeout, kUnavailable,
+  // kUnauthenticated or kAborted, as for Send.
+  Status error;
+
+  bool answered() const { return answer != proto::STATUS_UNSPECIFIED; }
+  // OK, or the refusal or error, naming the bookie.
+  Status ToStatus(const BookieId& bookie) const;
+};
+
+// Receives the outcomes of the adds sent to it, each exactly once.
+class AddSink {
+ public:
+  virtual ~AddSink() = default;
+  // On a connection's strand; must not block. Consecutive adds of one write to this sink come
+  // in one call, in the order they were sent.
+  virtual void OnAddOutcomes(const BookieId& bookie, std::span<const AddOutcome> outcomes) = 0;
+};
+
+// The status of a bookie's answer, with its message and the bookie's id; OK for OK.
+Status AnswerStatus(const BookieId& bookie, proto::Status answer, std::string_view message);
+
 class BookieClient {
  public:
   using ResponseFn = std::function<void(Result<proto::Response>)>;
@@ -70,14 +104,14 @@ class BookieClient {
   void Send(const BookieId& bookie, proto::Request request, std::chrono::milliseconds timeout,
             ResponseFn done);
   // Sends an add, as Send would an ADD_ENTRY request, without copying its body or key: they are
-  // written into the connection's buffer from the shared strings (the writer's add path).
+  // written into the connection's buffer from the shared strings (the writer's add path). Its
+  // outcome goes to `sink` with `tag`.
   void SendAdd(const BookieId& bookie, protocol::AddToSend add, std::chrono::milliseconds timeout,
-               ResponseFn done);
+               std::shared_ptr<AddSink> sink, int tag);
 
  private:
-  // The bookie's connection, made on first use; once the client is closing, nullptr, with
-  // `done` answered kAborted (on the io_context).
-  std::shared_ptr<Connection> ConnectionTo(const BookieId& bookie, ResponseFn& done);
+  // The bookie's connection, made on first use; nullptr once the client is closing.
+  std::shared_ptr<Connection> ConnectionTo(const BookieId& bookie);
 
   boost::asio::io_context& io_;
   const BookieClientOptions options_;

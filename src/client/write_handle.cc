@@ -1,6 +1,7 @@
 #include "client/write_handle.h"
 
 #include <optional>
+#include <span>
 
 #include <boost/asio/steady_timer.hpp>
 #include <fmt/format.h>
@@ -21,7 +22,7 @@ using Clock = std::chrono::steady_clock;
 // The writer: the Asio and metadata driver of a WriterCore, which makes every decision. Shared
 // with the callbacks of its requests (which may outlive the handle). Every call into the core is
 // under mu_; Execute carries out what it asked for.
-class Writer : public std::enable_shared_from_this<Writer> {
+class Writer : public AddSink, public std::enable_shared_from_this<Writer> {
  public:
   Writer(ClientContext& context, LedgerId id, metadata::Versioned<LedgerMetadata> metadata,
          const std::string& password)
@@ -169,16 +170,20 @@ class Writer : public std::enable_shared_from_this<Writer> {
     mu_.Unlock();
     for (WriterCore::Send& send : effects.sends) {
       ctx_.bookies().SendAdd(send.bookie, {id(), send.entry, master_key_, send.body},
-                             ctx_.options().add_timeout,
-                             [self = shared_from_this(), entry = send.entry,
-                              pos = send.position,
-                              bookie = send.bookie](Result<proto::Response> response) {
-                               Status status = ResponseStatus(bookie, response);
-                               self->mu_.Lock();
-                               self->Execute(self->core_.OnAddResult(entry, pos, bookie, status,
-                                                                     Clock::now()));
-                             });
+                             ctx_.options().add_timeout, shared_from_this(), send.position);
     }
+  }
+
+  // A bookie's answers to adds, many at once when they went in one BATCH_ADD: one lock and one
+  // Execute (one hand-over of completions to the application) for all of them.
+  void OnAddOutcomes(const BookieId& bookie, std::span<const AddOutcome> outcomes) override {
+    const Clock::time_point now = Clock::now();
+    mu_.Lock();
+    WriterCore::Effects effects;
+    for (const AddOutcome& o : outcomes) {
+      effects.Absorb(core_.OnAddResult(o.entry, o.tag, bookie, o.ToStatus(bookie), now));
+    }
+    Execute(std::move(effects));
   }
 
   // A busy bookie gets the same add again after a pause (WriterCore::RetryBusy says why).

@@ -1,6 +1,7 @@
 #include "client/writer_core.h"
 
 #include <algorithm>
+#include <iterator>
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
@@ -67,6 +68,22 @@ void WriterCore::SendTo(const PendingAdd& add, int pos, Effects* out) const {
   if (add.body == nullptr) return;  // Fill sends it
   out->sends.push_back(
       {add.id, pos, metadata_.LastEnsemble().bookies[static_cast<size_t>(pos)], add.body});
+}
+
+void WriterCore::Effects::Absorb(Effects&& later) {
+  auto append = [](auto& to, auto& from) {
+    if (to.empty()) {
+      to = std::move(from);
+    } else {
+      to.insert(to.end(), std::make_move_iterator(from.begin()),
+                std::make_move_iterator(from.end()));
+    }
+  };
+  append(completions, later.completions);
+  append(sends, later.sends);
+  append(retries, later.retries);
+  start_change = start_change || later.start_change;
+  wake = wake || later.wake;
 }
 
 WriterCore::Effects WriterCore::OnAddResult(EntryId entry, int pos, const BookieId& bookie,

@@ -62,6 +62,8 @@ class WriterCore {
     std::vector<Retry> retries;
     bool start_change = false;  // run an ensemble change (PlanChange...) off the I/O threads
     bool wake = false;          // fewer pending appends, or stopped: wake appends and Close
+    // Adds `later`'s effects after these (several answers carried out at once).
+    void Absorb(Effects&& later);
   };
 
   WriterCore(LedgerId id, LedgerMetadata metadata, BookieChoice choice, BusyRetry busy,

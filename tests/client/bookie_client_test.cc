@@ -8,6 +8,8 @@
 #include <poll.h>
 
 #include <future>
+#include <map>
+#include <span>
 #include <thread>
 #include <vector>
 
@@ -112,14 +114,16 @@ class ScriptedBookie {
     return request;
   }
 
-  // OK for `request`; for a BATCH_ADD, OK for each of its adds.
-  void Answer(const proto::Request& request) {
+  // OK for `request`; for a BATCH_ADD, OK for each of its adds but `fenced_entry`, refused as
+  // fenced.
+  void Answer(const proto::Request& request, int64_t fenced_entry = -1) {
     proto::Response response = protocol::MakeResponse(request.header(), proto::OK);
     for (const proto::AddRequest& add : request.batch_add().adds()) {
       proto::AddResult* result = response.mutable_batch_add()->add_results();
       result->set_ledger_id(add.ledger_id());
       result->set_entry_id(add.entry_id());
-      result->set_status(proto::OK);
+      result->set_status(add.entry_id() == fenced_entry ? proto::FENCED : proto::OK);
+      if (add.entry_id() == fenced_entry) result->set_message("ledger 1 is fenced");
     }
     boost::asio::write(*socket_, boost::asio::buffer(protocol::EncodeFrame(response)));
   }
@@ -141,6 +145,30 @@ class ScriptedBookie {
   boost::asio::io_context io_;
   boost::asio::ip::tcp::acceptor acceptor_;
   std::optional<boost::asio::ip::tcp::socket> socket_;
+};
+
+// Where SendAdd's answers go in these tests: each add's status to its promise, and the number of
+// outcomes of each call.
+class PromiseSink : public AddSink {
+ public:
+  std::future<Status> Expect(int64_t entry) {
+    MutexLock lock(mu_);
+    return promises_[entry].get_future();
+  }
+  void OnAddOutcomes(const BookieId& bookie, std::span<const AddOutcome> outcomes) override {
+    MutexLock lock(mu_);
+    calls_.push_back(outcomes.size());
+    for (const AddOutcome& o : outcomes) promises_[o.entry].set_value(o.ToStatus(bookie));
+  }
+  std::vector<size_t> calls() const {
+    MutexLock lock(mu_);
+    return calls_;
+  }
+
+ private:
+  mutable Mutex mu_;
+  std::map<int64_t, std::promise<Status>> promises_ QUIRE_GUARDED_BY(mu_);
+  std::vector<size_t> calls_ QUIRE_GUARDED_BY(mu_);
 };
 
 // A BookieClient with its own I/O thread, and adds whose answers the test can wait for.
@@ -172,16 +200,12 @@ class CoalescingTest : public ::testing::Test {
 
   // The same through SendAdd, the writer's path, which queues from this thread.
   std::future<Status> SendAdd(int64_t entry, size_t body_bytes = 7) {
-    auto done = std::make_shared<std::promise<Status>>();
-    std::future<Status> answered = done->get_future();
+    std::future<Status> answered = sink_->Expect(entry);
     protocol::AddToSend add{.ledger_id = 1,
                             .entry_id = entry,
                             .master_key = std::make_shared<const std::string>("key"),
                             .body = std::make_shared<const std::string>(body_bytes, 'b')};
-    client_->SendAdd(bookie_.id(), std::move(add), std::chrono::seconds(60),
-                     [id = bookie_.id(), done](Result<proto::Response> r) {
-                       done->set_value(ResponseStatus(id, r));
-                     });
+    client_->SendAdd(bookie_.id(), std::move(add), std::chrono::seconds(60), sink_, /*tag=*/0);
     return answered;
   }
 
@@ -205,6 +229,7 @@ class CoalescingTest : public ::testing::Test {
   }
 
   ScriptedBookie bookie_;
+  std::shared_ptr<PromiseSink> sink_ = std::make_shared<PromiseSink>();
   boost::asio::io_context io_;
   boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work_ =
       boost::asio::make_work_guard(io_);
@@ -246,6 +271,28 @@ TEST_F(CoalescingTest, WindowZeroSendsEachAddAtOnce) {
 TEST_F(CoalescingTest, AddsSentBehindOneInFlightLeaveTogetherWhenItIsAnswered) {
   Start({.window = 1});
   ExpectHeldAddsLeaveAsOneBatch([this](int64_t e) { return SendAdd(e); });
+  // The batch's five answers reach the sink in one call (the writer locks once for them).
+  EXPECT_EQ(sink_->calls(), (std::vector<size_t>{1, 5}));
+}
+
+// Each add of a batch gets its own result: one refused, the others acknowledged.
+TEST_F(CoalescingTest, EachAddOfABatchGetsItsOwnResult) {
+  Start({.window = 1});
+  std::future<Status> first = SendAdd(0);
+  proto::Request in_flight = bookie_.Next();
+  std::vector<std::future<Status>> held;
+  for (int64_t e = 1; e <= 3; ++e) held.push_back(SendAdd(e));
+  bookie_.Answer(in_flight);
+  EXPECT_TRUE(first.get().ok());
+  proto::Request batch = bookie_.Next();
+  ASSERT_EQ(batch.batch_add().adds_size(), 3);
+  bookie_.Answer(batch, /*fenced_entry=*/2);
+  EXPECT_TRUE(held[0].get().ok());
+  Status refused = held[1].get();
+  EXPECT_TRUE(refused.Is(StatusCode::kFenced)) << refused.ToString();
+  EXPECT_NE(refused.message().find(bookie_.id()), std::string::npos) << refused.ToString();
+  EXPECT_NE(refused.message().find("ledger 1 is fenced"), std::string::npos) << refused.ToString();
+  EXPECT_TRUE(held[2].get().ok());
 }
 
 // More than the socket buffers hold, sent while the bookie reads nothing: the adds queued by the
