@@ -95,21 +95,23 @@ size_t RequestProcessor::long_polls() const {
   return waiters_.size();
 }
 
-void RequestProcessor::Process(proto::Request request, Responder respond) {
+void RequestProcessor::Process(protocol::ParsedRequest parsed, Responder respond) {
+  proto::Request& request = parsed.request;
   switch (request.header().operation()) {
     case proto::ADD_ENTRY: {
       proto::RequestHeader header = request.header();
       proto::AddRequest& add = *request.mutable_add();
       int64_t ledger = add.ledger_id(), entry = add.entry_id();
-      Add(add, [header, ledger, entry, respond = std::move(respond)](Status s) {
-        proto::Response r = MakeResponse(header, s);
-        r.mutable_add()->set_ledger_id(ledger);
-        r.mutable_add()->set_entry_id(entry);
-        respond(std::move(r));
-      });
+      Add(ledger, entry, add.master_key(), storage::MakePayload(std::move(*add.mutable_body())),
+          add.recovery(), [header, ledger, entry, respond = std::move(respond)](Status s) {
+            proto::Response r = MakeResponse(header, s);
+            r.mutable_add()->set_ledger_id(ledger);
+            r.mutable_add()->set_entry_id(entry);
+            respond(std::move(r));
+          });
       return;
     }
-    case proto::BATCH_ADD: return BatchAdd(std::move(request), std::move(respond));
+    case proto::BATCH_ADD: return BatchAdd(std::move(parsed), std::move(respond));
     case proto::READ_ENTRY:
       if (request.read().long_poll()) return LongPoll(std::move(request), std::move(respond));
       return Read(std::move(request), std::move(respond));
@@ -123,16 +125,18 @@ void RequestProcessor::Process(proto::Request request, Responder respond) {
   }
 }
 
-void RequestProcessor::Add(proto::AddRequest& add, std::function<void(Status)> done) {
+void RequestProcessor::Add(int64_t ledger_id, int64_t entry_id, std::string_view master_key,
+                           storage::Payload body, bool recovery,
+                           std::function<void(Status)> done) {
   // A full disk still takes recovery adds (closing ledgers must stay possible); an I/O error
   // takes nothing.
-  if (!status_->writable() && !(add.recovery() && !status_->sticky())) {
+  if (!status_->writable() && !(recovery && !status_->sticky())) {
     return done(Status(StatusCode::kReadOnly,
                        fmt::format("the bookie is read-only: {}", status_->read_only_reason())));
   }
-  auto ledger = static_cast<uint64_t>(add.ledger_id());
-  auto entry = static_cast<uint64_t>(add.entry_id());
-  int64_t lac = ParseEntryBodyHeader(add.body())->lac;  // validated by ParseRequest
+  auto ledger = static_cast<uint64_t>(ledger_id);
+  auto entry = static_cast<uint64_t>(entry_id);
+  int64_t lac = ParseEntryBodyHeader(body.bytes())->lac;  // validated by ParseRequest
   storage::StorageEngine::Callback callback =
       Tracked([this, ledger, lac, done = std::move(done)](Status s) {
         if (s.ok()) AdvanceLac(ledger, lac);
@@ -140,41 +144,45 @@ void RequestProcessor::Add(proto::AddRequest& add, std::function<void(Status)> d
       });
   // Inline on the calling (I/O) thread when the write cache has room; when it has none the add
   // must wait, which only a worker thread may do.
-  storage::Payload body = storage::MakePayload(std::move(*add.mutable_body()));
-  if (engine_->TryAddEntry(ledger, entry, add.master_key(), body, add.recovery(), callback)) return;
-  writes_->Submit([this, ledger, entry, key = add.master_key(), body = std::move(body),
-                   recovery = add.recovery(), callback = std::move(callback)]() mutable {
+  if (engine_->TryAddEntry(ledger, entry, master_key, body, recovery, callback)) return;
+  writes_->Submit([this, ledger, entry, key = std::string(master_key), body = std::move(body),
+                   recovery, callback = std::move(callback)]() mutable {
     engine_->AddEntry(ledger, entry, key, std::move(body), recovery, std::move(callback));
   });
 }
 
-void RequestProcessor::BatchAdd(proto::Request request, Responder respond) {
+void RequestProcessor::BatchAdd(protocol::ParsedRequest parsed, Responder respond) {
   struct Batch {
     Mutex mu;
     proto::Response response;
-    int remaining;
+    size_t remaining;
     Responder respond;
   };
   auto batch = std::make_shared<Batch>();
-  auto& adds = *request.mutable_batch_add()->mutable_adds();
-  batch->response = MakeResponse(request.header(), proto::OK);
+  const std::vector<protocol::AddView>& adds = parsed.batch_adds;
+  batch->response = MakeResponse(parsed.request.header(), proto::OK);
   batch->remaining = adds.size();
   batch->respond = std::move(respond);
-  for (const proto::AddRequest& add : adds) {
+  for (const protocol::AddView& add : adds) {
     proto::AddResult* result = batch->response.mutable_batch_add()->add_results();
-    result->set_ledger_id(add.ledger_id());
-    result->set_entry_id(add.entry_id());
+    result->set_ledger_id(add.ledger_id);
+    result->set_entry_id(add.entry_id);
   }
-  for (int i = 0; i < adds.size(); ++i) {
-    Add(*adds.Mutable(i), [batch, i](Status s) {
-      MutexLock lock(batch->mu);
-      proto::AddResult* result = batch->response.mutable_batch_add()->mutable_results(i);
-      result->set_status(ToProtoStatus(s.code()));
-      if (!s.ok()) result->set_message(s.message());
-      if (--batch->remaining > 0) return;
-      lock.Unlock();
-      batch->respond(std::move(batch->response));
-    });
+  for (size_t i = 0; i < adds.size(); ++i) {
+    const protocol::AddView& add = adds[i];
+    // The body stays a view into the frame's copy, which the payload keeps alive: no copy per
+    // entry.
+    Add(add.ledger_id, add.entry_id, add.master_key, storage::Payload(parsed.adds_owner, add.body),
+        add.recovery, [batch, i](Status s) {
+          MutexLock lock(batch->mu);
+          proto::AddResult* result =
+              batch->response.mutable_batch_add()->mutable_results(static_cast<int>(i));
+          result->set_status(ToProtoStatus(s.code()));
+          if (!s.ok()) result->set_message(s.message());
+          if (--batch->remaining > 0) return;
+          lock.Unlock();
+          batch->respond(std::move(batch->response));
+        });
   }
 }
 

@@ -21,6 +21,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <string_view>
 #include <unordered_map>
 #include <vector>
 
@@ -30,6 +31,8 @@
 #include "bookie/bookie_status.h"
 #include "common/executor.h"
 #include "common/mutex.h"
+#include "protocol/protocol.h"
+#include "storage/payload.h"
 #include "storage/storage_engine.h"
 
 namespace quire::bookie {
@@ -54,7 +57,8 @@ class RequestProcessor {
   // (those callbacks use the processor, and the engine outlives it).
   ~RequestProcessor();
 
-  void Process(proto::Request request, Responder respond);
+  // A request that passed protocol::ParseRequest.
+  void Process(protocol::ParsedRequest parsed, Responder respond);
 
   // Answers every waiting long poll now (READ_ONLY: shutting down), so shutdown need not wait.
   void AbortLongPolls();
@@ -72,9 +76,10 @@ class RequestProcessor {
  private:
   struct Waiter;
 
-  // Takes the add's body (moves it out).
-  void Add(proto::AddRequest& add, std::function<void(Status)> done);
-  void BatchAdd(proto::Request request, Responder respond);
+  // One add, of an ADD_ENTRY or a BATCH_ADD: `master_key` is only read during the call.
+  void Add(int64_t ledger_id, int64_t entry_id, std::string_view master_key,
+           storage::Payload body, bool recovery, std::function<void(Status)> done);
+  void BatchAdd(protocol::ParsedRequest parsed, Responder respond);
   void Read(proto::Request request, Responder respond);
   void LongPoll(proto::Request request, Responder respond);
   void ReadLac(proto::Request request, Responder respond);

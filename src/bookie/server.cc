@@ -309,7 +309,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
       return;
     }
     server_->processor_->Process(
-        std::move(parsed.request),
+        std::move(parsed),
         [self = shared_from_this(), cost, read, operation, start](proto::Response r) {
           self->Complete(cost, read, std::move(r), operation, start);
         });

@@ -1,6 +1,7 @@
 #include "protocol/protocol.h"
 
 #include <limits>
+#include <optional>
 
 #include <fmt/format.h>
 
@@ -13,45 +14,214 @@ bool ValidId(int64_t id) { return id >= 0; }
 bool ValidLac(int64_t lac) { return lac >= -1; }
 
 // Empty when valid; otherwise what is wrong.
-std::string CheckAdd(const proto::AddRequest& add) {
-  if (!ValidId(add.ledger_id()) || !ValidId(add.entry_id())) {
-    return fmt::format("invalid ids: ledger {} entry {}", add.ledger_id(), add.entry_id());
+std::string CheckAdd(int64_t ledger, int64_t entry, std::string_view master_key,
+                     std::string_view body) {
+  if (!ValidId(ledger) || !ValidId(entry)) {
+    return fmt::format("invalid ids: ledger {} entry {}", ledger, entry);
   }
   // An empty key would be recorded as the ledger's key and then refuse the writer's real one.
-  if (add.master_key().empty()) {
-    return fmt::format("ledger {} entry {}: an add needs the ledger's master key",
-                       add.ledger_id(), add.entry_id());
+  if (master_key.empty()) {
+    return fmt::format("ledger {} entry {}: an add needs the ledger's master key", ledger, entry);
   }
-  auto header = ParseEntryBodyHeader(add.body());
+  auto header = ParseEntryBodyHeader(body);
   if (!header.ok()) {
-    return fmt::format("ledger {} entry {}: {}", add.ledger_id(), add.entry_id(),
-                       header.status().message());
+    return fmt::format("ledger {} entry {}: {}", ledger, entry, header.status().message());
   }
-  if (header->ledger_id != add.ledger_id() || header->entry_id != add.entry_id()) {
-    return fmt::format("ledger {} entry {}: the entry body is for ledger {} entry {}",
-                       add.ledger_id(), add.entry_id(), header->ledger_id, header->entry_id);
+  if (header->ledger_id != ledger || header->entry_id != entry) {
+    return fmt::format("ledger {} entry {}: the entry body is for ledger {} entry {}", ledger,
+                       entry, header->ledger_id, header->entry_id);
   }
   if (!ValidLac(header->lac) || header->lac >= header->entry_id) {
-    return fmt::format("ledger {} entry {}: invalid LAC {} in the entry body", add.ledger_id(),
-                       add.entry_id(), header->lac);
+    return fmt::format("ledger {} entry {}: invalid LAC {} in the entry body", ledger, entry,
+                       header->lac);
   }
   return {};
 }
 
-std::string CheckBody(const proto::Request& r) {
+// A BATCH_ADD's adds are decoded by hand (ParseBatchAsViews below), as views into the frame. The
+// decoder takes every encoding protobuf's serializers and protocol/add_frame.cc produce, and
+// unknown fields of every wire type but groups (proto3 has none); the odd encodings protobuf also
+// accepts (a group, a varint with bits past its type's width) it leaves to protobuf. The fuzz
+// target checks that the two agree on every input.
+
+// Reads a varint of at most `max_bytes` bytes whose value fits `bits` bits. The last byte's bits
+// past `bits` must be zero (protobuf would drop them: refused here).
+bool ReadVarint(std::string_view& in, int max_bytes, int bits, uint64_t* out) {
+  uint64_t value = 0;
+  for (int i = 0; i < max_bytes && i < static_cast<int>(in.size()); ++i) {
+    auto byte = static_cast<uint8_t>(in[static_cast<size_t>(i)]);
+    int shift = 7 * i;
+    uint64_t payload = byte & 0x7f;
+    if (shift + 7 > bits && (payload >> (bits - shift)) != 0) return false;
+    value |= payload << shift;
+    if (byte < 0x80) {
+      in.remove_prefix(static_cast<size_t>(i) + 1);
+      *out = value;
+      return true;
+    }
+  }
+  return false;
+}
+
+// A field's tag (number << 3 | wire type), as protobuf reads it: at most 5 bytes, 32 bits; field
+// number 0 is refused.
+bool ReadTag(std::string_view& in, uint32_t* tag) {
+  uint64_t v = 0;
+  if (!ReadVarint(in, 5, 32, &v) || (v >> 3) == 0) return false;
+  *tag = static_cast<uint32_t>(v);
+  return true;
+}
+
+// A length-delimited field's bytes: a length of at most 5 bytes and below 2 GiB (protobuf's
+// limits), then that many bytes.
+bool ReadLengthDelimited(std::string_view& in, std::string_view* out) {
+  uint64_t length = 0;
+  if (!ReadVarint(in, 5, 31, &length) || length > in.size()) return false;
+  *out = in.substr(0, length);
+  in.remove_prefix(length);
+  return true;
+}
+
+constexpr uint32_t kVarintType = 0, kFixed64Type = 1, kBytesType = 2, kFixed32Type = 5;
+constexpr uint32_t Tag(uint32_t number, uint32_t type) { return number << 3 | type; }
+
+// Skips a field this decoder does not use; groups (and invalid wire types) are refused.
+bool SkipField(std::string_view& in, uint32_t tag) {
+  uint64_t v = 0;
+  std::string_view bytes;
+  switch (tag & 7) {
+    case kVarintType: return ReadVarint(in, 10, 64, &v);
+    case kBytesType: return ReadLengthDelimited(in, &bytes);
+    case kFixed64Type:
+    case kFixed32Type: {
+      size_t n = (tag & 7) == kFixed64Type ? 8 : 4;
+      if (in.size() < n) return false;
+      in.remove_prefix(n);
+      return true;
+    }
+    default: return false;
+  }
+}
+
+// Visits each field of the message `bytes`: `field(tag, in)` reads a field it knows and returns
+// true (false: it did not decode), or returns std::nullopt for a field to skip.
+template <typename Field>
+bool ForEachField(std::string_view in, Field field) {
+  while (!in.empty()) {
+    uint32_t tag = 0;
+    if (!ReadTag(in, &tag)) return false;
+    std::optional<bool> decoded = field(tag, in);
+    if (decoded.has_value() ? !*decoded : !SkipField(in, tag)) return false;
+  }
+  return true;
+}
+
+// An AddRequest's fields (proto/bookie.proto); the last occurrence of a field wins, as in protobuf.
+bool DecodeAdd(std::string_view bytes, AddView* add) {
+  return ForEachField(bytes, [&](uint32_t tag, std::string_view& in) -> std::optional<bool> {
+    uint64_t v = 0;
+    switch (tag) {
+      case Tag(1, kVarintType):
+        if (!ReadVarint(in, 10, 64, &v)) return false;
+        add->ledger_id = static_cast<int64_t>(v);
+        return true;
+      case Tag(2, kVarintType):
+        if (!ReadVarint(in, 10, 64, &v)) return false;
+        add->entry_id = static_cast<int64_t>(v);
+        return true;
+      case Tag(3, kBytesType): return ReadLengthDelimited(in, &add->master_key);
+      case Tag(4, kBytesType): return ReadLengthDelimited(in, &add->body);
+      case Tag(5, kVarintType):
+        if (!ReadVarint(in, 10, 64, &v)) return false;
+        add->recovery = v != 0;
+        return true;
+      default: return std::nullopt;
+    }
+  });
+}
+
+// Decodes the adds of the BatchAddRequest `bytes` (field 1, repeated) into `adds`.
+bool DecodeBatch(std::string_view bytes, std::vector<AddView>* adds) {
+  return ForEachField(bytes, [&](uint32_t tag, std::string_view& in) -> std::optional<bool> {
+    if (tag != Tag(1, kBytesType)) return std::nullopt;
+    std::string_view add;
+    return ReadLengthDelimited(in, &add) && DecodeAdd(add, &adds->emplace_back());
+  });
+}
+
+// Splits a Request's bytes into its batch_add fields (number 3; protobuf merges several into one
+// message) and the rest, copied into `rest` for protobuf to parse.
+bool SplitBatchAdds(std::string_view in, std::vector<std::string_view>* batches,
+                    std::string* rest) {
+  while (!in.empty()) {
+    const char* field_start = in.data();
+    uint32_t tag = 0;
+    if (!ReadTag(in, &tag)) return false;
+    if (tag == Tag(3, kBytesType)) {
+      if (!ReadLengthDelimited(in, &batches->emplace_back())) return false;
+      continue;
+    }
+    if (!SkipField(in, tag)) return false;
+    rest->append(field_start, static_cast<size_t>(in.data() - field_start));
+  }
+  return true;
+}
+
+// The fast path: a BATCH_ADD's adds as views into one copy of the frame, the rest of the request
+// parsed by protobuf. False when the frame holds no batch or an encoding this decoder leaves to
+// protobuf.
+bool ParseBatchAsViews(std::string_view frame, ParsedRequest* p) {
+  std::vector<std::string_view> batches;
+  std::string rest;
+  if (!SplitBatchAdds(frame, &batches, &rest) || batches.empty()) return false;
+  if (!p->request.ParseFromString(rest)) return false;
+  auto copy = std::make_shared<const std::string>(frame);
+  for (std::string_view batch : batches) {
+    auto at = static_cast<size_t>(batch.data() - frame.data());
+    if (!DecodeBatch(std::string_view(*copy).substr(at, batch.size()), &p->batch_adds)) {
+      return false;
+    }
+  }
+  p->request.mutable_batch_add();  // has_batch_add(): it was sent, as protobuf would say
+  p->adds_owner = std::move(copy);
+  return true;
+}
+
+// Parses `frame` into p->request, a BATCH_ADD's adds into p->batch_adds. False when the bytes are
+// not a Request.
+bool Parse(std::string_view frame, ParsedRequest* p) {
+  if (ParseBatchAsViews(frame, p)) return true;
+  // Any other request, or a batch in an encoding left to protobuf: parsed as protobuf parses it,
+  // the batch's adds then viewing the parsed message.
+  p->request.Clear();
+  p->batch_adds.clear();
+  if (!p->request.ParseFromArray(frame.data(), static_cast<int>(frame.size()))) return false;
+  if (!p->request.has_batch_add()) return true;
+  auto batch = std::make_shared<proto::BatchAddRequest>();
+  batch->Swap(p->request.mutable_batch_add());
+  for (const proto::AddRequest& a : batch->adds()) {
+    p->batch_adds.push_back({a.ledger_id(), a.entry_id(), a.master_key(), a.body(), a.recovery()});
+  }
+  p->adds_owner = std::move(batch);
+  return true;
+}
+
+std::string CheckBody(const proto::Request& r, const std::vector<AddView>& batch_adds) {
   using proto::Operation;
   switch (r.header().operation()) {
-    case Operation::ADD_ENTRY:
+    case Operation::ADD_ENTRY: {
       if (!r.has_add()) return "ADD_ENTRY without an add body";
-      return CheckAdd(r.add());
+      const proto::AddRequest& add = r.add();
+      return CheckAdd(add.ledger_id(), add.entry_id(), add.master_key(), add.body());
+    }
     case Operation::BATCH_ADD: {
       if (!r.has_batch_add()) return "BATCH_ADD without a batch body";
-      int n = r.batch_add().adds_size();
-      if (n == 0 || n > kMaxBatchAdds) {
+      size_t n = batch_adds.size();
+      if (n == 0 || n > static_cast<size_t>(kMaxBatchAdds)) {
         return fmt::format("a batch must hold 1 to {} adds, not {}", kMaxBatchAdds, n);
       }
-      for (const proto::AddRequest& add : r.batch_add().adds()) {
-        std::string e = CheckAdd(add);
+      for (const AddView& add : batch_adds) {
+        std::string e = CheckAdd(add.ledger_id, add.entry_id, add.master_key, add.body);
         if (!e.empty()) return e;
       }
       return {};
@@ -157,8 +327,10 @@ std::string EncodeFrame(const google::protobuf::MessageLite& message) {
 
 ParsedRequest ParseRequest(std::string_view frame) {
   ParsedRequest p;
-  if (!p.request.ParseFromArray(frame.data(), static_cast<int>(frame.size()))) {
+  if (!Parse(frame, &p)) {
     p.request.Clear();
+    p.batch_adds.clear();
+    p.adds_owner.reset();
     p.error = proto::BAD_REQUEST;
     p.error_message = fmt::format("a frame of {} bytes that is not a Request", frame.size());
     return p;
@@ -175,7 +347,11 @@ ParsedRequest ParseRequest(std::string_view frame) {
                                   h.protocol_version(), kProtocolVersion);
     return p;
   }
-  std::string e = CheckBody(p.request);
+  if (h.operation() != proto::BATCH_ADD) {  // a stray batch_add field is ignored
+    p.batch_adds.clear();
+    p.adds_owner.reset();
+  }
+  std::string e = CheckBody(p.request, p.batch_adds);
   if (!e.empty()) {
     p.error = proto::BAD_REQUEST;
     p.error_message = std::move(e);

@@ -6,8 +6,10 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "bookie.pb.h"
 #include "quire/status.h"
@@ -41,9 +43,24 @@ void EncodeFrameLength(uint32_t length, char* bytes);
 // Length prefix + serialized message.
 std::string EncodeFrame(const google::protobuf::MessageLite& message);
 
+// One add of a BATCH_ADD, as views into bytes kept by ParsedRequest::adds_owner.
+struct AddView {
+  int64_t ledger_id = 0;
+  int64_t entry_id = 0;
+  std::string_view master_key;
+  std::string_view body;
+  bool recovery = false;
+};
+
 // A request that passed validation, or what to answer if it did not.
 struct ParsedRequest {
   proto::Request request;
+  // A BATCH_ADD's adds (request.batch_add() is left empty). They view bytes that `adds_owner`
+  // keeps alive: one copy of the frame, shared by whatever keeps a body (the bookie's journal and
+  // write cache) instead of a string allocated and copied per body; or, for an encoding that only
+  // protobuf's parser decodes (docs/protocol.md), the parsed message.
+  std::vector<AddView> batch_adds;
+  std::shared_ptr<const void> adds_owner;
   proto::Status error = proto::STATUS_UNSPECIFIED;  // UNSPECIFIED: valid
   std::string error_message;
   bool ok() const { return error == proto::STATUS_UNSPECIFIED; }
@@ -51,7 +68,8 @@ struct ParsedRequest {
 
 // Parses and checks one frame's bytes: a known protocol version, a known operation with its
 // body, ids in range, entry bodies that match their ids. When the bytes are not a Request at all,
-// request.header is left empty (request id 0).
+// request.header is left empty (request id 0). The same bytes are accepted and refused as
+// protobuf's parser would; a BATCH_ADD's adds are decoded by hand into batch_adds.
 ParsedRequest ParseRequest(std::string_view frame);
 
 // A response to `header` with the given status (and message, for errors).

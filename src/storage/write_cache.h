@@ -68,7 +68,8 @@ class WriteCache {
   size_t max_bytes() const { return max_bytes_; }
 
  private:
-  // Index slot, the shared string and its control block, and their allocations, roughly.
+  // Index slot, the payload's owner (its own string, or its share of the BATCH_ADD frame it came
+  // in: ids, key and framing, ~40 bytes an add) and their allocations, roughly.
   static constexpr size_t kPerEntryOverhead = 128;
   static size_t Cost(size_t payload) { return payload + kPerEntryOverhead; }
 

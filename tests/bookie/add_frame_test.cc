@@ -96,8 +96,10 @@ TEST(AddFrameTest, TheBookieParsesItAsTheRequest) {
   ParsedRequest parsed = ParseRequest(std::string_view(out).substr(kFrameHeaderSize));
   ASSERT_TRUE(parsed.ok()) << parsed.error_message;
   EXPECT_EQ(parsed.request.header().request_id(), 7u);
-  ASSERT_EQ(parsed.request.batch_add().adds_size(), 2);
-  EXPECT_EQ(parsed.request.batch_add().adds(1).body(), body);
+  ASSERT_EQ(parsed.batch_adds.size(), 2u);
+  EXPECT_EQ(parsed.batch_adds[1].body, body);
+  EXPECT_EQ(parsed.batch_adds[1].master_key, "key");
+  EXPECT_EQ(parsed.batch_adds[1].entry_id, 3);
 }
 
 }  // namespace

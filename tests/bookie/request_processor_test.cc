@@ -108,7 +108,7 @@ TEST(RequestProcessorTest, DestructionWaitsForTheEngineToCallBackWhatItWasGiven)
   std::mutex mu;
   bool answered = false;
   proto::Status code = proto::OK;
-  processor->Process(AddRequest(1, 0, "payload"), [&](proto::Response r) {
+  processor->Process({.request = AddRequest(1, 0, "payload")}, [&](proto::Response r) {
     std::lock_guard<std::mutex> lock(mu);
     answered = true;
     code = r.status();

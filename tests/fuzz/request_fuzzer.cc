@@ -9,7 +9,8 @@
 // Besides "no crash, no leak, no UB" (ASan + UBSan), it checks the decoder's promises: a request
 // that passes validation has a supported version, a known operation with its body, ids in range
 // and entry bodies that match their ids; a rejected one is BAD_REQUEST or BAD_VERSION with a
-// message; every answer frames and parses back with the request's id.
+// message; every answer frames and parses back with the request's id; the bytes it accepts as a
+// Request are those protobuf accepts, and a BATCH_ADD's adds (decoded by hand) are protobuf's.
 //
 // Run: tools/run-fuzz.sh [seconds]
 #include <cstdint>
@@ -32,21 +33,22 @@ void Check(bool ok, const char* what) {
   std::abort();
 }
 
-void CheckAdd(const proto::AddRequest& add) {
-  Check(add.ledger_id() >= 0 && add.entry_id() >= 0, "valid add with a negative id");
-  Result<EntryBodyHeader> h = ParseEntryBodyHeader(add.body());
+void CheckAdd(const AddView& add) {
+  Check(add.ledger_id >= 0 && add.entry_id >= 0, "valid add with a negative id");
+  Result<EntryBodyHeader> h = ParseEntryBodyHeader(add.body);
   Check(h.ok(), "valid add whose body header does not parse");
-  Check(h->ledger_id == add.ledger_id() && h->entry_id == add.entry_id(),
+  Check(h->ledger_id == add.ledger_id && h->entry_id == add.entry_id,
         "valid add whose body names another entry");
   Check(h->lac >= -1 && h->lac < h->entry_id, "valid add whose body carries an invalid LAC");
   char encoded[kEntryBodyHeaderSize];
   EncodeEntryBodyHeader(*h, encoded);
-  Check(std::memcmp(encoded, add.body().data(), kEntryBodyHeaderSize) == 0,
+  Check(std::memcmp(encoded, add.body.data(), kEntryBodyHeaderSize) == 0,
         "entry body header does not re-encode to the same bytes");
 }
 
 // The promises ParseRequest() makes about a request it accepted.
-void CheckValid(const proto::Request& r) {
+void CheckValid(const ParsedRequest& parsed) {
+  const proto::Request& r = parsed.request;
   const proto::RequestHeader& h = r.header();
   Check(h.protocol_version() >= 1 && h.protocol_version() <= kProtocolVersion,
         "valid request with an unsupported version");
@@ -54,13 +56,15 @@ void CheckValid(const proto::Request& r) {
   switch (h.operation()) {
     case proto::ADD_ENTRY:
       Check(r.has_add(), "valid ADD_ENTRY without its body");
-      CheckAdd(r.add());
+      CheckAdd({r.add().ledger_id(), r.add().entry_id(), r.add().master_key(), r.add().body(),
+                r.add().recovery()});
       break;
     case proto::BATCH_ADD:
       Check(r.has_batch_add(), "valid BATCH_ADD without its body");
-      Check(r.batch_add().adds_size() >= 1 && r.batch_add().adds_size() <= kMaxBatchAdds,
+      Check(!parsed.batch_adds.empty() &&
+                parsed.batch_adds.size() <= static_cast<size_t>(kMaxBatchAdds),
             "valid batch of a wrong size");
-      for (const proto::AddRequest& add : r.batch_add().adds()) CheckAdd(add);
+      for (const AddView& add : parsed.batch_adds) CheckAdd(add);
       break;
     case proto::READ_ENTRY:
       Check(r.has_read() && r.read().ledger_id() >= 0, "valid READ_ENTRY without a ledger");
@@ -105,11 +109,33 @@ void CheckAnswer(const proto::RequestHeader& request, const proto::Response& res
   Check(back.status() == response.status(), "answer lost its status");
 }
 
+// The bytes protobuf parses are the bytes ParseRequest parses, with the same adds: it decodes a
+// BATCH_ADD's adds by hand (views into the frame instead of a string per body).
+void CheckAgreesWithProtobuf(std::string_view frame, const ParsedRequest& parsed) {
+  proto::Request reference;
+  bool parses = reference.ParseFromArray(frame.data(), static_cast<int>(frame.size()));
+  bool parsed_here = parsed.ok() || parsed.error_message.find("that is not a Request") ==
+                                        std::string::npos;
+  Check(parses == parsed_here, "ParseRequest and protobuf disagree on whether this is a Request");
+  if (!parsed.ok() || reference.header().operation() != proto::BATCH_ADD) return;
+  const auto& adds = reference.batch_add().adds();
+  Check(static_cast<size_t>(adds.size()) == parsed.batch_adds.size(),
+        "ParseRequest found another number of adds than protobuf");
+  for (int i = 0; i < adds.size(); ++i) {
+    const AddView& a = parsed.batch_adds[static_cast<size_t>(i)];
+    Check(a.ledger_id == adds[i].ledger_id() && a.entry_id == adds[i].entry_id() &&
+              a.master_key == adds[i].master_key() && a.body == adds[i].body() &&
+              a.recovery == adds[i].recovery(),
+          "ParseRequest decoded an add other than protobuf did");
+  }
+}
+
 void HandleFrame(std::string_view frame) {
   ParsedRequest parsed = ParseRequest(frame);
+  CheckAgreesWithProtobuf(frame, parsed);
   const proto::RequestHeader& header = parsed.request.header();
   if (parsed.ok()) {
-    CheckValid(parsed.request);
+    CheckValid(parsed);
     CheckAnswer(header, MakeResponse(header, Status::Ok()));
     return;
   }
