@@ -192,8 +192,10 @@ Status EntryLogger::Add(uint64_t ledger, uint64_t entry, std::string_view payloa
     QUIRE_RETURN_IF_ERROR(StartLog());
   }
   uint64_t offset = 0;
-  QUIRE_RETURN_IF_ERROR(current_->Add(ledger, entry, payload, &offset)
-                            .WithContext(fmt::format("entry log {}", current_->path())));
+  // The context is formatted only on failure: this runs once per entry flushed.
+  if (Status s = current_->Add(ledger, entry, payload, &offset); !s.ok()) {
+    return s.WithContext(fmt::format("entry log {}", current_->path()));
+  }
   *location = {current_->log_id(), offset, static_cast<uint32_t>(size)};
   return Status::Ok();
 }
