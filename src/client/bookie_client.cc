@@ -64,9 +64,14 @@ struct AddTarget {
   BookieClient::ResponseFn done;  // when sink is null
 };
 
-// Hands outcomes[i] to targets[i]: a sink once per run of consecutive adds that are its own.
+// Hands outcomes[i] (its answer or error; the entry and tag are filled in here) to targets[i]: a
+// sink once per run of consecutive adds that are its own.
 void Deliver(const BookieId& bookie, std::vector<AddTarget>& targets,
              std::vector<AddOutcome>& outcomes) {
+  for (size_t i = 0; i < targets.size(); ++i) {
+    outcomes[i].entry = targets[i].entry;
+    outcomes[i].tag = targets[i].tag;
+  }
   for (size_t i = 0; i < targets.size();) {
     AddTarget& t = targets[i];
     if (t.sink == nullptr) {
@@ -92,12 +97,7 @@ void Deliver(const BookieId& bookie, std::vector<AddTarget>& targets,
 
 // Every target gets `error` (no answer).
 void DeliverError(const BookieId& bookie, std::vector<AddTarget>& targets, const Status& error) {
-  std::vector<AddOutcome> outcomes(targets.size());
-  for (size_t i = 0; i < targets.size(); ++i) {
-    outcomes[i].entry = targets[i].entry;
-    outcomes[i].tag = targets[i].tag;
-    outcomes[i].error = error;
-  }
+  std::vector<AddOutcome> outcomes(targets.size(), AddOutcome{.error = error});
   Deliver(bookie, targets, outcomes);
 }
 
@@ -116,8 +116,6 @@ void AnswerAdds(const BookieId& bookie, std::vector<AddTarget>& targets,
   const bool each = batch && r->status() == proto::OK;
   for (size_t i = 0; i < targets.size(); ++i) {
     AddOutcome& o = outcomes[i];
-    o.entry = targets[i].entry;
-    o.tag = targets[i].tag;
     if (each) {
       const proto::AddResult& result = r->batch_add().results(static_cast<int>(i));
       o.answer = result.status();

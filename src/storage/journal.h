@@ -118,7 +118,7 @@ struct JournalWrite {
   Payload data;          // may be null (no payload)
   JournalCallback done;  // may be empty
 
-  std::string_view payload() const { return PayloadBytes(data); }
+  std::string_view payload() const { return data.bytes(); }
   size_t bytes() const { return header_size + payload().size(); }
 };
 

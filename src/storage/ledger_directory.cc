@@ -87,7 +87,7 @@ Status LedgerDirectory::LoadUsage() {
 bool LedgerDirectory::TryPut(uint64_t ledger, uint64_t entry, const Payload& payload,
                              bool* flush_due) {
   WriterMutexLock lock(mu_);
-  if (!filling_->Fits(payload->size())) {
+  if (!filling_->Fits(payload.size())) {
     *flush_due = true;
     return false;
   }

@@ -21,12 +21,9 @@ class Payload {
   Payload(std::shared_ptr<const void> owner, std::string_view bytes)
       : owner_(std::move(owner)), bytes_(bytes) {}
 
-  std::string_view bytes() const { return bytes_; }
+  std::string_view bytes() const { return bytes_; }  // empty for a null payload
   size_t size() const { return bytes_.size(); }
   explicit operator bool() const { return owner_ != nullptr; }
-  // As the shared string it replaced: payload->size(), *payload.
-  const std::string_view* operator->() const { return &bytes_; }
-  std::string_view operator*() const { return bytes_; }
 
  private:
   std::shared_ptr<const void> owner_;
@@ -38,8 +35,5 @@ inline Payload MakePayload(std::string bytes) {
   std::string_view view(*owned);
   return Payload(std::move(owned), view);
 }
-
-// The bytes, or empty for a null payload.
-inline std::string_view PayloadBytes(const Payload& p) { return p.bytes(); }
 
 }  // namespace quire::storage

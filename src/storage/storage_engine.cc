@@ -338,7 +338,7 @@ bool StorageEngine::TryAdd(uint64_t ledger, uint64_t entry, std::string_view mas
     return true;
   }
   LedgerDirectory* dir = DirectoryFor(ledger);
-  size_t size = payload->size();
+  size_t size = payload.size();
   bool flush_due = false;
   {
     LedgerTable::Shard& shard = ledgers_->ShardFor(ledger);
@@ -390,7 +390,7 @@ void StorageEngine::AddEntry(uint64_t ledger, uint64_t entry, std::string_view m
                              Payload payload, bool recovery, Callback done) {
   auto deadline = std::chrono::steady_clock::now() +
                   std::chrono::milliseconds(options_.write_cache_max_wait_ms);
-  size_t size = payload->size();
+  size_t size = payload.size();
   while (!TryAdd(ledger, entry, master_key, payload, recovery, done, /*may_load=*/true)) {
     write_cache_waits_.fetch_add(1, std::memory_order_relaxed);
     if (TestFaultEnabled(TestFault::kStallFlush)) RequestFlush();  // the stall is over

@@ -5,7 +5,7 @@
 namespace quire::storage {
 
 void WriteCache::Put(uint64_t ledger, uint64_t entry, Payload payload) {
-  size_t size = payload->size();
+  size_t size = payload.size();
   if (!index_.emplace(EntryKey{ledger, entry}, std::move(payload)).second) return;
   auto [it, inserted] = last_entry_.emplace(ledger, entry);
   if (!inserted) it->second = std::max(it->second, entry);
@@ -16,7 +16,7 @@ void WriteCache::Put(uint64_t ledger, uint64_t entry, Payload payload) {
 std::optional<std::string_view> WriteCache::Get(uint64_t ledger, uint64_t entry) const {
   auto it = index_.find(EntryKey{ledger, entry});
   if (it == index_.end()) return std::nullopt;
-  return std::string_view(*it->second);
+  return it->second.bytes();
 }
 
 std::optional<uint64_t> WriteCache::LastEntry(uint64_t ledger) const {
@@ -42,7 +42,7 @@ size_t WriteCache::EraseLedgers(const std::unordered_set<uint64_t>& ledgers) {
       ++it;
       continue;
     }
-    bytes_ -= Cost(it->second->size());
+    bytes_ -= Cost(it->second.size());
     --count_;
     ++erased;
     it = index_.erase(it);
@@ -54,7 +54,7 @@ size_t WriteCache::EraseLedgers(const std::unordered_set<uint64_t>& ledgers) {
 std::vector<WriteCache::Item> WriteCache::Sorted() const {
   std::vector<Item> items;
   items.reserve(index_.size());
-  for (const auto& [key, payload] : index_) items.push_back({key.ledger, key.entry, *payload});
+  for (const auto& [key, payload] : index_) items.push_back({key.ledger, key.entry, payload.bytes()});
   std::sort(items.begin(), items.end(), [](const Item& a, const Item& b) {
     return a.ledger != b.ledger ? a.ledger < b.ledger : a.entry < b.entry;
   });
