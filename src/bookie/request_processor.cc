@@ -79,21 +79,13 @@ void RequestProcessor::EngineCallbackDone() {
 }
 
 void RequestProcessor::AbortLongPolls() {
-  std::multimap<uint64_t, std::shared_ptr<Waiter>> waiters;
-  {
-    MutexLock lock(mu_);
-    waiters.swap(waiters_);
-  }
-  for (auto& [ledger, w] : waiters) {
+  for (auto& w : lacs_.TakeAllWaiters()) {
     boost::asio::post(*io_, [timer = w->timer] { timer->cancel(); });
     w->respond(MakeResponse(w->header, proto::READ_ONLY, "the bookie is shutting down"));
   }
 }
 
-size_t RequestProcessor::long_polls() const {
-  MutexLock lock(mu_);
-  return waiters_.size();
-}
+size_t RequestProcessor::long_polls() const { return lacs_.waiters(); }
 
 void RequestProcessor::Process(protocol::ParsedRequest parsed, Responder respond) {
   proto::Request& request = parsed.request;
@@ -228,9 +220,6 @@ void RequestProcessor::LongPoll(proto::Request request, Responder respond) {
   reads_->Submit([this, request = std::move(request), respond = std::move(respond)]() mutable {
     const proto::ReadRequest& read = request.read();
     auto ledger = static_cast<uint64_t>(read.ledger_id());
-    // The waiter must be registered while the ledger's LAC is known (AdvanceLac wakes waiters
-    // only through it). If SweepIdle forgot it between the load and the registration, an add
-    // may have been missed: load again (a sweep runs every 30 s, so once is nearly always enough).
     Result<int64_t> lac = CurrentLac(ledger);
     // Answers at once when the LAC is already past previous_lac, or could not be loaded.
     auto answered_now = [&] {
@@ -244,13 +233,6 @@ void RequestProcessor::LongPoll(proto::Request request, Responder respond) {
       return true;
     };
     if (answered_now()) return;
-    MutexLock lock(mu_);
-    for (int attempt = 1; lacs_.count(ledger) == 0 && attempt <= 3; ++attempt) {
-      lock.Unlock();
-      lac = CurrentLac(ledger);
-      if (answered_now()) return;
-      lock.Lock();
-    }
     auto waiter = std::make_shared<Waiter>();
     waiter->header = request.header();
     waiter->ledger = ledger;
@@ -258,38 +240,49 @@ void RequestProcessor::LongPoll(proto::Request request, Responder respond) {
     waiter->respond = std::move(respond);
     waiter->timer = std::make_shared<boost::asio::steady_timer>(*io_);
     auto timeout = std::min(options_.max_long_poll, std::chrono::milliseconds(read.timeout_ms()));
-    auto known = lacs_.find(ledger);
-    int64_t now = known != lacs_.end() ? known->second.lac : *lac;
-    if (now > waiter->previous_lac) {  // advanced while we looked
-      lock.Unlock();
-      return AnswerLongPoll(waiter->header, ledger, waiter->previous_lac, now,
+    auto arm_timeout = [this, timeout](const std::shared_ptr<Waiter>& w) {
+      w->timer->expires_after(timeout);
+      w->timer->async_wait([this, w](const boost::system::error_code& ec) {
+        if (ec) return;  // cancelled: answered elsewhere
+        std::optional<int64_t> current = lacs_.Cancel(w->ledger, w);
+        if (!current) return;  // an advance took it as the timer fired
+        w->respond(LongPollTimeout(w->header, w->ledger, w->previous_lac, *current));
+      });
+    };
+    // A waiter registers only while the ledger's LAC is known (advances wake waiters through it).
+    // If a sweep forgot it since the load, load it again (a sweep runs every 30 s, and a LAC
+    // used since the previous sweep survives the next: once is nearly always enough).
+    using Registration = LacTable<Waiter>::Registration;
+    Registration registration{Registration::kUnknown};
+    for (int attempt = 1; attempt <= 3; ++attempt) {
+      registration = lacs_.Wait(ledger, waiter, arm_timeout);
+      if (registration.state != Registration::kUnknown) break;
+      lac = CurrentLac(ledger);
+      if (!lac.ok()) break;
+      if (*lac > waiter->previous_lac) {
+        registration = {Registration::kPassed, *lac};
+        break;
+      }
+    }
+    if (registration.state == Registration::kWaiting) return;
+    if (registration.state == Registration::kPassed) {  // advanced while we looked
+      return AnswerLongPoll(waiter->header, ledger, waiter->previous_lac, registration.lac,
                             std::move(waiter->respond));
     }
-    {
-      waiters_.emplace(ledger, waiter);
-      waiter->timer->expires_after(timeout);
-      waiter->timer->async_wait([this, waiter](const boost::system::error_code& ec) {
-        if (ec) return;  // cancelled: answered elsewhere
-        int64_t current = -1;
-        {
-          MutexLock l(mu_);
-          auto range = waiters_.equal_range(waiter->ledger);
-          auto it = std::find_if(range.first, range.second,
-                                 [&](const auto& e) { return e.second == waiter; });
-          if (it == range.second) return;
-          waiters_.erase(it);
-          auto found = lacs_.find(waiter->ledger);
-          current = found != lacs_.end() ? found->second.lac : -1;
-        }
-        proto::Response r = MakeResponse(waiter->header, proto::TIMEOUT,
-                                         "the LAC did not advance within the long-poll timeout");
-        r.mutable_read()->set_ledger_id(static_cast<int64_t>(waiter->ledger));
-        r.mutable_read()->set_entry_id(waiter->previous_lac + 1);
-        r.mutable_read()->set_lac(Reported(current));
-        waiter->respond(std::move(r));
-      });
-    }
+    if (!lac.ok()) return waiter->respond(MakeResponse(waiter->header, lac.status()));
+    waiter->respond(LongPollTimeout(waiter->header, ledger, waiter->previous_lac, *lac));
   });
+}
+
+proto::Response RequestProcessor::LongPollTimeout(const proto::RequestHeader& header,
+                                                  uint64_t ledger, int64_t previous_lac,
+                                                  int64_t lac) {
+  proto::Response r = MakeResponse(header, proto::TIMEOUT,
+                                   "the LAC did not advance within the long-poll timeout");
+  r.mutable_read()->set_ledger_id(static_cast<int64_t>(ledger));
+  r.mutable_read()->set_entry_id(previous_lac + 1);
+  r.mutable_read()->set_lac(Reported(lac));
+  return r;
 }
 
 void RequestProcessor::AnswerLongPoll(const proto::RequestHeader& header, uint64_t ledger,
@@ -324,14 +317,11 @@ RequestProcessor::LacProof RequestProcessor::ReadLacProof(uint64_t ledger, int64
 }
 
 Result<int64_t> RequestProcessor::CurrentLac(uint64_t ledger) {
-  {
-    MutexLock lock(mu_);
-    auto it = lacs_.find(ledger);
-    if (it != lacs_.end()) {
-      it->second.used = epoch_;
-      return it->second.lac;
-    }
-  }
+  if (std::optional<int64_t> known = lacs_.FindOrStartLoad(ledger)) return *known;
+  return lacs_.FinishLoad(ledger, StoredLac(ledger));
+}
+
+Result<int64_t> RequestProcessor::StoredLac(uint64_t ledger) {
   QUIRE_ASSIGN_OR_RETURN(storage::LedgerInfo info, engine_->GetLedgerInfo(ledger));
   int64_t lac = ExplicitLacValue(info.explicit_lac).value_or(-1);
   Result<uint64_t> last = engine_->LastEntryId(ledger);
@@ -342,33 +332,11 @@ Result<int64_t> RequestProcessor::CurrentLac(uint64_t ledger) {
   } else if (!last.status().Is(StatusCode::kNoSuchEntry)) {
     return last.status();
   }
-  MutexLock lock(mu_);
-  KnownLac& known = lacs_.emplace(ledger, KnownLac{lac, epoch_}).first->second;
-  known.lac = std::max(known.lac, lac);
-  known.used = epoch_;
-  return known.lac;
+  return lac;
 }
 
 void RequestProcessor::AdvanceLac(uint64_t ledger, int64_t lac) {
-  std::vector<std::shared_ptr<Waiter>> ready;
-  {
-    MutexLock lock(mu_);
-    auto it = lacs_.find(ledger);
-    // Not loaded yet: the next CurrentLac() reads it from storage, which holds this entry.
-    if (it == lacs_.end() || lac <= it->second.lac) return;
-    it->second.lac = lac;
-    it->second.used = epoch_;
-    auto range = waiters_.equal_range(ledger);
-    for (auto w = range.first; w != range.second;) {
-      if (w->second->previous_lac < lac) {
-        ready.push_back(w->second);
-        w = waiters_.erase(w);
-      } else {
-        ++w;
-      }
-    }
-  }
-  for (auto& w : ready) {
+  for (auto& w : lacs_.Advance(ledger, lac)) {
     boost::asio::post(*io_, [timer = w->timer] { timer->cancel(); });
     reads_->Submit([this, w, lac] {
       AnswerLongPoll(w->header, w->ledger, w->previous_lac, lac, std::move(w->respond));
@@ -377,25 +345,12 @@ void RequestProcessor::AdvanceLac(uint64_t ledger, int64_t lac) {
 }
 
 void RequestProcessor::ForgetLedgers(const std::vector<uint64_t>& ledgers) {
-  MutexLock lock(mu_);
-  // A ledger with waiting long polls keeps its LAC: AdvanceLac wakes them through it.
-  for (uint64_t ledger : ledgers) {
-    if (waiters_.count(ledger) == 0) lacs_.erase(ledger);
-  }
+  lacs_.Forget(ledgers);
 }
 
-void RequestProcessor::SweepIdle() {
-  MutexLock lock(mu_);
-  uint64_t epoch = epoch_++;
-  std::erase_if(lacs_, [&](const auto& kv) QUIRE_REQUIRES(mu_) {
-    return kv.second.used < epoch && waiters_.count(kv.first) == 0;
-  });
-}
+void RequestProcessor::SweepIdle() { lacs_.SweepIdle(); }
 
-size_t RequestProcessor::known_lacs() const {
-  MutexLock lock(mu_);
-  return lacs_.size();
-}
+size_t RequestProcessor::known_lacs() const { return lacs_.known(); }
 
 void RequestProcessor::ReadLac(proto::Request request, Responder respond) {
   reads_->Submit([this, request = std::move(request), respond = std::move(respond)]() mutable {

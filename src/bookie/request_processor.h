@@ -18,17 +18,16 @@
 #include <atomic>
 #include <chrono>
 #include <functional>
-#include <map>
 #include <memory>
 #include <optional>
 #include <string_view>
-#include <unordered_map>
 #include <vector>
 
 #include <boost/asio/io_context.hpp>
 
 #include "bookie.pb.h"
 #include "bookie/bookie_status.h"
+#include "bookie/lac_table.h"
 #include "common/executor.h"
 #include "common/mutex.h"
 #include "protocol/protocol.h"
@@ -91,6 +90,8 @@ class RequestProcessor {
   // The bookie's LAC for the ledger (-1 if it has entries but none carries a LAC); loads it from
   // storage the first time. Storage thread only.
   Result<int64_t> CurrentLac(uint64_t ledger);
+  // The LAC that storage holds: the stored explicit LAC and the one the last stored entry carries.
+  Result<int64_t> StoredLac(uint64_t ledger);
   // Raises the known LAC and wakes the long polls it satisfies.
   void AdvanceLac(uint64_t ledger, int64_t lac);
   // Wraps a callback given to the engine that uses `this`: the destructor waits until every such
@@ -112,6 +113,9 @@ class RequestProcessor {
     std::string last_entry_body;
   };
   LacProof ReadLacProof(uint64_t ledger, int64_t in_body = -1);
+  // The answer to a long poll that waited its whole timeout.
+  static proto::Response LongPollTimeout(const proto::RequestHeader& header, uint64_t ledger,
+                                         int64_t previous_lac, int64_t lac);
   // Answers a long poll whose condition holds (reads the next entry if the bookie has it).
   void AnswerLongPoll(const proto::RequestHeader& header, uint64_t ledger, int64_t previous_lac,
                       int64_t lac, Responder respond);
@@ -121,14 +125,7 @@ class RequestProcessor {
   BookieStatus* status_;
   const RequestProcessorOptions options_;
 
-  struct KnownLac {
-    int64_t lac;
-    uint64_t used;  // sweep epoch of the last use
-  };
-  mutable Mutex mu_;
-  std::unordered_map<uint64_t, KnownLac> lacs_ QUIRE_GUARDED_BY(mu_);
-  uint64_t epoch_ QUIRE_GUARDED_BY(mu_) = 0;
-  std::multimap<uint64_t, std::shared_ptr<Waiter>> waiters_ QUIRE_GUARDED_BY(mu_);  // by ledger
+  LacTable<Waiter> lacs_;
 
   // Tracked callbacks not yet run. Raised without the mutex (adds are the hot path), lowered
   // under it.
