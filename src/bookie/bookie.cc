@@ -454,6 +454,10 @@ std::string Bookie::MetricsText() {
     w.Gauge("quire_bookie_inflight_bytes",
             "Bytes of requests in flight and responses not yet written",
             static_cast<double>(m.inflight_bytes.load()));
+    w.Histogram("quire_bookie_dispatch_seconds",
+                "One read's requests dispatched by an I/O thread (an inline journal write "
+                "included): its other connections wait meanwhile",
+                m.dispatch_ns.Take(), 1e-9);
     w.Counter("quire_bookie_read_pauses_total",
               "Times a connection stopped being read because of back-pressure",
               static_cast<double>(m.paused_reads.load()));

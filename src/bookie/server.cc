@@ -212,7 +212,11 @@ class Connection : public std::enable_shared_from_this<Connection> {
         co_await resume_.async_wait(asio::as_tuple(asio::use_awaitable));
       }
       if (closed_) break;
+      uint64_t turn_start = MonotonicNanos();
       Scan scan = DispatchComplete(buf);
+      if (scan.dispatched > 0) {
+        server_->metrics_.dispatch_ns.Record(MonotonicNanos() - turn_start);
+      }
       if (scan.bad_frame) co_return;  // answered; the connection closes once that is written
       if (closed_) break;
       if (paused_) continue;
@@ -235,6 +239,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   struct Scan {
     bool bad_frame = false;  // a length that cannot be trusted: answered, closing
     size_t needed = 0;       // bytes the next frame needs in the buffer (header included)
+    size_t dispatched = 0;   // frames dispatched
   };
 
   // Strand, never suspends: dispatches every complete frame in `buf`, until the connection goes
@@ -243,9 +248,10 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // other thread. The scope must end before the caller's next co_await.
   Scan DispatchComplete(protocol::ReadBuffer& buf) {
     storage::JournalLeadScope lead;
+    size_t dispatched = 0;
     while (!paused_ && !closed_) {
       size_t avail = buf.size();
-      if (avail < kFrameHeaderSize) return {.needed = kFrameHeaderSize};
+      if (avail < kFrameHeaderSize) return {.needed = kFrameHeaderSize, .dispatched = dispatched};
       Result<uint32_t> length =
           DecodeFrameLength(buf.data().data(), server_->options_.max_frame_size);
       if (!length.ok()) {
@@ -262,20 +268,21 @@ class Connection : public std::enable_shared_from_this<Connection> {
         close_after_write_ = true;
         Queue(0, EncodeFrame(MakeResponse(proto::RequestHeader(), proto::BAD_REQUEST,
                                           length.status().message())));
-        return {.bad_frame = true};
+        return {.bad_frame = true, .dispatched = dispatched};
       }
       size_t needed = kFrameHeaderSize + *length;
-      if (avail < needed) return {.needed = needed};
+      if (avail < needed) return {.needed = needed, .dispatched = dispatched};
       server_->metrics_.bytes_read.fetch_add(needed, std::memory_order_relaxed);
       Dispatch(buf.data().substr(kFrameHeaderSize, *length));
       buf.Consume(needed);
+      ++dispatched;
       if (OverLimit()) {
         paused_ = true;
         server_->metrics_.paused_reads.fetch_add(1, std::memory_order_relaxed);
         if (server_->OverGlobalLimit()) server_->Park(shared_from_this());
       }
     }
-    return {};
+    return {.dispatched = dispatched};
   }
 
   void Dispatch(std::string_view frame) {

@@ -33,6 +33,7 @@
 
 #include "bookie/authorization.h"
 #include "bookie/request_processor.h"
+#include "common/histogram.h"
 #include "common/io_context_pool.h"
 #include "common/logging.h"
 #include "common/mutex.h"
@@ -73,6 +74,10 @@ struct ServerMetrics {
   std::atomic<uint64_t> paused_reads{0};    // times a connection stopped reading (back-pressure)
   std::atomic<uint64_t> tls_handshake_failures{0};
   std::atomic<uint64_t> plaintext_refused{0};  // plaintext connections refused by tlsRequired
+  // One read's frames dispatched by a connection, the journal group it may write and sync
+  // inline included: the I/O thread's other connections wait that long. Request latency starts
+  // when a request is read, so a long turn shows here, not there (nanoseconds).
+  Histogram dispatch_ns;
   // Requests answered, by operation and status, with their latency: from the request's last byte
   // read to its response queued for writing. The operations are the protocol's (OperationName),
   // with long polls apart from reads: they wait for the writer by design, and would otherwise

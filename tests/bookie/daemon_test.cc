@@ -115,7 +115,8 @@ TEST_F(DaemonTest, AdminEndpointsAndCleanShutdown) {
                            "quire_gc_pass_duration_seconds_count",
                            "quire_gc_entry_log_live_fraction_bucket{le=\"1\"}",
                            "quire_storage_cached_ledgers", "quire_bookie_known_lacs",
-                           "quire_storage_flushes_held_back_total 0"}) {
+                           "quire_storage_flushes_held_back_total 0",
+                           "quire_bookie_dispatch_seconds_count"}) {
     EXPECT_NE(body.find(name), std::string::npos) << name << " missing from /metrics";
   }
   status = HttpGet(bookie_->http_port(), "/api/v1/bookie/gc", &body);
