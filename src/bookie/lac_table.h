@@ -64,14 +64,19 @@ class LacTable {
   // Raises the ledger's LAC; returns the waiters now satisfied, no longer registered. A ledger
   // neither known nor loading is left alone: storage already holds what advanced it, and its
   // first load reads that.
+  // (Every add calls this: a known ledger costs one lookup. A load still running for a known
+  // ledger needs no record of the advance: FinishLoad keeps the higher of the two.)
   std::vector<WaiterPtr> Advance(uint64_t ledger, int64_t lac) {
     std::vector<WaiterPtr> ready;
     MutexLock lock(mu_);
-    if (auto loading = loading_.find(ledger); loading != loading_.end()) {
-      loading->second.advanced = std::max(loading->second.advanced, lac);
-    }
     auto it = known_.find(ledger);
-    if (it == known_.end() || lac <= it->second.lac) return ready;
+    if (it == known_.end()) {
+      if (auto loading = loading_.find(ledger); loading != loading_.end()) {
+        loading->second.advanced = std::max(loading->second.advanced, lac);
+      }
+      return ready;
+    }
+    if (lac <= it->second.lac) return ready;
     it->second.lac = lac;
     it->second.used = epoch_;
     auto range = waiters_.equal_range(ledger);

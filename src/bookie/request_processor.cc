@@ -270,6 +270,7 @@ void RequestProcessor::LongPoll(proto::Request request, Responder respond) {
                             std::move(waiter->respond));
     }
     if (!lac.ok()) return waiter->respond(MakeResponse(waiter->header, lac.status()));
+    // Forgotten after each of three loads: answered as a timeout (the reader polls again).
     waiter->respond(LongPollTimeout(waiter->header, ledger, waiter->previous_lac, *lac));
   });
 }

@@ -54,6 +54,15 @@ TEST(LacTableTest, OverlappingLoadsKeepTheHighestLac) {
   EXPECT_EQ(*Load(table, kLedger, 0), 5);       // known now: storage is not read
 }
 
+TEST(LacTableTest, AnAdvanceAfterTheFirstOfTwoLoadsFinishedOutlivesTheSecond) {
+  Table table;
+  EXPECT_FALSE(table.FindOrStartLoad(kLedger).has_value());
+  EXPECT_FALSE(table.FindOrStartLoad(kLedger).has_value());
+  EXPECT_EQ(*table.FinishLoad(kLedger, 1), 1);
+  table.Advance(kLedger, 4);                    // known now: raised there
+  EXPECT_EQ(*table.FinishLoad(kLedger, 3), 4);  // the second load read before the add
+}
+
 TEST(LacTableTest, AnAdvanceOfALedgerNeitherKnownNorLoadingIsLeftToStorage) {
   Table table;
   EXPECT_TRUE(table.Advance(kLedger, 9).empty());
