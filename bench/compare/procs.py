@@ -305,28 +305,41 @@ def _synced_writes(path, t0, rounds, period_ns):
     return ends
 
 
+def _probe_json(argv, timeout):
+    """Runs one of the harness's probes (a program that prints one JSON object): its JSON, or
+    {"error": why}."""
+    prefix = [_SETPRIV, "--pdeathsig", "SIGKILL", "--"] if _SETPRIV else []
+    try:
+        r = subprocess.run(prefix + [str(a) for a in argv], capture_output=True, text=True,
+                           timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return {"error": "timed out"}
+    if r.returncode != 0:
+        return {"error": r.stderr.strip()[-500:] or f"exit {r.returncode}"}
+    return json.loads(r.stdout)
+
+
 def minimal_quorum_write(exe, directory, rates, seconds, warmup, size):
     """`quorum_probe` (bench/compare/quorum_probe.cc) at each rate: the CPU and latency of the
     simplest E3/Qa2 write over loopback with fdatasync, to read the systems' figures against.
     {rate: its JSON}, or {"skipped": why} when the probe is not built; an error is recorded."""
     if not os.access(exe, os.X_OK):
         return {"skipped": f"{exe} is not built"}
-    out = {}
-    prefix = [_SETPRIV, "--pdeathsig", "SIGKILL", "--"] if _SETPRIV else []
-    for rate in rates:
-        argv = [exe, "--dir", directory, "--rate", str(rate), "--seconds", str(seconds),
-                "--warmup", str(warmup), "--size", str(size)]
-        try:
-            r = subprocess.run(prefix + argv, capture_output=True, text=True,
-                               timeout=warmup + seconds + 60)
-        except subprocess.TimeoutExpired:
-            out[str(rate)] = {"error": "timed out"}
-            continue
-        if r.returncode != 0:
-            out[str(rate)] = {"error": r.stderr.strip()[-500:] or f"exit {r.returncode}"}
-            continue
-        out[str(rate)] = json.loads(r.stdout)
-    return out
+    return {str(rate): _probe_json([exe, "--dir", directory, "--rate", rate, "--seconds", seconds,
+                                    "--warmup", warmup, "--size", size],
+                                   timeout=warmup + seconds + 60)
+            for rate in rates}
+
+
+def wake_floor(exe, seconds, spin_seconds=5):
+    """`wake_probe` (bench/compare/wake_probe.cc) on the idle machine: how late a thread sleeping
+    until an add's due time wakes at 1,000/s ("sleep"), and the gaps a thread that never sleeps
+    sees ("spin"). Every add at a low rate crosses several such wake-ups, so this is the floor
+    under the p99 at 1,000/s. {"skipped": why} when the probe is not built."""
+    if not os.access(exe, os.X_OK):
+        return {"skipped": f"{exe} is not built"}
+    return {"sleep": _probe_json([exe, "--rate", 1000, "--seconds", seconds], seconds + 30),
+            "spin": _probe_json([exe, "--spin", "--seconds", spin_seconds], spin_seconds + 30)}
 
 
 PROGRESS = re.compile(r"^\[\s*([0-9.]+)s (warm-up|measure|drain)\s*\]")

@@ -59,8 +59,9 @@ def table(doc):
                 f"p99 {floor.get('p99_us', '-')} µs; the 2nd of 3 at once p50 "
                 f"{quorum.get('p50_us', '-')} µs; load average before {la.get('before')}, "
                 f"after {la.get('after')}; status {s['status']}")
-    if minimal_text(doc):
-        lines.append(minimal_text(doc))
+    for text in (minimal_text(doc), wake_text(doc)):
+        if text:
+            lines.append(text)
     return "\n".join(lines)
 
 
@@ -155,6 +156,11 @@ def minimal_rows(doc, loads, cpu):
     rows = []
     for rate, (ql, bl) in loads.items():
         m = (minimal.get(str(rate)) or {}).get("cpu_s_per_1000_adds")
+        if rate == 1000:
+            p99 = (minimal.get(str(rate)) or {}).get("p99_us")
+            rows.append((f"p99 at {rate:,}/s, Quire / minimal quorum write",
+                         ratio(latency(ql, "p99"), p99),
+                         "for reference: Quire's tail over the simplest design's"))
         rows += [(f"CPU/add at {rate:,}/s, minimal quorum write / BookKeeper", ratio(m, cpu(bl)),
                   "for reference: the simplest design, against the 1/3 target"),
                  (f"CPU/add at {rate:,}/s, Quire / minimal quorum write", ratio(cpu(ql), m),
@@ -162,20 +168,36 @@ def minimal_rows(doc, loads, cpu):
     return rows
 
 
-def minimal_text(doc):
-    minimal = doc.get("minimal_quorum_write")
-    if not minimal:
+def probe_text(title, results, describe):
+    """One line for a probe's results ({name: its JSON}, or {"skipped": why}): `describe(name,
+    result)` for each that did not fail."""
+    if not results:
         return ""
-    if "skipped" in minimal:
-        return f"minimal quorum write: skipped ({minimal['skipped']})"
-    parts = []
-    for rate, r in minimal.items():
-        if "error" in r:
-            parts.append(f"{int(rate):,}/s failed: {r['error']}")
-        else:
-            parts.append(f"{int(rate):,}/s p50 {r['p50_us']} µs, p99 {r['p99_us']} µs, "
-                         f"{r['cpu_s_per_1000_adds']:.3f} CPU s per 1,000 adds")
-    return "minimal quorum write (bench/compare/quorum_probe.cc): " + "; ".join(parts)
+    if "skipped" in results:
+        return f"{title}: skipped ({results['skipped']})"
+    parts = [f"{name} failed: {r['error']}" if "error" in r else describe(name, r)
+             for name, r in results.items()]
+    return f"{title}: " + "; ".join(parts)
+
+
+def minimal_text(doc):
+    return probe_text(
+        "minimal quorum write (bench/compare/quorum_probe.cc)", doc.get("minimal_quorum_write"),
+        lambda rate, r: f"{int(rate):,}/s p50 {r['p50_us']} µs, p99 {r['p99_us']} µs, p99.9 "
+                        f"{r.get('p999_us', '-')} µs, {r['cpu_s_per_1000_adds']:.3f} CPU s per "
+                        "1,000 adds")
+
+
+def wake_text(doc):
+    def describe(mode, r):
+        if mode == "sleep":
+            return (f"a thread sleeping until each due time at 1,000/s woke p50 {r['p50_us']} "
+                    f"µs, p99 {r['p99_us']} µs, p99.9 {r['p999_us']} µs late, {r['over_1ms']} "
+                    f"of {r['samples']} over 1 ms (worst {r['max_us']} µs)")
+        return (f"a thread that never sleeps lost the CPU for over 1 ms {r['over_1ms']} times in "
+                f"{r['seconds']} s (worst {r['max_us']} µs)")
+    return probe_text("the machine's wake-ups (bench/compare/wake_probe.cc)",
+                      doc.get("wake_floor"), describe)
 
 
 def cli_target(doc):
