@@ -209,6 +209,13 @@ class CoalescingTest : public ::testing::Test {
     return answered;
   }
 
+  // Sends add 0 through SendAdd and has it answered: the connection is open (and quiet).
+  void OpenWithAdd0() {
+    std::future<Status> first = SendAdd(0);
+    bookie_.Answer(bookie_.Next());
+    ASSERT_TRUE(first.get().ok());
+  }
+
   // Add 0 is held by the bookie: the next five wait in the client, whatever the timing, and
   // leave as one batch, in order, once it is answered. `add(e)` sends add e.
   void ExpectHeldAddsLeaveAsOneBatch(const std::function<std::future<Status>(int64_t)>& add) {
@@ -300,10 +307,7 @@ TEST_F(CoalescingTest, EachAddOfABatchGetsItsOwnResult) {
 // order.
 TEST_F(CoalescingTest, AddsLargerThanTheSocketBuffersArriveWholeAndInOrder) {
   Start({.window = 0});
-  std::future<Status> first = SendAdd(0);
-  proto::Request opened = bookie_.Next();
-  bookie_.Answer(opened);
-  ASSERT_TRUE(first.get().ok());
+  ASSERT_NO_FATAL_FAILURE(OpenWithAdd0());
 
   constexpr int kAdds = 24;
   constexpr size_t kBody = 1 << 20;  // 24 MiB in all: more than loopback buffers hold
@@ -323,6 +327,55 @@ TEST_F(CoalescingTest, AddsLargerThanTheSocketBuffersArriveWholeAndInOrder) {
     bookie_.Answer(r);
   }
   for (auto& f : answers) EXPECT_TRUE(f.get().ok());
+}
+
+// A lone add on a quiet connection is written by the thread that sends it: it reaches the bookie
+// while the connection's I/O thread is busy with something else.
+TEST_F(CoalescingTest, ALoneAddLeavesFromTheSendingThreadWhileTheIOThreadIsBusy) {
+  Start({.window = 1, .lone_add_gap = std::chrono::microseconds(1)});
+  ASSERT_NO_FATAL_FAILURE(OpenWithAdd0());  // through the I/O thread
+
+  std::promise<void> busy, release;
+  boost::asio::post(io_, [&] {
+    busy.set_value();
+    release.get_future().wait();
+  });
+  busy.get_future().wait();
+  std::future<Status> second = SendAdd(1);
+  proto::Request request = bookie_.Next();  // arrives while the I/O thread is held
+  release.set_value();
+  EXPECT_EQ(request.add().entry_id(), 1);
+  bookie_.Answer(request);
+  EXPECT_TRUE(second.get().ok());
+}
+
+// A lone add larger than the socket takes at once: the sending thread writes what the socket
+// takes, the I/O thread the rest, and the add sent behind it follows. Both arrive whole, in order.
+TEST_F(CoalescingTest, WhatTheSocketDoesNotTakeFromTheSendingThreadTheIOThreadWrites) {
+  Start({.window = 0, .lone_add_gap = std::chrono::microseconds(1)});
+  ASSERT_NO_FATAL_FAILURE(OpenWithAdd0());
+
+  constexpr size_t kBody = 4 << 20;  // more than a new loopback connection's buffers
+  std::future<Status> large = SendAdd(1, kBody);
+  std::future<Status> behind = SendAdd(2);
+  proto::Request r1 = bookie_.Next();
+  EXPECT_EQ(r1.add().entry_id(), 1);
+  EXPECT_EQ(r1.add().body(), std::string(kBody, 'b'));
+  proto::Request r2 = bookie_.Next();
+  EXPECT_EQ(r2.add().entry_id(), 2);
+  bookie_.Answer(r1);
+  bookie_.Answer(r2);
+  EXPECT_TRUE(large.get().ok());
+  EXPECT_TRUE(behind.get().ok());
+}
+
+TEST(AddCoalescingTest, SendsFromTheCallerOnlyOnAConnectionQuietForTheGap) {
+  using std::chrono::microseconds;
+  AddCoalescing c{.lone_add_gap = microseconds(500)};
+  EXPECT_FALSE(c.SendFromCaller(microseconds(499)));
+  EXPECT_TRUE(c.SendFromCaller(microseconds(500)));
+  EXPECT_TRUE(c.SendFromCaller(std::chrono::seconds(3)));
+  EXPECT_FALSE(AddCoalescing{.lone_add_gap = microseconds(0)}.SendFromCaller(std::chrono::hours(1)));
 }
 
 TEST(AddCoalescingTest, HoldsOnlyAtTheWindowAndBelowAFullBatch) {
