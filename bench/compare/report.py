@@ -46,6 +46,11 @@ def table(doc):
             continue
         for load in s["loads"]:
             lines.append(row(name, load))
+            signs = load.get("stall_signs") or {}
+            if any(any(counts) for counts in signs.values()):
+                lines.append(f"{'':<11}   ↳ servers 1/2/3: " + ", ".join(
+                    f"{sign.replace('_', ' ')} {'/'.join(map(str, counts))}"
+                    for sign, counts in signs.items()))
         if s["problems"]:  # the system's own, not a load's
             lines.append(f"{name:<11} FAILED: {'; '.join(s['problems'])}")
     lines.append("")

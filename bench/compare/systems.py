@@ -11,6 +11,7 @@ import sys
 import urllib.request
 
 from procs import Failure, Proc, four_letter_word, port_open, run_to_end, wait_until
+import quire_metrics
 
 ZOOKEEPER_CLASSPATH = "/usr/share/java/zookeeper.jar"  # Debian's zookeeper package (3.8)
 ZOOKEEPER_LOGGING = "/usr/share/java/slf4j-simple.jar"
@@ -73,6 +74,11 @@ class System:
     def dead(self):
         """Servers that exited while they should be serving."""
         return [p for p in self.procs if not p.alive()]
+
+    def stall_signs(self):
+        """Per server, counts that say where a stall came from (quire_metrics.STALL_SIGNS), since
+        it started; None for a system that does not export them."""
+        return None
 
     def java_driver(self, system, target, load):
         c = self.ctx
@@ -139,14 +145,17 @@ class Quire(System):
         self.uri = f"zk://127.0.0.1:{zk}/quire"
         bookie = os.path.join(c.quire_build, "src/bookie/quire-bookie")
         bookies = []
+        self.http_ports = []  # admin HTTP, for /metrics
         for n in (1, 2, 3):
             d = os.path.join(self.dir, f"bookie-{n}")
+            self.http_ports.append(c.ports.take())
             argv = [bookie, "--conf", os.path.join(c.repo, f"conf/cluster/bookie-{n}.conf")]
             if n == 1:
                 argv.append("--init-cluster")
             for key, value in {
                 "advertisedAddress": "127.0.0.1", "bookieBindAddress": "127.0.0.1",
-                "bookiePort": c.ports.take(), "httpServerEnabled": "false",
+                "bookiePort": c.ports.take(), "httpServerEnabled": "true",
+                "httpServerAddress": "127.0.0.1", "httpServerPort": self.http_ports[-1],
                 "metadataServiceUri": self.uri,
                 "journalDirectories": os.path.join(d, "journal"),
                 "ledgerDirectories": os.path.join(d, "ledgers"),
@@ -160,12 +169,16 @@ class Quire(System):
             wait_until(p.name, lambda p=p: quire_ready(p), bookies, 60)
         self.config = {
             "bookies": "3 x quire-bookie, conf/cluster/bookie-N.conf + loopback ports, "
-                       "directories under the data dir and disk usage thresholds 0.99/0.98; "
+                       "directories under the data dir, disk usage thresholds 0.99/0.98 and "
+                       "admin HTTP on loopback (read for /metrics between loads); "
                        "defaults of conf/bookie.conf otherwise",
             "metadata": "standalone ZooKeeper 3.8 (Debian), forceSync=yes",
             "driver": "quire-bench write (one ledger, CRC32C)",
             "binaries": c.quire_build,
         }
+
+    def stall_signs(self):
+        return quire_metrics.stall_signs([quire_metrics.fetch(p) for p in self.http_ports])
 
     # After the closed loop: the command line fed from a pipe (cli_write.py), against the same
     # cluster, to compare with quire-bench's maximum in the same run.
