@@ -375,7 +375,8 @@ TEST(AddCoalescingTest, SendsFromTheCallerOnlyOnAConnectionQuietForTheGap) {
   EXPECT_FALSE(c.SendFromCaller(microseconds(499)));
   EXPECT_TRUE(c.SendFromCaller(microseconds(500)));
   EXPECT_TRUE(c.SendFromCaller(std::chrono::seconds(3)));
-  EXPECT_FALSE(AddCoalescing{.lone_add_gap = microseconds(0)}.SendFromCaller(std::chrono::hours(1)));
+  AddCoalescing never{.lone_add_gap = microseconds(0)};
+  EXPECT_FALSE(never.SendFromCaller(std::chrono::hours(1)));
 }
 
 TEST(AddCoalescingTest, HoldsOnlyAtTheWindowAndBelowAFullBatch) {
