@@ -160,11 +160,11 @@ def minimal_rows(doc, loads, cpu):
     minimal = doc.get("minimal_quorum_write") or {}
     rows = []
     for rate, (ql, bl) in loads.items():
-        m = (minimal.get(str(rate)) or {}).get("cpu_s_per_1000_adds")
+        probe = minimal.get(str(rate)) or {}
+        m = probe.get("cpu_s_per_1000_adds")
         if rate == 1000:
-            p99 = (minimal.get(str(rate)) or {}).get("p99_us")
             rows.append((f"p99 at {rate:,}/s, Quire / minimal quorum write",
-                         ratio(latency(ql, "p99"), p99),
+                         ratio(latency(ql, "p99"), probe.get("p99_us")),
                          "for reference: Quire's tail over the simplest design's"))
         rows += [(f"CPU/add at {rate:,}/s, minimal quorum write / BookKeeper", ratio(m, cpu(bl)),
                   "for reference: the simplest design, against the 1/3 target"),

@@ -41,8 +41,7 @@ struct AddCoalescing {
   }
   // Does an add that would be sent now, `since_last_add_frame` after the connection's last add
   // frame, leave from the caller's thread?
-  template <typename Duration>
-  bool SendFromCaller(Duration since_last_add_frame) const {
+  bool SendFromCaller(std::chrono::nanoseconds since_last_add_frame) const {
     return lone_add_gap.count() > 0 && since_last_add_frame >= lone_add_gap;
   }
 };
