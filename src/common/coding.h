@@ -1,4 +1,5 @@
-// Fixed-width integer encoding for on-disk and index formats.
+// Integer encoding for on-disk and index formats: fixed-width, and varints where a value is
+// usually small.
 //
 // Journal and entry-log records are little-endian (the machines we run on; memcpy-cheap). Index
 // keys are big-endian so that RocksDB's bytewise order equals numeric order and a ledger's entries
@@ -56,6 +57,32 @@ inline void PutBigEndian64(std::string* dst, uint64_t v) {
   char buf[8];
   EncodeBigEndian64(buf, v);
   dst->append(buf, 8);
+}
+
+// LEB128: 7 bits per byte, low bits first, the top bit set on every byte but the last (1 byte
+// below 128, 2 below 16384; a u32 takes at most 5).
+inline void PutVarint32(std::string* dst, uint32_t v) {
+  while (v >= 0x80) {
+    dst->push_back(static_cast<char>((v & 0x7f) | 0x80));
+    v >>= 7;
+  }
+  dst->push_back(static_cast<char>(v));
+}
+// Decodes one varint from the front of `*in` and advances it; false (and `*in` unchanged) if it
+// is cut short or longer than a u32's five bytes.
+inline bool GetVarint32(std::string_view* in, uint32_t* v) {
+  uint32_t result = 0;
+  for (size_t i = 0; i < in->size() && i < 5; ++i) {
+    auto byte = static_cast<unsigned char>((*in)[i]);
+    if (i == 4 && byte > 0x0f) return false;  // more than 32 bits
+    result |= static_cast<uint32_t>(byte & 0x7f) << (7 * i);
+    if ((byte & 0x80) == 0) {
+      *v = result;
+      in->remove_prefix(i + 1);
+      return true;
+    }
+  }
+  return false;
 }
 
 static_assert(std::endian::native == std::endian::little,

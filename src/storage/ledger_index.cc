@@ -1,12 +1,11 @@
 #include "storage/ledger_index.h"
 
 #include <rocksdb/db.h>
-#include <rocksdb/filter_policy.h>
-#include <rocksdb/table.h>
 #include <rocksdb/write_batch.h>
 
 #include <algorithm>
 #include <cerrno>
+#include <map>
 
 #include <fmt/format.h>
 
@@ -15,10 +14,8 @@
 namespace quire::storage {
 namespace {
 
-constexpr uint8_t kLocationVersion = 1;
 constexpr uint8_t kLedgerInfoVersion = 1;
 constexpr uint8_t kLogRowVersion = 1;  // `logs` and `log_ledgers` values
-constexpr size_t kLocationSize = 1 + 8 + 8 + 4;
 constexpr size_t kLogRowSize = 1 + 8;
 
 std::string EntryKey(uint64_t ledger, uint64_t entry) {
@@ -63,6 +60,15 @@ Status FromRocks(const rocksdb::Status& s, std::string_view what) {
 
 using EntryVisitor = std::function<bool(uint64_t, uint64_t, const EntryLocation&)>;
 
+// The run in the entries row at `it`; `ledger` is set to its ledger.
+Result<EntryRun> RunAt(const rocksdb::Iterator& it, const std::string& path, uint64_t* ledger) {
+  if (it.key().size() != 16) return Corruption(fmt::format("index {}: bad entry key", path));
+  *ledger = DecodeBigEndian64(it.key().data());
+  uint64_t first = DecodeBigEndian64(it.key().data() + 8);
+  return DecodeEntryRun(first, it.value().ToStringView(),
+                        fmt::format("index {} ledger {} entry {}", path, *ledger, first));
+}
+
 // Visits the entries from key `start` on, while `fn` returns true; with `only_ledger`, stops at
 // the first entry of another ledger.
 Status VisitEntries(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* cf, const std::string& path,
@@ -70,15 +76,16 @@ Status VisitEntries(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* cf, const std:
                     const EntryVisitor& fn) {
   std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(rocksdb::ReadOptions(), cf));
   for (it->Seek(start); it->Valid(); it->Next()) {
-    if (it->key().size() != 16) return Corruption(fmt::format("index {}: bad entry key", path));
-    uint64_t ledger = DecodeBigEndian64(it->key().data());
+    uint64_t ledger = 0;
+    QUIRE_ASSIGN_OR_RETURN(EntryRun run, RunAt(*it, path, &ledger));
     if (only_ledger && ledger != *only_ledger) break;
-    uint64_t entry = DecodeBigEndian64(it->key().data() + 8);
-    QUIRE_ASSIGN_OR_RETURN(
-        EntryLocation loc,
-        DecodeEntryLocation(it->value().ToStringView(),
-                            fmt::format("index {} ledger {} entry {}", path, ledger, entry)));
-    if (!fn(ledger, entry, loc)) break;
+    uint64_t offset = run.offset;
+    for (size_t i = 0; i < run.sizes.size(); ++i) {
+      if (!fn(ledger, run.first_entry + i, EntryLocation{run.log_id, offset, run.sizes[i]})) {
+        return Status::Ok();
+      }
+      offset += run.sizes[i];
+    }
   }
   return FromRocks(it->status(), "index " + path);
 }
@@ -118,23 +125,6 @@ Result<LedgerInfo> DecodeLedgerInfo(std::string_view b, std::string_view what) {
   return info;
 }
 
-std::string EncodeEntryLocation(const EntryLocation& loc) {
-  std::string out;
-  out.push_back(static_cast<char>(kLocationVersion));
-  PutFixed64(&out, loc.log_id);
-  PutFixed64(&out, loc.offset);
-  PutFixed32(&out, loc.size);
-  return out;
-}
-
-Result<EntryLocation> DecodeEntryLocation(std::string_view b, std::string_view what) {
-  if (b.size() != kLocationSize || static_cast<uint8_t>(b[0]) != kLocationVersion) {
-    return Corruption(fmt::format("{}: bad entry location record ({} bytes)", what, b.size()));
-  }
-  return EntryLocation{DecodeFixed64(b.data() + 1), DecodeFixed64(b.data() + 9),
-                       DecodeFixed32(b.data() + 17)};
-}
-
 LedgerIndex::~LedgerIndex() {
   if (db_) {
     for (auto* cf : {default_cf_, entries_cf_, ledgers_cf_, logs_cf_, log_ledgers_cf_}) {
@@ -170,10 +160,9 @@ Result<std::unique_ptr<LedgerIndex>> LedgerIndex::OpenWith(const std::string& pa
   // is written once per flush, so growing its files as they are written costs nothing measurable.
   options.allow_fallocate = false;
 
-  rocksdb::BlockBasedTableOptions table;
-  table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
+  // No bloom filter on the entries: since format 3 they are found by SeekForPrev (a run's key is
+  // its first entry), which a whole-key filter cannot answer.
   rocksdb::ColumnFamilyOptions entries_options;
-  entries_options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
   entries_options.write_buffer_size = o.entries_write_buffer_bytes;
   // The small families (ledger infos, log usage) never come near a memtable's size; at the
   // entries' size rather than RocksDB's default 64 MiB, they do not hold the write-ahead log back.
@@ -224,7 +213,8 @@ Result<std::unique_ptr<LedgerIndex>> LedgerIndex::OpenWith(const std::string& pa
   }
   if (!s.IsNotFound()) {
     QUIRE_RETURN_IF_ERROR(FromRocks(s, "index " + path));
-    bool known = version == std::to_string(kIndexFormatVersion) || version == "1";
+    bool known = version == std::to_string(kIndexFormatVersion) || version == "1" ||
+                 version == "2";
     if (!known) {
       return Status(StatusCode::kUnimplemented,
                     fmt::format("index {}: format version '{}' is not supported (this Quire has {})",
@@ -232,7 +222,8 @@ Result<std::unique_ptr<LedgerIndex>> LedgerIndex::OpenWith(const std::string& pa
     }
   }
   if (!read_only && version != std::to_string(kIndexFormatVersion)) {
-    // New, or version 1 upgraded: its column families were created above.
+    // New, or an older version upgraded: version 1's missing column families were created
+    // above; versions 1 and 2's rows of one entry each read as runs of one.
     rocksdb::WriteOptions w;
     w.sync = true;
     QUIRE_RETURN_IF_ERROR(FromRocks(raw->Put(w, index->default_cf_, "format",
@@ -242,51 +233,72 @@ Result<std::unique_ptr<LedgerIndex>> LedgerIndex::OpenWith(const std::string& pa
   return index;
 }
 
+Result<std::optional<EntryRun>> LedgerIndex::RunAtOrBefore(rocksdb::Iterator* it,
+                                                           uint64_t ledger,
+                                                           uint64_t entry) const {
+  it->SeekForPrev(EntryKey(ledger, entry));
+  QUIRE_RETURN_IF_ERROR(FromRocks(it->status(), "index " + path_));
+  if (!it->Valid()) return std::optional<EntryRun>();
+  uint64_t found = 0;
+  QUIRE_ASSIGN_OR_RETURN(EntryRun run, RunAt(*it, path_, &found));
+  if (found != ledger) return std::optional<EntryRun>();
+  return std::optional<EntryRun>(std::move(run));
+}
+
 Result<std::optional<EntryLocation>> LedgerIndex::Find(uint64_t ledger, uint64_t entry) const {
-  std::string value;
-  rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), entries_cf_, EntryKey(ledger, entry), &value);
-  if (s.IsNotFound()) return std::optional<EntryLocation>();
-  QUIRE_RETURN_IF_ERROR(FromRocks(s, "index " + path_));
-  QUIRE_ASSIGN_OR_RETURN(
-      EntryLocation loc,
-      DecodeEntryLocation(value, fmt::format("index {} ledger {} entry {}", path_, ledger, entry)));
-  return std::optional<EntryLocation>(loc);
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), entries_cf_));
+  QUIRE_ASSIGN_OR_RETURN(std::optional<EntryRun> run, RunAtOrBefore(it.get(), ledger, entry));
+  if (!run || !run->Holds(entry)) return std::optional<EntryLocation>();
+  return std::optional<EntryLocation>(run->At(entry));
 }
 
 Result<std::vector<std::optional<EntryLocation>>> LedgerIndex::FindMany(
     const std::vector<std::pair<uint64_t, uint64_t>>& keys) const {
-  std::vector<std::string> encoded;
-  encoded.reserve(keys.size());
-  for (const auto& [ledger, entry] : keys) encoded.push_back(EntryKey(ledger, entry));
-  std::vector<rocksdb::Slice> slices(encoded.begin(), encoded.end());
-  std::vector<rocksdb::PinnableSlice> values(keys.size());
-  std::vector<rocksdb::Status> statuses(keys.size());
-  bool sorted = std::is_sorted(encoded.begin(), encoded.end());
-  db_->MultiGet(rocksdb::ReadOptions(), entries_cf_, keys.size(), slices.data(), values.data(),
-                statuses.data(), sorted);
+  // One iterator for all, and the last run found answers for the entries it holds: keys in order
+  // (compaction's, a read's) mostly fall in the run before.
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), entries_cf_));
   std::vector<std::optional<EntryLocation>> out(keys.size());
+  std::optional<uint64_t> run_ledger;
+  std::optional<EntryRun> run;
   for (size_t i = 0; i < keys.size(); ++i) {
-    if (statuses[i].IsNotFound()) continue;
-    QUIRE_RETURN_IF_ERROR(FromRocks(statuses[i], "index " + path_));
-    QUIRE_ASSIGN_OR_RETURN(
-        EntryLocation loc,
-        DecodeEntryLocation(values[i].ToStringView(),
-                            fmt::format("index {} ledger {} entry {}", path_, keys[i].first,
-                                        keys[i].second)));
-    out[i] = loc;
+    const auto& [ledger, entry] = keys[i];
+    if (!(run && run_ledger == ledger && run->Holds(entry))) {
+      QUIRE_ASSIGN_OR_RETURN(run, RunAtOrBefore(it.get(), ledger, entry));
+      run_ledger = ledger;
+    }
+    if (run && run->Holds(entry)) out[i] = run->At(entry);
   }
   return out;
 }
 
 Result<std::optional<uint64_t>> LedgerIndex::LastEntry(uint64_t ledger) const {
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), entries_cf_));
-  it->SeekForPrev(EntryKey(ledger, UINT64_MAX));
-  QUIRE_RETURN_IF_ERROR(FromRocks(it->status(), "index " + path_));
-  if (!it->Valid() || it->key().size() != 16 ||
-      DecodeBigEndian64(it->key().data()) != ledger) {
-    return std::optional<uint64_t>();
+  QUIRE_ASSIGN_OR_RETURN(std::optional<EntryRun> run, RunAtOrBefore(it.get(), ledger, UINT64_MAX));
+  if (!run) return std::optional<uint64_t>();
+  return std::optional<uint64_t>(run->last_entry());
+}
+
+Result<std::vector<EntryRun>> LedgerIndex::RunsOverlapping(uint64_t ledger, uint64_t from,
+                                                           uint64_t to) const {
+  std::vector<EntryRun> runs;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), entries_cf_));
+  // The run at or before `from` may reach into [from, to]; the rows after it start inside it or
+  // past it.
+  QUIRE_ASSIGN_OR_RETURN(std::optional<EntryRun> before, RunAtOrBefore(it.get(), ledger, from));
+  if (before && before->last_entry() >= from) runs.push_back(std::move(*before));
+  for (it->Seek(EntryKey(ledger, from)); it->Valid(); it->Next()) {
+    uint64_t found = 0;
+    QUIRE_ASSIGN_OR_RETURN(EntryRun run, RunAt(*it, path_, &found));
+    if (found != ledger || run.first_entry > to) break;
+    if (run.first_entry == from) continue;  // the run at or before `from`, taken above
+    if (!runs.empty() && run.first_entry <= runs.back().last_entry()) {
+      return Corruption(fmt::format("index {} ledger {}: entry runs at {} and {} overlap", path_,
+                                    ledger, runs.back().first_entry, run.first_entry));
+    }
+    runs.push_back(std::move(run));
   }
-  return std::optional<uint64_t>(DecodeBigEndian64(it->key().data() + 8));
+  QUIRE_RETURN_IF_ERROR(FromRocks(it->status(), "index " + path_));
+  return runs;
 }
 
 Result<std::optional<LedgerInfo>> LedgerIndex::GetLedgerInfo(uint64_t ledger) const {
@@ -305,9 +317,18 @@ LedgerIndex::Batch::Batch(Batch&&) noexcept = default;
 LedgerIndex::Batch& LedgerIndex::Batch::operator=(Batch&&) noexcept = default;
 
 void LedgerIndex::Batch::PutLocation(uint64_t ledger, uint64_t entry, const EntryLocation& loc) {
-  batch_->Put(index_->entries_cf_, EntryKey(ledger, entry), EncodeEntryLocation(loc))
-      .PermitUncheckedError();
   ++count_;
+  if (!runs_.empty()) {
+    auto& [last_ledger, run] = runs_.back();
+    if (last_ledger == ledger && run.last_entry() + 1 == entry && run.log_id == loc.log_id &&
+        last_run_end_ == loc.offset && run.sizes.size() < kMaxRunEntries) {
+      run.sizes.push_back(loc.size);
+      last_run_end_ += loc.size;
+      return;
+    }
+  }
+  runs_.emplace_back(ledger, EntryRun{entry, loc.log_id, loc.offset, {loc.size}});
+  last_run_end_ = loc.offset + loc.size;
 }
 
 void LedgerIndex::Batch::PutLedgerInfo(uint64_t ledger, const LedgerInfo& info) {
@@ -317,6 +338,10 @@ void LedgerIndex::Batch::PutLedgerInfo(uint64_t ledger, const LedgerInfo& info) 
 }
 
 void LedgerIndex::Batch::DeleteLedger(uint64_t ledger) {
+  // The runs put before are dropped, and those put after are laid over nothing (PlaceRuns): the
+  // range deletion comes first in the batch, their rows after it.
+  std::erase_if(runs_, [&](const auto& r) { return r.first == ledger; });
+  deleted_.push_back(ledger);
   batch_->Delete(index_->ledgers_cf_, LedgerKey(ledger)).PermitUncheckedError();
   batch_->DeleteRange(index_->entries_cf_, EntryKey(ledger, 0), PastPrefix(ledger))
       .PermitUncheckedError();
@@ -353,8 +378,46 @@ LedgerIndex::Batch LedgerIndex::NewBatch() const {
   return b;
 }
 
+Status LedgerIndex::PlaceRuns(Batch& batch) {
+  // Per ledger, in the order put; std::map for a deterministic order of rows.
+  std::map<uint64_t, std::vector<EntryRun>> added;
+  for (auto& [ledger, run] : batch.runs_) added[ledger].push_back(std::move(run));
+  batch.runs_.clear();
+  for (const auto& [ledger, runs] : added) {
+    uint64_t from = UINT64_MAX;
+    uint64_t to = 0;
+    for (const EntryRun& r : runs) {
+      from = std::min(from, r.first_entry);
+      to = std::max(to, r.last_entry());
+    }
+    std::vector<EntryRun> existing;
+    bool deleted = std::find(batch.deleted_.begin(), batch.deleted_.end(), ledger) !=
+                   batch.deleted_.end();
+    if (!deleted) {
+      QUIRE_ASSIGN_OR_RETURN(existing, RunsOverlapping(ledger, from, to));
+    }
+    // Rows left as they were are not written again; rows of runs gone are deleted.
+    std::map<uint64_t, const EntryRun*> before;
+    for (const EntryRun& r : existing) before.emplace(r.first_entry, &r);
+    for (const EntryRun& r : OverlayRuns(existing, runs)) {
+      auto same = before.find(r.first_entry);
+      bool unchanged = same != before.end() && *same->second == r;
+      if (same != before.end()) before.erase(same);
+      if (unchanged) continue;
+      batch.batch_->Put(entries_cf_, EntryKey(ledger, r.first_entry), EncodeEntryRun(r))
+          .PermitUncheckedError();
+    }
+    for (const auto& [first, r] : before) {
+      batch.batch_->Delete(entries_cf_, EntryKey(ledger, first)).PermitUncheckedError();
+    }
+  }
+  return Status::Ok();
+}
+
 Status LedgerIndex::Write(Batch& batch, bool sync) {
   if (batch.count_ == 0) return Status::Ok();
+  MutexLock lock(write_mu_);
+  QUIRE_RETURN_IF_ERROR(PlaceRuns(batch));
   if (needs_resume_) {
     // After a failed write on a full disk RocksDB refuses every write until it is resumed; once
     // space is back, Resume() clears the error (it fails again while the disk is still full).

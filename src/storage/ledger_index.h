@@ -3,16 +3,18 @@
 // log (what garbage collection decides with). Formats in docs/formats.md, "Index".
 //
 // Column families:
-//   entries:     BE64(ledger) BE64(entry) -> version:u8(1) log:u64 offset:u64 size:u32
-//                Big-endian keys make RocksDB's byte order the numeric order, so a ledger's entries
-//                are contiguous and "last entry of ledger L" is one SeekForPrev.
+//   entries:     BE64(ledger) BE64(first entry) -> a run of entries (entry_runs.h): log, the first
+//                record's offset, each record's size. A ledger's runs never overlap. Big-endian
+//                keys make RocksDB's byte order the numeric order, so an entry's run and a
+//                ledger's last entry are each one SeekForPrev.
 //   ledgers:     BE64(ledger) -> LedgerInfo (see EncodeLedgerInfo)
 //   logs:        BE64(log) -> version:u8(1) total_bytes:u64   (the log's usage is recorded)
 //   log_ledgers: BE64(log) BE64(ledger) -> version:u8(1) bytes:u64
 //   default:     "format" -> the index format version, as decimal text
 //
-// Writes come from the flush thread and the garbage collector, serialized by the storage engine's
-// index-writer lock, each one synced batch; reads from any thread. RocksDB does its own I/O (not
+// Writes come from the flush thread and the garbage collector, each one synced batch, serialized by
+// the storage engine's index-writer lock and, for the runs a batch reads and rewrites, by Write's
+// own; reads from any thread. RocksDB does its own I/O (not
 // through quire::FileSystem): every batch is written with sync=true, so after a crash the index
 // holds exactly the batches that completed.
 #pragma once
@@ -22,21 +24,28 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
+#include <vector>
 
+#include "common/mutex.h"
 #include "quire/status.h"
 #include "storage/entry_log.h"
+#include "storage/entry_runs.h"
 
 namespace rocksdb {
 class DB;
 class ColumnFamilyHandle;
+class Iterator;
 class WriteBatch;
 }  // namespace rocksdb
 
 namespace quire::storage {
 
 // 2 added the `logs` and `log_ledgers` column families; a version 1 index is upgraded when a
-// bookie opens it (its entry logs' usage is then rebuilt by scanning them).
-inline constexpr uint32_t kIndexFormatVersion = 2;
+// bookie opens it (its entry logs' usage is then rebuilt by scanning them). 3 stores runs of
+// entries; a row of formats 1 and 2 (one entry) reads as a run of one, so opening one for
+// writing only records the new version.
+inline constexpr uint32_t kIndexFormatVersion = 3;
 
 // What a bookie stores about a ledger besides its entries.
 struct LedgerInfo {
@@ -49,9 +58,6 @@ struct LedgerInfo {
 //   version:u8(1) flags:u8(bit 0 = fenced) key_len:u32 key lac_len:u32 lac
 std::string EncodeLedgerInfo(const LedgerInfo& info);
 Result<LedgerInfo> DecodeLedgerInfo(std::string_view bytes, std::string_view what);
-
-std::string EncodeEntryLocation(const EntryLocation& location);
-Result<EntryLocation> DecodeEntryLocation(std::string_view bytes, std::string_view what);
 
 // What the index records about one entry log: the bytes of records (padding included) written to
 // it. Its presence means the log's per-ledger usage rows are complete.
@@ -101,9 +107,13 @@ class LedgerIndex {
     ~Batch();
     Batch(Batch&&) noexcept;
     Batch& operator=(Batch&&) noexcept;
+    // Where `entry` now is. Consecutive calls for consecutive entries of one ledger whose
+    // records are adjacent in one log (a flush's, a compaction's) make one run; a later call for
+    // an entry of the same batch replaces the earlier one, as it replaces what the index held.
     void PutLocation(uint64_t ledger, uint64_t entry, const EntryLocation& location);
     void PutLedgerInfo(uint64_t ledger, const LedgerInfo& info);
-    // Removes the ledger's info and every entry location (one range deletion).
+    // Removes the ledger's info and every entry location (one range deletion), also those put
+    // earlier in this batch.
     void DeleteLedger(uint64_t ledger);
     void PutLogSummary(uint64_t log, const LogSummary& summary);
     void PutLogLedgerBytes(uint64_t log, uint64_t ledger, uint64_t bytes);
@@ -116,14 +126,19 @@ class LedgerIndex {
     friend class LedgerIndex;
     const LedgerIndex* index_ = nullptr;
     std::unique_ptr<rocksdb::WriteBatch> batch_;
+    // Locations become rows at Write, laid over the runs the index holds then.
+    std::vector<std::pair<uint64_t, EntryRun>> runs_;  // (ledger, run), in the order put
+    uint64_t last_run_end_ = 0;                          // where runs_.back()'s last record ends
+    std::vector<uint64_t> deleted_;                      // ledgers deleted in this batch
     size_t count_ = 0;
   };
   Batch NewBatch() const;
-  // Writes the batch atomically and durably (WAL + fsync). A full disk fails with kIOError and
+  // Writes the batch atomically and durably (WAL + fsync). The runs it puts are first laid over
+  // those the index holds for the same entries (OverlayRuns), read and written under one lock. A full disk fails with kIOError and
   // sys_errno ENOSPC; the next Write first asks RocksDB to resume from it. With `sync` false the
   // batch is not fsync'd: a crash may lose it (and every batch after it up to the next synced
   // one), never a part of it; for changes whose loss the next start repairs.
-  Status Write(Batch& batch, bool sync = true);
+  Status Write(Batch& batch, bool sync = true) QUIRE_EXCLUDES(write_mu_);
 
   // How many ledgers have an info row. Reads every ledger key: the cost grows with the ledgers
   // held (for /metrics, not for hot paths).
@@ -150,6 +165,14 @@ class LedgerIndex {
   LedgerIndex() = default;
   static Result<std::unique_ptr<LedgerIndex>> OpenWith(const std::string& path, bool read_only,
                                                        const LedgerIndexOptions& options);
+  // The run of `ledger` with the greatest first entry not above `entry`, if any (`it` is an
+  // iterator over `entries`).
+  Result<std::optional<EntryRun>> RunAtOrBefore(rocksdb::Iterator* it, uint64_t ledger,
+                                                uint64_t entry) const;
+  // The runs of `ledger` that hold any entry in [from, to], in order.
+  Result<std::vector<EntryRun>> RunsOverlapping(uint64_t ledger, uint64_t from, uint64_t to) const;
+  // Turns the batch's runs into row puts and deletions of `batch_`.
+  Status PlaceRuns(Batch& batch) QUIRE_REQUIRES(write_mu_);
 
   std::string path_;
   std::unique_ptr<rocksdb::DB> db_;
@@ -158,7 +181,8 @@ class LedgerIndex {
   rocksdb::ColumnFamilyHandle* ledgers_cf_ = nullptr;
   rocksdb::ColumnFamilyHandle* logs_cf_ = nullptr;         // null in a read-only version 1 index
   rocksdb::ColumnFamilyHandle* log_ledgers_cf_ = nullptr;  // likewise
-  bool needs_resume_ = false;  // a write failed on a full disk; Write() only
+  Mutex write_mu_;
+  bool needs_resume_ QUIRE_GUARDED_BY(write_mu_) = false;  // a write failed on a full disk
 };
 
 }  // namespace quire::storage

@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 
+#include "common/coding.h"
 #include "common/crc32c.h"
 
 #include "storage/cookie.h"
@@ -213,13 +214,29 @@ TEST(IndexFormatTest, LedgerInfoAndLocation) {
   future[0] = 2;
   EXPECT_EQ(DecodeLedgerInfo(future, "x").status().code(), StatusCode::kUnimplemented);
 
-  EntryLocation loc{3, 1ull << 40, 1234};
-  auto l = DecodeEntryLocation(EncodeEntryLocation(loc), "x");
-  ASSERT_TRUE(l.ok());
-  EXPECT_EQ(l->log_id, 3u);
-  EXPECT_EQ(l->offset, 1ull << 40);
-  EXPECT_EQ(l->size, 1234u);
-  EXPECT_FALSE(DecodeEntryLocation(EncodeEntryLocation(loc).substr(1), "x").ok());
+  // A run of entry locations (index format 3), and a row of formats 1 and 2, a run of one.
+  EntryRun run{7, 3, 1ull << 40, {1234, 20, 1u << 31}};
+  std::string enc_run = EncodeEntryRun(run);
+  auto r = DecodeEntryRun(7, enc_run, "x");
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(*r, run);
+  EXPECT_EQ(r->At(8).offset, (1ull << 40) + 1234);
+  EXPECT_EQ(r->At(9).size, 1u << 31);
+  for (size_t n = 0; n < enc_run.size(); ++n) {
+    EXPECT_EQ(DecodeEntryRun(7, enc_run.substr(0, n), "x").status().code(),
+              StatusCode::kCorruption)
+        << n;
+  }
+  EXPECT_FALSE(DecodeEntryRun(7, enc_run + '\0', "x").ok());
+  EXPECT_FALSE(DecodeEntryRun(UINT64_MAX, enc_run, "x").ok());  // entries past 2^64
+  std::string single(1, '\1');
+  PutFixed64(&single, 3);
+  PutFixed64(&single, 4096);
+  PutFixed32(&single, 1040);
+  auto one = DecodeEntryRun(5, single, "x");
+  ASSERT_TRUE(one.ok());
+  EXPECT_EQ(*one, (EntryRun{5, 3, 4096, {1040}}));
+  EXPECT_FALSE(DecodeEntryRun(5, single.substr(1), "x").ok());
 }
 
 TEST(CookieFormatTest, RoundTripAndErrors) {
