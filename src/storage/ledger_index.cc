@@ -60,13 +60,17 @@ Status FromRocks(const rocksdb::Status& s, std::string_view what) {
 
 using EntryVisitor = std::function<bool(uint64_t, uint64_t, const EntryLocation&)>;
 
-// The run in the entries row at `it`; `ledger` is set to its ledger.
-Result<EntryRun> RunAt(const rocksdb::Iterator& it, const std::string& path, uint64_t* ledger) {
+// The ledger of the entries row at `it`.
+Result<uint64_t> LedgerAt(const rocksdb::Iterator& it, const std::string& path) {
   if (it.key().size() != 16) return Corruption(fmt::format("index {}: bad entry key", path));
-  *ledger = DecodeBigEndian64(it.key().data());
+  return DecodeBigEndian64(it.key().data());
+}
+
+// The run in the entries row at `it`, of `ledger` (LedgerAt).
+Result<EntryRun> RunAt(const rocksdb::Iterator& it, const std::string& path, uint64_t ledger) {
   uint64_t first = DecodeBigEndian64(it.key().data() + 8);
   return DecodeEntryRun(first, it.value().ToStringView(),
-                        fmt::format("index {} ledger {} entry {}", path, *ledger, first));
+                        fmt::format("index {} ledger {} entry {}", path, ledger, first));
 }
 
 // Visits the entries from key `start` on, while `fn` returns true; with `only_ledger`, stops at
@@ -76,9 +80,9 @@ Status VisitEntries(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* cf, const std:
                     const EntryVisitor& fn) {
   std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(rocksdb::ReadOptions(), cf));
   for (it->Seek(start); it->Valid(); it->Next()) {
-    uint64_t ledger = 0;
-    QUIRE_ASSIGN_OR_RETURN(EntryRun run, RunAt(*it, path, &ledger));
+    QUIRE_ASSIGN_OR_RETURN(uint64_t ledger, LedgerAt(*it, path));
     if (only_ledger && ledger != *only_ledger) break;
+    QUIRE_ASSIGN_OR_RETURN(EntryRun run, RunAt(*it, path, ledger));
     uint64_t offset = run.offset;
     for (size_t i = 0; i < run.sizes.size(); ++i) {
       if (!fn(ledger, run.first_entry + i, EntryLocation{run.log_id, offset, run.sizes[i]})) {
@@ -239,9 +243,9 @@ Result<std::optional<EntryRun>> LedgerIndex::RunAtOrBefore(rocksdb::Iterator* it
   it->SeekForPrev(EntryKey(ledger, entry));
   QUIRE_RETURN_IF_ERROR(FromRocks(it->status(), "index " + path_));
   if (!it->Valid()) return std::optional<EntryRun>();
-  uint64_t found = 0;
-  QUIRE_ASSIGN_OR_RETURN(EntryRun run, RunAt(*it, path_, &found));
+  QUIRE_ASSIGN_OR_RETURN(uint64_t found, LedgerAt(*it, path_));
   if (found != ledger) return std::optional<EntryRun>();
+  QUIRE_ASSIGN_OR_RETURN(EntryRun run, RunAt(*it, path_, ledger));
   return std::optional<EntryRun>(std::move(run));
 }
 
@@ -287,10 +291,11 @@ Result<std::vector<EntryRun>> LedgerIndex::RunsOverlapping(uint64_t ledger, uint
   QUIRE_ASSIGN_OR_RETURN(std::optional<EntryRun> before, RunAtOrBefore(it.get(), ledger, from));
   if (before && before->last_entry() >= from) runs.push_back(std::move(*before));
   for (it->Seek(EntryKey(ledger, from)); it->Valid(); it->Next()) {
-    uint64_t found = 0;
-    QUIRE_ASSIGN_OR_RETURN(EntryRun run, RunAt(*it, path_, &found));
-    if (found != ledger || run.first_entry > to) break;
-    if (run.first_entry == from) continue;  // the run at or before `from`, taken above
+    QUIRE_ASSIGN_OR_RETURN(uint64_t found, LedgerAt(*it, path_));
+    uint64_t first = DecodeBigEndian64(it->key().data() + 8);
+    if (found != ledger || first > to) break;
+    if (first == from) continue;  // the run at or before `from`, taken above
+    QUIRE_ASSIGN_OR_RETURN(EntryRun run, RunAt(*it, path_, ledger));
     if (!runs.empty() && run.first_entry <= runs.back().last_entry()) {
       return Corruption(fmt::format("index {} ledger {}: entry runs at {} and {} overlap", path_,
                                     ledger, runs.back().first_entry, run.first_entry));

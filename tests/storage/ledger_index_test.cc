@@ -240,7 +240,9 @@ TEST(LedgerIndexTest, LookupsAgreeWithAnEntryByEntryModel) {
       for (size_t i = 0; i < keys.size(); ++i) {
         auto it = want.find(keys[i].second);
         ASSERT_EQ((*many)[i].has_value(), it != want.end()) << keys[i].second;
-        if (it != want.end()) EXPECT_EQ((*many)[i]->offset, it->second.offset);
+        if (it != want.end()) {
+          EXPECT_EQ((*many)[i]->offset, it->second.offset);
+        }
         auto one = index.Find(ledger, keys[i].second);
         ASSERT_TRUE(one.ok());
         EXPECT_EQ(one->has_value(), it != want.end());
