@@ -4,8 +4,8 @@
 // compaction: consecutive entries of a ledger have adjacent records. The index stores one row per
 // such run (first entry, log, the first record's offset, every record's size) instead of one per
 // entry. At a bookie's maximum the rows per entry (RocksDB's memtable inserts, WAL and flushes)
-// took about a sixth of its CPU, and 37 bytes of index per entry where a run takes about two
-// (docs/performance.md, "One index row per run of entries").
+// took about a sixth of its CPU, and wrote 37 bytes of rows per entry where a run writes about
+// two (docs/performance.md, "One index row per run of entries").
 //
 // A ledger's runs never overlap: an entry written again (a recovery's rewrite, a compaction's
 // move) replaces its place in the run that held it, and that run keeps only its other entries
