@@ -358,13 +358,34 @@ Status LedgerDirectory::RecordScannedUsage(uint64_t log, Mutex* index_writer) {
   // batches, and a commit syncs the header with the first batch.
   bool never_written = head.find_first_not_of('\0') == std::string::npos;
   if (!never_written) {
+    // The records are looked up a few thousand at a time: FindMany answers the entries of one
+    // index run from one lookup (a log holds its ledgers' entries in runs).
+    struct Scanned {
+      uint64_t ledger, entry, offset;
+      uint32_t size;
+    };
+    std::vector<Scanned> scanned;
+    auto count_live = [&]() -> Status {
+      std::vector<std::pair<uint64_t, uint64_t>> keys;
+      keys.reserve(scanned.size());
+      for (const Scanned& r : scanned) keys.emplace_back(r.ledger, r.entry);
+      QUIRE_ASSIGN_OR_RETURN(auto locations, index_->FindMany(keys));
+      for (size_t i = 0; i < scanned.size(); ++i) {
+        const std::optional<EntryLocation>& loc = locations[i];
+        if (loc && loc->log_id == log && loc->offset == scanned[i].offset) {
+          live[scanned[i].ledger] += scanned[i].size;
+        }
+      }
+      scanned.clear();
+      return Status::Ok();
+    };
     QUIRE_RETURN_IF_ERROR(ScanEntryLog(options_.fs, path,
                                        [&](const EntryLogRecord& r, uint64_t offset) -> Status {
       end = offset + r.size;
-      QUIRE_ASSIGN_OR_RETURN(auto loc, index_->Find(r.ledger_id, r.entry_id));
-      if (loc && loc->log_id == log && loc->offset == offset) live[r.ledger_id] += r.size;
-      return Status::Ok();
+      scanned.push_back({r.ledger_id, r.entry_id, offset, r.size});
+      return scanned.size() < 4096 ? Status::Ok() : count_live();
     }));
+    QUIRE_RETURN_IF_ERROR(count_live());
     end = std::max(end, AlignUp(end, kEntryLogAlignment));
   }
   uint64_t total = std::min(size, end) > kEntryLogHeaderSize ? std::min(size, end) - kEntryLogHeaderSize : 0;
