@@ -12,11 +12,11 @@
 //   log_ledgers: BE64(log) BE64(ledger) -> version:u8(1) bytes:u64
 //   default:     "format" -> the index format version, as decimal text
 //
-// Writes come from the flush thread and the garbage collector, each one synced batch, serialized by
-// the storage engine's index-writer lock and, for the runs a batch reads and rewrites, by Write's
-// own; reads from any thread. RocksDB does its own I/O (not
-// through quire::FileSystem): every batch is written with sync=true, so after a crash the index
-// holds exactly the batches that completed.
+// Writes come from the flush thread and the garbage collector, each one synced batch, serialized
+// by the storage engine's index-writer lock and, for the runs a batch reads and rewrites, by
+// Write's own; reads from any thread. RocksDB does its own I/O (not through quire::FileSystem):
+// every batch is written with sync=true, so after a crash the index holds exactly the batches
+// that completed.
 #pragma once
 
 #include <cstdint>
@@ -134,10 +134,11 @@ class LedgerIndex {
   };
   Batch NewBatch() const;
   // Writes the batch atomically and durably (WAL + fsync). The runs it puts are first laid over
-  // those the index holds for the same entries (OverlayRuns), read and written under one lock. A full disk fails with kIOError and
-  // sys_errno ENOSPC; the next Write first asks RocksDB to resume from it. With `sync` false the
-  // batch is not fsync'd: a crash may lose it (and every batch after it up to the next synced
-  // one), never a part of it; for changes whose loss the next start repairs.
+  // those the index holds for the same entries (OverlayRuns), read and written under one lock.
+  // A full disk fails with kIOError and sys_errno ENOSPC; the next Write first asks RocksDB to
+  // resume from it. With `sync` false the batch is not fsync'd: a crash may lose it (and every
+  // batch after it up to the next synced one), never a part of it; for changes whose loss the
+  // next start repairs.
   Status Write(Batch& batch, bool sync = true) QUIRE_EXCLUDES(write_mu_);
 
   // How many ledgers have an info row. Reads every ledger key: the cost grows with the ledgers
