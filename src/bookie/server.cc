@@ -224,8 +224,17 @@ class Connection : public std::enable_shared_from_this<Connection> {
       size_t needed = scan.needed;
       // Read more behind the partial frame (ReadBuffer gives back a buffer a big frame grew).
       std::pair<char*, size_t> room = buf.Room(std::max(kReadChunk, needed - avail));
+      // A large frame gets a buffer of its own, lent whole to its adds: reading stops at its
+      // end, and after it the next frame's length is read alone to size the next one, so that
+      // no part of either is copied into a new buffer when the lent one is left behind.
+      size_t want = room.second;
+      if (needed > kReadChunk) {
+        want = needed - avail;
+      } else if (avail == 0 && scan.lent_last) {
+        want = kFrameHeaderSize;
+      }
       auto [ec, n] = co_await OnStream([&](auto& stream) {
-        return stream.async_read_some(asio::buffer(room.first, room.second),
+        return stream.async_read_some(asio::buffer(room.first, want),
                                       asio::as_tuple(asio::use_awaitable));
       });
       buf.Commit(n);
@@ -240,6 +249,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
     bool bad_frame = false;  // a length that cannot be trusted: answered, closing
     size_t needed = 0;       // bytes the next frame needs in the buffer (header included)
     size_t dispatched = 0;   // frames dispatched
+    bool lent_last = false;  // the last one was lent the buffer's bytes (ReadBuffer::Share)
   };
 
   // Strand, never suspends: dispatches every complete frame in `buf`, until the connection goes
@@ -249,9 +259,12 @@ class Connection : public std::enable_shared_from_this<Connection> {
   Scan DispatchComplete(protocol::ReadBuffer& buf) {
     storage::JournalLeadScope lead;
     size_t dispatched = 0;
+    bool lent_last = false;
     while (!paused_ && !closed_) {
       size_t avail = buf.size();
-      if (avail < kFrameHeaderSize) return {.needed = kFrameHeaderSize, .dispatched = dispatched};
+      if (avail < kFrameHeaderSize) {
+        return {.needed = kFrameHeaderSize, .dispatched = dispatched, .lent_last = lent_last};
+      }
       Result<uint32_t> length =
           DecodeFrameLength(buf.data().data(), server_->options_.max_frame_size);
       if (!length.ok()) {
@@ -271,9 +284,16 @@ class Connection : public std::enable_shared_from_this<Connection> {
         return {.bad_frame = true, .dispatched = dispatched};
       }
       size_t needed = kFrameHeaderSize + *length;
-      if (avail < needed) return {.needed = needed, .dispatched = dispatched};
+      if (avail < needed) {
+        return {.needed = needed, .dispatched = dispatched, .lent_last = lent_last};
+      }
       server_->metrics_.bytes_read.fetch_add(needed, std::memory_order_relaxed);
-      Dispatch(buf.data().substr(kFrameHeaderSize, *length));
+      std::string_view frame = buf.data().substr(kFrameHeaderSize, *length);
+      // A frame that fills much of the buffer lends its bytes to its adds, which the journal and
+      // the write cache keep, instead of a copy; a small one is copied, not to keep a buffer up to
+      // twice its size (ReadBuffer::Share).
+      lent_last = frame.size() >= buf.capacity() / 2;
+      Dispatch(frame, lent_last ? buf.Share() : nullptr);
       buf.Consume(needed);
       ++dispatched;
       if (OverLimit()) {
@@ -282,12 +302,12 @@ class Connection : public std::enable_shared_from_this<Connection> {
         if (server_->OverGlobalLimit()) server_->Park(shared_from_this());
       }
     }
-    return {.dispatched = dispatched};
+    return {.dispatched = dispatched, .lent_last = lent_last};
   }
 
-  void Dispatch(std::string_view frame) {
+  void Dispatch(std::string_view frame, std::shared_ptr<const void> frame_owner) {
     uint64_t start = MonotonicNanos();
-    ParsedRequest parsed = ParseRequest(frame);
+    ParsedRequest parsed = ParseRequest(frame, std::move(frame_owner));
     uint64_t cost = frame.size() + kRequestOverhead;
     bool read = parsed.ok() && IsRead(parsed.request);
     if (read) ++reads_in_flight_;

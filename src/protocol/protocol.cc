@@ -168,31 +168,35 @@ bool SplitBatchAdds(std::string_view in, std::vector<std::string_view>* batches,
   return true;
 }
 
-// The fast path: a BATCH_ADD's adds as views into one copy of the frame, the rest of the request
-// parsed by protobuf. False when the frame holds no batch or an encoding this decoder leaves to
-// protobuf.
-bool ParseBatchAsViews(std::string_view frame, ParsedRequest* p) {
+// The fast path: a BATCH_ADD's adds as views into the frame (kept by `owner`, or else a copy of
+// it), the rest of the request parsed by protobuf. False when the frame holds no batch or an
+// encoding this decoder leaves to protobuf.
+bool ParseBatchAsViews(std::string_view frame, std::shared_ptr<const void> owner,
+                       ParsedRequest* p) {
   std::vector<std::string_view> batches, others;
   if (!SplitBatchAdds(frame, &batches, &others) || batches.empty()) return false;
   std::string rest;  // the header, in practice: a few bytes
   for (std::string_view field : others) rest.append(field);
   if (!p->request.ParseFromString(rest)) return false;
-  auto copy = std::make_shared<const std::string>(frame);
+  std::string_view bytes = frame;
+  if (owner == nullptr) {
+    auto copy = std::make_shared<const std::string>(frame);
+    bytes = *copy;
+    owner = std::move(copy);
+  }
   for (std::string_view batch : batches) {
     auto at = static_cast<size_t>(batch.data() - frame.data());
-    if (!DecodeBatch(std::string_view(*copy).substr(at, batch.size()), &p->batch_adds)) {
-      return false;
-    }
+    if (!DecodeBatch(bytes.substr(at, batch.size()), &p->batch_adds)) return false;
   }
   p->request.mutable_batch_add();  // has_batch_add(): it was sent, as protobuf would say
-  p->adds_owner = std::move(copy);
+  p->adds_owner = std::move(owner);
   return true;
 }
 
 // Parses `frame` into p->request, a BATCH_ADD's adds into p->batch_adds. False when the bytes are
 // not a Request.
-bool Parse(std::string_view frame, ParsedRequest* p) {
-  if (ParseBatchAsViews(frame, p)) return true;
+bool Parse(std::string_view frame, std::shared_ptr<const void> frame_owner, ParsedRequest* p) {
+  if (ParseBatchAsViews(frame, std::move(frame_owner), p)) return true;
   // Any other request, or a batch in an encoding left to protobuf: parsed as protobuf parses it,
   // the batch's adds then viewing the parsed message.
   p->request.Clear();
@@ -327,9 +331,9 @@ std::string EncodeFrame(const google::protobuf::MessageLite& message) {
   return out;
 }
 
-ParsedRequest ParseRequest(std::string_view frame) {
+ParsedRequest ParseRequest(std::string_view frame, std::shared_ptr<const void> frame_owner) {
   ParsedRequest p;
-  if (!Parse(frame, &p)) {
+  if (!Parse(frame, std::move(frame_owner), &p)) {
     p.request.Clear();
     p.batch_adds.clear();
     p.adds_owner.reset();

@@ -56,9 +56,9 @@ struct AddView {
 struct ParsedRequest {
   proto::Request request;
   // A BATCH_ADD's adds (request.batch_add() is left empty). They view bytes that `adds_owner`
-  // keeps alive: one copy of the frame, shared by whatever keeps a body (the bookie's journal and
-  // write cache) instead of a string allocated and copied per body; or, for an encoding that only
-  // protobuf's parser decodes (docs/protocol.md), the parsed message.
+  // keeps alive: the frame (as read, or one copy of it), shared by whatever keeps a body (the
+  // bookie's journal and write cache) instead of a string allocated and copied per body; or, for
+  // an encoding that only protobuf's parser decodes (docs/protocol.md), the parsed message.
   std::vector<AddView> batch_adds;
   std::shared_ptr<const void> adds_owner;
   proto::Status error = proto::STATUS_UNSPECIFIED;  // UNSPECIFIED: valid
@@ -69,8 +69,11 @@ struct ParsedRequest {
 // Parses and checks one frame's bytes: a known protocol version, a known operation with its
 // body, ids in range, entry bodies that match their ids. When the bytes are not a Request at all,
 // request.header is left empty (request id 0). The same bytes are accepted and refused as
-// protobuf's parser would; a BATCH_ADD's adds are decoded by hand into batch_adds.
-ParsedRequest ParseRequest(std::string_view frame);
+// protobuf's parser would; a BATCH_ADD's adds are decoded by hand into batch_adds. They view a
+// copy of the frame, or, when `frame_owner` is given (it keeps the frame's bytes alive and
+// unchanged), the frame itself.
+ParsedRequest ParseRequest(std::string_view frame,
+                           std::shared_ptr<const void> frame_owner = nullptr);
 
 // A response to `header` with the given status (and message, for errors).
 proto::Response MakeResponse(const proto::RequestHeader& header, proto::Status status,

@@ -10,13 +10,16 @@ namespace quire::protocol {
 std::pair<char*, size_t> ReadBuffer::Room(size_t min) {
   if (capacity_ - end_ < min) {
     size_t held = end_ - begin_;
-    if (capacity_ - held >= min && begin_ > 0) {
+    if (!shared_ && capacity_ - held >= min && begin_ > 0) {
       std::memmove(buf_.get(), buf_.get() + begin_, held);  // enough room once moved to the front
     } else {
-      size_t grown = std::max(capacity_ * 2, held + min);
-      auto bigger = std::make_unique_for_overwrite<char[]>(grown);
+      // Doubling keeps a connection of growing frames from reallocating at each; a buffer lent
+      // out is replaced by one just large enough, as it may be lent out in turn.
+      size_t grown = shared_ ? held + min : std::max(capacity_ * 2, held + min);
+      auto bigger = std::make_shared_for_overwrite<char[]>(grown);
       if (held > 0) std::memcpy(bigger.get(), buf_.get() + begin_, held);
       buf_ = std::move(bigger);
+      shared_ = false;
       capacity_ = grown;
     }
     begin_ = 0;
@@ -38,10 +41,16 @@ void ReadBuffer::Consume(size_t n) {
 
 void ReadBuffer::Clear() {
   begin_ = end_ = 0;
-  if (capacity_ > kKeepBytes) {
+  if (shared_ || capacity_ > kKeepBytes) {
     buf_.reset();
+    shared_ = false;
     capacity_ = 0;
   }
+}
+
+std::shared_ptr<const void> ReadBuffer::Share() {
+  shared_ = true;
+  return buf_;
 }
 
 }  // namespace quire::protocol

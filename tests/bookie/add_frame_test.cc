@@ -102,5 +102,37 @@ TEST(AddFrameTest, TheBookieParsesItAsTheRequest) {
   EXPECT_EQ(parsed.batch_adds[1].entry_id, 3);
 }
 
+// The bookie lends a large frame's bytes as read (server.cc, ReadBuffer::Share): the adds view
+// them in place, kept by the lender's owner, instead of a copy.
+TEST(AddFrameTest, ALentFrameIsViewedWhereItWasRead) {
+  std::string body(kEntryBodyHeaderSize, '\0');
+  EncodeEntryBodyHeader({.ledger_id = 9, .entry_id = 3, .lac = 2, .length = 4}, body.data());
+  body += "data";
+  AddToSend add{9, 3, Shared("key"), Shared(body), false};
+  auto out = std::make_shared<std::string>();
+  AppendBatchAddFrame(out.get(), 7, std::vector<AddToSend>{add, add});
+  std::string_view frame = std::string_view(*out).substr(kFrameHeaderSize);
+  auto inside = [&](std::string_view v) {
+    return v.data() >= frame.data() && v.data() + v.size() <= frame.data() + frame.size();
+  };
+
+  ParsedRequest lent = ParseRequest(frame, out);
+  ASSERT_TRUE(lent.ok()) << lent.error_message;
+  ASSERT_EQ(lent.batch_adds.size(), 2u);
+  EXPECT_EQ(lent.adds_owner.get(), out.get());
+  for (const AddView& a : lent.batch_adds) {
+    EXPECT_TRUE(inside(a.body));
+    EXPECT_TRUE(inside(a.master_key));
+    EXPECT_EQ(a.body, body);
+  }
+
+  ParsedRequest copied = ParseRequest(frame);  // nothing lent: the adds view a copy
+  ASSERT_TRUE(copied.ok()) << copied.error_message;
+  ASSERT_EQ(copied.batch_adds.size(), 2u);
+  EXPECT_NE(copied.adds_owner.get(), out.get());
+  EXPECT_FALSE(inside(copied.batch_adds[0].body));
+  EXPECT_EQ(copied.batch_adds[0].body, body);
+}
+
 }  // namespace
 }  // namespace quire::protocol

@@ -2,6 +2,8 @@
 // out-of-order completion, long polls.
 #include <map>
 #include <set>
+#include <string>
+#include <vector>
 
 #include "bookie/bookie_test_fixture.h"
 #include "protocol/protocol.h"
@@ -108,6 +110,43 @@ TEST_F(ProtocolTest, TenThousandPipelinedRequestsOnOneConnection) {
   EXPECT_EQ(r.status(), proto::OK);
   EXPECT_EQ(r.read().body(), EntryBody(8, kRequests / 8 - 1, kRequests / 8 - 2,
                                        "payload-" + std::to_string(kRequests - 1)));
+}
+
+// Batches large and small, sent back to back so that reads end inside frames: the bookie keeps
+// a large frame's adds in the buffer it read them into (ReadBuffer::Share), reads the next frames
+// into new ones, and every entry reads back as sent.
+TEST_F(ProtocolTest, BatchesOfEverySizeBackToBackReadBackAsSent) {
+  RawClient c = Connect();
+  const std::vector<int> batch_adds = {300, 1, 40, 700, 3, 300, 64, 1, 1, 500};
+  std::string frames;
+  int64_t entry = 0;
+  uint64_t id = 0;
+  auto payload = [](int64_t e) {
+    return std::string(900 + static_cast<size_t>(e % 200), static_cast<char>('a' + e % 26));
+  };
+  for (int n : batch_adds) {
+    proto::Request batch;
+    batch.mutable_header()->set_protocol_version(1);
+    batch.mutable_header()->set_operation(proto::BATCH_ADD);
+    batch.mutable_header()->set_request_id(++id);
+    for (int i = 0; i < n; ++i, ++entry) {
+      *batch.mutable_batch_add()->add_adds() =
+          AddRequest(0, 30, entry, "key", payload(entry), entry - 1).add();
+    }
+    frames += protocol::EncodeFrame(batch);
+  }
+  ASSERT_TRUE(c.SendRaw(frames).ok());
+  for (size_t i = 0; i < batch_adds.size(); ++i) {
+    auto r = c.Receive();
+    ASSERT_TRUE(r.ok()) << r.status().ToString();
+    ASSERT_EQ(r->status(), proto::OK) << r->message();
+    for (const auto& res : r->batch_add().results()) ASSERT_EQ(res.status(), proto::OK);
+  }
+  for (int64_t e = 0; e < entry; ++e) {
+    proto::Response r = Call(c, ReadRequest(++id, 30, e));
+    ASSERT_EQ(r.status(), proto::OK) << "entry " << e << ": " << r.message();
+    ASSERT_EQ(r.read().body(), EntryBody(30, e, e - 1, payload(e))) << "entry " << e;
+  }
 }
 
 TEST_F(ProtocolTest, ResponsesCompleteOutOfOrderAndLongPollWakesOnANewEntry) {

@@ -2,6 +2,7 @@
 #include "protocol/read_buffer.h"
 
 #include <cstring>
+#include <memory>
 #include <string>
 
 #include <gtest/gtest.h>
@@ -69,6 +70,49 @@ TEST(ReadBufferTest, GrowsForALargeFrameKeepingItsStartAndGivesTheMemoryBackAfte
   EXPECT_EQ(b.capacity(), 0u);  // a connection does not keep megabytes after one big frame
   Put(b, "again");
   EXPECT_EQ(b.data(), "again");
+}
+
+// What the bookie does with a large BATCH_ADD frame: its adds view the bytes where they were read
+// (Share), so the buffer must never write over them while the adds live, and must not keep the
+// allocation for itself once everything in it is parsed.
+TEST(ReadBufferTest, BytesLentOutStayAsReadWhileTheBufferReadsOn) {
+  ReadBuffer b;
+  b.Room(64);
+  Put(b, "frame-one|next");
+  std::string_view lent = b.data().substr(0, 10);
+  std::shared_ptr<const void> owner = b.Share();
+  ASSERT_NE(owner, nullptr);
+  b.Consume(10);
+  EXPECT_EQ(b.data(), "next");
+  // Room at the end of the lent allocation is used...
+  Put(b, "-a");
+  EXPECT_EQ(b.data(), "next-a");
+  // ...but where there is not enough, the unparsed bytes move to a new one instead of to the
+  // front of this one (which a buffer not lent out does: MovesAPartialFrameToTheFront...).
+  const size_t capacity = b.capacity();
+  ASSERT_EQ(capacity, 64u);
+  Put(b, std::string(capacity - 8, 'x'));
+  EXPECT_EQ(lent, "frame-one|");
+  EXPECT_EQ(b.data().substr(0, 7), "next-ax");
+  EXPECT_EQ(b.size(), 6 + capacity - 8);
+  EXPECT_NE(b.data().data(), lent.data() + 10);
+}
+
+TEST(ReadBufferTest, ALentBufferIsLeftToItsBorrowersOnceParsed) {
+  ReadBuffer b;
+  Put(b, "whole-frame");
+  std::string_view lent = b.data();
+  std::shared_ptr<const void> owner = b.Share();
+  b.Consume(b.size());
+  EXPECT_EQ(b.capacity(), 0u);  // not reused: the next read goes elsewhere
+  Put(b, "second");
+  EXPECT_EQ(lent, "whole-frame");
+  EXPECT_EQ(b.data(), "second");
+  // Not lent: reused as before.
+  const char* at = b.data().data();
+  b.Consume(b.size());
+  Put(b, "third");
+  EXPECT_EQ(b.data().data(), at);
 }
 
 TEST(ReadBufferTest, ClearDropsTheBytes) {

@@ -130,9 +130,33 @@ void CheckAgreesWithProtobuf(std::string_view frame, const ParsedRequest& parsed
   }
 }
 
+// A frame lent by its reader (the server's large frames) parses as a copied one, its adds in
+// place.
+void CheckLentFrame(std::string_view frame, const ParsedRequest& copied) {
+  auto lent = std::make_shared<const std::string>(frame);
+  ParsedRequest parsed = ParseRequest(*lent, lent);
+  Check(parsed.error == copied.error && parsed.error_message == copied.error_message,
+        "a lent frame was answered otherwise than a copied one");
+  Check(parsed.batch_adds.size() == copied.batch_adds.size(),
+        "a lent frame has another number of adds than a copied one");
+  const char* begin = lent->data();
+  const char* end = begin + lent->size();
+  for (size_t i = 0; i < parsed.batch_adds.size(); ++i) {
+    const AddView& a = parsed.batch_adds[i];
+    const AddView& c = copied.batch_adds[i];
+    Check(a.ledger_id == c.ledger_id && a.entry_id == c.entry_id && a.body == c.body &&
+              a.master_key == c.master_key && a.recovery == c.recovery,
+          "a lent frame decoded another add than a copied one");
+    bool viewed_in_place = a.body.empty() || (a.body.data() >= begin && a.body.data() < end);
+    Check(viewed_in_place || parsed.adds_owner != lent,
+          "an add of a lent frame views bytes the lender does not keep");
+  }
+}
+
 void HandleFrame(std::string_view frame) {
   ParsedRequest parsed = ParseRequest(frame);
   CheckAgreesWithProtobuf(frame, parsed);
+  CheckLentFrame(frame, parsed);
   const proto::RequestHeader& header = parsed.request.header();
   if (parsed.ok()) {
     CheckValid(parsed);
