@@ -222,17 +222,21 @@ class Connection : public std::enable_shared_from_this<Connection> {
       if (paused_) continue;
       size_t avail = buf.size();
       size_t needed = scan.needed;
-      // Read more behind the partial frame (ReadBuffer gives back a buffer a big frame grew).
-      std::pair<char*, size_t> room = buf.Room(std::max(kReadChunk, needed - avail));
-      // A large frame gets a buffer of its own, lent whole to its adds: reading stops at its
-      // end, and after it the next frame's length is read alone to size the next one, so that
-      // no part of either is copied into a new buffer when the lent one is left behind.
-      size_t want = room.second;
+      // As much as the socket has, up to what the buffer holds (ReadBuffer gives back a buffer a
+      // big frame grew); but a large frame gets a buffer of its own size, lent whole to its adds:
+      // reading stops at its end, and after it the next frame's length is read alone to size
+      // the next buffer, so that nothing is copied out of a buffer left to its adds.
+      size_t min_room = std::max(kReadChunk, needed - avail);
+      bool exact = false;
       if (needed > kReadChunk) {
-        want = needed - avail;
+        min_room = needed - avail;
+        exact = true;
       } else if (avail == 0 && scan.lent_last) {
-        want = kFrameHeaderSize;
+        min_room = kFrameHeaderSize;
+        exact = true;
       }
+      std::pair<char*, size_t> room = buf.Room(min_room);
+      size_t want = exact ? min_room : room.second;
       auto [ec, n] = co_await OnStream([&](auto& stream) {
         return stream.async_read_some(asio::buffer(room.first, want),
                                       asio::as_tuple(asio::use_awaitable));
@@ -289,10 +293,10 @@ class Connection : public std::enable_shared_from_this<Connection> {
       }
       server_->metrics_.bytes_read.fetch_add(needed, std::memory_order_relaxed);
       std::string_view frame = buf.data().substr(kFrameHeaderSize, *length);
-      // A frame that fills much of the buffer lends its bytes to its adds, which the journal and
-      // the write cache keep, instead of a copy; a small one is copied, not to keep a buffer up to
-      // twice its size (ReadBuffer::Share).
-      lent_last = frame.size() >= buf.capacity() / 2;
+      // A frame that fills most of the buffer lends its bytes to its adds, which the journal and
+      // the write cache keep until the entries are flushed, instead of a copy; a smaller one is
+      // copied, so that a lent buffer is never more than a third larger than its frame.
+      lent_last = frame.size() >= buf.capacity() / 4 * 3;
       Dispatch(frame, lent_last ? buf.Share() : nullptr);
       buf.Consume(needed);
       ++dispatched;
