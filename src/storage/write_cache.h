@@ -1,7 +1,9 @@
 // Entries that are journaled but not yet in an entry log.
 //
 // A WriteCache is a hash index from (ledger, entry) to the entry's payload, held by reference: the
-// bytes the journal wrote are not copied again. A ledger directory holds two: one taking adds, one
+// bytes the journal wrote are not copied again. The entries are also listed in the order they
+// came, for the flush: sorting that list, nearly in order already, is cheaper than walking the
+// hash index's nodes (which was 4 % of a bookie's CPU at the maximum). A ledger directory holds two: one taking adds, one
 // being flushed. Not synchronized: the owner (the ledger directory) guards it; while a cache is
 // being flushed it is only read.
 #pragma once
@@ -68,13 +70,15 @@ class WriteCache {
   size_t max_bytes() const { return max_bytes_; }
 
  private:
-  // Index slot, the payload's owner (its own string, or its share of the BATCH_ADD frame it came
-  // in: ids, key and framing, ~40 bytes an add) and their allocations, roughly.
+  // Index slot and arrival-list item, the payload's owner (its own string, or its share of the
+  // BATCH_ADD frame it came in: ids, key and framing, ~40 bytes an add) and their allocations,
+  // roughly.
   static constexpr size_t kPerEntryOverhead = 128;
   static size_t Cost(size_t payload) { return payload + kPerEntryOverhead; }
 
   const size_t max_bytes_;
   std::unordered_map<EntryKey, Payload, EntryKeyHash> index_;
+  std::vector<Item> arrivals_;  // index_'s entries in the order they were put
   std::unordered_map<uint64_t, uint64_t> last_entry_;  // ledger -> highest entry id here
   size_t bytes_ = 0;
   size_t count_ = 0;
