@@ -3,9 +3,9 @@
 // A WriteCache is a hash index from (ledger, entry) to the entry's payload, held by reference: the
 // bytes the journal wrote are not copied again. The entries are also listed in the order they
 // came, for the flush: sorting that list, nearly in order already, is cheaper than walking the
-// hash index's nodes (which was 4 % of a bookie's CPU at the maximum). A ledger directory holds two: one taking adds, one
-// being flushed. Not synchronized: the owner (the ledger directory) guards it; while a cache is
-// being flushed it is only read.
+// hash index's nodes (which was 4 % of a bookie's CPU at the maximum). A ledger directory holds
+// two: one taking adds, one being flushed. Not synchronized: the owner (the ledger directory)
+// guards it; while a cache is being flushed it is only read.
 #pragma once
 
 #include <cstdint>
