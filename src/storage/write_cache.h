@@ -1,11 +1,13 @@
 // Entries that are journaled but not yet in an entry log.
 //
-// A WriteCache is a hash index from (ledger, entry) to the entry's payload, held by reference: the
-// bytes the journal wrote are not copied again. The entries are also listed in the order they
-// came, for the flush: sorting that list, nearly in order already, is cheaper than walking the
-// hash index's nodes (which was 4 % of a bookie's CPU at the maximum). A ledger directory holds
-// two: one taking adds, one being flushed. Not synchronized: the owner (the ledger directory)
-// guards it; while a cache is being flushed it is only read.
+// A WriteCache lists its entries in the order they came, each with its payload held by reference
+// (the bytes the journal wrote are not copied again), and finds them by (ledger, entry) through an
+// open-addressed table of positions in that list. The flush sorts the list, nearly in order
+// already: cheaper than walking a hash map's nodes (4 % of a bookie's CPU at the maximum). And no
+// node is allocated per put and freed per flushed entry: a std::unordered_map's were 3 % of a
+// bookie's CPU at the maximum (docs/performance.md, "The write cache without a node per entry").
+// A ledger directory holds two: one taking adds, one being flushed. Not synchronized: the owner
+// (the ledger directory) guards it; while a cache is being flushed it is only read.
 #pragma once
 
 #include <cstdint>
@@ -38,13 +40,11 @@ struct EntryKeyHash {
 class WriteCache {
  public:
   // `expected_entries`: how many entries it will likely hold (its index is sized for them).
-  explicit WriteCache(size_t max_bytes, size_t expected_entries = 0) : max_bytes_(max_bytes) {
-    index_.reserve(expected_entries);
-  }
+  explicit WriteCache(size_t max_bytes, size_t expected_entries = 0);
 
   // Room for a payload of this size? (An empty cache always takes one entry, however large.)
   bool Fits(size_t payload_size) const {
-    return count_ == 0 || bytes_ + Cost(payload_size) <= max_bytes_;
+    return entries_.empty() || bytes_ + Cost(payload_size) <= max_bytes_;
   }
   // Keeps a reference to the payload (not null). A second put of the same (ledger, entry) keeps
   // the first: adds are idempotent.
@@ -65,23 +65,36 @@ class WriteCache {
   std::vector<Item> Sorted() const;
 
   size_t bytes() const { return bytes_; }
-  size_t count() const { return count_; }
-  bool empty() const { return count_ == 0; }
+  size_t count() const { return entries_.size(); }
+  bool empty() const { return entries_.empty(); }
   size_t max_bytes() const { return max_bytes_; }
 
  private:
-  // Index slot and arrival-list item, the payload's owner (its own string, or its share of the
-  // BATCH_ADD frame it came in: ids, key and framing, ~40 bytes an add) and their allocations,
-  // roughly.
+  struct Stored {
+    uint64_t ledger;
+    uint64_t entry;
+    Payload payload;
+  };
+  // The list's item (48 bytes), the table's slots (16 to 32 bytes), the payload's owner (its own
+  // string, or its share of the BATCH_ADD frame it came in: ids, key and framing, ~40 bytes an
+  // add), roughly. (The list briefly holds twice its items' bytes while it grows, which a cache
+  // sized for the entries of the last flush rarely does.)
   static constexpr size_t kPerEntryOverhead = 128;
   static size_t Cost(size_t payload) { return payload + kPerEntryOverhead; }
 
+  // The slot holding (ledger, entry)'s position, or the empty slot where it would go.
+  size_t Probe(uint64_t ledger, uint64_t entry) const;
+  // Makes a table of `slots` slots (a power of two, more than twice the entries) and fills it.
+  void Rebuild(size_t slots);
+
   const size_t max_bytes_;
-  std::unordered_map<EntryKey, Payload, EntryKeyHash> index_;
-  std::vector<Item> arrivals_;  // index_'s entries in the order they were put
+  std::vector<Stored> entries_;  // in the order they were put; the first put of a key only
+  // Position in entries_ plus one (0: empty) and a tag of the key; linear probing, at most half
+  // full.
+  std::vector<uint64_t> slots_;
+  int shift_ = 64;  // 64 - log2(slots_.size()): a hash's top bits pick a block's first slot
   std::unordered_map<uint64_t, uint64_t> last_entry_;  // ledger -> highest entry id here
   size_t bytes_ = 0;
-  size_t count_ = 0;
 };
 
 // Entries read from entry logs, kept for reads that follow (read-ahead). Thread-safe; evicts the

@@ -1,10 +1,11 @@
-// storage::WriteCache against a model: what a flush gets (Sorted) after puts in any order,
-// repeated puts and erased ledgers.
+// storage::WriteCache against a model: what a flush gets (Sorted) and what reads find (Get,
+// LastEntry, EntriesOf) after puts in any order, repeated puts and erased ledgers.
 #include "storage/write_cache.h"
 
 #include <algorithm>
 #include <map>
 #include <memory>
+#include <optional>
 #include <random>
 #include <string>
 #include <unordered_set>
@@ -23,7 +24,7 @@ Payload Bytes(std::string s) {
 
 using Model = std::map<std::pair<uint64_t, uint64_t>, std::string>;
 
-void ExpectSortedIs(const WriteCache& cache, const Model& model) {
+void ExpectHolds(const WriteCache& cache, const Model& model) {
   std::vector<WriteCache::Item> items = cache.Sorted();
   ASSERT_EQ(items.size(), model.size());
   size_t i = 0;
@@ -34,6 +35,24 @@ void ExpectSortedIs(const WriteCache& cache, const Model& model) {
     ++i;
   }
   EXPECT_EQ(cache.count(), model.size());
+  // Every key found, with its first payload; its neighbours only where the model has them.
+  std::map<uint64_t, std::vector<uint64_t>> entries_of;
+  for (const auto& [key, payload] : model) {
+    auto [ledger, entry] = key;
+    EXPECT_EQ(cache.Get(ledger, entry), payload) << ledger << "/" << entry;
+    EXPECT_EQ(cache.Get(ledger, entry + 1).has_value(), model.count({ledger, entry + 1}) > 0);
+    EXPECT_EQ(cache.Get(ledger + 1000, entry), std::nullopt);
+    entries_of[ledger].push_back(entry);
+  }
+  for (uint64_t ledger = 0; ledger < 8; ++ledger) {
+    std::vector<uint64_t> ids;
+    cache.EntriesOf(ledger, &ids);
+    std::sort(ids.begin(), ids.end());
+    EXPECT_EQ(ids, entries_of[ledger]) << "ledger " << ledger;
+    std::optional<uint64_t> last;
+    if (!entries_of[ledger].empty()) last = entries_of[ledger].back();
+    EXPECT_EQ(cache.LastEntry(ledger), last) << "ledger " << ledger;
+  }
 }
 
 TEST(WriteCacheTest, OneLedgerInOrderIsFlushedInOrder) {
@@ -44,7 +63,7 @@ TEST(WriteCacheTest, OneLedgerInOrderIsFlushedInOrder) {
     cache.Put(7, e, Bytes(payload));
     model[{7, e}] = payload;
   }
-  ExpectSortedIs(cache, model);
+  ExpectHolds(cache, model);
 }
 
 // Writers' shapes: ledgers interleaved, entries out of order (recovery rewrites, ensemble
@@ -52,9 +71,10 @@ TEST(WriteCacheTest, OneLedgerInOrderIsFlushedInOrder) {
 TEST(WriteCacheTest, SortedIsEveryFirstPutInLedgerAndEntryOrder) {
   std::mt19937_64 rng(42);
   for (int round = 0; round < 50; ++round) {
-    WriteCache cache(64 << 20);
+    WriteCache cache(64 << 20, round % 2 == 0 ? 0 : 300);
     Model model;
-    const int puts = 1 + static_cast<int>(rng() % 400);
+    // Up to 2,000 puts: the table, sized for none, is rebuilt larger several times.
+    const int puts = 1 + static_cast<int>(rng() % 2000);
     std::vector<uint64_t> next(5, 0);
     for (int i = 0; i < puts; ++i) {
       uint64_t ledger = rng() % next.size();
@@ -70,7 +90,7 @@ TEST(WriteCacheTest, SortedIsEveryFirstPutInLedgerAndEntryOrder) {
         EXPECT_EQ(cache.EraseLedgers(gone), expected);
       }
     }
-    ExpectSortedIs(cache, model);
+    ExpectHolds(cache, model);
   }
 }
 
