@@ -117,23 +117,30 @@ void RequestProcessor::Process(protocol::ParsedRequest parsed, Responder respond
   }
 }
 
+std::optional<Status> RequestProcessor::RefusesAdds(bool recovery) const {
+  // A full disk still takes recovery adds (closing ledgers must stay possible); an I/O error
+  // takes nothing.
+  if (status_->writable() || (recovery && !status_->sticky())) return std::nullopt;
+  return Status(StatusCode::kReadOnly,
+                fmt::format("the bookie is read-only: {}", status_->read_only_reason()));
+}
+
 void RequestProcessor::Add(int64_t ledger_id, int64_t entry_id, std::string_view master_key,
                            storage::Payload body, bool recovery,
                            std::function<void(Status)> done) {
-  // A full disk still takes recovery adds (closing ledgers must stay possible); an I/O error
-  // takes nothing.
-  if (!status_->writable() && !(recovery && !status_->sticky())) {
-    return done(Status(StatusCode::kReadOnly,
-                       fmt::format("the bookie is read-only: {}", status_->read_only_reason())));
-  }
+  if (auto refused = RefusesAdds(recovery)) return done(*refused);
   auto ledger = static_cast<uint64_t>(ledger_id);
-  auto entry = static_cast<uint64_t>(entry_id);
   int64_t lac = ParseEntryBodyHeader(body.bytes())->lac;  // validated by ParseRequest
-  storage::StorageEngine::Callback callback =
-      Tracked([this, ledger, lac, done = std::move(done)](Status s) {
-        if (s.ok()) AdvanceLac(ledger, lac);
-        done(s);
-      });
+  Store(ledger, static_cast<uint64_t>(entry_id), master_key, std::move(body), recovery,
+        Tracked([this, ledger, lac, done = std::move(done)](Status s) {
+          if (s.ok()) AdvanceLac(ledger, lac);
+          done(s);
+        }));
+}
+
+void RequestProcessor::Store(uint64_t ledger, uint64_t entry, std::string_view master_key,
+                             storage::Payload body, bool recovery,
+                             storage::StorageEngine::Callback callback) {
   // Inline on the calling (I/O) thread when the write cache has room; when it has none the add
   // must wait, which only a worker thread may do.
   if (engine_->TryAddEntry(ledger, entry, master_key, body, recovery, callback)) return;
@@ -143,38 +150,73 @@ void RequestProcessor::Add(int64_t ledger_id, int64_t entry_id, std::string_view
   });
 }
 
-void RequestProcessor::BatchAdd(protocol::ParsedRequest parsed, Responder respond) {
-  struct Batch {
-    Mutex mu;
-    proto::Response response;
-    size_t remaining;
-    Responder respond;
-  };
-  auto batch = std::make_shared<Batch>();
-  const std::vector<protocol::AddView>& adds = parsed.batch_adds;
-  batch->response = MakeResponse(parsed.request.header(), proto::OK);
-  batch->remaining = adds.size();
-  batch->respond = std::move(respond);
-  for (const protocol::AddView& add : adds) {
-    proto::AddResult* result = batch->response.mutable_batch_add()->add_results();
-    result->set_ledger_id(add.ledger_id);
-    result->set_entry_id(add.entry_id);
+// A BATCH_ADD in progress: one object for all its adds, answered when the last is decided. Each
+// add's engine callback is this object and the add's index: small enough for std::function to
+// hold in place, where a callback per add wrapping the next one allocated three and locked two
+// mutexes per add (docs/performance.md, "A batch's adds decided through one object").
+class RequestProcessor::Batch {
+ public:
+  Batch(RequestProcessor* processor, const protocol::ParsedRequest& parsed, Responder respond)
+      : processor_(processor), respond_(std::move(respond)), remaining_(parsed.batch_adds.size()) {
+    response_ = MakeResponse(parsed.request.header(), proto::OK);
+    results_ = response_.mutable_batch_add()->mutable_results();
+    results_->Reserve(static_cast<int>(parsed.batch_adds.size()));
+    lacs_.reserve(parsed.batch_adds.size());
+    for (const protocol::AddView& add : parsed.batch_adds) {
+      proto::AddResult* result = results_->Add();
+      result->set_ledger_id(add.ledger_id);
+      result->set_entry_id(add.entry_id);
+      lacs_.push_back(ParseEntryBodyHeader(add.body)->lac);  // validated by ParseRequest
+    }
+    processor_->engine_callbacks_.fetch_add(1, std::memory_order_relaxed);  // Tracked, once
   }
+
+  // The engine's callback for add `i`.
+  storage::StorageEngine::Callback CallbackFor(size_t i) {
+    return [batch = this, i](Status s) { batch->Decided(i, std::move(s)); };
+  }
+
+  // Add `i` is decided. Adds are decided on several threads at once (each journal's callbacks,
+  // a write thread, the I/O thread that read the batch): each writes only its own result, and
+  // the last one, which sees all of them through the counter, answers and frees the batch.
+  void Decided(size_t i, Status s) {
+    proto::AddResult* result = results_->Mutable(static_cast<int>(i));  // writes nothing shared
+    if (s.ok()) {
+      processor_->AdvanceLac(static_cast<uint64_t>(result->ledger_id()), lacs_[i]);
+    } else {
+      result->set_message(s.message());
+    }
+    result->set_status(ToProtoStatus(s.code()));
+    if (remaining_.fetch_sub(1, std::memory_order_acq_rel) > 1) return;
+    respond_(std::move(response_));
+    RequestProcessor* processor = processor_;
+    delete this;
+    processor->EngineCallbackDone();  // last: the processor may be destroyed from here on
+  }
+
+ private:
+  RequestProcessor* const processor_;
+  const Responder respond_;
+  proto::Response response_;
+  google::protobuf::RepeatedPtrField<proto::AddResult>* results_;  // response_'s, one per add
+  std::vector<int64_t> lacs_;  // the LAC each add's body carries
+  std::atomic<size_t> remaining_;
+};
+
+void RequestProcessor::BatchAdd(protocol::ParsedRequest parsed, Responder respond) {
+  const std::vector<protocol::AddView>& adds = parsed.batch_adds;
+  auto* batch = new Batch(this, parsed, std::move(respond));
+  // From the first call on, the batch may be answered and freed on another thread.
   for (size_t i = 0; i < adds.size(); ++i) {
     const protocol::AddView& add = adds[i];
-    // The body stays a view into the frame's copy, which the payload keeps alive: no copy per
-    // entry.
-    Add(add.ledger_id, add.entry_id, add.master_key, storage::Payload(parsed.adds_owner, add.body),
-        add.recovery, [batch, i](Status s) {
-          MutexLock lock(batch->mu);
-          proto::AddResult* result =
-              batch->response.mutable_batch_add()->mutable_results(static_cast<int>(i));
-          result->set_status(ToProtoStatus(s.code()));
-          if (!s.ok()) result->set_message(s.message());
-          if (--batch->remaining > 0) return;
-          lock.Unlock();
-          batch->respond(std::move(batch->response));
-        });
+    if (auto refused = RefusesAdds(add.recovery)) {
+      batch->Decided(i, *refused);
+      continue;
+    }
+    // The body stays a view into the frame, which the payload keeps alive: no copy per entry.
+    Store(static_cast<uint64_t>(add.ledger_id), static_cast<uint64_t>(add.entry_id),
+          add.master_key, storage::Payload(parsed.adds_owner, add.body), add.recovery,
+          batch->CallbackFor(i));
   }
 }
 

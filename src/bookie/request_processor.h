@@ -74,11 +74,18 @@ class RequestProcessor {
 
  private:
   struct Waiter;
+  class Batch;
 
-  // One add, of an ADD_ENTRY or a BATCH_ADD: `master_key` is only read during the call.
+  // An ADD_ENTRY's add: `master_key` is only read during the call.
   void Add(int64_t ledger_id, int64_t entry_id, std::string_view master_key,
            storage::Payload body, bool recovery, std::function<void(Status)> done);
   void BatchAdd(protocol::ParsedRequest parsed, Responder respond);
+  // Why adds are refused now (the bookie is read-only), if they are.
+  std::optional<Status> RefusesAdds(bool recovery) const;
+  // Gives one add to the engine: on this thread if the write cache has room, else on a write
+  // thread. `callback` is tracked (Tracked, or a batch's).
+  void Store(uint64_t ledger, uint64_t entry, std::string_view master_key, storage::Payload body,
+             bool recovery, storage::StorageEngine::Callback callback);
   void Read(proto::Request request, Responder respond);
   void LongPoll(proto::Request request, Responder respond);
   void ReadLac(proto::Request request, Responder respond);

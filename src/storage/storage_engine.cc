@@ -363,24 +363,24 @@ bool StorageEngine::TryAdd(uint64_t ledger, uint64_t entry, std::string_view mas
       RequestFlush();
       return false;
     }
-    std::vector<JournalWrite> writes;
+    Journal* journal = JournalFor(ledger);
     if (state == nullptr) {
+      // Queued before the add under the same lock: replay meets the key first.
       ledgers_->Create(shard, ledger, master_key);
-      writes.emplace_back(JournalRecordType::kMasterKey, ledger, 0, std::string(master_key),
-                          nullptr);
+      journal->Append(JournalWrite(JournalRecordType::kMasterKey, ledger, 0,
+                                   std::string(master_key), nullptr));
     }
-    writes.emplace_back(JournalRecordType::kAdd, ledger, entry, payload,
-                        [this, size, done = std::move(done)](Status s) {
-                          if (s.ok()) {
-                            adds_.fetch_add(1, std::memory_order_relaxed);
-                            add_bytes_.fetch_add(size, std::memory_order_relaxed);
-                          } else {
-                            add_errors_.fetch_add(1, std::memory_order_relaxed);
-                            if (!s.Is(StatusCode::kAborted)) SetError(s);
-                          }
-                          done(s);
-                        });
-    JournalFor(ledger)->Append(std::move(writes));
+    journal->Append(JournalWrite(JournalRecordType::kAdd, ledger, entry, payload,
+                                 [this, size, done = std::move(done)](Status s) {
+                                   if (s.ok()) {
+                                     adds_.fetch_add(1, std::memory_order_relaxed);
+                                     add_bytes_.fetch_add(size, std::memory_order_relaxed);
+                                   } else {
+                                     add_errors_.fetch_add(1, std::memory_order_relaxed);
+                                     if (!s.Is(StatusCode::kAborted)) SetError(s);
+                                   }
+                                   done(s);
+                                 }));
   }
   if (flush_due) RequestFlush();
   return true;
