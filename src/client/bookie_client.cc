@@ -302,7 +302,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
     proto::RequestHeader* header = request.mutable_header();
     header->set_protocol_version(kProtocolVersion);
     header->set_request_id(Expect(std::move(pending)));
-    out_.append(EncodeFrame(request));
+    out_.Append(EncodeFrame(request));
   }
 
   // The next request id, waiting for its answer with `pending`.
@@ -363,7 +363,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // write, which reports it.
   void SendFromCaller() QUIRE_REQUIRES(mu_) {
     ssize_t n = ::send(fd_, out_.data(), out_.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
-    if (n > 0) out_.erase(0, static_cast<size_t>(n));
+    if (n > 0) out_.Consume(static_cast<size_t>(n));
   }
 
   static long long MillisUntil(Clock::time_point t) {
@@ -480,7 +480,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
       adds_.clear();
       queued_add_bytes_ = 0;
       add_frames_in_flight_ = 0;
-      out_.clear();
+      out_.Clear();
     }
     for (auto& [id, p] : pending) p.done(status);
     std::vector<AddTarget> targets;
@@ -495,21 +495,21 @@ class Connection : public std::enable_shared_from_this<Connection> {
     if (out_.empty()) return;
     writing_ = true;
     wire_.swap(out_);
-    out_.clear();
+    out_.Clear();
     auto written = [self = shared_from_this(), gen = generation_, tls = tls_](
                        boost::system::error_code ec, size_t) {
       {
         MutexLock lock(self->mu_);
         self->writing_ = false;
-        self->wire_.clear();
+        self->wire_.Clear();
         if (gen != self->generation_ || !ec) return self->Flush();
       }
       self->StreamFailed("write", ec);
     };
     if (tls_) {
-      asio::async_write(*tls_, asio::buffer(wire_), std::move(written));
+      asio::async_write(*tls_, asio::buffer(wire_.data(), wire_.size()), std::move(written));
     } else {
-      asio::async_write(socket_, asio::buffer(wire_), std::move(written));
+      asio::async_write(socket_, asio::buffer(wire_.data(), wire_.size()), std::move(written));
     }
   }
 
@@ -687,8 +687,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   size_t queued_add_bytes_ QUIRE_GUARDED_BY(mu_) = 0;  // their encoded size
   // ADD_ENTRY and BATCH_ADD frames sent and not answered.
   size_t add_frames_in_flight_ QUIRE_GUARDED_BY(mu_) = 0;
-  std::string out_ QUIRE_GUARDED_BY(mu_);   // frames waiting for the next write
-  std::string wire_ QUIRE_GUARDED_BY(mu_);  // the frames of the write in progress
+  protocol::WriteBuffer out_ QUIRE_GUARDED_BY(mu_);   // frames waiting for the next write
+  protocol::WriteBuffer wire_ QUIRE_GUARDED_BY(mu_);  // the frames of the write in progress
   size_t posted_adds_ QUIRE_GUARDED_BY(mu_) = 0;  // adds posted to the strand, not queued yet
   // The open plaintext socket, for SendFromCaller; -1 otherwise.
   int fd_ QUIRE_GUARDED_BY(mu_) = -1;

@@ -13,6 +13,7 @@
 #include <span>
 #include <string>
 
+#include "protocol/write_buffer.h"
 #include "quire/ledger_metadata.h"
 
 namespace quire::protocol {
@@ -30,9 +31,9 @@ struct AddToSend {
 size_t EncodedAddSize(const AddToSend& add);
 
 // Appends the frame (length prefix included) of an ADD_ENTRY request for `add`.
-void AppendAddFrame(std::string* out, uint64_t request_id, const AddToSend& add);
+void AppendAddFrame(WriteBuffer* out, uint64_t request_id, const AddToSend& add);
 
 // Appends the frame of a BATCH_ADD request holding `adds` (1 to kMaxBatchAdds), in order.
-void AppendBatchAddFrame(std::string* out, uint64_t request_id, std::span<const AddToSend> adds);
+void AppendBatchAddFrame(WriteBuffer* out, uint64_t request_id, std::span<const AddToSend> adds);
 
 }  // namespace quire::protocol

@@ -558,6 +558,7 @@ void Journal::Run() {
 void Journal::WriteGroup(std::vector<JournalWrite>* group, bool leader) {
   last_group_records_ = group->size();
   std::vector<JournalCallback> callbacks;
+  callbacks.reserve(group->size());
   JournalGroupBuilder builder(&buffer_);
   builder.Begin();
   for (JournalWrite& w : *group) {

@@ -53,9 +53,10 @@ TEST(AddFrameTest, AnAddIsWhatTheProtoSerializerWrites) {
     for (const AddToSend& add : Cases()) {
       proto::Request expected = Header(proto::ADD_ENTRY, request_id);
       *expected.mutable_add() = AsProto(add);
-      std::string out = "before";
+      WriteBuffer out;
+      out.Append("before");
       AppendAddFrame(&out, request_id, add);
-      EXPECT_EQ(out, "before" + EncodeFrame(expected))
+      EXPECT_EQ(out.view(), "before" + EncodeFrame(expected))
           << "ledger " << add.ledger_id << " entry " << add.entry_id << " request " << request_id;
       EXPECT_EQ(EncodedAddSize(add), AsProto(add).ByteSizeLong());
     }
@@ -67,9 +68,9 @@ TEST(AddFrameTest, ABatchIsWhatTheProtoSerializerWrites) {
   for (size_t n = 1; n <= adds.size(); ++n) {
     proto::Request expected = Header(proto::BATCH_ADD, 42);
     for (size_t i = 0; i < n; ++i) *expected.mutable_batch_add()->add_adds() = AsProto(adds[i]);
-    std::string out;
+    WriteBuffer out;
     AppendBatchAddFrame(&out, 42, std::span<const AddToSend>(adds.data(), n));
-    EXPECT_EQ(out, EncodeFrame(expected)) << n << " adds";
+    EXPECT_EQ(out.view(), EncodeFrame(expected)) << n << " adds";
   }
 }
 
@@ -80,9 +81,9 @@ TEST(AddFrameTest, ABatchOfAddsWithoutKeysOrBodiesIsWhatTheProtoSerializerWrites
   for (int i = 0; i < 100; ++i) adds.push_back({-1 - i, -1000 - i, nullptr, nullptr, i % 3 == 0});
   proto::Request expected = Header(proto::BATCH_ADD, ~uint64_t{0});
   for (const AddToSend& a : adds) *expected.mutable_batch_add()->add_adds() = AsProto(a);
-  std::string out;
+  WriteBuffer out;
   AppendBatchAddFrame(&out, ~uint64_t{0}, adds);
-  EXPECT_EQ(out, EncodeFrame(expected));
+  EXPECT_EQ(out.view(), EncodeFrame(expected));
 }
 
 // What the bookie does with it: a valid add parses and validates as one.
@@ -91,9 +92,9 @@ TEST(AddFrameTest, TheBookieParsesItAsTheRequest) {
   EncodeEntryBodyHeader({.ledger_id = 9, .entry_id = 3, .lac = 2, .length = 4}, body.data());
   body += "data";
   AddToSend add{9, 3, Shared("key"), Shared(body), false};
-  std::string out;
+  WriteBuffer out;
   AppendBatchAddFrame(&out, 7, std::vector<AddToSend>{add, add});
-  ParsedRequest parsed = ParseRequest(std::string_view(out).substr(kFrameHeaderSize));
+  ParsedRequest parsed = ParseRequest(out.view().substr(kFrameHeaderSize));
   ASSERT_TRUE(parsed.ok()) << parsed.error_message;
   EXPECT_EQ(parsed.request.header().request_id(), 7u);
   ASSERT_EQ(parsed.batch_adds.size(), 2u);
@@ -109,9 +110,9 @@ TEST(AddFrameTest, ALentFrameIsViewedWhereItWasRead) {
   EncodeEntryBodyHeader({.ledger_id = 9, .entry_id = 3, .lac = 2, .length = 4}, body.data());
   body += "data";
   AddToSend add{9, 3, Shared("key"), Shared(body), false};
-  auto out = std::make_shared<std::string>();
+  auto out = std::make_shared<WriteBuffer>();
   AppendBatchAddFrame(out.get(), 7, std::vector<AddToSend>{add, add});
-  std::string_view frame = std::string_view(*out).substr(kFrameHeaderSize);
+  std::string_view frame = out->view().substr(kFrameHeaderSize);
   auto inside = [&](std::string_view v) {
     return v.data() >= frame.data() && v.data() + v.size() <= frame.data() + frame.size();
   };

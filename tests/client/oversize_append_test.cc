@@ -68,7 +68,7 @@ TEST(AddRequestSizeTest, TheLargestAllowedPayloadFitsTheFrameLimit) {
                                         std::numeric_limits<uint64_t>::max(),
                                         std::string(MaxAppendPayload(limit), 'x'));
   // Framed as the writer frames it (protocol/add_frame.h).
-  std::string frame;
+  protocol::WriteBuffer frame;
   protocol::AppendAddFrame(&frame, std::numeric_limits<uint64_t>::max(),
                            {kMaxId, kMaxId, std::make_shared<const std::string>(MasterKey("pw")),
                             std::make_shared<const std::string>(std::move(body))});

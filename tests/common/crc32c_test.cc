@@ -75,7 +75,8 @@ TEST(Crc32cTest, HardwareAgreesAcrossBlockBoundariesAndAlignments) {
     data.push_back(static_cast<char>(x >> 24));
   }
   std::vector<size_t> lengths;
-  for (size_t base : {size_t{0}, size_t{3 * 256}, size_t{3 * 8192}, size_t{2 * 3 * 8192}}) {
+  for (size_t base : {size_t{0}, size_t{3 * 64}, size_t{3 * 256}, size_t{3 * 256 + 3 * 64},
+                      size_t{1040}, size_t{3 * 8192}, size_t{2 * 3 * 8192}}) {
     for (size_t d = 0; d < 20; ++d) {
       lengths.push_back(base + d);
       if (base >= d) lengths.push_back(base - d);
