@@ -275,6 +275,10 @@ Status Journal::EnsureSpace(uint64_t bytes) {
 
 bool Journal::ZeroAheadDue() {
   if (options_.zero_ahead_bytes == 0 || zero_ahead_failed_ || file_ == nullptr) return false;
+  if (group_bytes_average_ >= kZeroChunk / 4) {  // large groups: no zeros (journal.h)
+    zero_refilling_ = false;
+    return false;
+  }
   // Refilled from half way to the full distance, in chunks: topping up after every group would
   // cost each group a second write.
   uint64_t full = std::min(offset_ + options_.zero_ahead_bytes, options_.max_file_bytes);
@@ -566,6 +570,7 @@ void Journal::WriteGroup(std::vector<JournalWrite>* group, bool leader) {
     if (w.done) callbacks.push_back(std::move(w.done));
   }
   Status s = health();
+  group_bytes_average_ = (group_bytes_average_ * 7 + builder.size()) / 8;
   if (s.ok()) s = EnsureSpace(AlignUp(builder.size() + kMinPaddingRecord, kJournalAlignment));
   if (s.ok()) {
     uint64_t durable_before;

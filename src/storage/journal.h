@@ -22,9 +22,13 @@
 //    next land on blocks the file system has already written. A group written into fallocate'd
 //    space converts an unwritten extent, and its fdatasync must then commit the file system's
 //    own journal as well as flush the disk: measured on ext4, 1.5x the latency and twice the CPU
-//    of an fdatasync over written blocks (docs/performance.md, "Zero ahead"). Under load the
-//    queue is rarely empty, the groups outrun the zeros and land on fallocate'd space as before,
-//    where one fdatasync covers many records.
+//    of an fdatasync over written blocks (docs/performance.md, "Zero ahead"). Only while groups
+//    are small (a moving average under kZeroChunk / 4, so that a few small groups amid large ones
+//    do not count): a large group's fdatasync covers many records, and with
+//    bursts of adds (a client's batches) the queue is empty between groups, where zeros written
+//    would be written over by the next group at once, a second write of the same blocks (a fifth
+//    of the journal threads' CPU at the maximum: docs/performance.md, "No zeros between large
+//    groups").
 //  - Writing on the caller's thread (journalWriteInline): appends made inside a JournalLeadScope
 //    wake nobody; when the scope ends, a journal that is idle (nothing being written, nothing
 //    unsynced, a few records queued, the last fdatasync quick) is written and synced by the
@@ -275,6 +279,7 @@ class Journal {
   bool zero_refilling_ = false;     // ZeroAheadDue's state: between half and full
   uint64_t group_seq_ = 0;
   size_t last_group_records_ = 0;  // in the group written last
+  uint64_t group_bytes_average_ = 0;  // of the groups written, each weighing 1/8 on arrival
   AlignedBuffer buffer_;
   AlignedBuffer zeros_;  // kZeroChunk zero bytes, allocated at the first zeroing
 
