@@ -8,6 +8,7 @@
 #include <spdlog/spdlog.h>
 
 #include "protocol/protocol.h"
+#include "common/check.h"
 #include "common/coding.h"
 #include "common/test_faults.h"
 
@@ -158,6 +159,8 @@ class RequestProcessor::Batch {
  public:
   Batch(RequestProcessor* processor, const protocol::ParsedRequest& parsed, Responder respond)
       : processor_(processor), respond_(std::move(respond)), remaining_(parsed.batch_adds.size()) {
+    // ParseRequest refuses an empty batch; one here would never be answered.
+    QUIRE_CHECK(!parsed.batch_adds.empty());
     response_ = MakeResponse(parsed.request.header(), proto::OK);
     results_ = response_.mutable_batch_add()->mutable_results();
     results_->Reserve(static_cast<int>(parsed.batch_adds.size()));
