@@ -169,7 +169,7 @@ class RequestProcessor::Batch {
       proto::AddResult* result = results_->Add();
       result->set_ledger_id(add.ledger_id);
       result->set_entry_id(add.entry_id);
-      lacs_.push_back(ParseEntryBodyHeader(add.body)->lac);  // validated by ParseRequest
+      lacs_.push_back(add.lac);
     }
     processor_->engine_callbacks_.fetch_add(1, std::memory_order_relaxed);  // Tracked, once
   }

@@ -162,7 +162,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // (Flush runs after each): under load, most adds. Otherwise the strand is asked to flush
   // (once for the adds that queue before it runs), or, when not connected, to send it.
   // A lone add on a quiet connection is written by this thread (AddCoalescing::SendFromCaller).
-  void SendAdd(protocol::AddToSend add, std::chrono::milliseconds timeout, AddTarget target) {
+  void SendAdd(protocol::AddToSend add, std::chrono::milliseconds timeout, AddTarget target,
+               Clock::time_point now) {
     const size_t bytes = protocol::EncodedAddSize(add);  // outside the lock
     bool arm_sweep = false;
     bool flush = false;
@@ -171,7 +172,6 @@ class Connection : public std::enable_shared_from_this<Connection> {
       // An add posted to the strand before the connection opened goes first: adds leave in the
       // order they were sent.
       if (open_ && posted_adds_ == 0) {
-        const Clock::time_point now = Clock::now();
         arm_sweep = StartSweep();
         flush = !writing_ && out_.empty() && adds_.empty() &&
                 !options_.coalescing.Hold(add_frames_in_flight_, queued_add_bytes_ + bytes);
@@ -714,9 +714,11 @@ std::shared_ptr<Connection> BookieClient::ConnectionTo(const BookieId& bookie) {
 
 void BookieClient::SendAdd(const BookieId& bookie, protocol::AddToSend add,
                            std::chrono::milliseconds timeout, std::shared_ptr<AddSink> sink,
-                           int tag) {
+                           int tag, Clock::time_point now) {
   AddTarget target{.entry = add.entry_id, .sink = std::move(sink), .tag = tag};
-  if (auto c = ConnectionTo(bookie)) return c->SendAdd(std::move(add), timeout, std::move(target));
+  if (auto c = ConnectionTo(bookie)) {
+    return c->SendAdd(std::move(add), timeout, std::move(target), now);
+  }
   asio::post(io_, [bookie, target = std::move(target)]() mutable {
     DeliverError(bookie, std::move(target), ClientClosing());
   });

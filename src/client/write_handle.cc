@@ -168,9 +168,11 @@ class Writer : public AddSink, public std::enable_shared_from_this<Writer> {
     }
     for (const WriterCore::Retry& retry : effects.retries) RetryLater(retry);
     mu_.Unlock();
+    if (effects.sends.empty()) return;
+    const Clock::time_point now = Clock::now();
     for (WriterCore::Send& send : effects.sends) {
       ctx_.bookies().SendAdd(send.bookie, {id(), send.entry, master_key_, send.body},
-                             ctx_.options().add_timeout, shared_from_this(), send.position);
+                             ctx_.options().add_timeout, shared_from_this(), send.position, now);
     }
   }
 

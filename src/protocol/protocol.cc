@@ -1,5 +1,6 @@
 #include "protocol/protocol.h"
 
+#include <algorithm>
 #include <limits>
 #include <optional>
 
@@ -15,7 +16,7 @@ bool ValidLac(int64_t lac) { return lac >= -1; }
 
 // Empty when valid; otherwise what is wrong.
 std::string CheckAdd(int64_t ledger, int64_t entry, std::string_view master_key,
-                     std::string_view body) {
+                     std::string_view body, int64_t* lac = nullptr) {
   if (!ValidId(ledger) || !ValidId(entry)) {
     return fmt::format("invalid ids: ledger {} entry {}", ledger, entry);
   }
@@ -35,6 +36,7 @@ std::string CheckAdd(int64_t ledger, int64_t entry, std::string_view master_key,
     return fmt::format("ledger {} entry {}: invalid LAC {} in the entry body", ledger, entry,
                        header->lac);
   }
+  if (lac != nullptr) *lac = header->lac;
   return {};
 }
 
@@ -145,7 +147,14 @@ bool DecodeBatch(std::string_view bytes, std::vector<AddView>* adds) {
   return ForEachField(bytes, [&](uint32_t tag, std::string_view& in) -> std::optional<bool> {
     if (tag != Tag(1, kBytesType)) return std::nullopt;
     std::string_view add;
-    return ReadLengthDelimited(in, &add) && DecodeAdd(add, &adds->emplace_back());
+    if (!ReadLengthDelimited(in, &add)) return false;
+    if (adds->empty()) {
+      // Room for as many adds as the first one's size suggests (a batch's adds are alike, in
+      // practice): growing the list add by add moved it ~9 times per batch of 450.
+      size_t field = static_cast<size_t>(add.data() + add.size() - bytes.data());
+      adds->reserve(std::min(bytes.size() / field + 1, static_cast<size_t>(kMaxBatchAdds)));
+    }
+    return DecodeAdd(add, &adds->emplace_back());
   });
 }
 
@@ -212,7 +221,7 @@ bool Parse(std::string_view frame, std::shared_ptr<const void> frame_owner, Pars
   return true;
 }
 
-std::string CheckBody(const proto::Request& r, const std::vector<AddView>& batch_adds) {
+std::string CheckBody(const proto::Request& r, std::vector<AddView>& batch_adds) {
   using proto::Operation;
   switch (r.header().operation()) {
     case Operation::ADD_ENTRY: {
@@ -226,8 +235,8 @@ std::string CheckBody(const proto::Request& r, const std::vector<AddView>& batch
       if (n == 0 || n > static_cast<size_t>(kMaxBatchAdds)) {
         return fmt::format("a batch must hold 1 to {} adds, not {}", kMaxBatchAdds, n);
       }
-      for (const AddView& add : batch_adds) {
-        std::string e = CheckAdd(add.ledger_id, add.entry_id, add.master_key, add.body);
+      for (AddView& add : batch_adds) {
+        std::string e = CheckAdd(add.ledger_id, add.entry_id, add.master_key, add.body, &add.lac);
         if (!e.empty()) return e;
       }
       return {};

@@ -50,6 +50,7 @@ struct AddView {
   std::string_view master_key;
   std::string_view body;
   bool recovery = false;
+  int64_t lac = 0;  // the LAC the body carries: set by ParseRequest, which validates it
 };
 
 // A request that passed validation, or what to answer if it did not.

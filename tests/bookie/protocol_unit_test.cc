@@ -440,6 +440,7 @@ TEST(ParseRequestTest, ABatchsAddsViewACopyOfTheFrame) {
     EXPECT_EQ(a.entry_id, i);
     EXPECT_EQ(a.master_key, "key");
     EXPECT_EQ(a.body, Body(1, i, i - 1));
+    EXPECT_EQ(a.lac, i - 1);  // the body's, for the bookie to advance its LAC with
     EXPECT_EQ(a.recovery, i == 1);
   }
 }
