@@ -12,6 +12,7 @@
 #include "common/coding.h"
 #include "common/crc32c.h"
 #include "common/logging.h"
+#include "common/prefetch.h"
 
 namespace quire::storage {
 namespace {
@@ -565,7 +566,9 @@ void Journal::WriteGroup(std::vector<JournalWrite>* group, bool leader) {
   callbacks.reserve(group->size());
   JournalGroupBuilder builder(&buffer_);
   builder.Begin();
-  for (JournalWrite& w : *group) {
+  for (size_t i = 0; i < group->size(); ++i) {
+    JournalWrite& w = (*group)[i];
+    if (i + 1 < group->size()) PrefetchForRead((*group)[i + 1].payload());
     builder.Append(std::string_view(w.header, w.header_size), w.payload());
     if (w.done) callbacks.push_back(std::move(w.done));
   }

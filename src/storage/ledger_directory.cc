@@ -9,6 +9,7 @@
 #include <spdlog/spdlog.h>
 
 #include "common/check.h"
+#include "common/prefetch.h"
 #include "storage/entry_log_format.h"
 
 namespace quire::storage {
@@ -248,7 +249,9 @@ Status LedgerDirectory::FlushSwapped(const std::vector<std::pair<uint64_t, Ledge
   LedgerIndex::Batch batch = index_->NewBatch();
   std::map<std::pair<uint64_t, uint64_t>, uint64_t> added;  // (log, ledger) -> bytes
   auto write = [&]() -> Status {
-    for (const WriteCache::Item& item : items) {
+    for (size_t i = 0; i < items.size(); ++i) {
+      const WriteCache::Item& item = items[i];
+      if (i + 1 < items.size()) PrefetchForRead(items[i + 1].payload);
       EntryLocation loc;
       QUIRE_RETURN_IF_ERROR(logger_->Add(item.ledger, item.entry, item.payload, &loc));
       batch.PutLocation(item.ledger, item.entry, loc);
