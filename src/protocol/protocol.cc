@@ -221,6 +221,8 @@ bool Parse(std::string_view frame, std::shared_ptr<const void> frame_owner, Pars
   return true;
 }
 
+// Empty when the request's body is valid; otherwise what is wrong. A batch's adds get their LAC
+// from the body header it checks, so that the bookie need not parse it again.
 std::string CheckBody(const proto::Request& r, std::vector<AddView>& batch_adds) {
   using proto::Operation;
   switch (r.header().operation()) {

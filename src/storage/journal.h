@@ -24,11 +24,10 @@
 //    own journal as well as flush the disk: measured on ext4, 1.5x the latency and twice the CPU
 //    of an fdatasync over written blocks (docs/performance.md, "Zero ahead"). Only while groups
 //    are small (a moving average under kZeroChunk / 4, so that a few small groups amid large ones
-//    do not count): a large group's fdatasync covers many records, and with
-//    bursts of adds (a client's batches) the queue is empty between groups, where zeros written
-//    would be written over by the next group at once, a second write of the same blocks (a fifth
-//    of the journal threads' CPU at the maximum: docs/performance.md, "No zeros between large
-//    groups").
+//    do not count): a large group's fdatasync covers many records, and with bursts of adds (a
+//    client's batches) the queue is empty between groups, where zeros written would be written
+//    over by the next group at once, a second write of the same blocks (a fifth of the journal
+//    threads' CPU at the maximum: docs/performance.md, "No zeros between large groups").
 //  - Writing on the caller's thread (journalWriteInline): appends made inside a JournalLeadScope
 //    wake nobody; when the scope ends, a journal that is idle (nothing being written, nothing
 //    unsynced, a few records queued, the last fdatasync quick) is written and synced by the
