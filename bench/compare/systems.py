@@ -113,7 +113,7 @@ DISK_USAGE = {"diskUsageThreshold": "0.99", "diskUsageLwmThreshold": "0.98"}
 
 
 def common_load_flags(load, c):
-    flags = ["--outstanding", c.outstanding, "--size", c.size, "--duration", c.seconds,
+    flags = ["--outstanding", load.outstanding, "--size", c.size, "--duration", c.seconds,
              "--warmup", c.warmup, "--report-interval", 1,
              "--ensemble", 3, "--write-quorum", 3, "--ack-quorum", 2]
     if load.rate:
