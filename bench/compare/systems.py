@@ -7,7 +7,9 @@ directory (Driver.java) for the others. Logs go to <data dir>/<name>/logs/.
 
 import json
 import os
+import subprocess
 import sys
+import time
 import urllib.request
 
 from procs import Failure, Proc, four_letter_word, port_open, run_to_end, wait_until
@@ -74,6 +76,11 @@ class System:
     def dead(self):
         """Servers that exited while they should be serving."""
         return [p for p in self.procs if not p.alive()]
+
+    def free_space(self):
+        """Between two loads: gives back the space the last one wrote, where the system can and
+        must (None if it does nothing; else what it did, for the report)."""
+        return None
 
     def stall_signs(self):
         """Per server, counts that say where a stall came from (quire_metrics.STALL_SIGNS), since
@@ -179,6 +186,28 @@ class Quire(System):
 
     def stall_signs(self):
         return quire_metrics.stall_signs([quire_metrics.fetch(p) for p in self.http_ports])
+
+    def free_space(self):
+        """Deletes every ledger and runs a garbage-collection pass on each bookie until it is
+        done. At Quire's maximum a load writes 10-16 GB of entry logs (three bookies, 30 s), and
+        the loads of one run together more than a 70 GiB disk holds; BookKeeper's, at a third
+        of the rate, fit. The pass ends before the next load starts, so it is not measured."""
+        quire = os.path.join(self.ctx.quire_build, "src/cli/quire")
+        listing = subprocess.run([quire, "--metadata", self.uri, "ledger", "list"],
+                                 capture_output=True, text=True, timeout=60)
+        if listing.returncode != 0:
+            raise Failure(f"quire ledger list: exit {listing.returncode}: {listing.stderr}")
+        ledgers = listing.stdout.split()
+        log = os.path.join(self.logs, "free-space.log")
+        for ledger in ledgers:
+            run_to_end("quire ledger delete", [quire, "--metadata", self.uri, "ledger", "delete",
+                                               ledger], log, 60)
+        start = time.monotonic()
+        run_to_end("quire bookie gc", [quire, "--metadata", self.uri, "bookie", "gc", "--all",
+                                       "--no-compaction", "--wait"], log, 900)
+        st = os.statvfs(self.dir)
+        return {"ledgers_deleted": len(ledgers), "gc_s": round(time.monotonic() - start, 1),
+                "disk_free_gib": round(st.f_bavail * st.f_frsize / 2**30, 1)}
 
     # After the closed loop: the command line fed from a pipe (cli_write.py), against the same
     # cluster, to compare with quire-bench's maximum in the same run.
