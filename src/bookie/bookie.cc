@@ -499,8 +499,12 @@ std::string Bookie::MetricsText() {
               static_cast<double>(s.read_bytes));
     w.Counter("quire_storage_flushes_total", "Write-cache flushes to entry logs",
               static_cast<double>(s.flushes));
-    w.Histogram("quire_storage_flush_latency_seconds", "Write-cache flush duration",
+    w.Histogram("quire_storage_flush_latency_seconds",
+                "Write-cache flush duration, not counting a paced flush's waits",
                 s.flush_latency_ns, 1e-9);
+    w.Counter("quire_storage_flush_paced_seconds_total",
+              "Time periodic flushes waited to spread their entry-log writes (flushPacing)",
+              static_cast<double>(s.flush_paced_ns) * 1e-9);
     w.Counter("quire_storage_write_cache_waits_total",
               "Adds that waited for write-cache room", static_cast<double>(s.write_cache_waits));
     w.Gauge("quire_storage_callback_queue", "Completions waiting for the callback threads",

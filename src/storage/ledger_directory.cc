@@ -3,14 +3,17 @@
 #include <algorithm>
 #include <cerrno>
 #include <map>
+#include <thread>
 #include <unordered_set>
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
 #include "common/check.h"
+#include "common/clock.h"
 #include "common/prefetch.h"
 #include "storage/entry_log_format.h"
+#include "storage/flush_pace.h"
 
 namespace quire::storage {
 
@@ -238,7 +241,27 @@ Status LedgerDirectory::CheckRoom(uint64_t bytes) {
                  ENOSPC);
 }
 
-Status LedgerDirectory::FlushSwapped(const std::vector<std::pair<uint64_t, LedgerInfo>>& infos) {
+namespace {
+
+// Sleeps until a paced flush is due to write past `written` bytes, in slices so that a hurry
+// ends the wait soon. Bounded: the schedule's due time passes.
+void WaitForPace(const FlushPace& pace, uint64_t written, const FlushPacing& pacing) {
+  constexpr uint64_t kSliceNs = 5'000'000;
+  const uint64_t start = MonotonicNanos();
+  uint64_t now = start;
+  while (pacing.hurry == nullptr || pacing.hurry->load(std::memory_order_relaxed) == 0) {
+    uint64_t wait = pace.WaitNs(written, now);
+    if (wait == 0) break;
+    std::this_thread::sleep_for(std::chrono::nanoseconds(std::min(wait, kSliceNs)));
+    now = MonotonicNanos();
+  }
+  if (pacing.waited_ns != nullptr) *pacing.waited_ns += now - start;
+}
+
+}  // namespace
+
+Status LedgerDirectory::FlushSwapped(const std::vector<std::pair<uint64_t, LedgerInfo>>& infos,
+                                     const FlushPacing& pacing) {
   // flushing_ is not modified until FinishFlush(), so it is read here without the lock.
   std::vector<WriteCache::Item> items = swapped_cache().Sorted();
   if (items.empty() && infos.empty()) return Status::Ok();
@@ -248,7 +271,11 @@ Status LedgerDirectory::FlushSwapped(const std::vector<std::pair<uint64_t, Ledge
 
   LedgerIndex::Batch batch = index_->NewBatch();
   std::map<std::pair<uint64_t, uint64_t>, uint64_t> added;  // (log, ledger) -> bytes
+  const FlushPace pace(bytes, pacing.fill_ns, MonotonicNanos());
+  constexpr uint64_t kPaceStep = 1 << 20;  // about one entry-log write (write_chunk_bytes)
   auto write = [&]() -> Status {
+    uint64_t written = 0;
+    uint64_t next_pace = kPaceStep;
     for (size_t i = 0; i < items.size(); ++i) {
       const WriteCache::Item& item = items[i];
       if (i + 1 < items.size()) PrefetchForRead(items[i + 1].payload);
@@ -256,6 +283,11 @@ Status LedgerDirectory::FlushSwapped(const std::vector<std::pair<uint64_t, Ledge
       QUIRE_RETURN_IF_ERROR(logger_->Add(item.ledger, item.entry, item.payload, &loc));
       batch.PutLocation(item.ledger, item.entry, loc);
       added[{loc.log_id, item.ledger}] += loc.size;
+      written += kEntryLogRecordHeader + item.payload.size();
+      if (pace.paced() && written >= next_pace) {
+        WaitForPace(pace, written, pacing);
+        next_pace = written + kPaceStep;
+      }
     }
     if (!items.empty()) QUIRE_RETURN_IF_ERROR(logger_->Commit());
     // The usage rows hold totals, so they are computed from the table without changing it: the

@@ -47,6 +47,16 @@ struct LedgerDirectoryOptions {
   uint64_t reserved_bytes = 0;  // free space a flush never takes (ledgerDirReservedSpaceMB)
 };
 
+// How a flush spreads its entry-log writes (storage/flush_pace.h): over half of `fill_ns`, the
+// time its cache took to fill (0: at once), until `hurry` is above 0, which says that something
+// waits for the flush to end (an add for room, Flush(), the engine's stop). The time it waited
+// is added to `*waited_ns` if given.
+struct FlushPacing {
+  uint64_t fill_ns = 0;
+  const std::atomic<int>* hurry = nullptr;
+  uint64_t* waited_ns = nullptr;
+};
+
 struct LedgerDirectoryStats {
   uint64_t write_cache_bytes = 0;  // both halves
   uint64_t write_cache_hits = 0;
@@ -87,9 +97,11 @@ class LedgerDirectory {
   // Flush thread. Swaps the caches unless the previous flush has not finished; returns the number
   // of entries now waiting to be flushed.
   size_t SwapCaches();
-  // Flush thread. Writes the swapped cache to the entry log and the index. On failure nothing of
-  // it is in the index and the swapped cache is kept (call again later).
-  Status FlushSwapped(const std::vector<std::pair<uint64_t, LedgerInfo>>& infos);
+  // Flush thread. Writes the swapped cache to the entry log and the index, its entry-log writes
+  // spread out as `pacing` says (at once by default). On failure nothing of it is in the index and
+  // the swapped cache is kept (call again later).
+  Status FlushSwapped(const std::vector<std::pair<uint64_t, LedgerInfo>>& infos,
+                      const FlushPacing& pacing = {});
   void FinishFlush();
 
   // --- Garbage collection ---

@@ -245,6 +245,7 @@ StorageEngine::~StorageEngine() {
     MutexLock lock(flush_wait_mu_);
     stopping_ = true;
   }
+  flush_hurry_.fetch_add(1, std::memory_order_relaxed);  // for good: a paced flush ends at once
   flush_cv_.NotifyAll();
   if (flush_thread_.joinable()) flush_thread_.join();
   for (auto& j : journals_) j->Close();
@@ -394,7 +395,9 @@ void StorageEngine::AddEntry(uint64_t ledger, uint64_t entry, std::string_view m
   while (!TryAdd(ledger, entry, master_key, payload, recovery, done, /*may_load=*/true)) {
     write_cache_waits_.fetch_add(1, std::memory_order_relaxed);
     if (TestFaultEnabled(TestFault::kStallFlush)) RequestFlush();  // the stall is over
+    flush_hurry_.fetch_add(1, std::memory_order_relaxed);
     Status room = DirectoryFor(ledger)->WaitForRoom(size, deadline);
+    flush_hurry_.fetch_sub(1, std::memory_order_relaxed);
     if (!room.ok()) return Reply(std::move(done), room);
   }
 }
@@ -569,7 +572,7 @@ void StorageEngine::FlushLoop() {
       continue;  // a test-only stalled disk
     }
     lock.Unlock();
-    Status s = FlushOnce(true);
+    Status s = FlushOnce(true, options_.flush_pacing);
     lock.Lock();
     // A full disk is retried on the next round; any other failure made the engine read-only for
     // good, and reads are served from the caches.
@@ -577,10 +580,16 @@ void StorageEngine::FlushLoop() {
   }
 }
 
-Status StorageEngine::Flush() { return FlushOnce(true); }
+Status StorageEngine::Flush() {
+  flush_hurry_.fetch_add(1, std::memory_order_relaxed);  // a paced flush running ends at once
+  Status s = FlushOnce(true);
+  flush_hurry_.fetch_sub(1, std::memory_order_relaxed);
+  return s;
+}
 
-Status StorageEngine::FlushDirectory(size_t i, std::vector<std::pair<uint64_t, LedgerInfo>> infos) {
-  Status s = directories_[i]->FlushSwapped(infos);
+Status StorageEngine::FlushDirectory(size_t i, std::vector<std::pair<uint64_t, LedgerInfo>> infos,
+                                     const FlushPacing& pacing) {
+  Status s = directories_[i]->FlushSwapped(infos, pacing);
   if (!s.ok()) {
     ledgers_->Requeue(infos);
     return s;
@@ -589,10 +598,17 @@ Status StorageEngine::FlushDirectory(size_t i, std::vector<std::pair<uint64_t, L
   return Status::Ok();
 }
 
-Status StorageEngine::FlushOnce(bool checkpoint) {
+Status StorageEngine::FlushOnce(bool checkpoint, bool paced) {
   MutexLock lock(flush_mu_);
   if (!health().ok()) return health();
   uint64_t start = MonotonicNanos();
+  // The caches swapped below filled since the last swap: a paced flush takes half that long.
+  uint64_t paced_ns = 0;  // of it, waiting for the pace: not counted in the flush's latency
+  FlushPacing pacing{.fill_ns = paced && last_flush_start_ns_ > 0 ? start - last_flush_start_ns_
+                                                                    : 0,
+                     .hurry = &flush_hurry_,
+                     .waited_ns = &paced_ns};
+  last_flush_start_ns_ = start;
   // Order matters: marks first, then the swap. Every record before a mark had its entry put in a
   // write cache before it was queued, so the swapped caches (or earlier flushes) hold it.
   std::vector<JournalPosition> marks;
@@ -613,7 +629,7 @@ Status StorageEngine::FlushOnce(bool checkpoint) {
     for (size_t i = 0; i < directories_.size(); ++i) {
       // After a failure the other directories are still flushed (their caches must not wait for
       // the full one), but nothing is checkpointed.
-      Status d = FlushDirectory(i, std::move(infos[i]));
+      Status d = FlushDirectory(i, std::move(infos[i]), pacing);
       if (s.ok()) s = d;
     }
   }
@@ -648,7 +664,8 @@ Status StorageEngine::FlushOnce(bool checkpoint) {
   if (entries > 0) {
     flushes_.fetch_add(1, std::memory_order_relaxed);
     flushed_entries_.fetch_add(entries, std::memory_order_relaxed);
-    flush_latency_.Record(MonotonicNanos() - start);
+    flush_latency_.Record(MonotonicNanos() - start - paced_ns);
+    flush_paced_ns_.fetch_add(paced_ns, std::memory_order_relaxed);
   }
   // Idle ledgers' states are in the index now; forget them (under the index-writer lock, so no
   // flush is between TakeDirty and its index write).
@@ -730,6 +747,7 @@ StorageStats StorageEngine::stats() const {
   s.flushes = flushes_.load(std::memory_order_relaxed);
   s.flushed_entries = flushed_entries_.load(std::memory_order_relaxed);
   s.flush_latency_ns = flush_latency_.Take();
+  s.flush_paced_ns = flush_paced_ns_.load(std::memory_order_relaxed);
   s.write_cache_waits = write_cache_waits_.load(std::memory_order_relaxed);
   s.callback_queue = callbacks_ ? callbacks_->QueueDepth() : 0;
   s.cached_ledgers = ledgers_->size();

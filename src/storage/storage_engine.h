@@ -59,7 +59,8 @@ struct StorageStats {
   uint64_t read_bytes = 0;
   uint64_t flushes = 0;
   uint64_t flushed_entries = 0;
-  Histogram::Snapshot flush_latency_ns;
+  Histogram::Snapshot flush_latency_ns;  // without a paced flush's waits
+  uint64_t flush_paced_ns = 0;           // what paced flushes waited (flushPacing)
   uint64_t write_cache_waits = 0;  // adds that had to wait for write-cache room
   size_t callback_queue = 0;
   size_t cached_ledgers = 0;       // ledger states held in memory
@@ -183,9 +184,11 @@ class StorageEngine {
   void RequestFlush();
   void FlushLoop();
   // One flush: swap caches, write entry logs + index, then (if `checkpoint`) the journal marks.
-  Status FlushOnce(bool checkpoint) QUIRE_EXCLUDES(flush_mu_);
+  // A `paced` flush spreads its entry-log writes (flushPacing; the flush thread's own flushes).
+  Status FlushOnce(bool checkpoint, bool paced = false) QUIRE_EXCLUDES(flush_mu_);
   // Flushes the cache swapped out of `dir` (with the ledger infos of `infos`) and drops it.
-  Status FlushDirectory(size_t dir, std::vector<std::pair<uint64_t, LedgerInfo>> infos);
+  Status FlushDirectory(size_t dir, std::vector<std::pair<uint64_t, LedgerInfo>> infos,
+                        const FlushPacing& pacing = {});
   void SetError(const Status& status) QUIRE_EXCLUDES(error_mu_);
   void SetDiskFull(const Status& status) QUIRE_EXCLUDES(error_mu_);
 
@@ -208,6 +211,10 @@ class StorageEngine {
   // The journal positions last checkpointed.
   std::vector<JournalPosition> checkpointed_ QUIRE_GUARDED_BY(flush_mu_);
   uint64_t last_sweep_ms_ QUIRE_GUARDED_BY(flush_mu_) = 0;  // the last idle-ledger sweep
+  uint64_t last_flush_start_ns_ QUIRE_GUARDED_BY(flush_mu_) = 0;  // when the caches last swapped
+  // Above 0 while something waits for the running flush to end (an add for room, Flush(), the
+  // stop): a paced flush then writes the rest at once.
+  std::atomic<int> flush_hurry_{0};
 
   Mutex flush_wait_mu_;
   CondVar flush_cv_;
@@ -218,6 +225,7 @@ class StorageEngine {
   std::atomic<uint64_t> adds_{0}, add_bytes_{0}, add_errors_{0}, reads_{0}, read_bytes_{0};
   std::atomic<uint64_t> flushes_{0}, flushed_entries_{0}, write_cache_waits_{0};
   std::atomic<uint64_t> flush_failures_{0};
+  std::atomic<uint64_t> flush_paced_ns_{0};
   Histogram flush_latency_;
 };
 

@@ -45,6 +45,7 @@ struct StorageOptions {
   uint64_t write_cache_max_wait_ms = 10000;             // writeCacheMaxWaitMs
   uint64_t flush_interval_ms = 1000;                    // flushIntervalMs
   uint64_t flush_threshold_bytes = 0;                   // flushThresholdKB; 0: off
+  bool flush_pacing = true;                             // flushPacing
   uint64_t entry_log_size_limit = 1024ull << 20;        // entryLogSizeLimitMB
   bool entry_log_direct_io = true;                      // entryLogDirectIO
   uint64_t read_ahead_cache_bytes = 256ull << 20;       // readAheadCacheMaxSizeMB
