@@ -12,20 +12,30 @@
 // sleeps (LedgerDirectory::FlushSwapped), unless something waits for the flush to end.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 
 namespace quire::storage {
+
+// How long one ledger directory's part of a paced flush may take: half the time the caches took
+// to fill (`fill_ns`, since the last swap), shared by the `directories` flushed one after
+// another, so that the whole flush ends within half the fill time. 0 (unpaced) for a fill time of
+// 0: the first flush, or one that is not paced.
+inline uint64_t PacedFlushNs(uint64_t fill_ns, size_t directories) {
+  return directories == 0 ? 0 : fill_ns / 2 / directories;
+}
 
 class FlushPace {
  public:
   // Unpaced: WaitNs is always 0.
   FlushPace() = default;
-  // A flush of `bytes` that filled its cache over `fill_ns`, starting at `start_ns`. A fill time
-  // of 0 (the first flush, a forced one) leaves it unpaced.
-  FlushPace(uint64_t bytes, uint64_t fill_ns, uint64_t start_ns)
+  // Writes of `bytes` spread over `duration_ns` from `start_ns`. A duration of 0 leaves them
+  // unpaced.
+  FlushPace(uint64_t bytes, uint64_t duration_ns, uint64_t start_ns)
       : start_ns_(start_ns),
-        ns_per_byte_(bytes == 0 || fill_ns == 0 ? 0.0 : static_cast<double>(fill_ns) / 2.0 /
-                                                             static_cast<double>(bytes)) {}
+        ns_per_byte_(bytes == 0 || duration_ns == 0
+                         ? 0.0
+                         : static_cast<double>(duration_ns) / static_cast<double>(bytes)) {}
 
   bool paced() const { return ns_per_byte_ > 0.0; }
   // How long to wait at `now_ns` once `written` of the bytes are written; 0 when the flush is
@@ -38,7 +48,7 @@ class FlushPace {
 
  private:
   uint64_t start_ns_ = 0;
-  double ns_per_byte_ = 0.0;  // fill time / 2 / bytes: twice the rate the cache filled
+  double ns_per_byte_ = 0.0;
 };
 
 }  // namespace quire::storage

@@ -271,7 +271,7 @@ Status LedgerDirectory::FlushSwapped(const std::vector<std::pair<uint64_t, Ledge
 
   LedgerIndex::Batch batch = index_->NewBatch();
   std::map<std::pair<uint64_t, uint64_t>, uint64_t> added;  // (log, ledger) -> bytes
-  const FlushPace pace(bytes, pacing.fill_ns, MonotonicNanos());
+  const FlushPace pace(bytes, pacing.duration_ns, MonotonicNanos());
   constexpr uint64_t kPaceStep = 1 << 20;  // about one entry-log write (write_chunk_bytes)
   auto write = [&]() -> Status {
     uint64_t written = 0;

@@ -47,12 +47,11 @@ struct LedgerDirectoryOptions {
   uint64_t reserved_bytes = 0;  // free space a flush never takes (ledgerDirReservedSpaceMB)
 };
 
-// How a flush spreads its entry-log writes (storage/flush_pace.h): over half of `fill_ns`, the
-// time its cache took to fill (0: at once), until `hurry` is above 0, which says that something
-// waits for the flush to end (an add for room, Flush(), the engine's stop). The time it waited
-// is added to `*waited_ns` if given.
+// How a flush spreads its entry-log writes (storage/flush_pace.h): over `duration_ns` (0: at
+// once), until `hurry` is above 0, which says that something waits for the flush to end (an add
+// for room, Flush(), the engine's stop). The time it waited is added to `*waited_ns` if given.
 struct FlushPacing {
-  uint64_t fill_ns = 0;
+  uint64_t duration_ns = 0;
   const std::atomic<int>* hurry = nullptr;
   uint64_t* waited_ns = nullptr;
 };

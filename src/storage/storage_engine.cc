@@ -13,6 +13,7 @@
 #include "common/logging.h"
 #include "common/test_faults.h"
 #include "storage/cookie.h"
+#include "storage/flush_pace.h"
 
 namespace quire::storage {
 
@@ -603,9 +604,9 @@ Status StorageEngine::FlushOnce(bool checkpoint, bool paced) {
   if (!health().ok()) return health();
   uint64_t start = MonotonicNanos();
   // The caches swapped below filled since the last swap: a paced flush takes half that long.
+  const uint64_t fill_ns = paced && last_flush_start_ns_ > 0 ? start - last_flush_start_ns_ : 0;
   uint64_t paced_ns = 0;  // of it, waiting for the pace: not counted in the flush's latency
-  FlushPacing pacing{.fill_ns = paced && last_flush_start_ns_ > 0 ? start - last_flush_start_ns_
-                                                                    : 0,
+  FlushPacing pacing{.duration_ns = PacedFlushNs(fill_ns, directories_.size()),
                      .hurry = &flush_hurry_,
                      .waited_ns = &paced_ns};
   last_flush_start_ns_ = start;

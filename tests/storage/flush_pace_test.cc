@@ -21,7 +21,7 @@ constexpr uint64_t kMs = 1'000'000;
 TEST(FlushPaceTest, AFlushIsDueToEndWhenHalfItsCacheFillTimeHasPassed) {
   const uint64_t start = 5'000 * kMs;
   const uint64_t bytes = 100 << 20;
-  FlushPace pace(bytes, /*fill_ns=*/1'000 * kMs, start);
+  FlushPace pace(bytes, PacedFlushNs(/*fill_ns=*/1'000 * kMs, /*directories=*/1), start);
   ASSERT_TRUE(pace.paced());
   EXPECT_EQ(pace.WaitNs(0, start), 0u);
   EXPECT_EQ(pace.WaitNs(bytes / 2, start), 250 * kMs);
@@ -31,19 +31,29 @@ TEST(FlushPaceTest, AFlushIsDueToEndWhenHalfItsCacheFillTimeHasPassed) {
   EXPECT_EQ(pace.WaitNs(bytes, start + 500 * kMs), 0u);
 }
 
+// Ledger directories are flushed one after another: each gets an equal share of the half fill
+// time, so that the whole flush still ends within it.
+TEST(FlushPaceTest, LedgerDirectoriesShareTheHalfFillTime) {
+  EXPECT_EQ(PacedFlushNs(1'000 * kMs, 1), 500 * kMs);
+  EXPECT_EQ(PacedFlushNs(1'000 * kMs, 2), 250 * kMs);
+  EXPECT_EQ(PacedFlushNs(1'000 * kMs, 4), 125 * kMs);
+  EXPECT_EQ(PacedFlushNs(0, 2), 0u);
+}
+
 TEST(FlushPaceTest, AFlushBehindItsScheduleDoesNotWait) {
   const uint64_t start = 5'000 * kMs;
-  FlushPace pace(10 << 20, 1'000 * kMs, start);
+  FlushPace pace(10 << 20, PacedFlushNs(1'000 * kMs, 1), start);
   EXPECT_EQ(pace.WaitNs(1 << 20, start + 300 * kMs), 0u);  // due at 50 ms
 }
 
 TEST(FlushPaceTest, WithoutAFillTimeOrBytesAFlushWritesAtOnce) {
   EXPECT_FALSE(FlushPace().paced());
   EXPECT_EQ(FlushPace().WaitNs(1 << 30, 0), 0u);
-  FlushPace first(10 << 20, /*fill_ns=*/0, 0);  // the first flush, or a forced one
+  // The first flush, or a forced one: no fill time.
+  FlushPace first(10 << 20, PacedFlushNs(/*fill_ns=*/0, 1), 0);
   EXPECT_FALSE(first.paced());
   EXPECT_EQ(first.WaitNs(10 << 20, 0), 0u);
-  EXPECT_FALSE(FlushPace(0, 1'000 * kMs, 0).paced());
+  EXPECT_FALSE(FlushPace(0, 500 * kMs, 0).paced());
 }
 
 // Something waiting for the flush (an add for room, Flush(), the stop) makes a paced flush write
@@ -67,7 +77,7 @@ TEST(FlushPaceTest, AHurryEndsAPacedFlush) {
   std::atomic<int> hurry{0};
   Status flushed;
   std::thread flush([&] {
-    flushed = d.FlushSwapped({}, {.fill_ns = 3'600'000 * kMs, .hurry = &hurry});
+    flushed = d.FlushSwapped({}, {.duration_ns = 1'800'000 * kMs, .hurry = &hurry});
   });
   hurry.store(1);
   flush.join();
