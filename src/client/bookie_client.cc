@@ -1,8 +1,11 @@
 #include "client/bookie_client.h"
 
 #include <sys/socket.h>
+#include <sys/uio.h>
 
 #include <algorithm>
+#include <array>
+#include <cerrno>
 #include <atomic>
 #include <optional>
 #include <deque>
@@ -147,7 +150,13 @@ class Connection : public std::enable_shared_from_this<Connection> {
         resolver_(strand_),
         connect_timer_(strand_),
         sweep_timer_(strand_),
-        backoff_(options.reconnect_backoff_min) {}
+        backoff_(options.reconnect_backoff_min) {
+    // A TLS stream is handed one contiguous buffer; a plaintext socket gathers the bodies.
+    const size_t reference_from = options_.tls ? 0 : kReferenceBodiesFrom;
+    MutexLock lock(mu_);
+    out_.set_reference_from(reference_from);
+    wire_.set_reference_from(reference_from);
+  }
 
   void Send(proto::Request request, std::chrono::milliseconds timeout,
             BookieClient::ResponseFn done) {
@@ -362,8 +371,17 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // socket (Shut): fd_ is then still this connection's. An error is left to the strand's next
   // write, which reports it.
   void SendFromCaller() QUIRE_REQUIRES(mu_) {
-    ssize_t n = ::send(fd_, out_.data(), out_.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
+    std::array<iovec, kMaxPiecesPerSend> pieces;
+    ssize_t n = SendPieces(fd_, pieces.data(), out_.Gather(pieces.data(), pieces.size()));
     if (n > 0) out_.Consume(static_cast<size_t>(n));
+  }
+
+  // One sendmsg, without waiting: what send(2) returns.
+  static ssize_t SendPieces(int fd, iovec* pieces, size_t count) {
+    msghdr message{};
+    message.msg_iov = pieces;
+    message.msg_iovlen = count;
+    return ::sendmsg(fd, &message, MSG_DONTWAIT | MSG_NOSIGNAL);
   }
 
   static long long MillisUntil(Clock::time_point t) {
@@ -496,21 +514,73 @@ class Connection : public std::enable_shared_from_this<Connection> {
     writing_ = true;
     wire_.swap(out_);
     out_.Clear();
-    auto written = [self = shared_from_this(), gen = generation_, tls = tls_](
-                       boost::system::error_code ec, size_t) {
-      {
-        MutexLock lock(self->mu_);
-        self->writing_ = false;
-        self->wire_.Clear();
-        if (gen != self->generation_ || !ec) return self->Flush();
-      }
-      self->StreamFailed("write", ec);
-    };
-    if (tls_) {
-      asio::async_write(*tls_, asio::buffer(wire_.data(), wire_.size()), std::move(written));
-    } else {
-      asio::async_write(socket_, asio::buffer(wire_.data(), wire_.size()), std::move(written));
+    if (!tls_) {
+      // Not under mu_: only the strand touches wire_ while writing_.
+      asio::post(strand_, [self = shared_from_this(), gen = generation_] {
+        self->WritePlain(gen);
+      });
+      return;
     }
+    const std::string_view bytes = wire_.contiguous();
+    asio::async_write(*tls_, asio::buffer(bytes.data(), bytes.size()),
+                      [self = shared_from_this(), gen = generation_, tls = tls_](
+                          boost::system::error_code ec, size_t) { self->Written(gen, ec); });
+  }
+
+  // Writes wire_ to the plaintext socket by sendmsg, the bodies from where they lie
+  // (WriteBuffer::Gather), for as long as the socket takes them. When it is full, Asio's
+  // async_write_some waits for room (its reactor, not a wait of ours: no readiness edge is
+  // missed between our EAGAIN and the wait) and sends the next pieces; then this goes on.
+  void WritePlain(uint64_t gen) {
+    if (gen != generation_) return Written(gen, asio::error::operation_aborted);
+    const int fd = socket_.native_handle();
+    std::array<iovec, kMaxPiecesPerSend> pieces;
+    for (;;) {
+      size_t count;
+      {
+        MutexLock lock(mu_);
+        count = wire_.Gather(pieces.data(), pieces.size());
+      }
+      if (count == 0) break;  // all written
+      // Outside mu_: a thread queuing an add does not wait for the send (which, on loopback,
+      // also runs the bookie's TCP input).
+      const ssize_t n = SendPieces(fd, pieces.data(), count);
+      if (n > 0) {
+        MutexLock lock(mu_);
+        wire_.Consume(static_cast<size_t>(n));
+        continue;
+      }
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK) {
+        return Written(gen, boost::system::error_code(errno, boost::system::system_category()));
+      }
+      std::vector<asio::const_buffer> next;
+      for (size_t i = 0; i < std::min(count, kMaxPiecesPerAsioSend); ++i) {
+        next.emplace_back(pieces[i].iov_base, pieces[i].iov_len);
+      }
+      socket_.async_write_some(next, [self = shared_from_this(), gen](
+                                         boost::system::error_code ec, size_t written) {
+        if (ec || gen != self->generation_) return self->Written(gen, ec);
+        {
+          MutexLock lock(self->mu_);
+          self->wire_.Consume(written);
+        }
+        self->WritePlain(gen);
+      });
+      return;
+    }
+    Written(gen, {});
+  }
+
+  // The write of wire_ ended: the next one starts, or the connection fails.
+  void Written(uint64_t gen, boost::system::error_code ec) {
+    {
+      MutexLock lock(mu_);
+      writing_ = false;
+      wire_.Clear();
+      if (gen != generation_ || !ec) return Flush();
+    }
+    StreamFailed("write", ec);
   }
 
   // A read or write failed. A TLS error after the handshake is the bookie refusing this client
@@ -648,6 +718,12 @@ class Connection : public std::enable_shared_from_this<Connection> {
   }
 
   static constexpr size_t kReadChunk = 64 << 10;
+  // Bodies this large are sent from where they lie, not copied into their frames: below it an
+  // iovec costs more than the copy it saves.
+  static constexpr size_t kReferenceBodiesFrom = 512;
+  // Pieces per sendmsg (Linux's UIO_MAXIOV), and per Asio write (it sends at most 64).
+  static constexpr size_t kMaxPiecesPerSend = 1024;
+  static constexpr size_t kMaxPiecesPerAsioSend = 64;
   // Bytes a BATCH_ADD frame adds to its adds' own: the frame header and the request's header
   // and fields (bounded generously), and per add its field tag and length.
   static constexpr size_t kBatchFrameOverhead = 64;
@@ -688,7 +764,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // ADD_ENTRY and BATCH_ADD frames sent and not answered.
   size_t add_frames_in_flight_ QUIRE_GUARDED_BY(mu_) = 0;
   protocol::WriteBuffer out_ QUIRE_GUARDED_BY(mu_);   // frames waiting for the next write
-  protocol::WriteBuffer wire_ QUIRE_GUARDED_BY(mu_);  // the frames of the write in progress
+  // The frames of the write in progress: swapped with out_ under mu_, read and consumed by the
+  // strand's write (under mu_, but sent from outside it: nothing else touches wire_ meanwhile).
+  protocol::WriteBuffer wire_ QUIRE_GUARDED_BY(mu_);
   size_t posted_adds_ QUIRE_GUARDED_BY(mu_) = 0;  // adds posted to the strand, not queued yet
   // The open plaintext socket, for SendFromCaller; -1 otherwise.
   int fd_ QUIRE_GUARDED_BY(mu_) = -1;

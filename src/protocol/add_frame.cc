@@ -45,15 +45,18 @@ size_t HeaderSize(proto::Operation op, uint64_t request_id) {
 // and a call per varint: 5 % of quire-bench's CPU at the maximum).
 class FrameWriter {
  public:
-  // Appends a frame of `size` bytes (length prefix excluded) to `out`, to be written in full.
-  FrameWriter(WriteBuffer* out, size_t size) : size_(size) {
-    start_ = out->Extend(kFrameHeaderSize + size);
+  // Appends a frame of `size` bytes (length prefix excluded) to `out`, to be written in full;
+  // `referenced` of them are bodies `out` references (ReferencedSize).
+  FrameWriter(WriteBuffer* out, size_t size, size_t referenced)
+      : out_(out), size_(size), referenced_(referenced) {
+    start_ = out->Extend(kFrameHeaderSize + size - referenced);
     EncodeFrameLength(static_cast<uint32_t>(size), start_);
     p_ = start_ + kFrameHeaderSize;
   }
   ~FrameWriter() {
     // The sizes and the writes disagree: a bug here, and a frame the bookie would misread.
-    QUIRE_CHECK(p_ == start_ + kFrameHeaderSize + size_);
+    QUIRE_CHECK(p_ == start_ + kFrameHeaderSize + size_ - referenced_);
+    QUIRE_CHECK(referenced_written_ == referenced_);
   }
   FrameWriter(const FrameWriter&) = delete;
   FrameWriter& operator=(const FrameWriter&) = delete;
@@ -75,6 +78,13 @@ class FrameWriter {
     MessageFieldStart(field, s->size());
     std::memcpy(p_, s->data(), s->size());
     p_ += s->size();
+  }
+  // A body: referenced where it lies if `out` references bodies of its size, else copied.
+  void BodyField(uint32_t field, const std::shared_ptr<const std::string>& s) {
+    if (s == nullptr || !out_->References(s->size())) return BytesField(field, s.get());
+    MessageFieldStart(field, s->size());
+    out_->Reference(p_, s);
+    referenced_written_ += s->size();
   }
   // A length-delimited field's tag and length, before its contents.
   void MessageFieldStart(uint32_t field, size_t contents) {
@@ -101,7 +111,7 @@ class FrameWriter {
     Int64Field(1, add.ledger_id);
     Int64Field(2, add.entry_id);
     BytesField(3, add.master_key.get());
-    BytesField(4, add.body.get());
+    BodyField(4, add.body);
     if (add.recovery) {
       Varint(Tag(5, kVarint));
       Varint(1);
@@ -109,7 +119,10 @@ class FrameWriter {
   }
 
  private:
+  WriteBuffer* out_;
   size_t size_;
+  size_t referenced_;
+  size_t referenced_written_ = 0;
   char* start_;
   char* p_;
 };
@@ -122,10 +135,21 @@ size_t EncodedAddSize(const AddToSend& add) {
          (add.recovery ? 2 : 0);
 }
 
+namespace {
+
+// The bytes of `add` that `out` references instead of copying: its body, or none.
+size_t ReferencedSize(const WriteBuffer& out, const AddToSend& add) {
+  return add.body != nullptr && out.References(add.body->size()) ? add.body->size() : 0;
+}
+
+}  // namespace
+
 void AppendAddFrame(WriteBuffer* out, uint64_t request_id, const AddToSend& add) {
   const size_t add_size = EncodedAddSize(add);
-  FrameWriter w(out, MessageFieldSize(HeaderSize(proto::ADD_ENTRY, request_id)) +
-                         MessageFieldSize(add_size));
+  FrameWriter w(out,
+                MessageFieldSize(HeaderSize(proto::ADD_ENTRY, request_id)) +
+                    MessageFieldSize(add_size),
+                ReferencedSize(*out, add));
   w.Header(proto::ADD_ENTRY, request_id);
   w.MessageFieldStart(2, add_size);  // Request.add = 2
   w.Add(add);
@@ -133,9 +157,15 @@ void AppendAddFrame(WriteBuffer* out, uint64_t request_id, const AddToSend& add)
 
 void AppendBatchAddFrame(WriteBuffer* out, uint64_t request_id, std::span<const AddToSend> adds) {
   size_t batch_size = 0;
-  for (const AddToSend& add : adds) batch_size += MessageFieldSize(EncodedAddSize(add));
-  FrameWriter w(out, MessageFieldSize(HeaderSize(proto::BATCH_ADD, request_id)) +
-                         MessageFieldSize(batch_size));
+  size_t referenced = 0;
+  for (const AddToSend& add : adds) {
+    batch_size += MessageFieldSize(EncodedAddSize(add));
+    referenced += ReferencedSize(*out, add);
+  }
+  FrameWriter w(out,
+                MessageFieldSize(HeaderSize(proto::BATCH_ADD, request_id)) +
+                    MessageFieldSize(batch_size),
+                referenced);
   w.Header(proto::BATCH_ADD, request_id);
   w.MessageFieldStart(3, batch_size);  // Request.batch_add = 3
   for (const AddToSend& add : adds) {

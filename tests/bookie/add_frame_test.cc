@@ -48,30 +48,58 @@ std::vector<AddToSend> Cases() {
   };
 }
 
+// Bodies copied into the frame (0), all referenced (1), the large ones referenced (128): the
+// bytes that go out are the same.
+constexpr size_t kReferenceFrom[] = {0, 1, 128};
+
 TEST(AddFrameTest, AnAddIsWhatTheProtoSerializerWrites) {
-  for (uint64_t request_id : {uint64_t{0}, uint64_t{1}, uint64_t{200}, ~uint64_t{0}}) {
-    for (const AddToSend& add : Cases()) {
-      proto::Request expected = Header(proto::ADD_ENTRY, request_id);
-      *expected.mutable_add() = AsProto(add);
-      WriteBuffer out;
-      out.Append("before");
-      AppendAddFrame(&out, request_id, add);
-      EXPECT_EQ(out.view(), "before" + EncodeFrame(expected))
-          << "ledger " << add.ledger_id << " entry " << add.entry_id << " request " << request_id;
-      EXPECT_EQ(EncodedAddSize(add), AsProto(add).ByteSizeLong());
+  for (size_t reference_from : kReferenceFrom) {
+    for (uint64_t request_id : {uint64_t{0}, uint64_t{1}, uint64_t{200}, ~uint64_t{0}}) {
+      for (const AddToSend& add : Cases()) {
+        proto::Request expected = Header(proto::ADD_ENTRY, request_id);
+        *expected.mutable_add() = AsProto(add);
+        WriteBuffer out;
+        out.set_reference_from(reference_from);
+        out.Append("before");
+        AppendAddFrame(&out, request_id, add);
+        EXPECT_EQ(out.ToString(), "before" + EncodeFrame(expected))
+            << "ledger " << add.ledger_id << " entry " << add.entry_id << " request "
+            << request_id << " reference_from " << reference_from;
+        EXPECT_EQ(EncodedAddSize(add), AsProto(add).ByteSizeLong());
+      }
     }
   }
 }
 
 TEST(AddFrameTest, ABatchIsWhatTheProtoSerializerWrites) {
   std::vector<AddToSend> adds = Cases();
-  for (size_t n = 1; n <= adds.size(); ++n) {
-    proto::Request expected = Header(proto::BATCH_ADD, 42);
-    for (size_t i = 0; i < n; ++i) *expected.mutable_batch_add()->add_adds() = AsProto(adds[i]);
-    WriteBuffer out;
-    AppendBatchAddFrame(&out, 42, std::span<const AddToSend>(adds.data(), n));
-    EXPECT_EQ(out.view(), EncodeFrame(expected)) << n << " adds";
+  for (size_t reference_from : kReferenceFrom) {
+    WriteBuffer out;  // frames one after another in one buffer, as a connection's
+    out.set_reference_from(reference_from);
+    std::string frames;
+    for (size_t n = 1; n <= adds.size(); ++n) {
+      proto::Request expected = Header(proto::BATCH_ADD, 42);
+      for (size_t i = 0; i < n; ++i) *expected.mutable_batch_add()->add_adds() = AsProto(adds[i]);
+      AppendBatchAddFrame(&out, 42, std::span<const AddToSend>(adds.data(), n));
+      frames += EncodeFrame(expected);
+      EXPECT_EQ(out.ToString(), frames) << n << " adds, reference_from " << reference_from;
+    }
   }
+}
+
+// A referenced body is not copied: the pieces to send point at the writer's bytes.
+TEST(AddFrameTest, AReferencedBodyIsSentFromTheWritersBytes) {
+  auto body = Shared(std::string(1024, 'q'));
+  WriteBuffer out;
+  out.set_reference_from(512);
+  AppendBatchAddFrame(&out, 9, std::vector<AddToSend>{{1, 2, Shared("key"), body, false},
+                                                      {1, 3, Shared("key"), body, false}});
+  iovec pieces[8];
+  const size_t count = out.Gather(pieces, 8);
+  ASSERT_EQ(count, 4u);  // header, body, the next add's fields, body: nothing after
+  EXPECT_EQ(pieces[1].iov_base, body->data());
+  EXPECT_EQ(pieces[3].iov_base, body->data());
+  EXPECT_EQ(body.use_count(), 3);
 }
 
 // Many adds with no key or body, only ids (negative ones take ten-byte varints) and the recovery
@@ -83,7 +111,7 @@ TEST(AddFrameTest, ABatchOfAddsWithoutKeysOrBodiesIsWhatTheProtoSerializerWrites
   for (const AddToSend& a : adds) *expected.mutable_batch_add()->add_adds() = AsProto(a);
   WriteBuffer out;
   AppendBatchAddFrame(&out, ~uint64_t{0}, adds);
-  EXPECT_EQ(out.view(), EncodeFrame(expected));
+  EXPECT_EQ(out.ToString(), EncodeFrame(expected));
 }
 
 // What the bookie does with it: a valid add parses and validates as one.
@@ -94,7 +122,7 @@ TEST(AddFrameTest, TheBookieParsesItAsTheRequest) {
   AddToSend add{9, 3, Shared("key"), Shared(body), false};
   WriteBuffer out;
   AppendBatchAddFrame(&out, 7, std::vector<AddToSend>{add, add});
-  ParsedRequest parsed = ParseRequest(out.view().substr(kFrameHeaderSize));
+  ParsedRequest parsed = ParseRequest(out.contiguous().substr(kFrameHeaderSize));
   ASSERT_TRUE(parsed.ok()) << parsed.error_message;
   EXPECT_EQ(parsed.request.header().request_id(), 7u);
   ASSERT_EQ(parsed.batch_adds.size(), 2u);
@@ -112,7 +140,7 @@ TEST(AddFrameTest, ALentFrameIsViewedWhereItWasRead) {
   AddToSend add{9, 3, Shared("key"), Shared(body), false};
   auto out = std::make_shared<WriteBuffer>();
   AppendBatchAddFrame(out.get(), 7, std::vector<AddToSend>{add, add});
-  std::string_view frame = out->view().substr(kFrameHeaderSize);
+  std::string_view frame = out->contiguous().substr(kFrameHeaderSize);
   auto inside = [&](std::string_view v) {
     return v.data() >= frame.data() && v.data() + v.size() <= frame.data() + frame.size();
   };
