@@ -55,6 +55,13 @@ STALL_SIGNS = {
     "adds_over_10ms": lambda m: (
         metric_over(m, "quire_bookie_request_latency_seconds", 'operation="add"', 0.010) +
         metric_over(m, "quire_bookie_request_latency_seconds", 'operation="batch-add"', 0.010)),
+    # the same over 100 ms: a stall the writer sees as a tail of its own (the disk, or the
+    # bookie), told apart from the VM pausing everything (then none of these moves)
+    "journal_syncs_over_100ms": lambda m: metric_over(
+        m, "quire_journal_sync_latency_seconds", "journal=", 0.100),
+    "adds_over_100ms": lambda m: (
+        metric_over(m, "quire_bookie_request_latency_seconds", 'operation="add"', 0.100) +
+        metric_over(m, "quire_bookie_request_latency_seconds", 'operation="batch-add"', 0.100)),
     # write-cache flushes over 100 ms
     "flushes_over_100ms": lambda m: metric_over(
         m, "quire_storage_flush_latency_seconds", "", 0.100),
