@@ -5,10 +5,10 @@
 
 #include <algorithm>
 #include <array>
-#include <cerrno>
 #include <atomic>
-#include <optional>
+#include <cerrno>
 #include <deque>
+#include <optional>
 #include <thread>
 #include <unordered_map>
 

@@ -57,6 +57,7 @@ size_t WriteBuffer::Gather(iovec* pieces, size_t max) const {
 
 void WriteBuffer::Consume(size_t n) {
   QUIRE_CHECK(n <= size());
+  if (n == size()) return Clear();  // the usual case: a send took everything
   while (n > 0) {
     const size_t owned_end = next_ref_ < refs_.size() ? refs_[next_ref_].at : size_;
     if (sent_ < owned_end) {
@@ -76,7 +77,6 @@ void WriteBuffer::Consume(size_t n) {
       ref_sent_ = 0;
     }
   }
-  if (empty()) Clear();
 }
 
 void WriteBuffer::Clear() {

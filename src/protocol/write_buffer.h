@@ -69,9 +69,9 @@ class WriteBuffer {
   size_t capacity_ = 0;
   size_t sent_ = 0;                // owned bytes consumed
   std::vector<Ref> refs_;
-  size_t next_ref_ = 0;   // refs_[..next_ref_) are consumed
-  size_t ref_sent_ = 0;   // bytes of refs_[next_ref_] consumed
-  size_t referenced_ = 0; // referenced bytes not yet consumed
+  size_t next_ref_ = 0;    // refs_[..next_ref_) are consumed
+  size_t ref_sent_ = 0;    // bytes of refs_[next_ref_] consumed
+  size_t referenced_ = 0;  // referenced bytes not yet consumed
   size_t reference_from_ = 0;
 };
 
