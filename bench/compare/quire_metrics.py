@@ -68,6 +68,10 @@ STALL_SIGNS = {
     # Requests are timed from when they are read: an I/O thread away for long (an inline
     # journal sync) delays the requests behind it unseen there.
     "io_turns_over_10ms": lambda m: metric_over(m, "quire_bookie_dispatch_seconds", "", 0.010),
+    # Nor do they see a request that waits unread: connections paused by back-pressure (too
+    # many bytes in flight), and adds that waited for write-cache room (the flush behind).
+    "read_pauses": lambda m: int(metric_sum(m, "quire_bookie_read_pauses_total", "")),
+    "write_cache_waits": lambda m: int(metric_sum(m, "quire_storage_write_cache_waits_total", "")),
 }
 
 
