@@ -72,7 +72,7 @@ class KvMetadataStore final : public MetadataStore {
   Status SetRegistrationMode(const BookieId& bookie_id, BookieMode mode);
   void Unregister(const BookieId& bookie_id);
   void ReleaseLock(const std::string& name, uint64_t token);
-  bool LeaseValid() const { return NowMillis() < lease_expiry_ms_.load(); }
+  bool LeaseHeld() const { return NowMillis() < lease_expiry_ms_.load(); }
 
   // Test-only: stops renewing the lease, as a hung process would.
   void PauseLeaseRenewalForTesting(bool paused);
@@ -138,7 +138,7 @@ class KvMetadataStore final : public MetadataStore {
   uint64_t next_lock_token_ QUIRE_GUARDED_BY(mu_) = 1;
   bool stop_ QUIRE_GUARDED_BY(mu_) = false;
   bool lease_paused_ QUIRE_GUARDED_BY(mu_) = false;
-  // The lease's expiry (0: no session): written under mu_, read without it (LeaseValid).
+  // The lease's expiry (0: no session): written under mu_, read without it (LeaseHeld).
   std::atomic<int64_t> lease_expiry_ms_{0};
 
   std::thread lease_thread_;

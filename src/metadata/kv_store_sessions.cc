@@ -8,6 +8,7 @@
 #include "metadata/kv_store.h"
 #include "metadata/layout.h"
 #include "metadata/records.h"
+#include "metadata/store_handles.h"
 
 namespace quire::metadata {
 namespace {
@@ -21,42 +22,6 @@ bool LostRace(const Status& s) {
   return s.Is(StatusCode::kBadVersion) || s.Is(StatusCode::kAlreadyExists) ||
          s.Is(StatusCode::kNotFound);
 }
-
-class KvRegistration final : public BookieRegistration {
- public:
-  KvRegistration(KvMetadataStore* store, BookieId id, BookieMode mode)
-      : store_(store), id_(std::move(id)), mode_(mode) {}
-  ~KvRegistration() override { store_->Unregister(id_); }
-
-  const BookieId& bookie_id() const override { return id_; }
-  BookieMode mode() const override { return mode_.load(); }
-  Status SetMode(BookieMode mode) override {
-    QUIRE_RETURN_IF_ERROR(store_->SetRegistrationMode(id_, mode));
-    mode_ = mode;
-    return Status::Ok();
-  }
-
- private:
-  KvMetadataStore* const store_;
-  const BookieId id_;
-  std::atomic<BookieMode> mode_;
-};
-
-class KvLock final : public OwnershipLock {
- public:
-  KvLock(KvMetadataStore* store, std::string name, uint64_t token,
-         std::shared_ptr<std::atomic<bool>> held)
-      : store_(store), name_(std::move(name)), token_(token), held_(std::move(held)) {}
-  ~KvLock() override { store_->ReleaseLock(name_, token_); }
-
-  bool held() const override { return held_->load() && store_->LeaseValid(); }
-
- private:
-  KvMetadataStore* const store_;
-  const std::string name_;
-  const uint64_t token_;
-  std::shared_ptr<std::atomic<bool>> held_;
-};
 
 }  // namespace
 
@@ -283,7 +248,7 @@ Result<std::unique_ptr<BookieRegistration>> KvMetadataStore::RegisterBookie(
                BookieModeName(mode));
   watches_.TriggerAll();
   return std::unique_ptr<BookieRegistration>(
-      std::make_unique<KvRegistration>(this, bookie_id, mode));
+      std::make_unique<StoreRegistration<KvMetadataStore>>(this, bookie_id, mode));
 }
 
 Status KvMetadataStore::SetRegistrationMode(const BookieId& bookie_id, BookieMode mode) {
@@ -388,7 +353,8 @@ Result<std::unique_ptr<OwnershipLock>> KvMetadataStore::TryLock(const std::strin
   auto held = std::make_shared<std::atomic<bool>>(true);
   locks_[name] = LockState{owner, version, token, held, std::move(on_lost)};
   spdlog::info("metadata store {}: {} took lock {}", uri_, owner, name);
-  return std::unique_ptr<OwnershipLock>(std::make_unique<KvLock>(this, name, token, held));
+  return std::unique_ptr<OwnershipLock>(
+      std::make_unique<StoreLock<KvMetadataStore>>(this, name, token, held));
 }
 
 void KvMetadataStore::ReleaseLock(const std::string& name, uint64_t token) {

@@ -136,6 +136,25 @@ Status OutcomeUnknown(int rc, std::string_view op, const std::string& path,
 
 }  // namespace
 
+Result<ZkSession::Reply> ZkMetadataStore::ReadAfterUncertain(std::string_view op,
+                                                             const std::string& path, int rc,
+                                                             int& attempt, Deadline deadline,
+                                                             bool data) {
+  while (true) {
+    if (Clock::now() >= deadline) return OutcomeUnknown(rc, op, path, session_->hosts());
+    PauseBeforeRetry(op, path, rc, attempt++, deadline);
+    ZkSession::Reply sync = session_->Sync(path, deadline);
+    if (ZkUncertain(sync.rc)) {
+      rc = sync.rc;
+      continue;
+    }
+    ZkSession::Reply now = data ? session_->Get(path, false, deadline)
+                                : session_->Exists(path, false, deadline);
+    if (!ZkUncertain(now.rc)) return now;
+    rc = now.rc;
+  }
+}
+
 Result<Version> ZkMetadataStore::CreateNode(const std::string& path, std::string_view data,
                                             int flags, Deadline deadline) {
   const bool ephemeral = (flags & ZOO_EPHEMERAL) != 0;
@@ -145,30 +164,17 @@ Result<Version> ZkMetadataStore::CreateNode(const std::string& path, std::string
     if (r.rc == ZOK) return Version{r.stat.version};
     if (!ZkUncertain(r.rc)) return Error(r.rc, "create", path);
     // The create may or may not have been applied: look.
-    int rc = r.rc;
-    while (true) {
-      if (Clock::now() >= deadline) return OutcomeUnknown(rc, "create", path, session_->hosts());
-      PauseBeforeRetry("create", path, rc, attempt++, deadline);
-      ZkSession::Reply sync = session_->Sync(path, deadline);
-      if (ZkUncertain(sync.rc)) {
-        rc = sync.rc;
-        continue;
-      }
-      ZkSession::Reply now = session_->Get(path, false, deadline);
-      if (ZkUncertain(now.rc)) {
-        rc = now.rc;
-        continue;
-      }
-      if (now.rc == ZNONODE) break;  // not applied: send it again
-      if (now.rc != ZOK) return Error(now.rc, "get", path);
-      bool ours = now.data == data && (ephemeral ? now.stat.ephemeralOwner == session_->session_id()
-                                                 : now.stat.version == 0);
-      if (ours) return Version{now.stat.version};
-      return Status(StatusCode::kAlreadyExists,
-                    fmt::format("ZooKeeper {}: create {}: another client created it while the "
-                                "answer to ours was lost",
-                                session_->hosts(), path));
-    }
+    QUIRE_ASSIGN_OR_RETURN(ZkSession::Reply now,
+                           ReadAfterUncertain("create", path, r.rc, attempt, deadline));
+    if (now.rc == ZNONODE) continue;  // not applied: send it again
+    if (now.rc != ZOK) return Error(now.rc, "get", path);
+    bool ours = now.data == data && (ephemeral ? now.stat.ephemeralOwner == session_->session_id()
+                                               : now.stat.version == 0);
+    if (ours) return Version{now.stat.version};
+    return Status(StatusCode::kAlreadyExists,
+                  fmt::format("ZooKeeper {}: create {}: another client created it while the "
+                              "answer to ours was lost",
+                              session_->hosts(), path));
   }
 }
 
@@ -181,41 +187,28 @@ Result<Version> ZkMetadataStore::SetNode(const std::string& path, std::string_vi
     ZkSession::Reply r = session_->Set(path, data, version, deadline);
     if (r.rc == ZOK) return Version{r.stat.version};
     if (!ZkUncertain(r.rc)) return Error(r.rc, "set", path);
-    int rc = r.rc;
-    while (true) {
-      if (Clock::now() >= deadline) return OutcomeUnknown(rc, "set", path, session_->hosts());
-      PauseBeforeRetry("set", path, rc, attempt++, deadline);
-      ZkSession::Reply sync = session_->Sync(path, deadline);
-      if (ZkUncertain(sync.rc)) {
-        rc = sync.rc;
-        continue;
-      }
-      ZkSession::Reply now = session_->Get(path, false, deadline);
-      if (ZkUncertain(now.rc)) {
-        rc = now.rc;
-        continue;
-      }
-      if (now.rc != ZOK) return Error(now.rc, "set", path);
-      if (now.stat.version == version) break;  // not applied: send it again
-      if (now.stat.version == version + 1) {
-        // Version + 1 with our bytes is our write. (Another writer's identical bytes at the same
-        // version would be indistinguishable, and equally harmless: the record is what we
-        // wanted.) Other bytes at version + 1: another writer's update won, ours did not apply.
-        if (now.data == data) return Version{version + 1};
-        return Status(StatusCode::kBadVersion,
-                      fmt::format("ZooKeeper {}: set {}: version is now {}, not {} (changed by "
-                                  "another writer)",
-                                  session_->hosts(), path, now.stat.version, version));
-      }
-      // Further on: ours may have applied and been overwritten since, or never applied. The
-      // contract forbids kBadVersion for a write that applied, so this is an unknown outcome.
-      return Status(StatusCode::kUnavailable,
-                    fmt::format("ZooKeeper {}: set {}: {}; the node is now at version {}, {} "
-                                "past {}: whether this write was applied is unknown (read it "
-                                "again)",
-                                session_->hosts(), path, zerror(rc), now.stat.version,
-                                now.stat.version - version, version));
+    QUIRE_ASSIGN_OR_RETURN(ZkSession::Reply now,
+                           ReadAfterUncertain("set", path, r.rc, attempt, deadline));
+    if (now.rc != ZOK) return Error(now.rc, "set", path);
+    if (now.stat.version == version) continue;  // not applied: send it again
+    if (now.stat.version == version + 1) {
+      // Version + 1 with our bytes is our write. (Another writer's identical bytes at the same
+      // version would be indistinguishable, and equally harmless: the record is what we
+      // wanted.) Other bytes at version + 1: another writer's update won, ours did not apply.
+      if (now.data == data) return Version{version + 1};
+      return Status(StatusCode::kBadVersion,
+                    fmt::format("ZooKeeper {}: set {}: version is now {}, not {} (changed by "
+                                "another writer)",
+                                session_->hosts(), path, now.stat.version, version));
     }
+    // Further on: ours may have applied and been overwritten since, or never applied. The
+    // contract forbids kBadVersion for a write that applied, so this is an unknown outcome.
+    return Status(StatusCode::kUnavailable,
+                  fmt::format("ZooKeeper {}: set {}: {}; the node is now at version {}, {} "
+                              "past {}: whether this write was applied is unknown (read it "
+                              "again)",
+                              session_->hosts(), path, zerror(r.rc), now.stat.version,
+                              now.stat.version - version, version));
   }
 }
 
@@ -227,27 +220,14 @@ Status ZkMetadataStore::DeleteNode(const std::string& path, Version expected, De
     ZkSession::Reply r = session_->Delete(path, version, deadline);
     if (r.rc == ZOK) return Status::Ok();
     if (!ZkUncertain(r.rc)) return Error(r.rc, "delete", path);
-    int rc = r.rc;
-    while (true) {
-      if (Clock::now() >= deadline) return OutcomeUnknown(rc, "delete", path, session_->hosts());
-      PauseBeforeRetry("delete", path, rc, attempt++, deadline);
-      ZkSession::Reply sync = session_->Sync(path, deadline);
-      if (ZkUncertain(sync.rc)) {
-        rc = sync.rc;
-        continue;
-      }
-      ZkSession::Reply now = session_->Exists(path, false, deadline);
-      if (ZkUncertain(now.rc)) {
-        rc = now.rc;
-        continue;
-      }
-      if (now.rc == ZNONODE) return Status::Ok();  // gone: ours, or deleted anyway
-      if (now.rc != ZOK) return Error(now.rc, "delete", path);
-      if (version == -1 || now.stat.version == version) break;  // not applied: again
-      return Status(StatusCode::kBadVersion,
-                    fmt::format("ZooKeeper {}: delete {}: version is now {}, not {}",
-                                session_->hosts(), path, now.stat.version, version));
-    }
+    QUIRE_ASSIGN_OR_RETURN(ZkSession::Reply now, ReadAfterUncertain("delete", path, r.rc, attempt,
+                                                                    deadline, /*data=*/false));
+    if (now.rc == ZNONODE) return Status::Ok();  // gone: ours, or deleted anyway
+    if (now.rc != ZOK) return Error(now.rc, "delete", path);
+    if (version == -1 || now.stat.version == version) continue;  // not applied: again
+    return Status(StatusCode::kBadVersion,
+                  fmt::format("ZooKeeper {}: delete {}: version is now {}, not {}",
+                              session_->hosts(), path, now.stat.version, version));
   }
 }
 

@@ -83,7 +83,9 @@ class ZkMetadataStore final : public MetadataStore, private ZkSession::Listener 
   Status SetRegistrationMode(const BookieId& bookie_id, BookieMode mode);
   void Unregister(const BookieId& bookie_id);
   void ReleaseLock(const std::string& name, uint64_t token);
-  bool SessionProbablyAlive() const { return session_->ProbablyAlive(); }
+  // The session is the lease: a handle cut off from ZooKeeper for most of the session timeout
+  // may already have lost it on the server, before it can hear so.
+  bool LeaseHeld() const { return session_->ProbablyAlive(); }
 
   // For tests that force an expiry (tests/util/zookeeper_server.h).
   int64_t session_id() const { return session_->session_id(); }
@@ -111,6 +113,12 @@ class ZkMetadataStore final : public MetadataStore, private ZkSession::Listener 
   // Waits for a connection before a retry (bounded by the deadline) and calls the test hook.
   void PauseBeforeRetry(std::string_view op, const std::string& path, int rc, int attempt,
                         Deadline deadline);
+  // After the uncertain answer `rc` to the mutation `op` of `path`: the node as the ensemble
+  // holds it now (its data too when `data`), read after a sync so that a write of ours that
+  // applied shows, and retried (counting in `attempt`) while the reads are uncertain too.
+  // kTimeout/kUnavailable (the outcome unknown) when the deadline passes first.
+  Result<ZkSession::Reply> ReadAfterUncertain(std::string_view op, const std::string& path, int rc,
+                                              int& attempt, Deadline deadline, bool data = true);
 
   // Mutations with definite outcomes (see the file comment). Codes: kNotFound (no such znode or
   // parent), kAlreadyExists, kBadVersion, kTimeout/kUnavailable (deadline passed, outcome

@@ -6,6 +6,7 @@
 
 #include "metadata/layout.h"
 #include "metadata/records.h"
+#include "metadata/store_handles.h"
 #include "metadata/zk_store.h"
 
 namespace quire::metadata {
@@ -16,44 +17,6 @@ using Clock = std::chrono::steady_clock;
 BookieMode Other(BookieMode mode) {
   return mode == BookieMode::kWritable ? BookieMode::kReadOnly : BookieMode::kWritable;
 }
-
-class ZkRegistration final : public BookieRegistration {
- public:
-  ZkRegistration(ZkMetadataStore* store, BookieId id, BookieMode mode)
-      : store_(store), id_(std::move(id)), mode_(mode) {}
-  ~ZkRegistration() override { store_->Unregister(id_); }
-
-  const BookieId& bookie_id() const override { return id_; }
-  BookieMode mode() const override { return mode_.load(); }
-  Status SetMode(BookieMode mode) override {
-    QUIRE_RETURN_IF_ERROR(store_->SetRegistrationMode(id_, mode));
-    mode_ = mode;
-    return Status::Ok();
-  }
-
- private:
-  ZkMetadataStore* const store_;
-  const BookieId id_;
-  std::atomic<BookieMode> mode_;
-};
-
-class ZkLock final : public OwnershipLock {
- public:
-  ZkLock(ZkMetadataStore* store, std::string name, uint64_t token,
-         std::shared_ptr<std::atomic<bool>> held)
-      : store_(store), name_(std::move(name)), token_(token), held_(std::move(held)) {}
-  ~ZkLock() override { store_->ReleaseLock(name_, token_); }
-
-  // The session is the lease: a handle cut off from ZooKeeper for most of the session timeout
-  // may already have lost it on the server, before it can hear so.
-  bool held() const override { return held_->load() && store_->SessionProbablyAlive(); }
-
- private:
-  ZkMetadataStore* const store_;
-  const std::string name_;
-  const uint64_t token_;
-  std::shared_ptr<std::atomic<bool>> held_;
-};
 
 }  // namespace
 
@@ -135,7 +98,7 @@ Result<std::unique_ptr<BookieRegistration>> ZkMetadataStore::RegisterBookie(
   spdlog::info("metadata store {}: registered bookie {} as {}", uri_, bookie_id,
                BookieModeName(mode));
   return std::unique_ptr<BookieRegistration>(
-      std::make_unique<ZkRegistration>(this, bookie_id, mode));
+      std::make_unique<StoreRegistration<ZkMetadataStore>>(this, bookie_id, mode));
 }
 
 Status ZkMetadataStore::SetRegistrationMode(const BookieId& bookie_id, BookieMode mode) {
@@ -270,7 +233,8 @@ Result<std::unique_ptr<OwnershipLock>> ZkMetadataStore::TryLock(const std::strin
   auto held = std::make_shared<std::atomic<bool>>(true);
   locks_[name] = LockState{token, held, std::move(on_lost)};
   spdlog::info("metadata store {}: {} took lock {}", uri_, owner, name);
-  return std::unique_ptr<OwnershipLock>(std::make_unique<ZkLock>(this, name, token, held));
+  return std::unique_ptr<OwnershipLock>(
+      std::make_unique<StoreLock<ZkMetadataStore>>(this, name, token, held));
 }
 
 void ZkMetadataStore::ReleaseLock(const std::string& name, uint64_t token) {
