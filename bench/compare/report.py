@@ -129,6 +129,8 @@ def compare(doc):
         behind = [f"{who} did not sustain {load['label']} ({load['results']['missed']:,} adds "
                   "missed)" for who, load in zip(("Quire", "BookKeeper"), loads)
                   if load and load["rate"] and (load.get("results") or {}).get("missed")]
+        if what.startswith(("p99", "Quire at 50%")):
+            behind += [n for n in [disk_stall(loads[0])] if n]
         if behind and needs_sustained:
             value = None  # CPU per add of a load the system fell behind on compares nothing
         met = None if value is None else (value >= goal if op == ">=" else value <= goal)
@@ -154,6 +156,18 @@ def compare(doc):
     return {"targets": rows, "quire_half_max_sustained": sustained,
             "max_loads": {"quire": (qmax or {}).get("label"),
                           "bookkeeper": (bmax or {}).get("label")}}
+
+
+def disk_stall(load):
+    """A note when the journals of two or more of Quire's bookies had an fdatasync over 100 ms
+    during `load` (its stall signs): an add waits for two, and on one shared disk no quorum
+    outvotes such a stall, so a tail from it is the disk's."""
+    counts = ((load or {}).get("stall_signs") or {}).get("journal_syncs_over_100ms") or []
+    slow = sum(1 for c in counts if c > 0)
+    if slow < 2:
+        return ""
+    return (f"journal fdatasyncs over 100 ms on {slow} of {len(counts)} bookies during the "
+            "load: the shared disk")
 
 
 def minimal_rows(doc, loads, cpu):
