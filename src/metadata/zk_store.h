@@ -79,7 +79,7 @@ class ZkMetadataStore final : public MetadataStore, private ZkSession::Listener 
                                                  std::function<void()> on_lost) override;
   Result<std::optional<std::string>> LockOwner(const std::string& name) override;
 
-  // For the handles.
+  // For the handles (store_handles.h).
   Status SetRegistrationMode(const BookieId& bookie_id, BookieMode mode);
   void Unregister(const BookieId& bookie_id);
   void ReleaseLock(const std::string& name, uint64_t token);
