@@ -18,5 +18,6 @@ cd "$(dirname "$0")/.."
 cmake --preset tsan
 cmake --build --preset tsan --target quire-bookie client_write_read_test client_close_test \
   client_fault_test client_bookie_client_test bookie_protocol_test bookie_request_processor_test \
-  storage_test common_test metadata_test
+  storage_test common_test metadata_test client_tls_test tls_reload_test \
+  client_rolling_restart_test autorecovery_test
 ctest --preset tsan
