@@ -140,19 +140,15 @@ Result<ZkSession::Reply> ZkMetadataStore::ReadAfterUncertain(std::string_view op
                                                              const std::string& path, int rc,
                                                              int& attempt, Deadline deadline,
                                                              bool data) {
-  while (true) {
-    if (Clock::now() >= deadline) return OutcomeUnknown(rc, op, path, session_->hosts());
-    PauseBeforeRetry(op, path, rc, attempt++, deadline);
+  if (Clock::now() >= deadline) return OutcomeUnknown(rc, op, path, session_->hosts());
+  PauseBeforeRetry(op, path, rc, attempt++, deadline);
+  ZkSession::Reply now = ReadRetrying(op, path, deadline, [&] {
     ZkSession::Reply sync = session_->Sync(path, deadline);
-    if (ZkUncertain(sync.rc)) {
-      rc = sync.rc;
-      continue;
-    }
-    ZkSession::Reply now = data ? session_->Get(path, false, deadline)
-                                : session_->Exists(path, false, deadline);
-    if (!ZkUncertain(now.rc)) return now;
-    rc = now.rc;
-  }
+    if (ZkUncertain(sync.rc)) return sync;
+    return data ? session_->Get(path, false, deadline) : session_->Exists(path, false, deadline);
+  });
+  if (ZkUncertain(now.rc)) return OutcomeUnknown(now.rc, op, path, session_->hosts());
+  return now;
 }
 
 Result<Version> ZkMetadataStore::CreateNode(const std::string& path, std::string_view data,

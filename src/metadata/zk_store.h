@@ -114,9 +114,10 @@ class ZkMetadataStore final : public MetadataStore, private ZkSession::Listener 
   void PauseBeforeRetry(std::string_view op, const std::string& path, int rc, int attempt,
                         Deadline deadline);
   // After the uncertain answer `rc` to the mutation `op` of `path`: the node as the ensemble
-  // holds it now (its data too when `data`), read after a sync so that a write of ours that
-  // applied shows, and retried (counting in `attempt`) while the reads are uncertain too.
-  // kTimeout/kUnavailable (the outcome unknown) when the deadline passes first.
+  // holds it now (its data too when `data`), read after a pause (counted in `attempt`) and a
+  // sync so that a write of ours that applied shows; the read is retried (ReadRetrying) while
+  // it is uncertain too. kTimeout/kUnavailable (the outcome unknown) when the deadline passes
+  // first.
   Result<ZkSession::Reply> ReadAfterUncertain(std::string_view op, const std::string& path, int rc,
                                               int& attempt, Deadline deadline, bool data = true);
 
